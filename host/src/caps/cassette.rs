@@ -1,0 +1,157 @@
+//! Cassettes: every capability call and its answer, as JSON, secrets redacted.
+//! Recorded with `--record`, answered from with `--replay` (no network at all).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::CapError;
+
+pub const CASSETTE_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Cassette {
+    /// Format version of this file.
+    pub labrun_cassette: u32,
+    /// What was recorded (step, trainees, region), for humans.
+    #[serde(default)]
+    pub recorded: Value,
+    pub calls: Vec<Call>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Call {
+    pub capability: String,
+    pub operation: String,
+    pub request: Value,
+    #[serde(flatten)]
+    pub answer: Answer,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Answer {
+    Response(Value),
+    Error(CapError),
+}
+
+impl Answer {
+    pub fn into_result(self) -> Result<Value, CapError> {
+        match self {
+            Answer::Response(v) => Ok(v),
+            Answer::Error(e) => Err(e),
+        }
+    }
+}
+
+/// Identifies a call independently of key order in the request.
+pub fn call_key(capability: &str, operation: &str, request: &Value) -> String {
+    format!("{capability}\u{1f}{operation}\u{1f}{}", canonical(request))
+}
+
+/// JSON text with object keys sorted at every level.
+pub fn canonical(value: &Value) -> String {
+    fn sort(value: &Value) -> Value {
+        match value {
+            Value::Object(map) => {
+                let mut keys: Vec<_> = map.keys().collect();
+                keys.sort();
+                Value::Object(keys.into_iter().map(|k| (k.clone(), sort(&map[k]))).collect())
+            }
+            Value::Array(items) => Value::Array(items.iter().map(sort).collect()),
+            other => other.clone(),
+        }
+    }
+    sort(value).to_string()
+}
+
+impl Cassette {
+    pub fn load(path: &Path) -> anyhow::Result<Cassette> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read cassette {}", path.display()))?;
+        let cassette: Cassette = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} is not a labrun cassette (record one with --record FILE)",
+                path.display()
+            )
+        })?;
+        if cassette.labrun_cassette != CASSETTE_VERSION {
+            bail!(
+                "{}: cassette format {} is not supported by this labrun (it reads format {})",
+                path.display(),
+                cassette.labrun_cassette,
+                CASSETTE_VERSION
+            );
+        }
+        Ok(cassette)
+    }
+
+    pub fn index(self) -> HashMap<String, Answer> {
+        self.calls
+            .into_iter()
+            .map(|c| (call_key(&c.capability, &c.operation, &c.request), c.answer))
+            .collect()
+    }
+
+    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+        let mut text = serde_json::to_string_pretty(self)?;
+        text.push('\n');
+        std::fs::write(path, text)
+            .with_context(|| format!("cannot write cassette {}", path.display()))
+    }
+}
+
+const REDACTED: &str = "[redacted]";
+
+/// Replaces the value of every key that names a secret, at any depth. Capabilities
+/// never return credentials on purpose; this is the second lock on the door.
+pub fn redact(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, item) in map.iter_mut() {
+                if is_secret_key(key) && !item.is_null() {
+                    *item = Value::String(REDACTED.into());
+                } else {
+                    redact(item);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
+fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["password", "secret", "sessiontoken", "session_token", "accesskey", "access_key", "credential"]
+        .iter()
+        .any(|s| key.contains(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn key_ignores_object_order() {
+        let a = json!({"Filters": [{"Name": "x", "Values": ["1"]}], "MaxRecords": 20});
+        let b = json!({"MaxRecords": 20, "Filters": [{"Values": ["1"], "Name": "x"}]});
+        assert_eq!(call_key("aws", "op", &a), call_key("aws", "op", &b));
+        assert_ne!(call_key("aws", "op", &a), call_key("aws", "op2", &a));
+    }
+
+    #[test]
+    fn redacts_secret_keys_at_any_depth() {
+        let mut v = json!({"DBClusters": [{"MasterUserPassword": "hunter2",
+            "MasterUserSecret": {"SecretArn": "arn"}, "Endpoint": "e"}]});
+        redact(&mut v);
+        let text = v.to_string();
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(!text.contains("arn\""), "{text}");
+        assert!(text.contains("\"Endpoint\":\"e\""), "{text}");
+    }
+}

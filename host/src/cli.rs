@@ -1,0 +1,130 @@
+//! Command line: raw flags (clap) → a checked [`RunPlan`]; bad input is one line.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use crate::report::Format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "labrun",
+    version,
+    about = "Checks whether a trainee really finished a hands-on AWS lab step",
+    after_help = "Exit codes: 0 all passed · 1 some fail/pending · 2 some error (could not check) · 64 bad input"
+)]
+pub struct Cli {
+    /// The step to run: a Rhai script (.rhai).
+    pub step: PathBuf,
+
+    /// A step param, KEY=VALUE (repeatable), e.g. --param user=user05.
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+
+    /// Check this trainee (repeatable): one report row block per trainee, run
+    /// concurrently; sets the step's `user` param.
+    #[arg(long = "trainee", value_name = "ID")]
+    pub trainees: Vec<String>,
+
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+
+    /// Report language (default: from LC_ALL/LC_MESSAGES/LANG).
+    #[arg(long, value_enum)]
+    pub lang: Option<LangArg>,
+
+    /// Colour in the human report.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
+
+    /// Record every capability call and its answer to this cassette (secrets redacted).
+    #[arg(long, value_name = "FILE", conflicts_with = "replay")]
+    pub record: Option<PathBuf>,
+
+    /// Answer every capability call from this cassette; no network, no credentials.
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
+
+    /// AWS region (default: the standard AWS configuration, e.g. AWS_REGION).
+    #[arg(long)]
+    pub region: Option<String>,
+
+    /// How many trainees to check at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
+
+    /// Wall-clock limit for one trainee's run, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LangArg {
+    Ja,
+    En,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+/// The param that names the trainee in every lab step.
+pub const TRAINEE_PARAM: &str = "user";
+
+impl Cli {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout)
+    }
+
+    /// `--param` pairs, checked: every one must be KEY=VALUE with a unique key.
+    pub fn param_map(&self) -> Result<BTreeMap<String, String>, String> {
+        let mut map = BTreeMap::new();
+        for raw in &self.params {
+            let (key, value) = raw.split_once('=').ok_or_else(|| {
+                format!("--param {raw}: expected KEY=VALUE, e.g. --param user=user05")
+            })?;
+            let key = key.trim();
+            if key.is_empty() {
+                return Err(format!("--param {raw}: the key is empty"));
+            }
+            if map.insert(key.to_string(), value.to_string()).is_some() {
+                return Err(format!("--param {key} is given twice"));
+            }
+        }
+        Ok(map)
+    }
+
+    /// One param set per trainee: `--trainee` ids, else the single `--param` set.
+    pub fn runs(&self) -> Result<Vec<(String, BTreeMap<String, String>)>, String> {
+        let params = self.param_map()?;
+        if self.trainees.is_empty() {
+            let trainee = params
+                .get(TRAINEE_PARAM)
+                .cloned()
+                .unwrap_or_else(|| "-".to_string());
+            return Ok(vec![(trainee, params)]);
+        }
+        if params.contains_key(TRAINEE_PARAM) {
+            return Err(format!(
+                "give the trainee either with --trainee or with --param {TRAINEE_PARAM}=…, not both"
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        let mut runs = Vec::new();
+        for id in &self.trainees {
+            if !seen.insert(id) {
+                return Err(format!("--trainee {id} is given twice"));
+            }
+            let mut p = params.clone();
+            p.insert(TRAINEE_PARAM.to_string(), id.clone());
+            runs.push((id.clone(), p));
+        }
+        Ok(runs)
+    }
+}

@@ -1,0 +1,175 @@
+//! What a step reports: one outcome per checklist id.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The five statuses mean different things to an instructor: only `fail` says the
+/// trainee's environment is wrong; `pending` can be waited for; `error` means labrun
+/// could not look; `skip` means a prerequisite outcome already failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Fail,
+    Pending,
+    Error,
+    Skip,
+}
+
+impl Status {
+    pub const ALL: [Status; 5] = [
+        Status::Pass,
+        Status::Fail,
+        Status::Pending,
+        Status::Error,
+        Status::Skip,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Pending => "pending",
+            Status::Error => "error",
+            Status::Skip => "skip",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// A message in both languages of the workshop.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub en: String,
+    pub ja: String,
+}
+
+impl Message {
+    pub fn new(en: impl Into<String>, ja: impl Into<String>) -> Self {
+        Message {
+            en: en.into(),
+            ja: ja.into(),
+        }
+    }
+
+    pub fn get(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::En => &self.en,
+            Lang::Ja => &self.ja,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Ja,
+}
+
+impl Lang {
+    /// `ja` when the locale (LC_ALL, LC_MESSAGES, LANG, in POSIX order) is Japanese.
+    pub fn from_env() -> Lang {
+        for var in ["LC_ALL", "LC_MESSAGES", "LANG"] {
+            if let Ok(value) = std::env::var(var) {
+                if !value.is_empty() {
+                    return if value.starts_with("ja") {
+                        Lang::Ja
+                    } else {
+                        Lang::En
+                    };
+                }
+            }
+        }
+        Lang::En
+    }
+}
+
+/// One row of the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub id: String,
+    pub status: Status,
+    pub message: Message,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Value>,
+}
+
+/// Everything checked for one trainee.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraineeReport {
+    pub trainee: String,
+    pub results: Vec<Outcome>,
+    /// Log lines the step wrote (`log::info`, `print`), capped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log: Vec<String>,
+    pub elapsed_ms: u64,
+}
+
+impl TraineeReport {
+    pub fn count(&self, status: Status) -> usize {
+        self.results.iter().filter(|o| o.status == status).count()
+    }
+}
+
+/// The whole run: one step over one or more trainees.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub step: String,
+    pub trainees: Vec<TraineeReport>,
+    pub summary: Summary,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Summary {
+    pub pass: usize,
+    pub fail: usize,
+    pub pending: usize,
+    pub error: usize,
+    pub skip: usize,
+    /// Capability calls that really went out (cache hits and replays not counted).
+    pub aws_calls: u64,
+    /// Calls answered from a cassette (replay mode).
+    pub replayed_calls: u64,
+    pub elapsed_ms: u64,
+}
+
+impl Summary {
+    pub fn add(&mut self, status: Status) {
+        match status {
+            Status::Pass => self.pass += 1,
+            Status::Fail => self.fail += 1,
+            Status::Pending => self.pending += 1,
+            Status::Error => self.error += 1,
+            Status::Skip => self.skip += 1,
+        }
+    }
+}
+
+/// Exit codes, documented in README.md.
+pub mod exit {
+    /// Every outcome passed (skipped ones aside: a skip always follows a failure or a
+    /// check labrun cannot make yet, which the report names).
+    pub const PASS: u8 = 0;
+    /// Some outcome is `fail` or `pending`: the trainee has work to do or to wait for.
+    pub const FAIL: u8 = 1;
+    /// Some outcome is `error`: labrun could not check (credentials, network, …).
+    pub const ERROR: u8 = 2;
+    /// Bad input: unknown flag or format, bad script, missing or unknown param,
+    /// unreadable cassette. Nothing was checked.
+    pub const BAD_INPUT: u8 = 64;
+}
+
+impl Report {
+    pub fn exit_code(&self) -> u8 {
+        if self.summary.error > 0 {
+            exit::ERROR
+        } else if self.summary.fail > 0 || self.summary.pending > 0 {
+            exit::FAIL
+        } else {
+            exit::PASS
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! One path through the program: plan → step → capabilities → outcomes → report.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::Parser;
+use futures::future::join_all;
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use crate::caps::{Cassette, Hub};
+use crate::cli::{Cli, ColorArg, LangArg};
+use crate::outcome::{exit, Lang, Report, Summary};
+use crate::report::{self, Style};
+use crate::step::rhai::RhaiStep;
+use crate::step::{check_params, Limits, RunContext};
+
+/// Bad input: printed as one line, exit 64, nothing checked.
+#[derive(Debug)]
+pub struct BadInput(pub String);
+
+/// Parses the command line and runs; returns the process exit code.
+pub async fn main_with_args(args: Vec<std::ffi::OsString>) -> u8 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind as K;
+            if matches!(e.kind(), K::DisplayHelp | K::DisplayVersion) {
+                let _ = e.print();
+                return exit::PASS;
+            }
+            let text = e.render().to_string();
+            let line = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            eprintln!("labrun: {} (see labrun --help)", line.trim_start_matches("error: "));
+            return exit::BAD_INPUT;
+        }
+    };
+    match run(cli).await {
+        Ok(code) => code,
+        Err(BadInput(message)) => {
+            eprintln!("labrun: {message}");
+            exit::BAD_INPUT
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<u8, BadInput> {
+    let started = Instant::now();
+    let limits = Limits {
+        wall_clock: cli.timeout(),
+        ..Limits::default()
+    };
+    let step = Arc::new(load_step(&cli.step, &limits)?);
+    let runs = cli.runs().map_err(BadInput)?;
+    for (_, params) in &runs {
+        check_params(step.path(), step.info(), params).map_err(BadInput)?;
+    }
+    let hub = Arc::new(match &cli.replay {
+        Some(path) => Hub::replay(Cassette::load(path).map_err(|e| BadInput(format!("{e:#}")))?),
+        None => Hub::live(cli.region.clone()),
+    });
+
+    let gate = Arc::new(Semaphore::new(cli.jobs as usize));
+    let trainees = join_all(runs.into_iter().map(|(trainee, params)| {
+        let step = step.clone();
+        let ctx = RunContext {
+            hub: hub.clone(),
+            trainee,
+            params,
+            limits: limits.clone(),
+        };
+        let gate = gate.clone();
+        async move {
+            let _slot = gate.acquire().await.expect("semaphore never closed");
+            step.run(ctx).await
+        }
+    }))
+    .await;
+
+    let mut summary = Summary::default();
+    for t in &trainees {
+        for o in &t.results {
+            summary.add(o.status);
+        }
+    }
+    summary.aws_calls = hub.live_calls();
+    summary.replayed_calls = hub.replayed_calls();
+    summary.elapsed_ms = started.elapsed().as_millis() as u64;
+    let report = Report {
+        step: step.info().name.clone(),
+        trainees,
+        summary,
+    };
+
+    if let Some(path) = &cli.record {
+        let cassette = hub.cassette(json!({
+            "step": report.step,
+            "trainees": report.trainees.iter().map(|t| t.trainee.clone()).collect::<Vec<_>>(),
+            "labrun": env!("CARGO_PKG_VERSION"),
+        }));
+        if let Err(e) = cassette.save(path) {
+            eprintln!("labrun: {e:#}");
+            return Ok(exit::ERROR);
+        }
+    }
+
+    let style = Style {
+        lang: match cli.lang {
+            Some(LangArg::Ja) => Lang::Ja,
+            Some(LangArg::En) => Lang::En,
+            None => Lang::from_env(),
+        },
+        color: match cli.color {
+            ColorArg::Always => true,
+            ColorArg::Never => false,
+            ColorArg::Auto => {
+                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
+        },
+    };
+    let text = report::render(&report, cli.format, &style);
+    let mut stdout = std::io::stdout().lock();
+    // A closed pipe (`labrun … | head`) is not an error of the check.
+    let _ = stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush());
+    Ok(report.exit_code())
+}
+
+fn load_step(path: &Path, limits: &Limits) -> Result<RhaiStep, BadInput> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("rhai") => RhaiStep::load(path, limits).map_err(BadInput),
+        Some("wasm") => Err(BadInput(format!(
+            "{}: WebAssembly steps are not supported by this labrun yet; use a .rhai script",
+            path.display()
+        ))),
+        _ => Err(BadInput(format!(
+            "{}: unknown step type; a step is a Rhai script ending in .rhai",
+            path.display()
+        ))),
+    }
+}

@@ -1,0 +1,210 @@
+//! Step front-ends. A step describes itself (name, params, checklist ids) and then
+//! runs for one trainee, calling capabilities and reporting outcomes.
+
+pub mod rhai;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::caps::Hub;
+use crate::outcome::{Message, Outcome, Status};
+
+/// What a step says about itself before it runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepInfo {
+    pub name: String,
+    pub title: Message,
+    /// Param name → what it means, e.g. `user` → "trainee id, e.g. user05".
+    pub params: BTreeMap<String, String>,
+    /// Checklist ids in report order; an id that is not reported becomes `error`.
+    pub checks: Vec<String>,
+}
+
+/// Bounds on one trainee's run of a step.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub wall_clock: Duration,
+    pub max_operations: u64,
+    pub max_call_levels: usize,
+    pub max_expr_depth: usize,
+    pub max_string_size: usize,
+    pub max_array_size: usize,
+    pub max_map_size: usize,
+    pub max_outcomes: usize,
+    pub max_message_bytes: usize,
+    pub max_log_lines: usize,
+}
+
+impl Default for Limits {
+    /// Generous limits for an instructor's own steps.
+    fn default() -> Self {
+        Limits {
+            wall_clock: Duration::from_secs(300),
+            max_operations: 50_000_000,
+            max_call_levels: 64,
+            max_expr_depth: 64,
+            max_string_size: 8 << 20,
+            max_array_size: 100_000,
+            max_map_size: 100_000,
+            max_outcomes: 1_000,
+            max_message_bytes: 4_096,
+            max_log_lines: 1_000,
+        }
+    }
+}
+
+/// Everything one trainee's run may use.
+#[derive(Clone)]
+pub struct RunContext {
+    pub hub: Arc<Hub>,
+    pub trainee: String,
+    pub params: BTreeMap<String, String>,
+    pub limits: Limits,
+}
+
+/// Collects what a step reports, enforcing the limits on outcomes and log output.
+#[derive(Default)]
+pub struct Collector {
+    inner: Mutex<Collected>,
+}
+
+#[derive(Default)]
+struct Collected {
+    outcomes: Vec<Outcome>,
+    log: Vec<String>,
+    log_dropped: usize,
+}
+
+impl Collector {
+    pub fn report(&self, outcome: Outcome, limits: &Limits) -> Result<(), String> {
+        let mut inner = self.inner.lock().expect("collector lock poisoned");
+        if inner.outcomes.iter().any(|o| o.id == outcome.id) {
+            return Err(format!("outcome `{}` was reported twice", outcome.id));
+        }
+        if inner.outcomes.len() >= limits.max_outcomes {
+            return Err(format!(
+                "too many outcomes: the limit is {}",
+                limits.max_outcomes
+            ));
+        }
+        let outcome = Outcome {
+            message: Message {
+                en: truncate(&outcome.message.en, limits.max_message_bytes),
+                ja: truncate(&outcome.message.ja, limits.max_message_bytes),
+            },
+            ..outcome
+        };
+        inner.outcomes.push(outcome);
+        Ok(())
+    }
+
+    pub fn log(&self, line: &str, limits: &Limits) {
+        let mut inner = self.inner.lock().expect("collector lock poisoned");
+        if inner.log.len() < limits.max_log_lines {
+            inner.log.push(truncate(line, limits.max_message_bytes));
+        } else {
+            inner.log_dropped += 1;
+        }
+    }
+
+    /// The final rows in checklist order. Planned ids the step never reported become
+    /// `error`, carrying why the step stopped (if it did).
+    pub fn finish(&self, plan: &[String], stopped: Option<&str>) -> (Vec<Outcome>, Vec<String>) {
+        let mut inner = std::mem::take(&mut *self.inner.lock().expect("collector lock poisoned"));
+        let mut rows = Vec::with_capacity(plan.len().max(inner.outcomes.len()));
+        for id in plan {
+            match inner.outcomes.iter().position(|o| &o.id == id) {
+                Some(i) => rows.push(inner.outcomes.remove(i)),
+                None => rows.push(not_reported(id, stopped)),
+            }
+        }
+        rows.append(&mut inner.outcomes);
+        if inner.log_dropped > 0 {
+            let dropped = inner.log_dropped;
+            inner
+                .log
+                .push(format!("… {dropped} more log lines dropped (limit reached)"));
+        }
+        (rows, inner.log)
+    }
+}
+
+fn not_reported(id: &str, stopped: Option<&str>) -> Outcome {
+    let message = match stopped {
+        Some(cause) => Message::new(
+            format!("not checked: the step stopped before this check: {cause}"),
+            format!("未確認: このチェックの前にステップが停止しました: {cause}"),
+        ),
+        None => Message::new(
+            "not checked: the step ended without reporting this check",
+            "未確認: ステップがこのチェックを報告せずに終了しました",
+        ),
+    };
+    Outcome {
+        id: id.to_string(),
+        status: Status::Error,
+        message,
+        evidence: None,
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// Checks the given params against what the step declares; the error names the
+/// offending param and lists what the step takes.
+pub fn check_params(
+    step_path: &str,
+    info: &StepInfo,
+    given: &BTreeMap<String, String>,
+) -> Result<(), String> {
+    let takes = || {
+        info.params
+            .iter()
+            .map(|(k, v)| format!("{k} ({v})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for name in given.keys() {
+        if !info.params.contains_key(name) {
+            return Err(format!(
+                "unknown param `{name}`: {step_path} takes {}",
+                if info.params.is_empty() {
+                    "no params".to_string()
+                } else {
+                    takes()
+                }
+            ));
+        }
+    }
+    for name in info.params.keys() {
+        if !given.contains_key(name) {
+            return Err(format!(
+                "missing param `{name}`: give it with --param {name}=VALUE ({step_path} takes {})",
+                takes()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Evidence values are JSON; keep them small enough to print.
+pub fn evidence_from(value: Value) -> Option<Value> {
+    if value.is_null() {
+        None
+    } else {
+        Some(value)
+    }
+}

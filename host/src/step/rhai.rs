@@ -1,0 +1,452 @@
+//! Rhai front-end: a step is a script with `fn describe()` and `fn run(params)`.
+//!
+//! The engine is sandboxed: no `import` or file access, no `eval`, bounded
+//! operations, call depth, sizes and wall clock. Capability modules (`aws::…`)
+//! mirror the WIT interfaces name for name and are bridged to the async host.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rhai::module_resolvers::DummyModuleResolver;
+use rhai::{
+    CallFnOptions, Dynamic, Engine, EvalAltResult, Map, Module, NativeCallContext, Position,
+    Scope, AST,
+};
+use serde_json::Value;
+use tokio::runtime::Handle;
+
+use super::{Collector, Limits, RunContext, StepInfo};
+use crate::caps::{self, CapError, ErrorKind};
+use crate::outcome::{Message, Outcome, Status, TraineeReport};
+
+type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
+
+pub struct RhaiStep {
+    path: String,
+    ast: AST,
+    info: StepInfo,
+}
+
+impl RhaiStep {
+    /// Compiles the script and asks it to describe itself. Errors are one line,
+    /// `path:line:column: what`, ready to print.
+    pub fn load(path: &Path, limits: &Limits) -> Result<RhaiStep, String> {
+        let shown = path.display().to_string();
+        let source = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read step {shown}: {e}"))?;
+        let engine = sandboxed_engine(limits, Instant::now() + limits.wall_clock);
+        let ast = engine.compile(&source).map_err(|e| {
+            let pos = e.position();
+            format!(
+                "{shown}:{}:{}: syntax error: {}",
+                pos.line().unwrap_or(0),
+                pos.position().unwrap_or(0),
+                e.err_type()
+            )
+        })?;
+        if !ast.iter_functions().any(|f| f.name == "run" && f.params.len() == 1) {
+            return Err(format!(
+                "{shown}: a step script must define `fn run(params)`"
+            ));
+        }
+        let described: Dynamic = engine
+            .call_fn_with_options(
+                CallFnOptions::new().eval_ast(false),
+                &mut Scope::new(),
+                &ast,
+                "describe",
+                (),
+            )
+            .map_err(|e| {
+                if matches!(*e, EvalAltResult::ErrorFunctionNotFound(..)) {
+                    format!("{shown}: a step script must define `fn describe()` returning #{{ name, title, params, checks }}")
+                } else {
+                    format!("{shown}: describe() failed: {}", eval_error_text(*e))
+                }
+            })?;
+        let info = step_info(&described).map_err(|e| format!("{shown}: describe(): {e}"))?;
+        Ok(RhaiStep {
+            path: shown,
+            ast,
+            info,
+        })
+    }
+
+    pub fn info(&self) -> &StepInfo {
+        &self.info
+    }
+
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Runs the step for one trainee on a blocking thread (Rhai is synchronous;
+    /// capability calls block on the async host).
+    pub async fn run(self: Arc<Self>, ctx: RunContext) -> TraineeReport {
+        let started = Instant::now();
+        let trainee = ctx.trainee.clone();
+        let step = self.clone();
+        let handle = Handle::current();
+        let joined = tokio::task::spawn_blocking(move || step.run_blocking(ctx, handle)).await;
+        let (results, log) = match joined {
+            Ok(done) => done,
+            Err(panic) => {
+                let collector = Collector::default();
+                let cause = format!("the step crashed inside labrun: {panic}");
+                collector.finish(&self.info.checks, Some(&cause))
+            }
+        };
+        TraineeReport {
+            trainee,
+            results,
+            log,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        }
+    }
+
+    fn run_blocking(&self, ctx: RunContext, handle: Handle) -> (Vec<Outcome>, Vec<String>) {
+        let deadline = Instant::now() + ctx.limits.wall_clock;
+        let collector = Arc::new(Collector::default());
+        let mut engine = sandboxed_engine(&ctx.limits, deadline);
+        let bridge = Arc::new(Bridge {
+            ctx: ctx.clone(),
+            handle,
+            deadline: tokio::time::Instant::from_std(deadline),
+            collector: collector.clone(),
+        });
+        {
+            let bridge = bridge.clone();
+            engine.on_print(move |text| bridge.collector.log(text, &bridge.ctx.limits));
+        }
+        {
+            let bridge = bridge.clone();
+            engine.on_debug(move |text, _, pos| {
+                bridge
+                    .collector
+                    .log(&format!("debug {pos}: {text}"), &bridge.ctx.limits)
+            });
+        }
+        engine.register_static_module("aws", aws_module(&bridge).into());
+        engine.register_static_module("report", report_module(&bridge).into());
+        engine.register_static_module("log", log_module(&bridge).into());
+
+        let params: Map = ctx
+            .params
+            .iter()
+            .map(|(k, v)| (k.as_str().into(), Dynamic::from(v.clone())))
+            .collect();
+        let result = engine.call_fn_with_options::<Dynamic>(
+            CallFnOptions::new().eval_ast(true),
+            &mut Scope::new(),
+            &self.ast,
+            "run",
+            (params,),
+        );
+        drop(engine);
+        let stopped = result
+            .err()
+            .map(|e| stop_cause(*e, &ctx.limits, &self.path));
+        collector.finish(&self.info.checks, stopped.as_deref())
+    }
+}
+
+/// An engine with every door closed except the modules registered afterwards.
+fn sandboxed_engine(limits: &Limits, deadline: Instant) -> Engine {
+    let mut engine = Engine::new();
+    engine.set_module_resolver(DummyModuleResolver::new());
+    engine.set_max_modules(0);
+    engine.disable_symbol("eval");
+    engine.set_max_operations(limits.max_operations);
+    engine.set_max_call_levels(limits.max_call_levels);
+    engine.set_max_expr_depths(limits.max_expr_depth, limits.max_expr_depth);
+    engine.set_max_string_size(limits.max_string_size);
+    engine.set_max_array_size(limits.max_array_size);
+    engine.set_max_map_size(limits.max_map_size);
+    engine.on_progress(move |ops| {
+        if ops % 1024 == 0 && Instant::now() > deadline {
+            Some(Dynamic::from("wall-clock"))
+        } else {
+            None
+        }
+    });
+    // A step reports through `report::`; stray prints go to the step log, never stdout.
+    engine.on_print(|_| {});
+    engine.on_debug(|_, _, _| {});
+    engine
+}
+
+struct Bridge {
+    ctx: RunContext,
+    handle: Handle,
+    deadline: tokio::time::Instant,
+    collector: Arc<Collector>,
+}
+
+impl Bridge {
+    fn call(&self, capability: &str, operation: &str, request: Value) -> Result<Value, CapError> {
+        let hub = self.ctx.hub.clone();
+        let deadline = self.deadline;
+        self.handle.block_on(async move {
+            match tokio::time::timeout_at(deadline, hub.call(capability, operation, request)).await
+            {
+                Ok(result) => result,
+                Err(_) => Err(CapError::new(
+                    capability,
+                    operation,
+                    ErrorKind::Timeout,
+                    "the step's wall-clock limit ran out while waiting for this call",
+                )),
+            }
+        })
+    }
+}
+
+fn to_json(value: &Dynamic, what: &str, pos: Position) -> RhaiResult<Value> {
+    rhai::serde::from_dynamic::<Value>(value).map_err(|e| {
+        runtime_error(format!("{what} cannot be turned into JSON: {e}"), pos)
+    })
+}
+
+fn runtime_error(message: String, pos: Position) -> Box<EvalAltResult> {
+    Box::new(EvalAltResult::ErrorRuntime(message.into(), pos))
+}
+
+/// A capability error is thrown as a map the script can `catch`:
+/// `#{ capability, operation, kind, code, message }`.
+fn throw_cap_error(err: CapError, pos: Position) -> Box<EvalAltResult> {
+    let value = rhai::serde::to_dynamic(&err).unwrap_or_else(|_| err.to_string().into());
+    Box::new(EvalAltResult::ErrorRuntime(value, pos))
+}
+
+fn aws_module(bridge: &Arc<Bridge>) -> Module {
+    let mut module = Module::new();
+    for &operation in caps::aws::OPERATIONS {
+        let b = bridge.clone();
+        module.set_native_fn(
+            operation,
+            move |nctx: NativeCallContext, request: Map| -> RhaiResult<Dynamic> {
+                let pos = nctx.call_position();
+                let request = to_json(&Dynamic::from_map(request), "the request", pos)?;
+                match b.call("aws", operation, request) {
+                    Ok(value) => rhai::serde::to_dynamic(value),
+                    Err(e) => Err(throw_cap_error(e, pos)),
+                }
+            },
+        );
+        let b = bridge.clone();
+        module.set_native_fn(
+            operation,
+            move |nctx: NativeCallContext| -> RhaiResult<Dynamic> {
+                let pos = nctx.call_position();
+                match b.call("aws", operation, Value::Object(Default::default())) {
+                    Ok(value) => rhai::serde::to_dynamic(value),
+                    Err(e) => Err(throw_cap_error(e, pos)),
+                }
+            },
+        );
+    }
+    module
+}
+
+fn report_module(bridge: &Arc<Bridge>) -> Module {
+    let mut module = Module::new();
+    for status in Status::ALL {
+        let b = bridge.clone();
+        module.set_native_fn(
+            status.as_str(),
+            move |nctx: NativeCallContext, id: &str, en: &str, ja: &str| -> RhaiResult<()> {
+                b.report(id, status, en, ja, None, nctx.call_position())
+            },
+        );
+        let b = bridge.clone();
+        module.set_native_fn(
+            status.as_str(),
+            move |nctx: NativeCallContext,
+                  id: &str,
+                  en: &str,
+                  ja: &str,
+                  evidence: Dynamic|
+                  -> RhaiResult<()> {
+                let pos = nctx.call_position();
+                let evidence = to_json(&evidence, "the evidence", pos)?;
+                b.report(id, status, en, ja, Some(evidence), pos)
+            },
+        );
+    }
+    let b = bridge.clone();
+    module.set_native_fn(
+        "outcome",
+        move |nctx: NativeCallContext, outcome: Map| -> RhaiResult<()> {
+            let pos = nctx.call_position();
+            let field = |name: &str| -> RhaiResult<String> {
+                outcome
+                    .get(name)
+                    .and_then(|v| v.clone().into_string().ok())
+                    .ok_or_else(|| {
+                        runtime_error(
+                            format!("report::outcome needs a string field `{name}`"),
+                            pos,
+                        )
+                    })
+            };
+            let status_text = field("status")?;
+            let status = Status::parse(&status_text).ok_or_else(|| {
+                runtime_error(
+                    format!("unknown status `{status_text}`: use pass, fail, pending, error or skip"),
+                    pos,
+                )
+            })?;
+            let evidence = match outcome.get("evidence") {
+                Some(v) => Some(to_json(v, "the evidence", pos)?),
+                None => None,
+            };
+            b.report(&field("id")?, status, &field("en")?, &field("ja")?, evidence, pos)
+        },
+    );
+    module
+}
+
+impl Bridge {
+    fn report(
+        &self,
+        id: &str,
+        status: Status,
+        en: &str,
+        ja: &str,
+        evidence: Option<Value>,
+        pos: Position,
+    ) -> RhaiResult<()> {
+        if id.is_empty() {
+            return Err(runtime_error("an outcome needs a non-empty id".into(), pos));
+        }
+        let mut evidence = evidence.filter(|v| !v.is_null());
+        if let Some(v) = evidence.as_mut() {
+            caps::cassette::redact(v);
+        }
+        self.collector
+            .report(
+                Outcome {
+                    id: id.to_string(),
+                    status,
+                    message: Message::new(en, ja),
+                    evidence,
+                },
+                &self.ctx.limits,
+            )
+            .map_err(|e| runtime_error(e, pos))
+    }
+}
+
+fn log_module(bridge: &Arc<Bridge>) -> Module {
+    let mut module = Module::new();
+    for level in ["info", "warn"] {
+        let b = bridge.clone();
+        module.set_native_fn(level, move |text: &str| -> RhaiResult<()> {
+            b.collector.log(&format!("{level}: {text}"), &b.ctx.limits);
+            Ok(())
+        });
+    }
+    module
+}
+
+fn step_info(described: &Dynamic) -> Result<StepInfo, String> {
+    let map = described
+        .clone()
+        .try_cast::<Map>()
+        .ok_or("must return a map #{ name, title, params, checks }")?;
+    let text = |v: &Dynamic| v.clone().into_string().ok();
+    let name = map
+        .get("name")
+        .and_then(text)
+        .ok_or("`name` must be a string")?;
+    let title = match map.get("title") {
+        Some(t) => {
+            let t = t.clone().try_cast::<Map>().ok_or("`title` must be #{ en, ja }")?;
+            Message::new(
+                t.get("en").and_then(text).unwrap_or_default(),
+                t.get("ja").and_then(text).unwrap_or_default(),
+            )
+        }
+        None => Message::new(name.clone(), name.clone()),
+    };
+    let mut params = BTreeMap::new();
+    if let Some(p) = map.get("params") {
+        let p = p
+            .clone()
+            .try_cast::<Map>()
+            .ok_or("`params` must be a map of name → description")?;
+        for (k, v) in p {
+            params.insert(k.to_string(), text(&v).unwrap_or_default());
+        }
+    }
+    let mut checks = Vec::new();
+    if let Some(c) = map.get("checks") {
+        let c = c
+            .clone()
+            .try_cast::<rhai::Array>()
+            .ok_or("`checks` must be an array of ids")?;
+        for id in c {
+            checks.push(text(&id).ok_or("`checks` must hold strings")?);
+        }
+    }
+    Ok(StepInfo {
+        name,
+        title,
+        params,
+        checks,
+    })
+}
+
+/// Why a run stopped, in one line with `path:line:column` where Rhai knows it.
+fn stop_cause(err: EvalAltResult, limits: &Limits, path: &str) -> String {
+    let (inner, pos) = innermost(err);
+    let what = match inner {
+        EvalAltResult::ErrorTerminated(..) => format!(
+            "the step ran past its wall-clock limit of {} s",
+            limits.wall_clock.as_secs()
+        ),
+        EvalAltResult::ErrorTooManyOperations(..) => format!(
+            "the step used more than {} operations (the CPU limit)",
+            limits.max_operations
+        ),
+        EvalAltResult::ErrorStackOverflow(..) => format!(
+            "the step nested calls deeper than {} levels",
+            limits.max_call_levels
+        ),
+        other => eval_error_text(other),
+    };
+    match (pos.line(), pos.position()) {
+        (Some(line), Some(col)) => format!("{path}:{line}:{col}: {what}"),
+        _ => format!("{path}: {what}"),
+    }
+}
+
+fn innermost(err: EvalAltResult) -> (EvalAltResult, Position) {
+    match err {
+        EvalAltResult::ErrorInFunctionCall(_, _, inner, pos) => {
+            let (e, p) = innermost(*inner);
+            (e, if p.is_none() { pos } else { p })
+        }
+        other => {
+            let pos = other.position();
+            (other, pos)
+        }
+    }
+}
+
+/// The error's message without Rhai's own position suffix; a thrown capability
+/// error map prints as `aws.operation: message`.
+fn eval_error_text(mut err: EvalAltResult) -> String {
+    if let EvalAltResult::ErrorRuntime(value, _) = &err {
+        if let Ok(cap) = rhai::serde::from_dynamic::<CapError>(value) {
+            return cap.to_string();
+        }
+        if let Ok(text) = value.clone().into_string() {
+            return text;
+        }
+    }
+    err.clear_position();
+    err.to_string()
+}
