@@ -125,6 +125,15 @@ pub async fn run(cli: Cli) -> Result<u8, BadInput> {
             }
         },
     };
+    // The one line an operator needs when a whole capability was unusable.
+    for err in hub.broken() {
+        eprintln!(
+            "labrun: could not use {}: {} ({})",
+            err.capability,
+            err.message,
+            err.kind.as_str()
+        );
+    }
     let text = report::render(&report, cli.format, &style);
     let mut stdout = std::io::stdout().lock();
     // A closed pipe (`labrun … | head`) is not an error of the check.

@@ -411,6 +411,9 @@ fn stop_cause(err: EvalAltResult, limits: &Limits, path: &str) -> String {
             "the step used more than {} operations (the CPU limit)",
             limits.max_operations
         ),
+        EvalAltResult::ErrorTooManyModules(..) => {
+            "`import` is not available to steps: they load no modules or files".to_string()
+        }
         EvalAltResult::ErrorStackOverflow(..) => format!(
             "the step nested calls deeper than {} levels",
             limits.max_call_levels
