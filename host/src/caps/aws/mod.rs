@@ -1,0 +1,283 @@
+//! AWS capability: read-only describe calls over the official SDK.
+//!
+//! A step names an operation (`ec2_describe_instances`, …) and passes the AWS CLI
+//! *input* shape as JSON; it gets back the AWS CLI *output* shape (PascalCase keys,
+//! all pages merged, no pagination tokens). The mapping from SDK types to JSON is
+//! written once per type in [`ec2`], [`rds`] and [`elbv2`]; the fields each
+//! operation fills are listed in `docs/aws-operations.md`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::BehaviorVersion;
+use aws_smithy_types::date_time::Format;
+use aws_smithy_types::DateTime;
+use serde_json::{Map, Value};
+use tokio::sync::Semaphore;
+
+use super::error::{CapError, ErrorKind};
+
+pub mod ec2;
+pub mod elbv2;
+mod error;
+pub mod rds;
+pub mod request;
+
+/// Capability name used in every [`CapError`] this module returns.
+pub const CAPABILITY: &str = "aws";
+
+/// Concurrent calls allowed per service (a class shares one throttling budget).
+pub const PER_SERVICE_CONCURRENCY: usize = 4;
+
+/// The operations a step may call; they are also the Rhai function names and the
+/// cassette operation names.
+pub const OPERATIONS: &[&str] = &[
+    "ec2_describe_instances",
+    "ec2_describe_images",
+    "ec2_describe_security_groups",
+    "ec2_describe_subnets",
+    "ec2_describe_vpcs",
+    "rds_describe_db_clusters",
+    "rds_describe_db_instances",
+    "rds_describe_db_subnet_groups",
+    "rds_describe_events",
+    "elbv2_describe_load_balancers",
+    "elbv2_describe_target_groups",
+    "elbv2_describe_target_health",
+    "elbv2_describe_listeners",
+];
+
+/// One SDK client per service, sharing one loaded configuration, each with a
+/// semaphore bounding how many of its calls run at once. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AwsClients {
+    pub(crate) ec2: Service<aws_sdk_ec2::Client>,
+    pub(crate) rds: Service<aws_sdk_rds::Client>,
+    pub(crate) elbv2: Service<aws_sdk_elasticloadbalancingv2::Client>,
+    region: String,
+}
+
+/// A client, its concurrency bound, and where it sends requests (for messages).
+#[derive(Clone, Debug)]
+pub(crate) struct Service<C> {
+    pub(crate) client: C,
+    pub(crate) permits: Arc<Semaphore>,
+    /// Endpoint as a human would name it, e.g. `https://ec2.ap-northeast-1.amazonaws.com`.
+    pub(crate) endpoint: String,
+}
+
+impl<C> Service<C> {
+    fn new(client: C, endpoint: String) -> Self {
+        Service {
+            client,
+            permits: Arc::new(Semaphore::new(PER_SERVICE_CONCURRENCY)),
+            endpoint,
+        }
+    }
+}
+
+impl AwsClients {
+    /// Loads the standard AWS configuration (profiles, `AWS_REGION`,
+    /// `AWS_ENDPOINT_URL`, SSO, IMDS). `region` overrides the configured region.
+    /// Adaptive retry with at most 5 attempts; timeouts: connect 5 s, attempt 20 s,
+    /// whole operation (all retries) 60 s.
+    pub async fn from_env(region: Option<String>) -> Result<AwsClients, CapError> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::adaptive().with_max_attempts(5))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(Duration::from_secs(20))
+                    .operation_timeout(Duration::from_secs(60))
+                    .build(),
+            );
+        if let Some(region) = region.filter(|r| !r.trim().is_empty()) {
+            loader = loader.region(aws_config::Region::new(region.trim().to_string()));
+        }
+        let config = loader.load().await;
+        let Some(region) = config.region().map(|r| r.as_ref().to_string()) else {
+            return Err(CapError::new(
+                CAPABILITY,
+                "config",
+                ErrorKind::InvalidRequest,
+                "no AWS region configured: set AWS_REGION (or a region in the AWS profile) \
+                 or pass --region",
+            ));
+        };
+        let endpoint = |env_suffix: &str, host_prefix: &str| {
+            std::env::var(format!("AWS_ENDPOINT_URL_{env_suffix}"))
+                .ok()
+                .filter(|v| !v.is_empty())
+                .or_else(|| config.endpoint_url().map(str::to_string))
+                .unwrap_or_else(|| format!("https://{host_prefix}.{region}.amazonaws.com"))
+        };
+        Ok(AwsClients {
+            ec2: Service::new(aws_sdk_ec2::Client::new(&config), endpoint("EC2", "ec2")),
+            rds: Service::new(aws_sdk_rds::Client::new(&config), endpoint("RDS", "rds")),
+            elbv2: Service::new(
+                aws_sdk_elasticloadbalancingv2::Client::new(&config),
+                endpoint("ELASTIC_LOAD_BALANCING_V2", "elasticloadbalancing"),
+            ),
+            region,
+        })
+    }
+
+    /// The region every call goes to.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+}
+
+/// Runs one read-only operation (see [`OPERATIONS`]). `request` is the AWS CLI input
+/// shape (`{}` or `null` for no parameters); the answer is the AWS CLI output shape
+/// with every page merged.
+pub async fn call(
+    clients: &AwsClients,
+    operation: &str,
+    request: &Value,
+) -> Result<Value, CapError> {
+    match operation.split_once('_') {
+        Some(("ec2", _)) if OPERATIONS.contains(&operation) => {
+            let _permit = acquire(&clients.ec2, operation).await?;
+            ec2::call(&clients.ec2, operation, request).await
+        }
+        Some(("rds", _)) if OPERATIONS.contains(&operation) => {
+            let _permit = acquire(&clients.rds, operation).await?;
+            rds::call(&clients.rds, operation, request).await
+        }
+        Some(("elbv2", _)) if OPERATIONS.contains(&operation) => {
+            let _permit = acquire(&clients.elbv2, operation).await?;
+            elbv2::call(&clients.elbv2, operation, request).await
+        }
+        _ => Err(unsupported(operation)),
+    }
+}
+
+fn unsupported(operation: &str) -> CapError {
+    CapError::new(
+        CAPABILITY,
+        operation,
+        ErrorKind::Unsupported,
+        format!(
+            "unknown AWS operation `{operation}`; supported operations: {}",
+            OPERATIONS.join(", ")
+        ),
+    )
+}
+
+async fn acquire<'a, C>(
+    service: &'a Service<C>,
+    operation: &str,
+) -> Result<tokio::sync::SemaphorePermit<'a>, CapError> {
+    service.permits.acquire().await.map_err(|_| {
+        CapError::new(
+            CAPABILITY,
+            operation,
+            ErrorKind::Service,
+            "AWS client is shutting down",
+        )
+    })
+}
+
+/// Builds one JSON object of the CLI output shape, leaving out what the SDK
+/// returned as `None` (as the AWS CLI does). Keys keep insertion order.
+#[derive(Default)]
+pub(crate) struct Obj(Map<String, Value>);
+
+impl Obj {
+    pub(crate) fn new() -> Self {
+        Obj(Map::new())
+    }
+
+    /// A string or an SDK enum (written as its AWS string value).
+    pub(crate) fn s(mut self, key: &str, value: Option<impl AsRef<str>>) -> Self {
+        if let Some(v) = value {
+            self.0
+                .insert(key.to_string(), Value::String(v.as_ref().to_string()));
+        }
+        self
+    }
+
+    /// A number or a boolean.
+    pub(crate) fn n(mut self, key: &str, value: Option<impl Into<Value>>) -> Self {
+        if let Some(v) = value {
+            self.0.insert(key.to_string(), v.into());
+        }
+        self
+    }
+
+    /// A timestamp, as an RFC 3339 string.
+    pub(crate) fn t(mut self, key: &str, value: Option<&DateTime>) -> Self {
+        if let Some(v) = value {
+            self.0.insert(key.to_string(), timestamp(v));
+        }
+        self
+    }
+
+    /// A nested object (already mapped).
+    pub(crate) fn o<T>(mut self, key: &str, value: Option<&T>, map: impl Fn(&T) -> Value) -> Self {
+        if let Some(v) = value {
+            self.0.insert(key.to_string(), map(v));
+        }
+        self
+    }
+
+    /// A list of objects, each mapped by `map`.
+    pub(crate) fn list<T>(
+        mut self,
+        key: &str,
+        value: Option<&Vec<T>>,
+        map: impl Fn(&T) -> Value,
+    ) -> Self {
+        if let Some(v) = value {
+            self.0
+                .insert(key.to_string(), Value::Array(v.iter().map(map).collect()));
+        }
+        self
+    }
+
+    /// A list of strings or SDK enums.
+    pub(crate) fn strs<T: AsRef<str>>(mut self, key: &str, value: Option<&Vec<T>>) -> Self {
+        if let Some(v) = value {
+            self.0.insert(
+                key.to_string(),
+                Value::Array(
+                    v.iter()
+                        .map(|s| Value::String(s.as_ref().to_string()))
+                        .collect(),
+                ),
+            );
+        }
+        self
+    }
+
+    pub(crate) fn done(self) -> Value {
+        Value::Object(self.0)
+    }
+}
+
+/// RFC 3339 text of an SDK timestamp (`2024-05-01T09:30:00Z`).
+pub(crate) fn timestamp(t: &DateTime) -> Value {
+    match t.fmt(Format::DateTime) {
+        Ok(s) => Value::String(s),
+        // Out of RFC 3339's range: keep the epoch seconds rather than lose the value.
+        Err(_) => Value::from(t.secs()),
+    }
+}
+
+/// `{"<key>": [items…]}`: the merged output of a paginated operation.
+pub(crate) fn merged<P, T>(
+    key: &str,
+    pages: &[P],
+    items: impl for<'a> Fn(&'a P) -> &'a [T],
+    map: impl Fn(&T) -> Value,
+) -> Value {
+    let mut out = Map::new();
+    out.insert(
+        key.to_string(),
+        Value::Array(pages.iter().flat_map(&items).map(map).collect()),
+    );
+    Value::Object(out)
+}
