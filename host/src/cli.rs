@@ -74,6 +74,9 @@ pub enum ColorArg {
     Never,
 }
 
+/// One trainee's run: the trainee id and the params the step gets.
+pub type TraineeRun = (String, BTreeMap<String, String>);
+
 /// The param that names the trainee in every lab step.
 pub const TRAINEE_PARAM: &str = "user";
 
@@ -101,7 +104,7 @@ impl Cli {
     }
 
     /// One param set per trainee: `--trainee` ids, else the single `--param` set.
-    pub fn runs(&self) -> Result<Vec<(String, BTreeMap<String, String>)>, String> {
+    pub fn runs(&self) -> Result<Vec<TraineeRun>, String> {
         let params = self.param_map()?;
         if self.trainees.is_empty() {
             let trainee = params

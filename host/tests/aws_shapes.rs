@@ -784,15 +784,12 @@ async fn call_rejects_bad_requests_before_any_network() {
     );
 }
 
-/// Against a running moto server (`LABRUN_MOTO_ENDPOINT=http://127.0.0.1:5099`),
+/// Against the moto server `tests/run` starts (`LABRUN_MOTO_URL=http://127.0.0.1:PORT`),
 /// create a little Step-3 world with the SDK and check the shapes `call` returns.
-/// Skipped when the variable is not set.
 #[tokio::test]
 async fn moto_smoke() {
-    let Ok(endpoint) = std::env::var("LABRUN_MOTO_ENDPOINT") else {
-        eprintln!("LABRUN_MOTO_ENDPOINT not set: skipping");
-        return;
-    };
+    let endpoint = std::env::var("LABRUN_MOTO_URL")
+        .expect("LABRUN_MOTO_URL is not set: run the suite with tests/run (it starts moto)");
     assert!(
         endpoint.starts_with("http://127.0.0.1:"),
         "moto only on 127.0.0.1"

@@ -40,6 +40,10 @@ struct Entry {
 pub struct Hub {
     backend: Backend,
     entries: Mutex<HashMap<String, Arc<Entry>>>,
+    /// Per capability: the first error that says the capability itself is unusable
+    /// (no credentials, unreachable endpoint). Later calls fail fast with it instead
+    /// of each waiting out its own retries.
+    broken: Mutex<HashMap<String, CapError>>,
     live_calls: AtomicU64,
     replayed_calls: AtomicU64,
 }
@@ -63,6 +67,7 @@ impl Hub {
         Hub {
             backend,
             entries: Mutex::new(HashMap::new()),
+            broken: Mutex::new(HashMap::new()),
             live_calls: AtomicU64::new(0),
             replayed_calls: AtomicU64::new(0),
         }
@@ -105,6 +110,17 @@ impl Hub {
         operation: &str,
         request: &Value,
     ) -> Answer {
+        if let Some(err) = self
+            .broken
+            .lock()
+            .expect("hub lock poisoned")
+            .get(capability)
+        {
+            return Answer::Error(CapError {
+                operation: operation.to_string(),
+                ..err.clone()
+            });
+        }
         let result = match &self.backend {
             Backend::Replay(index) => {
                 self.replayed_calls.fetch_add(1, Ordering::Relaxed);
@@ -148,6 +164,19 @@ impl Hub {
                 )),
             },
         };
+        if let Err(err) = &result {
+            if matches!(
+                err.kind,
+                ErrorKind::Credentials | ErrorKind::Network | ErrorKind::Timeout
+            ) && matches!(self.backend, Backend::Live { .. })
+            {
+                self.broken
+                    .lock()
+                    .expect("hub lock poisoned")
+                    .entry(capability.to_string())
+                    .or_insert_with(|| err.clone());
+            }
+        }
         match result {
             Ok(mut value) => {
                 cassette::redact(&mut value);
@@ -190,6 +219,14 @@ impl Hub {
             recorded,
             calls: calls.into_iter().map(|(_, c)| c).collect(),
         }
+    }
+
+    /// Capabilities found unusable during the run, with the error that said so.
+    pub fn broken(&self) -> Vec<CapError> {
+        let broken = self.broken.lock().expect("hub lock poisoned");
+        let mut list: Vec<CapError> = broken.values().cloned().collect();
+        list.sort_by(|a, b| a.capability.cmp(&b.capability));
+        list
     }
 
     pub fn live_calls(&self) -> u64 {
