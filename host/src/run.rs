@@ -38,7 +38,10 @@ pub async fn main_with_args(args: Vec<std::ffi::OsString>) -> u8 {
                 .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
                 .collect::<Vec<_>>()
                 .join(" ");
-            eprintln!("labrun: {} (see labrun --help)", line.trim_start_matches("error: "));
+            eprintln!(
+                "labrun: {} (see labrun --help)",
+                line.trim_start_matches("error: ")
+            );
             return exit::BAD_INPUT;
         }
     };
@@ -137,7 +140,9 @@ pub async fn run(cli: Cli) -> Result<u8, BadInput> {
     let text = report::render(&report, cli.format, &style);
     let mut stdout = std::io::stdout().lock();
     // A closed pipe (`labrun … | head`) is not an error of the check.
-    let _ = stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush());
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush());
     Ok(report.exit_code())
 }
 

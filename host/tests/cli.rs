@@ -60,7 +60,11 @@ fn status_of(report: &Value, trainee: usize, id: &str) -> String {
 fn assert_one_line_bad_input(out: &Output, must_contain: &str) {
     let err = stderr(out);
     assert_eq!(out.status.code(), Some(64), "stderr: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one line expected: {err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected: {err}"
+    );
     assert!(err.contains(must_contain), "{must_contain:?} not in {err}");
     assert!(!err.contains("panicked"), "{err}");
 }
@@ -136,7 +140,10 @@ fn replay_answers_from_the_cassette_and_reports_json_contract() {
     assert_eq!(report["trainees"][0]["trainee"], "user05");
     assert_eq!(report["trainees"][1]["trainee"], "user07");
     assert_eq!(status_of(&report, 0, "V1"), "pass");
-    assert_eq!(report["trainees"][0]["results"][0]["evidence"]["id"], "vpc-1");
+    assert_eq!(
+        report["trainees"][0]["results"][0]["evidence"]["id"],
+        "vpc-1"
+    );
     assert_eq!(status_of(&report, 0, "V2"), "pass");
     assert_eq!(status_of(&report, 1, "V1"), "fail");
     assert_eq!(status_of(&report, 1, "V2"), "fail");
@@ -168,10 +175,19 @@ fn human_report_is_aligned_and_translated() {
     };
     let en = labrun(&args("en").iter().map(String::as_str).collect::<Vec<_>>());
     let text = String::from_utf8_lossy(&en.stdout);
-    assert!(text.contains("  PASS   ") || text.contains("  PASS  "), "{text}");
+    assert!(
+        text.contains("  PASS   ") || text.contains("  PASS  "),
+        "{text}"
+    );
     assert!(text.contains("V1  found vpc-user05"), "{text}");
-    assert!(text.contains("2 pass · 0 fail · 0 pending · 1 error · 0 skip"), "{text}");
-    assert!(!text.contains('\x1b'), "no colour when not a terminal: {text}");
+    assert!(
+        text.contains("2 pass · 0 fail · 0 pending · 1 error · 0 skip"),
+        "{text}"
+    );
+    assert!(
+        !text.contains('\x1b'),
+        "no colour when not a terminal: {text}"
+    );
     let ja = labrun(&args("ja").iter().map(String::as_str).collect::<Vec<_>>());
     let text = String::from_utf8_lossy(&ja.stdout);
     assert!(text.contains("合格"), "{text}");
@@ -222,7 +238,10 @@ fn endless_loop_is_stopped_by_the_wall_clock() {
         message.contains("wall-clock limit of 1 s") || message.contains("operations"),
         "{message}"
     );
-    assert!(message.contains("hostile.rhai:"), "position missing: {message}");
+    assert!(
+        message.contains("hostile.rhai:"),
+        "position missing: {message}"
+    );
     assert_eq!(out.status.code(), Some(2));
 }
 

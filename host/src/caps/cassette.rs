@@ -59,7 +59,11 @@ pub fn canonical(value: &Value) -> String {
             Value::Object(map) => {
                 let mut keys: Vec<_> = map.keys().collect();
                 keys.sort();
-                Value::Object(keys.into_iter().map(|k| (k.clone(), sort(&map[k]))).collect())
+                Value::Object(
+                    keys.into_iter()
+                        .map(|k| (k.clone(), sort(&map[k])))
+                        .collect(),
+                )
             }
             Value::Array(items) => Value::Array(items.iter().map(sort).collect()),
             other => other.clone(),
@@ -126,9 +130,17 @@ pub fn redact(value: &mut Value) {
 
 fn is_secret_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    ["password", "secret", "sessiontoken", "session_token", "accesskey", "access_key", "credential"]
-        .iter()
-        .any(|s| key.contains(s))
+    [
+        "password",
+        "secret",
+        "sessiontoken",
+        "session_token",
+        "accesskey",
+        "access_key",
+        "credential",
+    ]
+    .iter()
+    .any(|s| key.contains(s))
 }
 
 #[cfg(test)]

@@ -125,9 +125,9 @@ impl Collector {
         rows.append(&mut inner.outcomes);
         if inner.log_dropped > 0 {
             let dropped = inner.log_dropped;
-            inner
-                .log
-                .push(format!("… {dropped} more log lines dropped (limit reached)"));
+            inner.log.push(format!(
+                "… {dropped} more log lines dropped (limit reached)"
+            ));
         }
         (rows, inner.log)
     }

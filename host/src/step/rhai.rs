@@ -11,8 +11,8 @@ use std::time::Instant;
 
 use rhai::module_resolvers::DummyModuleResolver;
 use rhai::{
-    CallFnOptions, Dynamic, Engine, EvalAltResult, Map, Module, NativeCallContext, Position,
-    Scope, AST,
+    CallFnOptions, Dynamic, Engine, EvalAltResult, Map, Module, NativeCallContext, Position, Scope,
+    AST,
 };
 use serde_json::Value;
 use tokio::runtime::Handle;
@@ -34,8 +34,8 @@ impl RhaiStep {
     /// `path:line:column: what`, ready to print.
     pub fn load(path: &Path, limits: &Limits) -> Result<RhaiStep, String> {
         let shown = path.display().to_string();
-        let source = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read step {shown}: {e}"))?;
+        let source =
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read step {shown}: {e}"))?;
         let engine = sandboxed_engine(limits, Instant::now() + limits.wall_clock);
         let ast = engine.compile(&source).map_err(|e| {
             let pos = e.position();
@@ -46,7 +46,10 @@ impl RhaiStep {
                 e.err_type()
             )
         })?;
-        if !ast.iter_functions().any(|f| f.name == "run" && f.params.len() == 1) {
+        if !ast
+            .iter_functions()
+            .any(|f| f.name == "run" && f.params.len() == 1)
+        {
             return Err(format!(
                 "{shown}: a step script must define `fn run(params)`"
             ));
@@ -204,9 +207,8 @@ impl Bridge {
 }
 
 fn to_json(value: &Dynamic, what: &str, pos: Position) -> RhaiResult<Value> {
-    rhai::serde::from_dynamic::<Value>(value).map_err(|e| {
-        runtime_error(format!("{what} cannot be turned into JSON: {e}"), pos)
-    })
+    rhai::serde::from_dynamic::<Value>(value)
+        .map_err(|e| runtime_error(format!("{what} cannot be turned into JSON: {e}"), pos))
 }
 
 fn runtime_error(message: String, pos: Position) -> Box<EvalAltResult> {
@@ -294,7 +296,9 @@ fn report_module(bridge: &Arc<Bridge>) -> Module {
             let status_text = field("status")?;
             let status = Status::parse(&status_text).ok_or_else(|| {
                 runtime_error(
-                    format!("unknown status `{status_text}`: use pass, fail, pending, error or skip"),
+                    format!(
+                        "unknown status `{status_text}`: use pass, fail, pending, error or skip"
+                    ),
                     pos,
                 )
             })?;
@@ -302,7 +306,14 @@ fn report_module(bridge: &Arc<Bridge>) -> Module {
                 Some(v) => Some(to_json(v, "the evidence", pos)?),
                 None => None,
             };
-            b.report(&field("id")?, status, &field("en")?, &field("ja")?, evidence, pos)
+            b.report(
+                &field("id")?,
+                status,
+                &field("en")?,
+                &field("ja")?,
+                evidence,
+                pos,
+            )
         },
     );
     module
@@ -363,7 +374,10 @@ fn step_info(described: &Dynamic) -> Result<StepInfo, String> {
         .ok_or("`name` must be a string")?;
     let title = match map.get("title") {
         Some(t) => {
-            let t = t.clone().try_cast::<Map>().ok_or("`title` must be #{ en, ja }")?;
+            let t = t
+                .clone()
+                .try_cast::<Map>()
+                .ok_or("`title` must be #{ en, ja }")?;
             Message::new(
                 t.get("en").and_then(text).unwrap_or_default(),
                 t.get("ja").and_then(text).unwrap_or_default(),
