@@ -7,7 +7,12 @@
 
 pub mod aws;
 pub mod cassette;
+pub mod dns;
 pub mod error;
+pub mod http;
+pub mod mysql;
+pub mod net;
+pub mod tcp;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

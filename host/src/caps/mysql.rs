@@ -1,0 +1,443 @@
+//! `mysql` capability: one read-only query. Read-only by construction: only a single
+//! SELECT or SHOW statement is accepted (checked before connecting), the session is set
+//! `TRANSACTION READ ONLY`, a statement time limit and a row/byte cap apply. The
+//! password comes from the operator ([`NetConfig::mysql_password`]), never from a
+//! request, and never appears in error text.
+
+use std::time::Duration;
+
+use mysql_async::consts::ColumnType;
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, OptsBuilder, Value as SqlValue};
+use serde_json::{json, Value};
+
+use super::net::{resolve, Fields, NetConfig, ResolveError};
+use super::{CapError, ErrorKind};
+
+pub const OPERATIONS: &[&str] = &["query"];
+
+const CAPABILITY: &str = "mysql";
+
+/// At most this many rows are returned (`truncated` tells when more existed).
+pub const MAX_ROWS: usize = 1000;
+/// At most this many bytes of values are returned.
+pub const MAX_BYTES: usize = 1024 * 1024;
+
+const PASSWORD_HINT: &str =
+    "the password comes from the operator: --mysql-password-file or LABRUN_MYSQL_PASSWORD";
+
+pub async fn call(net: &NetConfig, operation: &str, request: &Value) -> Result<Value, CapError> {
+    match operation {
+        "query" => query(net, request).await,
+        other => Err(CapError::new(
+            CAPABILITY,
+            other,
+            ErrorKind::Unsupported,
+            format!(
+                "unknown operation `mysql.{other}`; mysql has: {}",
+                OPERATIONS.join(", ")
+            ),
+        )),
+    }
+}
+
+fn error(kind: ErrorKind, message: impl Into<String>) -> CapError {
+    CapError::new(CAPABILITY, "query", kind, message)
+}
+
+async fn query(net: &NetConfig, request: &Value) -> Result<Value, CapError> {
+    if request.get("password").is_some() {
+        return Err(error(ErrorKind::InvalidRequest, PASSWORD_HINT));
+    }
+    let fields = Fields::new(
+        CAPABILITY,
+        "query",
+        request,
+        &["host", "port", "user", "database", "sql"],
+    )?;
+    let host = fields.required_string("host")?.trim();
+    let port = fields.uint("port", 1, 65535)?.unwrap_or(3306) as u16;
+    let user = fields.required_string("user")?;
+    let database = fields.string("database")?.filter(|d| !d.is_empty());
+    let sql = fields.required_string("sql")?;
+    check_read_only(sql).map_err(|why| {
+        fields.invalid(format!(
+            "only a single SELECT or SHOW statement is allowed (read-only probe): {why}"
+        ))
+    })?;
+
+    let timeout = net.timeout;
+    let password = net.mysql_password.as_ref().map(|p| p.expose().to_string());
+    let work = run(net, host, port, user, database, sql, password.as_deref());
+    let result = match tokio::time::timeout(timeout, work).await {
+        Ok(r) => r,
+        Err(_) => Err(error(
+            ErrorKind::Timeout,
+            format!(
+                "no result from MySQL at {host}:{port} within {} ms",
+                timeout.as_millis()
+            ),
+        )),
+    };
+    // Belt and braces: whatever a server or driver says, the password is never echoed.
+    result.map_err(|mut e| {
+        if let Some(p) = password.as_deref().filter(|p| !p.is_empty()) {
+            e.message = e.message.replace(p, "[redacted]");
+        }
+        e
+    })
+}
+
+async fn run(
+    net: &NetConfig,
+    host: &str,
+    port: u16,
+    user: &str,
+    database: Option<&str>,
+    sql: &str,
+    password: Option<&str>,
+) -> Result<Value, CapError> {
+    let (to_host, to_port) = net.route(host, port);
+    let via = if (to_host.as_str(), to_port) != (host, port) {
+        format!(" (connect-to {to_host}:{to_port})")
+    } else {
+        String::new()
+    };
+    let addrs = resolve(net, &to_host, to_port, net.timeout)
+        .await
+        .map_err(|e| match e {
+            ResolveError::Timeout(m) => error(ErrorKind::Timeout, format!("{m}{via}")),
+            other => error(
+                ErrorKind::Network,
+                format!("cannot resolve MySQL host: {}{via}", other.message()),
+            )
+            .with_code("2005"),
+        })?;
+    let ips: Vec<_> = addrs.iter().map(|a| a.ip()).collect();
+    let opts = OptsBuilder::default()
+        .ip_or_hostname(to_host.clone())
+        .resolved_ips(Some(ips))
+        .tcp_port(to_port)
+        .user(Some(user))
+        .pass(password)
+        .db_name(database)
+        .prefer_socket(false)
+        .stmt_cache_size(0)
+        .wait_timeout(None);
+    let mut conn = Conn::new(opts)
+        .await
+        .map_err(|e| sql_error(&e, &format!("connecting to {host}:{port}{via} as {user}")))?;
+    let result = session(&mut conn, sql, net.timeout).await;
+    // Close politely unless rows were left unread (dropping then discards them).
+    if result.as_ref().is_ok_and(|(_, truncated)| !truncated) {
+        let _ = conn.disconnect().await;
+    }
+    result.map(|(v, _)| v)
+}
+
+async fn session(conn: &mut Conn, sql: &str, timeout: Duration) -> Result<(Value, bool), CapError> {
+    conn.query_drop("SET SESSION TRANSACTION READ ONLY")
+        .await
+        .map_err(|e| sql_error(&e, "SET SESSION TRANSACTION READ ONLY"))?;
+    // MariaDB's limit is in seconds, MySQL's in milliseconds; each server rejects the
+    // other's variable, which is fine: the whole call is bounded by the timeout anyway.
+    let secs = timeout.as_secs_f64().max(0.001);
+    let _ = conn
+        .query_drop(format!("SET SESSION max_statement_time={secs:.3}"))
+        .await;
+    let _ = conn
+        .query_drop(format!(
+            "SET SESSION max_execution_time={}",
+            timeout.as_millis().max(1)
+        ))
+        .await;
+
+    let mut result = conn
+        .query_iter(sql)
+        .await
+        .map_err(|e| sql_error(&e, "query"))?;
+    let columns = result.columns().unwrap_or_else(|| Vec::new().into());
+    let names: Vec<String> = columns.iter().map(|c| c.name_str().into_owned()).collect();
+    let mut rows = Vec::new();
+    let mut bytes = 0usize;
+    let mut truncated = false;
+    while let Some(row) = result.next().await.map_err(|e| sql_error(&e, "query"))? {
+        if rows.len() >= MAX_ROWS {
+            truncated = true;
+            break;
+        }
+        let mut out = Vec::with_capacity(names.len());
+        for (i, column) in columns.iter().enumerate() {
+            let value = row.as_ref(i).cloned().unwrap_or(SqlValue::NULL);
+            let (json, size) = to_json(value, column.column_type());
+            bytes += size;
+            out.push(json);
+        }
+        if bytes > MAX_BYTES {
+            truncated = true;
+            break;
+        }
+        rows.push(Value::Array(out));
+    }
+    if !truncated {
+        // Drain any further result sets (there should be none).
+        result
+            .drop_result()
+            .await
+            .map_err(|e| sql_error(&e, "query"))?;
+    } else {
+        drop(result);
+    }
+    Ok((
+        json!({"columns": names, "rows": rows, "truncated": truncated}),
+        truncated,
+    ))
+}
+
+/// A MySQL value as JSON: integers as numbers, NULL as null, everything else as text.
+fn to_json(value: SqlValue, column_type: ColumnType) -> (Value, usize) {
+    use ColumnType::*;
+    match value {
+        SqlValue::NULL => (Value::Null, 4),
+        SqlValue::Int(i) => (Value::from(i), 8),
+        SqlValue::UInt(u) => (Value::from(u), 8),
+        SqlValue::Float(f) => (json!(f), 8),
+        SqlValue::Double(f) => (json!(f), 8),
+        SqlValue::Bytes(b) => {
+            let size = b.len();
+            let text = String::from_utf8_lossy(&b).into_owned();
+            let integer = matches!(
+                column_type,
+                MYSQL_TYPE_TINY
+                    | MYSQL_TYPE_SHORT
+                    | MYSQL_TYPE_LONG
+                    | MYSQL_TYPE_INT24
+                    | MYSQL_TYPE_LONGLONG
+                    | MYSQL_TYPE_YEAR
+            );
+            if integer {
+                if let Ok(i) = text.parse::<i64>() {
+                    return (Value::from(i), size);
+                }
+                if let Ok(u) = text.parse::<u64>() {
+                    return (Value::from(u), size);
+                }
+            }
+            if matches!(column_type, MYSQL_TYPE_FLOAT | MYSQL_TYPE_DOUBLE) {
+                if let Some(n) = text
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(serde_json::Number::from_f64)
+                {
+                    return (Value::Number(n), size);
+                }
+            }
+            (Value::String(text), size)
+        }
+        other => {
+            let text = other.as_sql(true);
+            let text = text.trim_matches('\'').to_string();
+            let size = text.len();
+            (Value::String(text), size)
+        }
+    }
+}
+
+/// Maps a driver error to a CapError that keeps the MySQL error number as `code`.
+fn sql_error(e: &mysql_async::Error, doing: &str) -> CapError {
+    match e {
+        mysql_async::Error::Server(s) => {
+            let kind = match s.code {
+                1045 | 1698 => ErrorKind::Credentials,
+                1044 | 1142 | 1143 | 1227 => ErrorKind::Denied,
+                1049 | 1146 => ErrorKind::NotFound,
+                3024 | 1969 => ErrorKind::Timeout,
+                _ => ErrorKind::Service,
+            };
+            error(
+                kind,
+                format!("{doing}: ERROR {} ({}): {}", s.code, s.state, s.message),
+            )
+            .with_code(s.code.to_string())
+        }
+        mysql_async::Error::Io(io) => {
+            let text = io.to_string();
+            match io {
+                mysql_async::IoError::Io(ioe) if ioe.kind() == std::io::ErrorKind::TimedOut => {
+                    error(ErrorKind::Timeout, format!("{doing}: {text}"))
+                }
+                _ => error(
+                    ErrorKind::Network,
+                    format!("{doing}: cannot connect to MySQL: {text}"),
+                )
+                .with_code("2003"),
+            }
+        }
+        mysql_async::Error::Driver(d) => {
+            error(ErrorKind::Network, format!("{doing}: {d}")).with_code("2013")
+        }
+        other => error(ErrorKind::Service, format!("{doing}: {other}")),
+    }
+}
+
+/// Accepts a single SELECT or SHOW statement (an optional trailing `;`); rejects
+/// anything that could write. Conservative: the text is checked both as if backslashes
+/// escape inside strings and as if they do not (NO_BACKSLASH_ESCAPES), and must pass both.
+pub fn check_read_only(sql: &str) -> Result<(), String> {
+    let trimmed = sql.trim_end();
+    let body = trimmed.strip_suffix(';').unwrap_or(trimmed);
+    if body.contains(';') {
+        return Err("`;` may only end the statement".into());
+    }
+    for backslash_escapes in [true, false] {
+        let words = words(body, backslash_escapes)?;
+        check_words(&words)?;
+    }
+    Ok(())
+}
+
+fn check_words(words: &[String]) -> Result<(), String> {
+    let first = words.first().map(String::as_str).unwrap_or("");
+    if !matches!(first, "SELECT" | "SHOW") {
+        return Err(if first.is_empty() {
+            "the statement is empty".to_string()
+        } else {
+            format!("`{first}` is not SELECT or SHOW")
+        });
+    }
+    for (i, w) in words.iter().enumerate() {
+        let next = words.get(i + 1).map(String::as_str).unwrap_or("");
+        let bad = match w.as_str() {
+            "INTO" => Some("SELECT … INTO"),
+            "OUTFILE" | "DUMPFILE" => Some("INTO OUTFILE/DUMPFILE"),
+            "FOR" if next == "UPDATE" || next == "SHARE" => Some("FOR UPDATE/SHARE (locking read)"),
+            "LOCK" if next == "IN" => Some("LOCK IN SHARE MODE (locking read)"),
+            _ => None,
+        };
+        if let Some(what) = bad {
+            return Err(format!("{what} is not allowed"));
+        }
+    }
+    Ok(())
+}
+
+/// Upper-cased words and symbols outside comments and quoted literals.
+fn words(sql: &str, backslash_escapes: bool) -> Result<Vec<String>, String> {
+    let chars: Vec<char> = sql.chars().collect();
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut i = 0;
+    let flush = |word: &mut String, out: &mut Vec<String>| {
+        if !word.is_empty() {
+            out.push(word.to_ascii_uppercase());
+            word.clear();
+        }
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        match c {
+            '/' if next == Some('*') => {
+                flush(&mut word, &mut out);
+                if matches!(chars.get(i + 2), Some('!') | Some('M')) {
+                    return Err("executable comments (/*! … */) are not allowed".into());
+                }
+                let end = (i + 2..chars.len().saturating_sub(1))
+                    .find(|&j| chars[j] == '*' && chars[j + 1] == '/')
+                    .ok_or("unterminated /* comment")?;
+                i = end + 2;
+                continue;
+            }
+            '#' => {
+                flush(&mut word, &mut out);
+                while i < chars.len() && chars[i] != '\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            '-' if next == Some('-') && chars.get(i + 2).is_none_or(|c| c.is_whitespace()) => {
+                flush(&mut word, &mut out);
+                while i < chars.len() && chars[i] != '\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            '\'' | '"' | '`' => {
+                flush(&mut word, &mut out);
+                let quote = c;
+                i += 1;
+                loop {
+                    match chars.get(i) {
+                        None => return Err("unterminated quoted text".into()),
+                        Some('\\') if backslash_escapes && quote != '`' => i += 2,
+                        Some(&q) if q == quote => {
+                            if chars.get(i + 1) == Some(&quote) {
+                                i += 2;
+                            } else {
+                                i += 1;
+                                break;
+                            }
+                        }
+                        Some(_) => i += 1,
+                    }
+                }
+                out.push(if quote == '`' {
+                    "`ID`".into()
+                } else {
+                    "'STR'".into()
+                });
+                continue;
+            }
+            c if c.is_alphanumeric() || c == '_' || c == '$' || c == '@' => word.push(c),
+            c if c.is_whitespace() => flush(&mut word, &mut out),
+            other => {
+                flush(&mut word, &mut out);
+                out.push(other.to_string());
+            }
+        }
+        i += 1;
+    }
+    flush(&mut word, &mut out);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_read_only;
+
+    #[test]
+    fn accepts_reads() {
+        for ok in [
+            "SELECT 1",
+            "select @@read_only, @@innodb_read_only;",
+            "  SHOW DATABASES ;  ",
+            "/* who */ SELECT option_value FROM wp_options WHERE option_name = 'siteurl'",
+            "-- a comment\nSELECT 'for update into outfile' AS x",
+            "SELECT `into` FROM t # trailing comment",
+        ] {
+            assert_eq!(check_read_only(ok), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn rejects_writes() {
+        for bad in [
+            "INSERT INTO t VALUES (1)",
+            "CREATE TABLE x (a int)",
+            "DELETE FROM wp_options",
+            "SELECT 1; DROP TABLE x",
+            "SELECT * FROM t INTO OUTFILE '/tmp/x'",
+            "SELECT * FROM t INTO DUMPFILE '/tmp/x'",
+            "SELECT * FROM t FOR UPDATE",
+            "SELECT * FROM t LOCK IN SHARE MODE",
+            "SELECT 1 /*!50000 ; DROP TABLE x */",
+            "/*! INSERT INTO t VALUES (1) */ SELECT 1",
+            "SELECT 'a\\' INTO OUTFILE '/tmp/x' -- '",
+            "",
+            "-- only a comment",
+            "WITH x AS (SELECT 1) DELETE FROM t",
+        ] {
+            assert!(check_read_only(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,513 @@
+//! What every network probe shares: where a name really connects (`--connect-to`, curl's
+//! meaning), which DNS server resolves names, the operator's MySQL password and the
+//! per-probe time limit — plus the helpers probes use to resolve and connect.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use super::{CapError, ErrorKind};
+
+/// One `--connect-to HOST:PORT:HOST2:PORT2` rule: a probe for HOST:PORT connects to
+/// HOST2:PORT2 instead. An empty HOST or PORT matches any; an empty HOST2 or PORT2 keeps
+/// the original. IPv6 addresses go in brackets: `[::1]:80:[fd00::5]:8080`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectTo {
+    /// The host as the probe names it (empty = any), compared case-insensitively.
+    pub host: String,
+    /// The port as the probe names it (None = any).
+    pub port: Option<u16>,
+    /// Where to connect instead (empty = the original host).
+    pub to_host: String,
+    /// Which port to connect to instead (None = the original port).
+    pub to_port: Option<u16>,
+}
+
+const CONNECT_TO_FORM: &str = "HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT \
+     (curl's --connect-to; any part may be empty, IPv6 addresses in [brackets])";
+
+impl FromStr for ConnectTo {
+    type Err = String;
+
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        let bad = |why: &str| {
+            format!("invalid --connect-to `{input}`: {why}; expected {CONNECT_TO_FORM}")
+        };
+        let mut parts = Vec::with_capacity(4);
+        let mut rest = input;
+        loop {
+            let (part, after) = if let Some(inner) = rest.strip_prefix('[') {
+                let close = inner.find(']').ok_or_else(|| bad("`[` without `]`"))?;
+                let addr = &inner[..close];
+                let after = &inner[close + 1..];
+                if !(after.is_empty() || after.starts_with(':')) {
+                    return Err(bad("`]` must be followed by `:`"));
+                }
+                addr.parse::<std::net::Ipv6Addr>()
+                    .map_err(|_| bad(&format!("`[{addr}]` is not an IPv6 address")))?;
+                (addr, after)
+            } else {
+                match rest.find(':') {
+                    Some(i) => (&rest[..i], &rest[i..]),
+                    None => (rest, ""),
+                }
+            };
+            parts.push(part);
+            match after.strip_prefix(':') {
+                Some(next) => rest = next,
+                None => break,
+            }
+            if parts.len() > 4 {
+                break;
+            }
+        }
+        if parts.len() != 4 {
+            return Err(bad(&format!(
+                "it has {} colon-separated parts, not 4",
+                parts.len()
+            )));
+        }
+        let port = |text: &str, which: &str| -> Result<Option<u16>, String> {
+            if text.is_empty() {
+                return Ok(None);
+            }
+            match text.parse::<u16>() {
+                Ok(p) if p > 0 => Ok(Some(p)),
+                _ => Err(bad(&format!(
+                    "{which} `{text}` is not a port number (1-65535)"
+                ))),
+            }
+        };
+        let host = |text: &str, which: &str| -> Result<String, String> {
+            if text
+                .chars()
+                .any(|c| c.is_whitespace() || c == '/' || c == '[' || c == ']')
+            {
+                return Err(bad(&format!(
+                    "{which} `{text}` is not a host name or address"
+                )));
+            }
+            Ok(text.to_string())
+        };
+        Ok(ConnectTo {
+            host: host(parts[0], "HOST")?,
+            port: port(parts[1], "PORT")?,
+            to_host: host(parts[2], "CONNECT-TO-HOST")?,
+            to_port: port(parts[3], "CONNECT-TO-PORT")?,
+        })
+    }
+}
+
+impl fmt::Display for ConnectTo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fn host(h: &str) -> String {
+            if h.contains(':') {
+                format!("[{h}]")
+            } else {
+                h.to_string()
+            }
+        }
+        fn port(p: Option<u16>) -> String {
+            p.map(|p| p.to_string()).unwrap_or_default()
+        }
+        write!(
+            f,
+            "{}:{}:{}:{}",
+            host(&self.host),
+            port(self.port),
+            host(&self.to_host),
+            port(self.to_port)
+        )
+    }
+}
+
+impl ConnectTo {
+    fn matches(&self, host: &str, port: u16) -> bool {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        (self.host.is_empty() || self.host.eq_ignore_ascii_case(host))
+            && self.port.is_none_or(|p| p == port)
+    }
+}
+
+/// A secret string (the MySQL password): `Debug` and `Display` print `[redacted]`, so it
+/// cannot leak into logs, reports or error text by formatting.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret itself; use only to hand it to the protocol that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Secret {
+        Secret(value)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Network settings shared by every probe of a run.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// `--connect-to` rules, first match wins.
+    pub connect_to: Vec<ConnectTo>,
+    /// `--dns-server`: resolve names there (hickory) instead of with the system resolver.
+    pub dns_server: Option<SocketAddr>,
+    /// The operator's MySQL password (never from a script).
+    pub mysql_password: Option<Secret>,
+    /// Default time limit of one probe.
+    pub timeout: Duration,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            connect_to: Vec::new(),
+            dns_server: None,
+            mysql_password: None,
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl NetConfig {
+    /// Where a probe for `host:port` really connects: the first matching connect-to rule
+    /// (host compared as given, case-insensitively), else `host:port` itself.
+    pub fn route(&self, host: &str, port: u16) -> (String, u16) {
+        for rule in &self.connect_to {
+            if rule.matches(host, port) {
+                let to_host = if rule.to_host.is_empty() {
+                    host.to_string()
+                } else {
+                    rule.to_host.clone()
+                };
+                return (to_host, rule.to_port.unwrap_or(port));
+            }
+        }
+        (host.to_string(), port)
+    }
+
+    /// Who resolves names for probes: `system` or the configured server.
+    pub fn resolver_name(&self) -> String {
+        match self.dns_server {
+            Some(addr) => addr.to_string(),
+            None => "system".to_string(),
+        }
+    }
+}
+
+/// Why a name did not resolve to an address.
+#[derive(Debug)]
+pub(crate) enum ResolveError {
+    /// The name does not exist or has no address.
+    NotFound(String),
+    /// The resolver did not answer in time.
+    Timeout(String),
+    /// The resolver failed (unreachable, SERVFAIL, …).
+    Failed(String),
+}
+
+impl ResolveError {
+    pub(crate) fn message(&self) -> &str {
+        match self {
+            ResolveError::NotFound(m) | ResolveError::Timeout(m) | ResolveError::Failed(m) => m,
+        }
+    }
+}
+
+/// Resolves `host` (already routed) to socket addresses: an IP literal as is; a name
+/// with the configured DNS server, else the system resolver (getaddrinfo).
+pub(crate) async fn resolve(
+    net: &NetConfig,
+    host: &str,
+    port: u16,
+    timeout: Duration,
+) -> Result<Vec<SocketAddr>, ResolveError> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    match net.dns_server {
+        Some(server) => {
+            let ips = super::dns::resolve_ips(server, bare, timeout).await?;
+            Ok(ips
+                .into_iter()
+                .map(|ip| SocketAddr::new(ip, port))
+                .collect())
+        }
+        None => {
+            let lookup = tokio::net::lookup_host((bare.to_string(), port));
+            match tokio::time::timeout(timeout, lookup).await {
+                Err(_) => Err(ResolveError::Timeout(format!(
+                    "the system resolver did not resolve {bare} within {} ms",
+                    timeout.as_millis()
+                ))),
+                Ok(Err(e)) => Err(ResolveError::NotFound(format!(
+                    "cannot resolve {bare} with the system resolver: {e}"
+                ))),
+                Ok(Ok(addrs)) => {
+                    let addrs: Vec<SocketAddr> = addrs.collect();
+                    if addrs.is_empty() {
+                        Err(ResolveError::NotFound(format!(
+                            "{bare} has no address (system resolver)"
+                        )))
+                    } else {
+                        Ok(addrs)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Why a TCP connection failed, in the words probes report.
+#[derive(Debug)]
+pub(crate) struct ConnectFailure {
+    /// `timeout`, `refused`, `dns`, `unreachable` or `reset`.
+    pub failure: &'static str,
+    pub message: String,
+}
+
+/// Routes, resolves and connects `host:port` within `timeout`, trying each address in
+/// turn. Returns the stream and the address it reached.
+pub(crate) async fn connect(
+    net: &NetConfig,
+    host: &str,
+    port: u16,
+    timeout: Duration,
+) -> Result<(tokio::net::TcpStream, SocketAddr), ConnectFailure> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let (to_host, to_port) = net.route(host, port);
+    let via = if (to_host.as_str(), to_port) != (host, port) {
+        format!(" (connect-to {to_host}:{to_port})")
+    } else {
+        String::new()
+    };
+    let addrs = resolve(net, &to_host, to_port, timeout)
+        .await
+        .map_err(|e| ConnectFailure {
+            failure: match e {
+                ResolveError::Timeout(_) => "timeout",
+                _ => "dns",
+            },
+            message: format!("{}{via}", e.message()),
+        })?;
+    let mut last: Option<ConnectFailure> = None;
+    for addr in addrs {
+        let attempt = tokio::time::timeout_at(deadline, tokio::net::TcpStream::connect(addr)).await;
+        match attempt {
+            Err(_) => {
+                return Err(ConnectFailure {
+                    failure: "timeout",
+                    message: format!(
+                        "no TCP connection to {addr}{via} within {} ms",
+                        timeout.as_millis()
+                    ),
+                })
+            }
+            Ok(Ok(stream)) => return Ok((stream, addr)),
+            Ok(Err(e)) => {
+                last = Some(ConnectFailure {
+                    failure: io_failure(&e),
+                    message: format!("cannot connect to {addr}{via}: {e}"),
+                });
+            }
+        }
+    }
+    Err(last.unwrap_or(ConnectFailure {
+        failure: "dns",
+        message: format!("{to_host} has no address{via}"),
+    }))
+}
+
+/// Classifies an I/O error of a connection attempt.
+pub(crate) fn io_failure(e: &std::io::Error) -> &'static str {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::ConnectionRefused => "refused",
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => "reset",
+        K::TimedOut => "timeout",
+        _ => "unreachable",
+    }
+}
+
+/// Milliseconds since `start`, as a JSON number.
+pub(crate) fn elapsed_ms(start: std::time::Instant) -> Value {
+    Value::from(start.elapsed().as_millis() as u64)
+}
+
+/// Reads a request object, rejecting unknown fields: the fields a probe accepts.
+pub(crate) struct Fields<'a> {
+    pub capability: &'static str,
+    pub operation: &'a str,
+    map: &'a Map<String, Value>,
+}
+
+impl<'a> Fields<'a> {
+    pub(crate) fn new(
+        capability: &'static str,
+        operation: &'a str,
+        request: &'a Value,
+        allowed: &[&str],
+    ) -> Result<Fields<'a>, CapError> {
+        let map = request.as_object().ok_or_else(|| {
+            CapError::new(
+                capability,
+                operation,
+                ErrorKind::InvalidRequest,
+                format!(
+                    "the request must be an object with fields {}",
+                    allowed.join(", ")
+                ),
+            )
+        })?;
+        let fields = Fields {
+            capability,
+            operation,
+            map,
+        };
+        if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+            return Err(fields.invalid(format!(
+                "unknown request field `{unknown}`; {capability}.{operation} accepts {}",
+                allowed.join(", ")
+            )));
+        }
+        Ok(fields)
+    }
+
+    pub(crate) fn invalid(&self, message: impl Into<String>) -> CapError {
+        CapError::new(
+            self.capability,
+            self.operation,
+            ErrorKind::InvalidRequest,
+            message,
+        )
+    }
+
+    pub(crate) fn string(&self, name: &str) -> Result<Option<&'a str>, CapError> {
+        match self.map.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.as_str())),
+            Some(_) => Err(self.invalid(format!("request field `{name}` must be a string"))),
+        }
+    }
+
+    pub(crate) fn required_string(&self, name: &str) -> Result<&'a str, CapError> {
+        match self.string(name)? {
+            Some(s) if !s.trim().is_empty() => Ok(s),
+            _ => Err(self.invalid(format!("request field `{name}` is required"))),
+        }
+    }
+
+    /// An unsigned integer (also accepted as a string of digits, since Rhai maps may
+    /// carry numbers either way) within `min..=max`.
+    pub(crate) fn uint(&self, name: &str, min: u64, max: u64) -> Result<Option<u64>, CapError> {
+        let value = match self.map.get(name) {
+            None | Some(Value::Null) => return Ok(None),
+            Some(Value::Number(n)) => n.as_u64(),
+            Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
+            Some(_) => None,
+        };
+        match value {
+            Some(v) if (min..=max).contains(&v) => Ok(Some(v)),
+            _ => Err(self.invalid(format!(
+                "request field `{name}` must be an integer from {min} to {max}"
+            ))),
+        }
+    }
+
+    pub(crate) fn object(&self, name: &str) -> Result<Option<&'a Map<String, Value>>, CapError> {
+        match self.map.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Object(m)) => Ok(Some(m)),
+            Some(_) => Err(self.invalid(format!("request field `{name}` must be an object"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_curl_forms() {
+        let r: ConnectTo = "example.com:443:127.0.0.1:8443".parse().unwrap();
+        assert_eq!(r.host, "example.com");
+        assert_eq!(r.port, Some(443));
+        assert_eq!(r.to_host, "127.0.0.1");
+        assert_eq!(r.to_port, Some(8443));
+        let r: ConnectTo = "::127.0.0.1:".parse().unwrap();
+        assert_eq!((r.host.as_str(), r.port), ("", None));
+        assert_eq!((r.to_host.as_str(), r.to_port), ("127.0.0.1", None));
+        let r: ConnectTo = "[::1]:80:[fd00::5]:8080".parse().unwrap();
+        assert_eq!(r.host, "::1");
+        assert_eq!(r.to_host, "fd00::5");
+        assert_eq!(r.to_string(), "[::1]:80:[fd00::5]:8080");
+    }
+
+    #[test]
+    fn rejects_bad_forms_naming_the_input() {
+        for bad in [
+            "a:1:b",
+            "a:1:b:2:3",
+            "a:x:b:2",
+            "a:1:b:70000",
+            "[::1:80:b:1",
+            "[zz]:1:b:2",
+        ] {
+            let e = bad.parse::<ConnectTo>().unwrap_err();
+            assert!(e.contains(bad), "{e}");
+            assert!(
+                e.contains("HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn route_first_match_wins_case_insensitively() {
+        let net = NetConfig {
+            connect_to: vec![
+                "WP.example:3306:127.0.0.1:13306".parse().unwrap(),
+                "wp.example::127.0.0.2:".parse().unwrap(),
+                "::127.0.0.9:9".parse().unwrap(),
+            ],
+            ..NetConfig::default()
+        };
+        assert_eq!(net.route("wp.EXAMPLE", 3306), ("127.0.0.1".into(), 13306));
+        assert_eq!(net.route("wp.example", 80), ("127.0.0.2".into(), 80));
+        assert_eq!(net.route("other", 80), ("127.0.0.9".into(), 9));
+        assert_eq!(NetConfig::default().route("x", 1), ("x".into(), 1));
+    }
+
+    #[test]
+    fn secret_never_prints() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s} {s:?}"), "[redacted] [redacted]");
+        let net = NetConfig {
+            mysql_password: Some(s),
+            ..NetConfig::default()
+        };
+        assert!(!format!("{net:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,62 @@
+//! `tcp` capability: can a TCP connection be made? A refusal or a timeout is an answer
+//! (E2: a web server must no longer be reachable directly), not an error.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::net::{connect, elapsed_ms, Fields, NetConfig};
+use super::{CapError, ErrorKind};
+
+pub const OPERATIONS: &[&str] = &["connect"];
+
+const CAPABILITY: &str = "tcp";
+
+/// Longest time limit a request may ask for.
+const MAX_TIMEOUT_MS: u64 = 120_000;
+
+pub async fn call(net: &NetConfig, operation: &str, request: &Value) -> Result<Value, CapError> {
+    match operation {
+        "connect" => connect_op(net, request).await,
+        other => Err(CapError::new(
+            CAPABILITY,
+            other,
+            ErrorKind::Unsupported,
+            format!(
+                "unknown operation `tcp.{other}`; tcp has: {}",
+                OPERATIONS.join(", ")
+            ),
+        )),
+    }
+}
+
+async fn connect_op(net: &NetConfig, request: &Value) -> Result<Value, CapError> {
+    let fields = Fields::new(
+        CAPABILITY,
+        "connect",
+        request,
+        &["host", "port", "timeout_ms"],
+    )?;
+    let host = fields.required_string("host")?.trim();
+    let port = fields
+        .uint("port", 1, 65535)?
+        .ok_or_else(|| fields.invalid("request field `port` is required"))? as u16;
+    let timeout = fields
+        .uint("timeout_ms", 1, MAX_TIMEOUT_MS)?
+        .map(Duration::from_millis)
+        .unwrap_or(net.timeout);
+    let start = Instant::now();
+    Ok(match connect(net, host, port, timeout).await {
+        Ok((_stream, addr)) => json!({
+            "ok": true,
+            "elapsed_ms": elapsed_ms(start),
+            "address": addr.to_string(),
+        }),
+        Err(f) => json!({
+            "ok": false,
+            "failure": f.failure,
+            "message": f.message,
+            "elapsed_ms": elapsed_ms(start),
+        }),
+    })
+}
