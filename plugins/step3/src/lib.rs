@@ -1,0 +1,1275 @@
+//! Step-3 of the WordPress-on-AWS workshop as a labrun component: a check-for-check
+//! port of `scripts/step3.rhai` (same ids, statuses and messages; the parity test
+//! holds them together).
+//!
+//!     cargo build --target wasm32-wasip2 --release   # in plugins/
+//!     labrun plugins/target/wasm32-wasip2/release/step3.wasm --param user=user05
+
+use std::collections::BTreeMap;
+
+use labrun_step_sdk::{
+    aws, export_step, json, report, CapError, Info, Params, Problems, Status, Step, Value,
+};
+
+const AZ_READER: &str = "ap-northeast-1c"; // the manual puts the reader here
+const AZ_WEB2: &str = "ap-northeast-1c"; // and webserver#2
+const ALB_AZS: [&str; 2] = ["ap-northeast-1c", "ap-northeast-1d"];
+const WEB2_CIDR: &str = "10.0.1.0/24";
+const READER_CLASS: &str = "db.t2.small";
+const WEB2_TYPE: &str = "t2.micro";
+
+const DB_WAIT_STATES: [&str; 12] = [
+    "creating",
+    "modifying",
+    "backing-up",
+    "rebooting",
+    "starting",
+    "upgrading",
+    "maintenance",
+    "renaming",
+    "configuring-enhanced-monitoring",
+    "configuring-log-exports",
+    "resetting-master-credentials",
+    "configuring-iam-database-auth",
+];
+
+struct Step3;
+
+impl Step for Step3 {
+    fn describe() -> Info {
+        Info::new(
+            "step3",
+            "Step 3: Multi-AZ Aurora, second web server, Application Load Balancer",
+            "Step-3: Aurora の Multi-AZ 化、Web サーバの水平分散、ALB",
+        )
+        .param("user", "trainee id as in the manual, e.g. user05")
+        .checks([
+            "A1", "A2", "A3", "A4", "A5", "A6", "A7", "B1", "B2", "C1", "C2", "C3", "C4", "C5",
+            "D1", "E1", "E2", "F1",
+        ])
+    }
+
+    fn run(params: Params) -> Result<(), String> {
+        let w = Names::new(params.get("user")?);
+        let mut st = BTreeMap::new();
+        let checks: [(&str, Check); 11] = [
+            ("A1", a1_reader_member),
+            ("A2", a2_reader_placement),
+            ("A3", a3_endpoints),
+            ("A7", a7_failover),
+            ("B1", b1_ami),
+            ("B2", b2_web2),
+            ("C1", c1_alb),
+            ("C2", c2_alb_sg),
+            ("C3", c3_target_group),
+            ("C4", c4_listener),
+            ("E1", e1_web_sg),
+        ];
+        for (id, check) in checks {
+            let status = report::guard(id, || check(&w, &st));
+            st.insert(id, status);
+        }
+
+        // Checks that need network probes, not AWS APIs.
+        needs_probe(
+            "A4",
+            "dns",
+            "resolving the cluster and reader endpoints",
+            "クラスター/読み込みエンドポイントの名前解決",
+        );
+        needs_probe(
+            "A5",
+            "mysql",
+            "listing databases through the cluster endpoint",
+            "クラスターエンドポイント経由のデータベース一覧",
+        );
+        needs_probe(
+            "A6",
+            "mysql",
+            "checking the reader endpoint is read-only",
+            "読み込みエンドポイントが読み取り専用かの確認",
+        );
+        needs_probe(
+            "C5",
+            "http",
+            "fetching WordPress through the load balancer",
+            "ロードバランサ経由の WordPress 表示",
+        );
+        needs_probe(
+            "D1",
+            "mysql",
+            "reading siteurl/home from wp_options",
+            "wp_options の siteurl/home の確認",
+        );
+        needs_probe(
+            "E2",
+            "tcp",
+            "trying the web servers directly (must fail)",
+            "Web サーバへの直接アクセス (失敗すべき)",
+        );
+        report::skip("F1",
+            "not checked: seeing both targets receive requests needs each server's nginx log, and labrun has no log-reading capability",
+            "未確認: 両ターゲットへの振り分けの確認には各サーバの nginx ログが必要ですが、labrun にはログ読み取り機能がありません");
+        Ok(())
+    }
+}
+
+export_step!(Step3);
+
+type Check = fn(&Names, &St) -> Result<Status, CapError>;
+type St = BTreeMap<&'static str, Status>;
+
+/// The names the manual gives a trainee's resources.
+struct Names {
+    cluster: String,
+    writer: String,
+    reader: String,
+    vpc: String,
+    web1: String,
+    web2: String,
+    web_sg: String,
+    alb_sg: String,
+    key: String,
+    ami: String,
+    alb: String,
+    tg: String,
+}
+
+impl Names {
+    fn new(u: &str) -> Names {
+        Names {
+            cluster: format!("wp-{u}-cluster"),
+            writer: format!("wp-{u}"),
+            reader: format!("wp-{u}-slave"),
+            vpc: format!("vpc-{u}"),
+            web1: format!("webserver#1-{u}"),
+            web2: format!("webserver#2-{u}"),
+            web_sg: format!("web-{u}"),
+            alb_sg: format!("alb-{u}"),
+            key: format!("1day-{u}"),
+            ami: format!("wordpress {u}"),
+            alb: format!("elb-{u}"),
+            tg: format!("tg-elb-{u}"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- plumbing
+
+fn needs_probe(id: &str, capability: &str, en: &str, ja: &str) {
+    report::skip(
+        id,
+        format!(
+            "not checked: {en} needs the {capability} capability, which this labrun does not have"
+        ),
+        format!("未確認: {ja} には {capability} 機能が必要ですが、この labrun にはありません"),
+    );
+}
+
+/// Reports `skip` and returns true when a prerequisite did not pass.
+fn blocked(id: &str, st: &St, deps: &[&str]) -> bool {
+    for d in deps {
+        if let Some(s) = st.get(d) {
+            if *s != Status::Pass {
+                report::skip(
+                    id,
+                    format!("skipped: {d} did not pass"),
+                    format!("省略: {d} が合格していないため"),
+                );
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// A JSON value as Rhai's string interpolation shows it (missing → empty).
+fn t(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn none(v: &Value) -> bool {
+    v.is_null()
+}
+
+fn items(v: &Value) -> &[Value] {
+    v.as_array().map(Vec::as_slice).unwrap_or(&[])
+}
+
+fn join(list: &[String], sep: &str) -> String {
+    list.join(sep)
+}
+
+fn first(list: &Value, key: &str, value: &str) -> Value {
+    items(list)
+        .iter()
+        .find(|x| x[key] == value)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+fn tag<'a>(resource: &'a Value, key: &str) -> Option<&'a Value> {
+    items(&resource["Tags"])
+        .iter()
+        .find(|t| t["Key"] == key)
+        .map(|t| &t["Value"])
+}
+
+fn is_str(v: &Value, s: &str) -> bool {
+    v.as_str() == Some(s)
+}
+
+fn contains(list: &[Value], v: &Value) -> bool {
+    list.iter().any(|x| x == v)
+}
+
+// ---------------------------------------------------------------- lookups
+
+fn find_cluster(w: &Names) -> Result<Value, CapError> {
+    let all = aws::call("rds_describe_db_clusters", json!({}))?;
+    Ok(first(&all["DBClusters"], "DBClusterIdentifier", &w.cluster))
+}
+
+fn find_db_instance(name: &str) -> Result<Value, CapError> {
+    let all = aws::call("rds_describe_db_instances", json!({}))?;
+    Ok(first(&all["DBInstances"], "DBInstanceIdentifier", name))
+}
+
+fn find_vpc(w: &Names) -> Result<Value, CapError> {
+    let all = aws::call("ec2_describe_vpcs", json!({}))?;
+    Ok(items(&all["Vpcs"])
+        .iter()
+        .find(|v| tag(v, "Name").is_some_and(|n| is_str(n, &w.vpc)))
+        .cloned()
+        .unwrap_or(Value::Null))
+}
+
+fn instances_named(name: &str) -> Result<Vec<Value>, CapError> {
+    let all = aws::call("ec2_describe_instances", json!({}))?;
+    let mut found = Vec::new();
+    for r in items(&all["Reservations"]) {
+        for i in items(&r["Instances"]) {
+            if tag(i, "Name").is_some_and(|n| is_str(n, name))
+                && !is_str(&i["State"]["Name"], "terminated")
+            {
+                found.push(i.clone());
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn find_subnet(id: &Value) -> Result<Value, CapError> {
+    let all = aws::call("ec2_describe_subnets", json!({}))?;
+    Ok(items(&all["Subnets"])
+        .iter()
+        .find(|s| &s["SubnetId"] == id)
+        .cloned()
+        .unwrap_or(Value::Null))
+}
+
+/// The trainee's security group by name, inside their VPC when it is known.
+fn find_sg(name: &str, vpc: &Value) -> Result<Value, CapError> {
+    let all = aws::call("ec2_describe_security_groups", json!({}))?;
+    Ok(items(&all["SecurityGroups"])
+        .iter()
+        .find(|g| is_str(&g["GroupName"], name) && (none(vpc) || g["VpcId"] == vpc["VpcId"]))
+        .cloned()
+        .unwrap_or(Value::Null))
+}
+
+/// Groups of an instance: the instance's own list and its network interfaces'.
+fn instance_group_names(i: &Value) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let nics = items(&i["NetworkInterfaces"]);
+    let groups = items(&i["SecurityGroups"])
+        .iter()
+        .chain(nics.iter().flat_map(|n| items(&n["Groups"])));
+    for g in groups {
+        let name = t(&g["GroupName"]);
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+fn covers_port(perm: &Value, port: i64) -> bool {
+    let proto = &perm["IpProtocol"];
+    if is_str(proto, "-1") {
+        return true;
+    }
+    if !is_str(proto, "tcp") && !is_str(proto, "6") {
+        return false;
+    }
+    match (perm["FromPort"].as_i64(), perm["ToPort"].as_i64()) {
+        (Some(from), Some(to)) => from <= port && to >= port,
+        _ => false,
+    }
+}
+
+fn find_alb(w: &Names) -> Result<Value, CapError> {
+    let all = aws::call("elbv2_describe_load_balancers", json!({}))?;
+    Ok(first(&all["LoadBalancers"], "LoadBalancerName", &w.alb))
+}
+
+fn find_tg(w: &Names) -> Result<Value, CapError> {
+    let all = aws::call("elbv2_describe_target_groups", json!({}))?;
+    Ok(first(&all["TargetGroups"], "TargetGroupName", &w.tg))
+}
+
+// ---------------------------------------------------------------- A. Aurora
+
+fn a1_reader_member(w: &Names, _st: &St) -> Result<Status, CapError> {
+    let c = find_cluster(w)?;
+    if none(&c) {
+        return Ok(report::fail(
+            "A1",
+            format!("cluster {} not found (Step 2 creates it)", w.cluster),
+            format!(
+                "クラスター {} が見つかりません (Step-2 で作成します)",
+                w.cluster
+            ),
+            Value::Null,
+        ));
+    }
+    let members: Vec<Value> = items(&c["DBClusterMembers"])
+        .iter()
+        .map(|m| m["DBInstanceIdentifier"].clone())
+        .collect();
+    let shown: Vec<String> = members.iter().map(t).collect();
+    let evidence = json!({ "cluster": w.cluster, "members": members });
+    if contains(&members, &json!(w.reader)) {
+        return Ok(report::pass(
+            "A1",
+            format!("reader {} is a member of {}", w.reader, w.cluster),
+            format!("リーダー {} が {} のメンバーです", w.reader, w.cluster),
+            evidence,
+        ));
+    }
+    Ok(report::fail("A1",
+        format!("no instance {} in cluster {} (members: {}); add a reader named {}", w.reader, w.cluster, join(&shown, ", "), w.reader),
+        format!("クラスター {} に {} がありません (メンバー: {})。「リーダーの追加」で {} を作成してください", w.cluster, w.reader, join(&shown, ", "), w.reader),
+        evidence))
+}
+
+fn a2_reader_placement(w: &Names, st: &St) -> Result<Status, CapError> {
+    if blocked("A2", st, &["A1"]) {
+        return Ok(Status::Skip);
+    }
+    let r = find_db_instance(&w.reader)?;
+    if none(&r) {
+        return Ok(report::fail(
+            "A2",
+            format!("DB instance {} not found", w.reader),
+            format!("DB インスタンス {} が見つかりません", w.reader),
+            Value::Null,
+        ));
+    }
+    let mut p = Problems::new();
+    let az = t(&r["AvailabilityZone"]);
+    if !is_str(&r["AvailabilityZone"], AZ_READER) {
+        p.problem(
+            format!("it is in {az}, not {AZ_READER}"),
+            format!("アベイラビリティゾーンが {az} です ({AZ_READER} にしてください)"),
+        );
+    }
+    if r["PubliclyAccessible"] == json!(true) {
+        p.problem(
+            "it is publicly accessible (choose \"No\")",
+            "パブリックアクセス可能になっています (「いいえ」を選択)",
+        );
+    }
+    let class = t(&r["DBInstanceClass"]);
+    if !is_str(&r["DBInstanceClass"], READER_CLASS) {
+        p.problem(
+            format!("its class is {class}, not {READER_CLASS}"),
+            format!("インスタンスクラスが {class} です ({READER_CLASS} にしてください)"),
+        );
+    }
+    let status = t(&r["DBInstanceStatus"]);
+    let evidence = json!({
+        "instance": w.reader, "az": r["AvailabilityZone"], "class": r["DBInstanceClass"],
+        "publicly_accessible": r["PubliclyAccessible"], "status": r["DBInstanceStatus"],
+    });
+    if !p.is_empty() {
+        return Ok(report::fail(
+            "A2",
+            format!("reader {}: {}", w.reader, join(&p.en, "; ")),
+            format!("リーダー {}: {}", w.reader, join(&p.ja, "、")),
+            evidence,
+        ));
+    }
+    if status == "available" {
+        return Ok(report::pass(
+            "A2",
+            format!(
+                "reader {} is in {AZ_READER}, private, {READER_CLASS}, available",
+                w.reader
+            ),
+            format!(
+                "リーダー {} は {AZ_READER}・非公開・{READER_CLASS}・利用可能です",
+                w.reader
+            ),
+            evidence,
+        ));
+    }
+    if DB_WAIT_STATES.contains(&status.as_str()) {
+        return Ok(report::pending(
+            "A2",
+            format!(
+                "reader {} is {status}; it takes about five minutes to become available",
+                w.reader
+            ),
+            format!(
+                "リーダー {} は {status} です。利用可能になるまで約5分かかります",
+                w.reader
+            ),
+            evidence,
+        ));
+    }
+    Ok(report::fail(
+        "A2",
+        format!("reader {} is {status}, not available", w.reader),
+        format!(
+            "リーダー {} の状態が {status} です (利用可能ではありません)",
+            w.reader
+        ),
+        evidence,
+    ))
+}
+
+fn a3_endpoints(w: &Names, _st: &St) -> Result<Status, CapError> {
+    let c = find_cluster(w)?;
+    if none(&c) {
+        return Ok(report::skip(
+            "A3",
+            format!("skipped: cluster {} not found (see A1)", w.cluster),
+            format!("省略: クラスター {} がありません (A1 参照)", w.cluster),
+        ));
+    }
+    let evidence = json!({
+        "endpoint": c["Endpoint"], "reader_endpoint": c["ReaderEndpoint"], "status": c["Status"],
+    });
+    let has_writer = !none(&c["Endpoint"]) && !is_str(&c["Endpoint"], "");
+    let has_reader = !none(&c["ReaderEndpoint"]) && !is_str(&c["ReaderEndpoint"], "");
+    let (endpoint, reader_endpoint, status) =
+        (t(&c["Endpoint"]), t(&c["ReaderEndpoint"]), t(&c["Status"]));
+    if has_writer && has_reader {
+        return Ok(report::pass("A3",
+            format!("cluster endpoint {endpoint} and reader endpoint {reader_endpoint} exist"),
+            format!("クラスターエンドポイント {endpoint} と読み込みエンドポイント {reader_endpoint} があります"),
+            evidence));
+    }
+    if status != "available" {
+        return Ok(report::pending(
+            "A3",
+            format!(
+                "cluster {} is {status}; its endpoints are not there yet",
+                w.cluster
+            ),
+            format!(
+                "クラスター {} は {status} です。エンドポイントはまだありません",
+                w.cluster
+            ),
+            evidence,
+        ));
+    }
+    Ok(report::fail(
+        "A3",
+        format!(
+            "cluster {} lacks a {} endpoint",
+            w.cluster,
+            if has_writer { "reader" } else { "cluster" }
+        ),
+        format!(
+            "クラスター {} に{}エンドポイントがありません",
+            w.cluster,
+            if has_writer {
+                "読み込み"
+            } else {
+                "クラスター"
+            }
+        ),
+        evidence,
+    ))
+}
+
+fn a7_failover(w: &Names, st: &St) -> Result<Status, CapError> {
+    if blocked("A7", st, &["A1"]) {
+        return Ok(Status::Skip);
+    }
+    let c = find_cluster(w)?;
+    let mut writer: Option<String> = None;
+    let mut roles = serde_json::Map::new();
+    for m in items(&c["DBClusterMembers"]) {
+        let is_writer = m["IsClusterWriter"] == json!(true);
+        let id = t(&m["DBInstanceIdentifier"]);
+        roles.insert(
+            id.clone(),
+            json!(if is_writer { "writer" } else { "reader" }),
+        );
+        if is_writer {
+            writer = Some(id);
+        }
+    }
+    let mut evidence = json!({ "roles": roles, "cluster_status": c["Status"] });
+    // Failover events are evidence where the API keeps them (14 days at most).
+    let request =
+        json!({ "SourceType": "db-cluster", "SourceIdentifier": w.cluster, "Duration": 20160 });
+    match aws::call("rds_describe_events", request) {
+        Ok(events) => {
+            let failovers: Vec<Value> = items(&events["Events"])
+                .iter()
+                .filter(|e| t(&e["Message"]).to_lowercase().contains("failover"))
+                .map(|e| json!(format!("{} {}", t(&e["Date"]), t(&e["Message"]))))
+                .collect();
+            evidence["failover_events"] = Value::Array(failovers);
+        }
+        Err(e) => evidence["failover_events_error"] = json!(e.to_string()),
+    }
+    if is_str(&c["Status"], "failing-over") {
+        return Ok(report::pending(
+            "A7",
+            format!("cluster {} is failing over; wait a few minutes", w.cluster),
+            format!(
+                "クラスター {} はフェイルオーバー中です。数分待ってください",
+                w.cluster
+            ),
+            evidence,
+        ));
+    }
+    let writer_is_reader = writer.as_deref() == Some(w.reader.as_str());
+    if writer_is_reader && roles.get(&w.writer) == Some(&json!("reader")) {
+        return Ok(report::pass(
+            "A7",
+            format!(
+                "failover done: {} is the writer, {} a reader",
+                w.reader, w.writer
+            ),
+            format!(
+                "フェイルオーバー済み: {} が書き込み、{} が読み込みです",
+                w.reader, w.writer
+            ),
+            evidence,
+        ));
+    }
+    if writer_is_reader {
+        return Ok(report::fail(
+            "A7",
+            format!(
+                "{} is the writer but {} is no longer in the cluster",
+                w.reader, w.writer
+            ),
+            format!(
+                "{} が書き込みですが、{} がクラスターにありません",
+                w.reader, w.writer
+            ),
+            evidence,
+        ));
+    }
+    Ok(report::fail("A7",
+        format!("no failover yet: the writer is {}; fail over {} so that {} becomes the writer",
+            writer.as_deref().unwrap_or("missing"), w.writer, w.reader),
+        format!("フェイルオーバーされていません (書き込み: {})。{} をフェイルオーバーし {} を書き込みにしてください",
+            writer.as_deref().unwrap_or("なし"), w.writer, w.reader),
+        evidence))
+}
+
+// ---------------------------------------------------------------- B. AMI, web server 2
+
+fn find_ami(w: &Names) -> Result<Value, CapError> {
+    let all = aws::call("ec2_describe_images", json!({ "Owners": ["self"] }))?;
+    Ok(first(&all["Images"], "Name", &w.ami))
+}
+
+fn b1_ami(w: &Names, _st: &St) -> Result<Status, CapError> {
+    let img = find_ami(w)?;
+    if none(&img) {
+        return Ok(report::fail(
+            "B1",
+            format!(
+                "no AMI named \"{}\"; create it from {} (Actions → Image → Create image)",
+                w.ami, w.web1
+            ),
+            format!(
+                "AMI「{}」がありません。{} から「イメージの作成」で作成してください",
+                w.ami, w.web1
+            ),
+            Value::Null,
+        ));
+    }
+    let web1 = instances_named(&w.web1)?;
+    let mut p = Problems::new();
+    if !is_str(&img["Description"], &w.ami) {
+        let d = t(&img["Description"]);
+        p.problem(
+            format!("its description is \"{d}\", not \"{}\"", w.ami),
+            format!("説明が「{d}」です (「{}」にしてください)", w.ami),
+        );
+    }
+    let mut lineage = "unknown";
+    let source = &img["SourceInstanceId"];
+    if !none(source) {
+        if !web1.is_empty() && source == &web1[0]["InstanceId"] {
+            lineage = "SourceInstanceId";
+        } else {
+            let s = t(source);
+            p.problem(
+                format!("it was made from {s}, not from {}", w.web1),
+                format!("{} ではなく {s} から作成されています", w.web1),
+            );
+        }
+    } else {
+        lineage = "name only (the API did not report the source instance)";
+    }
+    let evidence = json!({
+        "image_id": img["ImageId"], "name": img["Name"], "state": img["State"],
+        "source_instance": img["SourceInstanceId"], "lineage": lineage,
+    });
+    if !p.is_empty() {
+        return Ok(report::fail(
+            "B1",
+            format!("AMI \"{}\": {}", w.ami, join(&p.en, "; ")),
+            format!("AMI「{}」: {}", w.ami, join(&p.ja, "、")),
+            evidence,
+        ));
+    }
+    let (state, image_id) = (t(&img["State"]), t(&img["ImageId"]));
+    if state == "available" {
+        return Ok(report::pass(
+            "B1",
+            format!(
+                "AMI \"{}\" ({image_id}) from {} is available",
+                w.ami, w.web1
+            ),
+            format!(
+                "{} から作成した AMI「{}」({image_id}) が利用可能です",
+                w.web1, w.ami
+            ),
+            evidence,
+        ));
+    }
+    if state == "pending" {
+        return Ok(report::pending(
+            "B1",
+            format!("AMI \"{}\" is still being created", w.ami),
+            format!("AMI「{}」は作成中です", w.ami),
+            evidence,
+        ));
+    }
+    Ok(report::fail(
+        "B1",
+        format!("AMI \"{}\" is {state}", w.ami),
+        format!("AMI「{}」の状態が {state} です", w.ami),
+        evidence,
+    ))
+}
+
+fn b2_web2(w: &Names, _st: &St) -> Result<Status, CapError> {
+    let found = instances_named(&w.web2)?;
+    if found.is_empty() {
+        return Ok(report::fail(
+            "B2",
+            format!(
+                "no EC2 instance named {}; launch it from the AMI \"{}\"",
+                w.web2, w.ami
+            ),
+            format!(
+                "EC2 インスタンス {} がありません。AMI「{}」から起動してください",
+                w.web2, w.ami
+            ),
+            Value::Null,
+        ));
+    }
+    let i = &found[0];
+    let mut p = Problems::new();
+    let img = find_ami(w)?;
+    if none(&img) {
+        return Ok(report::skip(
+            "B2",
+            format!(
+                "skipped: the AMI \"{}\" that {} should run from does not exist (see B1)",
+                w.ami, w.web2
+            ),
+            format!(
+                "省略: {} の起動元 AMI「{}」がありません (B1 参照)",
+                w.web2, w.ami
+            ),
+        ));
+    }
+    if i["ImageId"] != img["ImageId"] {
+        let (runs, want) = (t(&i["ImageId"]), t(&img["ImageId"]));
+        p.problem(
+            format!("it runs {runs}, not the AMI \"{}\" ({want})", w.ami),
+            format!(
+                "AMI「{}」({want}) ではなく {runs} から起動しています",
+                w.ami
+            ),
+        );
+    }
+    if !is_str(&i["InstanceType"], WEB2_TYPE) {
+        let ty = t(&i["InstanceType"]);
+        p.problem(
+            format!("its type is {ty}, not {WEB2_TYPE}"),
+            format!("インスタンスタイプが {ty} です ({WEB2_TYPE} にしてください)"),
+        );
+    }
+    let vpc = find_vpc(w)?;
+    if none(&vpc) || i["VpcId"] != vpc["VpcId"] {
+        p.problem(
+            format!("it is not in {}", w.vpc),
+            format!("{} に配置されていません", w.vpc),
+        );
+    }
+    let subnet = find_subnet(&i["SubnetId"])?;
+    if none(&subnet)
+        || !is_str(&subnet["CidrBlock"], WEB2_CIDR)
+        || !is_str(&subnet["AvailabilityZone"], AZ_WEB2)
+    {
+        let where_ = if none(&subnet) {
+            t(&i["SubnetId"])
+        } else {
+            format!(
+                "{} in {}",
+                t(&subnet["CidrBlock"]),
+                t(&subnet["AvailabilityZone"])
+            )
+        };
+        p.problem(
+            format!("its subnet is {where_}, not the public subnet {WEB2_CIDR} in {AZ_WEB2}"),
+            format!("サブネットが {where_} です (パブリックサブネット {AZ_WEB2} {WEB2_CIDR} にしてください)"),
+        );
+    }
+    let state = t(&i["State"]["Name"]);
+    if none(&i["PublicIpAddress"]) && state == "running" {
+        p.problem(
+            "it has no public IP (enable auto-assign public IP)",
+            "パブリック IP がありません (自動割り当てパブリック IP を有効化)",
+        );
+    }
+    let groups = instance_group_names(i);
+    if !groups.contains(&w.web_sg) {
+        p.problem(
+            format!(
+                "its security groups are {}, not {}",
+                join(&groups, ", "),
+                w.web_sg
+            ),
+            format!(
+                "セキュリティグループが {} です ({} を割り当ててください)",
+                join(&groups, ", "),
+                w.web_sg
+            ),
+        );
+    }
+    if !is_str(&i["KeyName"], &w.key) {
+        let k = t(&i["KeyName"]);
+        p.problem(
+            format!("its key pair is {k}, not {}", w.key),
+            format!("キーペアが {k} です ({} にしてください)", w.key),
+        );
+    }
+    let mut evidence = json!({
+        "instance_id": i["InstanceId"], "image_id": i["ImageId"], "type": i["InstanceType"],
+        "subnet": i["SubnetId"], "public_ip": i["PublicIpAddress"], "groups": groups,
+        "key": i["KeyName"], "state": i["State"]["Name"],
+    });
+    if found.len() > 1 {
+        evidence["note"] = json!(format!(
+            "{} instances are named {}; checked the first",
+            found.len(),
+            w.web2
+        ));
+    }
+    if !p.is_empty() {
+        return Ok(report::fail(
+            "B2",
+            format!("{}: {}", w.web2, join(&p.en, "; ")),
+            format!("{}: {}", w.web2, join(&p.ja, "、")),
+            evidence,
+        ));
+    }
+    Ok(match state.as_str() {
+        "running" => report::pass(
+            "B2",
+            format!(
+                "{} runs from \"{}\" as configured in the manual",
+                w.web2, w.ami
+            ),
+            format!(
+                "{} は AMI「{}」から手順どおりに起動しています",
+                w.web2, w.ami
+            ),
+            evidence,
+        ),
+        "pending" => report::pending(
+            "B2",
+            format!("{} is starting", w.web2),
+            format!("{} は起動中です", w.web2),
+            evidence,
+        ),
+        _ => report::fail(
+            "B2",
+            format!("{} is {state}; start it", w.web2),
+            format!("{} が {state} です。起動してください", w.web2),
+            evidence,
+        ),
+    })
+}
+
+// ---------------------------------------------------------------- C. load balancer
+
+/// Subnets of the trainee's DB subnet group: private, never the ALB's.
+fn private_subnet_ids(w: &Names) -> Result<Vec<Value>, CapError> {
+    let c = find_cluster(w)?;
+    if none(&c) || none(&c["DBSubnetGroup"]) {
+        return Ok(Vec::new());
+    }
+    let all = aws::call("rds_describe_db_subnet_groups", json!({}))?;
+    let mut ids = Vec::new();
+    for g in items(&all["DBSubnetGroups"]) {
+        if g["DBSubnetGroupName"] == c["DBSubnetGroup"] {
+            for s in items(&g["Subnets"]) {
+                ids.push(s["SubnetIdentifier"].clone());
+            }
+        }
+    }
+    Ok(ids)
+}
+
+fn c1_alb(w: &Names, _st: &St) -> Result<Status, CapError> {
+    let lb = find_alb(w)?;
+    if none(&lb) {
+        return Ok(report::fail(
+            "C1",
+            format!(
+                "no load balancer named {}; create an Application Load Balancer",
+                w.alb
+            ),
+            format!(
+                "ロードバランサ {} がありません。Application Load Balancer を作成してください",
+                w.alb
+            ),
+            Value::Null,
+        ));
+    }
+    let mut p = Problems::new();
+    if !is_str(&lb["Type"], "application") {
+        let ty = t(&lb["Type"]);
+        p.problem(
+            format!("it is a {ty} load balancer, not application"),
+            format!("種類が {ty} です (Application Load Balancer にしてください)"),
+        );
+    }
+    if !is_str(&lb["Scheme"], "internet-facing") {
+        let s = t(&lb["Scheme"]);
+        p.problem(
+            format!("its scheme is {s}, not internet-facing"),
+            format!("スキームが {s} です (インターネット向けにしてください)"),
+        );
+    }
+    let vpc = find_vpc(w)?;
+    if none(&vpc) || lb["VpcId"] != vpc["VpcId"] {
+        p.problem(
+            format!("it is not in {}", w.vpc),
+            format!("{} にありません", w.vpc),
+        );
+    }
+    let zones_list = items(&lb["AvailabilityZones"]);
+    let zones: Vec<String> = zones_list.iter().map(|z| t(&z["ZoneName"])).collect();
+    for az in ALB_AZS {
+        if !zones.iter().any(|z| z == az) {
+            p.problem(
+                format!("it is not in {az}"),
+                format!("{az} が選択されていません"),
+            );
+        }
+    }
+    let private_ids = private_subnet_ids(w)?;
+    for z in zones_list {
+        if contains(&private_ids, &z["SubnetId"]) {
+            let (zone, subnet) = (t(&z["ZoneName"]), t(&z["SubnetId"]));
+            p.problem(
+                format!("in {zone} it uses the private (DB) subnet {subnet}; choose the public subnet"),
+                format!("{zone} でプライベート (DB) サブネット {subnet} を使っています。パブリックサブネットを選択してください"),
+            );
+        }
+    }
+    let state = t(&lb["State"]["Code"]);
+    let evidence = json!({
+        "dns_name": lb["DNSName"], "scheme": lb["Scheme"], "type": lb["Type"],
+        "state": lb["State"]["Code"],
+        "zones": zones_list.iter()
+            .map(|z| format!("{}:{}", t(&z["ZoneName"]), t(&z["SubnetId"])))
+            .collect::<Vec<_>>(),
+    });
+    if !p.is_empty() {
+        return Ok(report::fail(
+            "C1",
+            format!("{}: {}", w.alb, join(&p.en, "; ")),
+            format!("{}: {}", w.alb, join(&p.ja, "、")),
+            evidence,
+        ));
+    }
+    Ok(match state.as_str() {
+        "active" => report::pass(
+            "C1",
+            format!(
+                "{} is an active internet-facing ALB in {}",
+                w.alb,
+                join(&zones, " and ")
+            ),
+            format!(
+                "{} は {} のインターネット向け ALB で、有効です",
+                w.alb,
+                join(&zones, "・")
+            ),
+            evidence,
+        ),
+        "provisioning" => report::pending(
+            "C1",
+            format!("{} is still provisioning", w.alb),
+            format!("{} はプロビジョニング中です", w.alb),
+            evidence,
+        ),
+        _ => report::fail(
+            "C1",
+            format!("{} is {state}", w.alb),
+            format!("{} の状態が {state} です", w.alb),
+            evidence,
+        ),
+    })
+}
+
+fn c2_alb_sg(w: &Names, _st: &St) -> Result<Status, CapError> {
+    let lb = find_alb(w)?;
+    if none(&lb) {
+        return Ok(report::skip(
+            "C2",
+            format!("skipped: no load balancer {} (see C1)", w.alb),
+            format!("省略: ロードバランサ {} がありません (C1 参照)", w.alb),
+        ));
+    }
+    let sg = find_sg(&w.alb_sg, &find_vpc(w)?)?;
+    if none(&sg) {
+        return Ok(report::fail(
+            "C2",
+            format!(
+                "no security group {}; create it while creating the ALB",
+                w.alb_sg
+            ),
+            format!(
+                "セキュリティグループ {} がありません。ALB 作成時に作成してください",
+                w.alb_sg
+            ),
+            Value::Null,
+        ));
+    }
+    let attached = contains(items(&lb["SecurityGroups"]), &sg["GroupId"]);
+    let mut open = false;
+    for perm in items(&sg["IpPermissions"]) {
+        if !covers_port(perm, 80) {
+            continue;
+        }
+        open |= items(&perm["IpRanges"])
+            .iter()
+            .any(|r| is_str(&r["CidrIp"], "0.0.0.0/0"));
+        open |= items(&perm["Ipv6Ranges"])
+            .iter()
+            .any(|r| is_str(&r["CidrIpv6"], "::/0"));
+    }
+    let evidence =
+        json!({ "group_id": sg["GroupId"], "attached": attached, "http_from_anywhere": open });
+    if !attached {
+        return Ok(report::fail(
+            "C2",
+            format!("{} does not use {}", w.alb, w.alb_sg),
+            format!("{} に {} が割り当てられていません", w.alb, w.alb_sg),
+            evidence,
+        ));
+    }
+    if !open {
+        return Ok(report::fail(
+            "C2",
+            format!(
+                "{} does not allow HTTP (80) from anywhere (0.0.0.0/0)",
+                w.alb_sg
+            ),
+            format!(
+                "{} が HTTP (80) を 0.0.0.0/0 から許可していません",
+                w.alb_sg
+            ),
+            evidence,
+        ));
+    }
+    Ok(report::pass(
+        "C2",
+        format!("{} on {} allows HTTP (80) from anywhere", w.alb_sg, w.alb),
+        format!(
+            "{} の {} が HTTP (80) をどこからでも許可しています",
+            w.alb, w.alb_sg
+        ),
+        evidence,
+    ))
+}
+
+fn c3_target_group(w: &Names, _st: &St) -> Result<Status, CapError> {
+    let tg = find_tg(w)?;
+    if none(&tg) {
+        return Ok(report::fail(
+            "C3",
+            format!("no target group {}", w.tg),
+            format!("ターゲットグループ {} がありません", w.tg),
+            Value::Null,
+        ));
+    }
+    let mut p = Problems::new();
+    if !is_str(&tg["Protocol"], "HTTP") || tg["Port"] != json!(80) {
+        let (proto, port) = (t(&tg["Protocol"]), t(&tg["Port"]));
+        p.problem(
+            format!("it listens on {proto}:{port}, not HTTP:80"),
+            format!("{proto}:{port} です (HTTP:80 にしてください)"),
+        );
+    }
+    if !is_str(&tg["TargetType"], "instance") {
+        let ty = t(&tg["TargetType"]);
+        p.problem(
+            format!("its targets are {ty}s, not instances"),
+            format!("ターゲットの種類が {ty} です (インスタンスにしてください)"),
+        );
+    }
+    let health = aws::call(
+        "elbv2_describe_target_health",
+        json!({ "TargetGroupArn": tg["TargetGroupArn"] }),
+    )?;
+    let health = items(&health["TargetHealthDescriptions"]);
+    let mut states = serde_json::Map::new();
+    for h in health {
+        states.insert(t(&h["Target"]["Id"]), h["TargetHealth"]["State"].clone());
+    }
+    let mut waiting: Vec<String> = Vec::new();
+    for name in [&w.web1, &w.web2] {
+        let found = instances_named(name)?;
+        if found.is_empty() {
+            p.problem(
+                format!("{name} does not exist"),
+                format!("{name} がありません"),
+            );
+            continue;
+        }
+        let id = t(&found[0]["InstanceId"]);
+        let Some(s) = states.get(&id) else {
+            p.problem(
+                format!("{name} ({id}) is not registered"),
+                format!("{name} ({id}) が登録されていません"),
+            );
+            continue;
+        };
+        if is_str(s, "initial") {
+            waiting.push(name.clone());
+        } else if !is_str(s, "healthy") {
+            let mut reason = String::new();
+            for h in health {
+                if is_str(&h["Target"]["Id"], &id) && !none(&h["TargetHealth"]["Description"]) {
+                    reason = format!(": {}", t(&h["TargetHealth"]["Description"]));
+                }
+            }
+            let s = t(s);
+            p.problem(
+                format!("{name} is {s}{reason}"),
+                format!("{name} の状態が {s} です{reason}"),
+            );
+        }
+    }
+    let evidence = json!({ "target_group": tg["TargetGroupArn"], "health": states });
+    if !p.is_empty() {
+        return Ok(report::fail(
+            "C3",
+            format!("{}: {}", w.tg, join(&p.en, "; ")),
+            format!("{}: {}", w.tg, join(&p.ja, "、")),
+            evidence,
+        ));
+    }
+    if !waiting.is_empty() {
+        return Ok(report::pending(
+            "C3",
+            format!("health checks still running for {}", join(&waiting, ", ")),
+            format!("{} のヘルスチェック中です", join(&waiting, "、")),
+            evidence,
+        ));
+    }
+    Ok(report::pass(
+        "C3",
+        format!(
+            "{} (HTTP:80) holds {} and {}, both healthy",
+            w.tg, w.web1, w.web2
+        ),
+        format!(
+            "{} (HTTP:80) に {} と {} が登録され、どちらも正常です",
+            w.tg, w.web1, w.web2
+        ),
+        evidence,
+    ))
+}
+
+fn c4_listener(w: &Names, _st: &St) -> Result<Status, CapError> {
+    let lb = find_alb(w)?;
+    if none(&lb) {
+        return Ok(report::skip(
+            "C4",
+            format!("skipped: no load balancer {} (see C1)", w.alb),
+            format!("省略: ロードバランサ {} がありません (C1 参照)", w.alb),
+        ));
+    }
+    let tg = find_tg(w)?;
+    let listeners = aws::call(
+        "elbv2_describe_listeners",
+        json!({ "LoadBalancerArn": lb["LoadBalancerArn"] }),
+    )?;
+    let listeners = items(&listeners["Listeners"]);
+    let l = listeners
+        .iter()
+        .rfind(|x| x["Port"] == json!(80) && is_str(&x["Protocol"], "HTTP"));
+    let mut evidence = json!({
+        "listeners": listeners.iter()
+            .map(|x| format!("{}:{}", t(&x["Protocol"]), t(&x["Port"])))
+            .collect::<Vec<_>>(),
+    });
+    let Some(l) = l else {
+        return Ok(report::fail(
+            "C4",
+            format!("{} has no HTTP:80 listener", w.alb),
+            format!("{} に HTTP:80 のリスナーがありません", w.alb),
+            evidence,
+        ));
+    };
+    let mut targets: Vec<Value> = Vec::new();
+    for a in items(&l["DefaultActions"]) {
+        if !is_str(&a["Type"], "forward") {
+            continue;
+        }
+        if !none(&a["TargetGroupArn"]) {
+            targets.push(a["TargetGroupArn"].clone());
+        }
+        for tgt in items(&a["ForwardConfig"]["TargetGroups"]) {
+            if !contains(&targets, &tgt["TargetGroupArn"]) {
+                targets.push(tgt["TargetGroupArn"].clone());
+            }
+        }
+    }
+    evidence["forwards_to"] = Value::Array(targets.clone());
+    if none(&tg) || !contains(&targets, &tg["TargetGroupArn"]) {
+        return Ok(report::fail(
+            "C4",
+            format!(
+                "the HTTP:80 listener of {} does not forward to {}",
+                w.alb, w.tg
+            ),
+            format!(
+                "{} の HTTP:80 リスナーが {} に転送していません",
+                w.alb, w.tg
+            ),
+            evidence,
+        ));
+    }
+    Ok(report::pass(
+        "C4",
+        format!("the HTTP:80 listener of {} forwards to {}", w.alb, w.tg),
+        format!("{} の HTTP:80 リスナーが {} に転送しています", w.alb, w.tg),
+        evidence,
+    ))
+}
+
+// ---------------------------------------------------------------- E. lock-down
+
+fn e1_web_sg(w: &Names, _st: &St) -> Result<Status, CapError> {
+    let vpc = find_vpc(w)?;
+    let sg = find_sg(&w.web_sg, &vpc)?;
+    if none(&sg) {
+        return Ok(report::fail(
+            "E1",
+            format!("no security group {}", w.web_sg),
+            format!("セキュリティグループ {} がありません", w.web_sg),
+            Value::Null,
+        ));
+    }
+    let alb = find_sg(&w.alb_sg, &vpc)?;
+    let mut cidrs: Vec<Value> = Vec::new();
+    let mut groups: Vec<Value> = Vec::new();
+    let mut from_alb = false;
+    for perm in items(&sg["IpPermissions"]) {
+        if !covers_port(perm, 80) {
+            continue;
+        }
+        cidrs.extend(items(&perm["IpRanges"]).iter().map(|r| r["CidrIp"].clone()));
+        cidrs.extend(
+            items(&perm["Ipv6Ranges"])
+                .iter()
+                .map(|r| r["CidrIpv6"].clone()),
+        );
+        for g in items(&perm["UserIdGroupPairs"]) {
+            if !none(&alb) && g["GroupId"] == alb["GroupId"] {
+                from_alb = true;
+            } else {
+                groups.push(g["GroupId"].clone());
+            }
+        }
+    }
+    let shown = |list: &[Value]| list.iter().map(t).collect::<Vec<_>>().join(", ");
+    let evidence = json!({
+        "group_id": sg["GroupId"], "http_from_cidrs": cidrs,
+        "http_from_other_groups": groups, "http_from_alb": from_alb,
+    });
+    if !cidrs.is_empty() {
+        return Ok(report::fail("E1",
+            format!("{} still allows HTTP (80) from {}; delete that rule and allow only {}", w.web_sg, shown(&cidrs), w.alb_sg),
+            format!("{} が HTTP (80) を {} から許可したままです。そのルールを削除し {} のみを許可してください", w.web_sg, shown(&cidrs), w.alb_sg),
+            evidence));
+    }
+    if !from_alb {
+        return Ok(report::fail(
+            "E1",
+            format!(
+                "{} does not allow HTTP (80) from {}; the ALB cannot reach the web servers",
+                w.web_sg, w.alb_sg
+            ),
+            format!(
+                "{} が {} からの HTTP (80) を許可していません。ALB から Web サーバに届きません",
+                w.web_sg, w.alb_sg
+            ),
+            evidence,
+        ));
+    }
+    if !groups.is_empty() {
+        return Ok(report::fail(
+            "E1",
+            format!(
+                "{} also allows HTTP (80) from {}; allow only {}",
+                w.web_sg,
+                shown(&groups),
+                w.alb_sg
+            ),
+            format!(
+                "{} が {} からの HTTP (80) も許可しています。{} のみにしてください",
+                w.web_sg,
+                shown(&groups),
+                w.alb_sg
+            ),
+            evidence,
+        ));
+    }
+    Ok(report::pass(
+        "E1",
+        format!("{} allows HTTP (80) only from {}", w.web_sg, w.alb_sg),
+        format!(
+            "{} は {} からの HTTP (80) のみを許可しています",
+            w.web_sg, w.alb_sg
+        ),
+        evidence,
+    ))
+}
