@@ -52,6 +52,33 @@ pub struct Cli {
     #[arg(long)]
     pub region: Option<String>,
 
+    /// DNS server for the dns probe and for resolving probe targets, IP[:PORT]
+    /// (default: the system resolver).
+    #[arg(long, value_name = "IP[:PORT]", value_parser = parse_dns_server)]
+    pub dns_server: Option<std::net::SocketAddr>,
+
+    /// Where a probe for HOST:PORT really connects, curl's HOST:PORT:HOST2:PORT2
+    /// (repeatable), e.g. through an `ssh -L` tunnel to Aurora in a private subnet.
+    #[arg(long = "connect-to", value_name = "HOST:PORT:HOST2:PORT2")]
+    pub connect_to: Vec<crate::caps::net::ConnectTo>,
+
+    /// File holding the Aurora/MySQL password (first line). Also LABRUN_MYSQL_PASSWORD.
+    #[arg(long, value_name = "FILE", conflicts_with = "ask_mysql_password")]
+    pub mysql_password_file: Option<PathBuf>,
+
+    /// Ask for the MySQL password on the terminal (not echoed).
+    #[arg(long)]
+    pub ask_mysql_password: bool,
+
+    /// Time limit for one network probe, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub probe_timeout: u64,
+
+    /// Capabilities a WebAssembly step may use, CAP[,CAP…] (repeatable; default: all
+    /// of aws, dns, mysql, http, tcp). A step importing another is refused before it runs.
+    #[arg(long = "grant", value_name = "CAP[,CAP…]")]
+    pub grants: Vec<String>,
+
     /// How many trainees to check at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,
@@ -59,6 +86,16 @@ pub struct Cli {
     /// Wall-clock limit for one trainee's run, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub timeout: u64,
+}
+
+fn parse_dns_server(text: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(addr) = text.parse::<std::net::SocketAddr>() {
+        return Ok(addr);
+    }
+    text.trim_matches(|c| c == '[' || c == ']')
+        .parse::<std::net::IpAddr>()
+        .map(|ip| std::net::SocketAddr::new(ip, 53))
+        .map_err(|_| format!("`{text}` is not IP[:PORT], e.g. 10.0.0.2 or 127.0.0.1:5353"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

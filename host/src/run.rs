@@ -10,6 +10,7 @@ use futures::future::join_all;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
+use crate::caps::net::{NetConfig, Secret};
 use crate::caps::{Cassette, Hub};
 use crate::cli::{Cli, ColorArg, LangArg};
 use crate::outcome::{exit, Lang, Report, Summary};
@@ -67,7 +68,7 @@ pub async fn run(cli: Cli) -> Result<u8, BadInput> {
     }
     let hub = Arc::new(match &cli.replay {
         Some(path) => Hub::replay(Cassette::load(path).map_err(|e| BadInput(format!("{e:#}")))?),
-        None => Hub::live(cli.region.clone()),
+        None => Hub::live(cli.region.clone(), net_config(&cli)?),
     });
 
     let gate = Arc::new(Semaphore::new(cli.jobs as usize));
@@ -144,6 +145,44 @@ pub async fn run(cli: Cli) -> Result<u8, BadInput> {
         .write_all(text.as_bytes())
         .and_then(|_| stdout.flush());
     Ok(report.exit_code())
+}
+
+/// Probe settings; the MySQL password comes from the operator, never from a step.
+fn net_config(cli: &Cli) -> Result<NetConfig, BadInput> {
+    let mysql_password = if let Some(path) = &cli.mysql_password_file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            BadInput(format!(
+                "cannot read --mysql-password-file {}: {e}",
+                path.display()
+            ))
+        })?;
+        let first = text.lines().next().unwrap_or("").to_string();
+        if first.is_empty() {
+            return Err(BadInput(format!(
+                "--mysql-password-file {} is empty",
+                path.display()
+            )));
+        }
+        Some(Secret::new(first))
+    } else if cli.ask_mysql_password {
+        let typed = rpassword::prompt_password("MySQL password: ").map_err(|e| {
+            BadInput(format!(
+                "--ask-mysql-password needs a terminal ({e}); use --mysql-password-file"
+            ))
+        })?;
+        Some(Secret::new(typed))
+    } else {
+        std::env::var("LABRUN_MYSQL_PASSWORD")
+            .ok()
+            .filter(|p| !p.is_empty())
+            .map(Secret::new)
+    };
+    Ok(NetConfig {
+        connect_to: cli.connect_to.clone(),
+        dns_server: cli.dns_server,
+        mysql_password,
+        timeout: std::time::Duration::from_secs(cli.probe_timeout),
+    })
 }
 
 fn load_step(path: &Path, limits: &Limits) -> Result<RhaiStep, BadInput> {

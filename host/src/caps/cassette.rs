@@ -128,6 +128,22 @@ pub fn redact(value: &mut Value) {
     }
 }
 
+/// Replaces every occurrence of `secret` inside string values (a server may echo
+/// what it was sent; the operator's password must never reach a report or cassette).
+pub fn scrub(value: &mut Value, secret: &str) {
+    if secret.is_empty() {
+        return;
+    }
+    match value {
+        Value::String(text) if text.contains(secret) => {
+            *text = text.replace(secret, REDACTED);
+        }
+        Value::Object(map) => map.values_mut().for_each(|v| scrub(v, secret)),
+        Value::Array(items) => items.iter_mut().for_each(|v| scrub(v, secret)),
+        _ => {}
+    }
+}
+
 fn is_secret_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
     [

@@ -131,7 +131,9 @@ impl RhaiStep {
                     .log(&format!("debug {pos}: {text}"), &bridge.ctx.limits)
             });
         }
-        engine.register_static_module("aws", aws_module(&bridge).into());
+        for &capability in caps::CAPABILITIES {
+            engine.register_static_module(capability, capability_module(&bridge, capability).into());
+        }
         engine.register_static_module("report", report_module(&bridge).into());
         engine.register_static_module("log", log_module(&bridge).into());
 
@@ -222,16 +224,19 @@ fn throw_cap_error(err: CapError, pos: Position) -> Box<EvalAltResult> {
     Box::new(EvalAltResult::ErrorRuntime(value, pos))
 }
 
-fn aws_module(bridge: &Arc<Bridge>) -> Module {
+/// One Rhai module per capability, one function per operation, each taking a request
+/// map (or nothing) and returning the answer as a map: `aws::ec2_describe_vpcs()`,
+/// `dns::lookup(#{ name: "…" })`, `mysql::query(#{ … })`.
+fn capability_module(bridge: &Arc<Bridge>, capability: &'static str) -> Module {
     let mut module = Module::new();
-    for &operation in caps::aws::OPERATIONS {
+    for &operation in caps::operations(capability).unwrap_or_default() {
         let b = bridge.clone();
         module.set_native_fn(
             operation,
             move |nctx: NativeCallContext, request: Map| -> RhaiResult<Dynamic> {
                 let pos = nctx.call_position();
                 let request = to_json(&Dynamic::from_map(request), "the request", pos)?;
-                match b.call("aws", operation, request) {
+                match b.call(capability, operation, request) {
                     Ok(value) => rhai::serde::to_dynamic(value),
                     Err(e) => Err(throw_cap_error(e, pos)),
                 }
@@ -242,7 +247,7 @@ fn aws_module(bridge: &Arc<Bridge>) -> Module {
             operation,
             move |nctx: NativeCallContext| -> RhaiResult<Dynamic> {
                 let pos = nctx.call_position();
-                match b.call("aws", operation, Value::Object(Default::default())) {
+                match b.call(capability, operation, Value::Object(Default::default())) {
                     Ok(value) => rhai::serde::to_dynamic(value),
                     Err(e) => Err(throw_cap_error(e, pos)),
                 }
