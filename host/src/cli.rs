@@ -16,7 +16,7 @@ use crate::report::Format;
     after_help = "Exit codes: 0 all passed · 1 some fail/pending · 2 some error (could not check) · 64 bad input"
 )]
 pub struct Cli {
-    /// The step to run: a Rhai script (.rhai).
+    /// The step to run: a Rhai script (.rhai) or a WebAssembly component (.wasm).
     pub step: PathBuf,
 
     /// A step param, KEY=VALUE (repeatable), e.g. --param user=user05.
@@ -73,6 +73,11 @@ pub struct Cli {
     /// Time limit for one network probe, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub probe_timeout: u64,
+
+    /// Capabilities a WebAssembly step may use, CAP[,CAP…] (repeatable; default: all
+    /// of aws, dns, mysql, http, tcp). A step importing another is refused before it runs.
+    #[arg(long = "grant", value_name = "CAP[,CAP…]")]
+    pub grants: Vec<String>,
 
     /// Capabilities a WebAssembly step may use, CAP[,CAP…] (repeatable; default: all
     /// of aws, dns, mysql, http, tcp). A step importing another is refused before it runs.

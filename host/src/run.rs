@@ -15,8 +15,8 @@ use crate::caps::{Cassette, Hub};
 use crate::cli::{Cli, ColorArg, LangArg};
 use crate::outcome::{exit, Lang, Report, Summary};
 use crate::report::{self, Style};
-use crate::step::rhai::RhaiStep;
-use crate::step::{check_params, Limits, RunContext};
+use crate::step::wasm::Grants;
+use crate::step::{check_params, Limits, RunContext, Step};
 
 /// Bad input: printed as one line, exit 64, nothing checked.
 #[derive(Debug)]
@@ -61,7 +61,8 @@ pub async fn run(cli: Cli) -> Result<u8, BadInput> {
         wall_clock: cli.timeout(),
         ..Limits::default()
     };
-    let step = Arc::new(load_step(&cli.step, &limits)?);
+    let grants = Grants::parse(&cli.grants).map_err(BadInput)?;
+    let step = Arc::new(load_step(&cli.step, &limits, &grants).await?);
     let runs = cli.runs().map_err(BadInput)?;
     for (_, params) in &runs {
         check_params(step.path(), step.info(), params).map_err(BadInput)?;
@@ -185,16 +186,6 @@ fn net_config(cli: &Cli) -> Result<NetConfig, BadInput> {
     })
 }
 
-fn load_step(path: &Path, limits: &Limits) -> Result<RhaiStep, BadInput> {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("rhai") => RhaiStep::load(path, limits).map_err(BadInput),
-        Some("wasm") => Err(BadInput(format!(
-            "{}: WebAssembly steps are not supported by this labrun yet; use a .rhai script",
-            path.display()
-        ))),
-        _ => Err(BadInput(format!(
-            "{}: unknown step type; a step is a Rhai script ending in .rhai",
-            path.display()
-        ))),
-    }
+async fn load_step(path: &Path, limits: &Limits, grants: &Grants) -> Result<Step, BadInput> {
+    Step::load(path, limits, grants).await.map_err(BadInput)
 }

@@ -2,6 +2,7 @@
 //! runs for one trainee, calling capabilities and reporting outcomes.
 
 pub mod rhai;
+pub mod wasm;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -37,6 +38,10 @@ pub struct Limits {
     pub max_outcomes: usize,
     pub max_message_bytes: usize,
     pub max_log_lines: usize,
+    /// WebAssembly steps: fuel (≈ instructions) one run may burn.
+    pub max_fuel: u64,
+    /// WebAssembly steps: linear memory one instance may grow to.
+    pub max_memory_bytes: usize,
 }
 
 impl Default for Limits {
@@ -53,6 +58,56 @@ impl Default for Limits {
             max_outcomes: 1_000,
             max_message_bytes: 4_096,
             max_log_lines: 1_000,
+            max_fuel: 20_000_000_000,
+            max_memory_bytes: 256 << 20,
+        }
+    }
+}
+
+/// A loaded step, whatever its front-end; the rest of the program sees only this.
+pub enum Step {
+    Rhai(Arc<rhai::RhaiStep>),
+    Wasm(Arc<wasm::WasmStep>),
+}
+
+impl Step {
+    /// Loads a step by its extension: `.rhai` scripts, `.wasm` components (checked
+    /// against `grants` before anything runs). Errors are one line.
+    pub async fn load(
+        path: &std::path::Path,
+        limits: &Limits,
+        grants: &wasm::Grants,
+    ) -> Result<Step, String> {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("rhai") => rhai::RhaiStep::load(path, limits).map(|s| Step::Rhai(Arc::new(s))),
+            Some("wasm") => wasm::WasmStep::load(path, limits, grants)
+                .await
+                .map(|s| Step::Wasm(Arc::new(s))),
+            _ => Err(format!(
+                "{}: unknown step type; a step is a Rhai script (.rhai) or a WebAssembly component (.wasm)",
+                path.display()
+            )),
+        }
+    }
+
+    pub fn info(&self) -> &StepInfo {
+        match self {
+            Step::Rhai(s) => s.info(),
+            Step::Wasm(s) => s.info(),
+        }
+    }
+
+    pub fn path(&self) -> &str {
+        match self {
+            Step::Rhai(s) => s.path(),
+            Step::Wasm(s) => s.path(),
+        }
+    }
+
+    pub async fn run(self: Arc<Self>, ctx: RunContext) -> crate::outcome::TraineeReport {
+        match &*self {
+            Step::Rhai(s) => s.clone().run(ctx).await,
+            Step::Wasm(s) => s.clone().run(ctx).await,
         }
     }
 }

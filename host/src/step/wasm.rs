@@ -1,0 +1,753 @@
+//! WebAssembly front-end: a step is a component of the world `labrun:host/step`
+//! (`wit/labrun-host.wit`), run in wasmtime with exactly the capabilities granted.
+//!
+//! - Grants are checked against the component's import list before anything runs.
+//! - Capability imports call the same [`Hub`](crate::caps::Hub) as the Rhai modules;
+//!   `report`/`log` go to the same [`Collector`] with the same [`Limits`].
+//! - Bounded: fuel (CPU), epoch interruption (wall clock), memory and table growth,
+//!   each host call bounded by the run's deadline; a trap marks every unreported
+//!   check `error`, naming the limit.
+//! - WASI: no preopens, no env, no args, no network; stdout/stderr go to a bounded
+//!   buffer (truncated, never a crash) and then to the step log.
+//! - Compiled artifacts are cached (see [`cache`]).
+
+pub mod cache;
+pub mod policy;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
+    Trap, UpdateDeadline,
+};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::{Collector, Limits, RunContext, StepInfo};
+use crate::caps::{self, CapError, ErrorKind, Hub};
+use crate::outcome::{Message, Outcome, Status, TraineeReport};
+pub use cache::Source;
+pub use policy::Grants;
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "step",
+        imports: { default: async | trappable },
+        exports: { default: async },
+    });
+}
+
+use bindings::labrun::host as wit;
+
+/// Epoch ticks: the wall clock is checked (and the executor yielded to) this often.
+const TICK: Duration = Duration::from_millis(10);
+/// Bytes of guest stdout + stderr kept per run; the rest is counted and dropped.
+const OUTPUT_CAP: usize = 64 * 1024;
+/// Table elements a step may grow to.
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+/// Concurrent instances the pooling allocator holds (a run or a describe each).
+const POOL_INSTANCES: u32 = 300;
+
+/// One engine per process: compiled code is shared by every trainee's run.
+fn engine() -> Result<&'static Engine, String> {
+    static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| {
+            let limits = Limits::default();
+            let mut pool = PoolingAllocationConfig::default();
+            pool.total_component_instances(POOL_INSTANCES)
+                .total_core_instances(POOL_INSTANCES * 8)
+                .total_memories(POOL_INSTANCES * 2)
+                .total_tables(POOL_INSTANCES * 4)
+                .total_stacks(POOL_INSTANCES)
+                .max_core_instances_per_component(50)
+                .max_memories_per_component(8)
+                .max_tables_per_component(16)
+                .max_memory_size(limits.max_memory_bytes);
+            let mut config = Config::new();
+            config
+                .wasm_component_model(true)
+                .consume_fuel(true)
+                .epoch_interruption(true)
+                .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+                // Reserve no more address space per memory than a step may use.
+                .memory_reservation(limits.max_memory_bytes as u64)
+                .memory_guard_size(64 << 10)
+                .memory_reservation_for_growth(0);
+            let engine = Engine::new(&config)
+                .map_err(|e| format!("cannot start the WebAssembly engine: {e}"))?;
+            let weak = engine.weak();
+            std::thread::Builder::new()
+                .name("labrun-epoch".into())
+                .spawn(move || {
+                    while let Some(engine) = weak.upgrade() {
+                        engine.increment_epoch();
+                        drop(engine);
+                        std::thread::sleep(TICK);
+                    }
+                })
+                .map_err(|e| format!("cannot start the WebAssembly epoch timer: {e}"))?;
+            Ok(engine)
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+fn linker(engine: &Engine) -> Result<Linker<State>, String> {
+    let mut linker = Linker::new(engine);
+    // Linked for completeness; the grants refuse wasi:sockets imports before linking
+    // matters, and the context allows no address anyway.
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+        .map_err(|e| format!("cannot link WASI: {e}"))?;
+    bindings::Step::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
+        .map_err(|e| format!("cannot link labrun:host: {e}"))?;
+    Ok(linker)
+}
+
+/// What `labrun inspect` shows about a component.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub size: usize,
+    pub sha256: String,
+    /// Every import, as the component names it.
+    pub imports: Vec<String>,
+}
+
+impl Manifest {
+    /// labrun:host capability interfaces imported (e.g. `aws`).
+    pub fn capabilities(&self) -> Vec<String> {
+        self.imports
+            .iter()
+            .filter_map(|i| policy::split_import(i))
+            .filter(|i| {
+                i.package == policy::HOST_PACKAGE && policy::GRANTABLE.contains(&i.interface)
+            })
+            .map(|i| i.interface.to_string())
+            .collect()
+    }
+
+    /// The labrun:host versions imported (normally one).
+    pub fn host_versions(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .imports
+            .iter()
+            .filter_map(|i| policy::split_import(i))
+            .filter(|i| i.package == policy::HOST_PACKAGE)
+            .map(|i| i.version.unwrap_or("?").to_string())
+            .collect();
+        v.dedup();
+        v
+    }
+}
+
+pub struct WasmStep {
+    path: String,
+    info: StepInfo,
+    pre: bindings::StepPre<State>,
+    manifest: Manifest,
+    source: Source,
+}
+
+impl WasmStep {
+    /// Reads, checks grants, compiles (or loads from the cache) and asks the
+    /// component to describe itself. Errors are one line, ready to print.
+    pub async fn load(path: &Path, limits: &Limits, grants: &Grants) -> Result<WasmStep, String> {
+        let shown = path.display().to_string();
+        let (component, manifest, source) = compile(path)?;
+        policy::check_imports(manifest.imports.iter().map(String::as_str), grants)
+            .map_err(|e| format!("{shown}: {e}"))?;
+        let engine = engine()?;
+        let pre = linker(engine)?
+            .instantiate_pre(&component)
+            .map_err(|e| format!("{shown}: cannot link the step: {}", one_line(&e)))?;
+        let pre = bindings::StepPre::new(pre).map_err(|_| {
+            format!(
+                "{shown}: not a labrun step: it must export `describe` and `run` (world labrun:host/step@{})",
+                policy::HOST_VERSION
+            )
+        })?;
+        let mut step = WasmStep {
+            path: shown.clone(),
+            info: StepInfo {
+                name: String::new(),
+                title: Message::new("", ""),
+                params: BTreeMap::new(),
+                checks: Vec::new(),
+            },
+            pre,
+            manifest,
+            source,
+        };
+        step.info = step
+            .describe(limits)
+            .await
+            .map_err(|e| format!("{shown}: describe() failed: {e}"))?;
+        Ok(step)
+    }
+
+    pub fn info(&self) -> &StepInfo {
+        &self.info
+    }
+
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Whether the compiled code came from the cache.
+    pub fn source(&self) -> Source {
+        self.source
+    }
+
+    async fn describe(&self, limits: &Limits) -> Result<StepInfo, String> {
+        let deadline = Instant::now() + limits.wall_clock.min(Duration::from_secs(30));
+        let collector = Arc::new(Collector::default());
+        let (mut store, output) = self.store(None, collector, limits, deadline);
+        let outcome = async {
+            let step = self.pre.instantiate_async(&mut store).await?;
+            step.call_describe(&mut store).await
+        };
+        let described = match tokio::time::timeout_at(
+            tokio::time::Instant::from_std(deadline + Duration::from_secs(1)),
+            outcome,
+        )
+        .await
+        {
+            Ok(Ok(d)) => d,
+            Ok(Err(e)) => return Err(trap_cause(&e, &store, limits, &output)),
+            Err(_) => return Err(wall_clock_text(limits)),
+        };
+        Ok(StepInfo {
+            name: described.name,
+            title: Message::new(described.title_en, described.title_ja),
+            params: described.params.into_iter().collect(),
+            checks: described.checks,
+        })
+    }
+
+    fn store(
+        &self,
+        hub: Option<Arc<Hub>>,
+        collector: Arc<Collector>,
+        limits: &Limits,
+        deadline: Instant,
+    ) -> (Store<State>, BoundedOutput) {
+        let output = BoundedOutput::new(OUTPUT_CAP);
+        let mut wasi = WasiCtx::builder();
+        // No preopens, env, args or network: only a bounded stdout/stderr.
+        wasi.stdout(output.clone()).stderr(output.clone());
+        let state = State {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            limiter: Limiter {
+                max_memory: limits.max_memory_bytes,
+                hit: None,
+            },
+            hub,
+            collector,
+            limits: limits.clone(),
+            deadline: tokio::time::Instant::from_std(deadline),
+        };
+        let mut store = Store::new(self.pre.engine(), state);
+        store.limiter(|s| &mut s.limiter);
+        store
+            .set_fuel(limits.max_fuel)
+            .expect("fuel is enabled in the engine");
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        (store, output)
+    }
+
+    /// Runs the step for one trainee.
+    pub async fn run(self: Arc<Self>, ctx: RunContext) -> TraineeReport {
+        let started = Instant::now();
+        let deadline = started + ctx.limits.wall_clock;
+        let collector = Arc::new(Collector::default());
+        let (mut store, output) = self.store(
+            Some(ctx.hub.clone()),
+            collector.clone(),
+            &ctx.limits,
+            deadline,
+        );
+        let params: Vec<(String, String)> = ctx.params.clone().into_iter().collect();
+        let work = async {
+            let step = self.pre.instantiate_async(&mut store).await?;
+            step.call_run(&mut store, &params).await
+        };
+        let result = tokio::time::timeout_at(
+            tokio::time::Instant::from_std(deadline + Duration::from_secs(1)),
+            work,
+        )
+        .await;
+        let stopped = match result {
+            Ok(Ok(Ok(()))) => None,
+            Ok(Ok(Err(text))) => Some(format!("{}: {}", self.path, text)),
+            Ok(Err(e)) => Some(format!(
+                "{}: {}",
+                self.path,
+                trap_cause(&e, &store, &ctx.limits, &output)
+            )),
+            Err(_) => Some(format!("{}: {}", self.path, wall_clock_text(&ctx.limits))),
+        };
+        drop(store);
+        for line in output.lines() {
+            collector.log(&line, &ctx.limits);
+        }
+        let (results, log) = collector.finish(&self.info.checks, stopped.as_deref());
+        TraineeReport {
+            trainee: ctx.trainee,
+            results,
+            log,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        }
+    }
+}
+
+/// Reads and compiles (or loads from the cache); checks the bytes first so a wrong
+/// file gets a one-line reason.
+pub fn compile(path: &Path) -> Result<(Component, Manifest, Source), String> {
+    let shown = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read step {shown}: {e}"))?;
+    let manifest_of = |component: &Component, engine: &Engine| Manifest {
+        size: bytes.len(),
+        sha256: hex::encode(cache::sha256(&bytes)),
+        imports: component
+            .component_type()
+            .imports(engine)
+            .map(|(name, _)| name.to_string())
+            .collect(),
+    };
+    check_header(&shown, &bytes)?;
+    let engine = engine()?;
+    let digest = cache::sha256(&bytes);
+    let cache = cache::cache_dir().and_then(|d| cache::Cache::open(&d));
+    if let Some(component) = cache.as_ref().and_then(|c| c.load(engine, &digest)) {
+        let manifest = manifest_of(&component, engine);
+        return Ok((component, manifest, Source::Cached));
+    }
+    let component = Component::new(engine, &bytes).map_err(|e| {
+        let text = one_line(&e);
+        if text.contains("unexpected end") {
+            format!(
+                "{shown}: truncated WebAssembly component: the file ends inside a section after {} bytes",
+                bytes.len()
+            )
+        } else {
+            format!("{shown}: not a valid WebAssembly component: {text}")
+        }
+    })?;
+    if let Some(cache) = &cache {
+        cache.store(engine, &digest, &component);
+    }
+    let manifest = manifest_of(&component, engine);
+    Ok((component, manifest, Source::Compiled))
+}
+
+fn check_header(shown: &str, bytes: &[u8]) -> Result<(), String> {
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err(format!(
+            "{shown}: not a WebAssembly file (it does not start with the \\0asm header)"
+        ));
+    }
+    match &bytes[4..8] {
+        [1, 0, 0, 0] => Err(format!(
+            "{shown}: a core WebAssembly module, not a component: build the step with `cargo build --target wasm32-wasip2`"
+        )),
+        [_, _, 1, 0] => Ok(()),
+        other => Err(format!(
+            "{shown}: unsupported WebAssembly binary version {:02x?}",
+            other
+        )),
+    }
+}
+
+fn wall_clock_text(limits: &Limits) -> String {
+    format!(
+        "the step ran past its wall-clock limit of {} s",
+        limits.wall_clock.as_secs()
+    )
+}
+
+/// Why a call into the guest failed, naming the limit that stopped it.
+fn trap_cause(
+    err: &wasmtime::Error,
+    store: &Store<State>,
+    limits: &Limits,
+    output: &BoundedOutput,
+) -> String {
+    if let Some(hit) = &store.data().limiter.hit {
+        return hit.clone();
+    }
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => format!(
+            "the step used more than {} units of fuel (the CPU limit)",
+            limits.max_fuel
+        ),
+        Some(Trap::Interrupt) => wall_clock_text(limits),
+        Some(trap) => {
+            let last = output
+                .lines()
+                .into_iter()
+                .rev()
+                .find(|l| !l.trim().is_empty());
+            match last {
+                Some(line) => format!("the step crashed ({trap}): {line}"),
+                None => format!("the step crashed ({trap})"),
+            }
+        }
+        None => format!("the step failed: {}", one_line(err)),
+    }
+}
+
+fn one_line(err: &wasmtime::Error) -> String {
+    let mut parts = Vec::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if !parts.contains(&text) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ").replace('\n', " ")
+}
+
+// ------------------------------------------------------------------ store state
+
+struct State {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: Limiter,
+    /// `None` while describing: no capability is usable then.
+    hub: Option<Arc<Hub>>,
+    collector: Arc<Collector>,
+    limits: Limits,
+    deadline: tokio::time::Instant,
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Memory and table growth limits; remembers which one stopped the step.
+struct Limiter {
+    max_memory: usize,
+    hit: Option<String>,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_memory {
+            let text = format!(
+                "the step needed more than {} MiB of memory (the memory limit)",
+                self.max_memory >> 20
+            );
+            self.hit = Some(text.clone());
+            return Err(wasmtime::Error::msg(text));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > MAX_TABLE_ELEMENTS {
+            let text = format!(
+                "the step grew a table past {MAX_TABLE_ELEMENTS} elements (the table limit)"
+            );
+            self.hit = Some(text.clone());
+            return Err(wasmtime::Error::msg(text));
+        }
+        Ok(true)
+    }
+}
+
+impl State {
+    async fn call(
+        &mut self,
+        capability: &str,
+        operation: &str,
+        request: String,
+    ) -> wasmtime::Result<Result<String, wit::types::CapError>> {
+        let Some(hub) = self.hub.clone() else {
+            return Ok(Err(to_wit(CapError::new(
+                capability,
+                operation,
+                ErrorKind::Denied,
+                "capabilities cannot be used in describe()",
+            ))));
+        };
+        let request: Value = match serde_json::from_str(&request) {
+            Ok(v) => v,
+            Err(e) => {
+                return Ok(Err(to_wit(CapError::new(
+                    capability,
+                    operation,
+                    ErrorKind::InvalidRequest,
+                    format!("the request is not JSON: {e}"),
+                ))))
+            }
+        };
+        let answer =
+            tokio::time::timeout_at(self.deadline, hub.call(capability, operation, request))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(CapError::new(
+                        capability,
+                        operation,
+                        ErrorKind::Timeout,
+                        "the step's wall-clock limit ran out while waiting for this call",
+                    ))
+                });
+        Ok(answer.map(|v| v.to_string()).map_err(to_wit))
+    }
+}
+
+fn to_wit(e: CapError) -> wit::types::CapError {
+    use wit::types::ErrorKind as K;
+    wit::types::CapError {
+        capability: e.capability,
+        operation: e.operation,
+        kind: match e.kind {
+            ErrorKind::Credentials => K::Credentials,
+            ErrorKind::Denied => K::Denied,
+            ErrorKind::Throttling => K::Throttling,
+            ErrorKind::Network => K::Network,
+            ErrorKind::Timeout => K::Timeout,
+            ErrorKind::InvalidRequest => K::InvalidRequest,
+            ErrorKind::NotFound => K::NotFound,
+            ErrorKind::Service => K::Service,
+            ErrorKind::Unsupported => K::Unsupported,
+            ErrorKind::NotRecorded => K::NotRecorded,
+        },
+        code: e.code,
+        message: e.message,
+    }
+}
+
+type CapResult = wasmtime::Result<Result<String, wit::types::CapError>>;
+
+impl wit::types::Host for State {}
+
+impl wit::aws::Host for State {
+    async fn ec2_describe_instances(&mut self, request: String) -> CapResult {
+        self.call("aws", "ec2_describe_instances", request).await
+    }
+    async fn ec2_describe_images(&mut self, request: String) -> CapResult {
+        self.call("aws", "ec2_describe_images", request).await
+    }
+    async fn ec2_describe_security_groups(&mut self, request: String) -> CapResult {
+        self.call("aws", "ec2_describe_security_groups", request)
+            .await
+    }
+    async fn ec2_describe_subnets(&mut self, request: String) -> CapResult {
+        self.call("aws", "ec2_describe_subnets", request).await
+    }
+    async fn ec2_describe_vpcs(&mut self, request: String) -> CapResult {
+        self.call("aws", "ec2_describe_vpcs", request).await
+    }
+    async fn rds_describe_db_clusters(&mut self, request: String) -> CapResult {
+        self.call("aws", "rds_describe_db_clusters", request).await
+    }
+    async fn rds_describe_db_instances(&mut self, request: String) -> CapResult {
+        self.call("aws", "rds_describe_db_instances", request).await
+    }
+    async fn rds_describe_db_subnet_groups(&mut self, request: String) -> CapResult {
+        self.call("aws", "rds_describe_db_subnet_groups", request)
+            .await
+    }
+    async fn rds_describe_events(&mut self, request: String) -> CapResult {
+        self.call("aws", "rds_describe_events", request).await
+    }
+    async fn elbv2_describe_load_balancers(&mut self, request: String) -> CapResult {
+        self.call("aws", "elbv2_describe_load_balancers", request)
+            .await
+    }
+    async fn elbv2_describe_target_groups(&mut self, request: String) -> CapResult {
+        self.call("aws", "elbv2_describe_target_groups", request)
+            .await
+    }
+    async fn elbv2_describe_target_health(&mut self, request: String) -> CapResult {
+        self.call("aws", "elbv2_describe_target_health", request)
+            .await
+    }
+    async fn elbv2_describe_listeners(&mut self, request: String) -> CapResult {
+        self.call("aws", "elbv2_describe_listeners", request).await
+    }
+}
+
+impl wit::dns::Host for State {
+    async fn lookup(&mut self, request: String) -> CapResult {
+        self.call("dns", "lookup", request).await
+    }
+}
+
+impl wit::mysql::Host for State {
+    async fn query(&mut self, request: String) -> CapResult {
+        self.call("mysql", "query", request).await
+    }
+}
+
+impl wit::http::Host for State {
+    async fn get(&mut self, request: String) -> CapResult {
+        self.call("http", "get", request).await
+    }
+}
+
+impl wit::tcp::Host for State {
+    async fn connect(&mut self, request: String) -> CapResult {
+        self.call("tcp", "connect", request).await
+    }
+}
+
+impl wit::report::Host for State {
+    async fn outcome(&mut self, o: wit::report::Row) -> wasmtime::Result<Result<(), String>> {
+        use wit::report::Status as S;
+        if o.id.is_empty() {
+            return Ok(Err("an outcome needs a non-empty id".into()));
+        }
+        let mut evidence = match o.evidence.as_deref().map(serde_json::from_str::<Value>) {
+            None => None,
+            Some(Ok(v)) => Some(v).filter(|v| !v.is_null()),
+            Some(Err(e)) => {
+                return Ok(Err(format!(
+                    "the evidence of outcome `{}` is not JSON: {e}",
+                    o.id
+                )))
+            }
+        };
+        if let Some(v) = evidence.as_mut() {
+            caps::cassette::redact(v);
+        }
+        let status = match o.status {
+            S::Pass => Status::Pass,
+            S::Fail => Status::Fail,
+            S::Pending => Status::Pending,
+            S::Error => Status::Error,
+            S::Skip => Status::Skip,
+        };
+        Ok(self.collector.report(
+            Outcome {
+                id: o.id,
+                status,
+                message: Message::new(o.en, o.ja),
+                evidence,
+            },
+            &self.limits,
+        ))
+    }
+}
+
+impl wit::log::Host for State {
+    async fn info(&mut self, message: String) -> wasmtime::Result<()> {
+        self.collector
+            .log(&format!("info: {message}"), &self.limits);
+        Ok(())
+    }
+    async fn warn(&mut self, message: String) -> wasmtime::Result<()> {
+        self.collector
+            .log(&format!("warn: {message}"), &self.limits);
+        Ok(())
+    }
+}
+
+// ------------------------------------------------------------------ bounded output
+
+/// Guest stdout/stderr: keeps the first `cap` bytes, counts the rest, and always
+/// accepts the write so a chatty guest goes on (wasmtime's `MemoryOutputPipe` traps
+/// when full).
+#[derive(Clone)]
+struct BoundedOutput {
+    inner: Arc<Mutex<(Vec<u8>, usize)>>,
+    cap: usize,
+}
+
+impl BoundedOutput {
+    fn new(cap: usize) -> Self {
+        BoundedOutput {
+            inner: Arc::new(Mutex::new((Vec::new(), 0))),
+            cap,
+        }
+    }
+
+    fn push(&self, bytes: &[u8]) {
+        let mut inner = self.inner.lock().expect("output lock poisoned");
+        let room = self.cap.saturating_sub(inner.0.len());
+        let take = room.min(bytes.len());
+        inner.0.extend_from_slice(&bytes[..take]);
+        inner.1 += bytes.len() - take;
+    }
+
+    /// What the guest printed, as log lines.
+    fn lines(&self) -> Vec<String> {
+        let inner = self.inner.lock().expect("output lock poisoned");
+        let mut lines: Vec<String> = String::from_utf8_lossy(&inner.0)
+            .lines()
+            .map(|l| format!("output: {l}"))
+            .collect();
+        if inner.1 > 0 {
+            lines.push(format!(
+                "output: … {} more bytes dropped (the output limit is {} KiB)",
+                inner.1,
+                self.cap >> 10
+            ));
+        }
+        lines
+    }
+}
+
+impl wasmtime_wasi::cli::IsTerminal for BoundedOutput {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl wasmtime_wasi::cli::StdoutStream for BoundedOutput {
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+impl tokio::io::AsyncWrite for BoundedOutput {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.push(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}

@@ -1,0 +1,231 @@
+//! Grants: a component's import list is its capability manifest. Every import is
+//! checked here, before anything is instantiated, and refused with one line that
+//! says what to do.
+
+use std::collections::BTreeSet;
+
+/// The package and version this labrun provides (`wit/labrun-host.wit`).
+pub const HOST_PACKAGE: &str = "labrun:host";
+pub const HOST_VERSION: &str = "0.1.0";
+
+/// Capability interfaces a grant can name (the rest of labrun:host is always granted).
+pub const GRANTABLE: &[&str] = &["aws", "dns", "mysql", "http", "tcp"];
+
+/// labrun:host interfaces every step gets.
+const ALWAYS: &[&str] = &["types", "report", "log"];
+
+/// WASI interfaces a step may import: what Rust's standard library links for
+/// wasm32-wasip2. The context has no preopens, no env, no args and no network, so
+/// these give a step a clock, randomness and a bounded stdout/stderr — nothing else.
+const WASI_ALLOWED: &[&str] = &[
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:clocks/wall-clock",
+    "wasi:clocks/monotonic-clock",
+    "wasi:random/random",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:filesystem/types",
+    "wasi:filesystem/preopens",
+];
+
+/// The labrun:host capabilities granted to a step (default: all).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grants(BTreeSet<String>);
+
+impl Default for Grants {
+    fn default() -> Self {
+        Grants::all()
+    }
+}
+
+impl Grants {
+    pub fn all() -> Grants {
+        Grants(GRANTABLE.iter().map(|s| s.to_string()).collect())
+    }
+
+    /// From `--grant CAP[,CAP…]` values; an unknown name is bad input.
+    pub fn parse<S: AsRef<str>>(values: &[S]) -> Result<Grants, String> {
+        if values.is_empty() {
+            return Ok(Grants::all());
+        }
+        let mut set = BTreeSet::new();
+        for value in values {
+            for name in value.as_ref().split(',').map(str::trim) {
+                if name.is_empty() {
+                    continue;
+                }
+                if !GRANTABLE.contains(&name) {
+                    return Err(format!(
+                        "--grant {name}: unknown capability; labrun grants {}",
+                        GRANTABLE.join(", ")
+                    ));
+                }
+                set.insert(name.to_string());
+            }
+        }
+        Ok(Grants(set))
+    }
+
+    pub fn contains(&self, capability: &str) -> bool {
+        self.0.contains(capability)
+    }
+}
+
+/// An import name split: `labrun:host/aws@0.1.0` → ("labrun:host", "aws", Some("0.1.0")).
+pub struct ImportName<'a> {
+    pub package: &'a str,
+    pub interface: &'a str,
+    pub version: Option<&'a str>,
+}
+
+pub fn split_import(name: &str) -> Option<ImportName<'_>> {
+    let (path, version) = match name.split_once('@') {
+        Some((p, v)) => (p, Some(v)),
+        None => (name, None),
+    };
+    let (package, interface) = path.split_once('/')?;
+    Some(ImportName {
+        package,
+        interface,
+        version,
+    })
+}
+
+/// Is `version` one this labrun serves? 0.x: same minor and no newer patch (a newer
+/// patch may call functions this labrun lacks); ≥1: same major, no newer minor.
+fn compatible(version: &str) -> bool {
+    let parse = |v: &str| -> Option<(u64, u64, u64)> {
+        let core = v.split(['-', '+']).next()?;
+        let mut it = core.split('.').map(|p| p.parse::<u64>().ok());
+        Some((it.next()??, it.next()??, it.next()??))
+    };
+    let (Some(have), Some(want)) = (parse(HOST_VERSION), parse(version)) else {
+        return false;
+    };
+    if have.0 == 0 {
+        want.0 == 0 && want.1 == have.1 && want.2 <= have.2
+    } else {
+        want.0 == have.0 && (want.1, want.2) <= (have.1, have.2)
+    }
+}
+
+/// Checks every import against the grants; the error is one line, ready to print.
+pub fn check_imports<'a>(
+    imports: impl IntoIterator<Item = &'a str>,
+    grants: &Grants,
+) -> Result<(), String> {
+    let mut ungranted: Vec<(String, &str)> = Vec::new();
+    for name in imports {
+        let Some(import) = split_import(name) else {
+            return Err(format!(
+                "step imports `{name}`, which labrun does not provide (a step imports only {HOST_PACKAGE} interfaces and basic WASI)"
+            ));
+        };
+        if import.package == HOST_PACKAGE {
+            let version = import.version.unwrap_or("(no version)");
+            if !compatible(version) {
+                return Err(format!(
+                    "step built for {HOST_PACKAGE}@{version}; this labrun provides {HOST_PACKAGE}@{HOST_VERSION}: rebuild the step against this labrun's wit/"
+                ));
+            }
+            if ALWAYS.contains(&import.interface) {
+                continue;
+            }
+            match GRANTABLE.iter().find(|c| **c == import.interface) {
+                Some(cap) if grants.contains(cap) => {}
+                Some(cap) => ungranted.push((name.to_string(), cap)),
+                None => {
+                    return Err(format!(
+                        "step imports {name}, which this labrun does not provide ({HOST_PACKAGE}@{HOST_VERSION} has {})",
+                        ALWAYS.iter().chain(GRANTABLE).copied().collect::<Vec<_>>().join(", ")
+                    ))
+                }
+            }
+            continue;
+        }
+        let path = format!("{}/{}", import.package, import.interface);
+        if import.package == "wasi:sockets" || import.package == "wasi:http" {
+            let instead = match (import.package, import.interface) {
+                ("wasi:http", _) => "http",
+                ("wasi:sockets", "ip-name-lookup") => "dns",
+                _ => "tcp",
+            };
+            return Err(format!(
+                "step imports {path}, which labrun never grants: use {HOST_PACKAGE}/{instead}"
+            ));
+        }
+        if WASI_ALLOWED.contains(&path.as_str()) {
+            if import.version.is_some_and(|v| !v.starts_with("0.2.")) {
+                return Err(format!(
+                    "step imports {name}; this labrun provides WASI 0.2 only: build with --target wasm32-wasip2"
+                ));
+            }
+            continue;
+        }
+        return Err(format!(
+            "step imports {name}, which labrun does not provide (a step imports only {HOST_PACKAGE} interfaces and basic WASI)"
+        ));
+    }
+    match ungranted.as_slice() {
+        [] => Ok(()),
+        [(name, cap)] => Err(format!(
+            "step imports {name} but {cap} is not granted; grant it with --grant {cap}"
+        )),
+        many => {
+            let names: Vec<&str> = many.iter().map(|(n, _)| n.as_str()).collect();
+            let caps: Vec<&str> = many.iter().map(|(_, c)| *c).collect();
+            Err(format!(
+                "step imports {} but {} are not granted; grant them with --grant {}",
+                names.join(", "),
+                caps.join(", "),
+                caps.join(",")
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grants_and_versions() {
+        let aws_only = Grants::parse(&["aws"]).unwrap();
+        assert!(check_imports(
+            ["labrun:host/aws@0.1.0", "labrun:host/report@0.1.0"],
+            &aws_only
+        )
+        .is_ok());
+        assert_eq!(
+            check_imports(["labrun:host/mysql@0.1.0"], &aws_only).unwrap_err(),
+            "step imports labrun:host/mysql@0.1.0 but mysql is not granted; grant it with --grant mysql"
+        );
+        assert_eq!(
+            check_imports(["labrun:host/report@1.0.0"], &aws_only).unwrap_err(),
+            "step built for labrun:host@1.0.0; this labrun provides labrun:host@0.1.0: rebuild the step against this labrun's wit/"
+        );
+        assert!(check_imports(["labrun:host/report@0.2.0"], &aws_only).is_err());
+        assert_eq!(
+            check_imports(["wasi:sockets/tcp@0.2.6"], &Grants::all()).unwrap_err(),
+            "step imports wasi:sockets/tcp, which labrun never grants: use labrun:host/tcp"
+        );
+        assert!(check_imports(
+            ["wasi:io/streams@0.2.6", "wasi:cli/stdout@0.2.0"],
+            &Grants::all()
+        )
+        .is_ok());
+        assert!(Grants::parse(&["aws,nope"]).is_err());
+    }
+}
