@@ -79,11 +79,6 @@ pub struct Cli {
     #[arg(long = "grant", value_name = "CAP[,CAP…]")]
     pub grants: Vec<String>,
 
-    /// Capabilities a WebAssembly step may use, CAP[,CAP…] (repeatable; default: all
-    /// of aws, dns, mysql, http, tcp). A step importing another is refused before it runs.
-    #[arg(long = "grant", value_name = "CAP[,CAP…]")]
-    pub grants: Vec<String>,
-
     /// How many trainees to check at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,
