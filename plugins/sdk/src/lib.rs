@@ -442,12 +442,19 @@ pub mod report {
     pub fn guard(id: &str, check: impl FnOnce() -> Result<Status, CapError>) -> Status {
         match check() {
             Ok(status) => status,
-            Err(e) => error(
-                id,
-                format!("could not check: {e}"),
-                format!("確認できませんでした: {e}"),
-                e.to_json(),
-            ),
+            Err(e) => {
+                let code = e
+                    .code
+                    .as_ref()
+                    .map(|c| format!(" (code {c})"))
+                    .unwrap_or_default();
+                error(
+                    id,
+                    format!("could not check: {e}{code}"),
+                    format!("確認できませんでした: {e}{code}"),
+                    e.to_json(),
+                )
+            }
         }
     }
 }

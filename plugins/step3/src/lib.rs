@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 
 use labrun_step_sdk::{
-    aws, export_step, json, report, CapError, Info, Params, Problems, Status, Step, Value,
+    aws, dns, export_step, http, json, mysql, report, tcp, CapError, Info, Params, Problems,
+    Status, Step, Value,
 };
 
 const AZ_READER: &str = "ap-northeast-1c"; // the manual puts the reader here
@@ -70,43 +71,19 @@ impl Step for Step3 {
             st.insert(id, status);
         }
 
-        // Checks that need network probes, not AWS APIs.
-        needs_probe(
-            "A4",
-            "dns",
-            "resolving the cluster and reader endpoints",
-            "クラスター/読み込みエンドポイントの名前解決",
-        );
-        needs_probe(
-            "A5",
-            "mysql",
-            "listing databases through the cluster endpoint",
-            "クラスターエンドポイント経由のデータベース一覧",
-        );
-        needs_probe(
-            "A6",
-            "mysql",
-            "checking the reader endpoint is read-only",
-            "読み込みエンドポイントが読み取り専用かの確認",
-        );
-        needs_probe(
-            "C5",
-            "http",
-            "fetching WordPress through the load balancer",
-            "ロードバランサ経由の WordPress 表示",
-        );
-        needs_probe(
-            "D1",
-            "mysql",
-            "reading siteurl/home from wp_options",
-            "wp_options の siteurl/home の確認",
-        );
-        needs_probe(
-            "E2",
-            "tcp",
-            "trying the web servers directly (must fail)",
-            "Web サーバへの直接アクセス (失敗すべき)",
-        );
+        // What the console cannot show: DNS, MySQL and HTTP as the trainee's servers see them.
+        let probes: [(&str, Check); 6] = [
+            ("A4", a4_endpoint_dns),
+            ("A5", a5_databases),
+            ("A6", a6_reader_read_only),
+            ("C5", c5_wordpress_via_alb),
+            ("D1", d1_site_url),
+            ("E2", e2_no_direct_http),
+        ];
+        for (id, check) in probes {
+            let status = report::guard(id, || check(&w, &st));
+            st.insert(id, status);
+        }
         report::skip("F1",
             "not checked: seeing both targets receive requests needs each server's nginx log, and labrun has no log-reading capability",
             "未確認: 両ターゲットへの振り分けの確認には各サーバの nginx ログが必要ですが、labrun にはログ読み取り機能がありません");
@@ -155,16 +132,6 @@ impl Names {
 }
 
 // ---------------------------------------------------------------- plumbing
-
-fn needs_probe(id: &str, capability: &str, en: &str, ja: &str) {
-    report::skip(
-        id,
-        format!(
-            "not checked: {en} needs the {capability} capability, which this labrun does not have"
-        ),
-        format!("未確認: {ja} には {capability} 機能が必要ですが、この labrun にはありません"),
-    );
-}
 
 /// Reports `skip` and returns true when a prerequisite did not pass.
 fn blocked(id: &str, st: &St, deps: &[&str]) -> bool {
@@ -1269,6 +1236,487 @@ fn e1_web_sg(w: &Names, _st: &St) -> Result<Status, CapError> {
         format!(
             "{} は {} からの HTTP (80) のみを許可しています",
             w.web_sg, w.alb_sg
+        ),
+        evidence,
+    ))
+}
+
+// ---------------------------------------------------------------- probes
+
+/// IPv4 text → integer, or `None` when it is not one.
+fn ip4(text: &str) -> Option<i64> {
+    let parts: Vec<&str> = text.split('.').collect();
+    if parts.len() != 4 {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for part in parts {
+        if part.is_empty() || part.len() > 3 || !part.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let v: i64 = part.parse().ok()?;
+        if v > 255 {
+            return None;
+        }
+        n = n * 256 + v;
+    }
+    Some(n)
+}
+
+fn in_cidr(ip: &str, cidr: &str) -> bool {
+    let Some((base, bits)) = cidr.split_once('/') else {
+        return false;
+    };
+    let (Some(base), Some(addr), Ok(bits)) = (ip4(base), ip4(ip), bits.parse::<i64>()) else {
+        return false;
+    };
+    let size = 1i64 << (32 - bits).clamp(0, 32);
+    addr / size == base / size
+}
+
+fn bare(name: &str) -> String {
+    let n = name.to_lowercase();
+    n.strip_suffix('.').map(str::to_string).unwrap_or(n)
+}
+
+fn mysql_port(c: &Value) -> Value {
+    if none(&c["Port"]) {
+        json!(3306)
+    } else {
+        c["Port"].clone()
+    }
+}
+
+/// The EC2 subnet of the cluster's DB subnet group in an AZ: where an instance there lives.
+fn db_subnet_in(w: &Names, az: &Value) -> Result<Value, CapError> {
+    let c = find_cluster(w)?;
+    if none(&c) || none(&c["DBSubnetGroup"]) {
+        return Ok(Value::Null);
+    }
+    let all = aws::call("rds_describe_db_subnet_groups", json!({}))?;
+    for g in items(&all["DBSubnetGroups"]) {
+        if g["DBSubnetGroupName"] != c["DBSubnetGroup"] {
+            continue;
+        }
+        for s in items(&g["Subnets"]) {
+            if &s["SubnetAvailabilityZone"]["Name"] == az {
+                return find_subnet(&s["SubnetIdentifier"]);
+            }
+        }
+    }
+    Ok(Value::Null)
+}
+
+/// Checks that `answer` (a dns lookup of `name`) leads to one of `instances` and to an
+/// address inside that instance's subnet; records problems, returns evidence.
+fn endpoint_problems(
+    p: &mut Problems,
+    w: &Names,
+    label: &str,
+    name: &Value,
+    answer: &Value,
+    instances: &[Value],
+) -> Result<Value, CapError> {
+    let mut ev = json!({
+        "name": name, "status": answer["status"], "cname_chain": answer["cname_chain"],
+        "addresses": answer["addresses"],
+        "expected": instances.iter().map(|i| i["Endpoint"]["Address"].clone()).collect::<Vec<_>>(),
+    });
+    let (name, status) = (t(name), t(&answer["status"]));
+    if status != "ok" {
+        p.problem(
+            format!("the {label} endpoint {name} does not resolve ({status})"),
+            format!("{label}エンドポイント {name} が名前解決できません ({status})"),
+        );
+        return Ok(ev);
+    }
+    let chain: Vec<String> = items(&answer["cname_chain"])
+        .iter()
+        .map(|n| bare(&t(n)))
+        .collect();
+    let target = instances
+        .iter()
+        .rfind(|i| chain.contains(&bare(&t(&i["Endpoint"]["Address"]))));
+    let Some(target) = target else {
+        let shown = chain.last().map_or("no CNAME", String::as_str);
+        let ids: Vec<String> = instances
+            .iter()
+            .map(|i| t(&i["DBInstanceIdentifier"]))
+            .collect();
+        p.problem(
+            format!(
+                "the {label} endpoint points to {shown}, not to {}",
+                join(&ids, " or ")
+            ),
+            format!(
+                "{label}エンドポイントが {shown} を指しています ({} ではありません)",
+                join(&ids, " または ")
+            ),
+        );
+        return Ok(ev);
+    };
+    let subnet = db_subnet_in(w, &target["AvailabilityZone"])?;
+    ev["instance"] = target["DBInstanceIdentifier"].clone();
+    let az = t(&target["AvailabilityZone"]);
+    if none(&subnet) {
+        p.problem(
+            format!("no subnet of the DB subnet group is in {az}"),
+            format!("DB サブネットグループに {az} のサブネットがありません"),
+        );
+        return Ok(ev);
+    }
+    let cidr = t(&subnet["CidrBlock"]);
+    ev["subnet"] = subnet["CidrBlock"].clone();
+    let addresses: Vec<String> = items(&answer["addresses"]).iter().map(t).collect();
+    if !addresses.iter().any(|a| in_cidr(a, &cidr)) {
+        let id = t(&target["DBInstanceIdentifier"]);
+        p.problem(
+            format!(
+                "the {label} endpoint resolves to {}, outside {cidr} where {id} lives",
+                join(&addresses, ", ")
+            ),
+            format!(
+                "{label}エンドポイントが {} に解決され、{id} のサブネット {cidr} の外です",
+                join(&addresses, ", ")
+            ),
+        );
+    }
+    Ok(ev)
+}
+
+fn a4_endpoint_dns(w: &Names, st: &St) -> Result<Status, CapError> {
+    if blocked("A4", st, &["A1", "A3"]) {
+        return Ok(Status::Skip);
+    }
+    let c = find_cluster(w)?;
+    let mut writers = Vec::new();
+    let mut readers = Vec::new();
+    for m in items(&c["DBClusterMembers"]) {
+        let i = find_db_instance(&t(&m["DBInstanceIdentifier"]))?;
+        if none(&i) || none(&i["Endpoint"]) {
+            continue;
+        }
+        if m["IsClusterWriter"] == json!(true) {
+            writers.push(i);
+        } else {
+            readers.push(i);
+        }
+    }
+    let mut p = Problems::new();
+    let mut evidence = json!({});
+    let answer = dns::lookup(json!({ "name": c["Endpoint"] }))?;
+    evidence["cluster"] =
+        endpoint_problems(&mut p, w, "cluster", &c["Endpoint"], &answer, &writers)?;
+    let answer = dns::lookup(json!({ "name": c["ReaderEndpoint"] }))?;
+    evidence["reader"] =
+        endpoint_problems(&mut p, w, "reader", &c["ReaderEndpoint"], &answer, &readers)?;
+    if p.is_empty() {
+        let (ci, cs) = (
+            t(&evidence["cluster"]["instance"]),
+            t(&evidence["cluster"]["subnet"]),
+        );
+        let (ri, rs) = (
+            t(&evidence["reader"]["instance"]),
+            t(&evidence["reader"]["subnet"]),
+        );
+        return Ok(report::pass(
+            "A4",
+            format!("cluster endpoint → {ci} in {cs}, reader endpoint → {ri} in {rs}"),
+            format!("クラスターエンドポイント → {ci} ({cs})、読み込みエンドポイント → {ri} ({rs})"),
+            evidence,
+        ));
+    }
+    if is_str(&c["Status"], "failing-over") {
+        return Ok(report::pending(
+            "A4",
+            format!("failover in progress: {}", join(&p.en, "; ")),
+            format!("フェイルオーバー中: {}", join(&p.ja, "、")),
+            evidence,
+        ));
+    }
+    Ok(report::fail(
+        "A4",
+        format!(
+            "{} (right after a failover DNS may lag a minute: re-run)",
+            join(&p.en, "; ")
+        ),
+        format!(
+            "{} (フェイルオーバー直後は DNS の反映に1分ほどかかります。再実行してください)",
+            join(&p.ja, "、")
+        ),
+        evidence,
+    ))
+}
+
+fn a5_databases(w: &Names, st: &St) -> Result<Status, CapError> {
+    if blocked("A5", st, &["A3"]) {
+        return Ok(Status::Skip);
+    }
+    let c = find_cluster(w)?;
+    let answer = mysql::query(json!({
+        "host": c["Endpoint"], "port": mysql_port(&c), "user": c["MasterUsername"],
+        "sql": "SHOW DATABASES",
+    }))?;
+    let databases: Vec<String> = items(&answer["rows"]).iter().map(|r| t(&r[0])).collect();
+    let evidence = json!({ "endpoint": c["Endpoint"], "databases": databases });
+    if databases.iter().any(|d| d == "wordpress") {
+        return Ok(report::pass(
+            "A5",
+            "through the cluster endpoint, SHOW DATABASES lists wordpress",
+            "クラスターエンドポイント経由の SHOW DATABASES に wordpress があります",
+            evidence,
+        ));
+    }
+    Ok(report::fail(
+        "A5",
+        format!(
+            "no database wordpress through the cluster endpoint (found: {})",
+            join(&databases, ", ")
+        ),
+        format!(
+            "クラスターエンドポイント経由で wordpress データベースが見つかりません ({})",
+            join(&databases, ", ")
+        ),
+        evidence,
+    ))
+}
+
+fn a6_reader_read_only(w: &Names, st: &St) -> Result<Status, CapError> {
+    if blocked("A6", st, &["A1", "A3"]) {
+        return Ok(Status::Skip);
+    }
+    let c = find_cluster(w)?;
+    // Decided by reading server variables: a check never writes, not even to fail.
+    let answer = mysql::query(json!({
+        "host": c["ReaderEndpoint"], "port": mysql_port(&c), "user": c["MasterUsername"],
+        "sql": "SELECT @@read_only, @@innodb_read_only",
+    }))?;
+    let Some(row) = items(&answer["rows"]).first() else {
+        return Ok(report::error(
+            "A6",
+            "could not check: SELECT @@read_only returned no row",
+            "確認できませんでした: SELECT @@read_only が行を返しませんでした",
+            Value::Null,
+        ));
+    };
+    let evidence = json!({
+        "endpoint": c["ReaderEndpoint"], "read_only": row[0], "innodb_read_only": row[1],
+    });
+    if t(&row[0]) == "1" || t(&row[1]) == "1" {
+        return Ok(report::pass(
+            "A6",
+            "the reader endpoint is read-only (writes are refused with ERROR 1290)",
+            "読み込みエンドポイントは読み取り専用です (書き込みは ERROR 1290 で拒否されます)",
+            evidence,
+        ));
+    }
+    Ok(report::fail(
+        "A6",
+        "the reader endpoint accepts writes: it does not lead to a read-only replica",
+        "読み込みエンドポイントが書き込み可能です: 読み取り専用のレプリカにつながっていません",
+        evidence,
+    ))
+}
+
+fn c5_wordpress_via_alb(w: &Names, _st: &St) -> Result<Status, CapError> {
+    let lb = find_alb(w)?;
+    if none(&lb) {
+        return Ok(report::skip(
+            "C5",
+            format!("skipped: no load balancer {} (see C1)", w.alb),
+            format!("省略: ロードバランサ {} がありません (C1 参照)", w.alb),
+        ));
+    }
+    let url = format!("http://{}/", t(&lb["DNSName"]));
+    let r = http::get(json!({ "url": url }))?;
+    let mut evidence = json!({
+        "url": url, "ok": r["ok"], "status": r["status"], "failure": r["failure"],
+        "elapsed_ms": r["elapsed_ms"],
+    });
+    let failure = t(&r["failure"]);
+    if r["ok"] != json!(true) {
+        if is_str(&lb["State"]["Code"], "provisioning") {
+            return Ok(report::pending(
+                "C5",
+                format!("{} is still provisioning ({failure})", w.alb),
+                format!("{} はプロビジョニング中です ({failure})", w.alb),
+                evidence,
+            ));
+        }
+        return Ok(report::fail(
+            "C5",
+            format!("no answer from {url}: {failure} ({})", t(&r["message"])),
+            format!("{url} から応答がありません: {failure}"),
+            evidence,
+        ));
+    }
+    let status = r["status"].as_i64().unwrap_or(0);
+    if status >= 500 {
+        return Ok(report::fail(
+            "C5",
+            format!("{url} answers HTTP {status}: the targets are unhealthy or WordPress is down (see C3)"),
+            format!("{url} が HTTP {status} を返します: ターゲットが異常か WordPress が停止しています (C3 参照)"),
+            evidence,
+        ));
+    }
+    if (300..400).contains(&status) {
+        let to = r["headers"]["location"].clone();
+        evidence["location"] = to.clone();
+        let to = t(&to);
+        return Ok(report::fail(
+            "C5",
+            format!("{url} redirects to {to}: WordPress still names another address (see D1)"),
+            format!("{url} が {to} にリダイレクトします: WordPress が別のアドレスを設定しています (D1 参照)"),
+            evidence,
+        ));
+    }
+    let body = t(&r["body"]);
+    if status == 200 && (body.contains("wp-content") || body.contains("WordPress")) {
+        return Ok(report::pass(
+            "C5",
+            format!("{url} answers with the WordPress site"),
+            format!("{url} で WordPress が表示されます"),
+            evidence,
+        ));
+    }
+    Ok(report::fail(
+        "C5",
+        format!("{url} answers HTTP {status}, but not with WordPress"),
+        format!("{url} は HTTP {status} を返しますが WordPress ではありません"),
+        evidence,
+    ))
+}
+
+fn d1_site_url(w: &Names, st: &St) -> Result<Status, CapError> {
+    if blocked("D1", st, &["A5"]) {
+        return Ok(Status::Skip);
+    }
+    let lb = find_alb(w)?;
+    if none(&lb) {
+        return Ok(report::skip(
+            "D1",
+            format!("skipped: no load balancer {} (see C1)", w.alb),
+            format!("省略: ロードバランサ {} がありません (C1 参照)", w.alb),
+        ));
+    }
+    let c = find_cluster(w)?;
+    let answer = mysql::query(json!({
+        "host": c["Endpoint"], "port": mysql_port(&c), "user": c["MasterUsername"],
+        "database": "wordpress",
+        "sql": "SELECT option_name, option_value FROM wp_options WHERE option_name IN ('siteurl', 'home')",
+    }))?;
+    let dns_name = t(&lb["DNSName"]);
+    let want = format!("http://{dns_name}").to_lowercase();
+    let mut values = BTreeMap::new();
+    for row in items(&answer["rows"]) {
+        values.insert(t(&row[0]), t(&row[1]));
+    }
+    let mut p = Problems::new();
+    for name in ["siteurl", "home"] {
+        let Some(value) = values.get(name) else {
+            p.problem(
+                format!("wp_options has no {name}"),
+                format!("wp_options に {name} がありません"),
+            );
+            continue;
+        };
+        let got = value.to_lowercase();
+        let got = got.strip_suffix('/').unwrap_or(&got);
+        if got != want {
+            p.problem(
+                format!("{name} is {value}, not http://{dns_name}"),
+                format!("{name} が {value} です (http://{dns_name} にしてください)"),
+            );
+        }
+    }
+    let evidence = json!({ "expected": format!("http://{dns_name}"), "found": values });
+    if !p.is_empty() {
+        return Ok(report::fail(
+            "D1",
+            format!(
+                "{}: update them in WordPress settings (or wp_options)",
+                join(&p.en, "; ")
+            ),
+            format!(
+                "{}: WordPress の設定 (または wp_options) で変更してください",
+                join(&p.ja, "、")
+            ),
+            evidence,
+        ));
+    }
+    Ok(report::pass(
+        "D1",
+        format!("siteurl and home are http://{dns_name}"),
+        format!("siteurl と home が http://{dns_name} です"),
+        evidence,
+    ))
+}
+
+fn e2_no_direct_http(w: &Names, _st: &St) -> Result<Status, CapError> {
+    let mut servers: Vec<(String, Value)> = Vec::new();
+    for name in [&w.web1, &w.web2] {
+        let found = instances_named(name)?;
+        if let Some(i) = found.first() {
+            if !none(&i["PublicIpAddress"]) {
+                servers.push((name.clone(), i["PublicIpAddress"].clone()));
+            }
+        }
+    }
+    if servers.is_empty() {
+        return Ok(report::skip(
+            "E2",
+            "skipped: no web server has a public address to try",
+            "省略: パブリックアドレスを持つ Web サーバがありません",
+        ));
+    }
+    let mut p = Problems::new();
+    let mut tried = BTreeMap::new();
+    for (name, ip) in &servers {
+        let r = tcp::connect(json!({ "host": ip, "port": 80 }))?;
+        let ok = r["ok"] == json!(true);
+        tried.insert(
+            name.clone(),
+            if ok {
+                json!("connected")
+            } else {
+                r["failure"].clone()
+            },
+        );
+        if ok {
+            let ip = t(ip);
+            p.problem(
+                format!("{name} ({ip}) accepts HTTP connections directly"),
+                format!("{name} ({ip}) に直接 HTTP 接続できます"),
+            );
+        }
+    }
+    let evidence = json!({ "tried": tried });
+    if !p.is_empty() {
+        return Ok(report::fail(
+            "E2",
+            format!(
+                "{}: allow port 80 only from {} (see E1)",
+                join(&p.en, "; "),
+                w.alb_sg
+            ),
+            format!(
+                "{}: ポート 80 は {} からのみ許可してください (E1 参照)",
+                join(&p.ja, "、"),
+                w.alb_sg
+            ),
+            evidence,
+        ));
+    }
+    let names: Vec<String> = servers.iter().map(|(n, _)| n.clone()).collect();
+    Ok(report::pass(
+        "E2",
+        format!(
+            "direct HTTP to the web servers fails ({})",
+            join(&names, ", ")
+        ),
+        format!(
+            "Web サーバへの直接 HTTP は失敗します ({})",
+            join(&names, ", ")
         ),
         evidence,
     ))
