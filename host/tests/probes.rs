@@ -2,18 +2,17 @@
 //!
 //! MySQL tests need the four MariaDB servers of `tests/env/mariadb.sh` (started by
 //! `tests/run`, which exports LABRUN_MARIADB_*); without them they fail. The DNS, HTTP
-//! and TCP servers are started in-process. DNS answers name realistic AWS addresses
-//! (10.0.2.x …) but every connection goes to 127.0.0.1 through connect-to rules.
-
-mod support;
+//! and TCP servers are started in-process (`labrun_tests::servers`). DNS answers name
+//! realistic AWS addresses (10.0.2.x …) but every connection goes to 127.0.0.1 through
+//! connect-to rules.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use labrun::caps::net::{ConnectTo, NetConfig, Secret};
 use labrun::caps::{dns, http, mysql, tcp, CapError, ErrorKind};
+use labrun_tests::servers::{self, Rec};
 use serde_json::{json, Value};
-use support::Rec;
 
 const CLUSTER: &str = "wp-user05-cluster.cluster-abc.ap-northeast-1.rds.amazonaws.com";
 const CLUSTER_RO: &str = "wp-user05-cluster.cluster-ro-abc.ap-northeast-1.rds.amazonaws.com";
@@ -23,20 +22,16 @@ const ALB: &str = "elb-user05-1234567890.ap-northeast-1.elb.amazonaws.com";
 const ALB_URL: &str = "http://elb-user05-1234567890.ap-northeast-1.elb.amazonaws.com";
 const OLD_URL: &str = "http://ec2-54-250-1-2.ap-northeast-1.compute.amazonaws.com";
 
-fn ip(s: &str) -> Rec {
-    Rec::Ip(s.parse().unwrap())
-}
-
 async fn lab_dns() -> SocketAddr {
-    support::dns_server(&[
-        (CLUSTER, Rec::Cname(WRITER)),
-        (CLUSTER_RO, Rec::Cname(READER)),
-        (WRITER, ip("10.0.2.57")),
-        (READER, ip("10.0.3.81")),
-        ("dual.test", ip("10.0.2.9")),
-        ("dual.test", ip("fd00::9")),
-        ("web.test", ip("127.0.0.1")),
-        ("nxtarget.test", Rec::Cname("gone.test")),
+    servers::dns_server(&[
+        (CLUSTER, Rec::cname(WRITER)),
+        (CLUSTER_RO, Rec::cname(READER)),
+        (WRITER, Rec::ip("10.0.2.57")),
+        (READER, Rec::ip("10.0.3.81")),
+        ("dual.test", Rec::ip("10.0.2.9")),
+        ("dual.test", Rec::ip("fd00::9")),
+        ("web.test", Rec::ip("127.0.0.1")),
+        ("nxtarget.test", Rec::cname("gone.test")),
     ])
     .await
 }
@@ -119,7 +114,7 @@ async fn dns_nxdomain_and_nodata_are_answers() {
 
 #[tokio::test]
 async fn dns_server_down_is_an_error_within_the_timeout() {
-    let port = support::closed_udp_port().await;
+    let port = servers::closed_udp_port().await;
     let server = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
     let net = NetConfig {
         dns_server: Some(server),
@@ -329,7 +324,7 @@ async fn mysql_rows_are_capped() {
 #[tokio::test]
 async fn mysql_refuses_writes_before_connecting() {
     // The port is closed: a statement that reached the network would fail with 2003.
-    let port = support::closed_port().await;
+    let port = servers::closed_port().await;
     let net = quick(NetConfig {
         mysql_password: Some(Secret::new("pw")),
         ..NetConfig::default()
@@ -469,7 +464,7 @@ fn alb_net(port: u16) -> NetConfig {
 
 #[tokio::test]
 async fn http_gets_the_wordpress_page_through_the_alb_name() {
-    let server = support::http_server().await;
+    let server = servers::http_server().await;
     let net = alb_net(server.port);
     let v = http::call(&net, "get", &json!({"url": format!("{ALB_URL}/")}))
         .await
@@ -478,7 +473,7 @@ async fn http_gets_the_wordpress_page_through_the_alb_name() {
     assert_eq!(v["status"], 200);
     assert_eq!(v["headers"]["server"], "nginx/1.24.0");
     assert_eq!(v["headers"]["content-type"], "text/html; charset=UTF-8");
-    assert_eq!(v["body"], support::WORDPRESS_PAGE);
+    assert_eq!(v["body"], servers::WORDPRESS_PAGE);
     assert_eq!(v["truncated"], false);
     assert_eq!(v["url"], format!("{ALB_URL}/"));
     assert_eq!(v["redirects"], json!([]));
@@ -503,7 +498,7 @@ async fn http_gets_the_wordpress_page_through_the_alb_name() {
 
 #[tokio::test]
 async fn http_5xx_is_an_answer() {
-    let server = support::http_server().await;
+    let server = servers::http_server().await;
     let v = http::call(
         &alb_net(server.port),
         "get",
@@ -518,7 +513,7 @@ async fn http_5xx_is_an_answer() {
 
 #[tokio::test]
 async fn http_redirects_are_reported_or_followed() {
-    let server = support::http_server().await;
+    let server = servers::http_server().await;
     let net = alb_net(server.port);
     let v = http::call(&net, "get", &json!({"url": format!("{ALB_URL}/old")}))
         .await
@@ -551,7 +546,7 @@ async fn http_redirects_are_reported_or_followed() {
 
 #[tokio::test]
 async fn http_body_is_capped() {
-    let server = support::http_server().await;
+    let server = servers::http_server().await;
     let net = alb_net(server.port);
     let v = http::call(&net, "get", &json!({"url": format!("{ALB_URL}/huge")}))
         .await
@@ -580,8 +575,8 @@ async fn http_body_is_capped() {
 #[tokio::test]
 async fn http_no_answer_is_a_failure_answer_not_an_error() {
     // A web server reached directly (E2): silent → timeout, closed → refused.
-    let silent = support::silent_listener().await;
-    let closed = support::closed_port().await;
+    let silent = servers::silent_listener().await;
+    let closed = servers::closed_port().await;
     let net = quick(NetConfig {
         connect_to: vec![
             connect_to(&format!("54.250.1.2:80:127.0.0.1:{silent}")),
@@ -614,7 +609,7 @@ async fn http_no_answer_is_a_failure_answer_not_an_error() {
     assert!(v["message"].as_str().unwrap().contains("127.0.0.1"), "{v}");
 
     // https to a plain-HTTP server: the TLS handshake fails.
-    let server = support::http_server().await;
+    let server = servers::http_server().await;
     let net = quick(NetConfig {
         connect_to: vec![connect_to(&format!("{ALB}:443:127.0.0.1:{}", server.port))],
         ..NetConfig::default()
@@ -628,7 +623,7 @@ async fn http_no_answer_is_a_failure_answer_not_an_error() {
 
 #[tokio::test]
 async fn http_resolves_with_the_dns_server() {
-    let server = support::http_server().await;
+    let server = servers::http_server().await;
     let net = quick(NetConfig {
         dns_server: Some(lab_dns().await),
         ..NetConfig::default()
@@ -682,8 +677,8 @@ async fn http_rejects_malformed_requests() {
 
 #[tokio::test]
 async fn tcp_connect_open_closed_and_silent() {
-    let server = support::http_server().await;
-    let closed = support::closed_port().await;
+    let server = servers::http_server().await;
+    let closed = servers::closed_port().await;
     let net = quick(NetConfig {
         connect_to: vec![
             connect_to(&format!(

@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# tests/env/mariadb.sh — four throw-away MariaDB servers on 127.0.0.1 for labrun's probe tests.
+# tests/env/mariadb.sh — throw-away MariaDB servers on 127.0.0.1 for labrun's probe tests.
 #
-#   tests/env/mariadb.sh start DIR   # prints `export LABRUN_MARIADB_…=…` lines on stdout
+#   tests/env/mariadb.sh template DIR  # prepares DIR/template (a data directory) and
+#                                      # DIR/password; prints `export LABRUN_MARIADB_…`
+#   tests/env/mariadb.sh start DIR     # four servers from that template (made if missing);
+#                                      # prints `export LABRUN_MARIADB_…=…` lines on stdout
 #   tests/env/mariadb.sh stop DIR
 #
 # Uses Debian's mariadb-server binaries (mariadb-install-db, mariadbd, mariadb-admin,
-# mariadb); no systemd, no config files (--no-defaults), nothing outside DIR. Servers:
+# mariadb); no systemd, no config files (--no-defaults), nothing outside DIR.
+# The template holds database `wordpress` (wp_options siteurl/home = the ALB URL below)
+# and user admin@'%' (and @localhost, @127.0.0.1) with a random password (DIR/password,
+# mode 600) and Aurora-master-like privileges WITHOUT SUPER or READ_ONLY ADMIN, so
+# --read-only binds it as it binds Aurora's master user on a reader. The e2e tests copy
+# the template for each world (labrun-tests `MariaDb::start`). The four servers:
 #   writer  database `wordpress`, wp_options siteurl/home = the ALB URL
 #   reader  same data, started with --read-only
 #   nowp    no `wordpress` database
 #   oldurl  wordpress with siteurl/home still the EC2 instance's DNS name
-# Each has user admin@'%' (and @localhost, @127.0.0.1) with a random password
-# (DIR/password, mode 600) and Aurora-master-like privileges WITHOUT SUPER or
-# READ_ONLY ADMIN, so --read-only binds it as it binds Aurora's master user on a reader.
 set -euo pipefail
 
 NAMES=(writer reader nowp oldurl)
@@ -22,7 +27,7 @@ OLD_URL='http://ec2-54-250-1-2.ap-northeast-1.compute.amazonaws.com'
 say() { printf 'mariadb.sh: %s\n' "$*" >&2; }
 die() { printf 'mariadb.sh: error: %s\n' "$*" >&2; exit 1; }
 
-usage() { die "usage: $0 start|stop DIR"; }
+usage() { die "usage: $0 template|start|stop DIR"; }
 [ $# -eq 2 ] || usage
 CMD=$1
 DIR=$2
@@ -127,20 +132,26 @@ sql_root() {
     "$CLIENT" --no-defaults --user=root --socket="$DIR/$1.sock" --batch -e "$2"
 }
 
-do_start() {
+find_bins() {
     INSTALL_DB=$(find_bin mariadb-install-db mysql_install_db) ||
         die "mariadb-install-db not found: apt-get install mariadb-server"
     MARIADBD=$(find_bin mariadbd mysqld) || die "mariadbd not found: apt-get install mariadb-server"
     ADMIN=$(find_bin mariadb-admin mysqladmin) || die "mariadb-admin not found: apt-get install mariadb-client"
     CLIENT=$(find_bin mariadb mysql) || die "mariadb client not found: apt-get install mariadb-client"
     RUN_USER=$(id -un)
+}
 
+enter_dir() {
     mkdir -p "$DIR"
     DIR=$(cd "$DIR" && pwd)
     # Unix socket paths are limited to ~107 bytes.
     [ ${#DIR} -lt 90 ] || die "DIR path too long for unix sockets: $DIR"
-    do_stop
-    for n in base "${NAMES[@]}"; do rm -rf "${DIR:?}/$n"; done
+}
+
+# DIR/template: a data directory with the users and the finished world's data, and
+# DIR/password. Built in DIR/template.tmp so a half-made template is never used.
+make_template() {
+    rm -rf "${DIR:?}/template" "${DIR:?}/template.tmp"
 
     local password
     password=$(LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c 24 || true)
@@ -178,21 +189,43 @@ EOF
         done
     )
 
-    if ! "$INSTALL_DB" --no-defaults --user="$RUN_USER" --datadir="$DIR/base" \
+    if ! "$INSTALL_DB" --no-defaults --user="$RUN_USER" --datadir="$DIR/template.tmp" \
         --auth-root-authentication-method=socket --skip-test-db --skip-name-resolve \
         --extra-file="$setup" \
         --innodb-log-file-size=8M --innodb-buffer-pool-size=32M --skip-log-bin \
         >"$DIR/install-db.log" 2>&1; then
+        rm -f "$setup"
         tail -n 30 "$DIR/install-db.log" >&2 || true
         die "mariadb-install-db failed (log: $DIR/install-db.log)"
     fi
     rm -f "$setup"
+    mv "$DIR/template.tmp" "$DIR/template"
+}
 
+print_template_env() {
+    echo "export LABRUN_MARIADB_TEMPLATE=$DIR/template"
+    echo "export LABRUN_MARIADB_PASSWORD_FILE=$DIR/password"
+}
+
+do_template() {
+    find_bins
+    enter_dir
+    make_template
+    print_template_env
+}
+
+do_start() {
+    find_bins
+    enter_dir
+    do_stop
     local n
+    for n in "${NAMES[@]}"; do rm -rf "${DIR:?}/$n"; done
+    if [ ! -d "$DIR/template/mysql" ] || [ ! -s "$DIR/password" ]; then
+        make_template
+    fi
     for n in "${NAMES[@]}"; do
-        cp -a "$DIR/base" "$DIR/$n"
+        cp -a "$DIR/template" "$DIR/$n"
     done
-    rm -rf "${DIR:?}/base"
 
     # Start all four at once; each reports in its own status file.
     local pids=() failed=0
@@ -224,10 +257,11 @@ EOF
         upper=$(printf '%s' "$n" | tr '[:lower:]' '[:upper:]')
         echo "export LABRUN_MARIADB_$upper=127.0.0.1:$(cat "$DIR/$n.port")"
     done
-    echo "export LABRUN_MARIADB_PASSWORD_FILE=$DIR/password"
+    print_template_env
 }
 
 case "$CMD" in
+    template) do_template ;;
     start) do_start ;;
     stop)
         [ -d "$DIR" ] || exit 0

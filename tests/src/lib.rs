@@ -16,9 +16,14 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
 
+pub mod mariadb;
+pub mod probe_env;
 pub mod report;
+pub mod servers;
 pub mod world;
 
+pub use mariadb::{MariaDb, MariaDbSpec};
+pub use probe_env::{ProbeBroken, ProbeEnv};
 pub use report::{run_labrun, LabrunRun, Report};
 pub use world::{Broken, World};
 

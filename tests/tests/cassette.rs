@@ -1,11 +1,14 @@
-//! Record/replay: a recorded run replays to the same report with no network, the
-//! cassette holds no secret, and the shipped example replays a finished Step 3.
+//! Record/replay: a recorded run (AWS and network probes) replays to the same report with
+//! no network, the cassette holds no secret, and the shipped example replays a finished
+//! Step 3 in which every outcome but F1 passes.
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use labrun_tests::{labrun_bin, run_labrun, workspace_root, Broken, TestAccount, World};
+use labrun_tests::{
+    labrun_bin, run_labrun, workspace_root, Broken, ProbeBroken, ProbeEnv, TestAccount, World,
+};
 use serde_json::Value;
 
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -43,8 +46,11 @@ async fn record_then_replay_gives_the_same_report_without_aws() {
         World::build_finished(&acct, "user05"),
         World::build(&acct, "user06", Broken::WebSgOpenHttp)
     );
-    a.unwrap_or_else(|e| panic!("{e:#}"));
-    b.unwrap_or_else(|e| panic!("{e:#}"));
+    let a = a.unwrap_or_else(|e| panic!("{e:#}"));
+    let b = b.unwrap_or_else(|e| panic!("{e:#}"));
+    let env = ProbeEnv::start(&[(&a, ProbeBroken::None), (&b, ProbeBroken::None)])
+        .await
+        .unwrap_or_else(|e| panic!("starting the probe servers: {e:#}"));
     let dir = tempdir();
     let cassette = dir.join("class.cassette.json");
     let cassette_arg = cassette.to_str().unwrap();
@@ -59,11 +65,16 @@ async fn record_then_replay_gives_the_same_report_without_aws() {
     ];
 
     let mut live = acct.labrun();
-    live.args(class).args(["--record", cassette_arg]);
+    live.args(class)
+        .args(env.args())
+        .args(["--record", cassette_arg]);
     let live = run_labrun(live, TIMEOUT);
     live.assert_code(1);
     let live_report = live.report().0;
     assert!(live_report["summary"]["aws_calls"].as_u64().unwrap() > 0);
+    for id in ["A4", "A5", "A6", "C5", "D1", "E2"] {
+        assert_eq!(live.report().status("user05", id), "pass", "{id}");
+    }
 
     let mut replay = offline_labrun(&class);
     replay.args(["--replay", cassette_arg]);
@@ -75,10 +86,17 @@ async fn record_then_replay_gives_the_same_report_without_aws() {
     assert!(replay_report["summary"]["replayed_calls"].as_u64().unwrap() > 0);
 
     let text = std::fs::read_to_string(&cassette).unwrap();
+    for capability in ["aws", "dns", "mysql", "http", "tcp"] {
+        assert!(
+            text.contains(&format!("\"{capability}\"")),
+            "the cassette holds no {capability} call"
+        );
+    }
     for secret in [
         &acct.credentials.secret_access_key,
         &acct.credentials.session_token,
         &acct.credentials.access_key_id,
+        &env.db_password(),
     ] {
         assert!(
             !text.contains(secret.as_str()),
@@ -116,17 +134,27 @@ async fn record_the_shipped_example() {
     let acct = TestAccount::with_id("210987654321")
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
-    World::build_finished(&acct, "user05")
+    let world = World::build_finished(&acct, "user05")
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
+    let env = ProbeEnv::start(&[(&world, ProbeBroken::None)])
+        .await
+        .unwrap_or_else(|e| panic!("starting the probe servers: {e:#}"));
     let out = workspace_root().join(EXAMPLE);
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
     let mut cmd = acct.labrun();
     cmd.args([SCRIPT, "--param", "user=user05", "--format", "json"])
+        .args(env.args())
         .args(["--record", out.to_str().unwrap()]);
     let run = run_labrun(cmd, TIMEOUT);
     run.report()
         .assert_statuses("user05", &Broken::None.expected_statuses());
+    run.assert_code(Broken::None.expected_exit_code());
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        !text.contains(&env.db_password()),
+        "the DB password leaked into the cassette"
+    );
 }
 
 fn tempdir() -> PathBuf {

@@ -3,12 +3,13 @@
 //! `labrun scripts/step3.rhai --param user=userXX --format json` (run from the workspace
 //! root) must give exactly the statuses `Broken::expected_statuses` documents: the
 //! AWS-visible ids pass in a finished world, each broken world fails (or skips) exactly
-//! its ids, and the network-probe ids are `skip` until probes exist.
+//! its ids. Every run gets a [`ProbeEnv`] with the world's network in its finished
+//! state, so the probe ids pass too (except F1, which labrun cannot check yet).
 
 use std::time::Duration;
 
 use labrun_tests::world::{AWS_IDS, PROBE_IDS};
-use labrun_tests::{run_labrun, Broken, LabrunRun, TestAccount, World};
+use labrun_tests::{run_labrun, Broken, LabrunRun, ProbeBroken, ProbeEnv, TestAccount, World};
 
 /// Generous: a debug build against a loaded moto, many tests at once on 2 cores.
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -20,13 +21,31 @@ fn labrun(acct: &TestAccount, args: &[&str]) -> LabrunRun {
     run_labrun(cmd, TIMEOUT)
 }
 
+/// labrun with the probe arguments of `env`.
+fn labrun_probing(acct: &TestAccount, env: &ProbeEnv, args: &[&str]) -> LabrunRun {
+    let mut cmd = acct.labrun();
+    cmd.args(args).args(env.args());
+    run_labrun(cmd, TIMEOUT)
+}
+
+/// The finished network of `worlds`.
+async fn finished_network(worlds: &[&World]) -> ProbeEnv {
+    let pairs: Vec<(&World, ProbeBroken)> =
+        worlds.iter().map(|w| (*w, ProbeBroken::None)).collect();
+    ProbeEnv::start(&pairs)
+        .await
+        .unwrap_or_else(|e| panic!("starting the probe servers: {e:#}"))
+}
+
 async fn check_variant(broken: Broken) {
     let acct = TestAccount::new().await;
-    World::build(&acct, "user07", broken)
+    let world = World::build(&acct, "user07", broken)
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
-    let run = labrun(
+    let env = finished_network(&[&world]).await;
+    let run = labrun_probing(
         &acct,
+        &env,
         &[SCRIPT, "--param", "user=user07", "--format", "json"],
     );
     let report = run.report();
@@ -87,10 +106,12 @@ async fn two_trainees_in_one_report() {
         World::build_finished(&acct, "user05"),
         World::build(&acct, "user06", Broken::NoFailover)
     );
-    a.unwrap_or_else(|e| panic!("{e:#}"));
-    b.unwrap_or_else(|e| panic!("{e:#}"));
-    let run = labrun(
+    let a = a.unwrap_or_else(|e| panic!("{e:#}"));
+    let b = b.unwrap_or_else(|e| panic!("{e:#}"));
+    let env = finished_network(&[&a, &b]).await;
+    let run = labrun_probing(
         &acct,
+        &env,
         &[
             SCRIPT,
             "--trainee",
@@ -116,14 +137,16 @@ async fn two_trainees_in_one_report() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn neighbour_does_not_leak_into_a_report() {
     let acct = TestAccount::new().await;
-    World::build(&acct, "user06", Broken::WebSgOpenHttp)
+    let neighbour = World::build(&acct, "user06", Broken::WebSgOpenHttp)
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
-    World::build_finished(&acct, "user05")
+    let world = World::build_finished(&acct, "user05")
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
-    let run = labrun(
+    let env = finished_network(&[&world, &neighbour]).await;
+    let run = labrun_probing(
         &acct,
+        &env,
         &[SCRIPT, "--param", "user=user05", "--format", "json"],
     );
     let report = run.report();
@@ -143,7 +166,10 @@ async fn unreachable_aws_is_an_error_not_a_failure() {
     };
     let mut cmd = acct.labrun();
     cmd.env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{closed}"))
-        .args([SCRIPT, "--param", "user=user05", "--format", "json"]);
+        .args([SCRIPT, "--param", "user=user05", "--format", "json"])
+        // Whatever a probe would try stays on 127.0.0.1.
+        .args(["--dns-server", &format!("127.0.0.1:{closed}")])
+        .args(["--connect-to", &format!("::127.0.0.1:{closed}")]);
     let run = run_labrun(cmd, TIMEOUT);
     let report = run.report();
     let mut errors = 0;
