@@ -24,6 +24,10 @@ pub struct BadInput(pub String);
 
 /// Parses the command line and runs; returns the process exit code.
 pub async fn main_with_args(args: Vec<std::ffi::OsString>) -> u8 {
+    // `labrun inspect STEP` is the one subcommand; anything else is `labrun STEP …`.
+    if args.get(1).is_some_and(|a| a == "inspect") {
+        return inspect(&args[2..]).await;
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -50,6 +54,23 @@ pub async fn main_with_args(args: Vec<std::ffi::OsString>) -> u8 {
         Ok(code) => code,
         Err(BadInput(message)) => {
             eprintln!("labrun: {message}");
+            exit::BAD_INPUT
+        }
+    }
+}
+
+/// `labrun inspect STEP`: prints what the step imports and declares.
+async fn inspect(args: &[std::ffi::OsString]) -> u8 {
+    let [path] = args else {
+        eprintln!("labrun: usage: labrun inspect STEP (a .rhai script or a .wasm component)");
+        return exit::BAD_INPUT;
+    };
+    let (text, error) = crate::step::inspect(Path::new(path)).await;
+    print!("{text}");
+    match error {
+        None => exit::PASS,
+        Some(e) => {
+            eprintln!("labrun: {e}");
             exit::BAD_INPUT
         }
     }

@@ -112,6 +112,65 @@ impl Step {
     }
 }
 
+/// `labrun inspect STEP`: what a step is and needs, without running it. Returns the
+/// text to print and, when the step could not be loaded, why (one line).
+pub async fn inspect(path: &std::path::Path) -> (String, Option<String>) {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let shown = path.display().to_string();
+    let limits = Limits::default();
+    let loaded = match path.extension().and_then(|e| e.to_str()) {
+        Some("wasm") => {
+            let manifest = match wasm::compile(path) {
+                Ok((_, manifest, _)) => manifest,
+                Err(e) => return (out, Some(e)),
+            };
+            let _ = writeln!(out, "{shown}: WebAssembly component");
+            let _ = writeln!(out, "  size: {} bytes", manifest.size);
+            let _ = writeln!(out, "  sha256: {}", manifest.sha256);
+            for v in manifest.host_versions() {
+                let _ = writeln!(out, "  built for: {}@{v}", wasm::policy::HOST_PACKAGE);
+            }
+            let caps = manifest.capabilities();
+            let _ = writeln!(
+                out,
+                "  capabilities: {}",
+                if caps.is_empty() {
+                    "none".to_string()
+                } else {
+                    caps.join(", ")
+                }
+            );
+            let _ = writeln!(out, "  imports:");
+            for i in &manifest.imports {
+                let _ = writeln!(out, "    {i}");
+            }
+            wasm::WasmStep::load(path, &limits, &wasm::Grants::all())
+                .await
+                .map(|s| s.info().clone())
+        }
+        _ => {
+            let loaded = rhai::RhaiStep::load(path, &limits).map(|s| s.info().clone());
+            if loaded.is_ok() {
+                let _ = writeln!(out, "{shown}: Rhai script");
+            }
+            loaded
+        }
+    };
+    match loaded {
+        Ok(info) => {
+            let _ = writeln!(out, "  name: {}", info.name);
+            let _ = writeln!(out, "  title: {} / {}", info.title.en, info.title.ja);
+            for (k, v) in &info.params {
+                let _ = writeln!(out, "  param: {k} ({v})");
+            }
+            let _ = writeln!(out, "  checks: {}", info.checks.join(" "));
+            (out, None)
+        }
+        Err(e) => (out, Some(e)),
+    }
+}
+
 /// Everything one trainee's run may use.
 #[derive(Clone)]
 pub struct RunContext {

@@ -110,7 +110,7 @@ impl Cache {
         let tmp = self.dir.join(format!(
             ".tmp-{}-{}",
             std::process::id(),
-            hex::encode(&random_bytes(8).unwrap_or_default())
+            hex::encode(random_bytes(8).unwrap_or_default())
         ));
         let written = (|| -> std::io::Result<()> {
             let mut f = private_create(&tmp)?;
@@ -155,32 +155,27 @@ fn private_create(path: &Path) -> std::io::Result<fs::File> {
 /// This host's cache key: created once (exclusively, 0600), then read.
 fn host_key(dir: &Path) -> std::io::Result<Vec<u8>> {
     let path = dir.join(KEY_FILE);
-    for _ in 0..2 {
-        match private_create(&path) {
-            Ok(mut f) => {
-                let key = random_bytes(32)?;
-                f.write_all(&key)?;
-                f.sync_all()?;
-                return Ok(key);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let key = fs::read(&path)?;
-                if key.len() == 32 {
-                    return Ok(key);
-                }
-                // Another process is between create and write, or the file is
-                // damaged: only a full key is ever used.
-                std::thread::sleep(std::time::Duration::from_millis(50));
-                let key = fs::read(&path)?;
-                if key.len() == 32 {
-                    return Ok(key);
-                }
-                return Err(std::io::Error::other("cache key file is damaged"));
-            }
-            Err(e) => return Err(e),
+    match private_create(&path) {
+        Ok(mut f) => {
+            let key = random_bytes(32)?;
+            f.write_all(&key)?;
+            f.sync_all()?;
+            Ok(key)
         }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            // Another process may be between creating and writing it: only a full
+            // key is ever used.
+            for _ in 0..20 {
+                let key = fs::read(&path)?;
+                if key.len() == 32 {
+                    return Ok(key);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(std::io::Error::other("the cache key file is damaged"))
+        }
+        Err(e) => Err(e),
     }
-    Err(std::io::Error::other("cache key unavailable"))
 }
 
 fn random_bytes(n: usize) -> std::io::Result<Vec<u8>> {

@@ -1,0 +1,278 @@
+//! WebAssembly steps: what labrun refuses before anything runs (each with one line and
+//! exit 64), what the compile cache trusts, and that the step3 plugin replays the
+//! shipped cassette into the same report as the script. No moto needed.
+//!
+//! Needs `LABRUN_STEP3_WASM` and `LABRUN_V1_STEP_WASM` (built and exported by tests/run).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use labrun_tests::{labrun_bin, run_labrun, workspace_root, LabrunRun};
+use serde_json::Value;
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+const BAD_INPUT: i32 = 64;
+const CASSETTE: &str = "examples/step3-user05.cassette.json";
+
+fn built(var: &str, what: &str) -> PathBuf {
+    let path = std::env::var_os(var).unwrap_or_else(|| {
+        panic!("{var} is not set: run the tests via tests/run, which builds {what} for wasm32-wasip2 and exports it")
+    });
+    let path = PathBuf::from(path);
+    assert!(
+        path.is_file(),
+        "{var}={} does not exist: build {what} first (tests/run does)",
+        path.display()
+    );
+    path
+}
+
+fn step3_wasm() -> PathBuf {
+    built("LABRUN_STEP3_WASM", "plugins/")
+}
+
+/// A scratch directory: the step files are put here so messages name them shortly.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!(
+            "labrun-{name}-{}-{}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        Scratch(dir)
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) {
+        std::fs::write(self.0.join(name), bytes).expect("write step file");
+    }
+
+    fn cache(&self) -> PathBuf {
+        self.0.join("cache")
+    }
+
+    /// labrun run in the scratch dir, offline, with its own cache.
+    fn labrun(&self, args: &[&str]) -> LabrunRun {
+        let mut cmd = Command::new(labrun_bin());
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.0)
+            .env("LABRUN_CACHE_DIR", self.cache())
+            .env("LANG", "C")
+            .current_dir(&self.0)
+            .args(args);
+        run_labrun(cmd, TIMEOUT)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn assert_refused(run: &LabrunRun, line: &str) {
+    assert_eq!(
+        run.stderr,
+        format!("labrun: {line}\n"),
+        "stderr (stdout: {})",
+        run.stdout
+    );
+    assert!(run.stdout.is_empty(), "nothing on stdout: {}", run.stdout);
+    run.assert_code(BAD_INPUT);
+}
+
+#[test]
+fn ungranted_capability_is_refused_naming_the_grant() {
+    let s = Scratch::new("grant");
+    s.write("step3.wasm", &std::fs::read(step3_wasm()).unwrap());
+    let run = s.labrun(&[
+        "step3.wasm",
+        "--grant",
+        "dns,mysql",
+        "--grant",
+        "http,tcp",
+        "--param",
+        "user=user05",
+    ]);
+    assert_refused(
+        &run,
+        "step3.wasm: step imports labrun:host/aws@0.1.0 but aws is not granted; grant it with --grant aws",
+    );
+}
+
+#[test]
+fn unknown_grant_is_bad_input() {
+    let s = Scratch::new("grant-name");
+    s.write("step3.wasm", &std::fs::read(step3_wasm()).unwrap());
+    let run = s.labrun(&["step3.wasm", "--grant", "aws,s3", "--param", "user=user05"]);
+    assert_refused(
+        &run,
+        "--grant s3: unknown capability; labrun grants aws, dns, mysql, http, tcp",
+    );
+}
+
+#[test]
+fn other_host_major_version_is_refused_naming_both() {
+    let s = Scratch::new("v1");
+    let v1 = built("LABRUN_V1_STEP_WASM", "tests/fixtures/wasm/v1-step");
+    s.write("v1.wasm", &std::fs::read(v1).unwrap());
+    let run = s.labrun(&["v1.wasm"]);
+    assert_refused(
+        &run,
+        "v1.wasm: step built for labrun:host@1.0.0; this labrun provides labrun:host@0.1.0: rebuild the step against this labrun's wit/",
+    );
+}
+
+#[test]
+fn core_module_is_refused() {
+    let s = Scratch::new("core");
+    s.write("core.wasm", b"\0asm\x01\0\0\0");
+    let run = s.labrun(&["core.wasm"]);
+    assert_refused(
+        &run,
+        "core.wasm: a core WebAssembly module, not a component: build the step with `cargo build --target wasm32-wasip2`",
+    );
+}
+
+#[test]
+fn truncated_component_is_refused() {
+    let s = Scratch::new("truncated");
+    let bytes = std::fs::read(step3_wasm()).unwrap();
+    s.write("cut.wasm", &bytes[..1000]);
+    let run = s.labrun(&["cut.wasm"]);
+    assert_refused(
+        &run,
+        "cut.wasm: truncated WebAssembly component: the file ends inside a section after 1000 bytes",
+    );
+}
+
+#[test]
+fn non_wasm_file_is_refused() {
+    let s = Scratch::new("text");
+    s.write("notes.wasm", b"fn run(params) {}\n");
+    let run = s.labrun(&["notes.wasm"]);
+    assert_refused(
+        &run,
+        "notes.wasm: not a WebAssembly file (it does not start with the \\0asm header)",
+    );
+    s.write("step.txt", b"hello");
+    let run = s.labrun(&["step.txt"]);
+    assert_refused(
+        &run,
+        "step.txt: unknown step type; a step is a Rhai script (.rhai) or a WebAssembly component (.wasm)",
+    );
+}
+
+/// A report without its timings.
+fn untimed(mut report: Value) -> Value {
+    report["summary"]
+        .as_object_mut()
+        .expect("summary")
+        .remove("elapsed_ms");
+    for t in report["trainees"].as_array_mut().expect("trainees") {
+        t.as_object_mut().expect("trainee").remove("elapsed_ms");
+    }
+    report
+}
+
+/// The human report without the run time on its summary line.
+fn untimed_text(text: &str) -> String {
+    text.lines()
+        .map(|l| match (l.find(" trainee(s), "), l.rfind(" s, ")) {
+            (Some(a), Some(b)) if b > a => format!("{}…{}", &l[..a], &l[b..]),
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn replay(s: &Scratch, step: &Path, format: &str) -> LabrunRun {
+    let cassette = workspace_root().join(CASSETTE);
+    let mut cmd = Command::new(labrun_bin());
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &s.0)
+        .env("LABRUN_CACHE_DIR", s.cache())
+        .env("LANG", "C")
+        .current_dir(workspace_root())
+        .arg(step)
+        .args(["--param", "user=user05", "--replay"])
+        .arg(cassette)
+        .args(["--format", format, "--color", "never"]);
+    run_labrun(cmd, TIMEOUT)
+}
+
+#[test]
+fn plugin_replays_the_cassette_into_the_scripts_report() {
+    let s = Scratch::new("replay");
+    let script = workspace_root().join("scripts/step3.rhai");
+    let wasm = step3_wasm();
+    for format in ["json", "human"] {
+        let a = replay(&s, &script, format);
+        let b = replay(&s, &wasm, format);
+        assert_eq!(b.code, a.code, "exit codes\n{}\n{}", a.stderr, b.stderr);
+        assert_eq!(b.stderr, a.stderr);
+        if format == "json" {
+            assert_eq!(untimed(b.report().0), untimed(a.report().0));
+        } else {
+            assert_eq!(untimed_text(&b.stdout), untimed_text(&a.stdout));
+        }
+    }
+}
+
+#[test]
+fn compile_cache_is_used_and_a_tampered_artifact_is_never_loaded() {
+    let s = Scratch::new("cache");
+    let wasm = step3_wasm();
+    let first = replay(&s, &wasm, "json");
+    let artifacts = || -> Vec<PathBuf> {
+        std::fs::read_dir(s.cache())
+            .map(|d| {
+                d.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "cwasm"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let written = artifacts();
+    assert_eq!(written.len(), 1, "one compiled artifact in the cache");
+    assert!(s.cache().join("host.key").is_file(), "the host key exists");
+    let again = replay(&s, &wasm, "json");
+    assert_eq!(untimed(again.report().0), untimed(first.report().0));
+
+    // Flip a byte of the artifact: the HMAC fails, labrun recompiles and still runs.
+    let mut bytes = std::fs::read(&written[0]).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&written[0], &bytes).unwrap();
+    let tampered = replay(&s, &wasm, "json");
+    assert_eq!(untimed(tampered.report().0), untimed(first.report().0));
+    assert_ne!(
+        std::fs::read(&written[0]).unwrap(),
+        bytes,
+        "the tampered artifact was replaced by a fresh one"
+    );
+}
+
+#[test]
+fn inspect_shows_the_manifest() {
+    let s = Scratch::new("inspect");
+    s.write("step3.wasm", &std::fs::read(step3_wasm()).unwrap());
+    let run = s.labrun(&["inspect", "step3.wasm"]);
+    run.assert_code(0);
+    let out = &run.stdout;
+    assert!(out.contains("labrun:host@0.1.0"), "{out}");
+    assert!(out.contains("capabilities: aws, dns, mysql, http, tcp"), "{out}");
+    assert!(out.contains("sha256: "), "{out}");
+    assert!(out.contains("checks: A1 A2 A3 A4 A5 A6 A7"), "{out}");
+
+    let script = workspace_root().join("scripts/step3.rhai");
+    let run = s.labrun(&["inspect", script.to_str().unwrap()]);
+    run.assert_code(0);
+    assert!(run.stdout.contains("name: step3"), "{}", run.stdout);
+    assert!(run.stdout.contains("user"), "{}", run.stdout);
+}
