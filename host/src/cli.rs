@@ -83,9 +83,23 @@ pub struct Cli {
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,
 
-    /// Wall-clock limit for one trainee's run, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    pub timeout: u64,
+    /// Wall-clock limit for one trainee's run, in seconds (default: the policy's,
+    /// 300 for instructor steps, 60 for untrusted ones).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub timeout: Option<u64>,
+
+    /// How far the step is trusted: `untrusted` for trainee-submitted steps (their own
+    /// resources only, hosts derived from them only, tight limits).
+    #[arg(long, value_enum, default_value_t = crate::policy::Trust::Instructor, conflicts_with = "policy")]
+    pub trust: crate::policy::Trust,
+
+    /// A policy file (TOML): `trust = "untrusted"` plus the grants and limits it changes.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+
+    /// Write every capability call (allowed or denied) as JSON lines to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
 }
 
 fn parse_dns_server(text: &str) -> Result<std::net::SocketAddr, String> {
@@ -118,8 +132,16 @@ pub type TraineeRun = (String, BTreeMap<String, String>);
 pub const TRAINEE_PARAM: &str = "user";
 
 impl Cli {
-    pub fn timeout(&self) -> Duration {
-        Duration::from_secs(self.timeout)
+    /// The policy the flags ask for: a file, or a preset; `--timeout` overrides its clock.
+    pub fn policy(&self) -> Result<crate::policy::Policy, String> {
+        let mut policy = match &self.policy {
+            Some(path) => crate::policy::Policy::load(path)?,
+            None => crate::policy::Policy::preset(self.trust),
+        };
+        if let Some(seconds) = self.timeout {
+            policy.limits.wall_clock = Duration::from_secs(seconds);
+        }
+        Ok(policy)
     }
 
     /// `--param` pairs, checked: every one must be KEY=VALUE with a unique key.

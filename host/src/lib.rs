@@ -5,7 +5,9 @@
 
 pub mod caps;
 pub mod cli;
+pub mod gate;
 pub mod outcome;
+pub mod policy;
 pub mod report;
 pub mod run;
 pub mod step;

@@ -8,10 +8,12 @@ use std::time::Instant;
 use clap::Parser;
 use futures::future::join_all;
 use serde_json::json;
+use sha2::Digest;
 use tokio::sync::Semaphore;
 
 use crate::caps::net::{NetConfig, Secret};
 use crate::caps::{Cassette, Hub};
+use crate::gate::{Audit, Gate, StepId};
 use crate::cli::{Cli, ColorArg, LangArg};
 use crate::outcome::{exit, Lang, Report, Summary};
 use crate::report::{self, Style};
@@ -78,10 +80,8 @@ async fn inspect(args: &[std::ffi::OsString]) -> u8 {
 
 pub async fn run(cli: Cli) -> Result<u8, BadInput> {
     let started = Instant::now();
-    let limits = Limits {
-        wall_clock: cli.timeout(),
-        ..Limits::default()
-    };
+    let policy = Arc::new(cli.policy().map_err(BadInput)?);
+    let limits = policy.limits.clone();
     let grants = Grants::parse(&cli.grants).map_err(BadInput)?;
     let step = Arc::new(load_step(&cli.step, &limits, &grants).await?);
     let runs = cli.runs().map_err(BadInput)?;
@@ -93,22 +93,49 @@ pub async fn run(cli: Cli) -> Result<u8, BadInput> {
         None => Hub::live(cli.region.clone(), net_config(&cli)?),
     });
 
-    let gate = Arc::new(Semaphore::new(cli.jobs as usize));
+    let audit = match &cli.audit {
+        Some(path) => Some(Arc::new(Audit::create(path).map_err(BadInput)?)),
+        None => None,
+    };
+    let step_id = StepId {
+        name: step.info().name.clone(),
+        sha256: std::fs::read(step.path())
+            .map(|bytes| hex::encode(sha2::Sha256::digest(&bytes)))
+            .unwrap_or_default(),
+    };
+
+    let slots = Arc::new(Semaphore::new(cli.jobs as usize));
     let trainees = join_all(runs.into_iter().map(|(trainee, params)| {
         let step = step.clone();
+        let gate = Arc::new(Gate::new(
+            hub.clone(),
+            policy.clone(),
+            trainee.clone(),
+            step_id.clone(),
+            audit.clone(),
+        ));
         let ctx = RunContext {
             hub: hub.clone(),
+            gate: gate.clone(),
             trainee,
             params,
             limits: limits.clone(),
         };
-        let gate = gate.clone();
+        let slots = slots.clone();
         async move {
-            let _slot = gate.acquire().await.expect("semaphore never closed");
-            step.run(ctx).await
+            let _slot = slots.acquire().await.expect("semaphore never closed");
+            let mut report = step.run(ctx).await;
+            // Denials belong in the report, not only in the audit log.
+            report
+                .log
+                .extend(gate.denials().into_iter().map(|d| format!("denied: {d}")));
+            report
         }
     }))
     .await;
+    if let Some(audit) = &audit {
+        audit.flush();
+    }
 
     let mut summary = Summary::default();
     for t in &trainees {

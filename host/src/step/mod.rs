@@ -175,6 +175,8 @@ pub async fn inspect(path: &std::path::Path) -> (String, Option<String>) {
 #[derive(Clone)]
 pub struct RunContext {
     pub hub: Arc<Hub>,
+    /// The policy door every capability call of this trainee's run goes through.
+    pub gate: Arc<crate::gate::Gate>,
     pub trainee: String,
     pub params: BTreeMap<String, String>,
     pub limits: Limits,

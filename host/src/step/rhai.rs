@@ -132,7 +132,8 @@ impl RhaiStep {
             });
         }
         for &capability in caps::CAPABILITIES {
-            engine.register_static_module(capability, capability_module(&bridge, capability).into());
+            engine
+                .register_static_module(capability, capability_module(&bridge, capability).into());
         }
         engine.register_static_module("report", report_module(&bridge).into());
         engine.register_static_module("log", log_module(&bridge).into());
@@ -191,10 +192,10 @@ struct Bridge {
 
 impl Bridge {
     fn call(&self, capability: &str, operation: &str, request: Value) -> Result<Value, CapError> {
-        let hub = self.ctx.hub.clone();
+        let gate = self.ctx.gate.clone();
         let deadline = self.deadline;
         self.handle.block_on(async move {
-            match tokio::time::timeout_at(deadline, hub.call(capability, operation, request)).await
+            match tokio::time::timeout_at(deadline, gate.call(capability, operation, request)).await
             {
                 Ok(result) => result,
                 Err(_) => Err(CapError::new(
