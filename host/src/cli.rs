@@ -16,7 +16,8 @@ use crate::report::Format;
     after_help = "Exit codes: 0 all passed · 1 some fail/pending · 2 some error (could not check) · 64 bad input"
 )]
 pub struct Cli {
-    /// The step to run: a Rhai script (.rhai) or a WebAssembly component (.wasm).
+    /// The step to run: a Rhai script (.rhai), a WebAssembly component (.wasm), or a
+    /// published step by reference, REGISTRY/REPO:VERSION or REGISTRY/REPO@sha256:….
     pub step: PathBuf,
 
     /// A step param, KEY=VALUE (repeatable), e.g. --param user=user05.
@@ -78,6 +79,10 @@ pub struct Cli {
     /// of aws, dns, mysql, http, tcp). A step importing another is refused before it runs.
     #[arg(long = "grant", value_name = "CAP[,CAP…]")]
     pub grants: Vec<String>,
+
+    /// Steps given by reference: lockfile, trusted keys, --insecure, --offline.
+    #[command(flatten)]
+    pub fetch: crate::publish::FetchArgs,
 
     /// How many trainees to check at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]

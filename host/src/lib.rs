@@ -7,6 +7,7 @@ pub mod caps;
 pub mod cli;
 pub mod gate;
 pub mod outcome;
+pub mod publish;
 pub mod policy;
 pub mod report;
 pub mod run;

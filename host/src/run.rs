@@ -30,6 +30,10 @@ pub async fn main_with_args(args: Vec<std::ffi::OsString>) -> u8 {
     if args.get(1).is_some_and(|a| a == "inspect") {
         return inspect(&args[2..]).await;
     }
+    // `labrun plugin publish|pull|lock|keygen|sign`: sharing steps through registries.
+    if args.get(1).is_some_and(|a| a == "plugin") {
+        return crate::publish::main(args).await;
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -83,7 +87,16 @@ pub async fn run(cli: Cli) -> Result<u8, BadInput> {
     let policy = Arc::new(cli.policy().map_err(BadInput)?);
     let limits = policy.limits.clone();
     let grants = Grants::parse(&cli.grants).map_err(BadInput)?;
-    let step = Arc::new(load_step(&cli.step, &limits, &grants).await?);
+    // A step given by reference is pulled (verified) into the cache first.
+    let step_path = match crate::publish::step_for_run(&cli.step, &cli.fetch).await {
+        Ok(path) => path,
+        Err(f) if f.is_refusal() => return Err(BadInput(f.message)),
+        Err(f) => {
+            eprintln!("labrun: {}", f.message);
+            return Ok(exit::ERROR);
+        }
+    };
+    let step = Arc::new(load_step(&step_path, &limits, &grants).await?);
     let runs = cli.runs().map_err(BadInput)?;
     for (_, params) in &runs {
         check_params(step.path(), step.info(), params).map_err(BadInput)?;
