@@ -2,7 +2,8 @@
 //! (`wit/labrun-host.wit`), run in wasmtime with exactly the capabilities granted.
 //!
 //! - Grants are checked against the component's import list before anything runs.
-//! - Capability imports call the same [`Hub`](crate::caps::Hub) as the Rhai modules;
+//! - Capability imports go through the same [`Gate`] (policy, then the hub) as the
+//!   Rhai modules;
 //!   `report`/`log` go to the same [`Collector`] with the same [`Limits`].
 //! - Bounded: fuel (CPU), epoch interruption (wall clock), memory and table growth,
 //!   each host call bounded by the run's deadline; a trap marks every unreported
@@ -30,7 +31,8 @@ use wasmtime::{
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::{Collector, Limits, RunContext, StepInfo};
-use crate::caps::{self, CapError, ErrorKind, Hub};
+use crate::caps::{self, CapError, ErrorKind};
+use crate::gate::Gate;
 use crate::outcome::{Message, Outcome, Status, TraineeReport};
 pub use cache::Source;
 pub use policy::Grants;
@@ -237,7 +239,7 @@ impl WasmStep {
 
     fn store(
         &self,
-        hub: Option<Arc<Hub>>,
+        gate: Option<Arc<Gate>>,
         collector: Arc<Collector>,
         limits: &Limits,
         deadline: Instant,
@@ -253,7 +255,7 @@ impl WasmStep {
                 max_memory: limits.max_memory_bytes,
                 hit: None,
             },
-            hub,
+            gate,
             collector,
             limits: limits.clone(),
             deadline: tokio::time::Instant::from_std(deadline),
@@ -280,7 +282,7 @@ impl WasmStep {
         let deadline = started + ctx.limits.wall_clock;
         let collector = Arc::new(Collector::default());
         let (mut store, output) = self.store(
-            Some(ctx.hub.clone()),
+            Some(ctx.gate.clone()),
             collector.clone(),
             &ctx.limits,
             deadline,
@@ -432,8 +434,9 @@ struct State {
     wasi: WasiCtx,
     table: ResourceTable,
     limiter: Limiter,
-    /// `None` while describing: no capability is usable then.
-    hub: Option<Arc<Hub>>,
+    /// The run's policy door to the capability hub; `None` while describing, when no
+    /// capability is usable.
+    gate: Option<Arc<Gate>>,
     collector: Arc<Collector>,
     limits: Limits,
     deadline: tokio::time::Instant,
@@ -496,7 +499,7 @@ impl State {
         operation: &str,
         request: String,
     ) -> wasmtime::Result<Result<String, wit::types::CapError>> {
-        let Some(hub) = self.hub.clone() else {
+        let Some(gate) = self.gate.clone() else {
             return Ok(Err(to_wit(CapError::new(
                 capability,
                 operation,
@@ -516,7 +519,7 @@ impl State {
             }
         };
         let answer =
-            tokio::time::timeout_at(self.deadline, hub.call(capability, operation, request))
+            tokio::time::timeout_at(self.deadline, gate.call(capability, operation, request))
                 .await
                 .unwrap_or_else(|_| {
                     Err(CapError::new(
