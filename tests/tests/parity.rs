@@ -77,8 +77,7 @@ async fn script_and_plugin_agree_on_every_scenario() {
             worlds.push(w.unwrap_or_else(|e| panic!("{e:#}")));
         }
     }
-    let pairs: Vec<(&World, ProbeBroken)> =
-        worlds.iter().map(|w| (w, ProbeBroken::None)).collect();
+    let pairs: Vec<(&World, ProbeBroken)> = worlds.iter().map(|w| (w, ProbeBroken::None)).collect();
     let env = ProbeEnv::start(&pairs)
         .await
         .unwrap_or_else(|e| panic!("starting the probe servers: {e:#}"));

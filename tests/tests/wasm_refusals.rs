@@ -266,7 +266,10 @@ fn inspect_shows_the_manifest() {
     run.assert_code(0);
     let out = &run.stdout;
     assert!(out.contains("labrun:host@0.1.0"), "{out}");
-    assert!(out.contains("capabilities: aws, dns, mysql, http, tcp"), "{out}");
+    assert!(
+        out.contains("capabilities: aws, dns, mysql, http, tcp"),
+        "{out}"
+    );
     assert!(out.contains("sha256: "), "{out}");
     assert!(out.contains("checks: A1 A2 A3 A4 A5 A6 A7"), "{out}");
 
@@ -275,4 +278,71 @@ fn inspect_shows_the_manifest() {
     run.assert_code(0);
     assert!(run.stdout.contains("name: step3"), "{}", run.stdout);
     assert!(run.stdout.contains("user"), "{}", run.stdout);
+}
+
+/// A step that spins, allocates without end, floods stdout or panics is stopped (or
+/// truncated) and the report names why, with the limit.
+#[test]
+fn runaway_steps_are_stopped_and_named() {
+    let s = Scratch::new("misbehave");
+    let wasm = built("LABRUN_MISBEHAVE_WASM", "tests/fixtures/wasm/misbehave");
+    s.write("misbehave.wasm", &std::fs::read(wasm).unwrap());
+    let row = |mode: &str| -> (Value, Value, Option<i32>) {
+        let run = s.labrun(&[
+            "misbehave.wasm",
+            "--param",
+            &format!("mode={mode}"),
+            "--timeout",
+            "2",
+            "--format",
+            "json",
+        ]);
+        let report = run.report().0;
+        let t = report["trainees"][0].clone();
+        (t["results"][0].clone(), t["log"].clone(), run.code)
+    };
+    let stopped = |why: &str| {
+        format!("not checked: the step stopped before this check: misbehave.wasm: {why}")
+    };
+
+    let (r, _, code) = row("ok");
+    assert_eq!((r["status"].as_str(), code), (Some("pass"), Some(0)));
+
+    let (r, _, code) = row("spin");
+    assert_eq!(r["status"], "error");
+    assert_eq!(
+        r["message"]["en"],
+        stopped("the step ran past its wall-clock limit of 2 s")
+    );
+    assert_eq!(code, Some(2));
+
+    let (r, _, _) = row("alloc");
+    assert_eq!(
+        r["message"]["en"],
+        stopped("the step needed more than 256 MiB of memory (the memory limit)")
+    );
+
+    let (r, log, code) = row("panic");
+    assert_eq!(
+        r["message"]["en"],
+        stopped("the step crashed (wasm trap: wasm `unreachable` instruction executed): misbehave was told to panic")
+    );
+    assert_eq!(code, Some(2));
+    assert!(
+        log.to_string().contains("misbehave was told to panic"),
+        "{log}"
+    );
+
+    // 1 MiB on stdout: kept up to the cap, the rest counted, and the step goes on.
+    let (r, log, code) = row("chatty");
+    assert_eq!((r["status"].as_str(), code), (Some("pass"), Some(0)));
+    let last = log
+        .as_array()
+        .and_then(|l| l.last())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        last,
+        "output: … 983040 more bytes dropped (the output limit is 64 KiB)"
+    );
 }

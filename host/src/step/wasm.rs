@@ -402,17 +402,10 @@ fn trap_cause(
             limits.max_fuel
         ),
         Some(Trap::Interrupt) => wall_clock_text(limits),
-        Some(trap) => {
-            let last = output
-                .lines()
-                .into_iter()
-                .rev()
-                .find(|l| !l.trim().is_empty());
-            match last {
-                Some(line) => format!("the step crashed ({trap}): {line}"),
-                None => format!("the step crashed ({trap})"),
-            }
-        }
+        Some(trap) => match output.panic_message() {
+            Some(line) => format!("the step crashed ({trap}): {line}"),
+            None => format!("the step crashed ({trap})"),
+        },
         None => format!("the step failed: {}", one_line(err)),
     }
 }
@@ -706,6 +699,25 @@ impl BoundedOutput {
         let take = room.min(bytes.len());
         inner.0.extend_from_slice(&bytes[..take]);
         inner.1 += bytes.len() - take;
+    }
+
+    /// The message of a Rust panic in what the guest printed (the line after
+    /// "panicked at …"), else the last line that is not a note.
+    fn panic_message(&self) -> Option<String> {
+        let inner = self.inner.lock().expect("output lock poisoned");
+        let text = String::from_utf8_lossy(&inner.0);
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        if let Some(i) = lines.iter().rposition(|l| l.contains("panicked at")) {
+            if let Some(message) = lines.get(i + 1).filter(|l| !l.is_empty()) {
+                return Some(message.to_string());
+            }
+            return Some(lines[i].to_string());
+        }
+        lines
+            .iter()
+            .rev()
+            .find(|l| !l.is_empty() && !l.starts_with("note:"))
+            .map(|l| l.to_string())
     }
 
     /// What the guest printed, as log lines.
