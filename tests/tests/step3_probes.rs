@@ -167,3 +167,73 @@ async fn db_password_never_shows() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The per-world MariaDB: seeded as its spec says, `--read-only` binds `admin`, quick to
+/// start, and gone (process and files) when dropped.
+#[test]
+fn mariadb_per_world_is_seeded_read_only_and_removed() {
+    use labrun_tests::{mariadb, MariaDb, MariaDbSpec};
+    use std::process::Command;
+
+    let url = "http://elb-user09-1.ap-northeast-1.elb.amazonaws.com";
+    let start = std::time::Instant::now();
+    let db = MariaDb::start(&MariaDbSpec::wordpress(url).read_only())
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    eprintln!("MariaDb::start took {:?}", start.elapsed());
+    let sql = |sql: &str| {
+        let out = Command::new("mariadb")
+            .args(["--no-defaults", "--batch", "--skip-column-names"])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-P",
+                &db.port().to_string(),
+                "-u",
+                "admin",
+            ])
+            .args(["-e", sql])
+            .env("MYSQL_PWD", mariadb::password().unwrap())
+            .output()
+            .expect("running the mariadb client");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        )
+    };
+    let (ok, rows, err) = sql(
+        "SELECT @@read_only, option_value FROM wordpress.wp_options \
+         WHERE option_name IN ('home', 'siteurl')",
+    );
+    assert!(ok, "{err}");
+    assert_eq!(rows, format!("1\t{url}\n1\t{url}"));
+    let (ok, _, err) = sql("DELETE FROM wordpress.wp_options");
+    assert!(!ok && err.contains("1290"), "a write on the reader: {err}");
+    let port = db.port();
+    drop(db);
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the server still listens after drop"
+    );
+
+    let db = MariaDb::start(&MariaDbSpec::without_wordpress()).unwrap_or_else(|e| panic!("{e:#}"));
+    let out = Command::new("mariadb")
+        .args(["--no-defaults", "--batch", "--skip-column-names"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-P",
+            &db.port().to_string(),
+            "-u",
+            "admin",
+        ])
+        .args(["-e", "SHOW DATABASES"])
+        .env("MYSQL_PWD", mariadb::password().unwrap())
+        .output()
+        .unwrap();
+    let dbs = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && !dbs.lines().any(|d| d == "wordpress"),
+        "{dbs}"
+    );
+}
