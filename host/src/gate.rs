@@ -81,6 +81,10 @@ impl Gate {
         }
     }
 
+    pub fn trainee(&self) -> &str {
+        &self.trainee
+    }
+
     /// Denials so far, for the report.
     pub fn denials(&self) -> Vec<String> {
         self.denials.lock().expect("gate lock poisoned").clone()
@@ -110,29 +114,25 @@ impl Gate {
             Ok(()) => self.hub.call(capability, operation, request.clone()).await,
         };
         let result = match result {
-            Ok(answer) if self.policy.scoped && capability == "aws" => {
-                self.own_vpcs()
-                    .await
-                    .map(|vpcs| scope_aws(operation, answer, &self.trainee, &vpcs))
-            }
+            Ok(answer) if self.policy.scoped && capability == "aws" => self
+                .own_vpcs()
+                .await
+                .map(|vpcs| scope_aws(operation, answer, &self.trainee, &vpcs)),
             other => other,
         };
-        let result = result.and_then(|answer| {
-            if self.policy.scoped && capability == "dns" {
-                // Addresses of an allowed name may be probed too.
-                if let (Some(Ok(hosts)), Some(addresses)) =
-                    (self.hosts.get(), answer["addresses"].as_array())
-                {
-                    let mut hosts = hosts.lock().expect("gate lock poisoned");
-                    for a in addresses.iter().filter_map(Value::as_str) {
-                        if !is_special(a) {
-                            hosts.insert(a.to_string());
-                        }
+        if let (true, Ok(answer)) = (self.policy.scoped && capability == "dns", &result) {
+            // Addresses of an allowed name may be probed too.
+            if let (Some(Ok(hosts)), Some(addresses)) =
+                (self.hosts.get(), answer["addresses"].as_array())
+            {
+                let mut hosts = hosts.lock().expect("gate lock poisoned");
+                for a in addresses.iter().filter_map(Value::as_str) {
+                    if !is_special(a) {
+                        hosts.insert(a.to_string());
                     }
                 }
             }
-            Ok(answer)
-        });
+        }
         let bytes = match &result {
             Ok(v) => v.to_string().len() as u64,
             Err(_) => 0,
@@ -156,7 +156,12 @@ impl Gate {
         result
     }
 
-    async fn admit(&self, capability: &str, operation: &str, request: &Value) -> Result<(), String> {
+    async fn admit(
+        &self,
+        capability: &str,
+        operation: &str,
+        request: &Value,
+    ) -> Result<(), String> {
         if let Some(why) = self.policy.refusal(capability, operation) {
             return Err(why);
         }
@@ -177,7 +182,11 @@ impl Gate {
             "aws" => self.admit_aws(operation, request),
             _ => {
                 if capability == "http"
-                    && request.get("max_redirects").and_then(Value::as_u64).unwrap_or(0) > 0
+                    && request
+                        .get("max_redirects")
+                        .and_then(Value::as_u64)
+                        .unwrap_or(0)
+                        > 0
                 {
                     return Err(
                         "redirects are not followed for untrusted steps: they could lead anywhere"
@@ -216,7 +225,9 @@ impl Gate {
     /// Operations that take another resource's ARN may only name the trainee's own.
     fn admit_aws(&self, operation: &str, request: &Value) -> Result<(), String> {
         let arn_names: Vec<&str> = match operation {
-            "elbv2_describe_target_health" => request["TargetGroupArn"].as_str().into_iter().collect(),
+            "elbv2_describe_target_health" => {
+                request["TargetGroupArn"].as_str().into_iter().collect()
+            }
             "elbv2_describe_listeners" => request["LoadBalancerArn"]
                 .as_str()
                 .into_iter()
@@ -231,7 +242,10 @@ impl Gate {
             _ => return Ok(()),
         };
         for arn in arn_names {
-            if !arn_resource_names(arn).iter().any(|n| owns(n, &self.trainee)) {
+            if !arn_resource_names(arn)
+                .iter()
+                .any(|n| owns(n, &self.trainee))
+            {
                 return Err(format!("{arn} does not belong to {}", self.trainee));
             }
         }
@@ -285,7 +299,12 @@ impl Gate {
         for r in list(&ec2, "Reservations") {
             for i in list(r, "Instances") {
                 if owns(&tag_name(i), t) {
-                    for key in ["PublicIpAddress", "PrivateIpAddress", "PublicDnsName", "PrivateDnsName"] {
+                    for key in [
+                        "PublicIpAddress",
+                        "PrivateIpAddress",
+                        "PublicDnsName",
+                        "PrivateDnsName",
+                    ] {
                         add(&i[key]);
                     }
                 }
@@ -391,15 +410,16 @@ pub fn owns(name: &str, trainee: &str) -> bool {
 
 /// Resource names inside an ELBv2 ARN (`…:targetgroup/NAME/id`, `…:loadbalancer/app/NAME/id`).
 fn arn_resource_names(arn: &str) -> Vec<&str> {
-    arn.rsplit(':')
-        .next()
-        .unwrap_or("")
-        .split('/')
-        .collect()
+    arn.rsplit(':').next().unwrap_or("").split('/').collect()
 }
 
 /// Keeps only the trainee's own resources in an AWS answer.
-pub fn scope_aws(operation: &str, mut answer: Value, trainee: &str, vpcs: &HashSet<String>) -> Value {
+pub fn scope_aws(
+    operation: &str,
+    mut answer: Value,
+    trainee: &str,
+    vpcs: &HashSet<String>,
+) -> Value {
     let in_vpc = |r: &Value| r["VpcId"].as_str().is_some_and(|v| vpcs.contains(v));
     let by_name = |key: &'static str| move |r: &Value| owns(r[key].as_str().unwrap_or(""), trainee);
     let keep = |answer: &mut Value, list_key: &str, keep: &dyn Fn(&Value) -> bool| {
@@ -430,8 +450,12 @@ pub fn scope_aws(operation: &str, mut answer: Value, trainee: &str, vpcs: &HashS
             owns(&tag_name(s), trainee) || in_vpc(s)
         }),
         "ec2_describe_vpcs" => keep(&mut answer, "Vpcs", &|v| owns(&tag_name(v), trainee)),
-        "rds_describe_db_clusters" => keep(&mut answer, "DBClusters", &by_name("DBClusterIdentifier")),
-        "rds_describe_db_instances" => keep(&mut answer, "DBInstances", &by_name("DBInstanceIdentifier")),
+        "rds_describe_db_clusters" => {
+            keep(&mut answer, "DBClusters", &by_name("DBClusterIdentifier"))
+        }
+        "rds_describe_db_instances" => {
+            keep(&mut answer, "DBInstances", &by_name("DBInstanceIdentifier"))
+        }
         "rds_describe_db_subnet_groups" => keep(&mut answer, "DBSubnetGroups", &|g| {
             owns(g["DBSubnetGroupName"].as_str().unwrap_or(""), trainee) || in_vpc(g)
         }),
@@ -439,7 +463,9 @@ pub fn scope_aws(operation: &str, mut answer: Value, trainee: &str, vpcs: &HashS
         "elbv2_describe_load_balancers" => {
             keep(&mut answer, "LoadBalancers", &by_name("LoadBalancerName"))
         }
-        "elbv2_describe_target_groups" => keep(&mut answer, "TargetGroups", &by_name("TargetGroupName")),
+        "elbv2_describe_target_groups" => {
+            keep(&mut answer, "TargetGroups", &by_name("TargetGroupName"))
+        }
         // Admitted only for the trainee's own target group / load balancer.
         "elbv2_describe_target_health" | "elbv2_describe_listeners" => {}
         // Fail closed: an operation without a scope rule answers nothing.
@@ -469,7 +495,10 @@ pub fn is_special(host: &str) -> bool {
     if host == "localhost" || host.ends_with(".localhost") {
         return true;
     }
-    match host.trim_matches(|c| c == '[' || c == ']').parse::<IpAddr>() {
+    match host
+        .trim_matches(|c| c == '[' || c == ']')
+        .parse::<IpAddr>()
+    {
         Ok(IpAddr::V4(ip)) => ip.is_loopback() || ip.is_link_local() || ip.is_unspecified(),
         Ok(IpAddr::V6(ip)) => {
             ip.is_loopback() || ip.is_unspecified() || (ip.segments()[0] & 0xffc0) == 0xfe80
@@ -483,7 +512,11 @@ fn target_of(capability: &str, operation: &str, request: &Value) -> String {
     match capability {
         "aws" => {
             let text = caps::cassette::canonical(request);
-            let text = if text.len() > 200 { format!("{}…", &text[..200]) } else { text };
+            let text = if text.len() > 200 {
+                format!("{}…", &text[..200])
+            } else {
+                text
+            };
             format!("{operation} {text}")
         }
         _ => probe_host(capability, request).unwrap_or_default(),
@@ -499,7 +532,10 @@ mod tests {
         assert!(owns("wp-user05-cluster", "user05"));
         assert!(owns("webserver#2-user05", "user05"));
         assert!(owns("wordpress user05", "user05"));
-        assert!(owns("elb-user05-1.ap-northeast-1.elb.amazonaws.com", "user05"));
+        assert!(owns(
+            "elb-user05-1.ap-northeast-1.elb.amazonaws.com",
+            "user05"
+        ));
         assert!(!owns("wp-user050-cluster", "user05"));
         assert!(!owns("wp-user06-cluster", "user05"));
         assert!(!owns("anything", ""));
@@ -507,7 +543,15 @@ mod tests {
 
     #[test]
     fn special_addresses() {
-        for h in ["127.0.0.1", "169.254.169.254", "::1", "[::1]", "0.0.0.0", "localhost", "fe80::1"] {
+        for h in [
+            "127.0.0.1",
+            "169.254.169.254",
+            "::1",
+            "[::1]",
+            "0.0.0.0",
+            "localhost",
+            "fe80::1",
+        ] {
             assert!(is_special(h), "{h}");
         }
         for h in ["10.0.2.57", "54.1.2.3", "wp-user05.x.rds.amazonaws.com"] {
@@ -520,13 +564,21 @@ mod tests {
         let answer = json!({"DBClusters": [
             {"DBClusterIdentifier": "wp-user05-cluster"},
             {"DBClusterIdentifier": "wp-user06-cluster"}]});
-        let kept = scope_aws("rds_describe_db_clusters", answer, "user05", &HashSet::new());
+        let kept = scope_aws(
+            "rds_describe_db_clusters",
+            answer,
+            "user05",
+            &HashSet::new(),
+        );
         assert_eq!(kept["DBClusters"].as_array().unwrap().len(), 1);
         let answer = json!({"Reservations": [
             {"Instances": [{"Tags": [{"Key": "Name", "Value": "webserver#1-user06"}]}]},
             {"Instances": [{"Tags": [{"Key": "Name", "Value": "webserver#1-user05"}]}]}]});
         let kept = scope_aws("ec2_describe_instances", answer, "user05", &HashSet::new());
         assert_eq!(kept["Reservations"].as_array().unwrap().len(), 1);
-        assert_eq!(scope_aws("unknown_op", json!({"X": 1}), "user05", &HashSet::new()), json!({}));
+        assert_eq!(
+            scope_aws("unknown_op", json!({"X": 1}), "user05", &HashSet::new()),
+            json!({})
+        );
     }
 }

@@ -4,11 +4,12 @@
 //! (the capability hub: live, record, replay) → [`outcome`] → [`report`].
 
 pub mod caps;
+pub mod class;
 pub mod cli;
 pub mod gate;
 pub mod outcome;
-pub mod publish;
 pub mod policy;
+pub mod publish;
 pub mod report;
 pub mod run;
 pub mod step;

@@ -86,7 +86,8 @@ impl Policy {
     }
 
     pub fn parse(text: &str) -> Result<Policy, String> {
-        let file: PolicyFile = toml::from_str(text).map_err(|e| e.to_string().replace('\n', " "))?;
+        let file: PolicyFile =
+            toml::from_str(text).map_err(|e| e.to_string().replace('\n', " "))?;
         let mut policy = Policy::preset(file.trust);
         if let Some(grants) = file.grants {
             let mut map = BTreeMap::new();
@@ -213,9 +214,11 @@ mod tests {
 
     #[test]
     fn unknown_names_are_refused() {
-        assert!(Policy::parse("trust = \"untrusted\"\n[grants]\nssh = [\"*\"]\n")
-            .unwrap_err()
-            .contains("unknown capability `ssh`"));
+        assert!(
+            Policy::parse("trust = \"untrusted\"\n[grants]\nssh = [\"*\"]\n")
+                .unwrap_err()
+                .contains("unknown capability `ssh`")
+        );
         assert!(Policy::parse("trust = \"root\"\n").is_err());
         assert!(Policy::parse("trust = \"untrusted\"\nfoo = 1\n").is_err());
     }

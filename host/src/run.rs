@@ -13,8 +13,8 @@ use tokio::sync::Semaphore;
 
 use crate::caps::net::{NetConfig, Secret};
 use crate::caps::{Cassette, Hub};
-use crate::gate::{Audit, Gate, StepId};
 use crate::cli::{Cli, ColorArg, LangArg};
+use crate::gate::{Audit, Gate, StepId};
 use crate::outcome::{exit, Lang, Report, Summary};
 use crate::report::{self, Style};
 use crate::step::wasm::Grants;
@@ -96,48 +96,70 @@ pub async fn run(cli: Cli) -> Result<u8, BadInput> {
             return Ok(exit::ERROR);
         }
     };
-    let step = Arc::new(load_step(&step_path, &limits, &grants).await?);
-    let runs = cli.runs().map_err(BadInput)?;
-    for (_, params) in &runs {
-        check_params(step.path(), step.info(), params).map_err(BadInput)?;
-    }
     let hub = Arc::new(match &cli.replay {
         Some(path) => Hub::replay(Cassette::load(path).map_err(|e| BadInput(format!("{e:#}")))?),
         None => Hub::live(cli.region.clone(), net_config(&cli)?),
     });
-
     let audit = match &cli.audit {
         Some(path) => Some(Arc::new(Audit::create(path).map_err(BadInput)?)),
         None => None,
     };
-    let step_id = StepId {
-        name: step.info().name.clone(),
-        sha256: std::fs::read(step.path())
-            .map(|bytes| hex::encode(sha2::Sha256::digest(&bytes)))
-            .unwrap_or_default(),
+    let (step_name, planned) = if crate::class::is_class_file(&step_path) {
+        crate::class::plan(&step_path, &cli, &limits, &grants).await?
+    } else {
+        let step = Arc::new(load_step(&step_path, &limits, &grants).await?);
+        let runs = cli.runs().map_err(BadInput)?;
+        for (_, params) in &runs {
+            check_params(step.path(), step.info(), params).map_err(BadInput)?;
+        }
+        let id = step_id(&step);
+        let planned = runs
+            .into_iter()
+            .map(|(trainee, params)| Planned {
+                trainee,
+                params,
+                step: Ok((step.clone(), id.clone())),
+            })
+            .collect();
+        (step.info().name.clone(), planned)
     };
 
     let slots = Arc::new(Semaphore::new(cli.jobs as usize));
-    let trainees = join_all(runs.into_iter().map(|(trainee, params)| {
-        let step = step.clone();
-        let gate = Arc::new(Gate::new(
-            hub.clone(),
-            policy.clone(),
-            trainee.clone(),
-            step_id.clone(),
-            audit.clone(),
-        ));
-        let ctx = RunContext {
-            hub: hub.clone(),
-            gate: gate.clone(),
-            trainee,
-            params,
-            limits: limits.clone(),
-        };
+    let trainees = join_all(planned.into_iter().map(|planned| {
+        let hub = hub.clone();
+        let policy = policy.clone();
+        let audit = audit.clone();
+        let limits = limits.clone();
         let slots = slots.clone();
         async move {
+            let (step, step_id) = match planned.step {
+                Ok(step) => step,
+                Err(why) => return crate::class::unloadable(planned.trainee, why),
+            };
+            let gate = Arc::new(Gate::new(
+                hub.clone(),
+                policy,
+                planned.trainee.clone(),
+                step_id,
+                audit,
+            ));
+            let ctx = RunContext {
+                hub,
+                gate: gate.clone(),
+                trainee: planned.trainee,
+                params: planned.params,
+                limits,
+            };
             let _slot = slots.acquire().await.expect("semaphore never closed");
-            let mut report = step.run(ctx).await;
+            // A panic in one trainee's run is that trainee's error, never the class's.
+            let run = tokio::spawn(async move { step.run(ctx).await });
+            let mut report = match run.await {
+                Ok(report) => report,
+                Err(e) => crate::class::unloadable(
+                    gate.trainee().to_string(),
+                    format!("the step crashed inside labrun: {e}"),
+                ),
+            };
             // Denials belong in the report, not only in the audit log.
             report
                 .log
@@ -160,7 +182,7 @@ pub async fn run(cli: Cli) -> Result<u8, BadInput> {
     summary.replayed_calls = hub.replayed_calls();
     summary.elapsed_ms = started.elapsed().as_millis() as u64;
     let report = Report {
-        step: step.info().name.clone(),
+        step: step_name,
         trainees,
         summary,
     };
@@ -209,6 +231,23 @@ pub async fn run(cli: Cli) -> Result<u8, BadInput> {
     Ok(report.exit_code())
 }
 
+/// One trainee's run as planned: the step it runs (or why that step could not load).
+pub struct Planned {
+    pub trainee: String,
+    pub params: std::collections::BTreeMap<String, String>,
+    pub step: Result<(Arc<Step>, StepId), String>,
+}
+
+/// The step's name and the sha256 of its file, for the audit log.
+pub fn step_id(step: &Step) -> StepId {
+    StepId {
+        name: step.info().name.clone(),
+        sha256: std::fs::read(step.path())
+            .map(|bytes| hex::encode(sha2::Sha256::digest(&bytes)))
+            .unwrap_or_default(),
+    }
+}
+
 /// Probe settings; the MySQL password comes from the operator, never from a step.
 fn net_config(cli: &Cli) -> Result<NetConfig, BadInput> {
     let mysql_password = if let Some(path) = &cli.mysql_password_file {
@@ -247,6 +286,6 @@ fn net_config(cli: &Cli) -> Result<NetConfig, BadInput> {
     })
 }
 
-async fn load_step(path: &Path, limits: &Limits, grants: &Grants) -> Result<Step, BadInput> {
+pub async fn load_step(path: &Path, limits: &Limits, grants: &Grants) -> Result<Step, BadInput> {
     Step::load(path, limits, grants).await.map_err(BadInput)
 }

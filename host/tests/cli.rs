@@ -117,9 +117,11 @@ fn unreadable_cassette_is_bad_input() {
 }
 
 #[test]
-fn wasm_steps_are_refused_clearly_until_supported() {
-    let out = labrun(&["step.wasm"]);
-    assert_one_line_bad_input(&out, "WebAssembly steps are not supported");
+fn missing_or_unknown_step_files_are_bad_input() {
+    let out = labrun(&["no-such-step.wasm"]);
+    assert_one_line_bad_input(&out, "cannot read step no-such-step.wasm");
+    let out = labrun(&["notes.txt"]);
+    assert_one_line_bad_input(&out, "notes.txt: unknown step type");
 }
 
 #[test]

@@ -43,7 +43,7 @@ enum Backend {
     Live {
         region: Option<String>,
         aws: OnceCell<Result<aws::AwsClients, CapError>>,
-        net: net::NetConfig,
+        net: Box<net::NetConfig>,
     },
     Replay(HashMap<String, Answer>),
 }
@@ -73,7 +73,7 @@ impl Hub {
         Hub::with_backend(Backend::Live {
             region,
             aws: OnceCell::new(),
-            net,
+            net: Box::new(net),
         })
     }
 

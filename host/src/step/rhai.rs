@@ -431,6 +431,16 @@ fn stop_cause(err: EvalAltResult, limits: &Limits, path: &str) -> String {
             "the step used more than {} operations (the CPU limit)",
             limits.max_operations
         ),
+        EvalAltResult::ErrorDataTooLarge(what, _) => {
+            let (thing, limit, name) = if what.contains("string") {
+                ("a string", limits.max_string_size, "max_string_size")
+            } else if what.contains("array") {
+                ("an array", limits.max_array_size, "max_array_size")
+            } else {
+                ("a map", limits.max_map_size, "max_map_size")
+            };
+            format!("{thing} grew past {limit} (the {name} limit)")
+        }
         EvalAltResult::ErrorTooManyModules(..) => {
             "`import` is not available to steps: they load no modules or files".to_string()
         }

@@ -1,0 +1,132 @@
+//! A class of submissions: each trainee runs the step they submitted, under one
+//! policy, in one report. One broken or hostile submission never stops the class.
+//!
+//! ```toml
+//! # class.toml — paths are relative to this file
+//! [[submission]]
+//! trainee = "user05"
+//! step = "submissions/user05.rhai"
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::cli::{Cli, TRAINEE_PARAM};
+use crate::outcome::{Message, Outcome, Status, TraineeReport};
+use crate::run::{load_step, step_id, BadInput, Planned};
+use crate::step::wasm::Grants;
+use crate::step::{check_params, Limits};
+
+/// The row a submission gets when its step cannot run at all.
+pub const UNLOADABLE_ID: &str = "step";
+
+pub fn is_class_file(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "toml")
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClassFile {
+    #[serde(default)]
+    submission: Vec<Submission>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Submission {
+    trainee: String,
+    step: PathBuf,
+}
+
+/// Reads the class file and loads every submission; a submission that does not
+/// load becomes an error row for that trainee, not a bad-input exit.
+pub async fn plan(
+    path: &Path,
+    cli: &Cli,
+    limits: &Limits,
+    grants: &Grants,
+) -> Result<(String, Vec<Planned>), BadInput> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| BadInput(format!("cannot read class file {}: {e}", path.display())))?;
+    let class: ClassFile = toml::from_str(&text).map_err(|e| {
+        BadInput(format!(
+            "{} is not a class file ([[submission]] trainee = \"user05\", step = \"…\"): {}",
+            path.display(),
+            e.to_string().replace('\n', " ")
+        ))
+    })?;
+    if class.submission.is_empty() {
+        return Err(BadInput(format!(
+            "{} lists no [[submission]]",
+            path.display()
+        )));
+    }
+    if !cli.trainees.is_empty() {
+        return Err(BadInput(
+            "a class file names its trainees: drop --trainee".to_string(),
+        ));
+    }
+    let extra = cli.param_map().map_err(BadInput)?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut planned = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for sub in class.submission {
+        if !seen.insert(sub.trainee.clone()) {
+            return Err(BadInput(format!(
+                "{}: trainee {} has two submissions",
+                path.display(),
+                sub.trainee
+            )));
+        }
+        let mut params = std::collections::BTreeMap::new();
+        params.insert(TRAINEE_PARAM.to_string(), sub.trainee.clone());
+        let step_path = base.join(&sub.step);
+        let step = match load_step(&step_path, limits, grants).await {
+            // Class-wide --param values go to the submissions that declare them.
+            Ok(step) => check_params(step.path(), step.info(), &{
+                for (k, v) in &extra {
+                    if step.info().params.contains_key(k) {
+                        params.insert(k.clone(), v.clone());
+                    }
+                }
+                params.clone()
+            })
+                .map(|()| {
+                    let id = step_id(&step);
+                    (Arc::new(step), id)
+                })
+                .map_err(|e| e.to_string()),
+            Err(BadInput(why)) => Err(why),
+        };
+        planned.push(Planned {
+            trainee: sub.trainee,
+            params,
+            step,
+        });
+    }
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "class".into());
+    Ok((name, planned))
+}
+
+/// A report for a trainee whose step could not run: one `error` row saying why.
+pub fn unloadable(trainee: String, why: String) -> TraineeReport {
+    TraineeReport {
+        trainee,
+        results: vec![Outcome {
+            id: UNLOADABLE_ID.to_string(),
+            status: Status::Error,
+            message: Message::new(
+                format!("the submitted step could not run: {why}"),
+                format!("提出されたステップを実行できませんでした: {why}"),
+            ),
+            evidence: None,
+        }],
+        log: Vec::new(),
+        elapsed_ms: 0,
+    }
+}

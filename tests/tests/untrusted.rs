@@ -1,0 +1,413 @@
+//! Untrusted trainee checks: the adversarial corpus under `--trust untrusted`, each
+//! hostile submission run in one class with an honest trainee whose result must stay
+//! right, against a moto account holding both trainees' Step-3 worlds.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use labrun_tests::{run_labrun, workspace_root, LabrunRun, TestAccount, World};
+use serde_json::Value;
+
+const TIMEOUT: Duration = Duration::from_secs(180);
+
+struct Class {
+    acct: TestAccount,
+    hostile: World,
+    honest: World,
+    dir: PathBuf,
+}
+
+impl Class {
+    /// user05 submits something hostile, user06 the honest check; both finished Step 3.
+    async fn new() -> Class {
+        let acct = TestAccount::new().await;
+        let (hostile, honest) = tokio::join!(
+            World::build_finished(&acct, "user05"),
+            World::build_finished(&acct, "user06")
+        );
+        let dir = std::env::temp_dir().join(format!(
+            "labrun-class-{}-{}",
+            std::process::id(),
+            acct.account_id
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        Class {
+            acct,
+            hostile: hostile.unwrap_or_else(|e| panic!("{e:#}")),
+            honest: honest.unwrap_or_else(|e| panic!("{e:#}")),
+            dir,
+        }
+    }
+
+    /// Runs a class file: user05 runs `tests/adversarial/<hostile>.rhai`, user06 honest.rhai.
+    fn run(&self, hostile: &str, extra: &[&str]) -> LabrunRun {
+        let corpus = workspace_root().join("tests/adversarial");
+        let class = self.dir.join(format!("{hostile}.toml"));
+        std::fs::write(
+            &class,
+            format!(
+                "[[submission]]\ntrainee = \"user05\"\nstep = \"{}\"\n\n\
+                 [[submission]]\ntrainee = \"user06\"\nstep = \"{}\"\n",
+                corpus.join(format!("{hostile}.rhai")).display(),
+                corpus.join("honest.rhai").display()
+            ),
+        )
+        .unwrap();
+        let mut cmd = self.acct.labrun();
+        cmd.arg(&class)
+            .args(["--trust", "untrusted", "--format", "json"])
+            .args([
+                "--audit",
+                self.dir
+                    .join(format!("{hostile}.audit.jsonl"))
+                    .to_str()
+                    .unwrap(),
+            ])
+            .args(extra);
+        run_labrun(cmd, TIMEOUT)
+    }
+
+    fn audit(&self, hostile: &str) -> Vec<Value> {
+        std::fs::read_to_string(self.dir.join(format!("{hostile}.audit.jsonl")))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for Class {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn results<'a>(report: &'a Value, trainee: &str) -> &'a [Value] {
+    report["trainees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["trainee"] == trainee)
+        .unwrap_or_else(|| panic!("no trainee {trainee} in {report}"))["results"]
+        .as_array()
+        .unwrap()
+}
+
+fn row<'a>(report: &'a Value, trainee: &str, id: &str) -> &'a Value {
+    results(report, trainee)
+        .iter()
+        .find(|r| r["id"] == id)
+        .unwrap_or_else(|| panic!("no {id} for {trainee} in {report}"))
+}
+
+/// The honest neighbour is untouched: it passes and sees only its own resources.
+fn assert_honest_unaffected(report: &Value) {
+    let h1 = row(report, "user06", "H1");
+    assert_eq!(h1["status"], "pass", "{h1}");
+    assert_eq!(
+        h1["evidence"]["clusters"],
+        serde_json::json!(["wp-user06-cluster"])
+    );
+    let h2 = row(report, "user06", "H2");
+    assert_eq!(
+        h2["evidence"]["load_balancers"],
+        serde_json::json!(["elb-user06"])
+    );
+}
+
+/// Runs one hostile submission; checks the host survived (a JSON report came out),
+/// the honest trainee is unaffected, and returns user05's H1 row.
+fn hostile_h1(class: &Class, hostile: &str, extra: &[&str]) -> (Value, Value) {
+    let run = class.run(hostile, extra);
+    assert!(
+        run.stderr.is_empty() || !run.stderr.contains("panicked"),
+        "{}",
+        run.stderr
+    );
+    let report = run.report().0;
+    assert_honest_unaffected(&report);
+    (row(&report, "user05", "H1").clone(), report)
+}
+
+fn message(row: &Value) -> &str {
+    row["message"]["en"].as_str().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cpu_memory_depth_and_eval_limits_stop_hostile_steps() {
+    let class = Class::new().await;
+    let cases = [
+        (
+            "infinite_loop",
+            "more than 5000000 operations (the CPU limit)",
+        ),
+        (
+            "memory_bomb",
+            "a string grew past 1048576 (the max_string_size limit)",
+        ),
+        (
+            "array_bomb",
+            "an array grew past 10000 (the max_array_size limit)",
+        ),
+        ("deep_recursion", "deeper than 32 levels"),
+        ("uses_import", "`import` is not available to steps"),
+        (
+            "mutating",
+            "Function not found: aws::ec2_terminate_instances",
+        ),
+    ];
+    for (hostile, expected) in cases {
+        let (h1, _) = hostile_h1(&class, hostile, &[]);
+        assert_eq!(h1["status"], "error", "{hostile}: {h1}");
+        assert!(message(&h1).contains(expected), "{hostile}: {h1}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_that_does_not_compile_is_an_error_row_not_a_stopped_class() {
+    let class = Class::new().await;
+    let run = class.run("uses_eval", &[]);
+    let report = run.report().0;
+    assert_honest_unaffected(&report);
+    let rows = results(&report, "user05");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["id"], "step");
+    assert_eq!(rows[0]["status"], "error");
+    assert!(message(&rows[0]).contains("syntax error"), "{}", rows[0]);
+    run.assert_code(2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_outcomes_and_messages_are_capped() {
+    let class = Class::new().await;
+    let run = class.run("output_flood", &[]);
+    let report = run.report().0;
+    assert_honest_unaffected(&report);
+    let user05 = report["trainees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["trainee"] == "user05")
+        .unwrap();
+    let log = user05["log"].as_array().unwrap();
+    assert_eq!(
+        log.len(),
+        101,
+        "100 lines and one saying how many were dropped"
+    );
+    assert!(log[100]
+        .as_str()
+        .unwrap()
+        .contains("more log lines dropped"));
+    assert!(log[0].as_str().unwrap().len() <= 1024 + 3);
+
+    let (h1, report) = hostile_h1(&class, "outcome_flood", &[]);
+    assert_eq!(h1["status"], "error");
+    assert!(
+        message(&h1).contains("too many outcomes: the limit is 100"),
+        "{h1}"
+    );
+    assert_eq!(results(&report, "user05").len(), 101);
+
+    let (h1, _) = hostile_h1(&class, "huge_message", &[]);
+    assert_eq!(h1["status"], "fail");
+    assert!(
+        message(&h1).len() <= 1024 + 3,
+        "message not capped: {} bytes",
+        message(&h1).len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_trainees_resources_are_invisible_and_denied() {
+    let class = Class::new().await;
+    let neighbour_tg = format!("neighbour_tg={}", class.honest.target_group.arn);
+    let (h1, report) = hostile_h1(&class, "other_trainee", &["--param", &neighbour_tg]);
+    let seen: Vec<String> = h1["evidence"]["seen"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert!(seen.contains(&"wp-user05-cluster".to_string()), "{seen:?}");
+    assert!(seen.contains(&"web-user05".to_string()), "{seen:?}");
+    assert!(!seen.iter().any(|s| s.contains("user06")), "leak: {seen:?}");
+    assert!(seen.contains(&class.hostile.web1.id), "{seen:?}");
+    assert!(!seen.contains(&class.honest.web1.id), "leak: {seen:?}");
+    let neighbour = h1["evidence"]["neighbour"].as_str().unwrap();
+    assert!(neighbour.starts_with("denied:"), "{neighbour}");
+    assert!(
+        neighbour.contains("does not belong to user05"),
+        "{neighbour}"
+    );
+    let user05 = &report["trainees"][0];
+    assert!(
+        user05["log"]
+            .to_string()
+            .contains("denied: aws.elbv2_describe_target_health"),
+        "denials appear in the report: {user05}"
+    );
+    let audit = class.audit("other_trainee");
+    let denied: Vec<&Value> = audit.iter().filter(|r| r["allowed"] == false).collect();
+    assert_eq!(denied.len(), 1, "{audit:?}");
+    assert_eq!(denied[0]["trainee"], "user05");
+    assert_eq!(denied[0]["operation"], "elbv2_describe_target_health");
+    assert!(denied[0]["step_sha256"].as_str().unwrap().len() == 64);
+    assert!(audit
+        .iter()
+        .any(|r| r["trainee"] == "user06" && r["allowed"] == true));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_reach_only_the_trainees_own_hosts() {
+    let class = Class::new().await;
+    let neighbour = format!("neighbour_endpoint={}", class.honest.cluster.endpoint);
+    let (h1, _) = hostile_h1(&class, "probe_forbidden", &["--param", &neighbour]);
+    let ev = &h1["evidence"];
+    for (key, why) in [
+        (
+            "metadata",
+            "169.254.169.254 is a loopback, link-local or unspecified address",
+        ),
+        ("loopback", "127.0.0.1 is a loopback"),
+        ("mysql_local", "localhost is a loopback"),
+        ("neighbour", "is not one of user05's resources"),
+        ("internet", "example.com is not one of user05's resources"),
+    ] {
+        let got = ev[key].as_str().unwrap_or_default();
+        assert!(
+            got.starts_with("denied:") && got.contains(why),
+            "{key}: {got}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_call_flood_is_cut_at_the_limit() {
+    let class = Class::new().await;
+    let (h1, _) = hostile_h1(&class, "call_flood", &[]);
+    assert_eq!(h1["status"], "error");
+    assert!(
+        message(&h1).contains("more than 200 aws calls in one run"),
+        "{h1}"
+    );
+    let audit = class.audit("call_flood");
+    let user05_allowed = audit
+        .iter()
+        .filter(|r| r["trainee"] == "user05" && r["allowed"] == true)
+        .count();
+    assert!(
+        user05_allowed <= 200 + 8,
+        "{user05_allowed} calls got through"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_is_within_reach_of_a_step() {
+    let class = Class::new().await;
+    let password_file = class.dir.join("db-password");
+    std::fs::write(&password_file, "S3cret-db-Passw0rd\n").unwrap();
+    let run = class.run(
+        "reads_secrets",
+        &[
+            "--mysql-password-file",
+            password_file.to_str().unwrap(),
+            "--probe-timeout",
+            "1",
+        ],
+    );
+    let report = run.report().0;
+    assert_honest_unaffected(&report);
+    let everything = format!(
+        "{}{}{}",
+        run.stdout,
+        run.stderr,
+        std::fs::read_to_string(class.dir.join("reads_secrets.audit.jsonl")).unwrap()
+    );
+    for secret in [
+        "S3cret-db-Passw0rd",
+        class.acct.credentials.secret_access_key.as_str(),
+        class.acct.credentials.session_token.as_str(),
+    ] {
+        assert!(
+            !everything.contains(secret),
+            "a secret reached the report or audit log"
+        );
+    }
+}
+
+/// Forty submissions, hostile and honest mixed, in one class against moto.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_class_of_forty_untrusted_runs_keeps_every_honest_run_right() {
+    let acct = TestAccount::new().await;
+    let honest: Vec<String> = (1..=20).map(|i| format!("user{i:02}")).collect();
+    for chunk in honest.chunks(4) {
+        let builds = chunk.iter().map(|t| World::build_finished(&acct, t));
+        for w in futures::future::join_all(builds).await {
+            w.unwrap_or_else(|e| panic!("{e:#}"));
+        }
+    }
+    let corpus = workspace_root().join("tests/adversarial");
+    let hostile = [
+        "infinite_loop",
+        "memory_bomb",
+        "array_bomb",
+        "deep_recursion",
+        "output_flood",
+        "outcome_flood",
+        "huge_message",
+        "mutating",
+        "call_flood",
+        "uses_import",
+    ];
+    let mut class = String::new();
+    for (i, t) in honest.iter().enumerate() {
+        class += &format!(
+            "[[submission]]\ntrainee = \"{t}\"\nstep = \"{}\"\n\n",
+            corpus.join("honest.rhai").display()
+        );
+        let h = hostile[i % hostile.len()];
+        class += &format!(
+            "[[submission]]\ntrainee = \"user{:02}\"\nstep = \"{}\"\n\n",
+            i + 21,
+            corpus.join(format!("{h}.rhai")).display()
+        );
+    }
+    let dir = std::env::temp_dir().join(format!("labrun-class40-{}", acct.account_id));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("class.toml");
+    std::fs::write(&path, class).unwrap();
+    let mut cmd = acct.labrun();
+    cmd.arg(&path).args([
+        "--trust",
+        "untrusted",
+        "--format",
+        "json",
+        "--timeout",
+        "20",
+    ]);
+    let run = run_labrun(cmd, Duration::from_secs(600));
+    let report = run.report().0;
+    assert_eq!(report["trainees"].as_array().unwrap().len(), 40);
+    for t in &honest {
+        let h1 = row(&report, t, "H1");
+        assert_eq!(h1["status"], "pass", "{t}: {h1}");
+        assert_eq!(
+            h1["evidence"]["clusters"],
+            serde_json::json!([format!("wp-{t}-cluster")])
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    peak_rss_note();
+}
+
+/// Prints the peak RSS of the child processes (the labrun class run) for the README.
+fn peak_rss_note() {
+    // getrusage(RUSAGE_CHILDREN).ru_maxrss, in KiB on Linux.
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()) };
+    if rc == 0 {
+        let kib = unsafe { usage.assume_init() }.ru_maxrss;
+        eprintln!("class of 40: peak RSS of labrun {} MiB", kib / 1024);
+    }
+}
