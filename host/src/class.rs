@@ -84,20 +84,18 @@ pub async fn plan(
         params.insert(TRAINEE_PARAM.to_string(), sub.trainee.clone());
         let step_path = base.join(&sub.step);
         let step = match load_step(&step_path, limits, grants).await {
-            // Class-wide --param values go to the submissions that declare them.
-            Ok(step) => check_params(step.path(), step.info(), &{
+            Ok(step) => {
+                // Class-wide --param values go to the submissions that declare them.
                 for (k, v) in &extra {
                     if step.info().params.contains_key(k) {
                         params.insert(k.clone(), v.clone());
                     }
                 }
-                params.clone()
-            })
-                .map(|()| {
+                check_params(step.path(), step.info(), &params).map(|()| {
                     let id = step_id(&step);
                     (Arc::new(step), id)
                 })
-                .map_err(|e| e.to_string()),
+            }
             Err(BadInput(why)) => Err(why),
         };
         planned.push(Planned {
