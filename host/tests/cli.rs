@@ -268,3 +268,39 @@ fn import_cannot_load_files() {
     assert!(message.contains("`import` is not available"), "{message}");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("root:"));
 }
+
+#[test]
+fn missing_credentials_are_one_clear_line_and_exit_2() {
+    // No AWS variables, an empty HOME, metadata disabled: nothing to sign with, so the
+    // SDK stops before sending anything.
+    let home = std::env::temp_dir().join(format!("labrun-nocreds-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_labrun"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("AWS_") {
+            cmd.env_remove(key);
+        }
+    }
+    let out = cmd
+        .env("HOME", &home)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_REGION", "ap-northeast-1")
+        .env("AWS_CONFIG_FILE", home.join("config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
+        .args([
+            fixture("tiny.rhai").to_str().unwrap(),
+            "--param",
+            "user=user05",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("could not use aws"), "{err}");
+    assert!(err.contains("credentials"), "{err}");
+    let report = json(&out);
+    assert_eq!(status_of(&report, 0, "V1"), "error");
+}
