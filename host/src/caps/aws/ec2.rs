@@ -25,15 +25,13 @@ pub(crate) async fn call(
     match op {
         "ec2_describe_instances" => {
             let r = Req::new(op, request, &["Filters", "InstanceIds"])?;
-            let pages = c
-                .describe_instances()
-                .set_filters(filters(&r)?)
-                .set_instance_ids(r.strs("InstanceIds")?)
-                .into_paginator()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| from_sdk(op, &svc.endpoint, e))?;
+            let pages = all_pages!(
+                c.describe_instances()
+                    .set_filters(filters(&r)?)
+                    .set_instance_ids(r.strs("InstanceIds")?),
+                op,
+                svc
+            );
             Ok(merged(
                 "Reservations",
                 &pages,
@@ -54,33 +52,29 @@ pub(crate) async fn call(
                     "IncludeDisabled",
                 ],
             )?;
-            let pages = c
-                .describe_images()
-                .set_filters(filters(&r)?)
-                .set_image_ids(r.strs("ImageIds")?)
-                .set_owners(r.strs("Owners")?)
-                .set_executable_users(r.strs("ExecutableUsers")?)
-                .set_include_deprecated(r.bool("IncludeDeprecated")?)
-                .set_include_disabled(r.bool("IncludeDisabled")?)
-                .into_paginator()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| from_sdk(op, &svc.endpoint, e))?;
+            let pages = all_pages!(
+                c.describe_images()
+                    .set_filters(filters(&r)?)
+                    .set_image_ids(r.strs("ImageIds")?)
+                    .set_owners(r.strs("Owners")?)
+                    .set_executable_users(r.strs("ExecutableUsers")?)
+                    .set_include_deprecated(r.bool("IncludeDeprecated")?)
+                    .set_include_disabled(r.bool("IncludeDisabled")?),
+                op,
+                svc
+            );
             Ok(merged("Images", &pages, |p| p.images(), image))
         }
         "ec2_describe_security_groups" => {
             let r = Req::new(op, request, &["Filters", "GroupIds", "GroupNames"])?;
-            let pages = c
-                .describe_security_groups()
-                .set_filters(filters(&r)?)
-                .set_group_ids(r.strs("GroupIds")?)
-                .set_group_names(r.strs("GroupNames")?)
-                .into_paginator()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| from_sdk(op, &svc.endpoint, e))?;
+            let pages = all_pages!(
+                c.describe_security_groups()
+                    .set_filters(filters(&r)?)
+                    .set_group_ids(r.strs("GroupIds")?)
+                    .set_group_names(r.strs("GroupNames")?),
+                op,
+                svc
+            );
             Ok(merged(
                 "SecurityGroups",
                 &pages,
@@ -90,28 +84,24 @@ pub(crate) async fn call(
         }
         "ec2_describe_subnets" => {
             let r = Req::new(op, request, &["Filters", "SubnetIds"])?;
-            let pages = c
-                .describe_subnets()
-                .set_filters(filters(&r)?)
-                .set_subnet_ids(r.strs("SubnetIds")?)
-                .into_paginator()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| from_sdk(op, &svc.endpoint, e))?;
+            let pages = all_pages!(
+                c.describe_subnets()
+                    .set_filters(filters(&r)?)
+                    .set_subnet_ids(r.strs("SubnetIds")?),
+                op,
+                svc
+            );
             Ok(merged("Subnets", &pages, |p| p.subnets(), subnet))
         }
         "ec2_describe_vpcs" => {
             let r = Req::new(op, request, &["Filters", "VpcIds"])?;
-            let pages = c
-                .describe_vpcs()
-                .set_filters(filters(&r)?)
-                .set_vpc_ids(r.strs("VpcIds")?)
-                .into_paginator()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| from_sdk(op, &svc.endpoint, e))?;
+            let pages = all_pages!(
+                c.describe_vpcs()
+                    .set_filters(filters(&r)?)
+                    .set_vpc_ids(r.strs("VpcIds")?),
+                op,
+                svc
+            );
             Ok(merged("Vpcs", &pages, |p| p.vpcs(), vpc))
         }
         _ => Err(unsupported(op)),

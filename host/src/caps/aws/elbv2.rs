@@ -24,15 +24,13 @@ pub(crate) async fn call(
     match op {
         "elbv2_describe_load_balancers" => {
             let r = Req::new(op, request, &["LoadBalancerArns", "Names"])?;
-            let pages = c
-                .describe_load_balancers()
-                .set_load_balancer_arns(r.strs("LoadBalancerArns")?)
-                .set_names(r.strs("Names")?)
-                .into_paginator()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| from_sdk(op, &svc.endpoint, e))?;
+            let pages = all_pages!(
+                c.describe_load_balancers()
+                    .set_load_balancer_arns(r.strs("LoadBalancerArns")?)
+                    .set_names(r.strs("Names")?),
+                op,
+                svc
+            );
             Ok(merged(
                 "LoadBalancers",
                 &pages,
@@ -46,16 +44,14 @@ pub(crate) async fn call(
                 request,
                 &["LoadBalancerArn", "TargetGroupArns", "Names"],
             )?;
-            let pages = c
-                .describe_target_groups()
-                .set_load_balancer_arn(r.str("LoadBalancerArn")?)
-                .set_target_group_arns(r.strs("TargetGroupArns")?)
-                .set_names(r.strs("Names")?)
-                .into_paginator()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| from_sdk(op, &svc.endpoint, e))?;
+            let pages = all_pages!(
+                c.describe_target_groups()
+                    .set_load_balancer_arn(r.str("LoadBalancerArn")?)
+                    .set_target_group_arns(r.strs("TargetGroupArns")?)
+                    .set_names(r.strs("Names")?),
+                op,
+                svc
+            );
             Ok(merged(
                 "TargetGroups",
                 &pages,
@@ -105,15 +101,13 @@ pub(crate) async fn call(
         }
         "elbv2_describe_listeners" => {
             let r = Req::new(op, request, &["LoadBalancerArn", "ListenerArns"])?;
-            let pages = c
-                .describe_listeners()
-                .set_load_balancer_arn(r.str("LoadBalancerArn")?)
-                .set_listener_arns(r.strs("ListenerArns")?)
-                .into_paginator()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| from_sdk(op, &svc.endpoint, e))?;
+            let pages = all_pages!(
+                c.describe_listeners()
+                    .set_load_balancer_arn(r.str("LoadBalancerArn")?)
+                    .set_listener_arns(r.strs("ListenerArns")?),
+                op,
+                svc
+            );
             Ok(merged("Listeners", &pages, |p| p.listeners(), listener))
         }
         _ => Err(unsupported(op)),

@@ -6,6 +6,19 @@
 //! written once per type in [`ec2`], [`rds`] and [`elbv2`]; the fields each
 //! operation fills are listed in `docs/aws-operations.md`.
 
+/// Sends every page of a paginated describe call and collects them, mapping an SDK
+/// error to a [`CapError`] for `$op` (one shape for all twelve paginated operations).
+macro_rules! all_pages {
+    ($request:expr, $op:expr, $svc:expr) => {
+        $request
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| from_sdk($op, &$svc.endpoint, e))?
+    };
+}
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -25,16 +25,14 @@ pub(crate) async fn call(
                 request,
                 &["DBClusterIdentifier", "Filters", "IncludeShared"],
             )?;
-            let pages = c
-                .describe_db_clusters()
-                .set_db_cluster_identifier(r.str("DBClusterIdentifier")?)
-                .set_filters(filters(&r)?)
-                .set_include_shared(r.bool("IncludeShared")?)
-                .into_paginator()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| from_sdk(op, &svc.endpoint, e))?;
+            let pages = all_pages!(
+                c.describe_db_clusters()
+                    .set_db_cluster_identifier(r.str("DBClusterIdentifier")?)
+                    .set_filters(filters(&r)?)
+                    .set_include_shared(r.bool("IncludeShared")?),
+                op,
+                svc
+            );
             Ok(merged(
                 "DBClusters",
                 &pages,
@@ -44,15 +42,13 @@ pub(crate) async fn call(
         }
         "rds_describe_db_instances" => {
             let r = Req::new(op, request, &["DBInstanceIdentifier", "Filters"])?;
-            let pages = c
-                .describe_db_instances()
-                .set_db_instance_identifier(r.str("DBInstanceIdentifier")?)
-                .set_filters(filters(&r)?)
-                .into_paginator()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| from_sdk(op, &svc.endpoint, e))?;
+            let pages = all_pages!(
+                c.describe_db_instances()
+                    .set_db_instance_identifier(r.str("DBInstanceIdentifier")?)
+                    .set_filters(filters(&r)?),
+                op,
+                svc
+            );
             Ok(merged(
                 "DBInstances",
                 &pages,
@@ -62,15 +58,13 @@ pub(crate) async fn call(
         }
         "rds_describe_db_subnet_groups" => {
             let r = Req::new(op, request, &["DBSubnetGroupName", "Filters"])?;
-            let pages = c
-                .describe_db_subnet_groups()
-                .set_db_subnet_group_name(r.str("DBSubnetGroupName")?)
-                .set_filters(filters(&r)?)
-                .into_paginator()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| from_sdk(op, &svc.endpoint, e))?;
+            let pages = all_pages!(
+                c.describe_db_subnet_groups()
+                    .set_db_subnet_group_name(r.str("DBSubnetGroupName")?)
+                    .set_filters(filters(&r)?),
+                op,
+                svc
+            );
             Ok(merged(
                 "DBSubnetGroups",
                 &pages,
@@ -92,23 +86,21 @@ pub(crate) async fn call(
                     "Filters",
                 ],
             )?;
-            let pages = c
-                .describe_events()
-                .set_source_identifier(r.str("SourceIdentifier")?)
-                .set_source_type(
-                    r.enum_str("SourceType", SourceType::values())?
-                        .map(|s| SourceType::from(s.as_str())),
-                )
-                .set_start_time(r.time("StartTime")?)
-                .set_end_time(r.time("EndTime")?)
-                .set_duration(r.int("Duration")?)
-                .set_event_categories(r.strs("EventCategories")?)
-                .set_filters(filters(&r)?)
-                .into_paginator()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| from_sdk(op, &svc.endpoint, e))?;
+            let pages = all_pages!(
+                c.describe_events()
+                    .set_source_identifier(r.str("SourceIdentifier")?)
+                    .set_source_type(
+                        r.enum_str("SourceType", SourceType::values())?
+                            .map(|s| SourceType::from(s.as_str())),
+                    )
+                    .set_start_time(r.time("StartTime")?)
+                    .set_end_time(r.time("EndTime")?)
+                    .set_duration(r.int("Duration")?)
+                    .set_event_categories(r.strs("EventCategories")?)
+                    .set_filters(filters(&r)?),
+                op,
+                svc
+            );
             Ok(merged("Events", &pages, |p| p.events(), event))
         }
         _ => Err(unsupported(op)),
