@@ -52,6 +52,12 @@ use bindings::labrun::host as wit;
 const TICK: Duration = Duration::from_millis(10);
 /// Bytes of guest stdout + stderr kept per run; the rest is counted and dropped.
 const OUTPUT_CAP: usize = 64 * 1024;
+/// Native stack a step's wasm frames may use (wasmtime's default, named here so the
+/// error can say it).
+const MAX_WASM_STACK: usize = 512 << 10;
+/// Frames kept in a trap's backtrace (wasmtime's default); a full one of one or two
+/// functions tells a stack overflow apart from other out-of-bounds accesses.
+const BACKTRACE_FRAMES: usize = 20;
 /// Table elements a step may grow to.
 const MAX_TABLE_ELEMENTS: usize = 100_000;
 /// Concurrent instances the pooling allocator holds (a run or a describe each).
@@ -77,6 +83,8 @@ fn engine() -> Result<&'static Engine, String> {
             config
                 .wasm_component_model(true)
                 .consume_fuel(true)
+                .max_wasm_stack(MAX_WASM_STACK)
+                .wasm_backtrace_max_frames(std::num::NonZeroUsize::new(BACKTRACE_FRAMES))
                 .epoch_interruption(true)
                 .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
                 // Reserve no more address space per memory than a step may use.
@@ -402,12 +410,32 @@ fn trap_cause(
             limits.max_fuel
         ),
         Some(Trap::Interrupt) => wall_clock_text(limits),
+        Some(Trap::StackOverflow) => format!(
+            "the step recursed past {} KiB of call stack (the stack limit)",
+            MAX_WASM_STACK >> 10
+        ),
+        Some(Trap::MemoryOutOfBounds) if shadow_stack_overflow(err) => {
+            "the step recursed past the stack it was built with (the stack limit: 1 MiB for Rust unless linked with -z stack-size)".to_string()
+        }
         Some(trap) => match output.panic_message() {
             Some(line) => format!("the step crashed ({trap}): {line}"),
             None => format!("the step crashed ({trap})"),
         },
         None => format!("the step failed: {}", one_line(err)),
     }
+}
+
+/// A toolchain-built step keeps its stack in linear memory, growing down to address 0;
+/// recursing past it is an out-of-bounds access. Told apart from other faults by the
+/// backtrace: full, and only one or two functions calling themselves.
+fn shadow_stack_overflow(err: &wasmtime::Error) -> bool {
+    let Some(trace) = err.downcast_ref::<wasmtime::WasmBacktrace>() else {
+        return false;
+    };
+    let frames = trace.frames();
+    let functions: std::collections::BTreeSet<u32> =
+        frames.iter().map(|f| f.func_index()).collect();
+    frames.len() >= BACKTRACE_FRAMES && functions.len() <= 2
 }
 
 fn one_line(err: &wasmtime::Error) -> String {
