@@ -292,6 +292,13 @@ fn runaway_steps_are_stopped_and_named() {
             "misbehave.wasm",
             "--param",
             &format!("mode={mode}"),
+            // Used only by the untrusted_wasm modes, but declared, so always given.
+            "--param",
+            "user=user05",
+            "--param",
+            "neighbour_tg=-",
+            "--param",
+            "neighbour_endpoint=-",
             "--timeout",
             "2",
             "--format",
