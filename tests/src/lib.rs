@@ -16,6 +16,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
 
+pub mod class;
 pub mod mariadb;
 pub mod probe_env;
 pub mod report;

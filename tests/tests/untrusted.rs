@@ -2,136 +2,13 @@
 //! hostile submission run in one class with an honest trainee whose result must stay
 //! right, against a moto account holding both trainees' Step-3 worlds.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use labrun_tests::{run_labrun, workspace_root, LabrunRun, TestAccount, World};
+use labrun_tests::class::{
+    adversarial, assert_honest_unaffected, message, results, row, trainee_report, Class,
+};
+use labrun_tests::{run_labrun, TestAccount, World};
 use serde_json::Value;
-
-const TIMEOUT: Duration = Duration::from_secs(180);
-
-struct Class {
-    acct: TestAccount,
-    hostile: World,
-    honest: World,
-    dir: PathBuf,
-}
-
-impl Class {
-    /// user05 submits something hostile, user06 the honest check; both finished Step 3.
-    async fn new() -> Class {
-        let acct = TestAccount::new().await;
-        let (hostile, honest) = tokio::join!(
-            World::build_finished(&acct, "user05"),
-            World::build_finished(&acct, "user06")
-        );
-        let dir = std::env::temp_dir().join(format!(
-            "labrun-class-{}-{}",
-            std::process::id(),
-            acct.account_id
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        Class {
-            acct,
-            hostile: hostile.unwrap_or_else(|e| panic!("{e:#}")),
-            honest: honest.unwrap_or_else(|e| panic!("{e:#}")),
-            dir,
-        }
-    }
-
-    /// Runs a class file: user05 runs `tests/adversarial/<hostile>.rhai`, user06 honest.rhai.
-    fn run(&self, hostile: &str, extra: &[&str]) -> LabrunRun {
-        let corpus = workspace_root().join("tests/adversarial");
-        let class = self.dir.join(format!("{hostile}.toml"));
-        std::fs::write(
-            &class,
-            format!(
-                "[[submission]]\ntrainee = \"user05\"\nstep = \"{}\"\n\n\
-                 [[submission]]\ntrainee = \"user06\"\nstep = \"{}\"\n",
-                corpus.join(format!("{hostile}.rhai")).display(),
-                corpus.join("honest.rhai").display()
-            ),
-        )
-        .unwrap();
-        let mut cmd = self.acct.labrun();
-        cmd.arg(&class)
-            .args(["--trust", "untrusted", "--format", "json"])
-            .args([
-                "--audit",
-                self.dir
-                    .join(format!("{hostile}.audit.jsonl"))
-                    .to_str()
-                    .unwrap(),
-            ])
-            .args(extra);
-        run_labrun(cmd, TIMEOUT)
-    }
-
-    fn audit(&self, hostile: &str) -> Vec<Value> {
-        std::fs::read_to_string(self.dir.join(format!("{hostile}.audit.jsonl")))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-}
-
-impl Drop for Class {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn results<'a>(report: &'a Value, trainee: &str) -> &'a [Value] {
-    report["trainees"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["trainee"] == trainee)
-        .unwrap_or_else(|| panic!("no trainee {trainee} in {report}"))["results"]
-        .as_array()
-        .unwrap()
-}
-
-fn row<'a>(report: &'a Value, trainee: &str, id: &str) -> &'a Value {
-    results(report, trainee)
-        .iter()
-        .find(|r| r["id"] == id)
-        .unwrap_or_else(|| panic!("no {id} for {trainee} in {report}"))
-}
-
-/// The honest neighbour is untouched: it passes and sees only its own resources.
-fn assert_honest_unaffected(report: &Value) {
-    let h1 = row(report, "user06", "H1");
-    assert_eq!(h1["status"], "pass", "{h1}");
-    assert_eq!(
-        h1["evidence"]["clusters"],
-        serde_json::json!(["wp-user06-cluster"])
-    );
-    let h2 = row(report, "user06", "H2");
-    assert_eq!(
-        h2["evidence"]["load_balancers"],
-        serde_json::json!(["elb-user06"])
-    );
-}
-
-/// Runs one hostile submission; checks the host survived (a JSON report came out),
-/// the honest trainee is unaffected, and returns user05's H1 row.
-fn hostile_h1(class: &Class, hostile: &str, extra: &[&str]) -> (Value, Value) {
-    let run = class.run(hostile, extra);
-    assert!(
-        run.stderr.is_empty() || !run.stderr.contains("panicked"),
-        "{}",
-        run.stderr
-    );
-    let report = run.report().0;
-    assert_honest_unaffected(&report);
-    (row(&report, "user05", "H1").clone(), report)
-}
-
-fn message(row: &Value) -> &str {
-    row["message"]["en"].as_str().unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cpu_memory_depth_and_eval_limits_stop_hostile_steps() {
@@ -157,7 +34,7 @@ async fn cpu_memory_depth_and_eval_limits_stop_hostile_steps() {
         ),
     ];
     for (hostile, expected) in cases {
-        let (h1, _) = hostile_h1(&class, hostile, &[]);
+        let (h1, _) = class.corpus_h1(hostile, &[]);
         assert_eq!(h1["status"], "error", "{hostile}: {h1}");
         assert!(message(&h1).contains(expected), "{hostile}: {h1}");
     }
@@ -166,7 +43,7 @@ async fn cpu_memory_depth_and_eval_limits_stop_hostile_steps() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_step_that_does_not_compile_is_an_error_row_not_a_stopped_class() {
     let class = Class::new().await;
-    let run = class.run("uses_eval", &[]);
+    let run = class.run_corpus("uses_eval", &[]);
     let report = run.report().0;
     assert_honest_unaffected(&report);
     let rows = results(&report, "user05");
@@ -180,15 +57,10 @@ async fn a_step_that_does_not_compile_is_an_error_row_not_a_stopped_class() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn output_outcomes_and_messages_are_capped() {
     let class = Class::new().await;
-    let run = class.run("output_flood", &[]);
+    let run = class.run_corpus("output_flood", &[]);
     let report = run.report().0;
     assert_honest_unaffected(&report);
-    let user05 = report["trainees"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["trainee"] == "user05")
-        .unwrap();
+    let user05 = trainee_report(&report, "user05");
     let log = user05["log"].as_array().unwrap();
     assert_eq!(
         log.len(),
@@ -201,7 +73,7 @@ async fn output_outcomes_and_messages_are_capped() {
         .contains("more log lines dropped"));
     assert!(log[0].as_str().unwrap().len() <= 1024 + 3);
 
-    let (h1, report) = hostile_h1(&class, "outcome_flood", &[]);
+    let (h1, report) = class.corpus_h1("outcome_flood", &[]);
     assert_eq!(h1["status"], "error");
     assert!(
         message(&h1).contains("too many outcomes: the limit is 100"),
@@ -209,7 +81,7 @@ async fn output_outcomes_and_messages_are_capped() {
     );
     assert_eq!(results(&report, "user05").len(), 101);
 
-    let (h1, _) = hostile_h1(&class, "huge_message", &[]);
+    let (h1, _) = class.corpus_h1("huge_message", &[]);
     assert_eq!(h1["status"], "fail");
     assert!(
         message(&h1).len() <= 1024 + 3,
@@ -222,7 +94,7 @@ async fn output_outcomes_and_messages_are_capped() {
 async fn another_trainees_resources_are_invisible_and_denied() {
     let class = Class::new().await;
     let neighbour_tg = format!("neighbour_tg={}", class.honest.target_group.arn);
-    let (h1, report) = hostile_h1(&class, "other_trainee", &["--param", &neighbour_tg]);
+    let (h1, report) = class.corpus_h1("other_trainee", &["--param", &neighbour_tg]);
     let seen: Vec<String> = h1["evidence"]["seen"]
         .as_array()
         .unwrap()
@@ -262,7 +134,7 @@ async fn another_trainees_resources_are_invisible_and_denied() {
 async fn probes_reach_only_the_trainees_own_hosts() {
     let class = Class::new().await;
     let neighbour = format!("neighbour_endpoint={}", class.honest.cluster.endpoint);
-    let (h1, _) = hostile_h1(&class, "probe_forbidden", &["--param", &neighbour]);
+    let (h1, _) = class.corpus_h1("probe_forbidden", &["--param", &neighbour]);
     let ev = &h1["evidence"];
     for (key, why) in [
         (
@@ -285,7 +157,7 @@ async fn probes_reach_only_the_trainees_own_hosts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_call_flood_is_cut_at_the_limit() {
     let class = Class::new().await;
-    let (h1, _) = hostile_h1(&class, "call_flood", &[]);
+    let (h1, _) = class.corpus_h1("call_flood", &[]);
     assert_eq!(h1["status"], "error");
     assert!(
         message(&h1).contains("more than 200 aws calls in one run"),
@@ -307,7 +179,7 @@ async fn no_secret_is_within_reach_of_a_step() {
     let class = Class::new().await;
     let password_file = class.dir.join("db-password");
     std::fs::write(&password_file, "S3cret-db-Passw0rd\n").unwrap();
-    let run = class.run(
+    let run = class.run_corpus(
         "reads_secrets",
         &[
             "--mysql-password-file",
@@ -347,7 +219,6 @@ async fn a_class_of_forty_untrusted_runs_keeps_every_honest_run_right() {
             w.unwrap_or_else(|e| panic!("{e:#}"));
         }
     }
-    let corpus = workspace_root().join("tests/adversarial");
     let hostile = [
         "infinite_loop",
         "memory_bomb",
@@ -364,13 +235,13 @@ async fn a_class_of_forty_untrusted_runs_keeps_every_honest_run_right() {
     for (i, t) in honest.iter().enumerate() {
         class += &format!(
             "[[submission]]\ntrainee = \"{t}\"\nstep = \"{}\"\n\n",
-            corpus.join("honest.rhai").display()
+            adversarial("honest").display()
         );
         let h = hostile[i % hostile.len()];
         class += &format!(
             "[[submission]]\ntrainee = \"user{:02}\"\nstep = \"{}\"\n\n",
             i + 21,
-            corpus.join(format!("{h}.rhai")).display()
+            adversarial(h).display()
         );
     }
     let dir = std::env::temp_dir().join(format!("labrun-class40-{}", acct.account_id));
