@@ -304,3 +304,77 @@ fn missing_credentials_are_one_clear_line_and_exit_2() {
     let report = json(&out);
     assert_eq!(status_of(&report, 0, "V1"), "error");
 }
+
+/// An endpoint that throttles every request, answering in EC2's wire format: the
+/// SDK's adaptive retry gives up and the check is `error`, never `fail`.
+fn throttling_endpoint() -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Errors><Error>\
+                <Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message>\
+                </Error></Errors><RequestID>labrun-test</RequestID></Response>";
+            let _ = write!(
+                stream,
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/xml\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{xml}",
+                xml.len()
+            );
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn throttling_after_retries_is_an_error_naming_it() {
+    let home = std::env::temp_dir().join(format!("labrun-throttle-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_labrun"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("AWS_") {
+            cmd.env_remove(key);
+        }
+    }
+    let out = cmd
+        .env("HOME", &home)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_REGION", "ap-northeast-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "not-a-real-secret")
+        .env("AWS_ENDPOINT_URL", throttling_endpoint())
+        .args([
+            fixture("tiny.rhai").to_str().unwrap(),
+            "--param",
+            "user=user05",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(status_of(&report, 0, "V1"), "error");
+    let v1 = report["trainees"][0]["results"][0]["message"]["en"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(v1.contains("throttled"), "{v1}");
+    assert!(v1.contains("RequestLimitExceeded"), "{v1}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("not-a-real-secret"));
+}

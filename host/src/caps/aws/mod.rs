@@ -98,7 +98,13 @@ impl AwsClients {
     /// whole operation (all retries) 60 s.
     pub async fn from_env(region: Option<String>) -> Result<AwsClients, CapError> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::adaptive().with_max_attempts(5))
+            // Adaptive: the class shares one API budget, so back off client-side too; a
+            // short max backoff keeps a throttled run from timing out without saying so.
+            .retry_config(
+                RetryConfig::adaptive()
+                    .with_max_attempts(5)
+                    .with_max_backoff(Duration::from_secs(5)),
+            )
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(5))
