@@ -15,6 +15,11 @@ fn fixture(name: &str) -> PathBuf {
 /// The labrun binary with no AWS configuration reachable: HOME points at an empty
 /// directory and no AWS variables are inherited.
 fn labrun(args: &[&str]) -> Output {
+    labrun_env(args, &[])
+}
+
+/// [`labrun`] with some environment variables set on top (e.g. AWS ones).
+fn labrun_env(args: &[&str], vars: &[(&str, &str)]) -> Output {
     let home = std::env::temp_dir().join(format!("labrun-cli-home-{}", std::process::id()));
     std::fs::create_dir_all(&home).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_labrun"));
@@ -26,6 +31,9 @@ fn labrun(args: &[&str]) -> Output {
     cmd.env("HOME", &home)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("NO_COLOR", "1")
+        .env("AWS_CONFIG_FILE", home.join("config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
+        .envs(vars.iter().copied())
         .args(args)
         .output()
         .expect("labrun runs")
@@ -273,29 +281,17 @@ fn import_cannot_load_files() {
 fn missing_credentials_are_one_clear_line_and_exit_2() {
     // No AWS variables, an empty HOME, metadata disabled: nothing to sign with, so the
     // SDK stops before sending anything.
-    let home = std::env::temp_dir().join(format!("labrun-nocreds-{}", std::process::id()));
-    std::fs::create_dir_all(&home).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_labrun"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("AWS_") {
-            cmd.env_remove(key);
-        }
-    }
-    let out = cmd
-        .env("HOME", &home)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_REGION", "ap-northeast-1")
-        .env("AWS_CONFIG_FILE", home.join("config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
-        .args([
-            fixture("tiny.rhai").to_str().unwrap(),
+    let tiny = fixture("tiny.rhai");
+    let out = labrun_env(
+        &[
+            tiny.to_str().unwrap(),
             "--param",
             "user=user05",
             "--format",
             "json",
-        ])
-        .output()
-        .unwrap();
+        ],
+        &[("AWS_REGION", "ap-northeast-1")],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
@@ -343,30 +339,23 @@ fn throttling_endpoint() -> String {
 
 #[test]
 fn throttling_after_retries_is_an_error_naming_it() {
-    let home = std::env::temp_dir().join(format!("labrun-throttle-{}", std::process::id()));
-    std::fs::create_dir_all(&home).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_labrun"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("AWS_") {
-            cmd.env_remove(key);
-        }
-    }
-    let out = cmd
-        .env("HOME", &home)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_REGION", "ap-northeast-1")
-        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-        .env("AWS_SECRET_ACCESS_KEY", "not-a-real-secret")
-        .env("AWS_ENDPOINT_URL", throttling_endpoint())
-        .args([
-            fixture("tiny.rhai").to_str().unwrap(),
+    let tiny = fixture("tiny.rhai");
+    let endpoint = throttling_endpoint();
+    let out = labrun_env(
+        &[
+            tiny.to_str().unwrap(),
             "--param",
             "user=user05",
             "--format",
             "json",
-        ])
-        .output()
-        .unwrap();
+        ],
+        &[
+            ("AWS_REGION", "ap-northeast-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "not-a-real-secret"),
+            ("AWS_ENDPOINT_URL", &endpoint),
+        ],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let report = json(&out);
     assert_eq!(status_of(&report, 0, "V1"), "error");
