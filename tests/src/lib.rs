@@ -175,33 +175,19 @@ impl TestAccount {
             None,
             "labrun-tests",
         );
-        let ec2 = aws_sdk_ec2::Client::from_conf(
-            aws_sdk_ec2::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new(REGION))
-                .endpoint_url(&endpoint)
-                .credentials_provider(sdk_creds.clone())
-                .timeout_config(timeouts())
-                .build(),
-        );
-        let rds = aws_sdk_rds::Client::from_conf(
-            aws_sdk_rds::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new(REGION))
-                .endpoint_url(&endpoint)
-                .credentials_provider(sdk_creds.clone())
-                .timeout_config(timeouts())
-                .build(),
-        );
-        let elb = aws_sdk_elasticloadbalancingv2::Client::from_conf(
-            aws_sdk_elasticloadbalancingv2::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new(REGION))
-                .endpoint_url(&endpoint)
-                .credentials_provider(sdk_creds)
-                .timeout_config(timeouts())
-                .build(),
-        );
+        // One shared configuration for the three clients of this account.
+        let config = aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(&endpoint)
+            .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
+                sdk_creds,
+            ))
+            .timeout_config(timeouts())
+            .build();
+        let ec2 = aws_sdk_ec2::Client::new(&config);
+        let rds = aws_sdk_rds::Client::new(&config);
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
 
         let home = std::env::temp_dir().join(format!(
             "labrun-test-home-{account_id}-{}-{}",
