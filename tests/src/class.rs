@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::{run_labrun, workspace_root, LabrunRun, TestAccount, World};
+use crate::{run_labrun, workspace_root, Broken, LabrunRun, TestAccount, World};
 
 const TIMEOUT: Duration = Duration::from_secs(180);
 
@@ -30,10 +30,11 @@ impl Class {
     /// user05 submits something hostile, user06 the honest check; both finished Step 3.
     pub async fn new() -> Class {
         let acct = TestAccount::new().await;
-        let (hostile, honest) = tokio::join!(
-            World::build_finished(&acct, "user05"),
-            World::build_finished(&acct, "user06")
-        );
+        let [hostile, honest]: [World; 2] =
+            World::build_each(&acct, &[("user05", Broken::None), ("user06", Broken::None)])
+                .await
+                .try_into()
+                .expect("two worlds");
         let dir = std::env::temp_dir().join(format!(
             "labrun-class-{}-{}",
             std::process::id(),
@@ -42,8 +43,8 @@ impl Class {
         std::fs::create_dir_all(&dir).unwrap();
         Class {
             acct,
-            hostile: hostile.unwrap_or_else(|e| panic!("{e:#}")),
-            honest: honest.unwrap_or_else(|e| panic!("{e:#}")),
+            hostile,
+            honest,
             dir,
         }
     }

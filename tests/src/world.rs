@@ -353,6 +353,19 @@ impl World {
         .with_context(|| format!("building Step-3 world for {trainee} ({broken:?})"))
     }
 
+    /// Builds several trainees' worlds in one account at once, in the order given;
+    /// a test cannot go on without them, so a failure panics with its context.
+    pub async fn build_each(account: &TestAccount, worlds: &[(&str, Broken)]) -> Vec<World> {
+        let builds = worlds
+            .iter()
+            .map(|(trainee, broken)| World::build(account, trainee, *broken));
+        futures::future::join_all(builds)
+            .await
+            .into_iter()
+            .map(|w| w.unwrap_or_else(|e| panic!("{e:#}")))
+            .collect()
+    }
+
     /// The DB instance that is the cluster writer.
     pub fn db_writer(&self) -> &DbInstance {
         if self.db_slave.as_ref().map(|s| &s.id) == Some(&self.cluster.writer_id) {

@@ -42,12 +42,13 @@ fn offline_labrun(args: &[&str]) -> Command {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn record_then_replay_gives_the_same_report_without_aws() {
     let acct = TestAccount::new().await;
-    let (a, b) = tokio::join!(
-        World::build_finished(&acct, "user05"),
-        World::build(&acct, "user06", Broken::WebSgOpenHttp)
-    );
-    let a = a.unwrap_or_else(|e| panic!("{e:#}"));
-    let b = b.unwrap_or_else(|e| panic!("{e:#}"));
+    let [a, b]: [World; 2] = World::build_each(
+        &acct,
+        &[("user05", Broken::None), ("user06", Broken::WebSgOpenHttp)],
+    )
+    .await
+    .try_into()
+    .expect("two worlds");
     let env = ProbeEnv::start(&[(&a, ProbeBroken::None), (&b, ProbeBroken::None)])
         .await
         .unwrap_or_else(|e| panic!("starting the probe servers: {e:#}"));

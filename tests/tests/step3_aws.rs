@@ -102,12 +102,13 @@ fn every_broken_variant_has_an_e2e_test() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_trainees_in_one_report() {
     let acct = TestAccount::new().await;
-    let (a, b) = tokio::join!(
-        World::build_finished(&acct, "user05"),
-        World::build(&acct, "user06", Broken::NoFailover)
-    );
-    let a = a.unwrap_or_else(|e| panic!("{e:#}"));
-    let b = b.unwrap_or_else(|e| panic!("{e:#}"));
+    let [a, b]: [World; 2] = World::build_each(
+        &acct,
+        &[("user05", Broken::None), ("user06", Broken::NoFailover)],
+    )
+    .await
+    .try_into()
+    .expect("two worlds");
     let env = finished_network(&[&a, &b]).await;
     let run = labrun_probing(
         &acct,

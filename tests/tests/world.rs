@@ -326,11 +326,11 @@ fn expected_aws(b: Broken) -> BTreeMap<&'static str, &'static str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_finished_trainees_share_one_account() {
     let acct = TestAccount::new().await;
-    let (w5, w6) = tokio::join!(
-        World::build_finished(&acct, "user05"),
-        World::build_finished(&acct, "user06")
-    );
-    let (w5, w6) = (w5.expect("user05"), w6.expect("user06"));
+    let [w5, w6]: [World; 2] =
+        World::build_each(&acct, &[("user05", Broken::None), ("user06", Broken::None)])
+            .await
+            .try_into()
+            .expect("two worlds");
 
     for w in [&w5, &w6] {
         let t = &w.trainee;

@@ -231,17 +231,7 @@ where
         hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
             .await
             .map_err(|e| hyper_failure(&e, url))?;
-    let driver = tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    // Ends the connection task when this GET is done or abandoned (timeout).
-    struct AbortOnDrop(tokio::task::JoinHandle<()>);
-    impl Drop for AbortOnDrop {
-        fn drop(&mut self) {
-            self.0.abort();
-        }
-    }
-    let _driver = AbortOnDrop(driver);
+    let _connection = super::net::drive_connection(conn);
 
     let mut builder = hyper::Request::get(target)
         .header(hyper::header::HOST, host_header)

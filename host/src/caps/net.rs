@@ -445,6 +445,26 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// Runs an HTTP/1 connection future (hyper's `Connection`) on its own task for as long
+/// as the returned guard lives: dropping the guard (request done, or abandoned on a
+/// timeout) ends the connection too.
+pub(crate) fn drive_connection<F>(conn: F) -> ConnectionGuard
+where
+    F: std::future::Future + Send + 'static,
+{
+    ConnectionGuard(tokio::spawn(async move {
+        let _ = conn.await;
+    }))
+}
+
+pub(crate) struct ConnectionGuard(tokio::task::JoinHandle<()>);
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
