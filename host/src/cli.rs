@@ -1,197 +1,76 @@
-//! Command line: raw flags (clap) → a checked [`RunPlan`]; bad input is one line.
+//! The command line, top to bottom: `labrun inspect`, `labrun plugin …`, or
+//! `labrun STEP …`, which is parsed ([`crate::flags`]), planned ([`crate::plan`]),
+//! executed ([`crate::execute`]) and reported. This module only dispatches and turns
+//! errors into one line and an exit code.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::time::Duration;
+use std::path::Path;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 
-use crate::report::Format;
+use crate::execute::{deliver, execute};
+use crate::flags::Flags;
+use crate::outcome::exit;
+use crate::plan::plan;
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "labrun",
-    version,
-    about = "Checks whether a trainee really finished a hands-on AWS lab step",
-    after_help = "Exit codes: 0 all passed · 1 some fail/pending · 2 some error (could not check) · 64 bad input"
-)]
-pub struct Cli {
-    /// The step to run: a Rhai script (.rhai), a WebAssembly component (.wasm), or a
-    /// published step by reference, REGISTRY/REPO:VERSION or REGISTRY/REPO@sha256:….
-    pub step: PathBuf,
-
-    /// A step param, KEY=VALUE (repeatable), e.g. --param user=user05.
-    #[arg(long = "param", value_name = "KEY=VALUE")]
-    pub params: Vec<String>,
-
-    /// Check this trainee (repeatable): one report row block per trainee, run
-    /// concurrently; sets the step's `user` param.
-    #[arg(long = "trainee", value_name = "ID")]
-    pub trainees: Vec<String>,
-
-    /// Report format.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
-
-    /// Report language (default: from LC_ALL/LC_MESSAGES/LANG).
-    #[arg(long, value_enum)]
-    pub lang: Option<LangArg>,
-
-    /// Colour in the human report.
-    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
-    pub color: ColorArg,
-
-    /// Record every capability call and its answer to this cassette (secrets redacted).
-    #[arg(long, value_name = "FILE", conflicts_with = "replay")]
-    pub record: Option<PathBuf>,
-
-    /// Answer every capability call from this cassette; no network, no credentials.
-    #[arg(long, value_name = "FILE")]
-    pub replay: Option<PathBuf>,
-
-    /// AWS region (default: the standard AWS configuration, e.g. AWS_REGION).
-    #[arg(long)]
-    pub region: Option<String>,
-
-    /// DNS server for the dns probe and for resolving probe targets, IP[:PORT]
-    /// (default: the system resolver).
-    #[arg(long, value_name = "IP[:PORT]", value_parser = parse_dns_server)]
-    pub dns_server: Option<std::net::SocketAddr>,
-
-    /// Where a probe for HOST:PORT really connects, curl's HOST:PORT:HOST2:PORT2
-    /// (repeatable), e.g. through an `ssh -L` tunnel to Aurora in a private subnet.
-    #[arg(long = "connect-to", value_name = "HOST:PORT:HOST2:PORT2")]
-    pub connect_to: Vec<crate::caps::net::ConnectTo>,
-
-    /// File holding the Aurora/MySQL password (first line). Also LABRUN_MYSQL_PASSWORD.
-    #[arg(long, value_name = "FILE", conflicts_with = "ask_mysql_password")]
-    pub mysql_password_file: Option<PathBuf>,
-
-    /// Ask for the MySQL password on the terminal (not echoed).
-    #[arg(long)]
-    pub ask_mysql_password: bool,
-
-    /// Time limit for one network probe, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=600))]
-    pub probe_timeout: u64,
-
-    /// Capabilities a WebAssembly step may use, CAP[,CAP…] (repeatable; default: all
-    /// of aws, dns, mysql, http, tcp). A step importing another is refused before it runs.
-    #[arg(long = "grant", value_name = "CAP[,CAP…]")]
-    pub grants: Vec<String>,
-
-    /// Steps given by reference: lockfile, trusted keys, --insecure, --offline.
-    #[command(flatten)]
-    pub fetch: crate::publish::FetchArgs,
-
-    /// How many trainees to check at once.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub jobs: u16,
-
-    /// Wall-clock limit for one trainee's run, in seconds (default: the policy's,
-    /// 300 for instructor steps, 60 for untrusted ones).
-    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    pub timeout: Option<u64>,
-
-    /// How far the step is trusted: `untrusted` for trainee-submitted steps (their own
-    /// resources only, hosts derived from them only, tight limits).
-    #[arg(long, value_enum, default_value_t = crate::policy::Trust::Instructor, conflicts_with = "policy")]
-    pub trust: crate::policy::Trust,
-
-    /// A policy file (TOML): `trust = "untrusted"` plus the grants and limits it changes.
-    #[arg(long, value_name = "FILE")]
-    pub policy: Option<PathBuf>,
-
-    /// Write every capability call (allowed or denied) as JSON lines to FILE.
-    #[arg(long, value_name = "FILE")]
-    pub audit: Option<PathBuf>,
-}
-
-fn parse_dns_server(text: &str) -> Result<std::net::SocketAddr, String> {
-    if let Ok(addr) = text.parse::<std::net::SocketAddr>() {
-        return Ok(addr);
+/// Parses the command line and runs; returns the process exit code.
+pub async fn main(args: Vec<std::ffi::OsString>) -> u8 {
+    // `labrun inspect STEP` is the one subcommand; anything else is `labrun STEP …`.
+    if args.get(1).is_some_and(|a| a == "inspect") {
+        return inspect(&args[2..]).await;
     }
-    text.trim_matches(|c| c == '[' || c == ']')
-        .parse::<std::net::IpAddr>()
-        .map(|ip| std::net::SocketAddr::new(ip, 53))
-        .map_err(|_| format!("`{text}` is not IP[:PORT], e.g. 10.0.0.2 or 127.0.0.1:5353"))
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LangArg {
-    Ja,
-    En,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorArg {
-    Auto,
-    Always,
-    Never,
-}
-
-/// One trainee's run: the trainee id and the params the step gets.
-pub type TraineeRun = (String, BTreeMap<String, String>);
-
-/// The param that names the trainee in every lab step.
-pub const TRAINEE_PARAM: &str = "user";
-
-impl Cli {
-    /// The policy the flags ask for: a file, or a preset; `--timeout` overrides its clock.
-    pub fn policy(&self) -> Result<crate::policy::Policy, String> {
-        let mut policy = match &self.policy {
-            Some(path) => crate::policy::Policy::load(path)?,
-            None => crate::policy::Policy::preset(self.trust),
-        };
-        if let Some(seconds) = self.timeout {
-            policy.limits.wall_clock = Duration::from_secs(seconds);
-        }
-        Ok(policy)
+    // `labrun plugin publish|pull|lock|keygen|sign`: sharing steps through registries.
+    if args.get(1).is_some_and(|a| a == "plugin") {
+        return crate::publish::main(args).await;
     }
-
-    /// `--param` pairs, checked: every one must be KEY=VALUE with a unique key.
-    pub fn param_map(&self) -> Result<BTreeMap<String, String>, String> {
-        let mut map = BTreeMap::new();
-        for raw in &self.params {
-            let (key, value) = raw.split_once('=').ok_or_else(|| {
-                format!("--param {raw}: expected KEY=VALUE, e.g. --param user=user05")
-            })?;
-            let key = key.trim();
-            if key.is_empty() {
-                return Err(format!("--param {raw}: the key is empty"));
-            }
-            if map.insert(key.to_string(), value.to_string()).is_some() {
-                return Err(format!("--param {key} is given twice"));
-            }
+    let flags = match Flags::try_parse_from(args) {
+        Ok(flags) => flags,
+        Err(e) => return clap_error(e),
+    };
+    let plan = match plan(&flags).await {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("labrun: {e}");
+            return e.exit_code();
         }
-        Ok(map)
+    };
+    let (executed, outputs) = execute(plan).await;
+    deliver(&executed, &outputs)
+}
+
+/// clap's help and version go to stdout (exit 0); its errors become one line.
+fn clap_error(e: clap::Error) -> u8 {
+    use clap::error::ErrorKind as K;
+    if matches!(e.kind(), K::DisplayHelp | K::DisplayVersion) {
+        let _ = e.print();
+        return exit::PASS;
     }
+    let text = e.render().to_string();
+    let line = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    eprintln!(
+        "labrun: {} (see labrun --help)",
+        line.trim_start_matches("error: ")
+    );
+    exit::BAD_INPUT
+}
 
-    /// One param set per trainee: `--trainee` ids, else the single `--param` set.
-    pub fn runs(&self) -> Result<Vec<TraineeRun>, String> {
-        let params = self.param_map()?;
-        if self.trainees.is_empty() {
-            let trainee = params
-                .get(TRAINEE_PARAM)
-                .cloned()
-                .unwrap_or_else(|| "-".to_string());
-            return Ok(vec![(trainee, params)]);
+/// `labrun inspect STEP`: prints what the step imports and declares.
+async fn inspect(args: &[std::ffi::OsString]) -> u8 {
+    let [path] = args else {
+        eprintln!("labrun: usage: labrun inspect STEP (a .rhai script or a .wasm component)");
+        return exit::BAD_INPUT;
+    };
+    let (text, error) = crate::step::inspect(Path::new(path)).await;
+    print!("{text}");
+    match error {
+        None => exit::PASS,
+        Some(e) => {
+            eprintln!("labrun: {e}");
+            exit::BAD_INPUT
         }
-        if params.contains_key(TRAINEE_PARAM) {
-            return Err(format!(
-                "give the trainee either with --trainee or with --param {TRAINEE_PARAM}=…, not both"
-            ));
-        }
-        let mut seen = std::collections::BTreeSet::new();
-        let mut runs = Vec::new();
-        for id in &self.trainees {
-            if !seen.insert(id) {
-                return Err(format!("--trainee {id} is given twice"));
-            }
-            let mut p = params.clone();
-            p.insert(TRAINEE_PARAM.to_string(), id.clone());
-            runs.push((id.clone(), p));
-        }
-        Ok(runs)
     }
 }

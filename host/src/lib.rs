@@ -1,15 +1,29 @@
 //! labrun: checks whether a trainee really finished a hands-on AWS lab step.
 //!
-//! One path through the program: [`cli`] → [`step`] (Rhai front-end) → [`caps`]
-//! (the capability hub: live, record, replay) → [`outcome`] → [`report`].
+//! One path through the program, each stage a module that imports only the ones
+//! below it (checked by `host/tests/layers.rs`):
+//!
+//! - [`cli`]: dispatch and exit codes; [`plan`]: the raw [`flags`] become a checked
+//!   run plan (steps, trainees, params, policy, settings, outputs); [`publish`]: steps
+//!   shared through OCI registries;
+//! - [`execute`]: every trainee's run, then the outputs;
+//! - [`step`]: the two step front-ends, Rhai scripts and WebAssembly components;
+//! - [`gate`]: one policy check and one audit record per capability call, under a
+//!   [`policy`];
+//! - [`caps`]: the capabilities (each one module, listed in a registry) and the hub
+//!   that answers live, records and replays;
+//! - [`report`]: human, JSON and JUnit reporters of an [`outcome`] report;
+//! - [`error`]: the bad-input type every loader returns.
 
 pub mod caps;
-pub mod class;
 pub mod cli;
+pub mod error;
+pub mod execute;
+pub mod flags;
 pub mod gate;
 pub mod outcome;
+pub mod plan;
 pub mod policy;
 pub mod publish;
 pub mod report;
-pub mod run;
 pub mod step;

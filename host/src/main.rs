@@ -2,5 +2,5 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    ExitCode::from(labrun::run::main_with_args(std::env::args_os().collect()).await)
+    ExitCode::from(labrun::cli::main(std::env::args_os().collect()).await)
 }

@@ -1,6 +1,7 @@
 //! Policy: which capabilities and operations a step may use, to what scope, within
 //! which limits. Two presets (`instructor`, `untrusted`) and TOML files that start
 //! from a preset and change what they name. Rhai and WASM steps obey the same policy.
+//! The policy owns the [`Limits`] of a run as well.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -8,8 +9,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::caps;
-use crate::step::Limits;
+use crate::caps::registry;
+use crate::error::LoadError;
 
 /// How far a step is trusted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -20,6 +21,45 @@ pub enum Trust {
     /// Trainee-submitted steps: the trainee's own resources only, hosts derived from
     /// them only, tight limits.
     Untrusted,
+}
+
+/// Bounds on one trainee's run of a step.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub wall_clock: Duration,
+    pub max_operations: u64,
+    pub max_call_levels: usize,
+    pub max_expr_depth: usize,
+    pub max_string_size: usize,
+    pub max_array_size: usize,
+    pub max_map_size: usize,
+    pub max_outcomes: usize,
+    pub max_message_bytes: usize,
+    pub max_log_lines: usize,
+    /// WebAssembly steps: fuel (≈ instructions) one run may burn.
+    pub max_fuel: u64,
+    /// WebAssembly steps: linear memory one instance may grow to.
+    pub max_memory_bytes: usize,
+}
+
+impl Default for Limits {
+    /// Generous limits for an instructor's own steps.
+    fn default() -> Self {
+        Limits {
+            wall_clock: Duration::from_secs(300),
+            max_operations: 50_000_000,
+            max_call_levels: 64,
+            max_expr_depth: 64,
+            max_string_size: 8 << 20,
+            max_array_size: 100_000,
+            max_map_size: 100_000,
+            max_outcomes: 1_000,
+            max_message_bytes: 4_096,
+            max_log_lines: 1_000,
+            max_fuel: 20_000_000_000,
+            max_memory_bytes: 256 << 20,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -38,8 +78,8 @@ pub struct Policy {
 
 impl Policy {
     pub fn preset(trust: Trust) -> Policy {
-        let all = caps::CAPABILITIES
-            .iter()
+        let all = registry::names()
+            .into_iter()
             .map(|c| (c.to_string(), vec!["*".to_string()]))
             .collect();
         match trust {
@@ -69,9 +109,9 @@ impl Policy {
                     max_fuel: 2_000_000_000,
                     max_memory_bytes: 64 << 20,
                 },
-                max_calls: caps::CAPABILITIES
-                    .iter()
-                    .map(|c| (c.to_string(), if *c == "aws" { 200 } else { 50 }))
+                max_calls: registry::names()
+                    .into_iter()
+                    .map(|c| (c.to_string(), if c == "aws" { 200 } else { 50 }))
                     .collect(),
                 max_answer_bytes: 16 << 20,
             },
@@ -79,10 +119,12 @@ impl Policy {
     }
 
     /// Reads a policy file: `trust = "untrusted"` picks the preset, other keys change it.
-    pub fn load(path: &Path) -> Result<Policy, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read policy {}: {e}", path.display()))?;
-        Policy::parse(&text).map_err(|e| format!("policy {}: {e}", path.display()))
+    pub fn load(path: &Path) -> Result<Policy, LoadError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            LoadError::Policy(format!("cannot read policy {}: {e}", path.display()))
+        })?;
+        Policy::parse(&text)
+            .map_err(|e| LoadError::Policy(format!("policy {}: {e}", path.display())))
     }
 
     pub fn parse(text: &str) -> Result<Policy, String> {
@@ -92,12 +134,14 @@ impl Policy {
         if let Some(grants) = file.grants {
             let mut map = BTreeMap::new();
             for (cap, ops) in grants {
-                let known = caps::operations(&cap).ok_or_else(|| {
-                    format!(
-                        "unknown capability `{cap}` in [grants]; known: {}",
-                        caps::CAPABILITIES.join(", ")
-                    )
-                })?;
+                let known = registry::get(&cap)
+                    .ok_or_else(|| {
+                        format!(
+                            "unknown capability `{cap}` in [grants]; known: {}",
+                            registry::names().join(", ")
+                        )
+                    })?
+                    .operation_names();
                 for op in &ops {
                     if op != "*" && !known.contains(&op.as_str()) {
                         return Err(format!(
@@ -136,7 +180,7 @@ impl Policy {
             );
             if let Some(calls) = l.max_calls {
                 for (cap, n) in calls {
-                    if caps::operations(&cap).is_none() {
+                    if registry::get(&cap).is_none() {
                         return Err(format!("unknown capability `{cap}` in [limits.max_calls]"));
                     }
                     policy.max_calls.insert(cap, n);

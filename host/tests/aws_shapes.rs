@@ -880,8 +880,8 @@ async fn moto_smoke() {
     let tgs = aws::call(&clients, "elbv2_describe_target_groups", &json!({}))
         .await
         .unwrap();
-    for op in aws::OPERATIONS {
-        let req = match *op {
+    for op in aws::SPEC.operation_names() {
+        let req = match op {
             "ec2_describe_images" => json!({"Owners": ["self"]}),
             "elbv2_describe_listeners" => match lbs["LoadBalancers"][0]["LoadBalancerArn"].as_str()
             {

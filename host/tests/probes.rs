@@ -157,7 +157,7 @@ async fn dns_rejects_bad_requests() {
     assert!(e.message.contains("`name`"), "{}", e.message);
     let e = dns::call(&net, "axfr", &json!({})).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Unsupported);
-    assert_eq!(dns::OPERATIONS, &["lookup"]);
+    assert_eq!(dns::SPEC.operation_names(), ["lookup"]);
 }
 
 // ----------------------------------------------------------------------------- mysql

@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::CapError;
+use super::error::CapError;
+use crate::error::{LoadError, OutputError};
 
 pub const CASSETTE_VERSION: u32 = 1;
 
@@ -73,22 +73,25 @@ pub fn canonical(value: &Value) -> String {
 }
 
 impl Cassette {
-    pub fn load(path: &Path) -> anyhow::Result<Cassette> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read cassette {}", path.display()))?;
-        let cassette: Cassette = serde_json::from_str(&text).with_context(|| {
-            format!(
-                "{} is not a labrun cassette (record one with --record FILE)",
-                path.display()
-            )
+    pub fn load(path: &Path) -> Result<Cassette, LoadError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            LoadError::Cassette(format!("cannot read cassette {}: {e}", path.display()))
+        })?;
+        Cassette::parse(&text, &path.display().to_string())
+    }
+
+    /// Reads a cassette's text; `name` names it in the error.
+    pub fn parse(text: &str, name: &str) -> Result<Cassette, LoadError> {
+        let cassette: Cassette = serde_json::from_str(text).map_err(|e| {
+            LoadError::Cassette(format!(
+                "{name} is not a labrun cassette (record one with --record FILE): {e}"
+            ))
         })?;
         if cassette.labrun_cassette != CASSETTE_VERSION {
-            bail!(
-                "{}: cassette format {} is not supported by this labrun (it reads format {})",
-                path.display(),
-                cassette.labrun_cassette,
-                CASSETTE_VERSION
-            );
+            return Err(LoadError::Cassette(format!(
+                "{name}: cassette format {} is not supported by this labrun (it reads format {})",
+                cassette.labrun_cassette, CASSETTE_VERSION
+            )));
         }
         Ok(cassette)
     }
@@ -100,11 +103,33 @@ impl Cassette {
             .collect()
     }
 
-    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
-        let mut text = serde_json::to_string_pretty(self)?;
+    /// Writes the cassette next to its final name, then renames it into place, so a
+    /// failed write never leaves half a cassette.
+    pub fn save(&self, path: &Path) -> Result<(), OutputError> {
+        let fail = |why: String| OutputError {
+            what: "cassette",
+            path: path.display().to_string(),
+            why,
+        };
+        let mut text = serde_json::to_string_pretty(self).map_err(|e| fail(e.to_string()))?;
         text.push('\n');
-        std::fs::write(path, text)
-            .with_context(|| format!("cannot write cassette {}", path.display()))
+        let tmp = path.with_file_name(format!(
+            ".{}.labrun-tmp",
+            path.file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default()
+        ));
+        let written = (|| {
+            use std::io::Write;
+            let mut file = std::fs::File::create(&tmp)?;
+            file.write_all(text.as_bytes())?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, path)
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written.map_err(|e| fail(e.to_string()))
     }
 }
 

@@ -1,21 +1,57 @@
 //! `dns` capability: what `nslookup` shows — a name's CNAME chain and addresses — with
 //! the system resolver or `--dns-server`. NXDOMAIN and "no data" are answers.
 
-use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
+use std::net::IpAddr;
+use std::sync::Arc;
 
-use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig};
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use hickory_resolver::net::{DnsError, NetError};
-use hickory_resolver::proto::op::ResponseCode;
+use futures::future::BoxFuture;
+use futures::FutureExt;
 use hickory_resolver::proto::rr::{RData, Record, RecordType};
-use hickory_resolver::{Resolver, TokioResolver};
 use serde_json::{json, Value};
 
-use super::net::{Fields, NetConfig, ResolveError};
-use super::{CapError, ErrorKind};
+use super::capability::{self, Answer as Live, Capability, Operation, Scope};
+use super::error::{CapError, ErrorKind};
+use super::net::{Fields, NetConfig};
+use super::resolver::{build_resolver, classify, fqdn, Answer};
 
-pub const OPERATIONS: &[&str] = &["lookup"];
+/// The `dns` capability.
+pub const SPEC: Capability = Capability {
+    name: CAPABILITY,
+    about: "DNS lookups, as nslookup shows them (CNAME chain and addresses)",
+    operations: || OPERATIONS,
+    connect: |settings| Arc::new(Dns(settings.net.clone())),
+    target: |_, request| capability::host_field(request, "name"),
+    // The addresses of a name the step may look up are its to probe too.
+    reveals: |_, answer| {
+        answer["addresses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect()
+    },
+    untrusted_guard: capability::no_guard,
+    one_endpoint: false,
+};
+
+pub const OPERATIONS: &[Operation] = &[Operation {
+    name: "lookup",
+    about: "a name's CNAME chain and addresses; NXDOMAIN and no data are answers",
+    scope: Scope::DerivedHost,
+}];
+
+struct Dns(NetConfig);
+
+impl Live for Dns {
+    fn call<'a>(
+        &'a self,
+        operation: &'a str,
+        request: &'a Value,
+    ) -> BoxFuture<'a, Result<Value, CapError>> {
+        call(&self.0, operation, request).boxed()
+    }
+}
 
 const CAPABILITY: &str = "dns";
 
@@ -28,17 +64,10 @@ pub async fn call(net: &NetConfig, operation: &str, request: &Value) -> Result<V
             ErrorKind::Unsupported,
             format!(
                 "unknown operation `dns.{other}`; dns has: {}",
-                OPERATIONS.join(", ")
+                SPEC.operation_names().join(", ")
             ),
         )),
     }
-}
-
-/// The answer to one query type.
-enum Answer {
-    Records(Vec<Record>),
-    NxDomain,
-    NoData,
 }
 
 async fn lookup(net: &NetConfig, request: &Value) -> Result<Value, CapError> {
@@ -142,14 +171,6 @@ async fn lookup(net: &NetConfig, request: &Value) -> Result<Value, CapError> {
     }))
 }
 
-fn fqdn(name: &str) -> String {
-    if name.ends_with('.') {
-        name.to_string()
-    } else {
-        format!("{name}.")
-    }
-}
-
 /// CNAME targets in order, following the chain from `start` through the records.
 fn cname_chain(start: &str, records: &[Record]) -> Vec<String> {
     let mut chain = Vec::new();
@@ -170,116 +191,4 @@ fn cname_chain(start: &str, records: &[Record]) -> Vec<String> {
         }
     }
     chain
-}
-
-type Failure = (ErrorKind, Option<String>, String);
-
-/// NXDOMAIN / no data → an answer; anything else → why the server gave none.
-fn classify(e: &NetError) -> Result<Answer, Failure> {
-    match e {
-        NetError::Dns(DnsError::NoRecordsFound(no)) => match no.response_code {
-            ResponseCode::NXDomain => Ok(Answer::NxDomain),
-            ResponseCode::NoError => Ok(Answer::NoData),
-            code => Err((
-                ErrorKind::Service,
-                Some(code.to_string()),
-                format!("server answered {code}"),
-            )),
-        },
-        NetError::Dns(DnsError::ResponseCode(ResponseCode::NXDomain)) => Ok(Answer::NxDomain),
-        NetError::Dns(DnsError::ResponseCode(code)) => Err((
-            ErrorKind::Service,
-            Some(code.to_string()),
-            format!("server answered {code}"),
-        )),
-        NetError::Timeout => Err((ErrorKind::Timeout, None, "no answer (timeout)".into())),
-        NetError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
-            Err((ErrorKind::Timeout, None, format!("no answer: {io}")))
-        }
-        NetError::Io(io) => Err((
-            ErrorKind::Network,
-            None,
-            format!("server unreachable: {io}"),
-        )),
-        NetError::NoConnections => Err((
-            ErrorKind::Network,
-            None,
-            "server unreachable (no connection could be made)".into(),
-        )),
-        other => Err((ErrorKind::Network, None, other.to_string())),
-    }
-}
-
-/// One resolver per call: the configured server (UDP, then TCP) or the system's.
-/// hickory's retries are limited to one attempt so a dead server fails within `timeout`.
-fn build_resolver(
-    server: Option<SocketAddr>,
-    timeout: Duration,
-) -> Result<TokioResolver, NetError> {
-    let mut builder = match server {
-        Some(addr) => {
-            let mut ns = NameServerConfig::udp_and_tcp(addr.ip());
-            for c in &mut ns.connections {
-                c.port = addr.port();
-            }
-            Resolver::builder_with_config(
-                ResolverConfig::from_name_servers(vec![ns]),
-                TokioRuntimeProvider::default(),
-            )
-        }
-        None => Resolver::builder_tokio()?,
-    };
-    let opts = builder.options_mut();
-    opts.timeout = timeout;
-    opts.attempts = 1;
-    opts.preserve_intermediates = true;
-    opts.try_tcp_on_error = false;
-    opts.cache_size = 16;
-    if server.is_some() {
-        opts.use_hosts_file = ResolveHosts::Never;
-    }
-    builder.build()
-}
-
-/// A and AAAA addresses of `name` from `server`, for probes that connect by name.
-pub(crate) async fn resolve_ips(
-    server: SocketAddr,
-    name: &str,
-    timeout: Duration,
-) -> Result<Vec<IpAddr>, ResolveError> {
-    let resolver = build_resolver(Some(server), timeout).map_err(|e| {
-        ResolveError::Failed(format!("cannot set up the DNS resolver ({server}): {e}"))
-    })?;
-    let fqdn = fqdn(name);
-    let lookup = resolver.lookup_ip(fqdn.as_str());
-    match tokio::time::timeout(timeout, lookup).await {
-        Err(_) => Err(ResolveError::Timeout(format!(
-            "DNS server {server} did not resolve {name} within {} ms",
-            timeout.as_millis()
-        ))),
-        Ok(Ok(ips)) => {
-            let ips: Vec<IpAddr> = ips.iter().collect();
-            if ips.is_empty() {
-                Err(ResolveError::NotFound(format!(
-                    "{name} has no address (DNS server {server})"
-                )))
-            } else {
-                Ok(ips)
-            }
-        }
-        Ok(Err(e)) => match classify(&e) {
-            Ok(Answer::NxDomain) => Err(ResolveError::NotFound(format!(
-                "{name} does not exist (NXDOMAIN from DNS server {server})"
-            ))),
-            Ok(_) => Err(ResolveError::NotFound(format!(
-                "{name} has no address (DNS server {server})"
-            ))),
-            Err((ErrorKind::Timeout, _, why)) => Err(ResolveError::Timeout(format!(
-                "DNS server {server} did not resolve {name}: {why}"
-            ))),
-            Err((_, _, why)) => Err(ResolveError::Failed(format!(
-                "DNS server {server} did not resolve {name}: {why}"
-            ))),
-        },
-    }
 }

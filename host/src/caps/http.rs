@@ -16,9 +16,68 @@ use tokio::time::Instant as Deadline;
 use url::Url;
 
 use super::net::{connect, elapsed_ms, io_failure, Fields, NetConfig};
-use super::{CapError, ErrorKind};
 
-pub const OPERATIONS: &[&str] = &["get"];
+use futures::future::BoxFuture;
+use futures::FutureExt;
+
+use super::capability::{self, Answer as Live, Capability, Operation, Scope};
+use super::error::{CapError, ErrorKind};
+
+/// The `http` capability.
+pub const SPEC: Capability = Capability {
+    name: CAPABILITY,
+    about: "one HTTP GET; no answer at all (timeout, refused) is an answer too",
+    operations: || OPERATIONS,
+    connect: |settings| Arc::new(Probe(settings.net.clone())),
+    target: url_host,
+    reveals: capability::reveals_nothing,
+    untrusted_guard: no_redirects,
+    one_endpoint: false,
+};
+
+pub const OPERATIONS: &[Operation] = &[Operation {
+    name: "get",
+    about: "fetches a URL, following redirects only when asked",
+    scope: Scope::DerivedHost,
+}];
+
+/// The host of the request's `url`.
+fn url_host(_operation: &str, request: &Value) -> capability::Target {
+    match request["url"].as_str().and_then(|u| Url::parse(u).ok()) {
+        Some(url) => match url.host_str() {
+            Some(host) => capability::Target::Host(capability::normal_host(host)),
+            None => capability::Target::Nothing,
+        },
+        None => capability::Target::Nothing,
+    }
+}
+
+/// Redirects could lead anywhere: an untrusted step gets the first answer only.
+fn no_redirects(_operation: &str, request: &Value) -> Result<(), String> {
+    if request
+        .get("max_redirects")
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+        > 0
+    {
+        return Err(
+            "redirects are not followed for untrusted steps: they could lead anywhere".into(),
+        );
+    }
+    Ok(())
+}
+
+struct Probe(NetConfig);
+
+impl Live for Probe {
+    fn call<'a>(
+        &'a self,
+        operation: &'a str,
+        request: &'a Value,
+    ) -> BoxFuture<'a, Result<Value, CapError>> {
+        call(&self.0, operation, request).boxed()
+    }
+}
 
 const CAPABILITY: &str = "http";
 
@@ -36,7 +95,7 @@ pub async fn call(net: &NetConfig, operation: &str, request: &Value) -> Result<V
             ErrorKind::Unsupported,
             format!(
                 "unknown operation `http.{other}`; http has: {}",
-                OPERATIONS.join(", ")
+                SPEC.operation_names().join(", ")
             ),
         )),
     }

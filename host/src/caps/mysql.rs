@@ -12,9 +12,56 @@ use mysql_async::{Conn, OptsBuilder, Value as SqlValue};
 use serde_json::{json, Value};
 
 use super::net::{resolve, Fields, NetConfig, ResolveError};
-use super::{CapError, ErrorKind};
+use std::sync::Arc;
 
-pub const OPERATIONS: &[&str] = &["query"];
+use futures::future::BoxFuture;
+use futures::FutureExt;
+
+use super::capability::{self, Answer as Live, Capability, Operation, Scope};
+use super::error::{CapError, ErrorKind};
+
+/// The `mysql` capability.
+pub const SPEC: Capability = Capability {
+    name: CAPABILITY,
+    about: "one read-only SELECT or SHOW in a READ ONLY session",
+    operations: || OPERATIONS,
+    connect: |settings| Arc::new(Probe(settings.net.clone())),
+    target: |_, request| capability::host_field(request, "host"),
+    reveals: capability::reveals_nothing,
+    untrusted_guard: capability::no_guard,
+    one_endpoint: false,
+};
+
+pub const OPERATIONS: &[Operation] = &[Operation {
+    name: "query",
+    about: "runs one SELECT/SHOW statement",
+    scope: Scope::DerivedHost,
+}];
+
+struct Probe(NetConfig);
+
+impl Live for Probe {
+    fn call<'a>(
+        &'a self,
+        operation: &'a str,
+        request: &'a Value,
+    ) -> BoxFuture<'a, Result<Value, CapError>> {
+        async move {
+            if self.0.mysql_password.is_none() {
+                return Err(CapError::new(
+                    CAPABILITY,
+                    operation,
+                    ErrorKind::Credentials,
+                    "no MySQL password given: pass --mysql-password-file FILE or set \
+                     LABRUN_MYSQL_PASSWORD (the password set when the Aurora cluster was created)",
+                )
+                .with_code("no-password"));
+            }
+            call(&self.0, operation, request).await
+        }
+        .boxed()
+    }
+}
 
 const CAPABILITY: &str = "mysql";
 
@@ -35,7 +82,7 @@ pub async fn call(net: &NetConfig, operation: &str, request: &Value) -> Result<V
             ErrorKind::Unsupported,
             format!(
                 "unknown operation `mysql.{other}`; mysql has: {}",
-                OPERATIONS.join(", ")
+                SPEC.operation_names().join(", ")
             ),
         )),
     }

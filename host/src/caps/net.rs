@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::{CapError, ErrorKind};
+use super::error::{CapError, ErrorKind};
+pub(crate) use super::resolver::ResolveError;
 
 /// One `--connect-to HOST:PORT:HOST2:PORT2` rule: a probe for HOST:PORT connects to
 /// HOST2:PORT2 instead. An empty HOST or PORT matches any; an empty HOST2 or PORT2 keeps
@@ -216,25 +217,6 @@ impl NetConfig {
     }
 }
 
-/// Why a name did not resolve to an address.
-#[derive(Debug)]
-pub(crate) enum ResolveError {
-    /// The name does not exist or has no address.
-    NotFound(String),
-    /// The resolver did not answer in time.
-    Timeout(String),
-    /// The resolver failed (unreachable, SERVFAIL, …).
-    Failed(String),
-}
-
-impl ResolveError {
-    pub(crate) fn message(&self) -> &str {
-        match self {
-            ResolveError::NotFound(m) | ResolveError::Timeout(m) | ResolveError::Failed(m) => m,
-        }
-    }
-}
-
 /// Resolves `host` (already routed) to socket addresses: an IP literal as is; a name
 /// with the configured DNS server, else the system resolver (getaddrinfo).
 pub(crate) async fn resolve(
@@ -249,7 +231,7 @@ pub(crate) async fn resolve(
     }
     match net.dns_server {
         Some(server) => {
-            let ips = super::dns::resolve_ips(server, bare, timeout).await?;
+            let ips = super::resolver::resolve_ips(server, bare, timeout).await?;
             Ok(ips
                 .into_iter()
                 .map(|ip| SocketAddr::new(ip, port))

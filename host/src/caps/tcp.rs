@@ -6,9 +6,43 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::net::{connect, elapsed_ms, Fields, NetConfig};
-use super::{CapError, ErrorKind};
+use std::sync::Arc;
 
-pub const OPERATIONS: &[&str] = &["connect"];
+use futures::future::BoxFuture;
+use futures::FutureExt;
+
+use super::capability::{self, Answer as Live, Capability, Operation, Scope};
+use super::error::{CapError, ErrorKind};
+
+/// The `tcp` capability.
+pub const SPEC: Capability = Capability {
+    name: CAPABILITY,
+    about: "can a TCP connection be made? a refusal or a timeout is an answer",
+    operations: || OPERATIONS,
+    connect: |settings| Arc::new(Probe(settings.net.clone())),
+    target: |_, request| capability::host_field(request, "host"),
+    reveals: capability::reveals_nothing,
+    untrusted_guard: capability::no_guard,
+    one_endpoint: false,
+};
+
+pub const OPERATIONS: &[Operation] = &[Operation {
+    name: "connect",
+    about: "tries to connect, then closes at once",
+    scope: Scope::DerivedHost,
+}];
+
+struct Probe(NetConfig);
+
+impl Live for Probe {
+    fn call<'a>(
+        &'a self,
+        operation: &'a str,
+        request: &'a Value,
+    ) -> BoxFuture<'a, Result<Value, CapError>> {
+        call(&self.0, operation, request).boxed()
+    }
+}
 
 const CAPABILITY: &str = "tcp";
 
@@ -24,7 +58,7 @@ pub async fn call(net: &NetConfig, operation: &str, request: &Value) -> Result<V
             ErrorKind::Unsupported,
             format!(
                 "unknown operation `tcp.{other}`; tcp has: {}",
-                OPERATIONS.join(", ")
+                SPEC.operation_names().join(", ")
             ),
         )),
     }

@@ -1,7 +1,7 @@
 //! Sharing steps through OCI registries: `labrun plugin publish|pull|lock|keygen|sign`
 //! and running a step straight from a reference (`labrun REGISTRY/REPO:VERSION`).
 //!
-//! - [`reference`]: what counts as a reference (an explicit registry, a tag or digest).
+//! - [`reference`](mod@reference): what counts as a reference (an explicit registry, a tag or digest).
 //! - [`client`]: the registry protocol, auth (anonymous, Basic, Bearer), HTTPS.
 //! - [`cache`]: the verified, content-addressed local store.
 //! - [`artifact`]: media types, manifests and configs (wkg's wasm conventions).
@@ -156,7 +156,7 @@ pub enum PluginCommand {
         out: PathBuf,
     },
     /// Sign the manifest a reference points to; the signature is stored in the
-    /// registry as an OCI referrer of it (or under the tag sha256-<hex>.sig).
+    /// registry as an OCI referrer of it (or under the tag `sha256-<hex>.sig`).
     Sign {
         reference: String,
         /// The private key file from `labrun plugin keygen`.
@@ -605,8 +605,8 @@ async fn describe_for_publish(path: &Path, created: &str) -> Result<Described, F
         }
         Step::Rhai(_) => {
             let source = std::fs::read_to_string(path).unwrap_or_default();
-            let capabilities: Vec<String> = policy::GRANTABLE
-                .iter()
+            let capabilities: Vec<String> = policy::grantable()
+                .into_iter()
                 .filter(|c| source.contains(&format!("{c}::")))
                 .map(|c| c.to_string())
                 .collect();

@@ -1,5 +1,5 @@
 //! JUnit XML: one testsuite per trainee, one testcase per outcome id.
-//! fail → <failure>, pending → <failure type="pending">, error → <error>, skip → <skipped>.
+//! fail → `<failure>`, pending → `<failure type="pending">`, error → `<error>`, skip → `<skipped>`.
 
 use std::fmt::Write;
 

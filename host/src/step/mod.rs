@@ -1,18 +1,21 @@
-//! Step front-ends. A step describes itself (name, params, checklist ids) and then
-//! runs for one trainee, calling capabilities and reporting outcomes.
+//! Step front-ends: Rhai scripts ([`rhai`]) and WebAssembly components ([`wasm`]).
+//! A step describes itself (name, params, checklist ids) and then runs for one
+//! trainee, calling capabilities through its [`crate::gate::Gate`] and reporting
+//! outcomes into a [`Collector`] under the run's [`Limits`].
 
 pub mod rhai;
 pub mod wasm;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::caps::Hub;
+use crate::error::LoadError;
 use crate::outcome::{Message, Outcome, Status};
+pub use crate::policy::Limits;
 
 /// What a step says about itself before it runs.
 #[derive(Debug, Clone, Serialize)]
@@ -23,45 +26,6 @@ pub struct StepInfo {
     pub params: BTreeMap<String, String>,
     /// Checklist ids in report order; an id that is not reported becomes `error`.
     pub checks: Vec<String>,
-}
-
-/// Bounds on one trainee's run of a step.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    pub wall_clock: Duration,
-    pub max_operations: u64,
-    pub max_call_levels: usize,
-    pub max_expr_depth: usize,
-    pub max_string_size: usize,
-    pub max_array_size: usize,
-    pub max_map_size: usize,
-    pub max_outcomes: usize,
-    pub max_message_bytes: usize,
-    pub max_log_lines: usize,
-    /// WebAssembly steps: fuel (≈ instructions) one run may burn.
-    pub max_fuel: u64,
-    /// WebAssembly steps: linear memory one instance may grow to.
-    pub max_memory_bytes: usize,
-}
-
-impl Default for Limits {
-    /// Generous limits for an instructor's own steps.
-    fn default() -> Self {
-        Limits {
-            wall_clock: Duration::from_secs(300),
-            max_operations: 50_000_000,
-            max_call_levels: 64,
-            max_expr_depth: 64,
-            max_string_size: 8 << 20,
-            max_array_size: 100_000,
-            max_map_size: 100_000,
-            max_outcomes: 1_000,
-            max_message_bytes: 4_096,
-            max_log_lines: 1_000,
-            max_fuel: 20_000_000_000,
-            max_memory_bytes: 256 << 20,
-        }
-    }
 }
 
 /// A loaded step, whatever its front-end; the rest of the program sees only this.
@@ -77,7 +41,7 @@ impl Step {
         path: &std::path::Path,
         limits: &Limits,
         grants: &wasm::Grants,
-    ) -> Result<Step, String> {
+    ) -> Result<Step, LoadError> {
         match path.extension().and_then(|e| e.to_str()) {
             Some("rhai") => rhai::RhaiStep::load(path, limits).map(|s| Step::Rhai(Arc::new(s))),
             Some("wasm") => wasm::WasmStep::load(path, limits, grants)
@@ -88,6 +52,7 @@ impl Step {
                 path.display()
             )),
         }
+        .map_err(LoadError::Step)
     }
 
     pub fn info(&self) -> &StepInfo {
@@ -285,7 +250,7 @@ pub fn check_params(
     step_path: &str,
     info: &StepInfo,
     given: &BTreeMap<String, String>,
-) -> Result<(), String> {
+) -> Result<(), LoadError> {
     let takes = || {
         info.params
             .iter()
@@ -295,22 +260,22 @@ pub fn check_params(
     };
     for name in given.keys() {
         if !info.params.contains_key(name) {
-            return Err(format!(
+            return Err(LoadError::Params(format!(
                 "unknown param `{name}`: {step_path} takes {}",
                 if info.params.is_empty() {
                     "no params".to_string()
                 } else {
                     takes()
                 }
-            ));
+            )));
         }
     }
     for name in info.params.keys() {
         if !given.contains_key(name) {
-            return Err(format!(
+            return Err(LoadError::Params(format!(
                 "missing param `{name}`: give it with --param {name}=VALUE ({step_path} takes {})",
                 takes()
-            ));
+            )));
         }
     }
     Ok(())

@@ -18,7 +18,7 @@ use serde_json::Value;
 use tokio::runtime::Handle;
 
 use super::{Collector, Limits, RunContext, StepInfo};
-use crate::caps::{self, CapError, ErrorKind};
+use crate::caps::{self, registry, CapError, Capability, ErrorKind};
 use crate::outcome::{Message, Outcome, Status, TraineeReport};
 
 type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
@@ -131,9 +131,11 @@ impl RhaiStep {
                     .log(&format!("debug {pos}: {text}"), &bridge.ctx.limits)
             });
         }
-        for &capability in caps::CAPABILITIES {
-            engine
-                .register_static_module(capability, capability_module(&bridge, capability).into());
+        for capability in registry::ALL {
+            engine.register_static_module(
+                capability.name,
+                capability_module(&bridge, capability).into(),
+            );
         }
         engine.register_static_module("report", report_module(&bridge).into());
         engine.register_static_module("log", log_module(&bridge).into());
@@ -228,9 +230,10 @@ fn throw_cap_error(err: CapError, pos: Position) -> Box<EvalAltResult> {
 /// One Rhai module per capability, one function per operation, each taking a request
 /// map (or nothing) and returning the answer as a map: `aws::ec2_describe_vpcs()`,
 /// `dns::lookup(#{ name: "…" })`, `mysql::query(#{ … })`.
-fn capability_module(bridge: &Arc<Bridge>, capability: &'static str) -> Module {
+fn capability_module(bridge: &Arc<Bridge>, spec: &'static Capability) -> Module {
     let mut module = Module::new();
-    for &operation in caps::operations(capability).unwrap_or_default() {
+    let capability = spec.name;
+    for operation in (spec.operations)().iter().map(|op| op.name) {
         let b = bridge.clone();
         module.set_native_fn(
             operation,

@@ -31,7 +31,7 @@ use wasmtime::{
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::{Collector, Limits, RunContext, StepInfo};
-use crate::caps::{self, CapError, ErrorKind};
+use crate::caps::{self, registry, CapError, ErrorKind};
 use crate::gate::Gate;
 use crate::outcome::{Message, Outcome, Status, TraineeReport};
 pub use cache::Source;
@@ -116,8 +116,36 @@ fn linker(engine: &Engine) -> Result<Linker<State>, String> {
     // matters, and the context allows no address anyway.
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)
         .map_err(|e| format!("cannot link WASI: {e}"))?;
-    bindings::Step::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
-        .map_err(|e| format!("cannot link labrun:host: {e}"))?;
+    let link = |e: wasmtime::Error| format!("cannot link labrun:host: {e}");
+    wit::types::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s).map_err(link)?;
+    wit::report::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s).map_err(link)?;
+    wit::log::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s).map_err(link)?;
+    // Capability imports are generated from the registry: one host function per
+    // operation, each going through the run's gate like the Rhai modules.
+    for capability in registry::ALL {
+        let name = format!(
+            "{}/{}@{}",
+            policy::HOST_PACKAGE,
+            capability.name,
+            policy::HOST_VERSION
+        );
+        let mut instance = linker.instance(&name).map_err(link)?;
+        for op in (capability.operations)() {
+            let (cap, operation) = (capability.name, op.name);
+            instance
+                .func_wrap_async(
+                    &op.wit_name(),
+                    move |mut store: wasmtime::StoreContextMut<'_, State>,
+                          (request,): (String,)| {
+                        Box::new(async move {
+                            let answer = store.data_mut().call(cap, operation, request).await?;
+                            Ok((answer,))
+                        })
+                    },
+                )
+                .map_err(link)?;
+        }
+    }
     Ok(linker)
 }
 
@@ -136,9 +164,7 @@ impl Manifest {
         self.imports
             .iter()
             .filter_map(|i| policy::split_import(i))
-            .filter(|i| {
-                i.package == policy::HOST_PACKAGE && policy::GRANTABLE.contains(&i.interface)
-            })
+            .filter(|i| i.package == policy::HOST_PACKAGE && registry::get(i.interface).is_some())
             .map(|i| i.interface.to_string())
             .collect()
     }
@@ -576,80 +602,7 @@ fn to_wit(e: CapError) -> wit::types::CapError {
     }
 }
 
-type CapResult = wasmtime::Result<Result<String, wit::types::CapError>>;
-
 impl wit::types::Host for State {}
-
-impl wit::aws::Host for State {
-    async fn ec2_describe_instances(&mut self, request: String) -> CapResult {
-        self.call("aws", "ec2_describe_instances", request).await
-    }
-    async fn ec2_describe_images(&mut self, request: String) -> CapResult {
-        self.call("aws", "ec2_describe_images", request).await
-    }
-    async fn ec2_describe_security_groups(&mut self, request: String) -> CapResult {
-        self.call("aws", "ec2_describe_security_groups", request)
-            .await
-    }
-    async fn ec2_describe_subnets(&mut self, request: String) -> CapResult {
-        self.call("aws", "ec2_describe_subnets", request).await
-    }
-    async fn ec2_describe_vpcs(&mut self, request: String) -> CapResult {
-        self.call("aws", "ec2_describe_vpcs", request).await
-    }
-    async fn rds_describe_db_clusters(&mut self, request: String) -> CapResult {
-        self.call("aws", "rds_describe_db_clusters", request).await
-    }
-    async fn rds_describe_db_instances(&mut self, request: String) -> CapResult {
-        self.call("aws", "rds_describe_db_instances", request).await
-    }
-    async fn rds_describe_db_subnet_groups(&mut self, request: String) -> CapResult {
-        self.call("aws", "rds_describe_db_subnet_groups", request)
-            .await
-    }
-    async fn rds_describe_events(&mut self, request: String) -> CapResult {
-        self.call("aws", "rds_describe_events", request).await
-    }
-    async fn elbv2_describe_load_balancers(&mut self, request: String) -> CapResult {
-        self.call("aws", "elbv2_describe_load_balancers", request)
-            .await
-    }
-    async fn elbv2_describe_target_groups(&mut self, request: String) -> CapResult {
-        self.call("aws", "elbv2_describe_target_groups", request)
-            .await
-    }
-    async fn elbv2_describe_target_health(&mut self, request: String) -> CapResult {
-        self.call("aws", "elbv2_describe_target_health", request)
-            .await
-    }
-    async fn elbv2_describe_listeners(&mut self, request: String) -> CapResult {
-        self.call("aws", "elbv2_describe_listeners", request).await
-    }
-}
-
-impl wit::dns::Host for State {
-    async fn lookup(&mut self, request: String) -> CapResult {
-        self.call("dns", "lookup", request).await
-    }
-}
-
-impl wit::mysql::Host for State {
-    async fn query(&mut self, request: String) -> CapResult {
-        self.call("mysql", "query", request).await
-    }
-}
-
-impl wit::http::Host for State {
-    async fn get(&mut self, request: String) -> CapResult {
-        self.call("http", "get", request).await
-    }
-}
-
-impl wit::tcp::Host for State {
-    async fn connect(&mut self, request: String) -> CapResult {
-        self.call("tcp", "connect", request).await
-    }
-}
 
 impl wit::report::Host for State {
     async fn outcome(&mut self, o: wit::report::Row) -> wasmtime::Result<Result<(), String>> {

@@ -14,7 +14,55 @@ use serde_json::Value;
 use super::error::from_sdk;
 use super::request::Req;
 use super::{merged, unsupported, Obj, Service};
+use crate::caps::capability::{Operation, Owner, Scope};
 use crate::caps::error::CapError;
+
+/// EC2's read-only operations, in WIT order, each with its untrusted-step scope.
+pub(crate) const OPERATIONS: &[Operation] = &[
+    Operation {
+        name: "ec2_describe_instances",
+        about: "EC2 DescribeInstances → {\"Reservations\":[{\"Instances\":[…]}]}",
+        scope: Scope::Filter(own_instances),
+    },
+    Operation {
+        name: "ec2_describe_images",
+        about: "EC2 DescribeImages → {\"Images\":[…]}",
+        scope: Scope::Filter(|a, o| {
+            o.keep(a, "Images", |i| {
+                o.owns(i["Name"].as_str().unwrap_or("")) || o.owns_tagged(i)
+            })
+        }),
+    },
+    Operation {
+        name: "ec2_describe_security_groups",
+        about: "EC2 DescribeSecurityGroups → {\"SecurityGroups\":[…]}",
+        scope: Scope::Filter(|a, o| {
+            o.keep(a, "SecurityGroups", |g| {
+                o.owns(g["GroupName"].as_str().unwrap_or("")) || o.owns_tagged(g) || o.in_vpc(g)
+            })
+        }),
+    },
+    Operation {
+        name: "ec2_describe_subnets",
+        about: "EC2 DescribeSubnets → {\"Subnets\":[…]}",
+        scope: Scope::Filter(|a, o| o.keep(a, "Subnets", |s| o.owns_tagged(s) || o.in_vpc(s))),
+    },
+    Operation {
+        name: "ec2_describe_vpcs",
+        about: "EC2 DescribeVpcs → {\"Vpcs\":[…]}",
+        scope: Scope::Filter(|a, o| o.keep(a, "Vpcs", |v| o.owns_tagged(v))),
+    },
+];
+
+/// Reservations keep only the trainee's instances (by Name tag); empty ones go.
+fn own_instances(answer: &mut Value, owner: &Owner) {
+    if let Some(reservations) = answer["Reservations"].as_array_mut() {
+        for r in reservations.iter_mut() {
+            owner.keep(r, "Instances", |i| owner.owns_tagged(i));
+        }
+        reservations.retain(|r| r["Instances"].as_array().is_some_and(|i| !i.is_empty()));
+    }
+}
 
 pub(crate) async fn call(
     svc: &Service<Client>,

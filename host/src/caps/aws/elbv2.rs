@@ -13,7 +13,42 @@ use serde_json::{json, Value};
 use super::error::from_sdk;
 use super::request::Req;
 use super::{merged, unsupported, Obj, Service};
+use crate::caps::capability::{Operation, Scope};
 use crate::caps::error::CapError;
+
+/// ELBv2's read-only operations, in WIT order, each with its untrusted-step scope.
+pub(crate) const OPERATIONS: &[Operation] = &[
+    Operation {
+        name: "elbv2_describe_load_balancers",
+        about: "ELBv2 DescribeLoadBalancers → {\"LoadBalancers\":[…]}",
+        scope: Scope::Filter(|a, o| {
+            o.keep(a, "LoadBalancers", |lb| {
+                o.owns(lb["LoadBalancerName"].as_str().unwrap_or(""))
+            })
+        }),
+    },
+    Operation {
+        name: "elbv2_describe_target_groups",
+        about: "ELBv2 DescribeTargetGroups → {\"TargetGroups\":[…]}",
+        scope: Scope::Filter(|a, o| {
+            o.keep(a, "TargetGroups", |tg| {
+                o.owns(tg["TargetGroupName"].as_str().unwrap_or(""))
+            })
+        }),
+    },
+    Operation {
+        name: "elbv2_describe_target_health",
+        about:
+            "ELBv2 DescribeTargetHealth (needs TargetGroupArn) → {\"TargetHealthDescriptions\":[…]}",
+        scope: Scope::OwnResources(&["TargetGroupArn"]),
+    },
+    Operation {
+        name: "elbv2_describe_listeners",
+        about:
+            "ELBv2 DescribeListeners (needs LoadBalancerArn or ListenerArns) → {\"Listeners\":[…]}",
+        scope: Scope::OwnResources(&["LoadBalancerArn", "ListenerArns"]),
+    },
+];
 
 pub(crate) async fn call(
     svc: &Service<Client>,

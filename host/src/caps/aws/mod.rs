@@ -19,7 +19,7 @@ macro_rules! all_pages {
     };
 }
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -27,9 +27,13 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 use aws_smithy_types::date_time::Format;
 use aws_smithy_types::DateTime;
+use futures::future::BoxFuture;
+use futures::FutureExt;
 use serde_json::{Map, Value};
-use tokio::sync::Semaphore;
+use tokio::sync::{OnceCell, Semaphore};
 
+use super::capability::{self, Answer, Capability, Operation, Scope, Target};
+use super::cassette;
 use super::error::{CapError, ErrorKind};
 
 pub mod ec2;
@@ -37,6 +41,7 @@ pub mod elbv2;
 mod error;
 pub mod rds;
 pub mod request;
+pub mod scope;
 
 /// Capability name used in every [`CapError`] this module returns.
 pub const CAPABILITY: &str = "aws";
@@ -44,23 +49,87 @@ pub const CAPABILITY: &str = "aws";
 /// Concurrent calls allowed per service (a class shares one throttling budget).
 pub const PER_SERVICE_CONCURRENCY: usize = 4;
 
-/// The operations a step may call; they are also the Rhai function names and the
-/// cassette operation names.
-pub const OPERATIONS: &[&str] = &[
-    "ec2_describe_instances",
-    "ec2_describe_images",
-    "ec2_describe_security_groups",
-    "ec2_describe_subnets",
-    "ec2_describe_vpcs",
-    "rds_describe_db_clusters",
-    "rds_describe_db_instances",
-    "rds_describe_db_subnet_groups",
-    "rds_describe_events",
-    "elbv2_describe_load_balancers",
-    "elbv2_describe_target_groups",
-    "elbv2_describe_target_health",
-    "elbv2_describe_listeners",
-];
+/// The `aws` capability: every operation of [`ec2`], [`rds`] and [`elbv2`].
+pub const SPEC: Capability = Capability {
+    name: CAPABILITY,
+    about: "read-only AWS describe calls (EC2, RDS, ELBv2) in the AWS CLI's JSON shape",
+    operations,
+    connect: |settings| {
+        Arc::new(LiveAws {
+            region: settings.region.clone(),
+            clients: OnceCell::new(),
+        })
+    },
+    target,
+    reveals: capability::reveals_nothing,
+    untrusted_guard: capability::no_guard,
+    one_endpoint: true,
+};
+
+/// Every operation, service by service (each service file owns its list).
+fn operations() -> &'static [Operation] {
+    static ALL: LazyLock<Vec<Operation>> = LazyLock::new(|| {
+        ec2::OPERATIONS
+            .iter()
+            .chain(rds::OPERATIONS)
+            .chain(elbv2::OPERATIONS)
+            .copied()
+            .collect()
+    });
+    &ALL
+}
+
+/// An operation that names resources (its scope lists the fields) targets them;
+/// any other lists the account.
+fn target(operation: &str, request: &Value) -> Target {
+    match SPEC.operation(operation).map(|op| op.scope) {
+        Some(Scope::OwnResources(fields)) => Target::Resources(
+            fields
+                .iter()
+                .flat_map(|f| match &request[*f] {
+                    Value::String(s) => vec![s.clone()],
+                    Value::Array(items) => items
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect(),
+                    _ => Vec::new(),
+                })
+                .collect(),
+        ),
+        _ => Target::Account(cassette::canonical(request)),
+    }
+}
+
+/// The live side: SDK clients, loaded on first use so a step that never calls AWS
+/// never needs credentials.
+struct LiveAws {
+    region: Option<String>,
+    clients: OnceCell<Result<AwsClients, CapError>>,
+}
+
+impl Answer for LiveAws {
+    fn call<'a>(
+        &'a self,
+        operation: &'a str,
+        request: &'a Value,
+    ) -> BoxFuture<'a, Result<Value, CapError>> {
+        async move {
+            let clients = self
+                .clients
+                .get_or_init(|| AwsClients::from_env(self.region.clone()))
+                .await;
+            match clients {
+                Ok(clients) => call(clients, operation, request).await,
+                Err(e) => Err(CapError {
+                    operation: operation.to_string(),
+                    ..e.clone()
+                }),
+            }
+        }
+        .boxed()
+    }
+}
 
 /// One SDK client per service, sharing one loaded configuration, each with a
 /// semaphore bounding how many of its calls run at once. Cheap to clone.
@@ -149,7 +218,7 @@ impl AwsClients {
     }
 }
 
-/// Runs one read-only operation (see [`OPERATIONS`]). `request` is the AWS CLI input
+/// Runs one read-only operation (see [`SPEC`]). `request` is the AWS CLI input
 /// shape (`{}` or `null` for no parameters); the answer is the AWS CLI output shape
 /// with every page merged.
 pub async fn call(
@@ -157,16 +226,17 @@ pub async fn call(
     operation: &str,
     request: &Value,
 ) -> Result<Value, CapError> {
+    let known = SPEC.operation(operation).is_some();
     match operation.split_once('_') {
-        Some(("ec2", _)) if OPERATIONS.contains(&operation) => {
+        Some(("ec2", _)) if known => {
             let _permit = acquire(&clients.ec2, operation).await?;
             ec2::call(&clients.ec2, operation, request).await
         }
-        Some(("rds", _)) if OPERATIONS.contains(&operation) => {
+        Some(("rds", _)) if known => {
             let _permit = acquire(&clients.rds, operation).await?;
             rds::call(&clients.rds, operation, request).await
         }
-        Some(("elbv2", _)) if OPERATIONS.contains(&operation) => {
+        Some(("elbv2", _)) if known => {
             let _permit = acquire(&clients.elbv2, operation).await?;
             elbv2::call(&clients.elbv2, operation, request).await
         }
@@ -181,7 +251,7 @@ fn unsupported(operation: &str) -> CapError {
         ErrorKind::Unsupported,
         format!(
             "unknown AWS operation `{operation}`; supported operations: {}",
-            OPERATIONS.join(", ")
+            SPEC.operation_names().join(", ")
         ),
     )
 }

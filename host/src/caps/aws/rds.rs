@@ -10,7 +10,48 @@ use serde_json::Value;
 use super::error::from_sdk;
 use super::request::Req;
 use super::{merged, unsupported, Obj, Service};
+use crate::caps::capability::{Operation, Scope};
 use crate::caps::error::CapError;
+
+/// RDS's read-only operations, in WIT order, each with its untrusted-step scope.
+pub(crate) const OPERATIONS: &[Operation] = &[
+    Operation {
+        name: "rds_describe_db_clusters",
+        about: "RDS DescribeDBClusters → {\"DBClusters\":[…]}",
+        scope: Scope::Filter(|a, o| {
+            o.keep(a, "DBClusters", |c| {
+                o.owns(c["DBClusterIdentifier"].as_str().unwrap_or(""))
+            })
+        }),
+    },
+    Operation {
+        name: "rds_describe_db_instances",
+        about: "RDS DescribeDBInstances → {\"DBInstances\":[…]}",
+        scope: Scope::Filter(|a, o| {
+            o.keep(a, "DBInstances", |i| {
+                o.owns(i["DBInstanceIdentifier"].as_str().unwrap_or(""))
+            })
+        }),
+    },
+    Operation {
+        name: "rds_describe_db_subnet_groups",
+        about: "RDS DescribeDBSubnetGroups → {\"DBSubnetGroups\":[…]}",
+        scope: Scope::Filter(|a, o| {
+            o.keep(a, "DBSubnetGroups", |g| {
+                o.owns(g["DBSubnetGroupName"].as_str().unwrap_or("")) || o.in_vpc(g)
+            })
+        }),
+    },
+    Operation {
+        name: "rds_describe_events",
+        about: "RDS DescribeEvents → {\"Events\":[…]} (AWS keeps 14 days)",
+        scope: Scope::Filter(|a, o| {
+            o.keep(a, "Events", |e| {
+                o.owns(e["SourceIdentifier"].as_str().unwrap_or(""))
+            })
+        }),
+    },
+];
 
 pub(crate) async fn call(
     svc: &Service<Client>,

@@ -4,12 +4,18 @@
 
 use std::collections::BTreeSet;
 
+use crate::caps::registry;
+use crate::error::LoadError;
+
 /// The package and version this labrun provides (`wit/labrun-host.wit`).
 pub const HOST_PACKAGE: &str = "labrun:host";
 pub const HOST_VERSION: &str = "0.1.0";
 
-/// Capability interfaces a grant can name (the rest of labrun:host is always granted).
-pub const GRANTABLE: &[&str] = &["aws", "dns", "mysql", "http", "tcp"];
+/// Capability interfaces a grant can name (the rest of labrun:host is always granted):
+/// the capability registry's names.
+pub fn grantable() -> Vec<&'static str> {
+    registry::names()
+}
 
 /// labrun:host interfaces every step gets.
 const ALWAYS: &[&str] = &["types", "report", "log"];
@@ -52,11 +58,11 @@ impl Default for Grants {
 
 impl Grants {
     pub fn all() -> Grants {
-        Grants(GRANTABLE.iter().map(|s| s.to_string()).collect())
+        Grants(grantable().into_iter().map(str::to_string).collect())
     }
 
     /// From `--grant CAP[,CAP…]` values; an unknown name is bad input.
-    pub fn parse<S: AsRef<str>>(values: &[S]) -> Result<Grants, String> {
+    pub fn parse<S: AsRef<str>>(values: &[S]) -> Result<Grants, LoadError> {
         if values.is_empty() {
             return Ok(Grants::all());
         }
@@ -66,11 +72,11 @@ impl Grants {
                 if name.is_empty() {
                     continue;
                 }
-                if !GRANTABLE.contains(&name) {
-                    return Err(format!(
+                if registry::get(name).is_none() {
+                    return Err(LoadError::Grant(format!(
                         "--grant {name}: unknown capability; labrun grants {}",
-                        GRANTABLE.join(", ")
-                    ));
+                        grantable().join(", ")
+                    )));
                 }
                 set.insert(name.to_string());
             }
@@ -143,13 +149,13 @@ pub fn check_imports<'a>(
             if ALWAYS.contains(&import.interface) {
                 continue;
             }
-            match GRANTABLE.iter().find(|c| **c == import.interface) {
-                Some(cap) if grants.contains(cap) => {}
-                Some(cap) => ungranted.push((name.to_string(), cap)),
+            match registry::get(import.interface) {
+                Some(cap) if grants.contains(cap.name) => {}
+                Some(cap) => ungranted.push((name.to_string(), cap.name)),
                 None => {
                     return Err(format!(
                         "step imports {name}, which this labrun does not provide ({HOST_PACKAGE}@{HOST_VERSION} has {})",
-                        ALWAYS.iter().chain(GRANTABLE).copied().collect::<Vec<_>>().join(", ")
+                        ALWAYS.iter().copied().chain(grantable()).collect::<Vec<_>>().join(", ")
                     ))
                 }
             }

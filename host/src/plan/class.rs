@@ -13,14 +13,13 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::cli::{Cli, TRAINEE_PARAM};
-use crate::outcome::{Message, Outcome, Status, TraineeReport};
-use crate::run::{load_step, step_id, BadInput, Planned};
+use super::{load_step, param_map, step_id, PlanError, TRAINEE_PARAM};
+use crate::error::LoadError;
+use crate::execute::PlannedRun;
+use crate::flags::Flags;
+use crate::policy::Limits;
+use crate::step::check_params;
 use crate::step::wasm::Grants;
-use crate::step::{check_params, Limits};
-
-/// The row a submission gets when its step cannot run at all.
-pub const UNLOADABLE_ID: &str = "step";
 
 pub fn is_class_file(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "toml")
@@ -44,37 +43,35 @@ struct Submission {
 /// load becomes an error row for that trainee, not a bad-input exit.
 pub async fn plan(
     path: &Path,
-    cli: &Cli,
+    flags: &Flags,
     limits: &Limits,
     grants: &Grants,
-) -> Result<(String, Vec<Planned>), BadInput> {
+) -> Result<(String, Vec<PlannedRun>), PlanError> {
+    let bad = |text: String| PlanError::Load(LoadError::Class(text));
     let text = std::fs::read_to_string(path)
-        .map_err(|e| BadInput(format!("cannot read class file {}: {e}", path.display())))?;
+        .map_err(|e| bad(format!("cannot read class file {}: {e}", path.display())))?;
     let class: ClassFile = toml::from_str(&text).map_err(|e| {
-        BadInput(format!(
+        bad(format!(
             "{} is not a class file ([[submission]] trainee = \"user05\", step = \"…\"): {}",
             path.display(),
             e.to_string().replace('\n', " ")
         ))
     })?;
     if class.submission.is_empty() {
-        return Err(BadInput(format!(
-            "{} lists no [[submission]]",
-            path.display()
-        )));
+        return Err(bad(format!("{} lists no [[submission]]", path.display())));
     }
-    if !cli.trainees.is_empty() {
-        return Err(BadInput(
+    if !flags.trainees.is_empty() {
+        return Err(PlanError::Flag(
             "a class file names its trainees: drop --trainee".to_string(),
         ));
     }
-    let extra = cli.param_map().map_err(BadInput)?;
+    let extra = param_map(flags)?;
     let base = path.parent().unwrap_or(Path::new("."));
     let mut planned = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for sub in class.submission {
         if !seen.insert(sub.trainee.clone()) {
-            return Err(BadInput(format!(
+            return Err(bad(format!(
                 "{}: trainee {} has two submissions",
                 path.display(),
                 sub.trainee
@@ -91,14 +88,16 @@ pub async fn plan(
                         params.insert(k.clone(), v.clone());
                     }
                 }
-                check_params(step.path(), step.info(), &params).map(|()| {
-                    let id = step_id(&step);
-                    (Arc::new(step), id)
-                })
+                check_params(step.path(), step.info(), &params)
+                    .map(|()| {
+                        let id = step_id(&step);
+                        (Arc::new(step), id)
+                    })
+                    .map_err(|e| e.to_string())
             }
-            Err(BadInput(why)) => Err(why),
+            Err(why) => Err(why.to_string()),
         };
-        planned.push(Planned {
+        planned.push(PlannedRun {
             trainee: sub.trainee,
             params,
             step,
@@ -109,22 +108,4 @@ pub async fn plan(
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "class".into());
     Ok((name, planned))
-}
-
-/// A report for a trainee whose step could not run: one `error` row saying why.
-pub fn unloadable(trainee: String, why: String) -> TraineeReport {
-    TraineeReport {
-        trainee,
-        results: vec![Outcome {
-            id: UNLOADABLE_ID.to_string(),
-            status: Status::Error,
-            message: Message::new(
-                format!("the submitted step could not run: {why}"),
-                format!("提出されたステップを実行できませんでした: {why}"),
-            ),
-            evidence: None,
-        }],
-        log: Vec::new(),
-        elapsed_ms: 0,
-    }
 }

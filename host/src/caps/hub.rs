@@ -1,0 +1,260 @@
+//! The hub: every capability call of a run goes through [`Hub::call`]. It answers
+//! live (each capability's own answerer), from a cassette (replay), or live while
+//! recording; identical calls within a run are made once and shared, so a class of
+//! forty trainees that each list the account's DB clusters costs one
+//! DescribeDBClusters.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use tokio::sync::OnceCell;
+
+use super::capability;
+use super::cassette::{self, Answer, Call, Cassette};
+use super::error::{CapError, ErrorKind};
+use super::registry;
+use super::settings::Settings;
+
+enum Backend {
+    Live {
+        /// Each capability's live answerer, by name.
+        answerers: HashMap<&'static str, Arc<dyn capability::Answer>>,
+        /// The operator's secrets, scrubbed from every answer and error.
+        secrets: Vec<String>,
+    },
+    Replay(HashMap<String, Answer>),
+}
+
+struct Entry {
+    capability: String,
+    operation: String,
+    request: Value,
+    answer: OnceCell<Answer>,
+}
+
+pub struct Hub {
+    backend: Backend,
+    entries: Mutex<HashMap<String, Arc<Entry>>>,
+    /// Per capability: the first error that says the capability itself is unusable
+    /// (no credentials, unreachable endpoint). Later calls fail fast with it instead
+    /// of each waiting out its own retries.
+    broken: Mutex<HashMap<String, CapError>>,
+    live_calls: AtomicU64,
+    replayed_calls: AtomicU64,
+}
+
+impl Hub {
+    /// Answers from the real world, each capability as its module says (AWS loads
+    /// its configuration on first use, so a step that never calls AWS never needs
+    /// credentials).
+    pub fn live(settings: Settings) -> Hub {
+        Hub::with_backend(Backend::Live {
+            answerers: registry::ALL
+                .iter()
+                .map(|cap| (cap.name, (cap.connect)(&settings)))
+                .collect(),
+            secrets: settings.secrets(),
+        })
+    }
+
+    /// Answers only from a cassette; no network.
+    pub fn replay(cassette: Cassette) -> Hub {
+        Hub::with_backend(Backend::Replay(cassette.index()))
+    }
+
+    fn with_backend(backend: Backend) -> Hub {
+        Hub {
+            backend,
+            entries: Mutex::new(HashMap::new()),
+            broken: Mutex::new(HashMap::new()),
+            live_calls: AtomicU64::new(0),
+            replayed_calls: AtomicU64::new(0),
+        }
+    }
+
+    /// One capability call. Identical calls (same capability, operation and request)
+    /// are made once per run and share the answer, errors included.
+    pub async fn call(
+        &self,
+        capability: &str,
+        operation: &str,
+        request: Value,
+    ) -> Result<Value, CapError> {
+        let key = cassette::call_key(capability, operation, &request);
+        let entry = {
+            let mut entries = self.entries.lock().expect("hub lock poisoned");
+            entries
+                .entry(key.clone())
+                .or_insert_with(|| {
+                    Arc::new(Entry {
+                        capability: capability.to_string(),
+                        operation: operation.to_string(),
+                        request: request.clone(),
+                        answer: OnceCell::new(),
+                    })
+                })
+                .clone()
+        };
+        let answer = entry
+            .answer
+            .get_or_init(|| self.dispatch(&key, capability, operation, &request))
+            .await;
+        answer.clone().into_result()
+    }
+
+    async fn dispatch(
+        &self,
+        key: &str,
+        capability: &str,
+        operation: &str,
+        request: &Value,
+    ) -> Answer {
+        if let Some(err) = self
+            .broken
+            .lock()
+            .expect("hub lock poisoned")
+            .get(capability)
+        {
+            return Answer::Error(CapError {
+                operation: operation.to_string(),
+                ..err.clone()
+            });
+        }
+        let Some(spec) = registry::get(capability) else {
+            return Answer::Error(CapError::new(
+                capability,
+                operation,
+                ErrorKind::Unsupported,
+                format!(
+                    "unknown capability `{capability}`; this labrun has: {}",
+                    registry::names().join(", ")
+                ),
+            ));
+        };
+        if spec.operation(operation).is_none() {
+            return Answer::Error(CapError::new(
+                capability,
+                operation,
+                ErrorKind::Unsupported,
+                format!(
+                    "unknown operation `{capability}.{operation}`; {capability} has: {}",
+                    spec.operation_names().join(", ")
+                ),
+            ));
+        }
+        let (answerers, secrets) = match &self.backend {
+            Backend::Replay(index) => {
+                self.replayed_calls.fetch_add(1, Ordering::Relaxed);
+                return index.get(key).cloned().unwrap_or_else(|| {
+                    Answer::Error(CapError::new(
+                        capability,
+                        operation,
+                        ErrorKind::NotRecorded,
+                        format!(
+                            "the cassette has no answer for {capability}.{operation} {}; \
+                             record it again with --record against the live environment",
+                            cassette::canonical(request)
+                        ),
+                    ))
+                });
+            }
+            Backend::Live { answerers, secrets } => (answerers, secrets),
+        };
+        if spec.one_endpoint {
+            self.live_calls.fetch_add(1, Ordering::Relaxed);
+        }
+        let result = match answerers.get(capability) {
+            Some(answerer) => answerer.call(operation, request).await,
+            None => Err(CapError::new(
+                capability,
+                operation,
+                ErrorKind::Unsupported,
+                "this capability has no live answer in this run",
+            )),
+        };
+        // Probes fail per target (one trainee's closed port says nothing about the
+        // next trainee's); only a capability with one endpoint for the class trips.
+        if let Err(err) = &result {
+            if spec.one_endpoint
+                && matches!(
+                    err.kind,
+                    ErrorKind::Credentials | ErrorKind::Network | ErrorKind::Timeout
+                )
+            {
+                self.broken
+                    .lock()
+                    .expect("hub lock poisoned")
+                    .entry(capability.to_string())
+                    .or_insert_with(|| err.clone());
+            }
+        }
+        match result {
+            Ok(mut value) => {
+                cassette::redact(&mut value);
+                for secret in secrets {
+                    cassette::scrub(&mut value, secret);
+                }
+                Answer::Response(value)
+            }
+            Err(mut e) => {
+                for secret in secrets {
+                    e.message = e.message.replace(secret.as_str(), "[redacted]");
+                }
+                Answer::Error(e)
+            }
+        }
+    }
+
+    /// Every call made so far, in a stable order, ready to save as a cassette.
+    pub fn cassette(&self, recorded: Value) -> Cassette {
+        let entries = self.entries.lock().expect("hub lock poisoned");
+        let mut calls: Vec<(String, Call)> = entries
+            .iter()
+            .filter_map(|(key, e)| {
+                let answer = e.answer.get()?.clone();
+                // A timeout or throttle is a fact about that moment, not about the
+                // trainee's environment: never replay one as if it were recorded truth.
+                if let Answer::Error(err) = &answer {
+                    if matches!(err.kind, ErrorKind::Timeout | ErrorKind::Throttling) {
+                        return None;
+                    }
+                }
+                let mut request = e.request.clone();
+                cassette::redact(&mut request);
+                Some((
+                    key.clone(),
+                    Call {
+                        capability: e.capability.clone(),
+                        operation: e.operation.clone(),
+                        request,
+                        answer,
+                    },
+                ))
+            })
+            .collect();
+        calls.sort_by(|a, b| a.0.cmp(&b.0));
+        Cassette {
+            labrun_cassette: cassette::CASSETTE_VERSION,
+            recorded,
+            calls: calls.into_iter().map(|(_, c)| c).collect(),
+        }
+    }
+
+    /// Capabilities found unusable during the run, with the error that said so.
+    pub fn broken(&self) -> Vec<CapError> {
+        let broken = self.broken.lock().expect("hub lock poisoned");
+        let mut list: Vec<CapError> = broken.values().cloned().collect();
+        list.sort_by(|a, b| a.capability.cmp(&b.capability));
+        list
+    }
+
+    pub fn live_calls(&self) -> u64 {
+        self.live_calls.load(Ordering::Relaxed)
+    }
+
+    pub fn replayed_calls(&self) -> u64 {
+        self.replayed_calls.load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,201 @@
+//! Executing a [`RunPlan`]: every trainee's run (bounded by `--jobs`, each behind
+//! its own [`Gate`]) into one [`Report`], then the outputs: the cassette, the audit
+//! log, the report itself. A trainee whose step crashed or could not load is one
+//! `error` row; it never stops the class.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::future::join_all;
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use crate::caps::{Cassette, Hub, Settings};
+use crate::gate::{Audit, Gate, StepId};
+use crate::outcome::{exit, Message, Outcome, Report, Status, Summary, TraineeReport};
+use crate::policy::Policy;
+use crate::report::{self, Format, Style};
+use crate::step::{RunContext, Step};
+
+/// The row a trainee gets when their step cannot run at all.
+pub const UNLOADABLE_ID: &str = "step";
+
+/// Everything a run needs, checked: built by [`crate::plan::plan`].
+pub struct RunPlan {
+    /// The report's name: the step's, or the class file's.
+    pub name: String,
+    pub runs: Vec<PlannedRun>,
+    pub policy: Arc<Policy>,
+    pub answers: Answers,
+    /// Trainees checked at once.
+    pub jobs: usize,
+    pub outputs: Outputs,
+}
+
+/// One trainee's run as planned: the step it runs (or why that step could not load).
+pub struct PlannedRun {
+    pub trainee: String,
+    pub params: std::collections::BTreeMap<String, String>,
+    pub step: Result<(Arc<Step>, StepId), String>,
+}
+
+/// Where answers come from.
+pub enum Answers {
+    /// The real world, with the operator's settings.
+    Live(Settings),
+    /// A cassette; no network, no credentials.
+    Replay(Cassette),
+}
+
+/// Where the results go; paths already checked while planning.
+pub struct Outputs {
+    /// `--record`: the cassette to write.
+    pub record: Option<PathBuf>,
+    /// `--audit`: already created.
+    pub audit: Option<Arc<Audit>>,
+    pub format: Format,
+    pub style: Style,
+}
+
+/// A finished run: its report and the hub that answered it.
+pub struct Executed {
+    pub report: Report,
+    pub hub: Arc<Hub>,
+}
+
+/// Runs every planned trainee and collects one report.
+pub async fn execute(plan: RunPlan) -> (Executed, Outputs) {
+    let started = Instant::now();
+    let hub = Arc::new(match plan.answers {
+        Answers::Live(settings) => Hub::live(settings),
+        Answers::Replay(cassette) => Hub::replay(cassette),
+    });
+    let audit = plan.outputs.audit.clone();
+    let slots = Arc::new(Semaphore::new(plan.jobs.max(1)));
+    let trainees = join_all(plan.runs.into_iter().map(|planned| {
+        let hub = hub.clone();
+        let policy = plan.policy.clone();
+        let audit = audit.clone();
+        let slots = slots.clone();
+        async move {
+            let (step, step_id) = match planned.step {
+                Ok(step) => step,
+                Err(why) => return unloadable(planned.trainee, why),
+            };
+            let gate = Arc::new(Gate::new(
+                hub.clone(),
+                policy.clone(),
+                planned.trainee.clone(),
+                step_id,
+                audit,
+            ));
+            let ctx = RunContext {
+                hub,
+                gate: gate.clone(),
+                trainee: planned.trainee,
+                params: planned.params,
+                limits: policy.limits.clone(),
+            };
+            let _slot = slots.acquire().await.expect("semaphore never closed");
+            // A panic in one trainee's run is that trainee's error, never the class's.
+            let run = tokio::spawn(async move { step.run(ctx).await });
+            let mut report = match run.await {
+                Ok(report) => report,
+                Err(e) => unloadable(
+                    gate.trainee().to_string(),
+                    format!("the step crashed inside labrun: {e}"),
+                ),
+            };
+            // Denials belong in the report, not only in the audit log.
+            report
+                .log
+                .extend(gate.denials().into_iter().map(|d| format!("denied: {d}")));
+            report
+        }
+    }))
+    .await;
+
+    let mut summary = Summary::default();
+    for t in &trainees {
+        for o in &t.results {
+            summary.add(o.status);
+        }
+    }
+    summary.aws_calls = hub.live_calls();
+    summary.replayed_calls = hub.replayed_calls();
+    summary.elapsed_ms = started.elapsed().as_millis() as u64;
+    let report = Report {
+        step: plan.name,
+        trainees,
+        summary,
+    };
+    (Executed { report, hub }, plan.outputs)
+}
+
+/// Writes the outputs: the cassette, the audit log, the broken-capability lines and
+/// the report on stdout. Returns the exit code: the report's, or 2 when an output
+/// could not be written (the report is printed all the same).
+pub fn deliver(executed: &Executed, outputs: &Outputs) -> u8 {
+    let report = &executed.report;
+    let mut code = report.exit_code();
+    if let Some(path) = &outputs.record {
+        let cassette = executed.hub.cassette(json!({
+            "step": report.step,
+            "trainees": report.trainees.iter().map(|t| t.trainee.clone()).collect::<Vec<_>>(),
+            "labrun": env!("CARGO_PKG_VERSION"),
+        }));
+        if let Err(e) = cassette.save(path) {
+            eprintln!("labrun: {e}");
+            code = code.max(exit::ERROR);
+        }
+    }
+    if let Some(audit) = &outputs.audit {
+        if let Err(e) = audit.finish() {
+            eprintln!("labrun: {e}");
+            code = code.max(exit::ERROR);
+        }
+    }
+    // The one line an operator needs when a whole capability was unusable.
+    for err in executed.hub.broken() {
+        eprintln!(
+            "labrun: could not use {}: {} ({})",
+            err.capability,
+            err.message,
+            err.kind.as_str()
+        );
+    }
+    let text = report::render(report, outputs.format, &outputs.style);
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
+        Ok(()) => code,
+        // A closed pipe (`labrun … | head`) is the reader's choice, not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => code,
+        Err(e) => {
+            eprintln!("labrun: cannot write the report to standard output: {e}");
+            code.max(exit::ERROR)
+        }
+    }
+}
+
+/// A report for a trainee whose step could not run: one `error` row saying why.
+pub fn unloadable(trainee: String, why: String) -> TraineeReport {
+    TraineeReport {
+        trainee,
+        results: vec![Outcome {
+            id: UNLOADABLE_ID.to_string(),
+            status: Status::Error,
+            message: Message::new(
+                format!("the submitted step could not run: {why}"),
+                format!("提出されたステップを実行できませんでした: {why}"),
+            ),
+            evidence: None,
+        }],
+        log: Vec::new(),
+        elapsed_ms: 0,
+    }
+}

@@ -1,0 +1,130 @@
+//! The raw command line of `labrun STEP …` (clap): what the operator typed, before
+//! any of it is checked against files, steps or policies ([`crate::plan`] does that).
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+use crate::report::Format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "labrun",
+    version,
+    about = "Checks whether a trainee really finished a hands-on AWS lab step",
+    after_help = "Exit codes: 0 all passed · 1 some fail/pending · 2 some error (could not check) · 64 bad input"
+)]
+pub struct Flags {
+    /// The step to run: a Rhai script (.rhai), a WebAssembly component (.wasm), or a
+    /// published step by reference, REGISTRY/REPO:VERSION or REGISTRY/REPO@sha256:….
+    pub step: PathBuf,
+
+    /// A step param, KEY=VALUE (repeatable), e.g. --param user=user05.
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+
+    /// Check this trainee (repeatable): one report row block per trainee, run
+    /// concurrently; sets the step's `user` param.
+    #[arg(long = "trainee", value_name = "ID")]
+    pub trainees: Vec<String>,
+
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+
+    /// Report language (default: from LC_ALL/LC_MESSAGES/LANG).
+    #[arg(long, value_enum)]
+    pub lang: Option<LangArg>,
+
+    /// Colour in the human report.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
+
+    /// Record every capability call and its answer to this cassette (secrets redacted).
+    #[arg(long, value_name = "FILE", conflicts_with = "replay")]
+    pub record: Option<PathBuf>,
+
+    /// Answer every capability call from this cassette; no network, no credentials.
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
+
+    /// AWS region (default: the standard AWS configuration, e.g. AWS_REGION).
+    #[arg(long)]
+    pub region: Option<String>,
+
+    /// DNS server for the dns probe and for resolving probe targets, IP or IP:PORT
+    /// (default: the system resolver).
+    #[arg(long, value_name = "IP[:PORT]", value_parser = parse_dns_server)]
+    pub dns_server: Option<std::net::SocketAddr>,
+
+    /// Where a probe for HOST:PORT really connects, curl's HOST:PORT:HOST2:PORT2
+    /// (repeatable), e.g. through an `ssh -L` tunnel to Aurora in a private subnet.
+    #[arg(long = "connect-to", value_name = "HOST:PORT:HOST2:PORT2")]
+    pub connect_to: Vec<crate::caps::net::ConnectTo>,
+
+    /// File holding the Aurora/MySQL password (first line). Also LABRUN_MYSQL_PASSWORD.
+    #[arg(long, value_name = "FILE", conflicts_with = "ask_mysql_password")]
+    pub mysql_password_file: Option<PathBuf>,
+
+    /// Ask for the MySQL password on the terminal (not echoed).
+    #[arg(long)]
+    pub ask_mysql_password: bool,
+
+    /// Time limit for one network probe, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub probe_timeout: u64,
+
+    /// Capabilities a WebAssembly step may use, CAP[,CAP…] (repeatable; default: all
+    /// of aws, dns, mysql, http, tcp). A step importing another is refused before it runs.
+    #[arg(long = "grant", value_name = "CAP[,CAP…]")]
+    pub grants: Vec<String>,
+
+    /// Steps given by reference: lockfile, trusted keys, --insecure, --offline.
+    #[command(flatten)]
+    pub fetch: crate::publish::FetchArgs,
+
+    /// How many trainees to check at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
+
+    /// Wall-clock limit for one trainee's run, in seconds (default: the policy's,
+    /// 300 for instructor steps, 60 for untrusted ones).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub timeout: Option<u64>,
+
+    /// How far the step is trusted: `untrusted` for trainee-submitted steps (their own
+    /// resources only, hosts derived from them only, tight limits).
+    #[arg(long, value_enum, default_value_t = crate::policy::Trust::Instructor, conflicts_with = "policy")]
+    pub trust: crate::policy::Trust,
+
+    /// A policy file (TOML): `trust = "untrusted"` plus the grants and limits it changes.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+
+    /// Write every capability call (allowed or denied) as JSON lines to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
+}
+
+fn parse_dns_server(text: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(addr) = text.parse::<std::net::SocketAddr>() {
+        return Ok(addr);
+    }
+    text.trim_matches(|c| c == '[' || c == ']')
+        .parse::<std::net::IpAddr>()
+        .map(|ip| std::net::SocketAddr::new(ip, 53))
+        .map_err(|_| format!("`{text}` is not IP[:PORT], e.g. 10.0.0.2 or 127.0.0.1:5353"))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LangArg {
+    Ja,
+    En,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}

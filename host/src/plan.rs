@@ -1,0 +1,287 @@
+//! Planning: the raw flags ([`Flags`]) become a checked [`RunPlan`] before anything
+//! runs: the policy and limits, the step (pulled if given by reference) or the class
+//! file's submissions, one param set per trainee, the operator's settings, and the
+//! outputs (`--record` and `--audit` are opened or checked here, so a bad path fails
+//! before any check runs). Bad input is a [`PlanError`]: one line, exit 64.
+
+pub mod class;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::Digest;
+
+use crate::caps::net::{NetConfig, Secret};
+use crate::caps::{Cassette, Settings};
+use crate::error::LoadError;
+use crate::execute::{Answers, Outputs, PlannedRun, RunPlan};
+use crate::flags::{ColorArg, Flags, LangArg};
+use crate::gate::{Audit, StepId};
+use crate::outcome::Lang;
+use crate::policy::{Limits, Policy};
+use crate::publish::Failure;
+use crate::report::Style;
+use crate::step::wasm::Grants;
+use crate::step::{check_params, Step};
+
+/// The param that names the trainee in every lab step.
+pub const TRAINEE_PARAM: &str = "user";
+
+/// Why a run could not be planned.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PlanError {
+    /// Bad input (a flag, a file, a step, a policy): one line, exit 64.
+    #[error("{0}")]
+    Load(#[from] LoadError),
+    /// A flag that contradicts another or is malformed: one line, exit 64.
+    #[error("{0}")]
+    Flag(String),
+    /// An output file that cannot be written: one line, exit 64.
+    #[error("{0}")]
+    Output(String),
+    /// A step given by reference could not be fetched (registry down): exit 2.
+    #[error("{0}")]
+    Fetch(String),
+}
+
+impl PlanError {
+    /// The documented exit code.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            PlanError::Fetch(_) => crate::outcome::exit::ERROR,
+            _ => crate::outcome::exit::BAD_INPUT,
+        }
+    }
+}
+
+/// Checks every flag and file and loads the step(s).
+pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
+    let policy = Arc::new(policy(flags)?);
+    let grants = Grants::parse(&flags.grants)?;
+    let outputs = outputs(flags)?;
+    // A step given by reference is pulled (verified) into the cache first.
+    let step_path = match crate::publish::step_for_run(&flags.step, &flags.fetch).await {
+        Ok(path) => path,
+        Err(f) => return Err(fetch_error(f)),
+    };
+    let answers = match &flags.replay {
+        Some(path) => Answers::Replay(Cassette::load(path)?),
+        None => Answers::Live(settings(flags)?),
+    };
+    let (name, runs) = if class::is_class_file(&step_path) {
+        class::plan(&step_path, flags, &policy.limits, &grants).await?
+    } else {
+        let step = Arc::new(Step::load(&step_path, &policy.limits, &grants).await?);
+        let runs = trainee_params(flags)?;
+        for (_, params) in &runs {
+            check_params(step.path(), step.info(), params)?;
+        }
+        let id = step_id(&step);
+        let runs = runs
+            .into_iter()
+            .map(|(trainee, params)| PlannedRun {
+                trainee,
+                params,
+                step: Ok((step.clone(), id.clone())),
+            })
+            .collect();
+        (step.info().name.clone(), runs)
+    };
+    Ok(RunPlan {
+        name,
+        runs,
+        policy,
+        answers,
+        jobs: flags.jobs as usize,
+        outputs,
+    })
+}
+
+fn fetch_error(f: Failure) -> PlanError {
+    if f.is_refusal() {
+        PlanError::Load(LoadError::Step(f.message))
+    } else {
+        PlanError::Fetch(f.message)
+    }
+}
+
+/// The policy the flags ask for: a file, or a preset; `--timeout` overrides its clock.
+pub fn policy(flags: &Flags) -> Result<Policy, PlanError> {
+    let mut policy = match &flags.policy {
+        Some(path) => Policy::load(path)?,
+        None => Policy::preset(flags.trust),
+    };
+    if let Some(seconds) = flags.timeout {
+        policy.limits.wall_clock = Duration::from_secs(seconds);
+    }
+    Ok(policy)
+}
+
+/// `--param` pairs, checked: every one must be KEY=VALUE with a unique key.
+pub fn param_map(flags: &Flags) -> Result<BTreeMap<String, String>, PlanError> {
+    let mut map = BTreeMap::new();
+    for raw in &flags.params {
+        let (key, value) = raw.split_once('=').ok_or_else(|| {
+            PlanError::Flag(format!(
+                "--param {raw}: expected KEY=VALUE, e.g. --param user=user05"
+            ))
+        })?;
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(PlanError::Flag(format!("--param {raw}: the key is empty")));
+        }
+        if map.insert(key.to_string(), value.to_string()).is_some() {
+            return Err(PlanError::Flag(format!("--param {key} is given twice")));
+        }
+    }
+    Ok(map)
+}
+
+/// A trainee id and the params that trainee's run gets.
+pub type TraineeParams = (String, BTreeMap<String, String>);
+
+/// One param set per trainee: `--trainee` ids, else the single `--param` set.
+pub fn trainee_params(flags: &Flags) -> Result<Vec<TraineeParams>, PlanError> {
+    let params = param_map(flags)?;
+    if flags.trainees.is_empty() {
+        let trainee = params
+            .get(TRAINEE_PARAM)
+            .cloned()
+            .unwrap_or_else(|| "-".to_string());
+        return Ok(vec![(trainee, params)]);
+    }
+    if params.contains_key(TRAINEE_PARAM) {
+        return Err(PlanError::Flag(format!(
+            "give the trainee either with --trainee or with --param {TRAINEE_PARAM}=…, not both"
+        )));
+    }
+    let mut seen = BTreeSet::new();
+    let mut runs = Vec::new();
+    for id in &flags.trainees {
+        if !seen.insert(id) {
+            return Err(PlanError::Flag(format!("--trainee {id} is given twice")));
+        }
+        let mut p = params.clone();
+        p.insert(TRAINEE_PARAM.to_string(), id.clone());
+        runs.push((id.clone(), p));
+    }
+    Ok(runs)
+}
+
+/// Loads one step under the run's limits and grants.
+pub async fn load_step(path: &Path, limits: &Limits, grants: &Grants) -> Result<Step, LoadError> {
+    Step::load(path, limits, grants).await
+}
+
+/// The step's name and the sha256 of its file, for the audit log.
+pub fn step_id(step: &Step) -> StepId {
+    StepId {
+        name: step.info().name.clone(),
+        sha256: std::fs::read(step.path())
+            .map(|bytes| hex::encode(sha2::Sha256::digest(&bytes)))
+            .unwrap_or_default(),
+    }
+}
+
+/// Where the results go, checked now: the audit file is created, the cassette's
+/// folder must take a new file.
+fn outputs(flags: &Flags) -> Result<Outputs, PlanError> {
+    let audit = match &flags.audit {
+        Some(path) => Some(Arc::new(Audit::create(path).map_err(|e| {
+            PlanError::Output(format!("cannot write --audit {}: {e}", path.display()))
+        })?)),
+        None => None,
+    };
+    if let Some(path) = &flags.record {
+        check_writable(path, "--record")?;
+    }
+    let style = Style {
+        lang: match flags.lang {
+            Some(LangArg::Ja) => Lang::Ja,
+            Some(LangArg::En) => Lang::En,
+            None => Lang::from_env(),
+        },
+        color: match flags.color {
+            ColorArg::Always => true,
+            ColorArg::Never => false,
+            ColorArg::Auto => {
+                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
+        },
+    };
+    Ok(Outputs {
+        record: flags.record.clone(),
+        audit,
+        format: flags.format,
+        style,
+    })
+}
+
+/// The file can be written later: its folder exists and takes a new file (tried with
+/// a probe file, removed at once), and an existing file is not a folder.
+fn check_writable(path: &Path, flag: &str) -> Result<(), PlanError> {
+    let bad =
+        |why: String| PlanError::Output(format!("cannot write {flag} {}: {why}", path.display()));
+    if path.is_dir() {
+        return Err(bad("it is a folder; name a file".into()));
+    }
+    let dir: PathBuf = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        return Err(bad(format!("the folder {} does not exist", dir.display())));
+    }
+    let probe = dir.join(format!(".labrun-write-check-{}", std::process::id()));
+    match std::fs::File::create(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => Err(bad(e.to_string())),
+    }
+}
+
+/// Live settings; the MySQL password comes from the operator, never from a step.
+fn settings(flags: &Flags) -> Result<Settings, PlanError> {
+    let mysql_password = if let Some(path) = &flags.mysql_password_file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            PlanError::Flag(format!(
+                "cannot read --mysql-password-file {}: {e}",
+                path.display()
+            ))
+        })?;
+        let first = text.lines().next().unwrap_or("").to_string();
+        if first.is_empty() {
+            return Err(PlanError::Flag(format!(
+                "--mysql-password-file {} is empty",
+                path.display()
+            )));
+        }
+        Some(Secret::new(first))
+    } else if flags.ask_mysql_password {
+        let typed = rpassword::prompt_password("MySQL password: ").map_err(|e| {
+            PlanError::Flag(format!(
+                "--ask-mysql-password needs a terminal ({e}); use --mysql-password-file"
+            ))
+        })?;
+        Some(Secret::new(typed))
+    } else {
+        std::env::var("LABRUN_MYSQL_PASSWORD")
+            .ok()
+            .filter(|p| !p.is_empty())
+            .map(Secret::new)
+    };
+    Ok(Settings {
+        region: flags.region.clone(),
+        net: NetConfig {
+            connect_to: flags.connect_to.clone(),
+            dns_server: flags.dns_server,
+            mysql_password,
+            timeout: Duration::from_secs(flags.probe_timeout),
+        },
+    })
+}
