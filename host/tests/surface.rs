@@ -1,0 +1,119 @@
+//! The capability surface cannot drift: the registry (what the host answers), the
+//! WIT (what a component imports), the guest SDK (what a plugin calls) and the docs
+//! name the same capabilities and operations.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use labrun::caps::registry;
+
+fn repo_file(path: &str) -> String {
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(path);
+    std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+}
+
+/// The body of `<keyword> <name> {` … its closing brace, in `text`.
+fn block<'a>(text: &'a str, keyword: &str, name: &str) -> Option<&'a str> {
+    let start = text.find(&format!("{keyword} {name} {{"))?;
+    let body = &text[start..];
+    let mut depth = 0;
+    for (i, c) in body.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(&body[..i]);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Function names declared in a WIT interface body (`name: func(`).
+fn wit_functions(body: &str) -> BTreeSet<String> {
+    body.lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with("///"))
+        .filter_map(|l| l.split_once(": func(").map(|(name, _)| name.to_string()))
+        .collect()
+}
+
+#[test]
+fn wit_declares_exactly_the_registry() {
+    let wit = repo_file("wit/labrun-host.wit");
+    let world = block(&wit, "world", "step").expect("world step");
+    for cap in registry::ALL {
+        let body = block(&wit, "interface", cap.name)
+            .unwrap_or_else(|| panic!("wit has no interface {}", cap.name));
+        let declared = wit_functions(body);
+        let served: BTreeSet<String> = (cap.operations)().iter().map(|op| op.wit_name()).collect();
+        assert_eq!(
+            declared, served,
+            "interface {} vs the host's registry",
+            cap.name
+        );
+        assert!(
+            world.contains(&format!("import {};", cap.name)),
+            "world step imports {}",
+            cap.name
+        );
+    }
+}
+
+#[test]
+fn the_guest_sdk_knows_every_operation() {
+    let sdk = repo_file("plugins/sdk/src/lib.rs");
+    for cap in registry::ALL {
+        let module = block(&sdk, "pub mod", cap.name)
+            .unwrap_or_else(|| panic!("plugins/sdk has no `pub mod {}`", cap.name));
+        if cap.name == "aws" {
+            // AWS goes through one `call(operation, …)` over this list.
+            let list = module
+                .split_once("pub const OPERATIONS: &[&str] = &[")
+                .and_then(|(_, rest)| rest.split_once("];"))
+                .map(|(list, _)| list)
+                .expect("aws::OPERATIONS in the SDK");
+            let sdk_ops: BTreeSet<String> = list
+                .split(',')
+                .map(|s| s.trim().trim_matches('"').to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
+            let host_ops: BTreeSet<String> = cap
+                .operation_names()
+                .into_iter()
+                .map(str::to_string)
+                .collect();
+            assert_eq!(sdk_ops, host_ops, "plugins/sdk aws::OPERATIONS vs the host");
+            for op in &host_ops {
+                assert!(
+                    module.contains(&format!("\"{op}\" => a::{op}(r)")),
+                    "the SDK's aws::call forwards {op}"
+                );
+            }
+        } else {
+            for op in cap.operation_names() {
+                assert!(
+                    module.contains(&format!("pub fn {op}(")),
+                    "plugins/sdk {}::{op} exists",
+                    cap.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_aws_operation_is_documented() {
+    let docs = repo_file("docs/aws-operations.md");
+    for op in registry::get("aws").unwrap().operation_names() {
+        assert!(
+            docs.contains(&format!("### `{op}`")),
+            "docs/aws-operations.md has a section for {op}"
+        );
+    }
+}
