@@ -108,10 +108,15 @@ pub async fn execute(plan: RunPlan) -> (Executed, Outputs) {
                     format!("the step crashed inside labrun: {e}"),
                 ),
             };
-            // Denials belong in the report, not only in the audit log.
-            report
-                .log
-                .extend(gate.denials().into_iter().map(|d| format!("denied: {d}")));
+            // Denials belong in the report, not only in the audit log; the log stays
+            // within its limit all the same.
+            let room = policy.limits.max_log_lines.saturating_sub(report.log.len());
+            report.log.extend(
+                gate.denials(room)
+                    .into_iter()
+                    .map(|d| format!("denied: {d}")),
+            );
+            gate.finish();
             report
         }
     }))

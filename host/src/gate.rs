@@ -25,6 +25,22 @@ pub use audit::Audit;
 
 /// Longest audit target kept, in characters.
 const AUDIT_TARGET_CHARS: usize = 200;
+/// Denials after which a step is stopped: a step that keeps knocking on closed doors
+/// has nothing left to check.
+const MAX_DENIALS: u64 = 100;
+/// Denials kept as text for the report.
+const KEPT_DENIALS: usize = 100;
+/// Denials written to the audit log one by one; the rest are summarised.
+const AUDITED_DENIALS: u64 = 100;
+
+/// What was denied, bounded.
+#[derive(Default)]
+struct Denials {
+    kept: Vec<String>,
+    count: u64,
+    /// Set once the step must stop.
+    stop: Option<String>,
+}
 
 /// Which step is running, for the audit log.
 #[derive(Clone, Debug)]
@@ -41,7 +57,7 @@ pub struct Gate {
     audit: Option<Arc<Audit>>,
     calls: Mutex<BTreeMap<String, u64>>,
     answer_bytes: AtomicU64,
-    denials: Mutex<Vec<String>>,
+    denials: Mutex<Denials>,
     /// The trainee and their VPCs, read once per run (scoped policies only).
     owner: OnceCell<Result<Owner, CapError>>,
     /// Hosts a scoped step may probe, derived from the trainee's own resources.
@@ -64,7 +80,7 @@ impl Gate {
             audit,
             calls: Mutex::new(BTreeMap::new()),
             answer_bytes: AtomicU64::new(0),
-            denials: Mutex::new(Vec::new()),
+            denials: Mutex::new(Denials::default()),
             owner: OnceCell::new(),
             hosts: OnceCell::new(),
         }
@@ -74,9 +90,69 @@ impl Gate {
         &self.trainee
     }
 
-    /// Denials so far, for the report.
-    pub fn denials(&self) -> Vec<String> {
-        self.denials.lock().expect("gate lock poisoned").clone()
+    /// Denials for the report: at most `max` lines, then one line counting the rest.
+    pub fn denials(&self, max: usize) -> Vec<String> {
+        let denials = self.denials.lock().expect("gate lock poisoned");
+        let mut lines: Vec<String> = denials.kept.iter().take(max).cloned().collect();
+        let more = denials.count.saturating_sub(lines.len() as u64);
+        if more > 0 {
+            lines.push(format!("… {more} more denials"));
+        }
+        lines
+    }
+
+    /// Why the step must stop now (too many calls or denials), once that happened.
+    /// The front-ends end the step with this cause after the call that tripped it.
+    pub fn stop_cause(&self) -> Option<String> {
+        self.denials
+            .lock()
+            .expect("gate lock poisoned")
+            .stop
+            .clone()
+    }
+
+    /// Writes the audit summary of what was not logged one by one.
+    pub fn finish(&self) {
+        let denials = self.denials.lock().expect("gate lock poisoned");
+        let unlogged = denials.count.saturating_sub(AUDITED_DENIALS);
+        if let (Some(audit), true) = (&self.audit, unlogged > 0) {
+            audit.write(&json!({
+                "trainee": self.trainee,
+                "step": self.step.name,
+                "step_sha256": self.step.sha256,
+                "allowed": false,
+                "summary": format!("{unlogged} more denials not logged one by one"),
+                "denials": denials.count,
+            }));
+        }
+    }
+
+    fn deny(
+        &self,
+        capability: &str,
+        operation: &str,
+        target: &str,
+        started: Instant,
+        reason: &str,
+    ) {
+        let count = {
+            let mut denials = self.denials.lock().expect("gate lock poisoned");
+            denials.count += 1;
+            if denials.kept.len() < KEPT_DENIALS {
+                denials
+                    .kept
+                    .push(format!("{capability}.{operation} {target}: {reason}"));
+            }
+            if denials.count >= MAX_DENIALS && denials.stop.is_none() {
+                denials.stop = Some(format!(
+                    "the step was denied {MAX_DENIALS} capability calls; it is stopped (last: {capability}.{operation}: {reason})"
+                ));
+            }
+            denials.count
+        };
+        if count <= AUDITED_DENIALS {
+            self.record(capability, operation, target, started, Err(reason), 0);
+        }
     }
 
     /// One capability call on behalf of the step.
@@ -96,18 +172,7 @@ impl Gate {
             .await
         {
             Err(reason) => {
-                self.denials
-                    .lock()
-                    .expect("gate lock poisoned")
-                    .push(format!("{capability}.{operation} {audit_target}: {reason}"));
-                self.record(
-                    capability,
-                    operation,
-                    &audit_target,
-                    started,
-                    Err(&reason),
-                    0,
-                );
+                self.deny(capability, operation, &audit_target, started, &reason);
                 return Err(
                     CapError::new(capability, operation, ErrorKind::Denied, reason)
                         .with_code("policy"),
@@ -181,9 +246,16 @@ impl Gate {
             let mut calls = self.calls.lock().expect("gate lock poisoned");
             let n = calls.entry(capability.to_string()).or_insert(0);
             if *n >= max {
-                return Err(format!(
+                let why = format!(
                     "more than {max} {capability} calls in one run (limit max_calls.{capability})"
-                ));
+                );
+                // Past its call limit a step is stopped, not answered denial after denial.
+                self.denials
+                    .lock()
+                    .expect("gate lock poisoned")
+                    .stop
+                    .get_or_insert_with(|| format!("{capability}.{operation}: {why}"));
+                return Err(why);
             }
             *n += 1;
         }
@@ -204,12 +276,16 @@ impl Gate {
                 let Target::Resources(names) = target else {
                     return Ok(());
                 };
-                let owner = Owner {
-                    trainee: self.trainee.clone(),
-                    ..Owner::default()
-                };
+                let owner = self
+                    .owner()
+                    .await
+                    .map_err(|e| format!("could not list the trainee's resources: {}", e.message))?;
                 match names.iter().find(|arn| !owner.owns_arn(arn)) {
-                    Some(arn) => Err(format!("{arn} does not belong to {}", self.trainee)),
+                    Some(arn) => Err(format!(
+                        "{} does not belong to {}",
+                        short(arn),
+                        self.trainee
+                    )),
                     None => Ok(()),
                 }
             }
@@ -219,7 +295,8 @@ impl Gate {
                 };
                 if is_special(host) {
                     return Err(format!(
-                        "{host} is a loopback, link-local or unspecified address: never reachable from untrusted steps"
+                        "{} is a loopback, link-local or unspecified address: never reachable from untrusted steps",
+                        short(host)
                     ));
                 }
                 let hosts = self
@@ -232,7 +309,8 @@ impl Gate {
                     Ok(())
                 } else {
                     Err(format!(
-                        "{host} is not one of {}'s resources (endpoints, DNS names and addresses from AWS)",
+                        "{} is not one of {}'s resources (endpoints, DNS names and addresses from AWS)",
+                        short(host),
                         self.trainee
                     ))
                 }
@@ -354,6 +432,14 @@ pub fn is_special(host: &str) -> bool {
     }
 }
 
+/// A host or ARN as shown in a denial: cut to [`AUDIT_TARGET_CHARS`] characters.
+fn short(text: &str) -> String {
+    match text.char_indices().nth(AUDIT_TARGET_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
 /// What the audit log says a call was aimed at: a probe's host, or an AWS
 /// operation and its request, cut to [`AUDIT_TARGET_CHARS`] characters.
 fn audit_target(operation: &str, request: &Value, target: &Target) -> String {
@@ -364,10 +450,7 @@ fn audit_target(operation: &str, request: &Value, target: &Target) -> String {
             format!("{operation} {}", cassette::canonical(request))
         }
     };
-    match text.char_indices().nth(AUDIT_TARGET_CHARS) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text,
-    }
+    short(&text)
 }
 
 #[cfg(test)]

@@ -282,3 +282,71 @@ fn peak_rss_note() {
         eprintln!("class of 40: peak RSS of labrun {} MiB", kib / 1024);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_denial_flood_stops_the_step_and_stays_small() {
+    let class = Class::new().await;
+    let run = class.run_corpus("denial_flood", &[]);
+    let report = run.report().0;
+    assert_honest_unaffected(&report);
+    let h1 = row(&report, "user05", "H1");
+    assert_eq!(h1["status"], "error", "{h1}");
+    assert!(
+        message(h1).contains("tcp.connect: more than 50 tcp calls in one run"),
+        "{h1}"
+    );
+    let log = trainee_report(&report, "user05")["log"].as_array().unwrap();
+    assert!(log.len() <= 100 + 2, "{} log lines", log.len());
+    let audit = class.audit("denial_flood");
+    let user05 = audit.iter().filter(|r| r["trainee"] == "user05").count();
+    assert!(user05 <= 100 + 1, "{user05} audit records");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_sizes_and_names_are_contained() {
+    let class = Class::new().await;
+    // A host name cut inside a multi-byte character: a denial, not a crash.
+    let (h1, report) = class.corpus_h1("multibyte_host", &[]);
+    assert_honest_unaffected(&report);
+    assert_eq!(h1["status"], "pass", "{h1}");
+    let lookup = h1["evidence"]["lookup"].as_str().unwrap();
+    assert!(
+        lookup.starts_with("denied:") && lookup.contains("is not one of user05's resources"),
+        "{lookup}"
+    );
+    // Oversized requests are refused at the boundary; oversized evidence is replaced.
+    let (h1, report) = class.corpus_h1("huge_request", &[]);
+    assert_honest_unaffected(&report);
+    assert_eq!(h1["status"], "pass", "{h1}");
+    assert!(
+        message(&h1).starts_with("limit: the request is 5000"),
+        "{h1}"
+    );
+    let blob = h1["evidence"].as_str().unwrap_or_default();
+    assert!(
+        blob.contains("evidence of 500") && blob.contains("dropped"),
+        "{h1}"
+    );
+    let audit = class.audit("huge_request");
+    assert!(
+        audit
+            .iter()
+            .all(|r| r["trainee"] != "user05" || r["operation"] != "ec2_describe_vpcs"),
+        "an oversized request never reaches the gate"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_arn_with_the_trainee_id_appended_is_not_theirs() {
+    let class = Class::new().await;
+    let neighbour_tg = format!("neighbour_tg={}", class.honest.target_group.arn);
+    let (h1, report) = class.corpus_h1("arn_suffix", &["--param", &neighbour_tg]);
+    assert_honest_unaffected(&report);
+    for key in ["slash", "colon"] {
+        let got = h1["evidence"][key].as_str().unwrap_or_default();
+        assert!(
+            got.starts_with("denied:") && got.contains("does not belong to user05"),
+            "{key}: {got}"
+        );
+    }
+}

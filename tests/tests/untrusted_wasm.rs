@@ -256,3 +256,40 @@ async fn another_trainees_resources_and_forbidden_hosts_are_denied() {
         "{denials:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn floods_and_huge_values_are_cut_at_the_boundary() {
+    let class = Class::new().await;
+
+    let (h1, report) = hostile(&class, "denials", &[]);
+    assert_stopped(&h1, "tcp.connect: more than 50 tcp calls in one run");
+    let log = trainee_report(&report, "user05")["log"].as_array().unwrap();
+    assert!(log.len() <= 100 + 2, "{} log lines", log.len());
+    assert!(
+        user05_denials(&class, "denials").len() <= 100 + 1,
+        "the audit log stays small"
+    );
+
+    let (h1, report) = hostile(&class, "bigrequest", &[]);
+    assert_eq!(h1["status"], "pass", "{h1}");
+    assert!(
+        message(&h1).contains("the request is 2621") && message(&h1).contains("limit is 64 KiB"),
+        "{h1}"
+    );
+    let dropped = h1["evidence"].as_str().unwrap_or_default();
+    assert!(dropped.contains("dropped"), "{h1}");
+    let text = report.to_string();
+    assert!(
+        text.len() < 512 << 10,
+        "the report holds no megabyte values: {} bytes",
+        text.len()
+    );
+
+    let (h1, _) = hostile(&class, "bigcause", &[]);
+    assert_eq!(h1["status"], "error", "{h1}");
+    assert!(
+        message(&h1).len() < 2 << 10,
+        "a stop cause is cut: {} bytes",
+        message(&h1).len()
+    );
+}

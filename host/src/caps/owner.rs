@@ -5,12 +5,15 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
-/// The trainee an untrusted step runs for, and their own VPCs.
+/// The trainee an untrusted step runs for, and their own resource graph: the VPCs
+/// named for them and the ARNs of their own load balancers and target groups.
 #[derive(Debug, Clone, Default)]
 pub struct Owner {
     pub trainee: String,
     /// VPCs named for the trainee: resources inside them are the trainee's too.
     pub vpcs: HashSet<String>,
+    /// ARNs of the trainee's own load balancers and target groups.
+    pub arns: HashSet<String>,
 }
 
 impl Owner {
@@ -31,14 +34,24 @@ impl Owner {
         self.owns(&tag_name(resource))
     }
 
-    /// An ARN names one of the trainee's resources (`…:targetgroup/NAME/id`,
-    /// `…:loadbalancer/app/NAME/id`).
+    /// An ARN is one of the trainee's own resources: exactly one of their load
+    /// balancers or target groups, or a listener of one of their load balancers
+    /// (`…:listener/app/NAME/LB-ID/ID` belongs to `…:loadbalancer/app/NAME/LB-ID`).
+    /// Anything appended (`/user05`, `:user05`) makes it another ARN.
     pub fn owns_arn(&self, arn: &str) -> bool {
-        arn.rsplit(':')
-            .next()
-            .unwrap_or("")
-            .split('/')
-            .any(|part| self.owns(part))
+        if self.arns.contains(arn) {
+            return true;
+        }
+        let Some((head, resource)) = arn.split_once(":listener/") else {
+            return false;
+        };
+        let parts: Vec<&str> = resource.split('/').collect();
+        match parts.as_slice() {
+            [kind, name, lb_id, _listener_id] => self
+                .arns
+                .contains(&format!("{head}:loadbalancer/{kind}/{name}/{lb_id}")),
+            _ => false,
+        }
     }
 
     /// Keeps only the items of `answer[list]` that `keep` accepts.
@@ -61,27 +74,35 @@ pub fn tag_name(resource: &Value) -> String {
         .to_string()
 }
 
-/// `name` belongs to `trainee` when it contains the trainee id as a whole token:
-/// `wp-user05-cluster` is user05's, `wp-user050-cluster` is not.
+/// `name` belongs to `trainee` when it holds the trainee id as a whole token and
+/// no other trainee's: `wp-user05-cluster` is user05's; `wp-user050-cluster` is not,
+/// and `tg-elb-user06-user05` (two trainee ids) belongs to neither.
 pub fn owns(name: &str, trainee: &str) -> bool {
+    let trainee = trainee.to_ascii_lowercase();
     if trainee.is_empty() {
         return false;
     }
     let name = name.to_ascii_lowercase();
-    let trainee = trainee.to_ascii_lowercase();
-    let bytes = name.as_bytes();
-    let mut from = 0;
-    while let Some(i) = name[from..].find(&trainee) {
-        let start = from + i;
-        let end = start + trainee.len();
-        let before = start == 0 || !bytes[start - 1].is_ascii_alphanumeric();
-        let after = end == bytes.len() || !bytes[end].is_ascii_alphanumeric();
-        if before && after {
-            return true;
-        }
-        from = start + 1;
+    let tokens: Vec<&str> = name
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .collect();
+    tokens.contains(&trainee.as_str())
+        && !tokens
+            .iter()
+            .any(|t| *t != trainee && same_shape(t, &trainee))
+}
+
+/// Another trainee id of the same shape: `user06` beside `user05` (letters, then
+/// digits). A trainee id without digits has no shape to share.
+fn same_shape(token: &str, trainee: &str) -> bool {
+    let prefix = trainee.trim_end_matches(|c: char| c.is_ascii_digit());
+    if prefix.len() == trainee.len() || prefix.is_empty() {
+        return false;
     }
-    false
+    token
+        .strip_prefix(prefix)
+        .is_some_and(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]
@@ -100,5 +121,41 @@ mod tests {
         assert!(!owns("wp-user050-cluster", "user05"));
         assert!(!owns("wp-user06-cluster", "user05"));
         assert!(!owns("anything", ""));
+    }
+
+    #[test]
+    fn a_name_with_two_trainee_ids_belongs_to_neither() {
+        assert!(!owns("tg-elb-user06-user05", "user05"));
+        assert!(!owns("tg-elb-user06-user05", "user06"));
+        assert!(
+            owns("webserver#2-user05", "user05"),
+            "a number alone is no trainee id"
+        );
+        assert!(
+            owns("alice-web-bob", "alice"),
+            "ids without digits have no shape"
+        );
+    }
+
+    #[test]
+    fn arns_are_owned_exactly() {
+        let tg = "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:targetgroup/tg-elb-user05/0123456789abcdef";
+        let lb = "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:loadbalancer/app/elb-user05/50dc6c495c0c9188";
+        let owner = Owner {
+            trainee: "user05".into(),
+            arns: [tg.to_string(), lb.to_string()].into(),
+            ..Owner::default()
+        };
+        assert!(owner.owns_arn(tg));
+        assert!(owner.owns_arn(lb));
+        assert!(owner.owns_arn(&format!(
+            "{}/f2f7dc8efc522ab2",
+            lb.replace(":loadbalancer/", ":listener/")
+        )));
+        let other = "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:targetgroup/tg-elb-user06/fedcba9876543210";
+        assert!(!owner.owns_arn(other));
+        assert!(!owner.owns_arn(&format!("{other}/user05")));
+        assert!(!owner.owns_arn(&format!("{other}:user05")));
+        assert!(!owner.owns_arn(&format!("{tg}/x")));
     }
 }

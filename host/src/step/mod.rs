@@ -195,6 +195,8 @@ impl Collector {
     /// The final rows in checklist order. Planned ids the step never reported become
     /// `error`, carrying why the step stopped (if it did).
     pub fn finish(&self, plan: &[String], stopped: Option<&str>) -> (Vec<Outcome>, Vec<String>) {
+        let stopped = stopped.map(bounded_cause);
+        let stopped = stopped.as_deref();
         let mut inner = std::mem::take(&mut *self.inner.lock().expect("collector lock poisoned"));
         let mut rows = Vec::with_capacity(plan.len().max(inner.outcomes.len()));
         for id in plan {
@@ -279,6 +281,49 @@ pub fn check_params(
         }
     }
     Ok(())
+}
+
+/// Largest capability request a step may hand the host (JSON bytes): refused before
+/// it is parsed, coalesced, audited or recorded. Real requests are a few hundred bytes.
+pub const MAX_REQUEST_BYTES: usize = 64 << 10;
+/// Largest evidence value kept with an outcome (JSON bytes); larger ones are replaced
+/// by a note saying how large they were.
+pub const MAX_EVIDENCE_BYTES: usize = 16 << 10;
+/// Longest stop cause kept (characters): it is repeated in every unreported row.
+pub const MAX_CAUSE_CHARS: usize = 500;
+
+/// The error for a request over [`MAX_REQUEST_BYTES`].
+pub fn request_too_big(capability: &str, operation: &str, size: usize) -> crate::caps::CapError {
+    crate::caps::CapError::new(
+        capability,
+        operation,
+        crate::caps::ErrorKind::InvalidRequest,
+        format!(
+            "the request is {size} bytes; the limit is {} KiB",
+            MAX_REQUEST_BYTES >> 10
+        ),
+    )
+    .with_code("limit")
+}
+
+/// Evidence within [`MAX_EVIDENCE_BYTES`], else a note in its place.
+pub fn bounded_evidence(value: Value, size: usize) -> Value {
+    if size <= MAX_EVIDENCE_BYTES {
+        value
+    } else {
+        Value::String(format!(
+            "[evidence of {size} bytes dropped: the limit is {} KiB]",
+            MAX_EVIDENCE_BYTES >> 10
+        ))
+    }
+}
+
+/// A stop cause cut to [`MAX_CAUSE_CHARS`] characters.
+pub fn bounded_cause(cause: &str) -> String {
+    match cause.char_indices().nth(MAX_CAUSE_CHARS) {
+        Some((cut, _)) => format!("{}…", &cause[..cut]),
+        None => cause.to_string(),
+    }
 }
 
 /// Evidence values are JSON; keep them small enough to print.

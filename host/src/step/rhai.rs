@@ -17,7 +17,9 @@ use rhai::{
 use serde_json::Value;
 use tokio::runtime::Handle;
 
-use super::{Collector, Limits, RunContext, StepInfo};
+use super::{
+    bounded_evidence, request_too_big, Collector, Limits, RunContext, StepInfo, MAX_REQUEST_BYTES,
+};
 use crate::caps::{self, registry, CapError, Capability, ErrorKind};
 use crate::outcome::{Message, Outcome, Status, TraineeReport};
 
@@ -193,10 +195,21 @@ struct Bridge {
 }
 
 impl Bridge {
-    fn call(&self, capability: &str, operation: &str, request: Value) -> Result<Value, CapError> {
+    /// One capability call through the gate. A call that trips the gate's stop (too
+    /// many calls or denials) ends the step: Rhai cannot catch a termination.
+    fn call(
+        &self,
+        capability: &str,
+        operation: &str,
+        request: Value,
+        pos: Position,
+    ) -> RhaiResult<Result<Value, CapError>> {
+        if let Some(too_big) = oversized_request(capability, operation, &request) {
+            return Ok(Err(too_big));
+        }
         let gate = self.ctx.gate.clone();
         let deadline = self.deadline;
-        self.handle.block_on(async move {
+        let result = self.handle.block_on(async move {
             match tokio::time::timeout_at(deadline, gate.call(capability, operation, request)).await
             {
                 Ok(result) => result,
@@ -207,8 +220,21 @@ impl Bridge {
                     "the step's wall-clock limit ran out while waiting for this call",
                 )),
             }
-        })
+        });
+        match self.ctx.gate.stop_cause() {
+            Some(cause) => Err(Box::new(EvalAltResult::ErrorTerminated(
+                Dynamic::from(cause),
+                pos,
+            ))),
+            None => Ok(result),
+        }
     }
+}
+
+/// A request over [`MAX_REQUEST_BYTES`] is refused before it is copied any further.
+fn oversized_request(capability: &str, operation: &str, request: &Value) -> Option<CapError> {
+    let size = serde_json::to_vec(request).map_or(usize::MAX, |v| v.len());
+    (size > MAX_REQUEST_BYTES).then(|| request_too_big(capability, operation, size))
 }
 
 fn to_json(value: &Dynamic, what: &str, pos: Position) -> RhaiResult<Value> {
@@ -240,7 +266,7 @@ fn capability_module(bridge: &Arc<Bridge>, spec: &'static Capability) -> Module 
             move |nctx: NativeCallContext, request: Map| -> RhaiResult<Dynamic> {
                 let pos = nctx.call_position();
                 let request = to_json(&Dynamic::from_map(request), "the request", pos)?;
-                match b.call(capability, operation, request) {
+                match b.call(capability, operation, request, pos)? {
                     Ok(value) => rhai::serde::to_dynamic(value),
                     Err(e) => Err(throw_cap_error(e, pos)),
                 }
@@ -251,7 +277,12 @@ fn capability_module(bridge: &Arc<Bridge>, spec: &'static Capability) -> Module 
             operation,
             move |nctx: NativeCallContext| -> RhaiResult<Dynamic> {
                 let pos = nctx.call_position();
-                match b.call(capability, operation, Value::Object(Default::default())) {
+                match b.call(
+                    capability,
+                    operation,
+                    Value::Object(Default::default()),
+                    pos,
+                )? {
                     Ok(value) => rhai::serde::to_dynamic(value),
                     Err(e) => Err(throw_cap_error(e, pos)),
                 }
@@ -341,7 +372,10 @@ impl Bridge {
         if id.is_empty() {
             return Err(runtime_error("an outcome needs a non-empty id".into(), pos));
         }
-        let mut evidence = evidence.filter(|v| !v.is_null());
+        let mut evidence = evidence.filter(|v| !v.is_null()).map(|v| {
+            let size = serde_json::to_vec(&v).map_or(usize::MAX, |b| b.len());
+            bounded_evidence(v, size)
+        });
         if let Some(v) = evidence.as_mut() {
             caps::cassette::redact(v);
         }
@@ -426,6 +460,13 @@ fn step_info(described: &Dynamic) -> Result<StepInfo, String> {
 fn stop_cause(err: EvalAltResult, limits: &Limits, path: &str) -> String {
     let (inner, pos) = innermost(err);
     let what = match inner {
+        // The gate's stop carries its cause; the wall clock's token is "wall-clock".
+        EvalAltResult::ErrorTerminated(token, _)
+            if token.is_string()
+                && token.clone().into_string().ok().as_deref() != Some("wall-clock") =>
+        {
+            token.into_string().unwrap_or_default()
+        }
         EvalAltResult::ErrorTerminated(..) => format!(
             "the step ran past its wall-clock limit of {} s",
             limits.wall_clock.as_secs()

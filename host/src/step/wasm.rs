@@ -554,6 +554,13 @@ impl State {
                 "capabilities cannot be used in describe()",
             ))));
         };
+        if request.len() > super::MAX_REQUEST_BYTES {
+            return Ok(Err(to_wit(super::request_too_big(
+                capability,
+                operation,
+                request.len(),
+            ))));
+        }
         let request: Value = match serde_json::from_str(&request) {
             Ok(v) => v,
             Err(e) => {
@@ -576,6 +583,11 @@ impl State {
                         "the step's wall-clock limit ran out while waiting for this call",
                     ))
                 });
+        // Past the gate's limits the step is stopped, not answered denial after denial.
+        if let Some(cause) = gate.stop_cause() {
+            self.limiter.hit = Some(cause.clone());
+            return Err(wasmtime::Error::msg(cause));
+        }
         Ok(answer.map(|v| v.to_string()).map_err(to_wit))
     }
 }
@@ -610,7 +622,13 @@ impl wit::report::Host for State {
         if o.id.is_empty() {
             return Ok(Err("an outcome needs a non-empty id".into()));
         }
-        let mut evidence = match o.evidence.as_deref().map(serde_json::from_str::<Value>) {
+        // Sized before it is parsed: a large value is never copied again.
+        let size = o.evidence.as_ref().map_or(0, String::len);
+        let evidence_text = o.evidence.filter(|_| size <= super::MAX_EVIDENCE_BYTES);
+        let mut evidence = match evidence_text.as_deref().map(serde_json::from_str::<Value>) {
+            None if size > super::MAX_EVIDENCE_BYTES => {
+                Some(super::bounded_evidence(Value::Null, size))
+            }
             None => None,
             Some(Ok(v)) => Some(v).filter(|v| !v.is_null()),
             Some(Err(e)) => {

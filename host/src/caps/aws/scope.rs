@@ -14,7 +14,8 @@ fn list<'a>(value: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
     value[key].as_array().into_iter().flatten()
 }
 
-/// The trainee and the VPCs named for them.
+/// The trainee, the VPCs named for them, and the ARNs of their own load balancers
+/// and target groups.
 pub async fn owner<F, Fut>(trainee: &str, describe: F) -> Result<Owner, CapError>
 where
     F: Fn(&'static str) -> Fut,
@@ -22,13 +23,29 @@ where
 {
     let mut owner = Owner {
         trainee: trainee.to_string(),
-        vpcs: HashSet::new(),
+        ..Owner::default()
     };
     let vpcs = describe("ec2_describe_vpcs").await?;
     owner.vpcs = list(&vpcs, "Vpcs")
         .filter(|v| owner.owns_tagged(v))
         .filter_map(|v| v["VpcId"].as_str().map(str::to_string))
         .collect();
+    let lbs = describe("elbv2_describe_load_balancers").await?;
+    let tgs = describe("elbv2_describe_target_groups").await?;
+    let own = |list_key: &str, name_key: &str, arn_key: &str, answer: &Value| -> Vec<String> {
+        list(answer, list_key)
+            .filter(|r| owner.owns(r[name_key].as_str().unwrap_or("")))
+            .filter_map(|r| r[arn_key].as_str().map(str::to_string))
+            .collect()
+    };
+    let mut arns = own("LoadBalancers", "LoadBalancerName", "LoadBalancerArn", &lbs);
+    arns.extend(own(
+        "TargetGroups",
+        "TargetGroupName",
+        "TargetGroupArn",
+        &tgs,
+    ));
+    owner.arns = arns.into_iter().collect();
     Ok(owner)
 }
 
