@@ -19,7 +19,7 @@ use tokio::runtime::Handle;
 
 use super::{Collector, Limits, RunContext, StepInfo};
 use crate::caps::{self, CapError, ErrorKind};
-use crate::outcome::{Message, Outcome, Status, TraineeReport};
+use crate::outcome::{inert, Message, Outcome, Status, TraineeReport};
 
 type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
 
@@ -43,7 +43,7 @@ impl RhaiStep {
                 "{shown}:{}:{}: syntax error: {}",
                 pos.line().unwrap_or(0),
                 pos.position().unwrap_or(0),
-                e.err_type()
+                inert(&super::one_line_cause(&e.err_type().to_string()))
             )
         })?;
         if !ast
@@ -66,7 +66,7 @@ impl RhaiStep {
                 if matches!(*e, EvalAltResult::ErrorFunctionNotFound(..)) {
                     format!("{shown}: a step script must define `fn describe()` returning #{{ name, title, params, checks }}")
                 } else {
-                    format!("{shown}: describe() failed: {}", eval_error_text(*e))
+                    format!("{shown}: describe() failed: {}", inert(&eval_error_text(*e)))
                 }
             })?;
         let info = step_info(&described).map_err(|e| format!("{shown}: describe(): {e}"))?;
@@ -401,22 +401,24 @@ fn step_info(described: &Dynamic) -> Result<StepInfo, String> {
             params.insert(k.to_string(), text(&v).unwrap_or_default());
         }
     }
-    let mut checks = Vec::new();
-    if let Some(c) = map.get("checks") {
-        let c = c
-            .clone()
-            .try_cast::<rhai::Array>()
-            .ok_or("`checks` must be an array of ids")?;
-        for id in c {
-            checks.push(text(&id).ok_or("`checks` must hold strings")?);
-        }
+    let c = map
+        .get("checks")
+        .ok_or("`checks` is missing: a step declares the checklist ids it reports, e.g. checks: [\"A1\", \"A2\"]")?
+        .clone()
+        .try_cast::<rhai::Array>()
+        .ok_or("`checks` must be an array of ids")?;
+    let mut checks = Vec::with_capacity(c.len());
+    for id in c {
+        checks.push(text(&id).ok_or("`checks` must hold strings")?);
     }
-    Ok(StepInfo {
+    let info = StepInfo {
         name,
         title,
         params,
         checks,
-    })
+    };
+    super::check_info(&info)?;
+    Ok(info)
 }
 
 /// Why a run stopped, in one line with `path:line:column` where Rhai knows it.
@@ -482,4 +484,40 @@ fn eval_error_text(mut err: EvalAltResult) -> String {
     }
     err.clear_position();
     err.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_describe_declaring_bad_checks_is_refused_in_one_line() {
+        let limits = Limits::default();
+        let dir = std::env::temp_dir().join(format!("labrun-rhai-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (checks, expected) in [
+            ("[\"A1\", \"A1\"]", "`checks` lists `A1` twice"),
+            ("[]", "`checks` is empty"),
+            ("[\"A 1\"]", "holds a space"),
+        ] {
+            let path = dir.join("step.rhai");
+            std::fs::write(
+                &path,
+                format!(
+                    "fn describe() {{ #{{ name: \"s\", checks: {checks} }} }}\nfn run(p) {{}}\n"
+                ),
+            )
+            .unwrap();
+            let err = RhaiStep::load(&path, &limits).err().unwrap();
+            assert!(
+                err.contains("describe(): ") && err.contains(expected),
+                "{err}"
+            );
+        }
+        let path = dir.join("step.rhai");
+        std::fs::write(&path, "fn describe() { #{ name: \"s\" } }\nfn run(p) {}\n").unwrap();
+        let err = RhaiStep::load(&path, &limits).err().unwrap();
+        assert!(err.contains("`checks` is missing"), "{err}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
