@@ -31,8 +31,27 @@ pub struct RhaiStep {
 
 impl RhaiStep {
     /// Compiles the script and asks it to describe itself. Errors are one line,
-    /// `path:line:column: what`, ready to print.
+    /// `path:line:column: what`, ready to print. Runs on a thread with the stack a
+    /// step's nesting limits need (see [`rhai_stack_bytes`]).
     pub fn load(path: &Path, limits: &Limits) -> Result<RhaiStep, String> {
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("labrun-rhai-load".into())
+                .stack_size(rhai_stack_bytes(limits))
+                .spawn_scoped(scope, || RhaiStep::load_here(path, limits))
+                .map_err(|e| format!("{}: cannot start a thread to load it: {e}", path.display()))?
+                .join()
+                .unwrap_or_else(|panic| {
+                    Err(format!(
+                        "{}: loading the step crashed inside labrun: {}",
+                        path.display(),
+                        panic_text(&panic)
+                    ))
+                })
+        })
+    }
+
+    fn load_here(path: &Path, limits: &Limits) -> Result<RhaiStep, String> {
         let shown = path.display().to_string();
         let source =
             std::fs::read_to_string(path).map_err(|e| format!("cannot read step {shown}: {e}"))?;
@@ -92,12 +111,27 @@ impl RhaiStep {
         let trainee = ctx.trainee.clone();
         let step = self.clone();
         let handle = Handle::current();
-        let joined = tokio::task::spawn_blocking(move || step.run_blocking(ctx, handle)).await;
+        let (done, joined) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name("labrun-rhai".into())
+            .stack_size(rhai_stack_bytes(&ctx.limits))
+            .spawn(move || {
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    step.run_blocking(ctx, handle)
+                }));
+                let _ = done.send(run.map_err(|panic| panic_text(&panic)));
+            });
+        let joined = match spawned {
+            Ok(_) => joined
+                .await
+                .unwrap_or_else(|_| Err("its thread ended without a result".to_string())),
+            Err(e) => Err(format!("cannot start its thread: {e}")),
+        };
         let (results, log) = match joined {
             Ok(done) => done,
-            Err(panic) => {
+            Err(why) => {
                 let collector = Collector::default();
-                let cause = format!("the step crashed inside labrun: {panic}");
+                let cause = format!("the step crashed inside labrun: {why}");
                 collector.finish(&self.info.checks, Some(&cause))
             }
         };
@@ -156,6 +190,35 @@ impl RhaiStep {
             .map(|e| stop_cause(*e, &ctx.limits, &self.path));
         collector.finish(&self.info.checks, stopped.as_deref())
     }
+}
+
+/// Native stack a Rhai step may need per call level and nested expression. Rhai
+/// recurses on the native stack for both, so a step nesting expressions around a
+/// recursive call needs up to `max_call_levels × max_expr_depth` frames; a debug
+/// build measured about 6 KiB each. Overflowing the stack aborts the whole process
+/// (every trainee's results lost), so steps run on a thread sized for their limits.
+const RHAI_STACK_PER_NESTING: usize = 16 << 10;
+
+/// The stack of the thread a Rhai step compiles, describes itself and runs on: room
+/// for its nesting limits (see [`RHAI_STACK_PER_NESTING`]), between 16 and 256 MiB
+/// (the policy's largest nesting limits, 128 × 128, fit). Only pages touched are
+/// ever committed.
+fn rhai_stack_bytes(limits: &Limits) -> usize {
+    limits
+        .max_call_levels
+        .max(1)
+        .saturating_mul(limits.max_expr_depth.max(1))
+        .saturating_mul(RHAI_STACK_PER_NESTING)
+        .clamp(16 << 20, 256 << 20)
+}
+
+/// A panic's message, for the row that reports it.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_string())
 }
 
 /// An engine with every door closed except the modules registered afterwards.
