@@ -1,7 +1,46 @@
 //! What a step reports: one outcome per checklist id.
 
+pub mod inert;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+pub use inert::inert;
+
+/// The longest outcome id, in characters (ids are ASCII, so also in bytes).
+pub const MAX_ID_CHARS: usize = 32;
+
+/// An outcome id is short and printable: 1 to [`MAX_ID_CHARS`] characters, each an
+/// ASCII letter or digit or one of `-` `_` `.` `:` `#` (e.g. `A1`, `C5`, `web-1:http`).
+/// The error says what is wrong and shows the id inert and cut short.
+pub fn check_id(id: &str) -> Result<(), String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '#');
+    if id.is_empty() {
+        return Err("an outcome id must not be empty".to_string());
+    }
+    let shown = || {
+        let mut cut: String = id.chars().take(MAX_ID_CHARS).collect();
+        if cut.len() < id.len() {
+            cut.push('…');
+        }
+        inert(&cut).into_owned()
+    };
+    if let Some(bad) = id.chars().find(|c| !allowed(*c)) {
+        return Err(format!(
+            "outcome id `{}` holds {}: an id is letters, digits and - _ . : # only",
+            shown(),
+            inert::describe_char(bad)
+        ));
+    }
+    if id.len() > MAX_ID_CHARS {
+        return Err(format!(
+            "outcome id `{}` is {} characters long: an id is at most {MAX_ID_CHARS}",
+            shown(),
+            id.len()
+        ));
+    }
+    Ok(())
+}
 
 /// The five statuses mean different things to an instructor: only `fail` says the
 /// trainee's environment is wrong; `pending` can be waited for; `error` means labrun

@@ -160,10 +160,14 @@ impl Policy {
         if let Some(l) = file.limits {
             let lim = &mut policy.limits;
             if let Some(v) = l.wall_clock_secs {
-                lim.wall_clock = Duration::from_secs(v);
+                lim.wall_clock = Duration::from_secs(in_range("wall_clock_secs", v)?);
             }
             macro_rules! set {
-                ($($field:ident),*) => { $( if let Some(v) = l.$field { lim.$field = v; } )* };
+                ($($field:ident),*) => { $( if let Some(v) = l.$field {
+                    lim.$field = in_range(stringify!($field), v)?.try_into().map_err(|_| {
+                        format!("limits.{} = {v} does not fit this machine", stringify!($field))
+                    })?;
+                } )* };
             }
             set!(
                 max_operations,
@@ -183,11 +187,12 @@ impl Policy {
                     if registry::get(&cap).is_none() {
                         return Err(format!("unknown capability `{cap}` in [limits.max_calls]"));
                     }
+                    let n = in_range_named(&format!("max_calls.{cap}"), "max_calls", n)?;
                     policy.max_calls.insert(cap, n);
                 }
             }
             if let Some(v) = l.max_answer_bytes {
-                policy.max_answer_bytes = v;
+                policy.max_answer_bytes = in_range("max_answer_bytes", v)?;
             }
         }
         Ok(policy)
@@ -216,23 +221,71 @@ struct PolicyFile {
     limits: Option<LimitsFile>,
 }
 
+/// What a policy file may set each limit to, inclusive: key, minimum, maximum, unit.
+/// The same ranges as the flags (`--timeout` 1..=86400). Zero is never "no limit":
+/// every limit is at least 1, and each maximum keeps deadlines and sizes far from
+/// overflowing (`Instant + Duration`, fuel, allocations).
+pub const LIMIT_RANGES: &[(&str, u64, u64, &str)] = &[
+    ("wall_clock_secs", 1, 86_400, "seconds"),
+    ("max_operations", 1, 1_000_000_000_000, "Rhai operations"),
+    // Rhai nests native stack frames for both; a step runs on a stack sized for
+    // their product (step::rhai), at most 128 × 128.
+    ("max_call_levels", 1, 128, "nested calls"),
+    ("max_expr_depth", 1, 128, "nested expressions"),
+    ("max_string_size", 1, 1 << 30, "bytes"),
+    ("max_array_size", 1, 100_000_000, "items"),
+    ("max_map_size", 1, 100_000_000, "entries"),
+    ("max_outcomes", 1, 100_000, "outcomes"),
+    ("max_message_bytes", 1, 1 << 20, "bytes"),
+    ("max_log_lines", 1, 1_000_000, "lines"),
+    ("max_fuel", 1, 100_000_000_000_000, "fuel"),
+    // From one wasm page to what the engine's instance pool holds per memory (the
+    // instructor default): more could not be granted anyway.
+    ("max_memory_bytes", 1 << 16, 256 << 20, "bytes"),
+    ("max_calls", 1, 10_000_000, "calls"),
+    ("max_answer_bytes", 1, 1 << 40, "bytes"),
+];
+
+/// `value` if it is within `key`'s range in [`LIMIT_RANGES`], else one line naming the
+/// key, the value and the range.
+fn in_range(key: &str, value: i64) -> Result<u64, String> {
+    in_range_named(key, key, value)
+}
+
+/// [`in_range`] for a key shown as `shown` (e.g. `max_calls.aws`) whose range is
+/// `key`'s.
+fn in_range_named(shown: &str, key: &str, value: i64) -> Result<u64, String> {
+    let &(_, min, max, unit) = LIMIT_RANGES
+        .iter()
+        .find(|(name, ..)| *name == key)
+        .expect("every limit has a range");
+    match u64::try_from(value) {
+        Ok(v) if (min..=max).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "limits.{shown} = {value} is out of range: give {min}..={max} ({unit}; there is no \"no limit\")"
+        )),
+    }
+}
+
+/// Limits as a policy file writes them: TOML integers (i64), checked against
+/// [`LIMIT_RANGES`] before they become [`Limits`].
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LimitsFile {
-    wall_clock_secs: Option<u64>,
-    max_operations: Option<u64>,
-    max_call_levels: Option<usize>,
-    max_expr_depth: Option<usize>,
-    max_string_size: Option<usize>,
-    max_array_size: Option<usize>,
-    max_map_size: Option<usize>,
-    max_outcomes: Option<usize>,
-    max_message_bytes: Option<usize>,
-    max_log_lines: Option<usize>,
-    max_fuel: Option<u64>,
-    max_memory_bytes: Option<usize>,
-    max_calls: Option<BTreeMap<String, u64>>,
-    max_answer_bytes: Option<u64>,
+    wall_clock_secs: Option<i64>,
+    max_operations: Option<i64>,
+    max_call_levels: Option<i64>,
+    max_expr_depth: Option<i64>,
+    max_string_size: Option<i64>,
+    max_array_size: Option<i64>,
+    max_map_size: Option<i64>,
+    max_outcomes: Option<i64>,
+    max_message_bytes: Option<i64>,
+    max_log_lines: Option<i64>,
+    max_fuel: Option<i64>,
+    max_memory_bytes: Option<i64>,
+    max_calls: Option<BTreeMap<String, i64>>,
+    max_answer_bytes: Option<i64>,
 }
 
 #[cfg(test)]
@@ -265,5 +318,109 @@ mod tests {
         );
         assert!(Policy::parse("trust = \"root\"\n").is_err());
         assert!(Policy::parse("trust = \"untrusted\"\nfoo = 1\n").is_err());
+    }
+
+    fn with_limit(key: &str, value: &str) -> Result<Policy, String> {
+        let (table, key) = match key.split_once('.') {
+            Some((t, k)) => (format!("[limits.{t}]"), k),
+            None => ("[limits]".to_string(), key),
+        };
+        Policy::parse(&format!(
+            "trust = \"untrusted\"\n{table}\n{key} = {value}\n"
+        ))
+    }
+
+    #[test]
+    fn every_limit_is_checked_against_its_range() {
+        for &(key, min, max, _) in LIMIT_RANGES {
+            let key = if key == "max_calls" {
+                "max_calls.aws"
+            } else {
+                key
+            };
+            for ok in [min, max] {
+                assert!(with_limit(key, &ok.to_string()).is_ok(), "{key} = {ok}");
+            }
+            for bad in [min as i64 - 1, max as i64 + 1, -1, i64::MAX] {
+                let err = with_limit(key, &bad.to_string()).unwrap_err();
+                assert_eq!(
+                    err,
+                    format!(
+                        "limits.{key} = {bad} is out of range: give {min}..={max} ({}; there is no \"no limit\")",
+                        LIMIT_RANGES.iter().find(|r| key.starts_with(r.0)).unwrap().3
+                    )
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn huge_and_zero_limits_are_refused_naming_the_key() {
+        let err = with_limit("wall_clock_secs", "9223372036854775807").unwrap_err();
+        assert!(
+            err.starts_with(
+                "limits.wall_clock_secs = 9223372036854775807 is out of range: give 1..=86400"
+            ),
+            "{err}"
+        );
+        let err = with_limit("max_operations", "0").unwrap_err();
+        assert!(
+            err.starts_with("limits.max_operations = 0 is out of range"),
+            "{err}"
+        );
+        let p = with_limit("wall_clock_secs", "86400").unwrap();
+        assert_eq!(p.limits.wall_clock, Duration::from_secs(86_400));
+        let p = with_limit("max_calls.dns", "7").unwrap();
+        assert_eq!(p.max_calls["dns"], 7);
+        let p = with_limit("max_message_bytes", "100").unwrap();
+        assert_eq!(p.limits.max_message_bytes, 100);
+        // Not an integer at all: TOML's own error, on one line.
+        let err = with_limit("max_outcomes", "1.5").unwrap_err();
+        assert!(!err.contains('\n'), "{err}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn parsing_any_text_never_panics(text in "(?s).{0,200}") {
+            let _ = Policy::parse(&text);
+        }
+
+        #[test]
+        fn any_limit_value_is_taken_or_refused_in_one_line(
+            index in 0..LIMIT_RANGES.len(), value in proptest::prelude::any::<i64>()
+        ) {
+            let key = LIMIT_RANGES[index].0;
+            let key = if key == "max_calls" { "max_calls.http" } else { key };
+            if let Err(e) = with_limit(key, &value.to_string()) {
+                proptest::prop_assert!(!e.contains('\n') && e.contains(key), "{}", e);
+            }
+        }
+
+        #[test]
+        fn policy_shaped_text_never_panics(
+            trust in proptest::sample::select(vec!["instructor", "untrusted", "root", ""]),
+            lines in proptest::collection::vec(
+                (proptest::sample::select(vec![
+                    "[limits]", "[grants]", "[limits.max_calls]", "scoped", "aws",
+                    "wall_clock_secs", "max_memory_bytes", "max_fuel", "dns", "x",
+                ]), proptest::sample::select(vec![
+                    "0", "-1", "1", "9223372036854775807", "18446744073709551615", "\"*\"",
+                    "[\"*\"]", "true", "1e9", "{}", "",
+                ])),
+                0..8,
+            )
+        ) {
+            let mut text = format!("trust = \"{trust}\"\n");
+            for (key, value) in lines {
+                if key.starts_with('[') {
+                    text += &format!("{key}\n");
+                } else {
+                    text += &format!("{key} = {value}\n");
+                }
+            }
+            let _ = Policy::parse(&text);
+        }
     }
 }

@@ -367,3 +367,341 @@ fn throttling_after_retries_is_an_error_naming_it() {
     assert!(v1.contains("RequestLimitExceeded"), "{v1}");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("not-a-real-secret"));
 }
+
+/// Characters that would act on a terminal if they reached it raw: C0 (but the line
+/// feed ending each row), DEL, C1 and the bidi controls.
+fn raw_terminal_controls(text: &str) -> Vec<char> {
+    text.chars()
+        .filter(|&c| {
+            c != '\n'
+                && matches!(c,
+                    '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{61c}' | '\u{200e}' | '\u{200f}'
+                    | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        })
+        .collect()
+}
+
+#[test]
+fn a_64_kib_id_and_a_huge_message_do_not_panic() {
+    let step = fixture("long_id.rhai");
+    let out = labrun(&[step.to_str().unwrap(), "--lang", "en"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}\n{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    // Header, A1, A2, blank line, summary: one row per declared check.
+    assert_eq!(text.lines().count(), 5, "{text}");
+    let a2 = text.lines().find(|l| l.contains(" A2 ")).unwrap();
+    assert!(
+        a2.starts_with("  ERROR    A2  not checked: the step stopped"),
+        "{a2}"
+    );
+    assert!(
+        a2.contains("is 65536 characters long: an id is at most 32"),
+        "{a2}"
+    );
+    assert!(a2.len() < 400, "the refused id is shown cut short: {a2}");
+    let a1 = text.lines().find(|l| l.contains(" A1 ")).unwrap();
+    assert!(
+        a1.len() <= 4096 + 32,
+        "the message is cut: {} bytes",
+        a1.len()
+    );
+
+    let out = labrun(&[step.to_str().unwrap(), "--format", "json"]);
+    let report = json(&out);
+    let rows = report["trainees"][0]["results"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{report}");
+    assert!(rows[0]["message"]["en"].as_str().unwrap().len() <= 4096 + 3);
+}
+
+#[test]
+fn a_64_kib_declared_id_is_bad_input() {
+    let out = labrun(&[fixture("long_checks.rhai").to_str().unwrap()]);
+    assert_one_line_bad_input(&out, "describe(): `checks`: outcome id `iiii");
+    assert!(
+        stderr(&out).contains("65536 characters long"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).len() < 300, "{}", stderr(&out));
+}
+
+#[test]
+fn escape_sequences_from_a_step_reach_the_terminal_inert() {
+    let step = fixture("escape_sequences.rhai");
+    for lang in ["en", "ja"] {
+        let out = labrun(&[step.to_str().unwrap(), "--lang", lang, "--color", "never"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        assert_eq!(raw_terminal_controls(&text), Vec::<char>::new(), "{text:?}");
+        // Header, H1, H2, H3, two log lines, blank line, summary.
+        assert_eq!(text.lines().count(), 8, "{text}");
+        let headers = text
+            .lines()
+            .filter(|l| l.starts_with("escape_sequences · "));
+        assert_eq!(headers.count(), 1, "one block: {text}");
+        for forged in ["  PASS ", "  合格 "] {
+            assert!(
+                !text.lines().any(|l| l.starts_with(forged)),
+                "forged row: {text}"
+            );
+        }
+        // The summary is the last line, and no other line starts like one.
+        let summary_start = if lang == "en" {
+            "0 pass · "
+        } else {
+            "合格 0 · "
+        };
+        let summaries = text
+            .lines()
+            .filter(|l| l.starts_with(summary_start))
+            .count();
+        assert_eq!(summaries, 1, "one summary: {text}");
+        assert!(
+            text.lines().last().unwrap().starts_with(summary_start),
+            "{text}"
+        );
+    }
+    let out = labrun(&[step.to_str().unwrap(), "--lang", "en"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("bad\\r\\n  PASS     H2  forged row\\n\\nescape_sequences"),
+        "{text}"
+    );
+    assert!(
+        text.contains("osc52 \\u{1b}]52;c;ZWNobyBvd25lZA==\\u{7}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("clear \\u{1b}[2J\\u{1b}[H bs xx\\u{8}\\u{8} del \\u{7f} csi \\u{9b}31m"),
+        "{text}"
+    );
+    assert!(text.contains("  | a log line\\r\\n  PASS     H9"), "{text}");
+    assert!(
+        text.contains(
+            "bidi \\u{202e}gnp.exe\\u{202c} \\u{2066}x\\u{2069} \\u{200e}\\u{200f}\\u{61c}"
+        ),
+        "{text}"
+    );
+    let h3 = text.lines().find(|l| l.contains(" H3 ")).unwrap();
+    assert!(h3.starts_with("  ERROR    H3  not checked"), "{h3}");
+    assert!(
+        h3.contains("outcome id `H3\\u{1b}[2J\\r` holds the character U+001B"),
+        "{h3}"
+    );
+}
+
+#[test]
+fn a_hostile_trainee_id_is_shown_inert() {
+    let out = labrun(&[
+        fixture("tiny.rhai").to_str().unwrap(),
+        "--trainee",
+        "user05\x1b]0;pwned\x07\r\n  PASS     V9  fake",
+        "--replay",
+        fixture("tiny.cassette.json").to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(raw_terminal_controls(&text), Vec::<char>::new(), "{text:?}");
+    assert!(
+        text.contains("tiny · user05\\u{1b}]0;pwned\\u{7}\\r\\n  PASS     V9  fake"),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 1 + 3 + 1 + 1, "{text}");
+}
+
+#[test]
+fn junit_with_characters_xml_forbids_still_parses() {
+    let step = fixture("xml_forbidden.rhai");
+    let out = labrun(&[step.to_str().unwrap(), "--format", "junit", "--lang", "en"]);
+    let xml = String::from_utf8(out.stdout.clone()).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}: {xml}"));
+    let message = |id: &str| {
+        let case = doc
+            .descendants()
+            .find(|n| n.has_tag_name("testcase") && n.attribute("name") == Some(id))
+            .unwrap();
+        case.first_element_child()
+            .unwrap()
+            .attribute("message")
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(message("X1"), "nonchars \\u{fffe} and \\u{ffff}");
+    assert_eq!(
+        message("X2"),
+        "controls \\u{1}\\u{2}\\u{1b}[31m\u{7f} and <&\"'>"
+    );
+    assert_eq!(message("X3"), "tab\tlf\ncr\r");
+    let out = labrun(&[step.to_str().unwrap(), "--format", "junit", "--lang", "ja"]);
+    roxmltree::Document::parse(&String::from_utf8(out.stdout).unwrap()).unwrap();
+    // JSON keeps every character, escaped as JSON does.
+    let out = labrun(&[step.to_str().unwrap(), "--format", "json"]);
+    let report = json(&out);
+    let x1 = &report["trainees"][0]["results"][0]["message"]["en"];
+    assert_eq!(x1, "nonchars \u{fffe} and \u{ffff}");
+}
+
+#[test]
+fn an_undeclared_id_is_an_error_row_and_exit_2() {
+    let step = fixture("undeclared.rhai");
+    let out = labrun(&[step.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(status_of(&report, 0, "A1"), "pass");
+    assert_eq!(status_of(&report, 0, "X1"), "error");
+    let x1 = &report["trainees"][0]["results"][1]["message"]["en"];
+    assert!(
+        x1.as_str().unwrap().starts_with(
+            "not a declared check: the step reported `X1` (pass) but describe() does not list it in `checks`"
+        ),
+        "{x1}"
+    );
+    assert_eq!(report["summary"]["pass"], 1);
+    assert_eq!(report["summary"]["error"], 1);
+}
+
+#[test]
+fn duplicate_or_empty_checks_are_bad_input() {
+    let out = labrun(&[fixture("duplicate_checks.rhai").to_str().unwrap()]);
+    assert_one_line_bad_input(
+        &out,
+        "duplicate_checks.rhai: describe(): `checks` lists `A1` twice: declare each checklist id once",
+    );
+    let out = labrun(&[fixture("empty_checks.rhai").to_str().unwrap()]);
+    assert_one_line_bad_input(&out, "empty_checks.rhai: describe(): `checks` is empty");
+}
+
+#[test]
+fn policy_limits_out_of_range_are_bad_input_naming_the_key() {
+    for (policy, expected) in [
+        (
+            "huge_wall_clock.policy.toml",
+            "limits.wall_clock_secs = 9223372036854775807 is out of range: give 1..=86400",
+        ),
+        (
+            "zero_operations.policy.toml",
+            "limits.max_operations = 0 is out of range: give 1..=",
+        ),
+    ] {
+        let out = labrun(&[
+            fixture("tiny.rhai").to_str().unwrap(),
+            "--param",
+            "user=user05",
+            "--replay",
+            fixture("tiny.cassette.json").to_str().unwrap(),
+            "--policy",
+            fixture(policy).to_str().unwrap(),
+        ]);
+        assert_one_line_bad_input(&out, expected);
+        assert!(
+            stderr(&out).contains(policy),
+            "names the file: {}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn a_cassette_answer_of_the_wrong_type_is_one_line_naming_it() {
+    for (cassette, names) in [
+        ("wrong_type.cassette.json", "`filter`"),
+        (
+            "wrong_field_type.cassette.json",
+            "field `Value` read from a bool",
+        ),
+    ] {
+        let out = labrun(&[
+            fixture("tiny.rhai").to_str().unwrap(),
+            "--param",
+            "user=user05",
+            "--replay",
+            fixture(cassette).to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let report = json(&out);
+        for row in report["trainees"][0]["results"].as_array().unwrap() {
+            assert_eq!(row["status"], "error", "{row}");
+            for lang in ["en", "ja"] {
+                let message = row["message"][lang].as_str().unwrap();
+                assert!(!message.contains('\n'), "{cassette}: {message:?}");
+                assert!(message.contains("tiny.rhai:"), "{cassette}: {message}");
+                assert!(message.contains(names), "{cassette}: {message}");
+            }
+        }
+    }
+}
+
+#[test]
+fn step3_says_in_one_line_which_function_got_an_answer_of_the_wrong_type() {
+    // The shipped cassette with each cluster's members turned into a string.
+    let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut cassette: Value = serde_json::from_str(
+        &std::fs::read_to_string(examples.join("step3-user05.cassette.json")).unwrap(),
+    )
+    .unwrap();
+    let mut changed = 0;
+    for call in cassette["calls"].as_array_mut().unwrap() {
+        if call["operation"] == "rds_describe_db_clusters" {
+            for cluster in call["response"]["DBClusters"].as_array_mut().unwrap() {
+                cluster["DBClusterMembers"] = Value::from("not a list");
+                changed += 1;
+            }
+        }
+    }
+    assert!(changed > 0);
+    let path = std::env::temp_dir().join(format!("labrun-wrong-{}.json", std::process::id()));
+    std::fs::write(&path, cassette.to_string()).unwrap();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/step3.rhai");
+    let out = labrun(&[
+        script.to_str().unwrap(),
+        "--param",
+        "user=user05",
+        "--replay",
+        path.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let report = json(&out);
+    let a1 = report["trainees"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "A1")
+        .unwrap();
+    assert_eq!(a1["status"], "error");
+    for lang in ["en", "ja"] {
+        let message = a1["message"][lang].as_str().unwrap();
+        assert!(!message.contains('\n'), "{message:?}");
+        assert!(message.contains("Function not found: map ("), "{message}");
+        assert!(message.ends_with("in fn a1_reader_member"), "{message}");
+    }
+}
+
+#[test]
+fn deep_nesting_within_the_limits_never_overflows_the_stack() {
+    let step = fixture("deep_nesting.rhai");
+    for (trust, levels) in [("untrusted", 32), ("instructor", 64)] {
+        let (status, message, out) = hostile("deep_nesting.rhai", &["--trust", trust]);
+        assert_eq!(out.status.code(), Some(2), "{trust}: {}", stderr(&out));
+        assert_eq!(status, "error");
+        assert!(
+            message.contains(&format!("nested calls deeper than {levels} levels")),
+            "{message}"
+        );
+    }
+    // The largest nesting limits a policy may set.
+    let policy = std::env::temp_dir().join(format!("labrun-deep-{}.toml", std::process::id()));
+    std::fs::write(
+        &policy,
+        "trust = \"instructor\"\n[limits]\nmax_call_levels = 128\nmax_expr_depth = 128\n",
+    )
+    .unwrap();
+    let out = labrun(&[step.to_str().unwrap(), "--policy", policy.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&policy);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("deeper than 128 levels"));
+}

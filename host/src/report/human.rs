@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::Style;
-use crate::outcome::{Lang, Report, Status};
+use crate::outcome::{inert, Lang, Report, Status, MAX_ID_CHARS};
 
 fn label(status: Status, lang: Lang) -> &'static str {
     match (status, lang) {
@@ -37,6 +37,21 @@ fn width(text: &str) -> usize {
         .sum()
 }
 
+/// `text` padded with spaces to `columns` terminal columns (never cut: a longer text
+/// only widens its own row).
+fn padded(text: &str, columns: usize) -> String {
+    let mut out = String::with_capacity(text.len() + columns);
+    out.push_str(text);
+    out.extend(std::iter::repeat_n(
+        ' ',
+        columns.saturating_sub(width(text)),
+    ));
+    out
+}
+
+/// Every field here came from a step or a class file: each is shown [`inert`], so one
+/// outcome is one row whatever its text holds, and the id column is at most
+/// [`MAX_ID_CHARS`] wide whatever one trainee's ids are.
 pub fn render(report: &Report, style: &Style) -> String {
     let lang = style.lang;
     let mut out = String::new();
@@ -48,14 +63,15 @@ pub fn render(report: &Report, style: &Style) -> String {
     let id_width = report
         .trainees
         .iter()
-        .flat_map(|t| t.results.iter().map(|o| o.id.len()))
+        .flat_map(|t| t.results.iter().map(|o| width(&inert(&o.id))))
         .max()
-        .unwrap_or(2);
+        .unwrap_or(2)
+        .clamp(2, MAX_ID_CHARS);
+    let step = inert(&report.step);
     for trainee in &report.trainees {
-        let _ = writeln!(out, "{} · {}", report.step, trainee.trainee);
+        let _ = writeln!(out, "{step} · {}", inert(&trainee.trainee));
         for outcome in &trainee.results {
             let text = label(outcome.status, lang);
-            let pad = " ".repeat(label_width - width(text));
             let (on, off) = if style.color {
                 (color(outcome.status), "\x1b[0m")
             } else {
@@ -63,13 +79,14 @@ pub fn render(report: &Report, style: &Style) -> String {
             };
             let _ = writeln!(
                 out,
-                "  {on}{text}{off}{pad}  {:id_width$}  {}",
-                outcome.id,
-                outcome.message.get(lang)
+                "  {on}{text}{off}{}  {}  {}",
+                " ".repeat(label_width.saturating_sub(width(text))),
+                padded(&inert(&outcome.id), id_width),
+                inert(outcome.message.get(lang))
             );
         }
         for line in &trainee.log {
-            let _ = writeln!(out, "  | {line}");
+            let _ = writeln!(out, "  | {}", inert(line));
         }
         out.push('\n');
     }
@@ -99,4 +116,147 @@ pub fn render(report: &Report, style: &Style) -> String {
         ),
     };
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::{Message, Outcome, Summary, TraineeReport};
+
+    fn report(step: &str, trainees: Vec<(&str, Vec<Outcome>, Vec<String>)>) -> Report {
+        let mut summary = Summary::default();
+        let trainees = trainees
+            .into_iter()
+            .map(|(trainee, results, log)| {
+                for o in &results {
+                    summary.add(o.status);
+                }
+                TraineeReport {
+                    trainee: trainee.to_string(),
+                    results,
+                    log,
+                    elapsed_ms: 1,
+                }
+            })
+            .collect();
+        Report {
+            step: step.to_string(),
+            trainees,
+            summary,
+        }
+    }
+
+    fn outcome(id: &str, status: Status, en: &str) -> Outcome {
+        Outcome {
+            id: id.to_string(),
+            status,
+            message: Message::new(en, en),
+            evidence: None,
+        }
+    }
+
+    fn plain(lang: Lang) -> Style {
+        Style { lang, color: false }
+    }
+
+    #[test]
+    fn a_64_kib_id_and_a_megabyte_message_render_one_row_each() {
+        let id = "i".repeat(64 << 10);
+        let message = "m".repeat(1 << 20);
+        let r = report(
+            "step3",
+            vec![(
+                "user05",
+                vec![
+                    outcome(&id, Status::Fail, &message),
+                    outcome("A1", Status::Pass, "ok"),
+                ],
+                vec!["l".repeat(1 << 20)],
+            )],
+        );
+        for lang in [Lang::En, Lang::Ja] {
+            let text = render(&r, &plain(lang));
+            // header, two rows, one log line, blank line, summary.
+            assert_eq!(text.lines().count(), 6, "{lang:?}");
+            assert!(text.contains(&message));
+        }
+    }
+
+    #[test]
+    fn one_long_id_does_not_widen_the_other_rows() {
+        let r = report(
+            "step3",
+            vec![
+                (
+                    "user05",
+                    vec![outcome(&"x".repeat(60_000), Status::Fail, "long")],
+                    vec![],
+                ),
+                ("user06", vec![outcome("A1", Status::Pass, "short")], vec![]),
+            ],
+        );
+        let text = render(&r, &plain(Lang::En));
+        let a1 = text.lines().find(|l| l.contains("short")).unwrap();
+        assert_eq!(
+            a1,
+            format!("  PASS     A1{}  short", " ".repeat(MAX_ID_CHARS - 2))
+        );
+    }
+
+    #[test]
+    fn what_a_step_produced_is_inert_and_forges_no_rows() {
+        let forged = "ok\r\n  PASS     A2  fake\n\nstep3 · user06\n  PASS     A1  fake\n\
+                      9 pass · 0 fail · 0 pending · 0 error · 0 skip";
+        let osc52 = "\x1b]52;c;ZWNobyBvd25lZA==\x07 \x1b]8;;http://evil/\x1b\\link\x1b]8;;\x1b\\";
+        let r = report(
+            "step3\x1b[2J\x1b]0;title\x07",
+            vec![(
+                "user05\u{202e}",
+                vec![
+                    outcome("A1\r\x1b[2K", Status::Fail, forged),
+                    outcome("A2", Status::Error, osc52),
+                    outcome(
+                        "A3",
+                        Status::Skip,
+                        "back\u{8}\u{8}\u{7f}\u{9b}31m \u{2066}rtl\u{2069}",
+                    ),
+                ],
+                vec!["log\nline\r\x1b[1A".to_string()],
+            )],
+        );
+        for color in [false, true] {
+            let text = render(
+                &r,
+                &Style {
+                    lang: Lang::En,
+                    color,
+                },
+            );
+            assert_eq!(text.lines().count(), 1 + 3 + 1 + 1 + 1, "{text}");
+            let own_colour = text
+                .replace("\x1b[0m", "")
+                .replace("\x1b[31m", "")
+                .replace("\x1b[35m", "")
+                .replace("\x1b[2m", "");
+            for c in own_colour.chars() {
+                assert!(
+                    c == '\n' || !crate::outcome::inert::needs_escape(c),
+                    "raw U+{:04X} in {text:?}",
+                    c as u32
+                );
+            }
+            assert!(
+                text.contains("ok\\r\\n  PASS     A2  fake\\n\\nstep3 · user06"),
+                "{text}"
+            );
+            assert!(text.contains("\\u{1b}]52;c;"), "{text}");
+            assert!(text.contains("step3\\u{1b}[2J"), "{text}");
+            assert!(text.contains("user05\\u{202e}"), "{text}");
+            assert!(text.contains("  | log\\nline\\r\\u{1b}[1A"), "{text}");
+            let summaries = text
+                .lines()
+                .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()));
+            assert_eq!(summaries.count(), 1, "one summary: {text}");
+        }
+    }
 }

@@ -5,6 +5,11 @@ use std::fmt::Write;
 
 use crate::outcome::{Lang, Report, Status};
 
+/// Text for an XML 1.0 attribute value. Markup characters become entities; tab, LF
+/// and CR become character references so parsers keep them (attribute normalisation
+/// would turn them into spaces); characters XML 1.0 cannot carry at all (other C0
+/// controls, U+FFFE, U+FFFF) are written visibly as `\u{…}`, the way the human report
+/// shows them.
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -14,12 +19,21 @@ fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            // XML 1.0 cannot carry most control characters at all.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('?'),
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            c if !is_xml_char(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
             c => out.push(c),
         }
     }
     out
+}
+
+/// XML 1.0's `Char` production (surrogates cannot occur in a Rust `char`).
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{fffd}' | '\u{10000}'..)
 }
 
 pub fn render(report: &Report, lang: Lang) -> String {

@@ -35,3 +35,172 @@ pub fn render(report: &Report, format: Format, style: &Style) -> String {
         Format::Junit => junit::render(report, style.lang),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::outcome::{Message, Outcome, Status, Summary, TraineeReport};
+
+    fn status() -> impl Strategy<Value = Status> {
+        prop::sample::select(Status::ALL.to_vec())
+    }
+
+    /// Text as a hostile step would write it: any unicode, with controls, bidi
+    /// characters and XML's forbidden ones much more likely than by chance.
+    fn text() -> impl Strategy<Value = String> {
+        let nasty = prop::sample::select(vec![
+            '\n',
+            '\r',
+            '\t',
+            '\u{0}',
+            '\u{8}',
+            '\u{1b}',
+            '\u{7}',
+            '\u{7f}',
+            '\u{85}',
+            '\u{9b}',
+            '\u{202e}',
+            '\u{2066}',
+            '\u{200f}',
+            '\u{61c}',
+            '\u{2028}',
+            '\u{fffe}',
+            '\u{ffff}',
+            '<',
+            '&',
+            '"',
+            '\'',
+            ']',
+            'あ',
+            '\u{10ffff}',
+        ]);
+        prop::collection::vec(prop_oneof![any::<char>(), nasty], 0..40)
+            .prop_map(|chars| chars.into_iter().collect())
+    }
+
+    fn outcome() -> impl Strategy<Value = Outcome> {
+        (text(), status(), text(), text()).prop_map(|(id, status, en, ja)| Outcome {
+            id,
+            status,
+            message: Message::new(en, ja),
+            evidence: None,
+        })
+    }
+
+    fn report() -> impl Strategy<Value = Report> {
+        let trainee = (
+            text(),
+            prop::collection::vec(outcome(), 0..6),
+            prop::collection::vec(text(), 0..4),
+        );
+        (text(), prop::collection::vec(trainee, 1..4)).prop_map(|(step, trainees)| {
+            let mut summary = Summary::default();
+            let trainees = trainees
+                .into_iter()
+                .map(|(trainee, results, log)| {
+                    results.iter().for_each(|o| summary.add(o.status));
+                    TraineeReport {
+                        trainee,
+                        results,
+                        log,
+                        elapsed_ms: 0,
+                    }
+                })
+                .collect();
+            Report {
+                step,
+                trainees,
+                summary,
+            }
+        })
+    }
+
+    fn lang() -> impl Strategy<Value = Lang> {
+        prop::sample::select(vec![Lang::En, Lang::Ja])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn human_report_is_one_line_per_outcome_and_inert(
+            r in report(), lang in lang(), color in any::<bool>()
+        ) {
+            let text = render(&r, Format::Human, &Style { lang, color });
+            let rows: usize = r.trainees.iter().map(|t| 1 + t.results.len() + t.log.len() + 1).sum();
+            prop_assert_eq!(text.lines().count(), rows + 1);
+            let mut lines = text.lines();
+            for t in &r.trainees {
+                lines.next();
+                for o in &t.results {
+                    let line = lines.next().unwrap();
+                    prop_assert!(line.contains(&*crate::outcome::inert(o.message.get(lang))));
+                }
+                for _ in 0..t.log.len() + 1 {
+                    lines.next();
+                }
+            }
+            let without_colour = ["\x1b[0m", "\x1b[32m", "\x1b[31m", "\x1b[33m", "\x1b[35m", "\x1b[2m"]
+                .iter()
+                .fold(text.clone(), |t, code| t.replace(code, ""));
+            prop_assert!(!without_colour
+                .chars()
+                .any(|c| c != '\n' && crate::outcome::inert::needs_escape(c)));
+        }
+
+        #[test]
+        fn junit_report_always_parses_as_xml(r in report(), lang in lang()) {
+            let xml = render(&r, Format::Junit, &Style { lang, color: false });
+            let doc = roxmltree::Document::parse(&xml);
+            prop_assert!(doc.is_ok(), "{:?}\n{}", doc.err(), xml);
+            let doc = doc.unwrap();
+            let cases = doc.descendants().filter(|n| n.has_tag_name("testcase")).count();
+            prop_assert_eq!(cases, r.trainees.iter().map(|t| t.results.len()).sum::<usize>());
+        }
+
+        #[test]
+        fn json_report_always_parses_back(r in report()) {
+            let text = render(&r, Format::Json, &Style { lang: Lang::En, color: false });
+            let back: Report = serde_json::from_str(&text).unwrap();
+            prop_assert_eq!(back, r);
+        }
+    }
+
+    #[test]
+    fn junit_keeps_what_xml_can_carry_and_marks_what_it_cannot() {
+        let r = Report {
+            step: "step3".into(),
+            trainees: vec![TraineeReport {
+                trainee: "user05".into(),
+                results: vec![Outcome {
+                    id: "A1".into(),
+                    status: Status::Fail,
+                    message: Message::new("a\u{fffe}b\u{ffff}c\u{1}d\te\nf\rg<&\"'>", "x"),
+                    evidence: None,
+                }],
+                log: vec![],
+                elapsed_ms: 0,
+            }],
+            summary: Summary::default(),
+        };
+        let xml = render(
+            &r,
+            Format::Junit,
+            &Style {
+                lang: Lang::En,
+                color: false,
+            },
+        );
+        let doc = roxmltree::Document::parse(&xml).expect("valid XML 1.0");
+        let failure = doc
+            .descendants()
+            .find(|n| n.has_tag_name("failure"))
+            .unwrap();
+        assert_eq!(
+            failure.attribute("message"),
+            Some("a\\u{fffe}b\\u{ffff}c\\u{1}d\te\nf\rg<&\"'>")
+        );
+    }
+}

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::caps::Hub;
 use crate::error::LoadError;
-use crate::outcome::{Message, Outcome, Status};
+use crate::outcome::{check_id, inert, Message, Outcome, Status};
 pub use crate::policy::Limits;
 
 /// What a step says about itself before it runs.
@@ -26,6 +26,52 @@ pub struct StepInfo {
     pub params: BTreeMap<String, String>,
     /// Checklist ids in report order; an id that is not reported becomes `error`.
     pub checks: Vec<String>,
+}
+
+/// The longest step name, in characters (it heads every trainee's block).
+pub const MAX_NAME_CHARS: usize = 64;
+
+/// The step contract, checked when a step is loaded (both front-ends): a name of 1 to
+/// [`MAX_NAME_CHARS`] printable characters, and a `checks` list that is not empty,
+/// holds valid outcome ids (see [`check_id`]) and names each id once. The error is one
+/// line saying what to change in `describe()`.
+pub fn check_info(info: &StepInfo) -> Result<(), String> {
+    let name_chars = info.name.chars().count();
+    if name_chars == 0 {
+        return Err("`name` is empty: a step names itself, e.g. name: \"step3\"".to_string());
+    }
+    if name_chars > MAX_NAME_CHARS {
+        return Err(format!(
+            "`name` is {name_chars} characters long: a step name is at most {MAX_NAME_CHARS}"
+        ));
+    }
+    if let Some(bad) = info
+        .name
+        .chars()
+        .find(|c| crate::outcome::inert::needs_escape(*c))
+    {
+        return Err(format!(
+            "`name` `{}` holds {}: a step name is printable text on one line",
+            inert(&info.name),
+            crate::outcome::inert::describe_char(bad)
+        ));
+    }
+    if info.checks.is_empty() {
+        return Err(
+            "`checks` is empty: a step declares the checklist ids it reports, e.g. checks: [\"A1\", \"A2\"]"
+                .to_string(),
+        );
+    }
+    let mut seen = std::collections::HashSet::with_capacity(info.checks.len());
+    for id in &info.checks {
+        check_id(id).map_err(|e| format!("`checks`: {e}"))?;
+        if !seen.insert(id.as_str()) {
+            return Err(format!(
+                "`checks` lists `{id}` twice: declare each checklist id once"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A loaded step, whatever its front-end; the rest of the program sees only this.
@@ -124,10 +170,15 @@ pub async fn inspect(path: &std::path::Path) -> (String, Option<String>) {
     };
     match loaded {
         Ok(info) => {
-            let _ = writeln!(out, "  name: {}", info.name);
-            let _ = writeln!(out, "  title: {} / {}", info.title.en, info.title.ja);
+            let _ = writeln!(out, "  name: {}", inert(&info.name));
+            let _ = writeln!(
+                out,
+                "  title: {} / {}",
+                inert(&info.title.en),
+                inert(&info.title.ja)
+            );
             for (k, v) in &info.params {
-                let _ = writeln!(out, "  param: {k} ({v})");
+                let _ = writeln!(out, "  param: {} ({})", inert(k), inert(v));
             }
             let _ = writeln!(out, "  checks: {}", info.checks.join(" "));
             (out, None)
@@ -161,7 +212,11 @@ struct Collected {
 }
 
 impl Collector {
+    /// Takes one outcome from a step (Rhai or WASM): the id must be valid (see
+    /// [`check_id`]) and new, the count within `max_outcomes`; the messages are cut to
+    /// `max_message_bytes` on a character boundary.
     pub fn report(&self, outcome: Outcome, limits: &Limits) -> Result<(), String> {
+        check_id(&outcome.id)?;
         let mut inner = self.inner.lock().expect("collector lock poisoned");
         if inner.outcomes.iter().any(|o| o.id == outcome.id) {
             return Err(format!("outcome `{}` was reported twice", outcome.id));
@@ -193,19 +248,31 @@ impl Collector {
     }
 
     /// The final rows in checklist order. Planned ids the step never reported become
-    /// `error`, carrying why the step stopped (if it did).
+    /// `error`, carrying why the step stopped (if it did, as one bounded line); ids the
+    /// step reported without declaring them follow as `error` rows saying so.
     pub fn finish(&self, plan: &[String], stopped: Option<&str>) -> (Vec<Outcome>, Vec<String>) {
         let stopped = stopped.map(bounded_cause);
         let stopped = stopped.as_deref();
         let mut inner = std::mem::take(&mut *self.inner.lock().expect("collector lock poisoned"));
-        let mut rows = Vec::with_capacity(plan.len().max(inner.outcomes.len()));
+        let stopped = stopped.map(one_line_cause);
+        let mut reported: Vec<Option<Outcome>> = std::mem::take(&mut inner.outcomes)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let by_id: std::collections::HashMap<String, usize> = reported
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| o.as_ref().map(|o| (o.id.clone(), i)))
+            .collect();
+        let mut rows = Vec::with_capacity(plan.len() + reported.len());
         for id in plan {
-            match inner.outcomes.iter().position(|o| &o.id == id) {
-                Some(i) => rows.push(inner.outcomes.remove(i)),
-                None => rows.push(not_reported(id, stopped)),
+            match by_id.get(id).and_then(|&i| reported[i].take()) {
+                Some(outcome) => rows.push(outcome),
+                None => rows.push(not_reported(id, stopped.as_deref())),
             }
         }
-        rows.append(&mut inner.outcomes);
+        // What is left was reported but never declared: in the step's order.
+        rows.extend(reported.into_iter().flatten().map(not_declared));
         if inner.log_dropped > 0 {
             let dropped = inner.log_dropped;
             inner.log.push(format!(
@@ -235,6 +302,51 @@ fn not_reported(id: &str, stopped: Option<&str>) -> Outcome {
     }
 }
 
+/// An outcome whose id the step did not list in `checks`: it counts as `error`, never
+/// as what the step said, so a step cannot add passes its checklist lacks.
+fn not_declared(outcome: Outcome) -> Outcome {
+    let id = &outcome.id;
+    let said = outcome.status.as_str();
+    Outcome {
+        message: Message::new(
+            format!(
+                "not a declared check: the step reported `{id}` ({said}) but describe() does not list it in `checks`; declare it there"
+            ),
+            format!(
+                "宣言されていないチェック: ステップは `{id}` ({said}) を報告しましたが、describe() の checks にありません。checks に宣言してください"
+            ),
+        ),
+        status: Status::Error,
+        ..outcome
+    }
+}
+
+/// The most a stop cause carries into each unreported row, in bytes.
+pub const MAX_CAUSE_BYTES: usize = 1_024;
+
+/// Why a step stopped, as one line of at most [`MAX_CAUSE_BYTES`]: line breaks and
+/// the indentation after them become one space (a Rhai or guest backtrace reads on
+/// one line), the rest is cut on a character boundary.
+pub fn one_line_cause(cause: &str) -> String {
+    let mut line = String::with_capacity(cause.len().min(MAX_CAUSE_BYTES + 4));
+    for (i, part) in cause.lines().enumerate() {
+        let part = if i == 0 { part.trim_end() } else { part.trim() };
+        if part.is_empty() {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(part);
+        if line.len() > MAX_CAUSE_BYTES {
+            break;
+        }
+    }
+    // A lone CR (not part of a line break) would still move the cursor.
+    let line = line.replace('\r', " ");
+    truncate(&line, MAX_CAUSE_BYTES)
+}
+
 fn truncate(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_string();
@@ -256,7 +368,7 @@ pub fn check_params(
     let takes = || {
         info.params
             .iter()
-            .map(|(k, v)| format!("{k} ({v})"))
+            .map(|(k, v)| format!("{} ({})", inert(k), inert(v)))
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -276,7 +388,8 @@ pub fn check_params(
         if !given.contains_key(name) {
             return Err(LoadError::Params(format!(
                 "missing param `{name}`: give it with --param {name}=VALUE ({step_path} takes {})",
-                takes()
+                takes(),
+                name = inert(name)
             )));
         }
     }
@@ -332,5 +445,165 @@ pub fn evidence_from(value: Value) -> Option<Value> {
         None
     } else {
         Some(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(name: &str, checks: &[&str]) -> StepInfo {
+        StepInfo {
+            name: name.to_string(),
+            title: Message::new("", ""),
+            params: BTreeMap::new(),
+            checks: checks.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+
+    fn outcome(id: &str, status: Status, en: &str) -> Outcome {
+        Outcome {
+            id: id.to_string(),
+            status,
+            message: Message::new(en, en),
+            evidence: None,
+        }
+    }
+
+    #[test]
+    fn the_checklist_must_be_declared_once_and_not_empty() {
+        assert!(check_info(&info("step3", &["A1", "A2", "web-1:http", "x.y_z#2"])).is_ok());
+        let err = check_info(&info("step3", &[])).unwrap_err();
+        assert!(err.starts_with("`checks` is empty"), "{err}");
+        let err = check_info(&info("step3", &["A1", "A2", "A1"])).unwrap_err();
+        assert_eq!(
+            err,
+            "`checks` lists `A1` twice: declare each checklist id once"
+        );
+        let err = check_info(&info("step3", &["A 1"])).unwrap_err();
+        assert!(err.contains("holds a space"), "{err}");
+        let long = "C".repeat(100_000);
+        let err = check_info(&info("step3", &[&long])).unwrap_err();
+        assert!(err.contains("100000 characters long"), "{err}");
+        assert!(err.len() < 200, "the error shows the id cut short: {err}");
+        let err = check_info(&info("step3", &["A1\x1b[2J\n"])).unwrap_err();
+        assert!(err.contains("A1\\u{1b}[2J\\n"), "{err}");
+        assert!(err.contains("U+001B"), "{err}");
+        assert!(!err.contains('\x1b') && !err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn a_step_name_is_short_printable_text() {
+        assert!(check_info(&info("Step 3: web tier", &["A1"])).is_ok());
+        assert!(check_info(&info("", &["A1"]))
+            .unwrap_err()
+            .contains("`name` is empty"));
+        let err = check_info(&info("step3\x1b[2J", &["A1"])).unwrap_err();
+        assert!(
+            err.contains("step3\\u{1b}[2J") && !err.contains('\x1b'),
+            "{err}"
+        );
+        let err = check_info(&info(&"n".repeat(65), &["A1"])).unwrap_err();
+        assert!(err.contains("at most 64"), "{err}");
+    }
+
+    #[test]
+    fn reported_ids_are_short_and_printable() {
+        let limits = Limits::default();
+        let c = Collector::default();
+        let huge = "i".repeat(64 << 10);
+        for bad in [
+            huge.as_str(),
+            "",
+            "A1\n  PASS  A2",
+            "A\u{202e}1",
+            "Ａ1",
+            "A1 ",
+        ] {
+            let err = c
+                .report(outcome(bad, Status::Pass, "x"), &limits)
+                .unwrap_err();
+            assert!(err.len() < 200 && !err.contains('\n'), "{err}");
+        }
+        assert!(c
+            .report(outcome(&"i".repeat(32), Status::Pass, "x"), &limits)
+            .is_ok());
+        let err = c
+            .report(outcome(&"i".repeat(33), Status::Pass, "x"), &limits)
+            .unwrap_err();
+        assert!(err.contains("at most 32"), "{err}");
+    }
+
+    #[test]
+    fn messages_and_log_lines_are_cut_on_character_boundaries() {
+        let limits = Limits {
+            max_message_bytes: 10,
+            ..Limits::default()
+        };
+        let c = Collector::default();
+        // Three bytes each: byte 10 falls inside the fourth character.
+        c.report(outcome("A1", Status::Fail, &"あ".repeat(1000)), &limits)
+            .unwrap();
+        c.log(&"い".repeat(1000), &limits);
+        let (rows, log) = c.finish(&["A1".to_string()], None);
+        assert_eq!(rows[0].message.en, "あああ…");
+        assert_eq!(log, ["いいい…"]);
+        assert_eq!(truncate("あい", 0), "…");
+    }
+
+    #[test]
+    fn an_undeclared_id_is_an_error_row_never_a_pass() {
+        let limits = Limits::default();
+        let c = Collector::default();
+        c.report(outcome("X9", Status::Pass, "sneaked in"), &limits)
+            .unwrap();
+        c.report(outcome("A1", Status::Pass, "ok"), &limits)
+            .unwrap();
+        c.report(outcome("X1", Status::Fail, "also"), &limits)
+            .unwrap();
+        let (rows, _) = c.finish(&["A1".to_string(), "A2".to_string()], None);
+        let ids: Vec<&str> = rows.iter().map(|o| o.id.as_str()).collect();
+        assert_eq!(ids, ["A1", "A2", "X9", "X1"]);
+        assert_eq!(rows[0].status, Status::Pass);
+        assert_eq!(rows[1].status, Status::Error);
+        assert!(rows[1].message.en.contains("without reporting"));
+        assert_eq!(rows[2].status, Status::Error);
+        assert!(
+            rows[2].message.en.starts_with(
+                "not a declared check: the step reported `X9` (pass) but describe() does not list it"
+            ),
+            "{}",
+            rows[2].message.en
+        );
+        assert!(rows[3].message.ja.contains("`X1` (fail)"));
+    }
+
+    #[test]
+    fn a_stop_cause_is_one_bounded_line() {
+        let trace = "Runtime error: boom\nin call to function 'check_a1'\n    in closure call\r\nat line 3\rx";
+        assert_eq!(
+            one_line_cause(trace),
+            "Runtime error: boom in call to function 'check_a1' in closure call at line 3 x"
+        );
+        let huge = format!("{}\n{}", "a".repeat(10_000), "あ".repeat(10_000));
+        let cut = one_line_cause(&huge);
+        assert!(cut.len() <= MAX_CAUSE_BYTES + 3 && !cut.contains('\n'));
+        let c = Collector::default();
+        let (rows, _) = c.finish(&["A1".to_string()], Some(&huge));
+        assert!(rows[0].message.en.len() < MAX_CAUSE_BYTES + 100);
+        assert!(!rows[0].message.en.contains('\n'));
+    }
+
+    #[test]
+    fn param_errors_show_what_the_step_declared_inert() {
+        let mut step = info("step3", &["A1"]);
+        step.params
+            .insert("user\x1b[2J".into(), "trainee\r\n  PASS  A1".into());
+        let err = check_params("s.rhai", &step, &BTreeMap::new()).unwrap_err();
+        assert_eq!(
+            err.message(),
+            "missing param `user\\u{1b}[2J`: give it with --param user\\u{1b}[2J=VALUE \
+             (s.rhai takes user\\u{1b}[2J (trainee\\r\\n  PASS  A1))"
+        );
     }
 }

@@ -21,7 +21,7 @@ use super::{
     bounded_evidence, request_too_big, Collector, Limits, RunContext, StepInfo, MAX_REQUEST_BYTES,
 };
 use crate::caps::{self, registry, CapError, Capability, ErrorKind};
-use crate::outcome::{Message, Outcome, Status, TraineeReport};
+use crate::outcome::{inert, Message, Outcome, Status, TraineeReport};
 
 type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
 
@@ -33,8 +33,27 @@ pub struct RhaiStep {
 
 impl RhaiStep {
     /// Compiles the script and asks it to describe itself. Errors are one line,
-    /// `path:line:column: what`, ready to print.
+    /// `path:line:column: what`, ready to print. Runs on a thread with the stack a
+    /// step's nesting limits need (see [`rhai_stack_bytes`]).
     pub fn load(path: &Path, limits: &Limits) -> Result<RhaiStep, String> {
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("labrun-rhai-load".into())
+                .stack_size(rhai_stack_bytes(limits))
+                .spawn_scoped(scope, || RhaiStep::load_here(path, limits))
+                .map_err(|e| format!("{}: cannot start a thread to load it: {e}", path.display()))?
+                .join()
+                .unwrap_or_else(|panic| {
+                    Err(format!(
+                        "{}: loading the step crashed inside labrun: {}",
+                        path.display(),
+                        panic_text(&panic)
+                    ))
+                })
+        })
+    }
+
+    fn load_here(path: &Path, limits: &Limits) -> Result<RhaiStep, String> {
         let shown = path.display().to_string();
         let source =
             std::fs::read_to_string(path).map_err(|e| format!("cannot read step {shown}: {e}"))?;
@@ -45,7 +64,7 @@ impl RhaiStep {
                 "{shown}:{}:{}: syntax error: {}",
                 pos.line().unwrap_or(0),
                 pos.position().unwrap_or(0),
-                e.err_type()
+                inert(&super::one_line_cause(&e.err_type().to_string()))
             )
         })?;
         if !ast
@@ -68,7 +87,7 @@ impl RhaiStep {
                 if matches!(*e, EvalAltResult::ErrorFunctionNotFound(..)) {
                     format!("{shown}: a step script must define `fn describe()` returning #{{ name, title, params, checks }}")
                 } else {
-                    format!("{shown}: describe() failed: {}", eval_error_text(*e))
+                    format!("{shown}: describe() failed: {}", inert(&eval_error_text(*e)))
                 }
             })?;
         let info = step_info(&described).map_err(|e| format!("{shown}: describe(): {e}"))?;
@@ -94,12 +113,27 @@ impl RhaiStep {
         let trainee = ctx.trainee.clone();
         let step = self.clone();
         let handle = Handle::current();
-        let joined = tokio::task::spawn_blocking(move || step.run_blocking(ctx, handle)).await;
+        let (done, joined) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name("labrun-rhai".into())
+            .stack_size(rhai_stack_bytes(&ctx.limits))
+            .spawn(move || {
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    step.run_blocking(ctx, handle)
+                }));
+                let _ = done.send(run.map_err(|panic| panic_text(&panic)));
+            });
+        let joined = match spawned {
+            Ok(_) => joined
+                .await
+                .unwrap_or_else(|_| Err("its thread ended without a result".to_string())),
+            Err(e) => Err(format!("cannot start its thread: {e}")),
+        };
         let (results, log) = match joined {
             Ok(done) => done,
-            Err(panic) => {
+            Err(why) => {
                 let collector = Collector::default();
-                let cause = format!("the step crashed inside labrun: {panic}");
+                let cause = format!("the step crashed inside labrun: {why}");
                 collector.finish(&self.info.checks, Some(&cause))
             }
         };
@@ -160,6 +194,35 @@ impl RhaiStep {
             .map(|e| stop_cause(*e, &ctx.limits, &self.path));
         collector.finish(&self.info.checks, stopped.as_deref())
     }
+}
+
+/// Native stack a Rhai step may need per call level and nested expression. Rhai
+/// recurses on the native stack for both, so a step nesting expressions around a
+/// recursive call needs up to `max_call_levels × max_expr_depth` frames; a debug
+/// build measured about 6 KiB each. Overflowing the stack aborts the whole process
+/// (every trainee's results lost), so steps run on a thread sized for their limits.
+const RHAI_STACK_PER_NESTING: usize = 16 << 10;
+
+/// The stack of the thread a Rhai step compiles, describes itself and runs on: room
+/// for its nesting limits (see [`RHAI_STACK_PER_NESTING`]), between 16 and 256 MiB
+/// (the policy's largest nesting limits, 128 × 128, fit). Only pages touched are
+/// ever committed.
+fn rhai_stack_bytes(limits: &Limits) -> usize {
+    limits
+        .max_call_levels
+        .max(1)
+        .saturating_mul(limits.max_expr_depth.max(1))
+        .saturating_mul(RHAI_STACK_PER_NESTING)
+        .clamp(16 << 20, 256 << 20)
+}
+
+/// A panic's message, for the row that reports it.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_string())
 }
 
 /// An engine with every door closed except the modules registered afterwards.
@@ -438,27 +501,30 @@ fn step_info(described: &Dynamic) -> Result<StepInfo, String> {
             params.insert(k.to_string(), text(&v).unwrap_or_default());
         }
     }
-    let mut checks = Vec::new();
-    if let Some(c) = map.get("checks") {
-        let c = c
-            .clone()
-            .try_cast::<rhai::Array>()
-            .ok_or("`checks` must be an array of ids")?;
-        for id in c {
-            checks.push(text(&id).ok_or("`checks` must hold strings")?);
-        }
+    let c = map
+        .get("checks")
+        .ok_or("`checks` is missing: a step declares the checklist ids it reports, e.g. checks: [\"A1\", \"A2\"]")?
+        .clone()
+        .try_cast::<rhai::Array>()
+        .ok_or("`checks` must be an array of ids")?;
+    let mut checks = Vec::with_capacity(c.len());
+    for id in c {
+        checks.push(text(&id).ok_or("`checks` must hold strings")?);
     }
-    Ok(StepInfo {
+    let info = StepInfo {
         name,
         title,
         params,
         checks,
-    })
+    };
+    super::check_info(&info)?;
+    Ok(info)
 }
 
-/// Why a run stopped, in one line with `path:line:column` where Rhai knows it.
+/// Why a run stopped, in one line with `path:line:column` where Rhai knows it, and
+/// the script function it stopped in (Rhai's own multi-line call trace folded).
 fn stop_cause(err: EvalAltResult, limits: &Limits, path: &str) -> String {
-    let (inner, pos) = innermost(err);
+    let (inner, pos, calls) = innermost(err);
     let what = match inner {
         // The gate's stop carries its cause; the wall clock's token is "wall-clock".
         EvalAltResult::ErrorTerminated(token, _)
@@ -494,36 +560,284 @@ fn stop_cause(err: EvalAltResult, limits: &Limits, path: &str) -> String {
         ),
         other => eval_error_text(other),
     };
-    match (pos.line(), pos.position()) {
-        (Some(line), Some(col)) => format!("{path}:{line}:{col}: {what}"),
-        _ => format!("{path}: {what}"),
-    }
+    let within = match calls.as_slice() {
+        [] => String::new(),
+        [only] => format!(" (in fn {only})"),
+        [innermost, .., outermost] => format!(" (in fn {innermost}, called from {outermost})"),
+    };
+    let line = match (pos.line(), pos.position()) {
+        (Some(line), Some(col)) => format!("{path}:{line}:{col}: {what}{within}"),
+        _ => format!("{path}: {what}{within}"),
+    };
+    super::one_line_cause(&line)
 }
 
-fn innermost(err: EvalAltResult) -> (EvalAltResult, Position) {
+/// The error that really happened, where, and the script functions it happened in
+/// (innermost first; closures are not named).
+fn innermost(err: EvalAltResult) -> (EvalAltResult, Position, Vec<String>) {
     match err {
-        EvalAltResult::ErrorInFunctionCall(_, _, inner, pos) => {
-            let (e, p) = innermost(*inner);
-            (e, if p.is_none() { pos } else { p })
+        EvalAltResult::ErrorInFunctionCall(name, _, inner, pos) => {
+            let (e, p, mut calls) = innermost(*inner);
+            if !name.starts_with("anon$") {
+                calls.push(name);
+            }
+            (e, if p.is_none() { pos } else { p }, calls)
+        }
+        EvalAltResult::ErrorInModule(_, inner, pos) => {
+            let (e, p, calls) = innermost(*inner);
+            (e, if p.is_none() { pos } else { p }, calls)
         }
         other => {
             let pos = other.position();
-            (other, pos)
+            (other, pos, Vec::new())
         }
     }
 }
 
-/// The error's message without Rhai's own position suffix; a thrown capability
-/// error map prints as `aws.operation: message`.
-fn eval_error_text(mut err: EvalAltResult) -> String {
-    if let EvalAltResult::ErrorRuntime(value, _) = &err {
-        if let Ok(cap) = rhai::serde::from_dynamic::<CapError>(value) {
-            return cap.to_string();
+/// Said after an error that means a value had another type than the script expects:
+/// in a step, that is nearly always an answer of another shape (e.g. a cassette).
+const WRONG_TYPE_HINT: &str =
+    "a value has another type than the step expects (e.g. a capability answer of another shape)";
+
+/// The error's message in one line, without Rhai's position suffix or call trace; a
+/// thrown capability error map prints as `aws.operation: message`; a value of the
+/// wrong type names the function, field or index it was used with.
+fn eval_error_text(err: EvalAltResult) -> String {
+    let (mut err, ..) = innermost(err);
+    let text = match &err {
+        EvalAltResult::ErrorRuntime(value, _) => {
+            if let Ok(cap) = rhai::serde::from_dynamic::<CapError>(value) {
+                Some(cap.to_string())
+            } else {
+                value.clone().into_string().ok()
+            }
         }
-        if let Ok(text) = value.clone().into_string() {
-            return text;
-        }
+        EvalAltResult::ErrorFunctionNotFound(signature, _) => Some(not_found_text(signature)),
+        EvalAltResult::ErrorMismatchDataType(expected, actual, _) => Some(format!(
+            "got {} where {} was expected: {WRONG_TYPE_HINT}",
+            a_value(actual),
+            a_value(expected)
+        )),
+        EvalAltResult::ErrorIndexingType(what, _) => Some(match what.split_once(" [") {
+            Some((on, with)) => format!(
+                "cannot index {} with {}: {WRONG_TYPE_HINT}",
+                a_value(on),
+                a_value(with.trim_end_matches(']'))
+            ),
+            None => format!("cannot index {}: {WRONG_TYPE_HINT}", a_value(what)),
+        }),
+        EvalAltResult::ErrorDotExpr(text, _) => field_text(text),
+        EvalAltResult::ErrorFor(_) => Some(format!(
+            "`for` needs a list, a range or a string to loop over: {WRONG_TYPE_HINT}"
+        )),
+        _ => None,
+    };
+    let text = text.unwrap_or_else(|| {
+        err.clear_position();
+        err.to_string()
+    });
+    super::one_line_cause(&text)
+}
+
+/// `Function not found: filter (string, Fn)` for people: which function, field or
+/// index got a value of the wrong type.
+fn not_found_text(signature: &str) -> String {
+    let (name, args) = match signature.split_once(" (") {
+        Some((name, args)) => (name, args.strip_suffix(')').unwrap_or(args)),
+        None => (signature, ""),
+    };
+    let mut types = args.split(", ").filter(|a| !a.is_empty());
+    if let Some(field) = name
+        .strip_prefix("get$")
+        .or_else(|| name.strip_prefix("set$"))
+    {
+        let on = a_value(types.next().unwrap_or("?"));
+        return format!("field `{field}` used on {on}, which has no fields: {WRONG_TYPE_HINT}");
     }
-    err.clear_position();
-    err.to_string()
+    if name == "index$get$" || name == "index$set$" {
+        let on = a_value(types.next().unwrap_or("?"));
+        let with = a_value(types.next().unwrap_or("?"));
+        return format!("cannot index {on} with {with}: {WRONG_TYPE_HINT}");
+    }
+    let args: Vec<String> = types.map(type_name).collect();
+    if args.is_empty() || name.contains("::") {
+        // An unknown function (e.g. an operation a capability does not have).
+        return format!("Function not found: {signature}");
+    }
+    format!(
+        "Function not found: `{name}` does not take ({}): {WRONG_TYPE_HINT}",
+        args.join(", ")
+    )
+}
+
+/// Rhai's `Unknown property 'Value' - a getter is not registered for type 'bool'` (and
+/// its setter twin) for people; `None` for any other dot-expression error.
+fn field_text(text: &str) -> Option<String> {
+    let quoted = |s: &str| -> Option<String> {
+        let (_, rest) = s.split_once('\'')?;
+        Some(rest.split_once('\'')?.0.to_string())
+    };
+    let field = quoted(text)?;
+    let (_, on) = text.split_once("for type ")?;
+    let on = a_value(&quoted(on)?);
+    let verb = if text.starts_with("No writable property") {
+        "set on"
+    } else {
+        "read from"
+    };
+    Some(format!(
+        "field `{field}` {verb} {on}, which has no fields: {WRONG_TYPE_HINT}"
+    ))
+}
+
+/// Rhai's type names as a step author knows them: `number`, `string`, `list`, …
+fn type_name(rhai: &str) -> String {
+    let names: Vec<&str> = rhai.split('|').map(str::trim).collect();
+    if names
+        .iter()
+        .any(|n| matches!(*n, "&str" | "ImmutableString" | "String" | "string"))
+    {
+        return "string".into();
+    }
+    match names[0] {
+        "i64" | "int" | "INT" => "number".into(),
+        "f64" | "float" | "FLOAT" => "decimal number".into(),
+        "()" => "()".into(),
+        "Fn" | "FnPtr" => "function".into(),
+        "Map" | "map" => "map".into(),
+        "Array" | "array" => "list".into(),
+        other => other.rsplit("::").next().unwrap_or(other).to_string(),
+    }
+}
+
+/// A value of a Rhai type, with its article: `a number`, `nothing ()`, `an int32`.
+fn a_value(rhai: &str) -> String {
+    match type_name(rhai).as_str() {
+        "()" => "nothing ()".into(),
+        name if name.starts_with(['a', 'e', 'i', 'o', 'u']) => format!("an {name}"),
+        name => format!("a {name}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// How a `run` that fails with `script` stops, as the report says it.
+    fn stopped(script: &str) -> String {
+        let limits = Limits::default();
+        let engine = sandboxed_engine(&limits, Instant::now() + limits.wall_clock);
+        let ast = engine.compile(script).unwrap();
+        let err = engine
+            .call_fn::<Dynamic>(&mut Scope::new(), &ast, "run", (Map::new(),))
+            .unwrap_err();
+        stop_cause(*err, &limits, "step.rhai")
+    }
+
+    const HINT: &str = "a value has another type than the step expects";
+
+    #[test]
+    fn a_value_of_the_wrong_type_stops_in_one_line_naming_what_got_it() {
+        for (script, expected) in [
+            (
+                r#"fn run(p) { let vpcs = "not a list"; vpcs.filter(|v| v.Tags[0] == "x") }"#,
+                "step.rhai:1:43: Function not found: `filter` does not take (string, function): ",
+            ),
+            (
+                r#"fn run(p) { [#{ Tags: 7 }].filter(|v| v.Tags[0].Value == "x") }"#,
+                "step.rhai:1:49: field `Value` read from a bool, which has no fields: ",
+            ),
+            (
+                r#"fn check(w) { w.Tags.Value } fn run(p) { check(#{ Tags: "s" }) }"#,
+                "step.rhai:1:22: field `Value` read from a string, which has no fields: ",
+            ),
+            (
+                r#"fn check(w) { w.Tags.x = 1 } fn run(p) { check(#{ Tags: 1 }) }"#,
+                "step.rhai:1:22: field `x` set on a number, which has no fields: ",
+            ),
+            (
+                r#"fn check(w) { for x in w.Tags {} } fn run(p) { check(#{ Tags: 5 }) }"#,
+                "step.rhai:1:24: `for` needs a list, a range or a string to loop over: ",
+            ),
+            (
+                r#"fn check(w) { w.Tags[0] } fn run(p) { check(#{ Tags: () }) }"#,
+                "step.rhai:1:21: cannot index nothing () with a number: ",
+            ),
+            (
+                r#"fn check(w) { w.Tags["k"] } fn run(p) { check(#{ Tags: [1] }) }"#,
+                "step.rhai:1:22: got a string where a number was expected: ",
+            ),
+            (
+                r#"fn check(w) { if w { 1 } } fn run(p) { check(5) }"#,
+                "step.rhai:1:18: got a number where a bool was expected: ",
+            ),
+            (
+                r#"fn check(w) { w.len() > 1 } fn outer(w) { check(w) } fn run(p) { outer(5) }"#,
+                "step.rhai:1:17: Function not found: `len` does not take (number): ",
+            ),
+        ] {
+            let cause = stopped(script);
+            assert!(cause.starts_with(expected), "{script}\n{cause}");
+            assert!(cause.contains(HINT), "{cause}");
+            assert!(!cause.contains('\n'), "{cause:?}");
+        }
+        let nested = stopped(
+            r#"fn check(w) { w.len() > 1 } fn outer(w) { check(w) } fn run(p) { outer(5) }"#,
+        );
+        assert!(
+            nested.ends_with("(in fn check, called from outer)"),
+            "{nested}"
+        );
+    }
+
+    #[test]
+    fn every_stop_cause_is_one_line() {
+        for script in [
+            r#"fn run(p) { throw "line one\nline two\r\n  line three" }"#,
+            r#"fn f() { g() } fn g() { throw "deep\ntrace" } fn run(p) { f() }"#,
+            r#"fn run(p) { [1].map(|x| x.nope()) }"#,
+            r#"fn run(p) { let a = [1]; a[5] }"#,
+            r#"fn run(p) { undefined_fn(1) }"#,
+        ] {
+            let cause = stopped(script);
+            assert!(!cause.contains('\n') && !cause.contains('\r'), "{cause:?}");
+            assert!(cause.starts_with("step.rhai:1:"), "{cause}");
+        }
+        assert_eq!(
+            stopped(r#"fn run(p) { throw "line one\nline two" }"#),
+            "step.rhai:1:13: line one line two"
+        );
+        assert!(stopped(r#"fn f() { throw "x" } fn run(p) { f() }"#).ends_with("x (in fn f)"));
+    }
+
+    #[test]
+    fn a_describe_declaring_bad_checks_is_refused_in_one_line() {
+        let limits = Limits::default();
+        let dir = std::env::temp_dir().join(format!("labrun-rhai-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (checks, expected) in [
+            ("[\"A1\", \"A1\"]", "`checks` lists `A1` twice"),
+            ("[]", "`checks` is empty"),
+            ("[\"A 1\"]", "holds a space"),
+        ] {
+            let path = dir.join("step.rhai");
+            std::fs::write(
+                &path,
+                format!(
+                    "fn describe() {{ #{{ name: \"s\", checks: {checks} }} }}\nfn run(p) {{}}\n"
+                ),
+            )
+            .unwrap();
+            let err = RhaiStep::load(&path, &limits).err().unwrap();
+            assert!(
+                err.contains("describe(): ") && err.contains(expected),
+                "{err}"
+            );
+        }
+        let path = dir.join("step.rhai");
+        std::fs::write(&path, "fn describe() { #{ name: \"s\" } }\nfn run(p) {}\n").unwrap();
+        let err = RhaiStep::load(&path, &limits).err().unwrap();
+        assert!(err.contains("`checks` is missing"), "{err}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

@@ -260,15 +260,21 @@ impl WasmStep {
         .await
         {
             Ok(Ok(d)) => d,
-            Ok(Err(e)) => return Err(trap_cause(&e, &store, limits, &output)),
+            // The guest's panic text goes to stderr or a row: one line, inert.
+            Ok(Err(e)) => {
+                let cause = super::one_line_cause(&trap_cause(&e, &store, limits, &output));
+                return Err(crate::outcome::inert(&cause).into_owned());
+            }
             Err(_) => return Err(wall_clock_text(limits)),
         };
-        Ok(StepInfo {
+        let info = StepInfo {
             name: described.name,
             title: Message::new(described.title_en, described.title_ja),
             params: described.params.into_iter().collect(),
             checks: described.checks,
-        })
+        };
+        super::check_info(&info)?;
+        Ok(info)
     }
 
     fn store(
