@@ -111,6 +111,20 @@ impl Gate {
             .clone()
     }
 
+    /// Refuses a call the step boundary found oversized (its request is never parsed
+    /// or copied further); it counts as a denial like any other.
+    pub fn refuse(&self, error: CapError) -> CapError {
+        let reason = error.message.clone();
+        self.deny(
+            &error.capability,
+            &error.operation,
+            "(request not kept)",
+            Instant::now(),
+            &reason,
+        );
+        error
+    }
+
     /// Writes the audit summary of what was not logged one by one.
     pub fn finish(&self) {
         let denials = self.denials.lock().expect("gate lock poisoned");

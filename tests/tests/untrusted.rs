@@ -327,13 +327,16 @@ async fn hostile_sizes_and_names_are_contained() {
         blob.contains("evidence of 500") && blob.contains("dropped"),
         "{h1}"
     );
+    // Each refusal is a denial in the audit log, without the request itself.
     let audit = class.audit("huge_request");
-    assert!(
-        audit
-            .iter()
-            .all(|r| r["trainee"] != "user05" || r["operation"] != "ec2_describe_vpcs"),
-        "an oversized request never reaches the gate"
-    );
+    let refused: Vec<&Value> = audit
+        .iter()
+        .filter(|r| r["trainee"] == "user05" && r["operation"] == "ec2_describe_vpcs")
+        .collect();
+    assert_eq!(refused.len(), 50, "{refused:?}");
+    assert!(refused.iter().all(|r| r["allowed"] == false
+        && r["target"] == "(request not kept)"
+        && r["reason"].as_str().unwrap().contains("limit is 64 KiB")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

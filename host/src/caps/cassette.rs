@@ -207,4 +207,59 @@ mod tests {
         assert!(!text.contains("arn\""), "{text}");
         assert!(text.contains("\"Endpoint\":\"e\""), "{text}");
     }
+
+    /// Any JSON value, a few levels deep, for the fuzzing below.
+    fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<String>().prop_map(Value::from),
+            Just(json!("aws")),
+            Just(json!("ec2_describe_vpcs")),
+            Just(json!(CASSETTE_VERSION)),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        any::<String>(),
+                        Just("labrun_cassette".to_string()),
+                        Just("calls".to_string()),
+                        Just("capability".to_string()),
+                        Just("operation".to_string()),
+                        Just("request".to_string()),
+                        Just("response".to_string()),
+                        Just("error".to_string()),
+                    ],
+                    inner,
+                    0..6
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// A cassette file, whatever it holds, loads or is refused in one line: it
+        /// never panics, and a loaded one can be indexed for replay.
+        #[test]
+        fn any_text_loads_or_is_refused(text in ".{0,400}") {
+            if let Ok(c) = Cassette::parse(&text, "c.json") {
+                let _ = c.index();
+            }
+        }
+
+        #[test]
+        fn any_json_loads_or_is_refused_in_one_line(value in any_json()) {
+            match Cassette::parse(&value.to_string(), "c.json") {
+                Ok(c) => { let _ = c.index(); }
+                Err(e) => proptest::prop_assert!(!e.message().contains('\n'), "{e}"),
+            }
+        }
+    }
 }

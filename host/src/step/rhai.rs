@@ -267,23 +267,24 @@ impl Bridge {
         request: Value,
         pos: Position,
     ) -> RhaiResult<Result<Value, CapError>> {
-        if let Some(too_big) = oversized_request(capability, operation, &request) {
-            return Ok(Err(too_big));
-        }
         let gate = self.ctx.gate.clone();
         let deadline = self.deadline;
-        let result = self.handle.block_on(async move {
-            match tokio::time::timeout_at(deadline, gate.call(capability, operation, request)).await
-            {
-                Ok(result) => result,
-                Err(_) => Err(CapError::new(
-                    capability,
-                    operation,
-                    ErrorKind::Timeout,
-                    "the step's wall-clock limit ran out while waiting for this call",
-                )),
-            }
-        });
+        let result = match oversized_request(capability, operation, &request) {
+            Some(too_big) => Err(gate.refuse(too_big)),
+            None => self.handle.block_on(async move {
+                match tokio::time::timeout_at(deadline, gate.call(capability, operation, request))
+                    .await
+                {
+                    Ok(result) => result,
+                    Err(_) => Err(CapError::new(
+                        capability,
+                        operation,
+                        ErrorKind::Timeout,
+                        "the step's wall-clock limit ran out while waiting for this call",
+                    )),
+                }
+            }),
+        };
         match self.ctx.gate.stop_cause() {
             Some(cause) => Err(Box::new(EvalAltResult::ErrorTerminated(
                 Dynamic::from(cause),

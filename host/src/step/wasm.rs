@@ -561,11 +561,12 @@ impl State {
             ))));
         };
         if request.len() > super::MAX_REQUEST_BYTES {
-            return Ok(Err(to_wit(super::request_too_big(
-                capability,
-                operation,
-                request.len(),
-            ))));
+            let too_big = gate.refuse(super::request_too_big(capability, operation, request.len()));
+            if let Some(cause) = gate.stop_cause() {
+                self.limiter.hit = Some(cause.clone());
+                return Err(wasmtime::Error::msg(cause));
+            }
+            return Ok(Err(to_wit(too_big)));
         }
         let request: Value = match serde_json::from_str(&request) {
             Ok(v) => v,
