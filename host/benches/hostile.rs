@@ -113,6 +113,32 @@ fn main() {
             cases.push((what.into(), args));
         }
     }
+    // All of them at once, one trainee each, in one class (one process).
+    let class = std::env::temp_dir().join(format!("labrun-hostile-{}.toml", std::process::id()));
+    let mut toml = String::new();
+    for (i, name) in ["huge_request", "denial_flood", "outcome_flood"]
+        .iter()
+        .enumerate()
+    {
+        toml.push_str(&format!(
+            "[[submission]]\ntrainee = \"user{:02}\"\nstep = \"{}\"\n\n",
+            i + 1,
+            adversarial(name).display()
+        ));
+    }
+    std::fs::write(&class, toml).expect("class file");
+    cases.push((
+        "class: the three Rhai cases at once, one trainee each".into(),
+        vec![
+            arg(class.clone()),
+            "--replay".into(),
+            arg(cassette.clone()),
+            "--trust".into(),
+            "untrusted".into(),
+            "--format".into(),
+            "json".into(),
+        ],
+    ));
     // Warm the page cache and the component cache once.
     for (_, args) in &cases {
         measure(args);

@@ -353,3 +353,19 @@ async fn an_arn_with_the_trainee_id_appended_is_not_theirs() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checklist_past_the_outcome_limit_is_refused_at_load() {
+    let class = Class::new().await;
+    let run = class.run_corpus("many_checks", &[]);
+    let report = run.report().0;
+    assert_honest_unaffected(&report);
+    let rows = results(&report, "user05");
+    assert_eq!(rows.len(), 1, "one row, not 5000");
+    assert_eq!(rows[0]["id"], "step");
+    assert!(
+        message(&rows[0]).contains("declares 5000 checks; the limit is 100 (max_outcomes)"),
+        "{}",
+        rows[0]
+    );
+}

@@ -88,7 +88,7 @@ impl Step {
         limits: &Limits,
         grants: &wasm::Grants,
     ) -> Result<Step, LoadError> {
-        match path.extension().and_then(|e| e.to_str()) {
+        let step = match path.extension().and_then(|e| e.to_str()) {
             Some("rhai") => rhai::RhaiStep::load(path, limits).map(|s| Step::Rhai(Arc::new(s))),
             Some("wasm") => wasm::WasmStep::load(path, limits, grants)
                 .await
@@ -98,7 +98,17 @@ impl Step {
                 path.display()
             )),
         }
-        .map_err(LoadError::Step)
+        .map_err(LoadError::Step)?;
+        // A checklist longer than the outcomes a run may report can never be met.
+        let declared = step.info().checks.len();
+        if declared > limits.max_outcomes {
+            return Err(LoadError::Step(format!(
+                "{}: describe() declares {declared} checks; the limit is {} (max_outcomes)",
+                path.display(),
+                limits.max_outcomes
+            )));
+        }
+        Ok(step)
     }
 
     pub fn info(&self) -> &StepInfo {
