@@ -371,6 +371,75 @@ fn ec2_subnet_and_vpc() {
     golden("ec2_vpc", &ec2::vpc(&ec2_values::vpc()));
 }
 
+/// The network pieces Step 1 checks: the route table, the internet gateway, the key pair.
+#[test]
+fn ec2_route_table_internet_gateway_key_pair() {
+    use aws_sdk_ec2::types::*;
+    let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
+    let table = RouteTable::builder()
+        .associations(
+            RouteTableAssociation::builder()
+                .main(false)
+                .route_table_association_id("rtbassoc-0pub1a")
+                .route_table_id("rtb-0pub")
+                .subnet_id("subnet-0pub1a")
+                .association_state(
+                    RouteTableAssociationState::builder()
+                        .state(RouteTableAssociationStateCode::Associated)
+                        .build(),
+                )
+                .build(),
+        )
+        .route_table_id("rtb-0pub")
+        .routes(
+            Route::builder()
+                .destination_cidr_block("10.0.0.0/16")
+                .gateway_id("local")
+                .origin(RouteOrigin::CreateRouteTable)
+                .state(RouteState::Active)
+                .build(),
+        )
+        .routes(
+            Route::builder()
+                .destination_cidr_block("0.0.0.0/0")
+                .gateway_id("igw-0lab")
+                .origin(RouteOrigin::CreateRoute)
+                .state(RouteState::Active)
+                .build(),
+        )
+        .tags(tag("Name", "route-user05"))
+        .vpc_id("vpc-0lab")
+        .owner_id("123456789012")
+        .build();
+    golden("ec2_route_table", &ec2::route_table(&table));
+    let igw = InternetGateway::builder()
+        .attachments(
+            InternetGatewayAttachment::builder()
+                .state(AttachmentStatus::Attached)
+                .vpc_id("vpc-0lab")
+                .build(),
+        )
+        .internet_gateway_id("igw-0lab")
+        .owner_id("123456789012")
+        .tags(tag("Name", "igw-user05"))
+        .build();
+    golden("ec2_internet_gateway", &ec2::internet_gateway(&igw));
+    let key = KeyPairInfo::builder()
+        .key_pair_id("key-0123456789abcdef0")
+        .key_fingerprint("1f:51:ae:28:bf:89:e9:d8:1f:25:5d:37:2d:7d:b8:ca:9f:f5:f1:6f")
+        .key_name("1day-user05")
+        .key_type(KeyType::Rsa)
+        .create_time(t(1_700_000_000))
+        .public_key("ssh-rsa AAAA… never shown")
+        .build();
+    let mapped = ec2::key_pair(&key);
+    assert!(
+        !mapped.to_string().contains("ssh-rsa"),
+        "key material never leaves the host: {mapped}"
+    );
+    golden("ec2_key_pair", &mapped);
+}
+
 #[test]
 fn absent_fields_are_omitted_and_empty_lists_kept() {
     let bare = aws_sdk_ec2::types::Instance::builder()

@@ -4,9 +4,10 @@ use aws_sdk_ec2::types::{
     BlockDeviceMapping, EbsBlockDevice, EbsInstanceBlockDevice, Filter, GroupIdentifier,
     IamInstanceProfile, Image, Instance, InstanceBlockDeviceMapping, InstanceNetworkInterface,
     InstanceNetworkInterfaceAssociation, InstanceNetworkInterfaceAttachment,
-    InstancePrivateIpAddress, InstanceState, IpPermission, IpRange, Ipv6Range, Placement,
-    PrefixListId, Reservation, SecurityGroup, StateReason, Subnet, Tag, UserIdGroupPair, Vpc,
-    VpcCidrBlockAssociation,
+    InstancePrivateIpAddress, InstanceState, InternetGateway, InternetGatewayAttachment,
+    IpPermission, IpRange, Ipv6Range, KeyPairInfo, Placement, PrefixListId, Reservation, Route,
+    RouteTable, RouteTableAssociation, SecurityGroup, StateReason, Subnet, Tag, UserIdGroupPair,
+    Vpc, VpcCidrBlockAssociation,
 };
 use aws_sdk_ec2::Client;
 use serde_json::Value;
@@ -51,6 +52,32 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         name: "ec2_describe_vpcs",
         about: "EC2 DescribeVpcs → {\"Vpcs\":[…]}",
         scope: Scope::Filter(|a, o| o.keep(a, "Vpcs", |v| o.owns_tagged(v))),
+    },
+    Operation {
+        name: "ec2_describe_route_tables",
+        about: "EC2 DescribeRouteTables → {\"RouteTables\":[…]}",
+        scope: Scope::Filter(|a, o| o.keep(a, "RouteTables", |t| o.owns_tagged(t) || o.in_vpc(t))),
+    },
+    Operation {
+        name: "ec2_describe_internet_gateways",
+        about: "EC2 DescribeInternetGateways → {\"InternetGateways\":[…]}",
+        scope: Scope::Filter(|a, o| {
+            o.keep(a, "InternetGateways", |g| {
+                o.owns_tagged(g)
+                    || g["Attachments"]
+                        .as_array()
+                        .is_some_and(|at| at.iter().any(|at| o.in_vpc(at)))
+            })
+        }),
+    },
+    Operation {
+        name: "ec2_describe_key_pairs",
+        about: "EC2 DescribeKeyPairs → {\"KeyPairs\":[…]} (never the key material)",
+        scope: Scope::Filter(|a, o| {
+            o.keep(a, "KeyPairs", |k| {
+                o.owns(k["KeyName"].as_str().unwrap_or("")) || o.owns_tagged(k)
+            })
+        }),
     },
 ];
 
@@ -152,8 +179,140 @@ pub(crate) async fn call(
             );
             Ok(merged("Vpcs", &pages, |p| p.vpcs(), vpc))
         }
+        "ec2_describe_route_tables" => {
+            let r = Req::new(op, request, &["Filters", "RouteTableIds"])?;
+            let pages = all_pages!(
+                c.describe_route_tables()
+                    .set_filters(filters(&r)?)
+                    .set_route_table_ids(r.strs("RouteTableIds")?),
+                op,
+                svc
+            );
+            Ok(merged(
+                "RouteTables",
+                &pages,
+                |p| p.route_tables(),
+                route_table,
+            ))
+        }
+        "ec2_describe_internet_gateways" => {
+            let r = Req::new(op, request, &["Filters", "InternetGatewayIds"])?;
+            let pages = all_pages!(
+                c.describe_internet_gateways()
+                    .set_filters(filters(&r)?)
+                    .set_internet_gateway_ids(r.strs("InternetGatewayIds")?),
+                op,
+                svc
+            );
+            Ok(merged(
+                "InternetGateways",
+                &pages,
+                |p| p.internet_gateways(),
+                internet_gateway,
+            ))
+        }
+        "ec2_describe_key_pairs" => {
+            // No IncludePublicKey: a step has no use for key material.
+            let r = Req::new(op, request, &["Filters", "KeyNames", "KeyPairIds"])?;
+            // Not paginated: one call returns every key pair.
+            let out = c
+                .describe_key_pairs()
+                .set_filters(filters(&r)?)
+                .set_key_names(r.strs("KeyNames")?)
+                .set_key_pair_ids(r.strs("KeyPairIds")?)
+                .send()
+                .await
+                .map_err(|e| from_sdk(op, &svc.endpoint, e))?;
+            Ok(serde_json::json!({
+                "KeyPairs": out.key_pairs().iter().map(key_pair).collect::<Vec<_>>()
+            }))
+        }
         _ => Err(unsupported(op)),
     }
+}
+
+pub fn route_table(t: &RouteTable) -> Value {
+    Obj::new()
+        .list(
+            "Associations",
+            t.associations.as_ref(),
+            |a: &RouteTableAssociation| {
+                Obj::new()
+                    .n("Main", a.main)
+                    .s(
+                        "RouteTableAssociationId",
+                        a.route_table_association_id.as_ref(),
+                    )
+                    .s("RouteTableId", a.route_table_id.as_ref())
+                    .s("SubnetId", a.subnet_id.as_ref())
+                    .s("GatewayId", a.gateway_id.as_ref())
+                    .o("AssociationState", a.association_state.as_ref(), |s| {
+                        Obj::new()
+                            .s("State", s.state.as_ref())
+                            .s("StatusMessage", s.status_message.as_ref())
+                            .done()
+                    })
+                    .done()
+            },
+        )
+        .s("RouteTableId", t.route_table_id.as_ref())
+        .list("Routes", t.routes.as_ref(), |r: &Route| {
+            Obj::new()
+                .s("DestinationCidrBlock", r.destination_cidr_block.as_ref())
+                .s(
+                    "DestinationIpv6CidrBlock",
+                    r.destination_ipv6_cidr_block.as_ref(),
+                )
+                .s(
+                    "DestinationPrefixListId",
+                    r.destination_prefix_list_id.as_ref(),
+                )
+                .s("GatewayId", r.gateway_id.as_ref())
+                .s("InstanceId", r.instance_id.as_ref())
+                .s("NatGatewayId", r.nat_gateway_id.as_ref())
+                .s("TransitGatewayId", r.transit_gateway_id.as_ref())
+                .s("NetworkInterfaceId", r.network_interface_id.as_ref())
+                .s(
+                    "VpcPeeringConnectionId",
+                    r.vpc_peering_connection_id.as_ref(),
+                )
+                .s("Origin", r.origin.as_ref())
+                .s("State", r.state.as_ref())
+                .done()
+        })
+        .list("Tags", t.tags.as_ref(), tag)
+        .s("VpcId", t.vpc_id.as_ref())
+        .s("OwnerId", t.owner_id.as_ref())
+        .done()
+}
+
+pub fn internet_gateway(g: &InternetGateway) -> Value {
+    Obj::new()
+        .list(
+            "Attachments",
+            g.attachments.as_ref(),
+            |a: &InternetGatewayAttachment| {
+                Obj::new()
+                    .s("State", a.state.as_ref())
+                    .s("VpcId", a.vpc_id.as_ref())
+                    .done()
+            },
+        )
+        .s("InternetGatewayId", g.internet_gateway_id.as_ref())
+        .s("OwnerId", g.owner_id.as_ref())
+        .list("Tags", g.tags.as_ref(), tag)
+        .done()
+}
+
+pub fn key_pair(k: &KeyPairInfo) -> Value {
+    Obj::new()
+        .s("KeyPairId", k.key_pair_id.as_ref())
+        .s("KeyFingerprint", k.key_fingerprint.as_ref())
+        .s("KeyName", k.key_name.as_ref())
+        .s("KeyType", k.key_type.as_ref())
+        .t("CreateTime", k.create_time.as_ref())
+        .list("Tags", k.tags.as_ref(), tag)
+        .done()
 }
 
 fn filters(r: &Req) -> Result<Option<Vec<Filter>>, CapError> {
