@@ -368,4 +368,151 @@ async fn a_checklist_past_the_outcome_limit_is_refused_at_load() {
         "{}",
         rows[0]
     );
+
+/// The class of [`Class::run`] (user05 hostile, user06 honest), reported for people:
+/// `--format human --lang en --color never`.
+fn run_human(class: &Class, name: &str) -> labrun_tests::LabrunRun {
+    let file = class.dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &file,
+        format!(
+            "[[submission]]\ntrainee = \"user05\"\nstep = \"{}\"\n\n\
+             [[submission]]\ntrainee = \"user06\"\nstep = \"{}\"\n",
+            adversarial(name).display(),
+            adversarial("honest").display()
+        ),
+    )
+    .unwrap();
+    let mut cmd = class.acct.labrun();
+    cmd.arg(&file).args([
+        "--trust",
+        "untrusted",
+        "--format",
+        "human",
+        "--lang",
+        "en",
+        "--color",
+        "never",
+    ]);
+    run_labrun(cmd, Duration::from_secs(180))
+}
+
+/// Characters that would act on a terminal if they reached it raw (the line feed that
+/// ends each row aside).
+fn raw_terminal_controls(text: &str) -> Vec<char> {
+    text.chars()
+        .filter(|&c| {
+            c != '\n'
+                && matches!(c,
+                    '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{61c}' | '\u{200e}' | '\u{200f}'
+                    | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        })
+        .collect()
+}
+
+/// Lines the human report of `report` (JSON of the same run) must have: per trainee a
+/// header, one row per outcome, one line per log line and a blank line; then the summary.
+fn human_lines(report: &Value) -> usize {
+    let per_trainee: usize = report["trainees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let log = t["log"].as_array().map_or(0, Vec::len);
+            1 + t["results"].as_array().unwrap().len() + log + 1
+        })
+        .sum();
+    per_trainee + 1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_64_kib_id_is_refused_and_widens_no_ones_rows() {
+    let class = Class::new().await;
+    let (h1, report) = class.corpus_h1("long_id", &[]);
+    assert_eq!(h1["status"], "error", "{h1}");
+    assert!(
+        message(&h1).contains("is 65536 characters long: an id is at most 32"),
+        "{h1}"
+    );
+    assert!(message(&h1).len() < 400, "the id is shown cut short: {h1}");
+    assert_eq!(results(&report, "user05").len(), 1);
+
+    let run = run_human(&class, "long_id");
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    run.assert_code(2);
+    assert_eq!(
+        run.stdout.lines().count(),
+        human_lines(&report),
+        "{}",
+        run.stdout
+    );
+    for line in run.stdout.lines() {
+        assert!(line.len() < 400, "a row was widened: {} bytes", line.len());
+    }
+    let honest = run
+        .stdout
+        .lines()
+        .find(|l| l.contains(" H1 ") && l.contains("wp-user06-cluster"))
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    assert_eq!(honest, "  PASS     H1  found wp-user06-cluster");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escape_sequences_from_a_submission_are_inert_beside_an_honest_neighbour() {
+    let class = Class::new().await;
+    let (h1, report) = class.corpus_h1("escape_sequences", &[]);
+    assert_eq!(h1["status"], "fail", "{h1}");
+    let h2 = row(&report, "user05", "H2");
+    assert_eq!(h2["status"], "error", "{h2}");
+    assert!(message(h2).contains("holds the character U+001B"), "{h2}");
+
+    let run = run_human(&class, "escape_sequences");
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    let text = &run.stdout;
+    assert_eq!(raw_terminal_controls(text), Vec::<char>::new(), "{text:?}");
+    assert_eq!(text.lines().count(), human_lines(&report), "{text}");
+    // One block per trainee, one summary, the neighbour's rows its own.
+    for header in ["escape_sequences · user05", "escape_sequences · user06"] {
+        assert_eq!(text.lines().filter(|l| *l == header).count(), 1, "{text}");
+    }
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.contains(" pass · ") && !l.starts_with("  "))
+            .count(),
+        1,
+        "one summary: {text}"
+    );
+    assert!(
+        text.lines().last().unwrap().ends_with("AWS calls"),
+        "{text}"
+    );
+    let user06: Vec<&str> = text
+        .lines()
+        .skip_while(|l| *l != "escape_sequences · user06")
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .collect();
+    assert!(
+        user06[0].starts_with("  PASS     H1  found wp-user06-cluster"),
+        "{user06:?}"
+    );
+    assert!(
+        !text.contains("  FAIL     H1  forged block")
+            || text.contains("\\n  FAIL     H1  forged block")
+    );
+    assert!(
+        text.contains("\\u{1b}]52;c;ZWNobyBvd25lZA==\\u{7}"),
+        "{text}"
+    );
+    assert!(text.contains("  | log\\r\\n  PASS     H9"), "{text}");
+    assert!(text.contains("\\u{202e}gnp.exe\\u{202c}"), "{text}");
+    run.assert_code(2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_nesting_stops_at_the_limit_instead_of_aborting_the_class() {
+    let class = Class::new().await;
+    let (h1, _) = class.corpus_h1("deep_nesting", &[]);
+    assert_eq!(h1["status"], "error", "{h1}");
+    assert!(message(&h1).contains("deeper than 32 levels"), "{h1}");
 }

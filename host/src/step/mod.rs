@@ -217,6 +217,8 @@ pub struct Collector {
 #[derive(Default)]
 struct Collected {
     outcomes: Vec<Outcome>,
+    /// The ids in `outcomes`, so a repeat is found without scanning them all.
+    ids: std::collections::HashSet<String>,
     log: Vec<String>,
     log_dropped: usize,
 }
@@ -228,7 +230,7 @@ impl Collector {
     pub fn report(&self, outcome: Outcome, limits: &Limits) -> Result<(), String> {
         check_id(&outcome.id)?;
         let mut inner = self.inner.lock().expect("collector lock poisoned");
-        if inner.outcomes.iter().any(|o| o.id == outcome.id) {
+        if inner.ids.contains(&outcome.id) {
             return Err(format!("outcome `{}` was reported twice", outcome.id));
         }
         if inner.outcomes.len() >= limits.max_outcomes {
@@ -244,6 +246,7 @@ impl Collector {
             },
             ..outcome
         };
+        inner.ids.insert(outcome.id.clone());
         inner.outcomes.push(outcome);
         Ok(())
     }
@@ -538,6 +541,10 @@ mod tests {
         assert!(c
             .report(outcome(&"i".repeat(32), Status::Pass, "x"), &limits)
             .is_ok());
+        let err = c
+            .report(outcome(&"i".repeat(32), Status::Fail, "y"), &limits)
+            .unwrap_err();
+        assert!(err.ends_with("was reported twice"), "{err}");
         let err = c
             .report(outcome(&"i".repeat(33), Status::Pass, "x"), &limits)
             .unwrap_err();
