@@ -368,6 +368,7 @@ async fn a_checklist_past_the_outcome_limit_is_refused_at_load() {
         "{}",
         rows[0]
     );
+}
 
 /// The class of [`Class::run`] (user05 hostile, user06 honest), reported for people:
 /// `--format human --lang en --color never`.
