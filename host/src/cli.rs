@@ -29,7 +29,7 @@ pub async fn main(args: Vec<std::ffi::OsString>) -> u8 {
     let plan = match plan(&flags).await {
         Ok(plan) => plan,
         Err(e) => {
-            eprintln!("labrun: {e}");
+            eprintln!("labrun: {}", crate::outcome::inert(&e.to_string()));
             return e.exit_code();
         }
     };

@@ -167,7 +167,7 @@ pub fn deliver(executed: &Executed, outputs: &Outputs) -> u8 {
         eprintln!(
             "labrun: could not use {}: {} ({})",
             err.capability,
-            err.message,
+            crate::outcome::inert(&err.message),
             err.kind.as_str()
         );
     }

@@ -626,8 +626,9 @@ impl wit::types::Host for State {}
 impl wit::report::Host for State {
     async fn outcome(&mut self, o: wit::report::Row) -> wasmtime::Result<Result<(), String>> {
         use wit::report::Status as S;
-        if o.id.is_empty() {
-            return Ok(Err("an outcome needs a non-empty id".into()));
+        // The id first: it is quoted in every error below.
+        if let Err(e) = crate::outcome::check_id(&o.id) {
+            return Ok(Err(e));
         }
         // Sized before it is parsed: a large value is never copied again.
         let size = o.evidence.as_ref().map_or(0, String::len);
