@@ -303,6 +303,13 @@ impl Gate {
                     None => Ok(()),
                 }
             }
+            Scope::OwnNames(_) => match target {
+                Target::Resources(names) => match names.iter().find(|n| !crate::caps::owner::owns(n, &self.trainee)) {
+                    Some(name) => Err(format!("{} does not belong to {}", short(name), self.trainee)),
+                    None => Ok(()),
+                },
+                _ => Ok(()),
+            },
             Scope::DerivedHost => {
                 let Target::Host(host) = target else {
                     return Err("the request names no host".to_string());
@@ -524,5 +531,52 @@ mod tests {
                 {"Instances": [{"Tags": [{"Key": "Name", "Value": "webserver#1-user05"}]}]}]}),
         );
         assert_eq!(kept["Reservations"].as_array().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn buckets_are_scoped_by_name() {
+        let hub = Arc::new(Hub::replay(crate::caps::Cassette {
+            labrun_cassette: crate::caps::cassette::CASSETTE_VERSION,
+            recorded: Value::Null,
+            calls: Vec::new(),
+        }));
+        let policy = Arc::new(Policy::preset(crate::policy::Trust::Untrusted));
+        let step = StepId {
+            name: "t".into(),
+            sha256: String::new(),
+        };
+        let gate = Gate::new(hub, policy, "user05".into(), step, None);
+        let other = gate
+            .call(
+                "aws",
+                "s3_get_bucket_acl",
+                json!({"Bucket": "wp-user06-media"}),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(other.kind, ErrorKind::Denied, "{other:?}");
+        assert!(
+            other.message.contains("does not belong to user05"),
+            "{other:?}"
+        );
+        let both = gate
+            .call(
+                "aws",
+                "s3_get_bucket_acl",
+                json!({"Bucket": "media-user06-user05"}),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(both.kind, ErrorKind::Denied, "{both:?}");
+        // Its own bucket passes the gate; the (empty) cassette answers.
+        let own = gate
+            .call(
+                "aws",
+                "s3_get_bucket_acl",
+                json!({"Bucket": "wp-user05-media"}),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(own.kind, ErrorKind::NotRecorded, "{own:?}");
     }
 }

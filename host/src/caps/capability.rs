@@ -84,6 +84,10 @@ pub enum Scope {
     /// admitted only when every one is the trainee's own; the answer is about those
     /// only.
     OwnResources(&'static [&'static str]),
+    /// Names resources by name in these request fields (an S3 bucket): admitted only
+    /// when the name is the trainee's own (the trainee id as a whole token, and no
+    /// other trainee's).
+    OwnNames(&'static [&'static str]),
     /// A probe: admitted only for a host derived from the trainee's own resources.
     DerivedHost,
     /// No rule yet: refused for untrusted steps, never answered unscoped.

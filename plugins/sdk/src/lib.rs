@@ -259,6 +259,11 @@ pub mod aws {
         "elbv2_describe_target_groups",
         "elbv2_describe_target_health",
         "elbv2_describe_listeners",
+        "s3_list_buckets",
+        "s3_get_bucket_location",
+        "s3_get_public_access_block",
+        "s3_get_bucket_acl",
+        "s3_list_objects_v2",
     ];
 
     /// `aws::call("ec2_describe_instances", json!({"Filters": […]}))` → the AWS CLI
@@ -284,6 +289,11 @@ pub mod aws {
             "elbv2_describe_target_groups" => a::elbv2_describe_target_groups(r),
             "elbv2_describe_target_health" => a::elbv2_describe_target_health(r),
             "elbv2_describe_listeners" => a::elbv2_describe_listeners(r),
+            "s3_list_buckets" => a::s3_list_buckets(r),
+            "s3_get_bucket_location" => a::s3_get_bucket_location(r),
+            "s3_get_public_access_block" => a::s3_get_public_access_block(r),
+            "s3_get_bucket_acl" => a::s3_get_bucket_acl(r),
+            "s3_list_objects_v2" => a::s3_list_objects_v2(r),
             other => {
                 return Err(CapError::local(
                     "aws",

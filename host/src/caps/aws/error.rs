@@ -171,7 +171,7 @@ pub(crate) fn kind_of_code(code: Option<&str>, status: u16) -> ErrorKind {
         | "TooManyRequestsException"
         | "SlowDown"
         | "EC2ThrottledException" => ErrorKind::Throttling,
-        c if c.contains("NotFound") => ErrorKind::NotFound,
+        c if c.contains("NotFound") || c.starts_with("NoSuch") => ErrorKind::NotFound,
         c if c.starts_with("InvalidParameter")
             || c.contains("Validation")
             || c.ends_with(".Malformed")

@@ -1,4 +1,5 @@
-//! AWS capability: read-only describe calls over the official SDK.
+//! AWS capability: read-only describe and list calls over the official SDK (EC2, RDS,
+//! ELBv2, S3).
 //!
 //! A step names an operation (`ec2_describe_instances`, …) and passes the AWS CLI
 //! *input* shape as JSON; it gets back the AWS CLI *output* shape (PascalCase keys,
@@ -41,6 +42,7 @@ pub mod elbv2;
 mod error;
 pub mod rds;
 pub mod request;
+pub mod s3;
 pub mod scope;
 
 /// Capability name used in every [`CapError`] this module returns.
@@ -73,6 +75,7 @@ fn operations() -> &'static [Operation] {
             .iter()
             .chain(rds::OPERATIONS)
             .chain(elbv2::OPERATIONS)
+            .chain(s3::OPERATIONS)
             .copied()
             .collect()
     });
@@ -83,7 +86,7 @@ fn operations() -> &'static [Operation] {
 /// any other lists the account.
 fn target(operation: &str, request: &Value) -> Target {
     match SPEC.operation(operation).map(|op| op.scope) {
-        Some(Scope::OwnResources(fields)) => Target::Resources(
+        Some(Scope::OwnResources(fields) | Scope::OwnNames(fields)) => Target::Resources(
             fields
                 .iter()
                 .flat_map(|f| match &request[*f] {
@@ -138,6 +141,7 @@ pub struct AwsClients {
     pub(crate) ec2: Service<aws_sdk_ec2::Client>,
     pub(crate) rds: Service<aws_sdk_rds::Client>,
     pub(crate) elbv2: Service<aws_sdk_elasticloadbalancingv2::Client>,
+    pub(crate) s3: Service<aws_sdk_s3::Client>,
     region: String,
 }
 
@@ -208,6 +212,18 @@ impl AwsClients {
                 aws_sdk_elasticloadbalancingv2::Client::new(&config),
                 endpoint("ELASTIC_LOAD_BALANCING_V2", "elasticloadbalancing"),
             ),
+            // A local endpoint (moto) has no bucket subdomains: address buckets by path.
+            s3: Service::new(
+                aws_sdk_s3::Client::from_conf(
+                    aws_sdk_s3::config::Builder::from(&config)
+                        .force_path_style(
+                            config.endpoint_url().is_some()
+                                || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some(),
+                        )
+                        .build(),
+                ),
+                endpoint("S3", "s3"),
+            ),
             region,
         })
     }
@@ -239,6 +255,10 @@ pub async fn call(
         Some(("elbv2", _)) if known => {
             let _permit = acquire(&clients.elbv2, operation).await?;
             elbv2::call(&clients.elbv2, operation, request).await
+        }
+        Some(("s3", _)) if known => {
+            let _permit = acquire(&clients.s3, operation).await?;
+            s3::call(&clients.s3, operation, request).await
         }
         _ => Err(unsupported(operation)),
     }
