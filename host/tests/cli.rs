@@ -705,3 +705,148 @@ fn deep_nesting_within_the_limits_never_overflows_the_stack() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("deeper than 128 levels"));
 }
+
+// --- issue 10: the plan refuses what would run wrongly; outputs never fail silently ---
+
+/// A fresh, empty folder for one test's files.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("labrun-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `scripts/step3.rhai` for user05 replayed from the shipped cassette (exit 0 alone),
+/// plus `extra`.
+fn step3_replayed(extra: &[&str]) -> Vec<String> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut args = vec![
+        root.join("scripts/step3.rhai")
+            .to_string_lossy()
+            .into_owned(),
+        "--param".into(),
+        "user=user05".into(),
+        "--replay".into(),
+        root.join("examples/step3-user05.cassette.json")
+            .to_string_lossy()
+            .into_owned(),
+        "--lang".into(),
+        "en".into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+fn assert_one_line(out: &Output, code: i32, must_contain: &[&str]) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected: {err}"
+    );
+    for word in must_contain {
+        assert!(err.contains(word), "{word:?} not in {err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn step3_replay_alone_passes_and_prints_the_report() {
+    // The baseline of the write-failure tests below: the same run exits 0.
+    let out = labrun(&strs(&step3_replayed(&[])));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("17 pass"));
+}
+
+// 12: an output that cannot be written is exit 2 and one line naming it.
+
+#[test]
+fn a_report_to_a_full_disk_is_exit_2_naming_standard_output() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let home = std::env::temp_dir().join(format!("labrun-cli-home-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_labrun"))
+        .args(step3_replayed(&[]))
+        .env("HOME", &home)
+        .env("NO_COLOR", "1")
+        .stdout(full)
+        .output()
+        .expect("labrun runs");
+    assert_one_line(&out, 2, &["cannot write the report to standard output"]);
+}
+
+#[test]
+fn an_audit_log_on_a_full_disk_is_exit_2_naming_it_and_the_report_is_printed() {
+    let out = labrun(&strs(&step3_replayed(&["--audit", "/dev/full"])));
+    assert_one_line(&out, 2, &["the audit log --audit", "/dev/full"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("17 pass"));
+}
+
+#[test]
+fn a_cassette_that_cannot_be_saved_is_exit_2_naming_it_and_the_report_is_printed() {
+    let dir = scratch("record-fails");
+    let cassette = dir.join("class.cassette.json");
+    let args = [
+        fixture("no_calls.rhai").to_string_lossy().into_owned(),
+        "--param".into(),
+        "user=user05".into(),
+        "--record".into(),
+        cassette.to_string_lossy().into_owned(),
+    ];
+    // The folder passes the plan-time check, but the cassette's temporary file
+    // cannot be created when the run is over: a folder already has its name.
+    std::fs::create_dir(dir.join(".class.cassette.json.labrun-tmp")).unwrap();
+    let out = labrun(&strs(&args));
+    assert_one_line(&out, 2, &["cannot write cassette", "class.cassette.json"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("N1"));
+    assert!(!cassette.exists());
+    // Without the obstacle, the same run saves it and passes.
+    std::fs::remove_dir(dir.join(".class.cassette.json.labrun-tmp")).unwrap();
+    let out = labrun(&strs(&args));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(cassette.is_file());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// 13: --record to a bad path is found while planning; nothing runs.
+
+#[test]
+fn record_into_a_missing_folder_is_bad_input_before_anything_runs() {
+    let dir = scratch("record-missing");
+    let target = dir.join("no-such-folder/c.json");
+    let out = labrun(&[
+        fixture("no_calls.rhai").to_str().unwrap(),
+        "--param",
+        "user=user05",
+        "--record",
+        target.to_str().unwrap(),
+    ]);
+    assert_one_line_bad_input(&out, "does not exist");
+    assert!(stderr(&out).contains("--record"), "{}", stderr(&out));
+    assert!(out.stdout.is_empty(), "the report was printed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn record_to_a_folder_is_bad_input_before_anything_runs() {
+    let dir = scratch("record-folder");
+    let out = labrun(&[
+        fixture("no_calls.rhai").to_str().unwrap(),
+        "--param",
+        "user=user05",
+        "--record",
+        dir.to_str().unwrap(),
+    ]);
+    assert_one_line_bad_input(&out, "it is a folder");
+    assert!(out.stdout.is_empty(), "the report was printed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
