@@ -15,7 +15,7 @@ use std::time::Duration;
 use sha2::Digest;
 
 use crate::caps::net::{NetConfig, Secret};
-use crate::caps::{Cassette, Settings};
+use crate::caps::{registry, Cassette, Settings};
 use crate::error::LoadError;
 use crate::execute::{Answers, Outputs, PlannedRun, RunPlan};
 use crate::flags::{ColorArg, Flags, LangArg};
@@ -68,7 +68,7 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
         Err(f) => return Err(fetch_error(f)),
     };
     let answers = match &flags.replay {
-        Some(path) => Answers::Replay(Cassette::load(path)?),
+        Some(path) => Answers::Replay(known_calls(Cassette::load(path)?, path)?),
         None => Answers::Live(settings(flags)?),
     };
     let (name, runs) = if class::is_class_file(&step_path) {
@@ -98,6 +98,37 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
         jobs: flags.jobs as usize,
         outputs,
     })
+}
+
+/// A cassette whose every call names a capability and operation of this labrun: one
+/// that names others was recorded by something else, and would answer nothing.
+fn known_calls(cassette: Cassette, path: &Path) -> Result<Cassette, PlanError> {
+    for (n, call) in cassette.calls.iter().enumerate() {
+        let bad = |text: String| {
+            Err(PlanError::Load(LoadError::Cassette(format!(
+                "{}: call {} names {text}",
+                path.display(),
+                n + 1
+            ))))
+        };
+        let (cap, op) = (
+            call.capability.escape_debug(),
+            call.operation.escape_debug(),
+        );
+        let Some(spec) = registry::get(&call.capability) else {
+            return bad(format!(
+                "unknown capability `{cap}`; this labrun has: {}",
+                registry::names().join(", ")
+            ));
+        };
+        if spec.operation(&call.operation).is_none() {
+            return bad(format!(
+                "unknown operation `{cap}.{op}`; {cap} has: {}",
+                spec.operation_names().join(", ")
+            ));
+        }
+    }
+    Ok(cassette)
 }
 
 fn fetch_error(f: Failure) -> PlanError {

@@ -850,3 +850,55 @@ fn record_to_a_folder_is_bad_input_before_anything_runs() {
     assert!(out.stdout.is_empty(), "the report was printed");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// 17: accepted silently before; now one line (64) or a warning.
+
+#[test]
+fn a_cassette_with_two_answers_for_one_call_is_bad_input() {
+    let out = labrun(&[
+        fixture("tiny.rhai").to_str().unwrap(),
+        "--param",
+        "user=user05",
+        "--replay",
+        fixture("conflicting.cassette.json").to_str().unwrap(),
+    ]);
+    assert_one_line_bad_input(
+        &out,
+        "calls 1 and 2 are the same aws.ec2_describe_vpcs request with different answers",
+    );
+}
+
+#[test]
+fn a_cassette_naming_an_unknown_capability_or_operation_is_bad_input() {
+    let replay = |cassette: &str| {
+        labrun(&[
+            fixture("tiny.rhai").to_str().unwrap(),
+            "--param",
+            "user=user05",
+            "--replay",
+            fixture(cassette).to_str().unwrap(),
+        ])
+    };
+    let out = replay("unknown_capability.cassette.json");
+    assert_one_line_bad_input(&out, "call 1 names unknown capability `s3`");
+    assert!(stderr(&out).contains("aws, dns, mysql, http, tcp"));
+    let out = replay("unknown_operation.cassette.json");
+    assert_one_line_bad_input(
+        &out,
+        "call 1 names unknown operation `aws.ec2_terminate_instances`",
+    );
+}
+
+#[test]
+fn a_live_run_with_no_region_says_so_in_one_line() {
+    // No AWS variables and an empty HOME: no region anywhere.
+    let out = labrun(&[
+        fixture("tiny.rhai").to_str().unwrap(),
+        "--param",
+        "user=user05",
+        "--format",
+        "json",
+    ]);
+    assert_one_line(&out, 2, &["could not use aws", "no AWS region configured"]);
+    assert_eq!(status_of(&json(&out), 0, "V1"), "error");
+}
