@@ -83,7 +83,7 @@ pub struct Flags {
     #[command(flatten)]
     pub fetch: crate::publish::FetchArgs,
 
-    /// How many trainees to check at once.
+    /// How many trainees to check (and class submissions to load) at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,
 

@@ -716,6 +716,22 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// Writes a class file in `dir`: one `[[submission]]` per (trainee, step).
+fn class_file(dir: &std::path::Path, submissions: &[(&str, PathBuf)]) -> PathBuf {
+    let text: String = submissions
+        .iter()
+        .map(|(trainee, step)| {
+            format!(
+                "[[submission]]\ntrainee = \"{trainee}\"\nstep = \"{}\"\n\n",
+                step.display()
+            )
+        })
+        .collect();
+    let path = dir.join("class.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 /// `scripts/step3.rhai` for user05 replayed from the shipped cassette (exit 0 alone),
 /// plus `extra`.
 fn step3_replayed(extra: &[&str]) -> Vec<String> {
@@ -762,6 +778,54 @@ fn step3_replay_alone_passes_and_prints_the_report() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stderr(&out).is_empty(), "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("17 pass"));
+}
+
+// 9: class loads run concurrently, each describe() within a short limit.
+
+#[test]
+fn class_submissions_load_concurrently_with_a_short_describe_limit() {
+    let dir = scratch("slow-class");
+    let slow = fixture("slow_describe.rhai");
+    let class = class_file(
+        &dir,
+        &[
+            ("user03", slow.clone()),
+            ("user01", fixture("no_calls.rhai")),
+            ("user02", slow.clone()),
+            ("user04", slow),
+        ],
+    );
+    let started = std::time::Instant::now();
+    let out = labrun(&[class.to_str().unwrap(), "--format", "json"]);
+    let elapsed = started.elapsed();
+    // One after another, three describe() of 5 s each would take 15 s (and of their
+    // whole 60 s limit, 3 minutes).
+    assert!(
+        elapsed < std::time::Duration::from_secs(12),
+        "loads were not concurrent: {elapsed:?}"
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let report = json(&out);
+    let order: Vec<&str> = report["trainees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["trainee"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        ["user03", "user01", "user02", "user04"],
+        "class file order"
+    );
+    assert_eq!(status_of(&report, 1, "N1"), "pass");
+    for i in [0, 2, 3] {
+        assert_eq!(status_of(&report, i, "step"), "error");
+        let why = report["trainees"][i]["results"][0]["message"]["en"]
+            .as_str()
+            .unwrap();
+        assert!(why.contains("describe() may take at most 5 s"), "{why}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 // 12: an output that cannot be written is exit 2 and one line naming it.
