@@ -48,8 +48,9 @@ pub struct Flags {
     #[arg(long, value_name = "FILE")]
     pub replay: Option<PathBuf>,
 
-    /// AWS region (default: the standard AWS configuration, e.g. AWS_REGION).
-    #[arg(long)]
+    /// AWS region, e.g. ap-northeast-1 (default: the standard AWS configuration, e.g.
+    /// AWS_REGION).
+    #[arg(long, value_parser = parse_region)]
     pub region: Option<String>,
 
     /// DNS server for the dns probe and for resolving probe targets, IP or IP:PORT
@@ -107,13 +108,42 @@ pub struct Flags {
 }
 
 fn parse_dns_server(text: &str) -> Result<std::net::SocketAddr, String> {
-    if let Ok(addr) = text.parse::<std::net::SocketAddr>() {
-        return Ok(addr);
+    let addr = match text.parse::<std::net::SocketAddr>() {
+        Ok(addr) => addr,
+        Err(_) => text
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+            .map(|ip| std::net::SocketAddr::new(ip, 53))
+            .map_err(|_| format!("`{text}` is not IP[:PORT], e.g. 10.0.0.2 or 127.0.0.1:5353"))?,
+    };
+    if addr.port() == 0 {
+        return Err(format!(
+            "port 0 is no DNS server's port: give 1–65535, e.g. {}:53",
+            addr.ip()
+        ));
     }
-    text.trim_matches(|c| c == '[' || c == ']')
-        .parse::<std::net::IpAddr>()
-        .map(|ip| std::net::SocketAddr::new(ip, 53))
-        .map_err(|_| format!("`{text}` is not IP[:PORT], e.g. 10.0.0.2 or 127.0.0.1:5353"))
+    Ok(addr)
+}
+
+/// An AWS region name: lowercase letters, digits and dashes, e.g. ap-northeast-1.
+/// Anything else would reach the SDK and come back as interceptor text in every row.
+fn parse_region(text: &str) -> Result<String, String> {
+    let ok = !text.is_empty()
+        && text.len() <= 64
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !text.starts_with('-')
+        && !text.ends_with('-')
+        && !text.contains("--");
+    if ok {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "`{}` is not an AWS region: lowercase letters, digits and dashes, e.g. ap-northeast-1",
+            text.escape_debug()
+        ))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -164,6 +164,11 @@ pub fn param_map(flags: &Flags) -> Result<BTreeMap<String, String>, PlanError> {
         if key.is_empty() {
             return Err(PlanError::Flag(format!("--param {raw}: the key is empty")));
         }
+        if key == TRAINEE_PARAM && value.trim().is_empty() {
+            return Err(PlanError::Flag(format!(
+                "--param {raw}: the trainee id is empty, e.g. --param {TRAINEE_PARAM}=user05"
+            )));
+        }
         if map.insert(key.to_string(), value.to_string()).is_some() {
             return Err(PlanError::Flag(format!("--param {key} is given twice")));
         }
@@ -192,6 +197,11 @@ pub fn trainee_params(flags: &Flags) -> Result<Vec<TraineeParams>, PlanError> {
     let mut seen = BTreeSet::new();
     let mut runs = Vec::new();
     for id in &flags.trainees {
+        if id.trim().is_empty() {
+            return Err(PlanError::Flag(
+                "--trainee needs a trainee id, e.g. --trainee user05; it is empty".to_string(),
+            ));
+        }
         if !seen.insert(id) {
             return Err(PlanError::Flag(format!("--trainee {id} is given twice")));
         }

@@ -918,6 +918,24 @@ fn record_to_a_folder_is_bad_input_before_anything_runs() {
 // 17: accepted silently before; now one line (64) or a warning.
 
 #[test]
+fn an_empty_trainee_is_bad_input() {
+    let out = labrun(&[fixture("no_calls.rhai").to_str().unwrap(), "--trainee", ""]);
+    assert_one_line_bad_input(&out, "--trainee needs a trainee id");
+    let out = labrun(&[
+        fixture("no_calls.rhai").to_str().unwrap(),
+        "--param",
+        "user=",
+    ]);
+    assert_one_line_bad_input(&out, "the trainee id is empty");
+    let dir = scratch("empty-trainee");
+    let class = class_file(&dir, &[("", fixture("no_calls.rhai"))]);
+    let out = labrun(&[class.to_str().unwrap()]);
+    assert_one_line_bad_input(&out, "submission 1 has an empty trainee id");
+    assert!(out.stdout.is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_cassette_with_two_answers_for_one_call_is_bad_input() {
     let out = labrun(&[
         fixture("tiny.rhai").to_str().unwrap(),
@@ -951,6 +969,40 @@ fn a_cassette_naming_an_unknown_capability_or_operation_is_bad_input() {
         &out,
         "call 1 names unknown operation `aws.ec2_terminate_instances`",
     );
+}
+
+#[test]
+fn dns_server_port_0_is_bad_input() {
+    let out = labrun(&[
+        fixture("no_calls.rhai").to_str().unwrap(),
+        "--param",
+        "user=user05",
+        "--dns-server",
+        "127.0.0.1:0",
+    ]);
+    assert_one_line_bad_input(&out, "port 0 is no DNS server's port");
+}
+
+#[test]
+fn a_malformed_region_is_bad_input() {
+    for region in ["bad!", "AP-NORTHEAST-1", "", "ap northeast 1"] {
+        let out = labrun(&[
+            fixture("no_calls.rhai").to_str().unwrap(),
+            "--param",
+            "user=user05",
+            "--region",
+            region,
+        ]);
+        assert_one_line_bad_input(&out, "is not an AWS region");
+    }
+    let out = labrun(&[
+        fixture("no_calls.rhai").to_str().unwrap(),
+        "--param",
+        "user=user05",
+        "--region",
+        "ap-northeast-1",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
 #[test]

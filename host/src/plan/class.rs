@@ -77,7 +77,14 @@ pub async fn plan(
     }
     let extra = param_map(flags)?;
     let mut seen = std::collections::BTreeSet::new();
-    for sub in &class.submission {
+    for (n, sub) in class.submission.iter().enumerate() {
+        if sub.trainee.trim().is_empty() {
+            return Err(bad(format!(
+                "{}: submission {} has an empty trainee id; write e.g. trainee = \"user05\"",
+                path.display(),
+                n + 1
+            )));
+        }
         if !seen.insert(sub.trainee.clone()) {
             return Err(bad(format!(
                 "{}: trainee {} has two submissions",
