@@ -33,6 +33,9 @@ pub async fn main(args: Vec<std::ffi::OsString>) -> u8 {
             return e.exit_code();
         }
     };
+    for warning in &plan.warnings {
+        eprintln!("labrun: {warning}");
+    }
     let (executed, outputs) = execute(plan).await;
     deliver(&executed, &outputs)
 }

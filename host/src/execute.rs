@@ -32,6 +32,8 @@ pub struct RunPlan {
     /// Trainees checked at once.
     pub jobs: usize,
     pub outputs: Outputs,
+    /// Lines for stderr before anything runs (`warning: …`): accepted, but worth saying.
+    pub warnings: Vec<String>,
 }
 
 /// One trainee's run as planned: the step it runs (or why that step could not load).
@@ -57,6 +59,9 @@ pub struct Outputs {
     pub audit: Option<Arc<Audit>>,
     pub format: Format,
     pub style: Style,
+    /// A line shown above the human report (e.g. a class run at instructor trust);
+    /// never part of the JSON or JUnit contract.
+    pub notice: Option<Message>,
 }
 
 /// A finished run: its report and the hub that answered it.
@@ -171,7 +176,10 @@ pub fn deliver(executed: &Executed, outputs: &Outputs) -> u8 {
             err.kind.as_str()
         );
     }
-    let text = report::render(report, outputs.format, &outputs.style);
+    let mut text = report::render(report, outputs.format, &outputs.style);
+    if let (Some(notice), Format::Human) = (&outputs.notice, outputs.format) {
+        text.insert_str(0, &format!("{}\n\n", notice.get(outputs.style.lang)));
+    }
     let mut stdout = std::io::stdout().lock();
     match stdout
         .write_all(text.as_bytes())

@@ -94,9 +94,10 @@ pub struct Flags {
     pub timeout: Option<u64>,
 
     /// How far the step is trusted: `untrusted` for trainee-submitted steps (their own
-    /// resources only, hosts derived from them only, tight limits).
-    #[arg(long, value_enum, default_value_t = crate::policy::Trust::Instructor, conflicts_with = "policy")]
-    pub trust: crate::policy::Trust,
+    /// resources only, hosts derived from them only, tight limits). Default: instructor
+    /// for a step, untrusted for a class file (its submissions are the trainees').
+    #[arg(long, value_enum, conflicts_with = "policy")]
+    pub trust: Option<crate::policy::Trust>,
 
     /// A policy file (TOML): `trust = "untrusted"` plus the grants and limits it changes.
     #[arg(long, value_name = "FILE")]

@@ -20,8 +20,8 @@ use crate::error::LoadError;
 use crate::execute::{Answers, Outputs, PlannedRun, RunPlan};
 use crate::flags::{ColorArg, Flags, LangArg};
 use crate::gate::{Audit, StepId};
-use crate::outcome::Lang;
-use crate::policy::{Limits, Policy};
+use crate::outcome::{Lang, Message};
+use crate::policy::{Limits, Policy, Trust};
 use crate::publish::Failure;
 use crate::report::Style;
 use crate::step::wasm::Grants;
@@ -59,20 +59,44 @@ impl PlanError {
 
 /// Checks every flag and file and loads the step(s).
 pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
-    let policy = Arc::new(policy(flags)?);
-    let grants = Grants::parse(&flags.grants)?;
-    let outputs = outputs(flags)?;
-    // A step given by reference is pulled (verified) into the cache first.
+    // A step given by reference is pulled (verified) into the cache first; a class
+    // file is known only then, and its submissions are untrusted unless told otherwise.
     let step_path = match crate::publish::step_for_run(&flags.step, &flags.fetch).await {
         Ok(path) => path,
         Err(f) => return Err(fetch_error(f)),
     };
+    let is_class = class::is_class_file(&step_path);
+    let policy = Arc::new(policy(flags, is_class)?);
+    let grants = Grants::parse(&flags.grants)?;
+    let mut outputs = outputs(flags)?;
     let answers = match &flags.replay {
         Some(path) => Answers::Replay(known_calls(Cassette::load(path)?, path)?),
         None => Answers::Live(settings(flags)?),
     };
-    let (name, runs) = if class::is_class_file(&step_path) {
-        class::plan(&step_path, flags, &policy.limits, &grants).await?
+    let mut warnings = Vec::new();
+    let (name, runs) = if is_class {
+        let (name, runs) = class::plan(&step_path, flags, &policy.limits, &grants).await?;
+        if policy.trust == Trust::Instructor {
+            let how = if flags.policy.is_some() {
+                "the --policy file says trust = \"instructor\""
+            } else {
+                "--trust instructor"
+            };
+            warnings.push(format!(
+                "warning: the class file {} runs at instructor trust ({how}): every \
+                 submission may read the whole account, not only its trainee's resources",
+                step_path.display()
+            ));
+            outputs.notice = Some(Message::new(
+                format!(
+                    "note: this class ran at instructor trust ({how}): each submission could read the whole account"
+                ),
+                format!(
+                    "注意: このクラスは instructor の信頼レベルで実行されました ({how}): 各提出はアカウント全体を読めました"
+                ),
+            ));
+        }
+        (name, runs)
     } else {
         let step = Arc::new(Step::load(&step_path, &policy.limits, &grants).await?);
         let runs = trainee_params(flags)?;
@@ -97,6 +121,7 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
         answers,
         jobs: flags.jobs as usize,
         outputs,
+        warnings,
     })
 }
 
@@ -139,11 +164,18 @@ fn fetch_error(f: Failure) -> PlanError {
     }
 }
 
-/// The policy the flags ask for: a file, or a preset; `--timeout` overrides its clock.
-pub fn policy(flags: &Flags) -> Result<Policy, PlanError> {
+/// The policy the flags ask for: a file, or a preset (`--trust`; without it,
+/// instructor for a step and untrusted for a class file, whose submissions are the
+/// trainees' own); `--timeout` overrides its clock.
+pub fn policy(flags: &Flags, class: bool) -> Result<Policy, PlanError> {
+    let default = if class {
+        Trust::Untrusted
+    } else {
+        Trust::Instructor
+    };
     let mut policy = match &flags.policy {
         Some(path) => Policy::load(path)?,
-        None => Policy::preset(flags.trust),
+        None => Policy::preset(flags.trust.unwrap_or(default)),
     };
     if let Some(seconds) = flags.timeout {
         policy.limits.wall_clock = Duration::from_secs(seconds);
@@ -258,6 +290,7 @@ fn outputs(flags: &Flags) -> Result<Outputs, PlanError> {
         audit,
         format: flags.format,
         style,
+        notice: None,
     })
 }
 

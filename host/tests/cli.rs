@@ -828,6 +828,70 @@ fn class_submissions_load_concurrently_with_a_short_describe_limit() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+// 11: class files are untrusted unless told otherwise; `user` is each trainee's own.
+
+#[test]
+fn a_class_file_runs_untrusted_by_default() {
+    let dir = scratch("untrusted-default");
+    let class = class_file(&dir, &[("user05", fixture("no_calls.rhai"))]);
+    let out = labrun(&[class.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).is_empty(), "no warning: {}", stderr(&out));
+    // The untrusted limit of 100 log lines applies (instructor steps get 1,000).
+    let log = json(&out)["trainees"][0]["log"].clone();
+    let log = log.as_array().unwrap();
+    assert_eq!(log.len(), 101, "{log:?}");
+    assert!(log[100]
+        .as_str()
+        .unwrap()
+        .contains("50 more log lines dropped"));
+    let human = labrun(&[class.to_str().unwrap(), "--lang", "en"]);
+    assert!(
+        String::from_utf8_lossy(&human.stdout).starts_with("class · user05"),
+        "{}",
+        String::from_utf8_lossy(&human.stdout)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_class_at_instructor_trust_says_so_on_stderr_and_atop_the_human_report() {
+    let dir = scratch("instructor-class");
+    let class = class_file(&dir, &[("user05", fixture("no_calls.rhai"))]);
+    let path = class.to_str().unwrap();
+    let out = labrun(&[path, "--trust", "instructor", "--lang", "en"]);
+    assert_one_line(&out, 0, &["warning", "instructor trust", "class.toml"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("note: this class ran at instructor trust"),
+        "{text}"
+    );
+    assert!(text.contains("class · user05"), "{text}");
+    let ja = labrun(&[path, "--trust", "instructor", "--lang", "ja"]);
+    assert!(
+        String::from_utf8_lossy(&ja.stdout).starts_with("注意: このクラスは instructor"),
+        "{}",
+        String::from_utf8_lossy(&ja.stdout)
+    );
+    // The JSON contract is unchanged: no note in it, and the instructor limits apply.
+    let out = labrun(&[path, "--trust", "instructor", "--format", "json"]);
+    let report = json(&out);
+    let keys: Vec<&String> = report.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["step", "trainees", "summary"], "{report}");
+    assert_eq!(report["trainees"][0]["log"].as_array().unwrap().len(), 150);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_class_wide_user_param_is_bad_input() {
+    let dir = scratch("class-user");
+    let class = class_file(&dir, &[("user05", fixture("no_calls.rhai"))]);
+    let out = labrun(&[class.to_str().unwrap(), "--param", "user=user06"]);
+    assert_one_line_bad_input(&out, "drop --param user=");
+    assert!(out.stdout.is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 // 12: an output that cannot be written is exit 2 and one line naming it.
 
 #[test]

@@ -1,5 +1,8 @@
 //! A class of submissions: each trainee runs the step they submitted, under one
 //! policy, in one report. One broken or hostile submission never stops the class.
+//! The submissions are the trainees' own code: a class runs at `untrusted` unless
+//! `--trust instructor` or `--policy` says otherwise, and each submission's `user`
+//! is its own trainee, never a class-wide `--param`.
 //!
 //! ```toml
 //! # class.toml — paths are relative to this file
@@ -76,6 +79,13 @@ pub async fn plan(
         ));
     }
     let extra = param_map(flags)?;
+    // One trainee's step must never be pointed at another trainee's names.
+    if extra.contains_key(TRAINEE_PARAM) {
+        return Err(PlanError::Flag(format!(
+            "a class file names its trainees: each submission's {TRAINEE_PARAM} is its own \
+             trainee; drop --param {TRAINEE_PARAM}=…"
+        )));
+    }
     let mut seen = std::collections::BTreeSet::new();
     for (n, sub) in class.submission.iter().enumerate() {
         if sub.trainee.trim().is_empty() {
