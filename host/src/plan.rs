@@ -96,9 +96,30 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
                 ),
             ));
         }
+        let rhai = runs
+            .iter()
+            .filter(|r| {
+                r.step
+                    .as_ref()
+                    .is_ok_and(|(s, _)| matches!(**s, Step::Rhai(_)))
+            })
+            .count();
+        if !flags.grants.is_empty() && rhai > 0 {
+            warnings.push(format!(
+                "warning: --grant applies to WebAssembly steps only; it has no effect on the \
+                 {rhai} Rhai submission(s), which the policy alone limits"
+            ));
+        }
         (name, runs)
     } else {
         let step = Arc::new(Step::load(&step_path, &policy.limits, &grants).await?);
+        if !flags.grants.is_empty() && matches!(*step, Step::Rhai(_)) {
+            warnings.push(format!(
+                "warning: --grant applies to WebAssembly steps only; it has no effect on the \
+                 Rhai step {}, which the policy alone limits",
+                step.path()
+            ));
+        }
         let runs = trainee_params(flags)?;
         for (_, params) in &runs {
             check_params(step.path(), step.info(), params)?;

@@ -1048,6 +1048,13 @@ fn dns_server_port_0_is_bad_input() {
 }
 
 #[test]
+fn grant_for_a_rhai_step_warns_that_it_has_no_effect() {
+    let out = labrun(&strs(&step3_replayed(&["--grant", "aws"])));
+    assert_one_line(&out, 0, &["warning", "--grant", "no effect", "Rhai step"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("17 pass"));
+}
+
+#[test]
 fn a_malformed_region_is_bad_input() {
     for region in ["bad!", "AP-NORTHEAST-1", "", "ap northeast 1"] {
         let out = labrun(&[
