@@ -12,7 +12,7 @@ use crate::report::Format;
     name = "labrun",
     version,
     about = "Checks whether a trainee really finished a hands-on AWS lab step",
-    after_help = "Exit codes: 0 all passed · 1 some fail/pending · 2 some error (could not check) · 64 bad input"
+    after_help = "Other commands:\n  labrun inspect STEP    what a step imports and declares, without running it\n  labrun plugin …        share steps through OCI registries (publish, pull, lock, keygen, sign; see labrun plugin --help)\n\nExit codes: 0 all passed · 1 some fail/pending · 2 some error (could not check) · 64 bad input"
 )]
 pub struct Flags {
     /// The step to run: a Rhai script (.rhai), a WebAssembly component (.wasm), or a
@@ -71,8 +71,8 @@ pub struct Flags {
     #[arg(long)]
     pub ask_mysql_password: bool,
 
-    /// Time limit for one network probe, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=600))]
+    /// Time limit for one network probe, in seconds (1–600).
+    #[arg(long, value_name = "SECONDS", default_value_t = 5, allow_negative_numbers = true, value_parser = |t: &str| in_range(t, 1, 600))]
     pub probe_timeout: u64,
 
     /// Capabilities a WebAssembly step may use, CAP[,CAP…] (repeatable; default: all
@@ -84,13 +84,13 @@ pub struct Flags {
     #[command(flatten)]
     pub fetch: crate::publish::FetchArgs,
 
-    /// How many trainees to check (and class submissions to load) at once.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    /// How many trainees to check (and class submissions to load) at once (1–256).
+    #[arg(long, value_name = "N", default_value_t = 8, allow_negative_numbers = true, value_parser = |t: &str| in_range(t, 1, 256).map(|n| n as u16))]
     pub jobs: u16,
 
-    /// Wall-clock limit for one trainee's run, in seconds (default: the policy's,
-    /// 300 for instructor steps, 60 for untrusted ones).
-    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    /// Wall-clock limit for one trainee's run, in seconds (1–86400; default: the
+    /// policy's, 300 for instructor steps, 60 for untrusted ones).
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true, value_parser = |t: &str| in_range(t, 1, 86_400))]
     pub timeout: Option<u64>,
 
     /// How far the step is trusted: `untrusted` for trainee-submitted steps (their own
@@ -106,6 +106,16 @@ pub struct Flags {
     /// Write every capability call (allowed or denied) as JSON lines to FILE.
     #[arg(long, value_name = "FILE")]
     pub audit: Option<PathBuf>,
+}
+
+/// A whole number within `lo..=hi`; the error names the range (also for `-1`, which
+/// clap alone would take for a flag and answer with a tip about `--`).
+fn in_range(text: &str, lo: u64, hi: u64) -> Result<u64, String> {
+    match text.trim().parse::<i128>() {
+        Ok(n) if (i128::from(lo)..=i128::from(hi)).contains(&n) => Ok(n as u64),
+        Ok(_) => Err(format!("{text} is not in {lo}..={hi}")),
+        Err(_) => Err(format!("`{text}` is not a whole number in {lo}..={hi}")),
+    }
 }
 
 fn parse_dns_server(text: &str) -> Result<std::net::SocketAddr, String> {

@@ -1089,3 +1089,56 @@ fn a_live_run_with_no_region_says_so_in_one_line() {
     assert_one_line(&out, 2, &["could not use aws", "no AWS region configured"]);
     assert_eq!(status_of(&json(&out), 0, "V1"), "error");
 }
+
+// 18: help, no argument, negative numbers, ranges in the help.
+
+#[test]
+fn labrun_help_prints_the_help() {
+    let out = labrun(&["help"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Usage: labrun"), "{text}");
+    assert!(text.contains("--param"), "{text}");
+    assert!(!stderr(&out).contains("unknown step type"));
+    let out = labrun(&["help", "plugin"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: labrun plugin"));
+}
+
+#[test]
+fn help_lists_the_subcommands_and_the_ranges_of_numbers() {
+    let out = labrun(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for word in [
+        "labrun inspect STEP",
+        "labrun plugin",
+        "(1–256)",
+        "(1–600)",
+        "1–86400",
+    ] {
+        assert!(text.contains(word), "{word:?} not in {text}");
+    }
+}
+
+#[test]
+fn no_argument_is_one_line_with_an_example() {
+    let out = labrun(&[]);
+    assert_one_line_bad_input(&out, "e.g. labrun scripts/step3.rhai --param user=user05");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn negative_numbers_name_the_range() {
+    for (flag, range) in [
+        ("--jobs", "1..=256"),
+        ("--timeout", "1..=86400"),
+        ("--probe-timeout", "1..=600"),
+    ] {
+        let out = labrun(&[fixture("no_calls.rhai").to_str().unwrap(), flag, "0"]);
+        assert_one_line_bad_input(&out, &format!("0 is not in {range}"));
+        let out = labrun(&[fixture("no_calls.rhai").to_str().unwrap(), flag, "-1"]);
+        assert_one_line_bad_input(&out, range);
+        assert!(!stderr(&out).contains("use '--"), "{}", stderr(&out));
+    }
+}
