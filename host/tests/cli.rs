@@ -1142,3 +1142,46 @@ fn negative_numbers_name_the_range() {
         assert!(!stderr(&out).contains("use '--"), "{}", stderr(&out));
     }
 }
+
+#[test]
+fn labruns_own_causes_read_in_japanese_and_remote_text_is_kept() {
+    // A limit that stopped the run: the fixed part in Japanese, the path kept.
+    let out = labrun(&[
+        fixture("hostile.rhai").to_str().unwrap(),
+        "--timeout",
+        "1",
+        "--format",
+        "json",
+    ]);
+    let h1 = &json(&out)["trainees"][0]["results"][0]["message"];
+    let ja = h1["ja"].as_str().unwrap();
+    assert!(ja.contains("hostile.rhai:"), "{ja}");
+    assert!(
+        ja.contains("ステップが実行時間の上限 1 秒を超えました"),
+        "{ja}"
+    );
+    assert!(!ja.contains("wall-clock"), "{ja}");
+    assert!(h1["en"]
+        .as_str()
+        .unwrap()
+        .contains("wall-clock limit of 1 s"));
+    // Submissions that could not load: labrun's words translated, the OS's kept.
+    let dir = scratch("ja-causes");
+    let class = class_file(
+        &dir,
+        &[
+            ("user01", dir.join("missing.rhai")),
+            ("user02", fixture("syntax_error.rhai")),
+        ],
+    );
+    let out = labrun(&[class.to_str().unwrap(), "--lang", "ja"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("を読めません: No such file or directory"),
+        "{text}"
+    );
+    assert!(text.contains(": 構文エラー: "), "{text}");
+    assert!(!text.contains("cannot read step"), "{text}");
+    assert!(!text.contains("syntax error"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
