@@ -50,6 +50,18 @@ const PHRASES: &[(&str, &str)] = &[
         " (クラスの準備中に describe() にかけられるのは最大 {} 秒です)",
     ),
     (
+        "`checks` is empty: a step declares the checklist ids it reports, e.g. checks: [\"A1\", \"A2\"]",
+        "`checks` が空です: ステップは報告するチェックリストの ID を宣言します (例: checks: [\"A1\", \"A2\"])",
+    ),
+    (
+        "`checks` lists `{}` twice: declare each checklist id once",
+        "`checks` に `{}` が二度あります: チェックリストの ID は一度ずつ宣言してください",
+    ),
+    (
+        "loading the step crashed inside labrun: {}",
+        "ステップの読み込み中に labrun の内部で異常終了しました: {}",
+    ),
+    (
         "the step crashed inside labrun while loading: {}",
         "ステップの読み込み中に labrun の内部で異常終了しました: {}",
     ),
@@ -78,6 +90,8 @@ const PHRASES: &[(&str, &str)] = &[
         "the step recursed past {} KiB of call stack (the stack limit)",
         "ステップの再帰が呼び出しスタック {} KiB を超えました (スタックの上限)",
     ),
+    (" (in fn {}, called from {})", " (fn {} 内、{} から呼び出し)"),
+    (" (in fn {})", " (fn {} 内)"),
     (
         "`import` is not available to steps: they load no modules or files",
         "ステップでは `import` を使えません: モジュールもファイルも読み込めません",
@@ -176,6 +190,15 @@ mod tests {
         assert_eq!(
             translate("the step crashed inside labrun: task 7 panicked"),
             "ステップが labrun の内部で異常終了しました: task 7 panicked"
+        );
+        // The longer phrase wins over the one it contains.
+        assert_eq!(
+            translate("s.rhai: loading the step crashed inside labrun: boom"),
+            "s.rhai: ステップの読み込み中に labrun の内部で異常終了しました: boom"
+        );
+        assert_eq!(
+            translate("s.rhai:3:5: the step nested calls deeper than 32 levels (in fn f, called from run)"),
+            "s.rhai:3:5: ステップの呼び出しの入れ子が 32 段を超えました (fn f 内、run から呼び出し)"
         );
     }
 
