@@ -1198,3 +1198,54 @@ fn labruns_own_causes_read_in_japanese_and_remote_text_is_kept() {
     assert!(!text.contains("syntax error"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_class_run_keeps_its_whole_wall_clock_limit() {
+    // describe() is limited to 5 s while a class is planned; the run is not.
+    let dir = scratch("slow-run");
+    let class = class_file(&dir, &[("user05", fixture("slow_run.rhai"))]);
+    let policy = dir.join("p.policy.toml");
+    std::fs::write(
+        &policy,
+        "trust = \"untrusted\"\n[limits]\nwall_clock_secs = 7\nmax_operations = 1000000000000\n",
+    )
+    .unwrap();
+    let out = labrun(&[
+        class.to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let report = json(&out);
+    assert_eq!(status_of(&report, 0, "S1"), "error");
+    let why = report["trainees"][0]["results"][0]["message"]["en"]
+        .as_str()
+        .unwrap();
+    assert!(why.contains("wall-clock limit of 7 s"), "{why}");
+    assert!(
+        stderr(&out).is_empty(),
+        "an untrusted policy warns nothing: {}",
+        stderr(&out)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_class_at_instructor_trust_by_policy_file_says_so_too() {
+    let dir = scratch("instructor-policy");
+    let class = class_file(&dir, &[("user05", fixture("no_calls.rhai"))]);
+    let policy = dir.join("p.policy.toml");
+    std::fs::write(&policy, "trust = \"instructor\"\n").unwrap();
+    let out = labrun(&[
+        class.to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+        "--lang",
+        "en",
+    ]);
+    assert_one_line(&out, 0, &["warning", "instructor trust", "--policy"]);
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .starts_with("note: this class ran at instructor trust"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
