@@ -5,12 +5,15 @@
 
 use std::path::Path;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use crate::execute::{deliver, execute};
 use crate::flags::Flags;
 use crate::outcome::exit;
 use crate::plan::plan;
+
+/// The command line a first-time operator most likely wants.
+const EXAMPLE: &str = "labrun scripts/step3.rhai --param user=user05";
 
 /// Parses the command line and runs; returns the process exit code.
 pub async fn main(args: Vec<std::ffi::OsString>) -> u8 {
@@ -21,6 +24,15 @@ pub async fn main(args: Vec<std::ffi::OsString>) -> u8 {
     // `labrun plugin publish|pull|lock|keygen|sign`: sharing steps through registries.
     if args.get(1).is_some_and(|a| a == "plugin") {
         return crate::publish::main(args).await;
+    }
+    // `labrun` alone: what to type, in one line.
+    if args.len() <= 1 {
+        eprintln!("labrun: give the step to run, e.g. {EXAMPLE} (see labrun --help)");
+        return exit::BAD_INPUT;
+    }
+    // `labrun help [plugin|inspect]` is the help, not a step named `help`.
+    if args[1] == "help" {
+        return help(&args[2..]).await;
     }
     let flags = match Flags::try_parse_from(args) {
         Ok(flags) => flags,
@@ -33,8 +45,32 @@ pub async fn main(args: Vec<std::ffi::OsString>) -> u8 {
             return e.exit_code();
         }
     };
+    for warning in &plan.warnings {
+        eprintln!("labrun: {warning}");
+    }
     let (executed, outputs) = execute(plan).await;
     deliver(&executed, &outputs)
+}
+
+/// `labrun help`: the help of `labrun STEP …`, or of the subcommand named.
+async fn help(topic: &[std::ffi::OsString]) -> u8 {
+    match topic.first().and_then(|t| t.to_str()) {
+        None => {
+            let _ = Flags::command().print_long_help();
+            exit::PASS
+        }
+        Some("plugin") => {
+            crate::publish::main(vec!["labrun".into(), "plugin".into(), "--help".into()]).await
+        }
+        Some("inspect") => {
+            println!("{INSPECT_USAGE}");
+            exit::PASS
+        }
+        Some(other) => {
+            eprintln!("labrun: no help on `{}`: try labrun help, labrun help plugin or labrun help inspect", other.escape_debug());
+            exit::BAD_INPUT
+        }
+    }
 }
 
 /// clap's help and version go to stdout (exit 0); its errors become one line.
@@ -51,17 +87,25 @@ fn clap_error(e: clap::Error) -> u8 {
         .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
         .collect::<Vec<_>>()
         .join(" ");
+    let example = if e.kind() == K::MissingRequiredArgument && line.contains("<STEP>") {
+        format!(", e.g. {EXAMPLE}")
+    } else {
+        String::new()
+    };
     eprintln!(
-        "labrun: {} (see labrun --help)",
+        "labrun: {}{example} (see labrun --help)",
         line.trim_start_matches("error: ")
     );
     exit::BAD_INPUT
 }
 
+const INSPECT_USAGE: &str =
+    "labrun inspect STEP (a .rhai script or a .wasm component): what it imports and declares";
+
 /// `labrun inspect STEP`: prints what the step imports and declares.
 async fn inspect(args: &[std::ffi::OsString]) -> u8 {
     let [path] = args else {
-        eprintln!("labrun: usage: labrun inspect STEP (a .rhai script or a .wasm component)");
+        eprintln!("labrun: usage: {INSPECT_USAGE}");
         return exit::BAD_INPUT;
     };
     let (text, error) = crate::step::inspect(Path::new(path)).await;

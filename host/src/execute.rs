@@ -12,6 +12,8 @@ use futures::future::join_all;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
+mod ja;
+
 use crate::caps::{Cassette, Hub, Settings};
 use crate::gate::{Audit, Gate, StepId};
 use crate::outcome::{exit, Message, Outcome, Report, Status, Summary, TraineeReport};
@@ -21,6 +23,10 @@ use crate::step::{RunContext, Step};
 
 /// The row a trainee gets when their step cannot run at all.
 pub const UNLOADABLE_ID: &str = "step";
+
+/// How the Japanese of a row labrun wrote for a check the step never reported begins
+/// (`step::Collector::finish`); its cause after that is labrun's English.
+const NOT_CHECKED_JA: &str = "未確認: ";
 
 /// Everything a run needs, checked: built by [`crate::plan::plan`].
 pub struct RunPlan {
@@ -32,6 +38,8 @@ pub struct RunPlan {
     /// Trainees checked at once.
     pub jobs: usize,
     pub outputs: Outputs,
+    /// Lines for stderr before anything runs (`warning: …`): accepted, but worth saying.
+    pub warnings: Vec<String>,
 }
 
 /// One trainee's run as planned: the step it runs (or why that step could not load).
@@ -57,6 +65,9 @@ pub struct Outputs {
     pub audit: Option<Arc<Audit>>,
     pub format: Format,
     pub style: Style,
+    /// A line shown above the human report (e.g. a class run at instructor trust);
+    /// never part of the JSON or JUnit contract.
+    pub notice: Option<Message>,
 }
 
 /// A finished run: its report and the hub that answered it.
@@ -122,6 +133,15 @@ pub async fn execute(plan: RunPlan) -> (Executed, Outputs) {
     }))
     .await;
 
+    // labrun's own causes in the rows it wrote for a step (a check not reached)
+    // read in Japanese too; what the step wrote is the step's.
+    let mut trainees = trainees;
+    for row in trainees.iter_mut().flat_map(|t| t.results.iter_mut()) {
+        if row.status == Status::Error && row.message.ja.starts_with(NOT_CHECKED_JA) {
+            row.message.ja = ja::translate(&row.message.ja);
+        }
+    }
+
     let mut summary = Summary::default();
     for t in &trainees {
         for o in &t.results {
@@ -171,7 +191,10 @@ pub fn deliver(executed: &Executed, outputs: &Outputs) -> u8 {
             err.kind.as_str()
         );
     }
-    let text = report::render(report, outputs.format, &outputs.style);
+    let mut text = report::render(report, outputs.format, &outputs.style);
+    if let (Some(notice), Format::Human) = (&outputs.notice, outputs.format) {
+        text.insert_str(0, &format!("{}\n\n", notice.get(outputs.style.lang)));
+    }
     let mut stdout = std::io::stdout().lock();
     match stdout
         .write_all(text.as_bytes())
@@ -196,7 +219,10 @@ pub fn unloadable(trainee: String, why: String) -> TraineeReport {
             status: Status::Error,
             message: Message::new(
                 format!("the submitted step could not run: {why}"),
-                format!("提出されたステップを実行できませんでした: {why}"),
+                format!(
+                    "提出されたステップを実行できませんでした: {}",
+                    ja::translate(&why)
+                ),
             ),
             evidence: None,
         }],

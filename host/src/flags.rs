@@ -12,7 +12,7 @@ use crate::report::Format;
     name = "labrun",
     version,
     about = "Checks whether a trainee really finished a hands-on AWS lab step",
-    after_help = "Exit codes: 0 all passed · 1 some fail/pending · 2 some error (could not check) · 64 bad input"
+    after_help = "Other commands:\n  labrun inspect STEP    what a step imports and declares, without running it\n  labrun plugin …        share steps through OCI registries (publish, pull, lock, keygen, sign; see labrun plugin --help)\n\nExit codes: 0 all passed · 1 some fail/pending · 2 some error (could not check) · 64 bad input"
 )]
 pub struct Flags {
     /// The step to run: a Rhai script (.rhai), a WebAssembly component (.wasm), or a
@@ -48,8 +48,9 @@ pub struct Flags {
     #[arg(long, value_name = "FILE")]
     pub replay: Option<PathBuf>,
 
-    /// AWS region (default: the standard AWS configuration, e.g. AWS_REGION).
-    #[arg(long)]
+    /// AWS region, e.g. ap-northeast-1 (default: the standard AWS configuration, e.g.
+    /// AWS_REGION).
+    #[arg(long, value_parser = parse_region)]
     pub region: Option<String>,
 
     /// DNS server for the dns probe and for resolving probe targets, IP or IP:PORT
@@ -70,8 +71,8 @@ pub struct Flags {
     #[arg(long)]
     pub ask_mysql_password: bool,
 
-    /// Time limit for one network probe, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=600))]
+    /// Time limit for one network probe, in seconds (1–600).
+    #[arg(long, value_name = "SECONDS", default_value_t = 5, allow_negative_numbers = true, value_parser = |t: &str| in_range(t, 1, 600))]
     pub probe_timeout: u64,
 
     /// Capabilities a WebAssembly step may use, CAP[,CAP…] (repeatable; default: all
@@ -83,19 +84,20 @@ pub struct Flags {
     #[command(flatten)]
     pub fetch: crate::publish::FetchArgs,
 
-    /// How many trainees to check at once.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    /// How many trainees to check (and class submissions to load) at once (1–256).
+    #[arg(long, value_name = "N", default_value_t = 8, allow_negative_numbers = true, value_parser = |t: &str| in_range(t, 1, 256).map(|n| n as u16))]
     pub jobs: u16,
 
-    /// Wall-clock limit for one trainee's run, in seconds (default: the policy's,
-    /// 300 for instructor steps, 60 for untrusted ones).
-    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    /// Wall-clock limit for one trainee's run, in seconds (1–86400; default: the
+    /// policy's, 300 for instructor steps, 60 for untrusted ones).
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true, value_parser = |t: &str| in_range(t, 1, 86_400))]
     pub timeout: Option<u64>,
 
     /// How far the step is trusted: `untrusted` for trainee-submitted steps (their own
-    /// resources only, hosts derived from them only, tight limits).
-    #[arg(long, value_enum, default_value_t = crate::policy::Trust::Instructor, conflicts_with = "policy")]
-    pub trust: crate::policy::Trust,
+    /// resources only, hosts derived from them only, tight limits). Default: instructor
+    /// for a step, untrusted for a class file (its submissions are the trainees').
+    #[arg(long, value_enum, conflicts_with = "policy")]
+    pub trust: Option<crate::policy::Trust>,
 
     /// A policy file (TOML): `trust = "untrusted"` plus the grants and limits it changes.
     #[arg(long, value_name = "FILE")]
@@ -106,14 +108,53 @@ pub struct Flags {
     pub audit: Option<PathBuf>,
 }
 
-fn parse_dns_server(text: &str) -> Result<std::net::SocketAddr, String> {
-    if let Ok(addr) = text.parse::<std::net::SocketAddr>() {
-        return Ok(addr);
+/// A whole number within `lo..=hi`; the error names the range (also for `-1`, which
+/// clap alone would take for a flag and answer with a tip about `--`).
+fn in_range(text: &str, lo: u64, hi: u64) -> Result<u64, String> {
+    match text.trim().parse::<i128>() {
+        Ok(n) if (i128::from(lo)..=i128::from(hi)).contains(&n) => Ok(n as u64),
+        Ok(_) => Err(format!("{text} is not in {lo}..={hi}")),
+        Err(_) => Err(format!("`{text}` is not a whole number in {lo}..={hi}")),
     }
-    text.trim_matches(|c| c == '[' || c == ']')
-        .parse::<std::net::IpAddr>()
-        .map(|ip| std::net::SocketAddr::new(ip, 53))
-        .map_err(|_| format!("`{text}` is not IP[:PORT], e.g. 10.0.0.2 or 127.0.0.1:5353"))
+}
+
+fn parse_dns_server(text: &str) -> Result<std::net::SocketAddr, String> {
+    let addr = match text.parse::<std::net::SocketAddr>() {
+        Ok(addr) => addr,
+        Err(_) => text
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+            .map(|ip| std::net::SocketAddr::new(ip, 53))
+            .map_err(|_| format!("`{text}` is not IP[:PORT], e.g. 10.0.0.2 or 127.0.0.1:5353"))?,
+    };
+    if addr.port() == 0 {
+        return Err(format!(
+            "port 0 is no DNS server's port: give 1–65535, e.g. {}:53",
+            addr.ip()
+        ));
+    }
+    Ok(addr)
+}
+
+/// An AWS region name: lowercase letters, digits and dashes, e.g. ap-northeast-1.
+/// Anything else would reach the SDK and come back as interceptor text in every row.
+fn parse_region(text: &str) -> Result<String, String> {
+    let ok = !text.is_empty()
+        && text.len() <= 64
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !text.starts_with('-')
+        && !text.ends_with('-')
+        && !text.contains("--");
+    if ok {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "`{}` is not an AWS region: lowercase letters, digits and dashes, e.g. ap-northeast-1",
+            text.escape_debug()
+        ))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -15,13 +15,13 @@ use std::time::Duration;
 use sha2::Digest;
 
 use crate::caps::net::{NetConfig, Secret};
-use crate::caps::{Cassette, Settings};
+use crate::caps::{registry, Cassette, Settings};
 use crate::error::LoadError;
 use crate::execute::{Answers, Outputs, PlannedRun, RunPlan};
 use crate::flags::{ColorArg, Flags, LangArg};
 use crate::gate::{Audit, StepId};
-use crate::outcome::Lang;
-use crate::policy::{Limits, Policy};
+use crate::outcome::{Lang, Message};
+use crate::policy::{Limits, Policy, Trust};
 use crate::publish::Failure;
 use crate::report::Style;
 use crate::step::wasm::Grants;
@@ -59,22 +59,67 @@ impl PlanError {
 
 /// Checks every flag and file and loads the step(s).
 pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
-    let policy = Arc::new(policy(flags)?);
-    let grants = Grants::parse(&flags.grants)?;
-    let outputs = outputs(flags)?;
-    // A step given by reference is pulled (verified) into the cache first.
+    // A step given by reference is pulled (verified) into the cache first; a class
+    // file is known only then, and its submissions are untrusted unless told otherwise.
     let step_path = match crate::publish::step_for_run(&flags.step, &flags.fetch).await {
         Ok(path) => path,
         Err(f) => return Err(fetch_error(f)),
     };
+    let is_class = class::is_class_file(&step_path);
+    let policy = Arc::new(policy(flags, is_class)?);
+    let grants = Grants::parse(&flags.grants)?;
+    let mut outputs = outputs(flags)?;
     let answers = match &flags.replay {
-        Some(path) => Answers::Replay(Cassette::load(path)?),
+        Some(path) => Answers::Replay(known_calls(Cassette::load(path)?, path)?),
         None => Answers::Live(settings(flags)?),
     };
-    let (name, runs) = if class::is_class_file(&step_path) {
-        class::plan(&step_path, flags, &policy.limits, &grants).await?
+    let mut warnings = Vec::new();
+    let (name, runs) = if is_class {
+        let (name, runs) = class::plan(&step_path, flags, &policy.limits, &grants).await?;
+        if policy.trust == Trust::Instructor {
+            let how = if flags.policy.is_some() {
+                "the --policy file says trust = \"instructor\""
+            } else {
+                "--trust instructor"
+            };
+            warnings.push(format!(
+                "warning: the class file {} runs at instructor trust ({how}): every \
+                 submission may read the whole account, not only its trainee's resources",
+                step_path.display()
+            ));
+            outputs.notice = Some(Message::new(
+                format!(
+                    "note: this class ran at instructor trust ({how}): each submission could read the whole account"
+                ),
+                format!(
+                    "注意: このクラスは instructor の信頼レベルで実行されました ({how}): 各提出はアカウント全体を読めました"
+                ),
+            ));
+        }
+        let rhai = runs
+            .iter()
+            .filter(|r| {
+                r.step
+                    .as_ref()
+                    .is_ok_and(|(s, _)| matches!(**s, Step::Rhai(_)))
+            })
+            .count();
+        if !flags.grants.is_empty() && rhai > 0 {
+            warnings.push(format!(
+                "warning: --grant applies to WebAssembly steps only; it has no effect on the \
+                 {rhai} Rhai submission(s), which the policy alone limits"
+            ));
+        }
+        (name, runs)
     } else {
         let step = Arc::new(Step::load(&step_path, &policy.limits, &grants).await?);
+        if !flags.grants.is_empty() && matches!(*step, Step::Rhai(_)) {
+            warnings.push(format!(
+                "warning: --grant applies to WebAssembly steps only; it has no effect on the \
+                 Rhai step {}, which the policy alone limits",
+                step.path()
+            ));
+        }
         let runs = trainee_params(flags)?;
         for (_, params) in &runs {
             check_params(step.path(), step.info(), params)?;
@@ -97,7 +142,39 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
         answers,
         jobs: flags.jobs as usize,
         outputs,
+        warnings,
     })
+}
+
+/// A cassette whose every call names a capability and operation of this labrun: one
+/// that names others was recorded by something else, and would answer nothing.
+fn known_calls(cassette: Cassette, path: &Path) -> Result<Cassette, PlanError> {
+    for (n, call) in cassette.calls.iter().enumerate() {
+        let bad = |text: String| {
+            Err(PlanError::Load(LoadError::Cassette(format!(
+                "{}: call {} names {text}",
+                path.display(),
+                n + 1
+            ))))
+        };
+        let (cap, op) = (
+            call.capability.escape_debug(),
+            call.operation.escape_debug(),
+        );
+        let Some(spec) = registry::get(&call.capability) else {
+            return bad(format!(
+                "unknown capability `{cap}`; this labrun has: {}",
+                registry::names().join(", ")
+            ));
+        };
+        if spec.operation(&call.operation).is_none() {
+            return bad(format!(
+                "unknown operation `{cap}.{op}`; {cap} has: {}",
+                spec.operation_names().join(", ")
+            ));
+        }
+    }
+    Ok(cassette)
 }
 
 fn fetch_error(f: Failure) -> PlanError {
@@ -108,11 +185,18 @@ fn fetch_error(f: Failure) -> PlanError {
     }
 }
 
-/// The policy the flags ask for: a file, or a preset; `--timeout` overrides its clock.
-pub fn policy(flags: &Flags) -> Result<Policy, PlanError> {
+/// The policy the flags ask for: a file, or a preset (`--trust`; without it,
+/// instructor for a step and untrusted for a class file, whose submissions are the
+/// trainees' own); `--timeout` overrides its clock.
+pub fn policy(flags: &Flags, class: bool) -> Result<Policy, PlanError> {
+    let default = if class {
+        Trust::Untrusted
+    } else {
+        Trust::Instructor
+    };
     let mut policy = match &flags.policy {
         Some(path) => Policy::load(path)?,
-        None => Policy::preset(flags.trust),
+        None => Policy::preset(flags.trust.unwrap_or(default)),
     };
     if let Some(seconds) = flags.timeout {
         policy.limits.wall_clock = Duration::from_secs(seconds);
@@ -132,6 +216,11 @@ pub fn param_map(flags: &Flags) -> Result<BTreeMap<String, String>, PlanError> {
         let key = key.trim();
         if key.is_empty() {
             return Err(PlanError::Flag(format!("--param {raw}: the key is empty")));
+        }
+        if key == TRAINEE_PARAM && value.trim().is_empty() {
+            return Err(PlanError::Flag(format!(
+                "--param {raw}: the trainee id is empty, e.g. --param {TRAINEE_PARAM}=user05"
+            )));
         }
         if map.insert(key.to_string(), value.to_string()).is_some() {
             return Err(PlanError::Flag(format!("--param {key} is given twice")));
@@ -161,6 +250,11 @@ pub fn trainee_params(flags: &Flags) -> Result<Vec<TraineeParams>, PlanError> {
     let mut seen = BTreeSet::new();
     let mut runs = Vec::new();
     for id in &flags.trainees {
+        if id.trim().is_empty() {
+            return Err(PlanError::Flag(
+                "--trainee needs a trainee id, e.g. --trainee user05; it is empty".to_string(),
+            ));
+        }
         if !seen.insert(id) {
             return Err(PlanError::Flag(format!("--trainee {id} is given twice")));
         }
@@ -217,6 +311,7 @@ fn outputs(flags: &Flags) -> Result<Outputs, PlanError> {
         audit,
         format: flags.format,
         style,
+        notice: None,
     })
 }
 

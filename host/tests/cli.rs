@@ -705,3 +705,547 @@ fn deep_nesting_within_the_limits_never_overflows_the_stack() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("deeper than 128 levels"));
 }
+
+// --- issue 10: the plan refuses what would run wrongly; outputs never fail silently ---
+
+/// A fresh, empty folder for one test's files.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("labrun-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Writes a class file in `dir`: one `[[submission]]` per (trainee, step).
+fn class_file(dir: &std::path::Path, submissions: &[(&str, PathBuf)]) -> PathBuf {
+    let text: String = submissions
+        .iter()
+        .map(|(trainee, step)| {
+            format!(
+                "[[submission]]\ntrainee = \"{trainee}\"\nstep = \"{}\"\n\n",
+                step.display()
+            )
+        })
+        .collect();
+    let path = dir.join("class.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `scripts/step3.rhai` for user05 replayed from the shipped cassette (exit 0 alone),
+/// plus `extra`.
+fn step3_replayed(extra: &[&str]) -> Vec<String> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut args = vec![
+        root.join("scripts/step3.rhai")
+            .to_string_lossy()
+            .into_owned(),
+        "--param".into(),
+        "user=user05".into(),
+        "--replay".into(),
+        root.join("examples/step3-user05.cassette.json")
+            .to_string_lossy()
+            .into_owned(),
+        "--lang".into(),
+        "en".into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+fn assert_one_line(out: &Output, code: i32, must_contain: &[&str]) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected: {err}"
+    );
+    for word in must_contain {
+        assert!(err.contains(word), "{word:?} not in {err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn step3_replay_alone_passes_and_prints_the_report() {
+    // The baseline of the write-failure tests below: the same run exits 0.
+    let out = labrun(&strs(&step3_replayed(&[])));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("17 pass"));
+}
+
+// 9: class loads run concurrently, each describe() within a short limit.
+
+#[test]
+fn class_submissions_load_concurrently_with_a_short_describe_limit() {
+    let dir = scratch("slow-class");
+    let slow = fixture("slow_describe.rhai");
+    let class = class_file(
+        &dir,
+        &[
+            ("user03", slow.clone()),
+            ("user01", fixture("no_calls.rhai")),
+            ("user02", slow.clone()),
+            ("user04", slow),
+        ],
+    );
+    // Operations are unlimited in effect, so only the describe limit stops the loops.
+    let policy = dir.join("many-operations.policy.toml");
+    std::fs::write(
+        &policy,
+        "trust = \"untrusted\"\n[limits]\nmax_operations = 1000000000000\n",
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let out = labrun(&[
+        class.to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let elapsed = started.elapsed();
+    // One after another, three describe() of 5 s each would take 15 s (and of their
+    // whole 60 s limit, 3 minutes).
+    assert!(
+        elapsed < std::time::Duration::from_secs(12),
+        "loads were not concurrent: {elapsed:?}"
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let report = json(&out);
+    let order: Vec<&str> = report["trainees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["trainee"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        ["user03", "user01", "user02", "user04"],
+        "class file order"
+    );
+    assert_eq!(status_of(&report, 1, "N1"), "pass");
+    for i in [0, 2, 3] {
+        assert_eq!(status_of(&report, i, "step"), "error");
+        let why = report["trainees"][i]["results"][0]["message"]["en"]
+            .as_str()
+            .unwrap();
+        assert!(why.contains("describe() may take at most 5 s"), "{why}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// 11: class files are untrusted unless told otherwise; `user` is each trainee's own.
+
+#[test]
+fn a_class_file_runs_untrusted_by_default() {
+    let dir = scratch("untrusted-default");
+    let class = class_file(&dir, &[("user05", fixture("no_calls.rhai"))]);
+    let out = labrun(&[class.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).is_empty(), "no warning: {}", stderr(&out));
+    // The untrusted limit of 100 log lines applies (instructor steps get 1,000).
+    let log = json(&out)["trainees"][0]["log"].clone();
+    let log = log.as_array().unwrap();
+    assert_eq!(log.len(), 101, "{log:?}");
+    assert!(log[100]
+        .as_str()
+        .unwrap()
+        .contains("50 more log lines dropped"));
+    let human = labrun(&[class.to_str().unwrap(), "--lang", "en"]);
+    assert!(
+        String::from_utf8_lossy(&human.stdout).starts_with("class · user05"),
+        "{}",
+        String::from_utf8_lossy(&human.stdout)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_class_at_instructor_trust_says_so_on_stderr_and_atop_the_human_report() {
+    let dir = scratch("instructor-class");
+    let class = class_file(&dir, &[("user05", fixture("no_calls.rhai"))]);
+    let path = class.to_str().unwrap();
+    let out = labrun(&[path, "--trust", "instructor", "--lang", "en"]);
+    assert_one_line(&out, 0, &["warning", "instructor trust", "class.toml"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("note: this class ran at instructor trust"),
+        "{text}"
+    );
+    assert!(text.contains("class · user05"), "{text}");
+    let ja = labrun(&[path, "--trust", "instructor", "--lang", "ja"]);
+    assert!(
+        String::from_utf8_lossy(&ja.stdout).starts_with("注意: このクラスは instructor"),
+        "{}",
+        String::from_utf8_lossy(&ja.stdout)
+    );
+    // The JSON contract is unchanged: no note in it, and the instructor limits apply.
+    let out = labrun(&[path, "--trust", "instructor", "--format", "json"]);
+    let report = json(&out);
+    let keys: Vec<&String> = report.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["step", "trainees", "summary"], "{report}");
+    assert_eq!(report["trainees"][0]["log"].as_array().unwrap().len(), 150);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_class_wide_user_param_is_bad_input() {
+    let dir = scratch("class-user");
+    let class = class_file(&dir, &[("user05", fixture("no_calls.rhai"))]);
+    let out = labrun(&[class.to_str().unwrap(), "--param", "user=user06"]);
+    assert_one_line_bad_input(&out, "drop --param user=");
+    assert!(out.stdout.is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// 12: an output that cannot be written is exit 2 and one line naming it.
+
+#[test]
+fn a_report_to_a_full_disk_is_exit_2_naming_standard_output() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let home = std::env::temp_dir().join(format!("labrun-cli-home-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_labrun"))
+        .args(step3_replayed(&[]))
+        .env("HOME", &home)
+        .env("NO_COLOR", "1")
+        .stdout(full)
+        .output()
+        .expect("labrun runs");
+    assert_one_line(&out, 2, &["cannot write the report to standard output"]);
+}
+
+#[test]
+fn an_audit_log_on_a_full_disk_is_exit_2_naming_it_and_the_report_is_printed() {
+    let out = labrun(&strs(&step3_replayed(&["--audit", "/dev/full"])));
+    assert_one_line(&out, 2, &["the audit log --audit", "/dev/full"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("17 pass"));
+}
+
+#[test]
+fn a_cassette_that_cannot_be_saved_is_exit_2_naming_it_and_the_report_is_printed() {
+    let dir = scratch("record-fails");
+    let cassette = dir.join("class.cassette.json");
+    let args = [
+        fixture("no_calls.rhai").to_string_lossy().into_owned(),
+        "--param".into(),
+        "user=user05".into(),
+        "--record".into(),
+        cassette.to_string_lossy().into_owned(),
+    ];
+    // The folder passes the plan-time check, but the cassette's temporary file
+    // cannot be created when the run is over: a folder already has its name.
+    std::fs::create_dir(dir.join(".class.cassette.json.labrun-tmp")).unwrap();
+    let out = labrun(&strs(&args));
+    assert_one_line(&out, 2, &["cannot write cassette", "class.cassette.json"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("N1"));
+    assert!(!cassette.exists());
+    // Without the obstacle, the same run saves it and passes.
+    std::fs::remove_dir(dir.join(".class.cassette.json.labrun-tmp")).unwrap();
+    let out = labrun(&strs(&args));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(cassette.is_file());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// 13: --record to a bad path is found while planning; nothing runs.
+
+#[test]
+fn record_into_a_missing_folder_is_bad_input_before_anything_runs() {
+    let dir = scratch("record-missing");
+    let target = dir.join("no-such-folder/c.json");
+    let out = labrun(&[
+        fixture("no_calls.rhai").to_str().unwrap(),
+        "--param",
+        "user=user05",
+        "--record",
+        target.to_str().unwrap(),
+    ]);
+    assert_one_line_bad_input(&out, "does not exist");
+    assert!(stderr(&out).contains("--record"), "{}", stderr(&out));
+    assert!(out.stdout.is_empty(), "the report was printed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn record_to_a_folder_is_bad_input_before_anything_runs() {
+    let dir = scratch("record-folder");
+    let out = labrun(&[
+        fixture("no_calls.rhai").to_str().unwrap(),
+        "--param",
+        "user=user05",
+        "--record",
+        dir.to_str().unwrap(),
+    ]);
+    assert_one_line_bad_input(&out, "it is a folder");
+    assert!(out.stdout.is_empty(), "the report was printed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// 17: accepted silently before; now one line (64) or a warning.
+
+#[test]
+fn an_empty_trainee_is_bad_input() {
+    let out = labrun(&[fixture("no_calls.rhai").to_str().unwrap(), "--trainee", ""]);
+    assert_one_line_bad_input(&out, "--trainee needs a trainee id");
+    let out = labrun(&[
+        fixture("no_calls.rhai").to_str().unwrap(),
+        "--param",
+        "user=",
+    ]);
+    assert_one_line_bad_input(&out, "the trainee id is empty");
+    let dir = scratch("empty-trainee");
+    let class = class_file(&dir, &[("", fixture("no_calls.rhai"))]);
+    let out = labrun(&[class.to_str().unwrap()]);
+    assert_one_line_bad_input(&out, "submission 1 has an empty trainee id");
+    assert!(out.stdout.is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_cassette_with_two_answers_for_one_call_is_bad_input() {
+    let out = labrun(&[
+        fixture("tiny.rhai").to_str().unwrap(),
+        "--param",
+        "user=user05",
+        "--replay",
+        fixture("conflicting.cassette.json").to_str().unwrap(),
+    ]);
+    assert_one_line_bad_input(
+        &out,
+        "calls 1 and 2 are the same aws.ec2_describe_vpcs request with different answers",
+    );
+}
+
+#[test]
+fn a_cassette_naming_an_unknown_capability_or_operation_is_bad_input() {
+    let replay = |cassette: &str| {
+        labrun(&[
+            fixture("tiny.rhai").to_str().unwrap(),
+            "--param",
+            "user=user05",
+            "--replay",
+            fixture(cassette).to_str().unwrap(),
+        ])
+    };
+    let out = replay("unknown_capability.cassette.json");
+    assert_one_line_bad_input(&out, "call 1 names unknown capability `s3`");
+    assert!(stderr(&out).contains("aws, dns, mysql, http, tcp"));
+    let out = replay("unknown_operation.cassette.json");
+    assert_one_line_bad_input(
+        &out,
+        "call 1 names unknown operation `aws.ec2_terminate_instances`",
+    );
+}
+
+#[test]
+fn dns_server_port_0_is_bad_input() {
+    let out = labrun(&[
+        fixture("no_calls.rhai").to_str().unwrap(),
+        "--param",
+        "user=user05",
+        "--dns-server",
+        "127.0.0.1:0",
+    ]);
+    assert_one_line_bad_input(&out, "port 0 is no DNS server's port");
+}
+
+#[test]
+fn grant_for_a_rhai_step_warns_that_it_has_no_effect() {
+    let out = labrun(&strs(&step3_replayed(&["--grant", "aws"])));
+    assert_one_line(&out, 0, &["warning", "--grant", "no effect", "Rhai step"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("17 pass"));
+}
+
+#[test]
+fn a_malformed_region_is_bad_input() {
+    for region in ["bad!", "AP-NORTHEAST-1", "", "ap northeast 1"] {
+        let out = labrun(&[
+            fixture("no_calls.rhai").to_str().unwrap(),
+            "--param",
+            "user=user05",
+            "--region",
+            region,
+        ]);
+        assert_one_line_bad_input(&out, "is not an AWS region");
+    }
+    let out = labrun(&[
+        fixture("no_calls.rhai").to_str().unwrap(),
+        "--param",
+        "user=user05",
+        "--region",
+        "ap-northeast-1",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn a_live_run_with_no_region_says_so_in_one_line() {
+    // No AWS variables and an empty HOME: no region anywhere.
+    let out = labrun(&[
+        fixture("tiny.rhai").to_str().unwrap(),
+        "--param",
+        "user=user05",
+        "--format",
+        "json",
+    ]);
+    assert_one_line(&out, 2, &["could not use aws", "no AWS region configured"]);
+    assert_eq!(status_of(&json(&out), 0, "V1"), "error");
+}
+
+// 18: help, no argument, negative numbers, ranges in the help.
+
+#[test]
+fn labrun_help_prints_the_help() {
+    let out = labrun(&["help"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Usage: labrun"), "{text}");
+    assert!(text.contains("--param"), "{text}");
+    assert!(!stderr(&out).contains("unknown step type"));
+    let out = labrun(&["help", "plugin"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: labrun plugin"));
+}
+
+#[test]
+fn help_lists_the_subcommands_and_the_ranges_of_numbers() {
+    let out = labrun(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for word in [
+        "labrun inspect STEP",
+        "labrun plugin",
+        "(1–256)",
+        "(1–600)",
+        "1–86400",
+    ] {
+        assert!(text.contains(word), "{word:?} not in {text}");
+    }
+}
+
+#[test]
+fn no_argument_is_one_line_with_an_example() {
+    let out = labrun(&[]);
+    assert_one_line_bad_input(&out, "e.g. labrun scripts/step3.rhai --param user=user05");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn negative_numbers_name_the_range() {
+    for (flag, range) in [
+        ("--jobs", "1..=256"),
+        ("--timeout", "1..=86400"),
+        ("--probe-timeout", "1..=600"),
+    ] {
+        let out = labrun(&[fixture("no_calls.rhai").to_str().unwrap(), flag, "0"]);
+        assert_one_line_bad_input(&out, &format!("0 is not in {range}"));
+        let out = labrun(&[fixture("no_calls.rhai").to_str().unwrap(), flag, "-1"]);
+        assert_one_line_bad_input(&out, range);
+        assert!(!stderr(&out).contains("use '--"), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn labruns_own_causes_read_in_japanese_and_remote_text_is_kept() {
+    // A limit that stopped the run: the fixed part in Japanese, the path kept.
+    let out = labrun(&[
+        fixture("hostile.rhai").to_str().unwrap(),
+        "--timeout",
+        "1",
+        "--format",
+        "json",
+    ]);
+    let h1 = &json(&out)["trainees"][0]["results"][0]["message"];
+    let ja = h1["ja"].as_str().unwrap();
+    assert!(ja.contains("hostile.rhai:"), "{ja}");
+    assert!(
+        ja.contains("ステップが実行時間の上限 1 秒を超えました"),
+        "{ja}"
+    );
+    assert!(!ja.contains("wall-clock"), "{ja}");
+    assert!(h1["en"]
+        .as_str()
+        .unwrap()
+        .contains("wall-clock limit of 1 s"));
+    // Submissions that could not load: labrun's words translated, the OS's kept.
+    let dir = scratch("ja-causes");
+    let class = class_file(
+        &dir,
+        &[
+            ("user01", dir.join("missing.rhai")),
+            ("user02", fixture("syntax_error.rhai")),
+        ],
+    );
+    let out = labrun(&[class.to_str().unwrap(), "--lang", "ja"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("を読めません: No such file or directory"),
+        "{text}"
+    );
+    assert!(text.contains(": 構文エラー: "), "{text}");
+    assert!(!text.contains("cannot read step"), "{text}");
+    assert!(!text.contains("syntax error"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_class_run_keeps_its_whole_wall_clock_limit() {
+    // describe() is limited to 5 s while a class is planned; the run is not.
+    let dir = scratch("slow-run");
+    let class = class_file(&dir, &[("user05", fixture("slow_run.rhai"))]);
+    let policy = dir.join("p.policy.toml");
+    std::fs::write(
+        &policy,
+        "trust = \"untrusted\"\n[limits]\nwall_clock_secs = 7\nmax_operations = 1000000000000\n",
+    )
+    .unwrap();
+    let out = labrun(&[
+        class.to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let report = json(&out);
+    assert_eq!(status_of(&report, 0, "S1"), "error");
+    let why = report["trainees"][0]["results"][0]["message"]["en"]
+        .as_str()
+        .unwrap();
+    assert!(why.contains("wall-clock limit of 7 s"), "{why}");
+    assert!(
+        stderr(&out).is_empty(),
+        "an untrusted policy warns nothing: {}",
+        stderr(&out)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_class_at_instructor_trust_by_policy_file_says_so_too() {
+    let dir = scratch("instructor-policy");
+    let class = class_file(&dir, &[("user05", fixture("no_calls.rhai"))]);
+    let policy = dir.join("p.policy.toml");
+    std::fs::write(&policy, "trust = \"instructor\"\n").unwrap();
+    let out = labrun(&[
+        class.to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+        "--lang",
+        "en",
+    ]);
+    assert_one_line(&out, 0, &["warning", "instructor trust", "--policy"]);
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .starts_with("note: this class ran at instructor trust"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -93,7 +93,30 @@ impl Cassette {
                 cassette.labrun_cassette, CASSETTE_VERSION
             )));
         }
+        cassette.check(name)?;
         Ok(cassette)
+    }
+
+    /// One request has one answer: a cassette that says two things about a call is
+    /// refused, never answered from whichever came last. (Whether each call names a
+    /// capability of this labrun is checked by the planner, above the registry.)
+    fn check(&self, name: &str) -> Result<(), LoadError> {
+        let mut seen: HashMap<String, (usize, &Answer)> = HashMap::new();
+        for (n, call) in self.calls.iter().enumerate() {
+            let key = call_key(&call.capability, &call.operation, &call.request);
+            if let Some((first, answer)) = seen.insert(key, (n, &call.answer)) {
+                if *answer != call.answer {
+                    return Err(LoadError::Cassette(format!(
+                        "{name}: calls {} and {} are the same {}.{} request with different answers; keep one",
+                        first + 1,
+                        n + 1,
+                        call.capability.escape_debug(),
+                        call.operation.escape_debug()
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn index(self) -> HashMap<String, Answer> {

@@ -175,13 +175,14 @@ impl Hub {
             )),
         };
         // Probes fail per target (one trainee's closed port says nothing about the
-        // next trainee's); only a capability with one endpoint for the class trips.
+        // next trainee's); only a capability with one endpoint for the class trips,
+        // also on its own configuration (code "config", e.g. no AWS region).
         if let Err(err) = &result {
             if spec.one_endpoint
-                && matches!(
+                && (matches!(
                     err.kind,
                     ErrorKind::Credentials | ErrorKind::Network | ErrorKind::Timeout
-                )
+                ) || err.code.as_deref() == Some("config"))
             {
                 self.broken
                     .lock()

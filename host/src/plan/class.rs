@@ -1,5 +1,8 @@
 //! A class of submissions: each trainee runs the step they submitted, under one
 //! policy, in one report. One broken or hostile submission never stops the class.
+//! The submissions are the trainees' own code: a class runs at `untrusted` unless
+//! `--trust instructor` or `--policy` says otherwise, and each submission's `user`
+//! is its own trainee, never a class-wide `--param`.
 //!
 //! ```toml
 //! # class.toml — paths are relative to this file
@@ -8,10 +11,14 @@
 //! step = "submissions/user05.rhai"
 //! ```
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
+use futures::future::join_all;
 use serde::Deserialize;
+use tokio::sync::Semaphore;
 
 use super::{load_step, param_map, step_id, PlanError, TRAINEE_PARAM};
 use crate::error::LoadError;
@@ -39,8 +46,14 @@ struct Submission {
     step: PathBuf,
 }
 
-/// Reads the class file and loads every submission; a submission that does not
-/// load becomes an error row for that trainee, not a bad-input exit.
+/// How long one submission's `describe()` may take while the class is planned; its
+/// run keeps the policy's whole wall-clock limit.
+pub const DESCRIBE_LIMIT: Duration = Duration::from_secs(5);
+
+/// Reads the class file and loads every submission, `--jobs` at a time, each
+/// `describe()` within [`DESCRIBE_LIMIT`]; the runs come back in class file order. A
+/// submission that does not load becomes an error row for that trainee, not a
+/// bad-input exit.
 pub async fn plan(
     path: &Path,
     flags: &Flags,
@@ -66,10 +79,22 @@ pub async fn plan(
         ));
     }
     let extra = param_map(flags)?;
-    let base = path.parent().unwrap_or(Path::new("."));
-    let mut planned = Vec::new();
+    // One trainee's step must never be pointed at another trainee's names.
+    if extra.contains_key(TRAINEE_PARAM) {
+        return Err(PlanError::Flag(format!(
+            "a class file names its trainees: each submission's {TRAINEE_PARAM} is its own \
+             trainee; drop --param {TRAINEE_PARAM}=…"
+        )));
+    }
     let mut seen = std::collections::BTreeSet::new();
-    for sub in class.submission {
+    for (n, sub) in class.submission.iter().enumerate() {
+        if sub.trainee.trim().is_empty() {
+            return Err(bad(format!(
+                "{}: submission {} has an empty trainee id; write e.g. trainee = \"user05\"",
+                path.display(),
+                n + 1
+            )));
+        }
         if !seen.insert(sub.trainee.clone()) {
             return Err(bad(format!(
                 "{}: trainee {} has two submissions",
@@ -77,28 +102,67 @@ pub async fn plan(
                 sub.trainee
             )));
         }
-        let mut params = std::collections::BTreeMap::new();
-        params.insert(TRAINEE_PARAM.to_string(), sub.trainee.clone());
+    }
+    let base = path.parent().unwrap_or(Path::new("."));
+    let describe_limits = Arc::new(Limits {
+        wall_clock: limits.wall_clock.min(DESCRIBE_LIMIT),
+        ..limits.clone()
+    });
+    let grants = Arc::new(grants.clone());
+    let slots = Arc::new(Semaphore::new(usize::from(flags.jobs).max(1)));
+    let handle = tokio::runtime::Handle::current();
+    let loads = class.submission.into_iter().map(|sub| {
         let step_path = base.join(&sub.step);
-        let step = match load_step(&step_path, limits, grants).await {
-            Ok(step) => {
-                // Class-wide --param values go to the submissions that declare them.
-                for (k, v) in &extra {
-                    if step.info().params.contains_key(k) {
-                        params.insert(k.clone(), v.clone());
-                    }
+        let (limits, grants, slots, handle) = (
+            describe_limits.clone(),
+            grants.clone(),
+            slots.clone(),
+            handle.clone(),
+        );
+        async move {
+            let _slot = slots.acquire_owned().await.expect("semaphore never closed");
+            let started = std::time::Instant::now();
+            let limit = limits.wall_clock;
+            // Loading compiles and runs describe(): synchronous CPU work (Rhai, and
+            // wasm compilation), so it runs on a blocking thread; a panic there is
+            // this trainee's error row.
+            let loaded = tokio::task::spawn_blocking(move || {
+                handle.block_on(load_step(&step_path, &limits, &grants))
+            })
+            .await;
+            let step = match loaded {
+                Ok(Ok(step)) => Ok(step),
+                // Stopped at the describe limit: say which limit it was.
+                Ok(Err(why)) if started.elapsed() >= limit => Err(format!(
+                    "{why} (describe() may take at most {} s while a class is planned)",
+                    limit.as_secs()
+                )),
+                Ok(Err(why)) => Err(why.to_string()),
+                Err(e) => Err(format!("the step crashed inside labrun while loading: {e}")),
+            };
+            (sub.trainee, step)
+        }
+    });
+    let mut planned = Vec::new();
+    for (trainee, loaded) in join_all(loads).await {
+        let mut params = BTreeMap::new();
+        params.insert(TRAINEE_PARAM.to_string(), trainee.clone());
+        let step = loaded.and_then(|step| {
+            // Class-wide --param values go to the submissions that declare them.
+            for (k, v) in &extra {
+                if step.info().params.contains_key(k) {
+                    params.insert(k.clone(), v.clone());
                 }
-                check_params(step.path(), step.info(), &params)
-                    .map(|()| {
-                        let id = step_id(&step);
-                        (Arc::new(step), id)
-                    })
-                    .map_err(|e| e.to_string())
             }
-            Err(why) => Err(why.to_string()),
-        };
+            check_params(step.path(), step.info(), &params)
+                .map(|()| {
+                    let id = step_id(&step);
+                    (Arc::new(step), id)
+                })
+                .map_err(|e| e.to_string())
+        });
         planned.push(PlannedRun {
-            trainee: sub.trainee,
+            trainee,
             params,
             step,
         });

@@ -196,7 +196,8 @@ impl AwsClients {
                 ErrorKind::InvalidRequest,
                 "no AWS region configured: set AWS_REGION (or a region in the AWS profile) \
                  or pass --region",
-            ));
+            )
+            .with_code("config"));
         };
         let endpoint = |env_suffix: &str, host_prefix: &str| {
             std::env::var(format!("AWS_ENDPOINT_URL_{env_suffix}"))
