@@ -32,14 +32,14 @@ pub fn is_class_file(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "toml")
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ClassFile {
     #[serde(default)]
     submission: Vec<Submission>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Submission {
     trainee: String,
@@ -49,6 +49,40 @@ struct Submission {
 /// How long one submission's `describe()` may take while the class is planned; its
 /// run keeps the policy's whole wall-clock limit.
 pub const DESCRIBE_LIMIT: Duration = Duration::from_secs(5);
+
+/// Reads a class file's text (`shown` names it in errors): at least one submission,
+/// each with a trainee id, no trainee twice.
+fn parse(text: &str, shown: &str) -> Result<ClassFile, PlanError> {
+    let bad = |text: String| PlanError::Load(LoadError::Class(text));
+    let class: ClassFile = toml::from_str(&text).map_err(|e| {
+        bad(format!(
+            "{} is not a class file ([[submission]] trainee = \"user05\", step = \"…\"): {}",
+            shown,
+            e.to_string().replace('\n', " ")
+        ))
+    })?;
+    if class.submission.is_empty() {
+        return Err(bad(format!("{} lists no [[submission]]", shown)));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (n, sub) in class.submission.iter().enumerate() {
+        if sub.trainee.trim().is_empty() {
+            return Err(bad(format!(
+                "{}: submission {} has an empty trainee id; write e.g. trainee = \"user05\"",
+                shown,
+                n + 1
+            )));
+        }
+        if !seen.insert(sub.trainee.clone()) {
+            return Err(bad(format!(
+                "{}: trainee {} has two submissions",
+                shown,
+                crate::outcome::inert(&sub.trainee)
+            )));
+        }
+    }
+    Ok(class)
+}
 
 /// Reads the class file and loads every submission, `--jobs` at a time, each
 /// `describe()` within [`DESCRIBE_LIMIT`]; the runs come back in class file order. A
@@ -63,16 +97,7 @@ pub async fn plan(
     let bad = |text: String| PlanError::Load(LoadError::Class(text));
     let text = std::fs::read_to_string(path)
         .map_err(|e| bad(format!("cannot read class file {}: {e}", path.display())))?;
-    let class: ClassFile = toml::from_str(&text).map_err(|e| {
-        bad(format!(
-            "{} is not a class file ([[submission]] trainee = \"user05\", step = \"…\"): {}",
-            path.display(),
-            e.to_string().replace('\n', " ")
-        ))
-    })?;
-    if class.submission.is_empty() {
-        return Err(bad(format!("{} lists no [[submission]]", path.display())));
-    }
+    let class = parse(&text, &path.display().to_string())?;
     if !flags.trainees.is_empty() {
         return Err(PlanError::Flag(
             "a class file names its trainees: drop --trainee".to_string(),
@@ -85,23 +110,6 @@ pub async fn plan(
             "a class file names its trainees: each submission's {TRAINEE_PARAM} is its own \
              trainee; drop --param {TRAINEE_PARAM}=…"
         )));
-    }
-    let mut seen = std::collections::BTreeSet::new();
-    for (n, sub) in class.submission.iter().enumerate() {
-        if sub.trainee.trim().is_empty() {
-            return Err(bad(format!(
-                "{}: submission {} has an empty trainee id; write e.g. trainee = \"user05\"",
-                path.display(),
-                n + 1
-            )));
-        }
-        if !seen.insert(sub.trainee.clone()) {
-            return Err(bad(format!(
-                "{}: trainee {} has two submissions",
-                path.display(),
-                sub.trainee
-            )));
-        }
     }
     let base = path.parent().unwrap_or(Path::new("."));
     let describe_limits = Arc::new(Limits {
@@ -172,4 +180,46 @@ pub async fn plan(
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "class".into());
     Ok((name, planned))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Any text is a class file or one line saying why not; never a panic.
+        #[test]
+        fn any_text_parses_or_is_refused_in_one_line(text in "(\\[\\[submission\\]\\]\n)?(trainee|step|x) = \"[^\"]{0,12}\"\n.{0,80}") {
+            if let Err(e) = parse(&text, "class.toml") {
+                proptest::prop_assert!(!e.to_string().contains('\n'), "{e}");
+            }
+        }
+
+        #[test]
+        fn any_trainee_ids(ids in proptest::collection::vec(".{0,10}", 0..4)) {
+            let text: String = ids
+                .iter()
+                .map(|id| format!("[[submission]]\ntrainee = {}\nstep = \"s.rhai\"\n", serde_json::to_string(id).unwrap()))
+                .collect();
+            match parse(&text, "class.toml") {
+                Ok(class) => proptest::prop_assert_eq!(class.submission.len(), ids.len()),
+                Err(e) => proptest::prop_assert!(!e.to_string().contains('\n'), "{e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn refusals_name_the_fix() {
+        assert!(parse("", "c.toml")
+            .unwrap_err()
+            .to_string()
+            .contains("lists no [[submission]]"));
+        let twice = "[[submission]]\ntrainee = \"user05\"\nstep = \"a.rhai\"\n[[submission]]\ntrainee = \"user05\"\nstep = \"b.rhai\"\n";
+        assert!(parse(twice, "c.toml")
+            .unwrap_err()
+            .to_string()
+            .contains("user05 has two submissions"));
+    }
 }
