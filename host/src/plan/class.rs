@@ -54,7 +54,7 @@ pub const DESCRIBE_LIMIT: Duration = Duration::from_secs(5);
 /// each with a trainee id, no trainee twice.
 fn parse(text: &str, shown: &str) -> Result<ClassFile, PlanError> {
     let bad = |text: String| PlanError::Load(LoadError::Class(text));
-    let class: ClassFile = toml::from_str(&text).map_err(|e| {
+    let class: ClassFile = toml::from_str(text).map_err(|e| {
         bad(format!(
             "{} is not a class file ([[submission]] trainee = \"user05\", step = \"…\"): {}",
             shown,
