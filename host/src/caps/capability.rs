@@ -13,6 +13,7 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 
 use super::error::CapError;
+use super::net::NetConfig;
 pub use super::owner::Owner;
 use super::settings::Settings;
 
@@ -126,6 +127,36 @@ pub trait Answer: Send + Sync {
         operation: &'a str,
         request: &'a Value,
     ) -> BoxFuture<'a, Result<Value, CapError>>;
+}
+
+/// A probe's live answerer: the operator's network settings and the probe's `call`.
+pub struct NetAnswer {
+    net: NetConfig,
+    call: ProbeCall,
+}
+
+/// A probe module's `call(net, operation, request)`.
+pub type ProbeCall =
+    for<'a> fn(&'a NetConfig, &'a str, &'a Value) -> BoxFuture<'a, Result<Value, CapError>>;
+
+impl NetAnswer {
+    /// The `connect` of a probe capability: its `call` over the run's network settings.
+    pub fn connect(settings: &Settings, call: ProbeCall) -> Arc<dyn Answer> {
+        Arc::new(NetAnswer {
+            net: settings.net.clone(),
+            call,
+        })
+    }
+}
+
+impl Answer for NetAnswer {
+    fn call<'a>(
+        &'a self,
+        operation: &'a str,
+        request: &'a Value,
+    ) -> BoxFuture<'a, Result<Value, CapError>> {
+        (self.call)(&self.net, operation, request)
+    }
 }
 
 /// No extra refusal (most capabilities).

@@ -2,14 +2,13 @@
 //! the system resolver or `--dns-server`. NXDOMAIN and "no data" are answers.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use hickory_resolver::proto::rr::{RData, Record, RecordType};
 use serde_json::{json, Value};
 
-use super::capability::{self, Answer as Live, Capability, Operation, Scope};
+use super::capability::{self, Capability, NetAnswer, Operation, Scope};
 use super::error::{CapError, ErrorKind};
 use super::net::{Fields, NetConfig};
 use super::resolver::{build_resolver, classify, fqdn, Answer};
@@ -19,7 +18,7 @@ pub const SPEC: Capability = Capability {
     name: CAPABILITY,
     about: "DNS lookups, as nslookup shows them (CNAME chain and addresses)",
     operations: || OPERATIONS,
-    connect: |settings| Arc::new(Dns(settings.net.clone())),
+    connect: |settings| NetAnswer::connect(settings, boxed),
     target: |_, request| capability::host_field(request, "name"),
     // The addresses of a name the step may look up are its to probe too.
     reveals: |_, answer| {
@@ -35,23 +34,20 @@ pub const SPEC: Capability = Capability {
     one_endpoint: false,
 };
 
+/// [`call`] as the capability's live answer.
+fn boxed<'a>(
+    net: &'a NetConfig,
+    operation: &'a str,
+    request: &'a Value,
+) -> BoxFuture<'a, Result<Value, CapError>> {
+    call(net, operation, request).boxed()
+}
+
 pub const OPERATIONS: &[Operation] = &[Operation {
     name: "lookup",
     about: "a name's CNAME chain and addresses; NXDOMAIN and no data are answers",
     scope: Scope::DerivedHost,
 }];
-
-struct Dns(NetConfig);
-
-impl Live for Dns {
-    fn call<'a>(
-        &'a self,
-        operation: &'a str,
-        request: &'a Value,
-    ) -> BoxFuture<'a, Result<Value, CapError>> {
-        call(&self.0, operation, request).boxed()
-    }
-}
 
 const CAPABILITY: &str = "dns";
 

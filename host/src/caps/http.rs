@@ -20,7 +20,7 @@ use super::net::{connect, elapsed_ms, io_failure, Fields, NetConfig};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 
-use super::capability::{self, Answer as Live, Capability, Operation, Scope};
+use super::capability::{self, Capability, NetAnswer, Operation, Scope};
 use super::error::{CapError, ErrorKind};
 
 /// The `http` capability.
@@ -28,12 +28,21 @@ pub const SPEC: Capability = Capability {
     name: CAPABILITY,
     about: "one HTTP GET; no answer at all (timeout, refused) is an answer too",
     operations: || OPERATIONS,
-    connect: |settings| Arc::new(Probe(settings.net.clone())),
+    connect: |settings| NetAnswer::connect(settings, boxed),
     target: url_host,
     reveals: capability::reveals_nothing,
     untrusted_guard: no_redirects,
     one_endpoint: false,
 };
+
+/// [`call`] as the capability's live answer.
+fn boxed<'a>(
+    net: &'a NetConfig,
+    operation: &'a str,
+    request: &'a Value,
+) -> BoxFuture<'a, Result<Value, CapError>> {
+    call(net, operation, request).boxed()
+}
 
 pub const OPERATIONS: &[Operation] = &[Operation {
     name: "get",
@@ -65,18 +74,6 @@ fn no_redirects(_operation: &str, request: &Value) -> Result<(), String> {
         );
     }
     Ok(())
-}
-
-struct Probe(NetConfig);
-
-impl Live for Probe {
-    fn call<'a>(
-        &'a self,
-        operation: &'a str,
-        request: &'a Value,
-    ) -> BoxFuture<'a, Result<Value, CapError>> {
-        call(&self.0, operation, request).boxed()
-    }
 }
 
 const CAPABILITY: &str = "http";

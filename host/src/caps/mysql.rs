@@ -12,12 +12,11 @@ use mysql_async::{Conn, OptsBuilder, Value as SqlValue};
 use serde_json::{json, Value};
 
 use super::net::{resolve, Fields, NetConfig, ResolveError};
-use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
 
-use super::capability::{self, Answer as Live, Capability, Operation, Scope};
+use super::capability::{self, Capability, NetAnswer, Operation, Scope};
 use super::error::{CapError, ErrorKind};
 
 /// The `mysql` capability.
@@ -25,12 +24,21 @@ pub const SPEC: Capability = Capability {
     name: CAPABILITY,
     about: "one read-only SELECT or SHOW in a READ ONLY session",
     operations: || OPERATIONS,
-    connect: |settings| Arc::new(Probe(settings.net.clone())),
+    connect: |settings| NetAnswer::connect(settings, boxed),
     target: |_, request| capability::host_field(request, "host"),
     reveals: capability::reveals_nothing,
     untrusted_guard: capability::no_guard,
     one_endpoint: false,
 };
+
+/// [`live`] as the capability's live answer.
+fn boxed<'a>(
+    net: &'a NetConfig,
+    operation: &'a str,
+    request: &'a Value,
+) -> BoxFuture<'a, Result<Value, CapError>> {
+    live(net, operation, request).boxed()
+}
 
 pub const OPERATIONS: &[Operation] = &[Operation {
     name: "query",
@@ -38,29 +46,19 @@ pub const OPERATIONS: &[Operation] = &[Operation {
     scope: Scope::DerivedHost,
 }];
 
-struct Probe(NetConfig);
-
-impl Live for Probe {
-    fn call<'a>(
-        &'a self,
-        operation: &'a str,
-        request: &'a Value,
-    ) -> BoxFuture<'a, Result<Value, CapError>> {
-        async move {
-            if self.0.mysql_password.is_none() {
-                return Err(CapError::new(
-                    CAPABILITY,
-                    operation,
-                    ErrorKind::Credentials,
-                    "no MySQL password given: pass --mysql-password-file FILE or set \
-                     LABRUN_MYSQL_PASSWORD (the password set when the Aurora cluster was created)",
-                )
-                .with_code("no-password"));
-            }
-            call(&self.0, operation, request).await
-        }
-        .boxed()
+/// Without the operator's password there is nothing to try: say where it comes from.
+async fn live(net: &NetConfig, operation: &str, request: &Value) -> Result<Value, CapError> {
+    if net.mysql_password.is_none() {
+        return Err(CapError::new(
+            CAPABILITY,
+            operation,
+            ErrorKind::Credentials,
+            "no MySQL password given: pass --mysql-password-file FILE or set \
+             LABRUN_MYSQL_PASSWORD (the password set when the Aurora cluster was created)",
+        )
+        .with_code("no-password"));
     }
+    call(net, operation, request).await
 }
 
 const CAPABILITY: &str = "mysql";

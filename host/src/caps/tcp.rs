@@ -6,12 +6,11 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::net::{connect, elapsed_ms, Fields, NetConfig};
-use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
 
-use super::capability::{self, Answer as Live, Capability, Operation, Scope};
+use super::capability::{self, Capability, NetAnswer, Operation, Scope};
 use super::error::{CapError, ErrorKind};
 
 /// The `tcp` capability.
@@ -19,30 +18,27 @@ pub const SPEC: Capability = Capability {
     name: CAPABILITY,
     about: "can a TCP connection be made? a refusal or a timeout is an answer",
     operations: || OPERATIONS,
-    connect: |settings| Arc::new(Probe(settings.net.clone())),
+    connect: |settings| NetAnswer::connect(settings, boxed),
     target: |_, request| capability::host_field(request, "host"),
     reveals: capability::reveals_nothing,
     untrusted_guard: capability::no_guard,
     one_endpoint: false,
 };
 
+/// [`call`] as the capability's live answer.
+fn boxed<'a>(
+    net: &'a NetConfig,
+    operation: &'a str,
+    request: &'a Value,
+) -> BoxFuture<'a, Result<Value, CapError>> {
+    call(net, operation, request).boxed()
+}
+
 pub const OPERATIONS: &[Operation] = &[Operation {
     name: "connect",
     about: "tries to connect, then closes at once",
     scope: Scope::DerivedHost,
 }];
-
-struct Probe(NetConfig);
-
-impl Live for Probe {
-    fn call<'a>(
-        &'a self,
-        operation: &'a str,
-        request: &'a Value,
-    ) -> BoxFuture<'a, Result<Value, CapError>> {
-        call(&self.0, operation, request).boxed()
-    }
-}
 
 const CAPABILITY: &str = "tcp";
 
