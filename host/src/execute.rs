@@ -121,6 +121,8 @@ pub async fn execute(plan: RunPlan) -> (Executed, Outputs) {
         }
     }))
     .await;
+    // SSH connections to the trainees' servers end with the run.
+    hub.close().await;
 
     let mut summary = Summary::default();
     for t in &trainees {

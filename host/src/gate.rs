@@ -178,7 +178,14 @@ impl Gate {
                         .with_code("policy"),
                 );
             }
-            Ok(()) => self.hub.call(capability, operation, request).await,
+            // The trainee picks the key of `--ssh-key` for calls `via` a server.
+            Ok(()) => {
+                crate::caps::ssh::as_trainee(
+                    &self.trainee,
+                    self.hub.call(capability, operation, request),
+                )
+                .await
+            }
         };
         let result = match (result, op) {
             (Ok(mut answer), Some(op)) if self.policy.scoped => match op.scope {

@@ -21,6 +21,7 @@ pub mod owner;
 pub mod registry;
 pub mod resolver;
 pub mod settings;
+pub mod ssh;
 pub mod tcp;
 
 pub use capability::{Capability, Operation, Scope, Target};
