@@ -86,6 +86,9 @@ pub enum Scope {
     OwnResources(&'static [&'static str]),
     /// A probe: admitted only for a host derived from the trainee's own resources.
     DerivedHost,
+    /// A fact about a server: admitted only when the request's `via` is one of the
+    /// trainee's own EC2 instances (its addresses or DNS names).
+    OwnServer,
     /// No rule yet: refused for untrusted steps, never answered unscoped.
     Refused,
 }
