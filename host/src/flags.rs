@@ -93,7 +93,7 @@ pub struct Flags {
     pub ssh_strict: bool,
 
     /// Capabilities a WebAssembly step may use, CAP[,CAP…] (repeatable; default: all
-    /// of aws, dns, mysql, http, tcp). A step importing another is refused before it runs.
+    /// of aws, dns, mysql, http, tcp, server). A step importing another is refused before it runs.
     #[arg(long = "grant", value_name = "CAP[,CAP…]")]
     pub grants: Vec<String>,
 
