@@ -180,18 +180,20 @@ async fn read_file(net: &NetConfig, request: &Value) -> Result<Value, CapError> 
         .uint("max_bytes", 1, MAX_BYTES)?
         .unwrap_or(DEFAULT_MAX_BYTES) as usize;
     let session = session(net, &fields, op).await?;
-    // Fixed commands only: the path is one of READABLE, never the step's text.
-    let read = match tail {
-        Some(n) => format!("tail -n {n} -- {path}"),
-        None => format!("cat -- {path}"),
+    // Fixed commands only: the path is one of READABLE, never the step's text. The
+    // server itself stops at the cap (`head -c`); one byte more says "truncated".
+    let read = |sudo: &str| match tail {
+        Some(n) => format!("{sudo}tail -n {n} -- {path} | head -c {}", max + 1),
+        None => format!("{sudo}head -c {} -- {path}", max + 1),
     };
-    let mut out = exec(&session, op, &read, max).await?;
+    let mut out = exec(&session, op, &read(""), max).await?;
     let mut sudo = false;
-    if out.status != Some(0) && String::from_utf8_lossy(&out.stderr).contains("Permission denied") {
+    // A pipeline's status is head's: the reader's complaint is on stderr.
+    if String::from_utf8_lossy(&out.stderr).contains("Permission denied") {
         sudo = true;
-        out = exec(&session, op, &format!("sudo -n {read}"), max).await?;
+        out = exec(&session, op, &read("sudo -n "), max).await?;
         let stderr = String::from_utf8_lossy(&out.stderr);
-        if out.status != Some(0) && sudo_refused(&stderr) {
+        if sudo_refused(&stderr) {
             return Err(error(
                 op,
                 ErrorKind::Denied,
@@ -204,8 +206,8 @@ async fn read_file(net: &NetConfig, request: &Value) -> Result<Value, CapError> 
             .with_code("sudo"));
         }
     }
-    if out.status != Some(0) {
-        let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status != Some(0) || (out.stdout.is_empty() && !stderr.trim().is_empty()) {
         let kind = if stderr.contains("No such file") {
             ErrorKind::NotFound
         } else {

@@ -1765,7 +1765,7 @@ fn ssh_usable(via: &Value) -> bool {
     }
     match server::listening(json!({ "via": via })) {
         Ok(_) => true,
-        Err(e) => !(no_ssh(&e) || e.kind == "not-recorded"),
+        Err(e) => !(no_ssh(&e) || e.kind == "not_recorded" || e.kind == "denied"),
     }
 }
 
