@@ -107,7 +107,10 @@ fn keygen(path: &Path, kind: &str, pem: bool) -> Result<()> {
 
 /// `SHA256:…` of a public key file.
 pub fn fingerprint(public_key: &Path) -> Result<String> {
-    let out = run(Command::new("ssh-keygen").arg("-l").arg("-f").arg(public_key))?;
+    let out = run(Command::new("ssh-keygen")
+        .arg("-l")
+        .arg("-f")
+        .arg(public_key))?;
     out.split_whitespace()
         .nth(1)
         .map(str::to_string)
@@ -189,7 +192,8 @@ impl SshEnv {
         let page = servers::wordpress_page(&format!("{} blog", world.trainee), &site_url);
 
         // The namespace's /etc: the host's users plus ec2-user, and its own sudoers.
-        let passwd = std::fs::read_to_string("/etc/passwd")? + "ec2-user:x:1990:1990::/tmp:/bin/sh\n";
+        let passwd =
+            std::fs::read_to_string("/etc/passwd")? + "ec2-user:x:1990:1990::/tmp:/bin/sh\n";
         let group = std::fs::read_to_string("/etc/group")? + "ec2-user:x:1990:\n";
         let shadow = std::fs::read_to_string("/etc/shadow").unwrap_or_default()
             + "ec2-user:*:19000:0:99999:7:::\n";

@@ -121,8 +121,14 @@ async fn f1_fails_naming_the_deregistered_target() {
     run.report().assert_statuses(TRAINEE, &want);
     run.assert_code(1);
     let f1 = message(&run, "F1");
-    assert!(f1.contains(&s.world.web2.name), "F1 names webserver#2: {f1}");
-    assert!(!f1.contains(&s.world.web1.name), "F1 blames only webserver#2: {f1}");
+    assert!(
+        f1.contains(&s.world.web2.name),
+        "F1 names webserver#2: {f1}"
+    );
+    assert!(
+        !f1.contains(&s.world.web1.name),
+        "F1 blames only webserver#2: {f1}"
+    );
     assert!(f1.contains("healthy"), "F1 gives the manual's hint: {f1}");
 }
 
@@ -134,7 +140,12 @@ async fn sshd_down_is_an_error_for_the_in_server_checks_only() {
     })
     .await;
     let run = s.run();
-    let want = expected(&[("A5", "error"), ("A6", "error"), ("D1", "skip"), ("F1", "error")]);
+    let want = expected(&[
+        ("A5", "error"),
+        ("A6", "error"),
+        ("D1", "skip"),
+        ("F1", "error"),
+    ]);
     run.report().assert_statuses(TRAINEE, &want);
     run.assert_code(2);
     let a5 = message(&run, "A5");
@@ -152,11 +163,19 @@ async fn wrong_key_is_an_authentication_error() {
     ];
     args.extend(s.ssh.routes());
     let run = s.labrun(&args, &[]);
-    let want = expected(&[("A5", "error"), ("A6", "error"), ("D1", "skip"), ("F1", "error")]);
+    let want = expected(&[
+        ("A5", "error"),
+        ("A6", "error"),
+        ("D1", "skip"),
+        ("F1", "error"),
+    ]);
     run.report().assert_statuses(TRAINEE, &want);
     for id in ["A5", "F1"] {
         let m = message(&run, id);
-        assert!(m.contains("authentication"), "{id} names authentication: {m}");
+        assert!(
+            m.contains("authentication"),
+            "{id} names authentication: {m}"
+        );
         assert!(
             !m.contains(&s.ssh.wrong_key.display().to_string()),
             "{id} shows the key path: {m}"
@@ -184,11 +203,19 @@ async fn changed_host_key_is_an_error_naming_both_fingerprints() {
     )
     .unwrap();
     let run = s.run();
-    let want = expected(&[("A5", "error"), ("A6", "error"), ("D1", "skip"), ("F1", "error")]);
+    let want = expected(&[
+        ("A5", "error"),
+        ("A6", "error"),
+        ("D1", "skip"),
+        ("F1", "error"),
+    ]);
     run.report().assert_statuses(TRAINEE, &want);
     let a5 = message(&run, "A5");
     assert!(a5.contains(&web1.public_ip), "A5 names the host: {a5}");
-    assert!(a5.contains(&old_fp), "A5 names the recorded key {old_fp}: {a5}");
+    assert!(
+        a5.contains(&old_fp),
+        "A5 names the recorded key {old_fp}: {a5}"
+    );
     assert!(
         a5.contains(&web1.host_key_fingerprint),
         "A5 names the server's key {}: {a5}",
@@ -223,7 +250,10 @@ async fn bad_ssh_input_is_one_line_and_exit_64() {
             "{trainee}",
         ),
         (
-            vec!["--ssh-key".into(), format!("{dir}/keys/none-{{trainee}}.pem")],
+            vec![
+                "--ssh-key".into(),
+                format!("{dir}/keys/none-{{trainee}}.pem"),
+            ],
             vec![],
             "cannot read --ssh-key",
         ),
@@ -284,7 +314,10 @@ fn run(params) {
             .args(s.ssh.args())
             .args(s.probes.args());
         if format == "json" {
-            cmd.arg("--record").arg(&cassette).arg("--audit").arg(&audit);
+            cmd.arg("--record")
+                .arg(&cassette)
+                .arg("--audit")
+                .arg(&audit);
         }
         let run = run_labrun(cmd, TIMEOUT);
         run.assert_code(0);
@@ -299,7 +332,10 @@ fn run(params) {
     );
     outputs.push(audit_text);
     let all = outputs.join("\n");
-    assert!(all.contains("define( 'DB_NAME', 'wordpress' );"), "the file was read: {all}");
+    assert!(
+        all.contains("define( 'DB_NAME', 'wordpress' );"),
+        "the file was read: {all}"
+    );
     assert!(all.contains("<redacted>"), "secrets were redacted: {all}");
     let key = std::fs::read_to_string(&s.ssh.key).unwrap();
     let key_line = key.lines().nth(3).unwrap();

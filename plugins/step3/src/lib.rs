@@ -1765,7 +1765,8 @@ fn ssh_usable(via: &Value) -> bool {
     }
     match server::listening(json!({ "via": via })) {
         Ok(_) => true,
-        Err(e) => !(no_ssh(&e) || e.kind == "not_recorded" || e.kind == "denied"),
+        // Not recorded: a cassette made without --ssh-key; a policy denial: not granted.
+        Err(e) => !(no_ssh(&e) || e.kind == "not_recorded" || e.code.as_deref() == Some("policy")),
     }
 }
 
@@ -1785,9 +1786,9 @@ fn web_server_address(name: &str) -> Result<Value, CapError> {
         .unwrap_or(Value::Null))
 }
 
-fn access_log(ip: &Value) -> Result<String, CapError> {
+fn access_log(ip: &Value, lines: u64) -> Result<String, CapError> {
     let f = server::read_file(json!({
-        "via": ip, "path": "/var/log/nginx/access.log", "tail_lines": F1_TAIL_LINES,
+        "via": ip, "path": "/var/log/nginx/access.log", "tail_lines": lines,
     }))?;
     Ok(t(&f["content"]))
 }
@@ -1796,22 +1797,21 @@ fn count_marked(log: &str, marker: &str) -> usize {
     log.split('\n').filter(|l| l.contains(marker)).count()
 }
 
-/// The time stamp of a log's last line, digits only, and the number of lines.
+/// A log's last line as a short token: its time stamp's digits and its length (""
+/// for an empty log). That line is whatever came last before this run (often the last
+/// run's own marked request), so the token changes from run to run.
 fn last_stamp(log: &str) -> String {
-    let lines: Vec<&str> = log.split('\n').filter(|l| !l.is_empty()).collect();
-    let Some(last) = lines.last() else {
+    let Some(last) = log.split('\n').filter(|l| !l.is_empty()).last() else {
         return String::new();
     };
-    match (last.find('['), last.find(']')) {
-        (Some(open), Some(close)) if close > open => {
-            let digits: String = last[open + 1..close]
-                .chars()
-                .filter(char::is_ascii_digit)
-                .collect();
-            format!("{digits}{}", lines.len())
-        }
-        _ => lines.len().to_string(),
-    }
+    let digits: String = match (last.find('['), last.find(']')) {
+        (Some(open), Some(close)) if close > open => last[open + 1..close]
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect(),
+        _ => String::new(),
+    };
+    format!("{digits}{}", last.chars().count())
 }
 
 fn f1_both_targets_receive(w: &Names, _st: &St) -> Result<Status, CapError> {
@@ -1841,10 +1841,11 @@ fn f1_both_targets_receive(w: &Names, _st: &St) -> Result<Status, CapError> {
         servers.push((name.clone(), ip));
     }
     // The marker is unique to this run yet replays from a cassette: it is made from the
-    // logs as they were before this run's requests.
+    // logs' last lines before this run's requests (a different request from the read
+    // after them: labrun answers identical calls once per run).
     let mut before = Vec::new();
     for (_, ip) in &servers {
-        before.push(access_log(ip)?);
+        before.push(access_log(ip, 1)?);
     }
     let marker = format!(
         "labrun-f1={}-{}-{}",
@@ -1862,7 +1863,7 @@ fn f1_both_targets_receive(w: &Names, _st: &St) -> Result<Status, CapError> {
     let mut received = BTreeMap::new();
     let mut p = Problems::new();
     for (name, ip) in &servers {
-        let n = count_marked(&access_log(ip)?, &marker);
+        let n = count_marked(&access_log(ip, F1_TAIL_LINES)?, &marker);
         received.insert(name.clone(), n);
         if n == 0 {
             p.problem(
