@@ -343,7 +343,11 @@ pub mod server {
     }
 
     pub fn service(request: Value) -> Result<Value, CapError> {
-        answer("server", "service", wit::server::service(&request.to_string()))
+        answer(
+            "server",
+            "service",
+            wit::server::service(&request.to_string()),
+        )
     }
 
     pub fn listening(request: Value) -> Result<Value, CapError> {
@@ -355,7 +359,11 @@ pub mod server {
     }
 
     pub fn network(request: Value) -> Result<Value, CapError> {
-        answer("server", "network", wit::server::network(&request.to_string()))
+        answer(
+            "server",
+            "network",
+            wit::server::network(&request.to_string()),
+        )
     }
 }
 

@@ -1627,11 +1627,14 @@ fn d1_site_url(w: &Names, st: &St) -> Result<Status, CapError> {
         ));
     }
     let c = find_cluster(w)?;
-    let answer = query(w, json!({
-        "host": c["Endpoint"], "port": mysql_port(&c), "user": c["MasterUsername"],
-        "database": "wordpress",
-        "sql": "SELECT option_name, option_value FROM wp_options WHERE option_name IN ('siteurl', 'home')",
-    }))?;
+    let answer = query(
+        w,
+        json!({
+            "host": c["Endpoint"], "port": mysql_port(&c), "user": c["MasterUsername"],
+            "database": "wordpress",
+            "sql": "SELECT option_name, option_value FROM wp_options WHERE option_name IN ('siteurl', 'home')",
+        }),
+    )?;
     let dns_name = t(&lb["DNSName"]);
     let want = format!("http://{dns_name}").to_lowercase();
     let mut values = BTreeMap::new();
@@ -1801,7 +1804,7 @@ fn count_marked(log: &str, marker: &str) -> usize {
 /// for an empty log). That line is whatever came last before this run (often the last
 /// run's own marked request), so the token changes from run to run.
 fn last_stamp(log: &str) -> String {
-    let Some(last) = log.split('\n').filter(|l| !l.is_empty()).last() else {
+    let Some(last) = log.split('\n').rfind(|l| !l.is_empty()) else {
         return String::new();
     };
     let digits: String = match (last.find('['), last.find(']')) {
@@ -1834,7 +1837,9 @@ fn f1_both_targets_receive(w: &Names, _st: &St) -> Result<Status, CapError> {
         if none(&ip) {
             return Ok(report::skip(
                 "F1",
-                format!("skipped: {name} has no public address to read its nginx log from (see B2)"),
+                format!(
+                    "skipped: {name} has no public address to read its nginx log from (see B2)"
+                ),
                 format!("省略: {name} にログを読むためのパブリックアドレスがありません (B2 参照)"),
             ));
         }
@@ -1874,7 +1879,12 @@ fn f1_both_targets_receive(w: &Names, _st: &St) -> Result<Status, CapError> {
     }
     let evidence = json!({ "marker": marker, "sent": F1_REQUESTS, "answered": answered, "received": received });
     if !p.is_empty() {
-        return Ok(report::fail("F1", join(&p.en, "; "), join(&p.ja, "、"), evidence));
+        return Ok(report::fail(
+            "F1",
+            join(&p.en, "; "),
+            join(&p.ja, "、"),
+            evidence,
+        ));
     }
     Ok(report::pass(
         "F1",
