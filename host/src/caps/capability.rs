@@ -145,10 +145,4 @@ pub fn host_field(request: &Value, field: &str) -> Target {
     }
 }
 
-/// Lowercase, no brackets, no trailing dot: how hosts are compared.
-pub fn normal_host(host: &str) -> String {
-    host.trim()
-        .trim_matches(|c| c == '[' || c == ']')
-        .trim_end_matches('.')
-        .to_ascii_lowercase()
-}
+pub use super::net::normal_host;

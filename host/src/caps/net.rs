@@ -328,10 +328,18 @@ pub(crate) async fn connect(
     }))
 }
 
+/// Lowercase, no brackets, no trailing dot: how hosts are compared.
+pub fn normal_host(host: &str) -> String {
+    host.trim()
+        .trim_matches(|c| c == '[' || c == ']')
+        .trim_end_matches('.')
+        .to_ascii_lowercase()
+}
+
 /// The SSH connection to the server `via` names (opened on first use; `--connect-to`
 /// applies to it like to any probe).
 pub(crate) async fn via_session(net: &NetConfig, via: &str) -> Result<Arc<Session>, SshError> {
-    let server = super::capability::normal_host(via);
+    let server = normal_host(via);
     let Some(pool) = &net.ssh else {
         return Err(SshError {
             kind: ErrorKind::Unsupported,
