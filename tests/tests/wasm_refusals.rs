@@ -94,7 +94,7 @@ fn ungranted_capability_is_refused_naming_the_grant() {
         "--grant",
         "dns,mysql",
         "--grant",
-        "http,tcp",
+        "http,tcp,server",
         "--param",
         "user=user05",
     ]);
