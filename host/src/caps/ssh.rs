@@ -570,3 +570,42 @@ impl client::Handler for Client {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(template: &str) -> SshSettings {
+        SshSettings {
+            key_template: template.to_string(),
+            user: "ec2-user".to_string(),
+            known_hosts: None,
+            strict: false,
+        }
+    }
+
+    #[test]
+    fn the_key_template_names_each_trainees_key() {
+        let s = settings("keys/1day-{trainee}.pem");
+        assert_eq!(s.key_path("user05"), PathBuf::from("keys/1day-user05.pem"));
+    }
+
+    #[test]
+    fn bad_ssh_settings_are_one_line_naming_the_flag() {
+        let e = settings("/nonexistent/one.pem")
+            .check(&["user01", "user02"])
+            .unwrap_err();
+        assert!(e.contains("{trainee}") && !e.contains('\n'), "{e}");
+        let e = settings("/nonexistent/{trainee}.pem")
+            .check(&["user01"])
+            .unwrap_err();
+        assert!(
+            e.starts_with("cannot read --ssh-key /nonexistent/user01.pem for user01"),
+            "{e}"
+        );
+        let mut strict = settings("/dev/null");
+        strict.strict = true;
+        let e = strict.check(&["user01"]).unwrap_err();
+        assert!(e.contains("--ssh-known-hosts"), "{e}");
+    }
+}
