@@ -132,6 +132,8 @@ pub async fn execute(plan: RunPlan) -> (Executed, Outputs) {
         }
     }))
     .await;
+    // SSH connections to the trainees' servers end with the run.
+    hub.close().await;
 
     // labrun's own causes in the rows it wrote for a step (a check not reached)
     // read in Japanese too; what the step wrote is the step's.

@@ -75,8 +75,26 @@ pub struct Flags {
     #[arg(long, value_name = "SECONDS", default_value_t = 5, allow_negative_numbers = true, value_parser = |t: &str| in_range(t, 1, 600))]
     pub probe_timeout: u64,
 
+    /// The trainee's SSH private key for probes `via` a web server and the `server`
+    /// capability; `{trainee}` is replaced by the trainee id, e.g. 'keys/1day-{trainee}.pem'.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub ssh_key: Option<String>,
+
+    /// The SSH login user on the trainee's servers.
+    #[arg(long, value_name = "USER", default_value = "ec2-user")]
+    pub ssh_user: String,
+
+    /// SSH host keys: trusted on first use and recorded in FILE (OpenSSH's
+    /// accept-new); a changed key is an error naming both fingerprints.
+    #[arg(long, value_name = "FILE")]
+    pub ssh_known_hosts: Option<PathBuf>,
+
+    /// Refuse SSH hosts that --ssh-known-hosts does not list.
+    #[arg(long)]
+    pub ssh_strict: bool,
+
     /// Capabilities a WebAssembly step may use, CAP[,CAP…] (repeatable; default: all
-    /// of aws, dns, mysql, http, tcp). A step importing another is refused before it runs.
+    /// of aws, dns, mysql, http, tcp, server). A step importing another is refused before it runs.
     #[arg(long = "grant", value_name = "CAP[,CAP…]")]
     pub grants: Vec<String>,
 

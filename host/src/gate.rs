@@ -62,6 +62,8 @@ pub struct Gate {
     owner: OnceCell<Result<Owner, CapError>>,
     /// Hosts a scoped step may probe, derived from the trainee's own resources.
     hosts: OnceCell<Result<Mutex<HashSet<String>>, CapError>>,
+    /// Servers a scoped step may go `via`: the trainee's own EC2 instances.
+    servers: OnceCell<Result<HashSet<String>, CapError>>,
 }
 
 impl Gate {
@@ -83,6 +85,7 @@ impl Gate {
             denials: Mutex::new(Denials::default()),
             owner: OnceCell::new(),
             hosts: OnceCell::new(),
+            servers: OnceCell::new(),
         }
     }
 
@@ -118,7 +121,10 @@ impl Gate {
         self.deny(
             &error.capability,
             &error.operation,
-            "(request not kept)",
+            &Aimed {
+                target: "(request not kept)".to_string(),
+                via: None,
+            },
             Instant::now(),
             &reason,
         );
@@ -145,7 +151,7 @@ impl Gate {
         &self,
         capability: &str,
         operation: &str,
-        target: &str,
+        target: &Aimed,
         started: Instant,
         reason: &str,
     ) {
@@ -153,9 +159,10 @@ impl Gate {
             let mut denials = self.denials.lock().expect("gate lock poisoned");
             denials.count += 1;
             if denials.kept.len() < KEPT_DENIALS {
-                denials
-                    .kept
-                    .push(format!("{capability}.{operation} {target}: {reason}"));
+                denials.kept.push(format!(
+                    "{capability}.{operation} {}: {reason}",
+                    target.describe()
+                ));
             }
             if denials.count >= MAX_DENIALS && denials.stop.is_none() {
                 denials.stop = Some(format!(
@@ -192,7 +199,14 @@ impl Gate {
                         .with_code("policy"),
                 );
             }
-            Ok(()) => self.hub.call(capability, operation, request).await,
+            // The trainee picks the key of `--ssh-key` for calls `via` a server.
+            Ok(()) => {
+                crate::caps::ssh::as_trainee(
+                    &self.trainee,
+                    self.hub.call(capability, operation, request),
+                )
+                .await
+            }
         };
         let result = match (result, op) {
             (Ok(mut answer), Some(op)) if self.policy.scoped => match op.scope {
@@ -281,6 +295,11 @@ impl Gate {
             return Ok(());
         };
         (spec.untrusted_guard)(operation, request)?;
+        // Every capability that carries `via` goes only through the trainee's servers.
+        let via = request_via(request);
+        if let Some(via) = &via {
+            self.check_server(via).await?;
+        }
         match op.scope {
             Scope::Refused => Err(format!(
                 "{capability}.{operation} has no scope rule for untrusted steps, so they may not use it"
@@ -310,10 +329,19 @@ impl Gate {
                 },
                 _ => Ok(()),
             },
+            Scope::OwnServer => match via {
+                Some(_) => Ok(()),
+                None => Err("the request names no server (`via`)".to_string()),
+            },
             Scope::DerivedHost => {
                 let Target::Host(host) = target else {
                     return Err("the request names no host".to_string());
                 };
+                // Through the trainee's own server, its loopback is that server's own
+                // (Step 1's local MySQL); link-local (instance metadata) never.
+                if via.is_some() && is_loopback(host) {
+                    return Ok(());
+                }
                 if is_special(host) {
                     return Err(format!(
                         "{} is a loopback, link-local or unspecified address: never reachable from untrusted steps",
@@ -336,6 +364,34 @@ impl Gate {
                     ))
                 }
             }
+        }
+    }
+
+    /// `via` must be one of the trainee's own EC2 instances.
+    async fn check_server(&self, via: &str) -> Result<(), String> {
+        if is_special(via) {
+            return Err(format!(
+                "{} is a loopback, link-local or unspecified address: never a server to go via",
+                short(via)
+            ));
+        }
+        let servers = self
+            .servers
+            .get_or_init(|| async {
+                let owner = self.owner().await?;
+                aws_scope::own_servers(owner, |op| self.describe(op)).await
+            })
+            .await
+            .as_ref()
+            .map_err(|e| format!("could not list the trainee's servers: {}", e.message))?;
+        if servers.contains(via) {
+            Ok(())
+        } else {
+            Err(format!(
+                "via {} is not one of {}'s EC2 instances (their addresses and DNS names from AWS)",
+                short(via),
+                self.trainee
+            ))
         }
     }
 
@@ -378,7 +434,7 @@ impl Gate {
         &self,
         capability: &str,
         operation: &str,
-        target: &str,
+        target: &Aimed,
         started: Instant,
         outcome: Result<(), &str>,
         bytes: u64,
@@ -396,7 +452,7 @@ impl Gate {
         &self,
         capability: &str,
         operation: &str,
-        target: &str,
+        target: &Aimed,
         started: Instant,
         denied: Result<(), &str>,
         bytes: u64,
@@ -414,11 +470,11 @@ impl Gate {
         &self,
         capability: &str,
         operation: &str,
-        target: &str,
+        target: &Aimed,
         started: Instant,
         bytes: u64,
     ) -> Value {
-        json!({
+        let mut record = json!({
             "time": aws_smithy_types::DateTime::from(std::time::SystemTime::now())
                 .fmt(aws_smithy_types::date_time::Format::DateTime)
                 .unwrap_or_default(),
@@ -427,10 +483,14 @@ impl Gate {
             "step_sha256": self.step.sha256,
             "capability": capability,
             "operation": operation,
-            "target": target,
+            "target": target.target,
             "duration_ms": started.elapsed().as_millis() as u64,
             "bytes": bytes,
-        })
+        });
+        if let Some(via) = &target.via {
+            record["via"] = json!(via);
+        }
+        record
     }
 }
 
@@ -453,6 +513,16 @@ pub fn is_special(host: &str) -> bool {
     }
 }
 
+/// Loopback only: `127.0.0.0/8`, `::1`, `localhost`.
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    host == "localhost"
+        || host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// A host or ARN as shown in a denial: cut to [`AUDIT_TARGET_CHARS`] characters.
 fn short(text: &str) -> String {
     match text.char_indices().nth(AUDIT_TARGET_CHARS) {
@@ -461,9 +531,33 @@ fn short(text: &str) -> String {
     }
 }
 
+/// What the audit log says a call was aimed at, and the server it went through.
+struct Aimed {
+    target: String,
+    via: Option<String>,
+}
+
+impl Aimed {
+    fn describe(&self) -> String {
+        match &self.via {
+            Some(via) => format!("{} via {via}", self.target),
+            None => self.target.clone(),
+        }
+    }
+}
+
+/// The server a request goes through (`via`), as hosts are compared.
+pub fn request_via(request: &Value) -> Option<String> {
+    request
+        .get("via")
+        .and_then(Value::as_str)
+        .map(crate::caps::capability::normal_host)
+        .filter(|v| !v.is_empty())
+}
+
 /// What the audit log says a call was aimed at: a probe's host, or an AWS
-/// operation and its request, cut to [`AUDIT_TARGET_CHARS`] characters.
-fn audit_target(operation: &str, request: &Value, target: &Target) -> String {
+/// operation and its request, cut to [`AUDIT_TARGET_CHARS`] characters; and its `via`.
+fn audit_target(operation: &str, request: &Value, target: &Target) -> Aimed {
     let text = match target {
         Target::Host(host) => host.clone(),
         Target::Nothing => String::new(),
@@ -471,7 +565,10 @@ fn audit_target(operation: &str, request: &Value, target: &Target) -> String {
             format!("{operation} {}", cassette::canonical(request))
         }
     };
-    short(&text)
+    Aimed {
+        target: short(&text),
+        via: request_via(request).map(|v| short(&v)),
+    }
 }
 
 #[cfg(test)]
@@ -499,7 +596,7 @@ mod tests {
     #[test]
     fn audit_targets_are_cut_on_character_boundaries() {
         let host = format!("{}あ.example", "a".repeat(199));
-        let cut = audit_target("get", &json!({}), &Target::Host(host));
+        let cut = audit_target("get", &json!({}), &Target::Host(host)).target;
         assert!(cut.ends_with('…'), "{cut}");
         assert_eq!(cut.chars().count(), AUDIT_TARGET_CHARS + 1);
     }

@@ -15,6 +15,7 @@ use std::time::Duration;
 use sha2::Digest;
 
 use crate::caps::net::{NetConfig, Secret};
+use crate::caps::ssh::{SshPool, SshSettings};
 use crate::caps::{registry, Cassette, Settings};
 use crate::error::LoadError;
 use crate::execute::{Answers, Outputs, PlannedRun, RunPlan};
@@ -135,6 +136,7 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
             .collect();
         (step.info().name.clone(), runs)
     };
+    check_ssh(&answers, &runs)?;
     Ok(RunPlan {
         name,
         runs,
@@ -377,6 +379,42 @@ fn settings(flags: &Flags) -> Result<Settings, PlanError> {
             dns_server: flags.dns_server,
             mysql_password,
             timeout: Duration::from_secs(flags.probe_timeout),
+            ssh: ssh_pool(flags)?,
         },
     })
+}
+
+/// The run's SSH pool when `--ssh-key` is given (checked per trainee in [`plan`]).
+fn ssh_pool(flags: &Flags) -> Result<Option<Arc<SshPool>>, PlanError> {
+    let Some(key_template) = &flags.ssh_key else {
+        if flags.ssh_known_hosts.is_some() || flags.ssh_strict {
+            return Err(PlanError::Flag(
+                "--ssh-known-hosts and --ssh-strict need --ssh-key".to_string(),
+            ));
+        }
+        return Ok(None);
+    };
+    let settings = SshSettings {
+        key_template: key_template.clone(),
+        user: flags.ssh_user.clone(),
+        known_hosts: flags.ssh_known_hosts.clone(),
+        strict: flags.ssh_strict,
+    };
+    Ok(Some(Arc::new(SshPool::new(
+        settings,
+        Duration::from_secs(flags.probe_timeout),
+        flags.jobs as usize,
+    ))))
+}
+
+/// `--ssh-key` must name a readable key for every trainee of the run.
+fn check_ssh(answers: &Answers, runs: &[PlannedRun]) -> Result<(), PlanError> {
+    let Answers::Live(settings) = answers else {
+        return Ok(());
+    };
+    let Some(pool) = &settings.net.ssh else {
+        return Ok(());
+    };
+    let trainees: Vec<&str> = runs.iter().map(|r| r.trainee.as_str()).collect();
+    pool.settings().check(&trainees).map_err(PlanError::Flag)
 }

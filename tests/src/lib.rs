@@ -21,6 +21,7 @@ pub mod mariadb;
 pub mod probe_env;
 pub mod report;
 pub mod servers;
+pub mod ssh_env;
 pub mod world;
 
 pub use mariadb::{MariaDb, MariaDbSpec};

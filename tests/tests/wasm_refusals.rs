@@ -94,7 +94,7 @@ fn ungranted_capability_is_refused_naming_the_grant() {
         "--grant",
         "dns,mysql",
         "--grant",
-        "http,tcp",
+        "http,tcp,server",
         "--param",
         "user=user05",
     ]);
@@ -111,7 +111,7 @@ fn unknown_grant_is_bad_input() {
     let run = s.labrun(&["step3.wasm", "--grant", "aws,s3", "--param", "user=user05"]);
     assert_refused(
         &run,
-        "--grant s3: unknown capability; labrun grants aws, dns, mysql, http, tcp",
+        "--grant s3: unknown capability; labrun grants aws, dns, mysql, http, tcp, server",
     );
 }
 

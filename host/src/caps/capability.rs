@@ -91,6 +91,9 @@ pub enum Scope {
     OwnNames(&'static [&'static str]),
     /// A probe: admitted only for a host derived from the trainee's own resources.
     DerivedHost,
+    /// A fact about a server: admitted only when the request's `via` is one of the
+    /// trainee's own EC2 instances (its addresses or DNS names).
+    OwnServer,
     /// No rule yet: refused for untrusted steps, never answered unscoped.
     Refused,
 }
@@ -177,10 +180,4 @@ pub fn host_field(request: &Value, field: &str) -> Target {
     }
 }
 
-/// Lowercase, no brackets, no trailing dot: how hosts are compared.
-pub fn normal_host(host: &str) -> String {
-    host.trim()
-        .trim_matches(|c| c == '[' || c == ']')
-        .trim_end_matches('.')
-        .to_ascii_lowercase()
-}
+pub use super::net::normal_host;

@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 
 use super::capability::{self, Capability, NetAnswer, Operation, Scope};
 use super::error::{CapError, ErrorKind};
-use super::net::{Fields, NetConfig};
-use super::resolver::{build_resolver, classify, fqdn, Answer};
+use super::net::{forward_via, Fields, NetConfig};
+use super::resolver::{build_resolver, build_tcp_resolver, classify, fqdn, Answer};
 
 /// The `dns` capability.
 pub const SPEC: Capability = Capability {
@@ -67,7 +67,35 @@ pub async fn call(net: &NetConfig, operation: &str, request: &Value) -> Result<V
 }
 
 async fn lookup(net: &NetConfig, request: &Value) -> Result<Value, CapError> {
-    let fields = Fields::new(CAPABILITY, "lookup", request, &["name", "type"])?;
+    let fields = Fields::new(
+        CAPABILITY,
+        "lookup",
+        request,
+        &["name", "type", "via", "resolver"],
+    )?;
+    let via = fields
+        .string("via")?
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    let in_vpc = match via {
+        None => None,
+        Some(via) => {
+            let resolver = fields.required_string("resolver").map_err(|_| {
+                fields.invalid(
+                    "a lookup `via` a server needs `resolver`: the VPC resolver, the VPC CIDR base + 2 (10.0.0.2 for 10.0.0.0/16)",
+                )
+            })?;
+            let ip: IpAddr = resolver.trim().parse().map_err(|_| {
+                fields.invalid(format!(
+                    "request field `resolver`: `{resolver}` is not an IP address"
+                ))
+            })?;
+            Some((via, ip))
+        }
+    };
+    if in_vpc.is_none() && fields.string("resolver")?.is_some() {
+        return Err(fields.invalid("request field `resolver` is only for a lookup `via` a server"));
+    }
     let name = fields.required_string("name")?.trim();
     let types: Vec<RecordType> = match fields.string("type")? {
         None => vec![RecordType::A, RecordType::AAAA],
@@ -84,11 +112,31 @@ async fn lookup(net: &NetConfig, request: &Value) -> Result<Value, CapError> {
         },
     };
     let fqdn = fqdn(name);
-    let server = net.resolver_name();
     let error =
         |kind: ErrorKind, message: String| CapError::new(CAPABILITY, "lookup", kind, message);
-
-    let resolver = build_resolver(net.dns_server, net.timeout).map_err(|e| {
+    // Through a server: its VPC resolver over TCP, through an SSH channel kept open
+    // for the lookup (`_forward`).
+    let (server, resolver, _forward) = match in_vpc {
+        None => {
+            let server = net.resolver_name();
+            let resolver = build_resolver(net.dns_server, net.timeout);
+            (server, resolver, None)
+        }
+        Some((via, ip)) => {
+            let forward = forward_via(net, via, &ip.to_string(), 53)
+                .await
+                .map_err(|e| e.into_cap(CAPABILITY, "lookup"))?
+                .map_err(|f| {
+                    error(
+                        ErrorKind::Network,
+                        format!("DNS server {ip} via {via}: {}", f.message),
+                    )
+                })?;
+            let resolver = build_tcp_resolver(forward.addr, net.timeout);
+            (format!("{ip} via {via}"), resolver, Some(forward))
+        }
+    };
+    let resolver = resolver.map_err(|e| {
         error(
             ErrorKind::Network,
             format!("cannot set up the DNS resolver ({server}): {e}"),

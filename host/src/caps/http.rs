@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant as Deadline;
 use url::Url;
 
-use super::net::{connect, elapsed_ms, io_failure, Fields, NetConfig};
+use super::net::{connect_via, elapsed_ms, io_failure, via_session, Fields, NetConfig};
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
@@ -135,8 +135,13 @@ async fn get(net: &NetConfig, request: &Value) -> Result<Value, CapError> {
             "max_redirects",
             "max_body_bytes",
             "headers",
+            "via",
         ],
     )?;
+    let via = fields
+        .string("via")?
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
     let mut url = parse_url(&fields, fields.required_string("url")?.trim())?;
     let timeout = fields
         .uint("timeout_ms", 1, MAX_TIMEOUT_MS)?
@@ -162,22 +167,32 @@ async fn get(net: &NetConfig, request: &Value) -> Result<Value, CapError> {
         }
     }
     let options = Options { max_body, headers };
+    // The SSH side failing is labrun's error, not the site's answer.
+    if let Some(via) = via {
+        via_session(net, via)
+            .await
+            .map_err(|e| e.into_cap(CAPABILITY, "get"))?;
+    }
 
     let start = Instant::now();
     let deadline = Deadline::now() + timeout;
     let mut redirects: Vec<String> = Vec::new();
     loop {
-        let answer =
-            match tokio::time::timeout_at(deadline, fetch(net, &url, &options, deadline)).await {
-                Err(_) => Err(fail(
-                    "timeout",
-                    format!(
-                        "no HTTP answer from {url} within {} ms",
-                        timeout.as_millis()
-                    ),
-                )),
-                Ok(result) => result,
-            };
+        let answer = match tokio::time::timeout_at(
+            deadline,
+            fetch(net, via, &url, &options, deadline),
+        )
+        .await
+        {
+            Err(_) => Err(fail(
+                "timeout",
+                format!(
+                    "no HTTP answer from {url} within {} ms",
+                    timeout.as_millis()
+                ),
+            )),
+            Ok(result) => result,
+        };
         let answer = match answer {
             Ok(a) => a,
             Err(f) => {
@@ -240,6 +255,7 @@ fn parse_url(fields: &Fields<'_>, text: &str) -> Result<Url, CapError> {
 /// One GET of `url`: connect (connect-to applied), TLS if https, HTTP/1.1.
 async fn fetch(
     net: &NetConfig,
+    via: Option<&str>,
     url: &Url,
     options: &Options,
     deadline: Deadline,
@@ -247,8 +263,9 @@ async fn fetch(
     let host = url.host_str().unwrap_or_default();
     let port = url.port_or_known_default().unwrap_or(80);
     let remaining = deadline.saturating_duration_since(Deadline::now());
-    let (stream, _addr) = connect(net, host, port, remaining)
+    let (stream, _addr) = connect_via(net, via, host, port, remaining)
         .await
+        .map_err(|e| fail("unreachable", e.message))?
         .map_err(|f| fail(f.failure, f.message))?;
     if url.scheme() == "https" {
         let config = tls_config().map_err(|e| fail("tls", e))?;

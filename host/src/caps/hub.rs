@@ -16,6 +16,7 @@ use super::cassette::{self, Answer, Call, Cassette};
 use super::error::{CapError, ErrorKind};
 use super::registry;
 use super::settings::Settings;
+use super::ssh::SshPool;
 
 enum Backend {
     Live {
@@ -23,6 +24,8 @@ enum Backend {
         answerers: HashMap<&'static str, Arc<dyn capability::Answer>>,
         /// The operator's secrets, scrubbed from every answer and error.
         secrets: Vec<String>,
+        /// The run's SSH connections, closed by [`Hub::close`].
+        ssh: Option<Arc<SshPool>>,
     },
     Replay(HashMap<String, Answer>),
 }
@@ -56,6 +59,7 @@ impl Hub {
                 .map(|cap| (cap.name, (cap.connect)(&settings)))
                 .collect(),
             secrets: settings.secrets(),
+            ssh: settings.net.ssh.clone(),
         })
     }
 
@@ -160,7 +164,9 @@ impl Hub {
                     ))
                 });
             }
-            Backend::Live { answerers, secrets } => (answerers, secrets),
+            Backend::Live {
+                answerers, secrets, ..
+            } => (answerers, secrets),
         };
         if spec.one_endpoint {
             self.live_calls.fetch_add(1, Ordering::Relaxed);
@@ -240,6 +246,26 @@ impl Hub {
             labrun_cassette: cassette::CASSETTE_VERSION,
             recorded,
             calls: calls.into_iter().map(|(_, c)| c).collect(),
+        }
+    }
+
+    /// Ends what lives for the run only (SSH connections).
+    pub async fn close(&self) {
+        if let Backend::Live {
+            ssh: Some(pool), ..
+        } = &self.backend
+        {
+            pool.close().await;
+        }
+    }
+
+    /// SSH connections opened during the run.
+    pub fn ssh_connections(&self) -> u64 {
+        match &self.backend {
+            Backend::Live {
+                ssh: Some(pool), ..
+            } => pool.opened(),
+            _ => 0,
         }
     }
 

@@ -4,7 +4,7 @@
 //! goes through the [`Hub`] (live, record, replay).
 //!
 //! Inside: [`capability`] (the description type) and [`registry`]; the capabilities
-//! [`aws`], [`dns`], [`mysql`], [`http`], [`tcp`]; what they share ([`net`],
+//! [`aws`], [`dns`], [`mysql`], [`http`], [`tcp`], [`server`]; what they share ([`net`], [`ssh`],
 //! [`resolver`], [`owner`], [`settings`], [`error`]); and the [`hub`] with its
 //! [`cassette`].
 
@@ -20,7 +20,9 @@ pub mod net;
 pub mod owner;
 pub mod registry;
 pub mod resolver;
+pub mod server;
 pub mod settings;
+pub mod ssh;
 pub mod tcp;
 
 pub use capability::{Capability, Operation, Scope, Target};

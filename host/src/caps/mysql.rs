@@ -11,7 +11,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, Value as SqlValue};
 use serde_json::{json, Value};
 
-use super::net::{resolve, Fields, NetConfig, ResolveError};
+use super::net::{forward_via, resolve, Fields, NetConfig, ResolveError};
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
@@ -98,8 +98,12 @@ async fn query(net: &NetConfig, request: &Value) -> Result<Value, CapError> {
         CAPABILITY,
         "query",
         request,
-        &["host", "port", "user", "database", "sql"],
+        &["host", "port", "user", "database", "sql", "via"],
     )?;
+    let via = fields
+        .string("via")?
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
     let host = fields.required_string("host")?.trim();
     let port = fields.uint("port", 1, 65535)?.unwrap_or(3306) as u16;
     let user = fields.required_string("user")?;
@@ -113,7 +117,16 @@ async fn query(net: &NetConfig, request: &Value) -> Result<Value, CapError> {
 
     let timeout = net.timeout;
     let password = net.mysql_password.as_ref().map(|p| p.expose().to_string());
-    let work = run(net, host, port, user, database, sql, password.as_deref());
+    let work = run(
+        net,
+        via,
+        host,
+        port,
+        user,
+        database,
+        sql,
+        password.as_deref(),
+    );
     let result = match tokio::time::timeout(timeout, work).await {
         Ok(r) => r,
         Err(_) => Err(error(
@@ -133,8 +146,10 @@ async fn query(net: &NetConfig, request: &Value) -> Result<Value, CapError> {
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run(
     net: &NetConfig,
+    through: Option<&str>,
     host: &str,
     port: u16,
     user: &str,
@@ -142,23 +157,45 @@ async fn run(
     sql: &str,
     password: Option<&str>,
 ) -> Result<Value, CapError> {
-    let (to_host, to_port) = net.route(host, port);
-    let via = if (to_host.as_str(), to_port) != (host, port) {
-        format!(" (connect-to {to_host}:{to_port})")
-    } else {
-        String::new()
-    };
-    let addrs = resolve(net, &to_host, to_port, net.timeout)
-        .await
-        .map_err(|e| match e {
-            ResolveError::Timeout(m) => error(ErrorKind::Timeout, format!("{m}{via}")),
-            other => error(
-                ErrorKind::Network,
-                format!("cannot resolve MySQL host: {}{via}", other.message()),
+    // Through a server, that server resolves and connects (an SSH channel behind a
+    // loopback port); the forward lives as long as the session.
+    let (_forward, to_host, to_port, ips, via) = match through {
+        Some(server) => {
+            let forward = forward_via(net, server, host, port)
+                .await
+                .map_err(|e| e.into_cap(CAPABILITY, "query"))?
+                .map_err(|f| error(ErrorKind::Network, f.message).with_code("2003"))?;
+            let addr = forward.addr;
+            (
+                Some(forward),
+                addr.ip().to_string(),
+                addr.port(),
+                vec![addr.ip()],
+                format!(" (via {server})"),
             )
-            .with_code("2005"),
-        })?;
-    let ips: Vec<_> = addrs.iter().map(|a| a.ip()).collect();
+        }
+        None => {
+            let (to_host, to_port) = net.route(host, port);
+            let via = if (to_host.as_str(), to_port) != (host, port) {
+                format!(" (connect-to {to_host}:{to_port})")
+            } else {
+                String::new()
+            };
+            let addrs =
+                resolve(net, &to_host, to_port, net.timeout)
+                    .await
+                    .map_err(|e| match e {
+                        ResolveError::Timeout(m) => error(ErrorKind::Timeout, format!("{m}{via}")),
+                        other => error(
+                            ErrorKind::Network,
+                            format!("cannot resolve MySQL host: {}{via}", other.message()),
+                        )
+                        .with_code("2005"),
+                    })?;
+            let ips: Vec<_> = addrs.iter().map(|a| a.ip()).collect();
+            (None, to_host, to_port, ips, via)
+        }
+    };
     let opts = OptsBuilder::default()
         .ip_or_hostname(to_host.clone())
         .resolved_ips(Some(ips))

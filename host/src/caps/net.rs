@@ -9,8 +9,11 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use std::sync::Arc;
+
 use super::error::{CapError, ErrorKind};
 pub(crate) use super::resolver::ResolveError;
+use super::ssh::{Forward, Session, SshError, SshPool, SSH_PORT};
 
 /// One `--connect-to HOST:PORT:HOST2:PORT2` rule: a probe for HOST:PORT connects to
 /// HOST2:PORT2 instead. An empty HOST or PORT matches any; an empty HOST2 or PORT2 keeps
@@ -178,6 +181,8 @@ pub struct NetConfig {
     pub mysql_password: Option<Secret>,
     /// Default time limit of one probe.
     pub timeout: Duration,
+    /// The run's SSH connections, for probes `via` a server (`--ssh-key`).
+    pub ssh: Option<Arc<SshPool>>,
 }
 
 impl Default for NetConfig {
@@ -187,6 +192,7 @@ impl Default for NetConfig {
             dns_server: None,
             mysql_password: None,
             timeout: Duration::from_secs(5),
+            ssh: None,
         }
     }
 }
@@ -320,6 +326,97 @@ pub(crate) async fn connect(
         failure: "dns",
         message: format!("{to_host} has no address{via}"),
     }))
+}
+
+/// Lowercase, no brackets, no trailing dot: how hosts are compared.
+pub fn normal_host(host: &str) -> String {
+    host.trim()
+        .trim_matches(|c| c == '[' || c == ']')
+        .trim_end_matches('.')
+        .to_ascii_lowercase()
+}
+
+/// The SSH connection to the server `via` names (opened on first use; `--connect-to`
+/// applies to it like to any probe).
+pub(crate) async fn via_session(net: &NetConfig, via: &str) -> Result<Arc<Session>, SshError> {
+    let server = normal_host(via);
+    let Some(pool) = &net.ssh else {
+        return Err(SshError {
+            kind: ErrorKind::Unsupported,
+            message: format!("going via {server} needs the operator's SSH settings (--ssh-key)"),
+        });
+    };
+    let dial = server.clone();
+    pool.session(&server, |timeout| async move {
+        connect(net, &dial, SSH_PORT, timeout)
+            .await
+            .map(|(stream, _)| stream)
+            .map_err(|f| f.message)
+    })
+    .await
+}
+
+/// [`connect`], or with `via` the same connection opened by that server (an SSH
+/// `direct-tcpip` channel; `127.0.0.1` is the server's own loopback, and names are
+/// resolved there). The outer error is the SSH side's: labrun could not check.
+pub(crate) async fn connect_via(
+    net: &NetConfig,
+    via: Option<&str>,
+    host: &str,
+    port: u16,
+    timeout: Duration,
+) -> Result<Result<(tokio::net::TcpStream, String), ConnectFailure>, SshError> {
+    let Some(via) = via else {
+        return Ok(connect(net, host, port, timeout)
+            .await
+            .map(|(stream, addr)| (stream, addr.to_string())));
+    };
+    let work = async {
+        let session = via_session(net, via).await?;
+        let (to_host, to_port) = net.route(host, port);
+        Ok(session
+            .connect(&to_host, to_port)
+            .await?
+            .map(|stream| {
+                (
+                    stream,
+                    format!("{to_host}:{to_port} via {}", session.server()),
+                )
+            })
+            .map_err(|u| ConnectFailure {
+                failure: u.failure,
+                message: u.message,
+            }))
+    };
+    match tokio::time::timeout(timeout, work).await {
+        Ok(result) => result,
+        Err(_) => Ok(Err(ConnectFailure {
+            failure: "timeout",
+            message: format!(
+                "no TCP connection to {host}:{port} via {via} within {} ms",
+                timeout.as_millis()
+            ),
+        })),
+    }
+}
+
+/// A loopback port leading to `host:port` through the server `via`, for clients that
+/// dial by themselves (MySQL, DNS over TCP).
+pub(crate) async fn forward_via(
+    net: &NetConfig,
+    via: &str,
+    host: &str,
+    port: u16,
+) -> Result<Result<Forward, ConnectFailure>, SshError> {
+    let session = via_session(net, via).await?;
+    let (to_host, to_port) = net.route(host, port);
+    Ok(session
+        .forward(&to_host, to_port)
+        .await?
+        .map_err(|u| ConnectFailure {
+            failure: u.failure,
+            message: u.message,
+        }))
 }
 
 /// Classifies an I/O error of a connection attempt.

@@ -2,7 +2,7 @@
 //! capability is one line here plus its own module.
 
 use super::capability::{Capability, Operation};
-use super::{aws, dns, http, mysql, tcp};
+use super::{aws, dns, http, mysql, server, tcp};
 
 /// Every capability, in the order of `wit/labrun-host.wit`.
 pub const ALL: &[&Capability] = &[
@@ -11,6 +11,7 @@ pub const ALL: &[&Capability] = &[
     &mysql::SPEC,
     &http::SPEC,
     &tcp::SPEC,
+    &server::SPEC,
 ];
 
 /// The capability named `name`.

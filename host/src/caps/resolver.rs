@@ -91,9 +91,30 @@ pub(crate) fn build_resolver(
     server: Option<SocketAddr>,
     timeout: Duration,
 ) -> Result<TokioResolver, NetError> {
+    build(server, false, timeout)
+}
+
+/// A resolver asking `server` over TCP only (a DNS server reached through an SSH
+/// channel, which carries no UDP).
+pub(crate) fn build_tcp_resolver(
+    server: SocketAddr,
+    timeout: Duration,
+) -> Result<TokioResolver, NetError> {
+    build(Some(server), true, timeout)
+}
+
+fn build(
+    server: Option<SocketAddr>,
+    tcp_only: bool,
+    timeout: Duration,
+) -> Result<TokioResolver, NetError> {
     let mut builder = match server {
         Some(addr) => {
-            let mut ns = NameServerConfig::udp_and_tcp(addr.ip());
+            let mut ns = if tcp_only {
+                NameServerConfig::tcp(addr.ip())
+            } else {
+                NameServerConfig::udp_and_tcp(addr.ip())
+            };
             for c in &mut ns.connections {
                 c.port = addr.port();
             }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::net::{connect, elapsed_ms, Fields, NetConfig};
+use super::net::{connect_via, elapsed_ms, via_session, Fields, NetConfig};
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
@@ -65,8 +65,12 @@ async fn connect_op(net: &NetConfig, request: &Value) -> Result<Value, CapError>
         CAPABILITY,
         "connect",
         request,
-        &["host", "port", "timeout_ms"],
+        &["host", "port", "timeout_ms", "via"],
     )?;
+    let via = fields
+        .string("via")?
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
     let host = fields.required_string("host")?.trim();
     let port = fields
         .uint("port", 1, 65535)?
@@ -75,12 +79,20 @@ async fn connect_op(net: &NetConfig, request: &Value) -> Result<Value, CapError>
         .uint("timeout_ms", 1, MAX_TIMEOUT_MS)?
         .map(Duration::from_millis)
         .unwrap_or(net.timeout);
+    if let Some(via) = via {
+        via_session(net, via)
+            .await
+            .map_err(|e| e.into_cap(CAPABILITY, "connect"))?;
+    }
     let start = Instant::now();
-    Ok(match connect(net, host, port, timeout).await {
+    let attempt = connect_via(net, via, host, port, timeout)
+        .await
+        .map_err(|e| e.into_cap(CAPABILITY, "connect"))?;
+    Ok(match attempt {
         Ok((_stream, addr)) => json!({
             "ok": true,
             "elapsed_ms": elapsed_ms(start),
-            "address": addr.to_string(),
+            "address": addr,
         }),
         Err(f) => json!({
             "ok": false,

@@ -346,6 +346,43 @@ pub mod tcp {
     }
 }
 
+/// Read-only facts about a trainee's server over SSH (`via` names it).
+pub mod server {
+    use super::{answer, wit, CapError, Value};
+
+    pub fn read_file(request: Value) -> Result<Value, CapError> {
+        answer(
+            "server",
+            "read_file",
+            wit::server::read_file(&request.to_string()),
+        )
+    }
+
+    pub fn service(request: Value) -> Result<Value, CapError> {
+        answer(
+            "server",
+            "service",
+            wit::server::service(&request.to_string()),
+        )
+    }
+
+    pub fn listening(request: Value) -> Result<Value, CapError> {
+        answer(
+            "server",
+            "listening",
+            wit::server::listening(&request.to_string()),
+        )
+    }
+
+    pub fn network(request: Value) -> Result<Value, CapError> {
+        answer(
+            "server",
+            "network",
+            wit::server::network(&request.to_string()),
+        )
+    }
+}
+
 /// The step log (capped by the host).
 pub mod log {
     use super::wit;

@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use labrun_step_sdk::{
-    aws, dns, export_step, http, json, mysql, report, tcp, CapError, Info, Params, Problems,
-    Status, Step, Value,
+    aws, dns, export_step, http, json, mysql, report, server, tcp, CapError, Info, Params,
+    Problems, Status, Step, Value,
 };
 
 const AZ_READER: &str = "ap-northeast-1c"; // the manual puts the reader here
@@ -18,6 +18,8 @@ const ALB_AZS: [&str; 2] = ["ap-northeast-1c", "ap-northeast-1d"];
 const WEB2_CIDR: &str = "10.0.1.0/24";
 const READER_CLASS: &str = "db.t2.small";
 const WEB2_TYPE: &str = "t2.micro";
+const F1_REQUESTS: usize = 6; // sent through the ALB: round robin gives each target several
+const F1_TAIL_LINES: u64 = 2000; // access-log lines read back from each server
 
 const DB_WAIT_STATES: [&str; 12] = [
     "creating",
@@ -51,7 +53,7 @@ impl Step for Step3 {
     }
 
     fn run(params: Params) -> Result<(), String> {
-        let w = Names::new(params.get("user")?);
+        let mut w = Names::new(params.get("user")?);
         let mut st = BTreeMap::new();
         let checks: [(&str, Check); 11] = [
             ("A1", a1_reader_member),
@@ -72,21 +74,23 @@ impl Step for Step3 {
         }
 
         // What the console cannot show: DNS, MySQL and HTTP as the trainee's servers see them.
-        let probes: [(&str, Check); 6] = [
+        // MySQL goes through webserver#1 over SSH when the operator gave --ssh-key, as the
+        // manual does; without it, straight (an `ssh -L` tunnel and --connect-to).
+        w.via = web_server_address(&w.web1).unwrap_or(Value::Null);
+        w.ssh = ssh_usable(&w.via);
+        let probes: [(&str, Check); 7] = [
             ("A4", a4_endpoint_dns),
             ("A5", a5_databases),
             ("A6", a6_reader_read_only),
             ("C5", c5_wordpress_via_alb),
             ("D1", d1_site_url),
             ("E2", e2_no_direct_http),
+            ("F1", f1_both_targets_receive),
         ];
         for (id, check) in probes {
             let status = report::guard(id, || check(&w, &st));
             st.insert(id, status);
         }
-        report::skip("F1",
-            "not checked: seeing both targets receive requests needs each server's nginx log, and labrun has no log-reading capability",
-            "未確認: 両ターゲットへの振り分けの確認には各サーバの nginx ログが必要ですが、labrun にはログ読み取り機能がありません");
         Ok(())
     }
 }
@@ -98,6 +102,11 @@ type St = BTreeMap<&'static str, Status>;
 
 /// The names the manual gives a trainee's resources.
 struct Names {
+    user: String,
+    /// webserver#1's public address: where checks go `via` over SSH.
+    via: Value,
+    /// The operator gave SSH settings (see [`ssh_usable`]).
+    ssh: bool,
     cluster: String,
     writer: String,
     reader: String,
@@ -115,6 +124,9 @@ struct Names {
 impl Names {
     fn new(u: &str) -> Names {
         Names {
+            user: u.to_string(),
+            via: Value::Null,
+            ssh: false,
             cluster: format!("wp-{u}-cluster"),
             writer: format!("wp-{u}"),
             reader: format!("wp-{u}-slave"),
@@ -1453,10 +1465,13 @@ fn a5_databases(w: &Names, st: &St) -> Result<Status, CapError> {
         return Ok(Status::Skip);
     }
     let c = find_cluster(w)?;
-    let answer = mysql::query(json!({
-        "host": c["Endpoint"], "port": mysql_port(&c), "user": c["MasterUsername"],
-        "sql": "SHOW DATABASES",
-    }))?;
+    let answer = query(
+        w,
+        json!({
+            "host": c["Endpoint"], "port": mysql_port(&c), "user": c["MasterUsername"],
+            "sql": "SHOW DATABASES",
+        }),
+    )?;
     let databases: Vec<String> = items(&answer["rows"]).iter().map(|r| t(&r[0])).collect();
     let evidence = json!({ "endpoint": c["Endpoint"], "databases": databases });
     if databases.iter().any(|d| d == "wordpress") {
@@ -1487,10 +1502,13 @@ fn a6_reader_read_only(w: &Names, st: &St) -> Result<Status, CapError> {
     }
     let c = find_cluster(w)?;
     // Decided by reading server variables: a check never writes, not even to fail.
-    let answer = mysql::query(json!({
-        "host": c["ReaderEndpoint"], "port": mysql_port(&c), "user": c["MasterUsername"],
-        "sql": "SELECT @@read_only, @@innodb_read_only",
-    }))?;
+    let answer = query(
+        w,
+        json!({
+            "host": c["ReaderEndpoint"], "port": mysql_port(&c), "user": c["MasterUsername"],
+            "sql": "SELECT @@read_only, @@innodb_read_only",
+        }),
+    )?;
     let Some(row) = items(&answer["rows"]).first() else {
         return Ok(report::error(
             "A6",
@@ -1503,10 +1521,19 @@ fn a6_reader_read_only(w: &Names, st: &St) -> Result<Status, CapError> {
         "endpoint": c["ReaderEndpoint"], "read_only": row[0], "innodb_read_only": row[1],
     });
     if t(&row[0]) == "1" || t(&row[1]) == "1" {
+        // Only the variables were read: a check never writes, so it never saw ERROR 1290.
         return Ok(report::pass(
             "A6",
-            "the reader endpoint is read-only (writes are refused with ERROR 1290)",
-            "読み込みエンドポイントは読み取り専用です (書き込みは ERROR 1290 で拒否されます)",
+            format!(
+                "the reader endpoint is read-only (@@read_only {}, @@innodb_read_only {})",
+                t(&row[0]),
+                t(&row[1])
+            ),
+            format!(
+                "読み込みエンドポイントは読み取り専用です (@@read_only {}、@@innodb_read_only {})",
+                t(&row[0]),
+                t(&row[1])
+            ),
             evidence,
         ));
     }
@@ -1600,11 +1627,14 @@ fn d1_site_url(w: &Names, st: &St) -> Result<Status, CapError> {
         ));
     }
     let c = find_cluster(w)?;
-    let answer = mysql::query(json!({
-        "host": c["Endpoint"], "port": mysql_port(&c), "user": c["MasterUsername"],
-        "database": "wordpress",
-        "sql": "SELECT option_name, option_value FROM wp_options WHERE option_name IN ('siteurl', 'home')",
-    }))?;
+    let answer = query(
+        w,
+        json!({
+            "host": c["Endpoint"], "port": mysql_port(&c), "user": c["MasterUsername"],
+            "database": "wordpress",
+            "sql": "SELECT option_name, option_value FROM wp_options WHERE option_name IN ('siteurl', 'home')",
+        }),
+    )?;
     let dns_name = t(&lb["DNSName"]);
     let want = format!("http://{dns_name}").to_lowercase();
     let mut values = BTreeMap::new();
@@ -1717,6 +1747,154 @@ fn e2_no_direct_http(w: &Names, _st: &St) -> Result<Status, CapError> {
         format!(
             "Web サーバへの直接 HTTP は失敗します ({})",
             join(&names, ", ")
+        ),
+        evidence,
+    ))
+}
+
+// ---------------------------------------------------------------- through the web server
+
+/// The operator gave no SSH settings (--ssh-key): the capability says so, nothing failed.
+fn no_ssh(e: &CapError) -> bool {
+    e.kind == "unsupported" && e.code.as_deref() == Some("ssh")
+}
+
+/// Whether checks go through the web server: the operator gave --ssh-key (a cassette
+/// recorded without it replays as without it). An SSH failure counts as usable: the
+/// checks through the server then say what failed.
+fn ssh_usable(via: &Value) -> bool {
+    if none(via) {
+        return false;
+    }
+    match server::listening(json!({ "via": via })) {
+        Ok(_) => true,
+        // Not recorded: a cassette made without --ssh-key; a policy denial: not granted.
+        Err(e) => !(no_ssh(&e) || e.kind == "not_recorded" || e.code.as_deref() == Some("policy")),
+    }
+}
+
+/// A read-only MySQL query, through the web server (`w.via`) when labrun can SSH there.
+fn query(w: &Names, mut request: Value) -> Result<Value, CapError> {
+    if w.ssh {
+        request["via"] = w.via.clone();
+    }
+    mysql::query(request)
+}
+
+/// The public address of the web server named `name`, or null.
+fn web_server_address(name: &str) -> Result<Value, CapError> {
+    Ok(instances_named(name)?
+        .first()
+        .map(|i| i["PublicIpAddress"].clone())
+        .unwrap_or(Value::Null))
+}
+
+fn access_log(ip: &Value, lines: u64) -> Result<String, CapError> {
+    let f = server::read_file(json!({
+        "via": ip, "path": "/var/log/nginx/access.log", "tail_lines": lines,
+    }))?;
+    Ok(t(&f["content"]))
+}
+
+fn count_marked(log: &str, marker: &str) -> usize {
+    log.split('\n').filter(|l| l.contains(marker)).count()
+}
+
+/// A log's last line as a short token: its time stamp's digits and its length (""
+/// for an empty log). That line is whatever came last before this run (often the last
+/// run's own marked request), so the token changes from run to run.
+fn last_stamp(log: &str) -> String {
+    let Some(last) = log.split('\n').rfind(|l| !l.is_empty()) else {
+        return String::new();
+    };
+    let digits: String = match (last.find('['), last.find(']')) {
+        (Some(open), Some(close)) if close > open => last[open + 1..close]
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect(),
+        _ => String::new(),
+    };
+    format!("{digits}{}", last.chars().count())
+}
+
+fn f1_both_targets_receive(w: &Names, _st: &St) -> Result<Status, CapError> {
+    if !w.ssh {
+        return Ok(report::skip("F1",
+            "not checked: seeing both targets receive requests needs each server's nginx log: give labrun --ssh-key",
+            "未確認: 両ターゲットへの振り分けの確認には各サーバの nginx ログが必要です: labrun に --ssh-key を指定してください"));
+    }
+    let lb = find_alb(w)?;
+    if none(&lb) {
+        return Ok(report::skip(
+            "F1",
+            format!("skipped: no load balancer {} (see C1)", w.alb),
+            format!("省略: ロードバランサ {} がありません (C1 参照)", w.alb),
+        ));
+    }
+    let mut servers: Vec<(String, Value)> = Vec::new();
+    for name in [&w.web1, &w.web2] {
+        let ip = web_server_address(name)?;
+        if none(&ip) {
+            return Ok(report::skip(
+                "F1",
+                format!(
+                    "skipped: {name} has no public address to read its nginx log from (see B2)"
+                ),
+                format!("省略: {name} にログを読むためのパブリックアドレスがありません (B2 参照)"),
+            ));
+        }
+        servers.push((name.clone(), ip));
+    }
+    // The marker is unique to this run yet replays from a cassette: it is made from the
+    // logs' last lines before this run's requests (a different request from the read
+    // after them: labrun answers identical calls once per run).
+    let mut before = Vec::new();
+    for (_, ip) in &servers {
+        before.push(access_log(ip, 1)?);
+    }
+    let marker = format!(
+        "labrun-f1={}-{}-{}",
+        w.user,
+        last_stamp(&before[0]),
+        last_stamp(&before[1])
+    );
+    let mut answered = 0;
+    for i in 0..F1_REQUESTS {
+        let r = http::get(json!({ "url": format!("http://{}/?{marker}-{i}", t(&lb["DNSName"])) }))?;
+        if r["ok"] == json!(true) {
+            answered += 1;
+        }
+    }
+    let mut received = BTreeMap::new();
+    let mut p = Problems::new();
+    for (name, ip) in &servers {
+        let n = count_marked(&access_log(ip, F1_TAIL_LINES)?, &marker);
+        received.insert(name.clone(), n);
+        if n == 0 {
+            p.problem(
+                format!("{name} received none of {F1_REQUESTS} requests sent through {}: is it registered in {} and healthy? (see C3)", w.alb, w.tg),
+                format!("{name} は {} 経由の {F1_REQUESTS} 件のリクエストを1件も受けていません: {} に登録され healthy ですか? (C3 参照)", w.alb, w.tg),
+            );
+        }
+    }
+    let evidence = json!({ "marker": marker, "sent": F1_REQUESTS, "answered": answered, "received": received });
+    if !p.is_empty() {
+        return Ok(report::fail(
+            "F1",
+            join(&p.en, "; "),
+            join(&p.ja, "、"),
+            evidence,
+        ));
+    }
+    Ok(report::pass(
+        "F1",
+        format!(
+            "both targets received requests through {} ({}: {}, {}: {})",
+            w.alb, w.web1, received[&w.web1], w.web2, received[&w.web2]
+        ),
+        format!(
+            "両ターゲットが {} 経由のリクエストを受けています ({}: {}、{}: {})",
+            w.alb, w.web1, received[&w.web1], w.web2, received[&w.web2]
         ),
         evidence,
     ))

@@ -75,6 +75,18 @@ where
     for lb in list(&lbs, "LoadBalancers").filter(|lb| named(lb, "LoadBalancerName")) {
         add(&lb["DNSName"]);
     }
+    hosts.extend(own_servers(owner, describe).await?);
+    Ok(hosts)
+}
+
+/// Addresses and DNS names of the trainee's own EC2 instances, lowercase: the
+/// servers an untrusted step may go `via`.
+pub async fn own_servers<F, Fut>(owner: &Owner, describe: F) -> Result<HashSet<String>, CapError>
+where
+    F: Fn(&'static str) -> Fut,
+    Fut: Future<Output = Result<Value, CapError>>,
+{
+    let mut servers = HashSet::new();
     let ec2 = describe("ec2_describe_instances").await?;
     for r in list(&ec2, "Reservations") {
         for i in list(r, "Instances").filter(|i| owner.owns(&tag_name(i))) {
@@ -84,9 +96,11 @@ where
                 "PublicDnsName",
                 "PrivateDnsName",
             ] {
-                add(&i[key]);
+                if let Some(h) = i[key].as_str().filter(|h| !h.is_empty()) {
+                    servers.insert(h.trim_end_matches('.').to_ascii_lowercase());
+                }
             }
         }
     }
-    Ok(hosts)
+    Ok(servers)
 }

@@ -1,0 +1,611 @@
+//! SSH to a trainee's web server, the way the manual does (`ssh -i 1day-userXX.pem
+//! ec2-user@…`): the operator's key settings ([`SshSettings`]) and one pool of
+//! connections per run ([`SshPool`]). Every probe `via` a server and every `server`
+//! call share one connection per server (channels multiplexed); the key is read here
+//! only and its path and contents never reach an answer or an error.
+//!
+//! This module dials nothing itself: the caller ([`super::net`]) routes and connects
+//! the TCP stream (so `--connect-to` applies to SSH too) and hands it over.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use russh::client::{self, Handle};
+use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKey};
+use russh::{ChannelMsg, ChannelOpenFailure, Disconnect};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OnceCell, Semaphore};
+
+use super::error::{CapError, ErrorKind};
+
+/// The placeholder of `--ssh-key` replaced by the trainee id.
+pub const TRAINEE_PLACEHOLDER: &str = "{trainee}";
+
+/// The SSH port of a server named by `via`.
+pub const SSH_PORT: u16 = 22;
+
+/// The operator's SSH settings (`--ssh-key`, `--ssh-user`, `--ssh-known-hosts`,
+/// `--ssh-strict`). Steps never see them.
+#[derive(Debug, Clone)]
+pub struct SshSettings {
+    /// Path of the trainee's private key, `{trainee}` replaced by the trainee id.
+    pub key_template: String,
+    /// The login user (EC2's Amazon Linux: `ec2-user`).
+    pub user: String,
+    /// Host keys trusted on first use and recorded here (OpenSSH's `accept-new`).
+    pub known_hosts: Option<PathBuf>,
+    /// Refuse hosts that `known_hosts` does not list.
+    pub strict: bool,
+}
+
+impl SshSettings {
+    /// The key file of `trainee`.
+    pub fn key_path(&self, trainee: &str) -> PathBuf {
+        PathBuf::from(self.key_template.replace(TRAINEE_PLACEHOLDER, trainee))
+    }
+
+    /// Bad input found before anything runs: one line for exit 64.
+    pub fn check(&self, trainees: &[&str]) -> Result<(), String> {
+        if trainees.len() > 1 && !self.key_template.contains(TRAINEE_PLACEHOLDER) {
+            return Err(format!(
+                "--ssh-key {} names one key for {} trainees: put {TRAINEE_PLACEHOLDER} in it, e.g. --ssh-key 'keys/1day-{TRAINEE_PLACEHOLDER}.pem'",
+                self.key_template,
+                trainees.len()
+            ));
+        }
+        for trainee in trainees {
+            let path = self.key_path(trainee);
+            std::fs::File::open(&path).map_err(|e| {
+                format!(
+                    "cannot read --ssh-key {} for {trainee}: {e}",
+                    path.display()
+                )
+            })?;
+        }
+        if let Some(path) = &self.known_hosts {
+            if path.exists() {
+                std::fs::read_to_string(path).map_err(|e| {
+                    format!("cannot read --ssh-known-hosts {}: {e}", path.display())
+                })?;
+            } else if self.strict {
+                return Err(format!(
+                    "--ssh-strict: --ssh-known-hosts {} does not exist, so every host would be refused",
+                    path.display()
+                ));
+            }
+            let dir = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            if !dir.is_dir() {
+                return Err(format!(
+                    "--ssh-known-hosts {}: the folder {} does not exist",
+                    path.display(),
+                    dir.display()
+                ));
+            }
+        } else if self.strict {
+            return Err("--ssh-strict needs --ssh-known-hosts FILE".to_string());
+        }
+        Ok(())
+    }
+}
+
+tokio::task_local! {
+    /// The trainee whose run makes the current call: picks the key of `--ssh-key`.
+    static TRAINEE: String;
+}
+
+/// Runs `work` on behalf of `trainee` (the gate wraps every call in it).
+pub async fn as_trainee<F: Future>(trainee: &str, work: F) -> F::Output {
+    TRAINEE.scope(trainee.to_string(), work).await
+}
+
+fn current_trainee() -> Option<String> {
+    TRAINEE.try_with(Clone::clone).ok()
+}
+
+/// Why the SSH side failed: labrun could not check (an `error` outcome).
+#[derive(Debug, Clone)]
+pub struct SshError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl SshError {
+    /// As a capability error of `capability.operation` (code `ssh`).
+    pub fn into_cap(self, capability: &'static str, operation: &str) -> CapError {
+        CapError::new(capability, operation, self.kind, self.message).with_code("ssh")
+    }
+
+    fn new(kind: ErrorKind, message: impl Into<String>) -> SshError {
+        SshError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// One SSH connection to one server, shared by every call through it.
+pub struct Session {
+    server: String,
+    handle: Handle<Client>,
+}
+
+/// What a fixed command printed, capped.
+#[derive(Debug, Clone, Default)]
+pub struct Output {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub status: Option<u32>,
+    /// stdout was longer than the cap and was cut.
+    pub truncated: bool,
+}
+
+/// Longest stderr kept from a command.
+const MAX_STDERR: usize = 4096;
+
+type Slot = Arc<OnceCell<Result<Arc<Session>, SshError>>>;
+
+/// The run's SSH connections: at most one per server (and key), opened on first use,
+/// closed by [`SshPool::close`] at the end of the run.
+pub struct SshPool {
+    settings: SshSettings,
+    timeout: Duration,
+    sessions: Mutex<HashMap<String, Slot>>,
+    /// Handshakes at once (`--jobs`).
+    handshakes: Semaphore,
+    opened: AtomicU64,
+}
+
+impl fmt::Debug for SshPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SshPool")
+            .field("user", &self.settings.user)
+            .field("opened", &self.opened())
+            .finish()
+    }
+}
+
+impl SshPool {
+    pub fn new(settings: SshSettings, timeout: Duration, jobs: usize) -> SshPool {
+        SshPool {
+            settings,
+            timeout,
+            sessions: Mutex::new(HashMap::new()),
+            handshakes: Semaphore::new(jobs.max(1)),
+            opened: AtomicU64::new(0),
+        }
+    }
+
+    /// The operator's settings.
+    pub fn settings(&self) -> &SshSettings {
+        &self.settings
+    }
+
+    /// SSH connections opened so far in this run.
+    pub fn opened(&self) -> u64 {
+        self.opened.load(Ordering::Relaxed)
+    }
+
+    /// The connection to `server` (as the step names it), opened on first use over the
+    /// stream `dial` connects. A failure is remembered: later calls through the same
+    /// server fail at once with the same error.
+    pub async fn session<D, Fut>(&self, server: &str, dial: D) -> Result<Arc<Session>, SshError>
+    where
+        D: FnOnce(Duration) -> Fut,
+        Fut: Future<Output = Result<TcpStream, String>>,
+    {
+        let trainee = current_trainee().unwrap_or_default();
+        let key_path = self.settings.key_path(&trainee);
+        let slot = {
+            let mut sessions = self.sessions.lock().expect("ssh lock poisoned");
+            sessions
+                .entry(format!("{server}\n{}", key_path.display()))
+                .or_default()
+                .clone()
+        };
+        slot.get_or_init(|| async {
+            let _permit = self.handshakes.acquire().await;
+            let work = self.open(server, &trainee, &key_path, dial);
+            match tokio::time::timeout(self.timeout, work).await {
+                Ok(result) => result,
+                Err(_) => Err(SshError::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "no SSH session with {server} within {} ms",
+                        self.timeout.as_millis()
+                    ),
+                )),
+            }
+        })
+        .await
+        .clone()
+    }
+
+    async fn open<D, Fut>(
+        &self,
+        server: &str,
+        trainee: &str,
+        key_path: &Path,
+        dial: D,
+    ) -> Result<Arc<Session>, SshError>
+    where
+        D: FnOnce(Duration) -> Fut,
+        Fut: Future<Output = Result<TcpStream, String>>,
+    {
+        let whose = if trainee.is_empty() {
+            "the --ssh-key".to_string()
+        } else {
+            format!("{trainee}'s --ssh-key")
+        };
+        // Never the path or the contents in a message: only whose key it is.
+        let text = tokio::fs::read_to_string(key_path).await.map_err(|e| {
+            SshError::new(
+                ErrorKind::Credentials,
+                format!("cannot read {whose}: {}", e.kind()),
+            )
+        })?;
+        let key = russh::keys::decode_secret_key(&text, None).map_err(|_| {
+            SshError::new(
+                ErrorKind::Credentials,
+                format!("{whose} is not an unencrypted private key (PEM or OpenSSH)"),
+            )
+        })?;
+        drop(text);
+        let stream = dial(self.timeout).await.map_err(|why| {
+            SshError::new(
+                ErrorKind::Network,
+                format!("cannot reach SSH on {server}: {why}"),
+            )
+        })?;
+        let verdict = Arc::new(Mutex::new(None));
+        let client = Client {
+            server: server.to_string(),
+            known_hosts: self.settings.known_hosts.clone(),
+            strict: self.settings.strict,
+            verdict: verdict.clone(),
+        };
+        let config = Arc::new(client::Config {
+            nodelay: true,
+            ..client::Config::default()
+        });
+        let mut handle = client::connect_stream(config, stream, client)
+            .await
+            .map_err(|e| {
+                let refused = verdict.lock().expect("ssh lock poisoned").take();
+                SshError::new(
+                    if refused.is_some() {
+                        ErrorKind::Denied
+                    } else {
+                        ErrorKind::Network
+                    },
+                    refused.unwrap_or_else(|| format!("SSH handshake with {server} failed: {e}")),
+                )
+            })?;
+        self.opened.fetch_add(1, Ordering::Relaxed);
+        let hash = handle
+            .best_supported_rsa_hash()
+            .await
+            .ok()
+            .flatten()
+            .flatten();
+        let auth = handle
+            .authenticate_publickey(
+                self.settings.user.clone(),
+                PrivateKeyWithHashAlg::new(Arc::new(key), hash),
+            )
+            .await
+            .map_err(|e| {
+                SshError::new(
+                    ErrorKind::Credentials,
+                    format!("SSH authentication on {server} failed: {e}"),
+                )
+            })?;
+        if !auth.success() {
+            let _ = handle.disconnect(Disconnect::ByApplication, "", "en").await;
+            return Err(SshError::new(
+                ErrorKind::Credentials,
+                format!(
+                    "SSH authentication as {} on {server} failed: the server refused {whose} (publickey)",
+                    self.settings.user
+                ),
+            ));
+        }
+        Ok(Arc::new(Session {
+            server: server.to_string(),
+            handle,
+        }))
+    }
+
+    /// Ends every connection of the run.
+    pub async fn close(&self) {
+        let slots: Vec<Slot> = {
+            let mut sessions = self.sessions.lock().expect("ssh lock poisoned");
+            sessions.drain().map(|(_, slot)| slot).collect()
+        };
+        for slot in slots {
+            if let Some(Ok(session)) = slot.get() {
+                let _ = session
+                    .handle
+                    .disconnect(Disconnect::ByApplication, "labrun run finished", "en")
+                    .await;
+            }
+        }
+    }
+}
+
+/// Why the server could not open the inner connection: a probe answer, not an error.
+#[derive(Debug)]
+pub struct Unreachable {
+    /// `refused` or `unreachable`.
+    pub failure: &'static str,
+    pub message: String,
+}
+
+/// A loopback port that leads, through the server, to `host:port`; closed when
+/// dropped.
+pub struct Forward {
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Forward {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Session {
+    /// The server as the step named it.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    async fn direct_tcpip(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> Result<Result<russh::Channel<client::Msg>, Unreachable>, SshError> {
+        match self
+            .handle
+            .channel_open_direct_tcpip(host, port as u32, "127.0.0.1", 0)
+            .await
+        {
+            Ok(channel) => Ok(Ok(channel)),
+            Err(russh::Error::ChannelOpenFailure(ChannelOpenFailure::ConnectFailed)) => {
+                Ok(Err(Unreachable {
+                    failure: "refused",
+                    message: format!(
+                        "{} could not connect to {host}:{port} (refused or unreachable from there)",
+                        self.server
+                    ),
+                }))
+            }
+            Err(russh::Error::ChannelOpenFailure(why)) => Err(SshError::new(
+                ErrorKind::Denied,
+                format!(
+                    "{} refused to forward to {host}:{port}: {} (does sshd allow TCP forwarding?)",
+                    self.server,
+                    why.description()
+                ),
+            )),
+            Err(e) => Err(SshError::new(
+                ErrorKind::Network,
+                format!("the SSH connection to {} failed: {e}", self.server),
+            )),
+        }
+    }
+
+    /// One TCP connection opened by the server itself to `host:port`, handed back as a
+    /// loopback stream (so every probe keeps its plain TCP code).
+    pub async fn connect(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> Result<Result<TcpStream, Unreachable>, SshError> {
+        let channel = match self.direct_tcpip(host, port).await? {
+            Ok(c) => c,
+            Err(u) => return Ok(Err(u)),
+        };
+        let local = |e: std::io::Error| {
+            SshError::new(ErrorKind::Network, format!("loopback pipe for SSH: {e}"))
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await.map_err(local)?;
+        let addr = listener.local_addr().map_err(local)?;
+        let (client, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        let client = client.map_err(local)?;
+        let (accepted, _) = accepted.map_err(local)?;
+        tokio::spawn(pipe(accepted, channel));
+        Ok(Ok(client))
+    }
+
+    /// A loopback port for clients that dial by themselves (MySQL, DNS over TCP): the
+    /// first inner connection is opened now (so a refusal shows at once), each later
+    /// client gets its own channel.
+    pub async fn forward(
+        self: &Arc<Self>,
+        host: &str,
+        port: u16,
+    ) -> Result<Result<Forward, Unreachable>, SshError> {
+        let first = match self.direct_tcpip(host, port).await? {
+            Ok(c) => c,
+            Err(u) => return Ok(Err(u)),
+        };
+        let local = |e: std::io::Error| {
+            SshError::new(ErrorKind::Network, format!("loopback port for SSH: {e}"))
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await.map_err(local)?;
+        let addr = listener.local_addr().map_err(local)?;
+        let session = self.clone();
+        let (host, port) = (host.to_string(), port);
+        let task = tokio::spawn(async move {
+            let mut first = Some(first);
+            while let Ok((accepted, _)) = listener.accept().await {
+                let channel = match first.take() {
+                    Some(c) => c,
+                    None => match session.direct_tcpip(&host, port).await {
+                        Ok(Ok(c)) => c,
+                        _ => continue,
+                    },
+                };
+                tokio::spawn(pipe(accepted, channel));
+            }
+        });
+        Ok(Ok(Forward { addr, task }))
+    }
+
+    /// Runs one fixed command; stdout is kept up to `max_bytes`.
+    pub async fn exec(&self, command: &str, max_bytes: usize) -> Result<Output, SshError> {
+        let failed = |e: russh::Error| {
+            SshError::new(
+                ErrorKind::Network,
+                format!("the SSH connection to {} failed: {e}", self.server),
+            )
+        };
+        let mut channel = self.handle.channel_open_session().await.map_err(failed)?;
+        channel.exec(true, command).await.map_err(failed)?;
+        let mut out = Output::default();
+        while let Some(msg) = channel.wait().await {
+            match msg {
+                ChannelMsg::Data { data } => {
+                    let room = max_bytes.saturating_sub(out.stdout.len());
+                    if data.len() > room {
+                        out.truncated = true;
+                    }
+                    out.stdout.extend_from_slice(&data[..data.len().min(room)]);
+                }
+                ChannelMsg::ExtendedData { data, .. } => {
+                    let room = MAX_STDERR.saturating_sub(out.stderr.len());
+                    out.stderr.extend_from_slice(&data[..data.len().min(room)]);
+                }
+                ChannelMsg::ExitStatus { exit_status } => out.status = Some(exit_status),
+                ChannelMsg::Close => break,
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Copies both ways between a loopback stream and a channel until either ends.
+async fn pipe(mut stream: TcpStream, channel: russh::Channel<client::Msg>) {
+    let mut remote = channel.into_stream();
+    let _ = tokio::io::copy_bidirectional(&mut stream, &mut remote).await;
+}
+
+/// SHA256 fingerprint as OpenSSH prints it.
+fn fingerprint(key: &PublicKey) -> String {
+    key.fingerprint(HashAlg::Sha256).to_string()
+}
+
+/// russh's callbacks: the host-key check (trust on first use, `--ssh-strict`).
+struct Client {
+    server: String,
+    known_hosts: Option<PathBuf>,
+    strict: bool,
+    /// Why the host key was refused, for the error message.
+    verdict: Arc<Mutex<Option<String>>>,
+}
+
+impl Client {
+    fn refuse(&self, why: String) -> Result<bool, russh::Error> {
+        *self.verdict.lock().expect("ssh lock poisoned") = Some(why);
+        Ok(false)
+    }
+}
+
+impl client::Handler for Client {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        offered: &russh::keys::PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        let server_key = &offered.public_key();
+        let Some(path) = self.known_hosts.clone() else {
+            // No --ssh-known-hosts: the manual's `StrictHostKeyChecking=no`.
+            return Ok(true);
+        };
+        let host = self.server.clone();
+        match russh::keys::check_known_hosts_path(&host, SSH_PORT, server_key, &path) {
+            Ok(true) => Ok(true),
+            Ok(false) if self.strict => self.refuse(format!(
+                "the SSH host key of {host} ({}) is not in --ssh-known-hosts {} and --ssh-strict refuses unknown hosts",
+                fingerprint(server_key),
+                path.display()
+            )),
+            Ok(false) => match russh::keys::known_hosts::learn_known_hosts_path(
+                &host, SSH_PORT, server_key, &path,
+            ) {
+                Ok(()) => Ok(true),
+                Err(e) => self.refuse(format!(
+                    "cannot record the SSH host key of {host} in --ssh-known-hosts {}: {e}",
+                    path.display()
+                )),
+            },
+            Err(russh::keys::Error::KeyChanged { .. }) => {
+                let recorded = russh::keys::known_hosts::known_host_keys_path(&host, SSH_PORT, &path)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find(|(_, k)| k.algorithm() == server_key.algorithm())
+                    .map(|(_, k)| fingerprint(&k))
+                    .unwrap_or_else(|| "?".to_string());
+                self.refuse(format!(
+                    "the SSH host key of {host} changed: --ssh-known-hosts {} has {recorded}, the server now shows {}; if the server was really replaced, remove its line",
+                    path.display(),
+                    fingerprint(server_key)
+                ))
+            }
+            Err(e) => self.refuse(format!(
+                "cannot check the SSH host key of {host} against --ssh-known-hosts {}: {e}",
+                path.display()
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(template: &str) -> SshSettings {
+        SshSettings {
+            key_template: template.to_string(),
+            user: "ec2-user".to_string(),
+            known_hosts: None,
+            strict: false,
+        }
+    }
+
+    #[test]
+    fn the_key_template_names_each_trainees_key() {
+        let s = settings("keys/1day-{trainee}.pem");
+        assert_eq!(s.key_path("user05"), PathBuf::from("keys/1day-user05.pem"));
+    }
+
+    #[test]
+    fn bad_ssh_settings_are_one_line_naming_the_flag() {
+        let e = settings("/nonexistent/one.pem")
+            .check(&["user01", "user02"])
+            .unwrap_err();
+        assert!(e.contains("{trainee}") && !e.contains('\n'), "{e}");
+        let e = settings("/nonexistent/{trainee}.pem")
+            .check(&["user01"])
+            .unwrap_err();
+        assert!(
+            e.starts_with("cannot read --ssh-key /nonexistent/user01.pem for user01"),
+            "{e}"
+        );
+        let mut strict = settings("/dev/null");
+        strict.strict = true;
+        let e = strict.check(&["user01"]).unwrap_err();
+        assert!(e.contains("--ssh-known-hosts"), "{e}");
+    }
+}
