@@ -148,7 +148,7 @@ pub type TraineeParams = (String, BTreeMap<String, String>);
 /// One param set per trainee: `--trainee` ids, else the single `--param` set.
 pub fn trainee_params(flags: &Flags) -> Result<Vec<TraineeParams>, PlanError> {
     let params = param_map(flags)?;
-    let trainees = roster::ids(&flags.trainees, &flags.live.trainees)?;
+    let trainees = roster::ids(&flags.trainees, &flags.live.roster)?;
     if trainees.is_empty() {
         let trainee = params
             .get(TRAINEE_PARAM)

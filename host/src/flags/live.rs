@@ -13,8 +13,8 @@ pub struct LiveArgs {
     /// Trainees by range or roster file (repeatable, combinable with --trainee):
     /// `user01..user40` keeps the zero padding; `@roster.txt` reads one id (or range)
     /// per line, `#` starts a comment.
-    #[arg(long = "trainees", value_name = "FROM..TO|@FILE")]
-    pub trainees: Vec<String>,
+    #[arg(id = "roster", long = "trainees", value_name = "FROM..TO|@FILE")]
+    pub roster: Vec<String>,
 
     /// Re-run the whole class every SECONDS (at least 5) until Ctrl-C, --until or
     /// --for; then print the final report in --format and exit with its code.

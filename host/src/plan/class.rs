@@ -60,7 +60,7 @@ pub async fn plan(
     if class.submission.is_empty() {
         return Err(bad(format!("{} lists no [[submission]]", path.display())));
     }
-    if !flags.trainees.is_empty() || !flags.live.trainees.is_empty() {
+    if !flags.trainees.is_empty() || !flags.live.roster.is_empty() {
         return Err(PlanError::Flag(
             "a class file names its trainees: drop --trainee".to_string(),
         ));

@@ -43,11 +43,6 @@ pub fn ids(single: &[String], specs: &[String]) -> Result<Vec<String>, PlanError
         if id.trim().is_empty() {
             return Err(PlanError::Flag(format!("{origin}: a trainee id is empty")));
         }
-        if id.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(PlanError::Flag(format!(
-                "{origin}: trainee id {id:?} holds a space or control character"
-            )));
-        }
         if !seen.insert(id.clone()) {
             return Err(PlanError::Flag(format!(
                 "trainee {id} is given twice (again in {origin})"
