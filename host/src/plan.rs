@@ -224,7 +224,7 @@ fn outputs(flags: &Flags) -> Result<Outputs, PlanError> {
     })
 }
 
-/// [`check_writable`] for the other planning modules (`--state`).
+/// `check_writable` for the other planning modules (`--state`).
 pub fn check_writable_pub(path: &Path, flag: &str) -> Result<(), PlanError> {
     check_writable(path, flag)
 }

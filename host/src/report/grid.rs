@@ -1,7 +1,7 @@
 //! The terminal view of a watch: a compact class grid (one row per trainee, one
 //! coloured cell per checklist id, passed/total) under a header line, and one line
 //! per change between cycles (a regression shown loudly). Every text a step or a
-//! roster produced is shown [`inert`].
+//! roster produced is shown [`inert()`].
 
 use std::fmt::Write;
 

@@ -34,7 +34,7 @@ pub struct RhaiStep {
 impl RhaiStep {
     /// Compiles the script and asks it to describe itself. Errors are one line,
     /// `path:line:column: what`, ready to print. Runs on a thread with the stack a
-    /// step's nesting limits need (see [`rhai_stack_bytes`]).
+    /// step's nesting limits need (see `rhai_stack_bytes`).
     pub fn load(path: &Path, limits: &Limits) -> Result<RhaiStep, String> {
         std::thread::scope(|scope| {
             std::thread::Builder::new()
