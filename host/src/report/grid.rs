@@ -60,7 +60,9 @@ pub fn grid(report: &Report, history: &History, header: &str, style: &Style) -> 
                 (true, Some(o)) => (color(o.status), RESET),
                 _ => ("", ""),
             };
-            let _ = write!(out, " {on}{}{off}", padded(text, id_width));
+            // Every symbol is one terminal column (`width` counts ✓ as two).
+            let pad = " ".repeat(id_width.saturating_sub(1));
+            let _ = write!(out, " {on}{text}{off}{pad}");
         }
         let _ = write!(out, "  {}/{}", t.count(Status::Pass), ids.len());
         if regressed {
@@ -106,6 +108,39 @@ pub fn change_line(change: &Change, clock: &str, style: &Style) -> String {
 mod tests {
     use super::*;
     use crate::outcome::{Lang, Message};
+
+    #[test]
+    fn grid_cells_line_up_under_their_ids() {
+        use crate::outcome::{Outcome, Summary, TraineeReport};
+        let o = |id: &str, status| Outcome {
+            id: id.into(),
+            status,
+            message: Message::new("", ""),
+            evidence: None,
+        };
+        let report = Report {
+            step: "s".into(),
+            trainees: vec![TraineeReport {
+                trainee: "user05".into(),
+                results: vec![
+                    o("A1", Status::Pass),
+                    o("B2", Status::Fail),
+                    o("C3", Status::Skip),
+                ],
+                log: vec![],
+                elapsed_ms: 0,
+            }],
+            summary: Summary::default(),
+        };
+        let style = Style {
+            lang: Lang::En,
+            color: false,
+        };
+        let text = grid(&report, &History::new("s"), "head", &style);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[1], "        A1 B2 C3");
+        assert_eq!(lines[2], "user05  ✓  ✗  -   1/3");
+    }
 
     #[test]
     fn a_regression_line_is_loud_and_one_line() {
