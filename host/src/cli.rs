@@ -48,6 +48,22 @@ pub async fn main(args: Vec<std::ffi::OsString>) -> u8 {
     for warning in &plan.warnings {
         eprintln!("labrun: {warning}");
     }
+    let watch = match crate::plan::live::watch(&flags, &plan) {
+        Ok(watch) => watch,
+        Err(e) => {
+            eprintln!("labrun: {e}");
+            return e.exit_code();
+        }
+    };
+    if let Some(watch) = watch {
+        return crate::watch::run(plan, watch).await;
+    }
+    let mut plan = plan;
+    plan.outputs.progress = crate::execute::progress::Progress::for_terminal(
+        plan.runs.len(),
+        plan.outputs.format == crate::report::Format::Human,
+    )
+    .map(std::sync::Arc::new);
     let (executed, outputs) = execute(plan).await;
     deliver(&executed, &outputs)
 }

@@ -3,6 +3,8 @@
 //! log, the report itself. A trainee whose step crashed or could not load is one
 //! `error` row; it never stops the class.
 
+pub mod progress;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -68,6 +70,8 @@ pub struct Outputs {
     /// A line shown above the human report (e.g. a class run at instructor trust);
     /// never part of the JSON or JUnit contract.
     pub notice: Option<Message>,
+    /// The progress line on stderr (one-shot class runs in a terminal).
+    pub progress: Option<Arc<progress::Progress>>,
 }
 
 /// A finished run: its report and the hub that answered it.
@@ -85,7 +89,9 @@ pub async fn execute(plan: RunPlan) -> (Executed, Outputs) {
     });
     let audit = plan.outputs.audit.clone();
     let slots = Arc::new(Semaphore::new(plan.jobs.max(1)));
+    let progress = plan.outputs.progress.clone();
     let trainees = join_all(plan.runs.into_iter().map(|planned| {
+        let progress = progress.clone();
         let hub = hub.clone();
         let policy = plan.policy.clone();
         let audit = audit.clone();
@@ -128,10 +134,16 @@ pub async fn execute(plan: RunPlan) -> (Executed, Outputs) {
                     .map(|d| format!("denied: {d}")),
             );
             gate.finish();
+            if let Some(p) = &progress {
+                p.tick();
+            }
             report
         }
     }))
     .await;
+    if let Some(p) = &progress {
+        p.finish();
+    }
     // SSH connections to the trainees' servers end with the run.
     hub.close().await;
 

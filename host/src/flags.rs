@@ -1,6 +1,8 @@
 //! The raw command line of `labrun STEP …` (clap): what the operator typed, before
 //! any of it is checked against files, steps or policies ([`crate::plan`] does that).
 
+pub mod live;
+
 use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
@@ -124,6 +126,10 @@ pub struct Flags {
     /// Write every capability call (allowed or denied) as JSON lines to FILE.
     #[arg(long, value_name = "FILE")]
     pub audit: Option<PathBuf>,
+
+    /// A live class: roster, watch loop, dashboard, AWS request rate.
+    #[command(flatten)]
+    pub live: live::LiveArgs,
 }
 
 /// A whole number within `lo..=hi`; the error names the range (also for `-1`, which

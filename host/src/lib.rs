@@ -6,13 +6,16 @@
 //! - [`cli`]: dispatch and exit codes; [`plan`]: the raw [`flags`] become a checked
 //!   run plan (steps, trainees, params, policy, settings, outputs); [`publish`]: steps
 //!   shared through OCI registries;
+//! - [`watch`]: the watch loop of a live class (cycles, history, outputs) and
+//!   [`serve`], its dashboard;
 //! - [`execute`]: every trainee's run, then the outputs;
 //! - [`step`]: the two step front-ends, Rhai scripts and WebAssembly components;
 //! - [`gate`]: one policy check and one audit record per capability call, under a
 //!   [`policy`];
 //! - [`caps`]: the capabilities (each one module, listed in a registry) and the hub
 //!   that answers live, records and replays;
-//! - [`report`]: human, JSON and JUnit reporters of an [`outcome`] report;
+//! - [`report`]: human, JSON, JSONL, JUnit, HTML and CSV reporters of an [`outcome`]
+//!   report, and the watch's terminal grid; [`history`]: who passed what when;
 //! - [`error`]: the bad-input type every loader returns.
 
 pub mod caps;
@@ -21,9 +24,12 @@ pub mod error;
 pub mod execute;
 pub mod flags;
 pub mod gate;
+pub mod history;
 pub mod outcome;
 pub mod plan;
 pub mod policy;
 pub mod publish;
 pub mod report;
+pub mod serve;
 pub mod step;
+pub mod watch;

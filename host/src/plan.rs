@@ -5,6 +5,8 @@
 //! before any check runs). Bad input is a [`PlanError`]: one line, exit 64.
 
 pub mod class;
+pub mod live;
+pub mod roster;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
@@ -237,7 +239,8 @@ pub type TraineeParams = (String, BTreeMap<String, String>);
 /// One param set per trainee: `--trainee` ids, else the single `--param` set.
 pub fn trainee_params(flags: &Flags) -> Result<Vec<TraineeParams>, PlanError> {
     let params = param_map(flags)?;
-    if flags.trainees.is_empty() {
+    let trainees = roster::ids(&flags.trainees, &flags.live.roster)?;
+    if trainees.is_empty() {
         let trainee = params
             .get(TRAINEE_PARAM)
             .cloned()
@@ -251,7 +254,7 @@ pub fn trainee_params(flags: &Flags) -> Result<Vec<TraineeParams>, PlanError> {
     }
     let mut seen = BTreeSet::new();
     let mut runs = Vec::new();
-    for id in &flags.trainees {
+    for id in &trainees {
         if id.trim().is_empty() {
             return Err(PlanError::Flag(
                 "--trainee needs a trainee id, e.g. --trainee user05; it is empty".to_string(),
@@ -314,7 +317,13 @@ fn outputs(flags: &Flags) -> Result<Outputs, PlanError> {
         format: flags.format,
         style,
         notice: None,
+        progress: None,
     })
+}
+
+/// `check_writable` for the other planning modules (`--state`).
+pub fn check_writable_pub(path: &Path, flag: &str) -> Result<(), PlanError> {
+    check_writable(path, flag)
 }
 
 /// The file can be written later: its folder exists and takes a new file (tried with
@@ -373,6 +382,7 @@ fn settings(flags: &Flags) -> Result<Settings, PlanError> {
             .map(Secret::new)
     };
     Ok(Settings {
+        aws_rps: Some(flags.live.aws_rps),
         region: flags.region.clone(),
         net: NetConfig {
             connect_to: flags.connect_to.clone(),

@@ -17,6 +17,7 @@ use anyhow::{Context, Result};
 use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
 
 pub mod class;
+pub mod live;
 pub mod mariadb;
 pub mod probe_env;
 pub mod report;

@@ -10,6 +10,9 @@ pub struct Settings {
     pub region: Option<String>,
     /// Probe settings: `--connect-to`, `--dns-server`, the MySQL password, the timeout.
     pub net: NetConfig,
+    /// `--aws-rps`: AWS requests per second, per service, shared by every trainee
+    /// and cycle of this process (`None`: no cap beyond the concurrency bound).
+    pub aws_rps: Option<u32>,
 }
 
 impl Settings {

@@ -98,7 +98,7 @@ pub async fn plan(
     let text = std::fs::read_to_string(path)
         .map_err(|e| bad(format!("cannot read class file {}: {e}", path.display())))?;
     let class = parse(&text, &path.display().to_string())?;
-    if !flags.trainees.is_empty() {
+    if !flags.trainees.is_empty() || !flags.live.roster.is_empty() {
         return Err(PlanError::Flag(
             "a class file names its trainees: drop --trainee".to_string(),
         ));

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use super::Style;
 use crate::outcome::{inert, Lang, Report, Status, MAX_ID_CHARS};
 
-fn label(status: Status, lang: Lang) -> &'static str {
+pub(super) fn label(status: Status, lang: Lang) -> &'static str {
     match (status, lang) {
         (Status::Pass, Lang::En) => "PASS",
         (Status::Fail, Lang::En) => "FAIL",
@@ -20,7 +20,7 @@ fn label(status: Status, lang: Lang) -> &'static str {
     }
 }
 
-fn color(status: Status) -> &'static str {
+pub(super) fn color(status: Status) -> &'static str {
     match status {
         Status::Pass => "\x1b[32m",
         Status::Fail => "\x1b[31m",
@@ -31,7 +31,7 @@ fn color(status: Status) -> &'static str {
 }
 
 /// Display width: CJK characters take two terminal columns.
-fn width(text: &str) -> usize {
+pub(super) fn width(text: &str) -> usize {
     text.chars()
         .map(|c| if (c as u32) >= 0x1100 { 2 } else { 1 })
         .sum()
@@ -39,7 +39,7 @@ fn width(text: &str) -> usize {
 
 /// `text` padded with spaces to `columns` terminal columns (never cut: a longer text
 /// only widens its own row).
-fn padded(text: &str, columns: usize) -> String {
+pub(super) fn padded(text: &str, columns: usize) -> String {
     let mut out = String::with_capacity(text.len() + columns);
     out.push_str(text);
     out.extend(std::iter::repeat_n(

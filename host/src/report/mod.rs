@@ -1,6 +1,9 @@
 //! Reporters: one file each, one entry point. Every reporter prints the same
 //! [`Report`]; the exit code comes from the report, not from the printer.
 
+pub mod csv;
+pub mod grid;
+pub mod html;
 mod human;
 mod junit;
 
@@ -16,6 +19,12 @@ pub enum Format {
     Json,
     /// JUnit XML for CI dashboards: one testsuite per trainee, one testcase per id.
     Junit,
+    /// One JSON report per line (with --watch: one per cycle).
+    Jsonl,
+    /// One self-contained HTML page: the class grid.
+    Html,
+    /// A gradebook: trainee, one column per id, passed, total.
+    Csv,
 }
 
 pub struct Style {
@@ -33,6 +42,13 @@ pub fn render(report: &Report, format: Format, style: &Style) -> String {
             text
         }
         Format::Junit => junit::render(report, style.lang),
+        Format::Jsonl => {
+            let mut text = serde_json::to_string(report).expect("a report always serializes");
+            text.push('\n');
+            text
+        }
+        Format::Html => html::render(report, style.lang),
+        Format::Csv => csv::render(report),
     }
 }
 

@@ -40,6 +40,7 @@ use super::error::{CapError, ErrorKind};
 pub mod ec2;
 pub mod elbv2;
 mod error;
+pub mod rate;
 pub mod rds;
 pub mod request;
 pub mod s3;
@@ -58,6 +59,7 @@ pub const SPEC: Capability = Capability {
     operations,
     connect: |settings| {
         Arc::new(LiveAws {
+            rps: settings.aws_rps,
             region: settings.region.clone(),
             clients: OnceCell::new(),
         })
@@ -107,6 +109,8 @@ fn target(operation: &str, request: &Value) -> Target {
 /// The live side: SDK clients, loaded on first use so a step that never calls AWS
 /// never needs credentials.
 struct LiveAws {
+    /// `--aws-rps`: see [`rate`].
+    rps: Option<u32>,
     region: Option<String>,
     clients: OnceCell<Result<AwsClients, CapError>>,
 }
@@ -123,7 +127,12 @@ impl Answer for LiveAws {
                 .get_or_init(|| AwsClients::from_env(self.region.clone()))
                 .await;
             match clients {
-                Ok(clients) => call(clients, operation, request).await,
+                Ok(clients) => {
+                    if let (Some(rps), Some((service, _))) = (self.rps, operation.split_once('_')) {
+                        rate::pace(service, rps).await;
+                    }
+                    call(clients, operation, request).await
+                }
                 Err(e) => Err(CapError {
                     operation: operation.to_string(),
                     ..e.clone()

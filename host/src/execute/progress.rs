@@ -1,0 +1,46 @@
+//! The progress line of a long one-shot class run: `labrun: 12/40 trainees checked`
+//! on stderr, redrawn in place, erased when the run ends. Only made when stderr is a
+//! terminal and the report is for people (see [`Progress::for_terminal`]).
+
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub struct Progress {
+    total: usize,
+    done: AtomicUsize,
+}
+
+impl Progress {
+    /// A progress line for `total` trainees, if stderr is a terminal, the format is
+    /// human and there is more than one trainee; `None` otherwise.
+    pub fn for_terminal(total: usize, human: bool) -> Option<Progress> {
+        (human && total > 1 && std::io::stderr().is_terminal()).then(|| Progress::new(total))
+    }
+
+    pub fn new(total: usize) -> Progress {
+        Progress {
+            total,
+            done: AtomicUsize::new(0),
+        }
+    }
+
+    /// The line after `done` trainees.
+    pub fn line(&self, done: usize) -> String {
+        format!("\rlabrun: {done}/{} trainees checked\x1b[K", self.total)
+    }
+
+    /// One more trainee finished.
+    pub fn tick(&self) {
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut err = std::io::stderr().lock();
+        let _ = err
+            .write_all(self.line(done).as_bytes())
+            .and_then(|_| err.flush());
+    }
+
+    /// Erases the line.
+    pub fn finish(&self) {
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(b"\r\x1b[K").and_then(|_| err.flush());
+    }
+}

@@ -1,0 +1,340 @@
+//! History of a live class: for every trainee and checklist id, its current status,
+//! when it first passed, when it last changed, and its regressions (it passed, and
+//! now fails: the trainee broke something). [`History::update`] folds one cycle's
+//! report in and returns what changed; [`History::annotate`] adds the history to a
+//! report's JSON without changing the documented contract (new fields only). The
+//! history can be kept on disk ([`History::save`], atomic; [`History::load`]) so a
+//! restarted watch resumes it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::outcome::{Report, Status};
+
+/// The state file's format version.
+pub const STATE_VERSION: u32 = 1;
+
+/// One trainee's one id over time. Times are milliseconds since the Unix epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cell {
+    pub status: Status,
+    /// The last status that said something about the trainee's work (not `error`:
+    /// that is labrun unable to look), so an outage never hides a regression.
+    pub known: Status,
+    pub first_seen: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_passed: Option<u64>,
+    pub last_changed: u64,
+    #[serde(default)]
+    pub regressions: u32,
+    /// Set while the cell fails after having passed; cleared when it passes again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regressed_at: Option<u64>,
+}
+
+/// What changed for one cell in one cycle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub trainee: String,
+    pub id: String,
+    /// `None` the first time the cell is seen.
+    pub from: Option<Status>,
+    pub to: Status,
+    /// It passed before (outages aside) and now fails.
+    pub regression: bool,
+    /// The message of the new status, English and Japanese.
+    pub message: crate::outcome::Message,
+}
+
+/// The whole class's history.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    pub version: u32,
+    /// The step (report name) this history belongs to.
+    pub step: String,
+    /// Cycles folded in so far, over every run that shared this history.
+    pub cycles: u64,
+    pub cells: BTreeMap<String, BTreeMap<String, Cell>>,
+}
+
+/// Now, in milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// `2026-12-01T09:45:00Z` for a time in milliseconds.
+pub fn rfc3339(ms: u64) -> String {
+    aws_smithy_types::DateTime::from_millis(ms as i64)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default()
+}
+
+impl History {
+    pub fn new(step: &str) -> History {
+        History {
+            version: STATE_VERSION,
+            step: step.to_string(),
+            cycles: 0,
+            cells: BTreeMap::new(),
+        }
+    }
+
+    /// Reads a state file; a missing file is a fresh history. A file that is not a
+    /// state file, or belongs to another step, is an error (one line).
+    pub fn load(path: &Path, step: &str) -> Result<History, String> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(History::new(step)),
+            Err(e) => return Err(format!("cannot read --state {}: {e}", path.display())),
+        };
+        let history: History = serde_json::from_str(&text)
+            .map_err(|e| format!("--state {} is not a labrun state file: {e}", path.display()))?;
+        if history.version != STATE_VERSION {
+            return Err(format!(
+                "--state {} has version {}; this labrun reads version {STATE_VERSION}",
+                path.display(),
+                history.version
+            ));
+        }
+        if history.step != step {
+            return Err(format!(
+                "--state {} holds the history of step `{}`, not `{step}`: give another file",
+                path.display(),
+                history.step
+            ));
+        }
+        Ok(history)
+    }
+
+    /// Writes the state file atomically: a temporary file beside it, then a rename.
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(format!(".tmp-{}", std::process::id()));
+        let tmp = std::path::PathBuf::from(tmp);
+        let text = serde_json::to_vec_pretty(self).expect("a history always serializes");
+        {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&text)?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, path).inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
+    }
+
+    /// Folds one cycle's report in at time `now`; returns the changes, in report order.
+    pub fn update(&mut self, report: &Report, now: u64) -> Vec<Change> {
+        self.cycles += 1;
+        let mut changes = Vec::new();
+        for t in &report.trainees {
+            let cells = self.cells.entry(t.trainee.clone()).or_default();
+            for o in &t.results {
+                let change = |from: Option<Status>, regression: bool| Change {
+                    trainee: t.trainee.clone(),
+                    id: o.id.clone(),
+                    from,
+                    to: o.status,
+                    regression,
+                    message: o.message.clone(),
+                };
+                let Some(cell) = cells.get_mut(&o.id) else {
+                    cells.insert(
+                        o.id.clone(),
+                        Cell {
+                            status: o.status,
+                            known: o.status,
+                            first_seen: now,
+                            first_passed: (o.status == Status::Pass).then_some(now),
+                            last_changed: now,
+                            regressions: 0,
+                            regressed_at: None,
+                        },
+                    );
+                    changes.push(change(None, false));
+                    continue;
+                };
+                if cell.status == o.status {
+                    continue;
+                }
+                let regression = o.status == Status::Fail && cell.known == Status::Pass;
+                let from = cell.status;
+                cell.status = o.status;
+                cell.last_changed = now;
+                if o.status != Status::Error {
+                    cell.known = o.status;
+                }
+                if o.status == Status::Pass {
+                    cell.first_passed.get_or_insert(now);
+                    cell.regressed_at = None;
+                }
+                if regression {
+                    cell.regressions += 1;
+                    cell.regressed_at = Some(now);
+                }
+                changes.push(change(Some(from), regression));
+            }
+        }
+        changes
+    }
+
+    pub fn cell(&self, trainee: &str, id: &str) -> Option<&Cell> {
+        self.cells.get(trainee)?.get(id)
+    }
+
+    /// Adds the history to a report's JSON (as [`crate::report`] prints it): each
+    /// result gains `first_passed`, `last_changed` (RFC 3339), `regressions` and
+    /// `regressed`; nothing documented changes.
+    pub fn annotate(&self, report: &mut Value) {
+        let Some(trainees) = report.get_mut("trainees").and_then(Value::as_array_mut) else {
+            return;
+        };
+        for t in trainees {
+            let name = t["trainee"].as_str().unwrap_or_default().to_string();
+            let Some(results) = t.get_mut("results").and_then(Value::as_array_mut) else {
+                continue;
+            };
+            for r in results {
+                let id = r["id"].as_str().unwrap_or_default().to_string();
+                let (Some(cell), Some(obj)) = (self.cell(&name, &id), r.as_object_mut()) else {
+                    continue;
+                };
+                obj.insert(
+                    "first_passed".into(),
+                    cell.first_passed
+                        .map(rfc3339)
+                        .map_or(Value::Null, Value::from),
+                );
+                obj.insert("last_changed".into(), json!(rfc3339(cell.last_changed)));
+                obj.insert("regressions".into(), json!(cell.regressions));
+                obj.insert("regressed".into(), json!(cell.regressed_at.is_some()));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::{Message, Outcome, Summary, TraineeReport};
+
+    fn report(statuses: &[(&str, &str, Status)]) -> Report {
+        let mut trainees: Vec<TraineeReport> = Vec::new();
+        for (t, id, s) in statuses {
+            if trainees.last().is_none_or(|x| x.trainee != *t) {
+                trainees.push(TraineeReport {
+                    trainee: t.to_string(),
+                    results: vec![],
+                    log: vec![],
+                    elapsed_ms: 0,
+                });
+            }
+            trainees.last_mut().unwrap().results.push(Outcome {
+                id: id.to_string(),
+                status: *s,
+                message: Message::new("m", "m"),
+                evidence: None,
+            });
+        }
+        Report {
+            step: "step3".into(),
+            trainees,
+            summary: Summary::default(),
+        }
+    }
+
+    #[test]
+    fn first_pass_and_last_change_are_kept_and_only_changes_are_returned() {
+        let mut h = History::new("step3");
+        let c = h.update(&report(&[("u1", "A1", Status::Fail)]), 1000);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].from, None);
+        assert!(h
+            .update(&report(&[("u1", "A1", Status::Fail)]), 2000)
+            .is_empty());
+        let c = h.update(&report(&[("u1", "A1", Status::Pass)]), 3000);
+        assert_eq!(
+            (c[0].from, c[0].to, c[0].regression),
+            (Some(Status::Fail), Status::Pass, false)
+        );
+        let cell = h.cell("u1", "A1").unwrap();
+        assert_eq!(
+            (cell.first_passed, cell.last_changed, cell.first_seen),
+            (Some(3000), 3000, 1000)
+        );
+        assert_eq!(h.cycles, 3);
+    }
+
+    #[test]
+    fn pass_then_fail_is_a_regression_even_across_an_outage_but_error_is_not() {
+        let mut h = History::new("step3");
+        h.update(&report(&[("u1", "A1", Status::Pass)]), 1);
+        let c = h.update(&report(&[("u1", "A1", Status::Error)]), 2);
+        assert!(!c[0].regression, "an outage is not the trainee's doing");
+        let c = h.update(&report(&[("u1", "A1", Status::Fail)]), 3);
+        assert!(c[0].regression);
+        let cell = h.cell("u1", "A1").unwrap();
+        assert_eq!(
+            (cell.regressions, cell.regressed_at, cell.first_passed),
+            (1, Some(3), Some(1))
+        );
+        h.update(&report(&[("u1", "A1", Status::Pass)]), 4);
+        let cell = h.cell("u1", "A1").unwrap();
+        assert_eq!(
+            (cell.regressions, cell.regressed_at, cell.first_passed),
+            (1, None, Some(1))
+        );
+    }
+
+    #[test]
+    fn the_state_file_round_trips_atomically_and_refuses_another_step() {
+        let dir = std::env::temp_dir().join(format!("labrun-history-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("state.json");
+        assert_eq!(
+            History::load(&path, "step3").unwrap(),
+            History::new("step3")
+        );
+        let mut h = History::new("step3");
+        h.update(
+            &report(&[("u1", "A1", Status::Pass), ("u2", "A1", Status::Fail)]),
+            5,
+        );
+        h.save(&path).unwrap();
+        assert_eq!(History::load(&path, "step3").unwrap(), h);
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
+        let e = History::load(&path, "step4").unwrap_err();
+        assert!(e.contains("not `step4`"), "{e}");
+        std::fs::write(&path, "{").unwrap();
+        assert!(History::load(&path, "step3")
+            .unwrap_err()
+            .contains("not a labrun state file"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn annotate_adds_fields_and_keeps_the_contract() {
+        let mut h = History::new("step3");
+        let r = report(&[("u1", "A1", Status::Pass)]);
+        h.update(&r, 0);
+        let mut v = serde_json::to_value(&r).unwrap();
+        h.annotate(&mut v);
+        let res = &v["trainees"][0]["results"][0];
+        assert_eq!(res["first_passed"], "1970-01-01T00:00:00Z");
+        assert_eq!(res["regressions"], 0);
+        assert_eq!(res["regressed"], false);
+        let back: Report = serde_json::from_value(v).unwrap();
+        assert_eq!(back, r, "the documented fields are unchanged");
+    }
+}

@@ -1,0 +1,165 @@
+//! The roster: every trainee id the command line names, in order: the `--trainee`
+//! ids, then each `--trainees` range (`user01..user40`, zero padding kept) or roster
+//! file (`@roster.txt`: one id or range per line, `#` comments). An empty id, a
+//! duplicate, a malformed or backwards range and an unreadable file are bad input.
+
+use std::collections::BTreeSet;
+
+use super::PlanError;
+
+/// The most ids one range may expand to (a typo like `user1..user99999` is refused).
+pub const MAX_RANGE: u64 = 10_000;
+
+/// Every trainee id, checked: no empty id, no duplicate.
+pub fn ids(single: &[String], specs: &[String]) -> Result<Vec<String>, PlanError> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for id in single {
+        out.push((id.clone(), format!("--trainee {id}")));
+    }
+    for spec in specs {
+        if let Some(file) = spec.strip_prefix('@') {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| PlanError::Flag(format!("cannot read --trainees @{file}: {e}")))?;
+            for (n, line) in text.lines().enumerate() {
+                let entry = line.split('#').next().unwrap_or("").trim();
+                if entry.is_empty() {
+                    continue;
+                }
+                let origin = format!("--trainees @{file} line {}", n + 1);
+                for id in expand(entry).map_err(|e| PlanError::Flag(format!("{origin}: {e}")))? {
+                    out.push((id, origin.clone()));
+                }
+            }
+        } else {
+            let origin = format!("--trainees {spec}");
+            for id in expand(spec).map_err(|e| PlanError::Flag(format!("{origin}: {e}")))? {
+                out.push((id, origin.clone()));
+            }
+        }
+    }
+    let mut seen = BTreeSet::new();
+    let mut ids = Vec::with_capacity(out.len());
+    for (id, origin) in out {
+        if id.trim().is_empty() {
+            return Err(PlanError::Flag(format!("{origin}: a trainee id is empty")));
+        }
+        if !seen.insert(id.clone()) {
+            return Err(PlanError::Flag(format!(
+                "trainee {id} is given twice (again in {origin})"
+            )));
+        }
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+/// One id, or a range `PREFIXnn..PREFIXmm` expanded in order. The width of the
+/// first number is kept (`user01..user12` → `user01`, …, `user12`).
+pub fn expand(spec: &str) -> Result<Vec<String>, String> {
+    let Some((from, to)) = spec.split_once("..") else {
+        return Ok(vec![spec.to_string()]);
+    };
+    let shape = "a range is FROM..TO with the same prefix, e.g. user01..user40";
+    if from.is_empty() || to.is_empty() {
+        return Err(format!("both ends of the range are needed: {shape}"));
+    }
+    let (fp, fd) =
+        split_number(from).ok_or_else(|| format!("`{from}` ends with no number: {shape}"))?;
+    let (tp, td) =
+        split_number(to).ok_or_else(|| format!("`{to}` ends with no number: {shape}"))?;
+    if fp != tp {
+        return Err(format!(
+            "`{from}` and `{to}` have different prefixes: {shape}"
+        ));
+    }
+    let parse = |d: &str| {
+        d.parse::<u64>()
+            .map_err(|_| format!("`{d}` is too large a number"))
+    };
+    let (a, b) = (parse(fd)?, parse(td)?);
+    if a > b {
+        return Err(format!("`{from}` comes after `{to}`: {shape}"));
+    }
+    if b - a >= MAX_RANGE {
+        return Err(format!(
+            "the range holds {} ids, more than {MAX_RANGE}",
+            b - a + 1
+        ));
+    }
+    let width = fd.len();
+    Ok((a..=b).map(|n| format!("{fp}{n:0width$}")).collect())
+}
+
+/// `user05` → (`user`, `05`); `None` when the text does not end with a digit.
+fn split_number(text: &str) -> Option<(&str, &str)> {
+    let digits = text.len() - text.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    (digits > 0).then(|| text.split_at(text.len() - digits))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_range_keeps_the_zero_padding_of_its_first_end() {
+        assert_eq!(
+            expand("user01..user03").unwrap(),
+            ["user01", "user02", "user03"]
+        );
+        assert_eq!(
+            expand("user08..user10").unwrap(),
+            ["user08", "user09", "user10"]
+        );
+        assert_eq!(expand("u9..u11").unwrap(), ["u9", "u10", "u11"]);
+        assert_eq!(expand("user05").unwrap(), ["user05"]);
+    }
+
+    #[test]
+    fn malformed_ranges_are_refused_with_the_reason() {
+        for (spec, why) in [
+            ("user10..user01", "comes after"),
+            ("user01..", "both ends"),
+            ("..user01", "both ends"),
+            ("user01..admin02", "different prefixes"),
+            ("user..userx", "no number"),
+            ("u0..u99999", "more than"),
+        ] {
+            let e = expand(spec).unwrap_err();
+            assert!(e.contains(why), "{spec}: {e}");
+        }
+    }
+
+    #[test]
+    fn ids_combine_trainee_ranges_and_files_and_refuse_duplicates() {
+        let dir = std::env::temp_dir().join(format!("labrun-roster-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("roster.txt");
+        std::fs::write(
+            &file,
+            "# class A\nuser10\n\n  user11 # late\nuser12..user13\n",
+        )
+        .unwrap();
+        let at = format!("@{}", file.display());
+        let got = ids(&strings(&["admin"]), &strings(&["user01..user02", &at])).unwrap();
+        assert_eq!(
+            got,
+            ["admin", "user01", "user02", "user10", "user11", "user12", "user13"]
+        );
+
+        let e = ids(&strings(&["user02"]), &strings(&["user01..user03"])).unwrap_err();
+        assert!(e.to_string().contains("user02 is given twice"), "{e}");
+        let e = ids(&strings(&[""]), &[]).unwrap_err();
+        assert!(e.to_string().contains("empty"), "{e}");
+        let e = ids(&[], &strings(&["@/nonexistent/roster.txt"])).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("cannot read --trainees @/nonexistent/roster.txt"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

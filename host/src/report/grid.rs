@@ -1,0 +1,166 @@
+//! The terminal view of a watch: a compact class grid (one row per trainee, one
+//! coloured cell per checklist id, passed/total) under a header line, and one line
+//! per change between cycles (a regression shown loudly). Every text a step or a
+//! roster produced is shown [`inert()`].
+
+use std::fmt::Write;
+
+use super::human::{color, label, padded, width};
+use super::Style;
+use crate::history::{Change, History};
+use crate::outcome::{inert, Report, Status};
+
+const RESET: &str = "\x1b[0m";
+const LOUD: &str = "\x1b[1;41;97m";
+
+fn symbol(status: Status) -> &'static str {
+    match status {
+        Status::Pass => "✓",
+        Status::Fail => "✗",
+        Status::Pending => "…",
+        Status::Error => "!",
+        Status::Skip => "-",
+    }
+}
+
+/// The grid of the latest cycle, `header` first.
+pub fn grid(report: &Report, history: &History, header: &str, style: &Style) -> String {
+    let ids = super::csv::ids(report);
+    let names: Vec<String> = report
+        .trainees
+        .iter()
+        .map(|t| inert(&t.trainee).into_owned())
+        .collect();
+    let name_width = names.iter().map(|n| width(n)).max().unwrap_or(0).max(7);
+    let id_width = ids
+        .iter()
+        .map(|i| width(&inert(i)))
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", inert(header));
+    let _ = write!(out, "{}", padded("", name_width));
+    for id in &ids {
+        let _ = write!(out, " {}", padded(&inert(id), id_width));
+    }
+    let _ = writeln!(out);
+    for (t, name) in report.trainees.iter().zip(&names) {
+        let _ = write!(out, "{}", padded(name, name_width));
+        let mut regressed = false;
+        for id in &ids {
+            let cell = t.results.iter().find(|o| &o.id == id);
+            let text = cell.map(|o| symbol(o.status)).unwrap_or(" ");
+            let loud = history
+                .cell(&t.trainee, id)
+                .is_some_and(|c| c.regressed_at.is_some());
+            regressed |= loud;
+            let (on, off) = match (style.color, cell) {
+                (true, Some(_)) if loud => (LOUD, RESET),
+                (true, Some(o)) => (color(o.status), RESET),
+                _ => ("", ""),
+            };
+            // Every symbol is one terminal column (`width` counts ✓ as two).
+            let pad = " ".repeat(id_width.saturating_sub(1));
+            let _ = write!(out, " {on}{text}{off}{pad}");
+        }
+        let _ = write!(out, "  {}/{}", t.count(Status::Pass), ids.len());
+        if regressed {
+            let _ = write!(out, "  REGRESSION");
+        }
+        let _ = writeln!(out);
+    }
+    out
+}
+
+/// One line for one change: `09:52:10 user05 C5 FAIL → PASS  message`; a regression
+/// starts with `REGRESSION` (reversed red in colour).
+pub fn change_line(change: &Change, clock: &str, style: &Style) -> String {
+    let lang = style.lang;
+    let paint = |status: Status| {
+        let text = label(status, lang);
+        if style.color {
+            format!("{}{text}{RESET}", color(status))
+        } else {
+            text.to_string()
+        }
+    };
+    let arrow = match change.from {
+        Some(from) => format!("{} → {}", paint(from), paint(change.to)),
+        None => paint(change.to),
+    };
+    let loud = if !change.regression {
+        String::new()
+    } else if style.color {
+        format!("{LOUD}REGRESSION{RESET} ")
+    } else {
+        "REGRESSION ".to_string()
+    };
+    format!(
+        "{clock} {loud}{} {} {arrow}  {}",
+        inert(&change.trainee),
+        inert(&change.id),
+        inert(change.message.get(lang))
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::{Lang, Message};
+
+    #[test]
+    fn grid_cells_line_up_under_their_ids() {
+        use crate::outcome::{Outcome, Summary, TraineeReport};
+        let o = |id: &str, status| Outcome {
+            id: id.into(),
+            status,
+            message: Message::new("", ""),
+            evidence: None,
+        };
+        let report = Report {
+            step: "s".into(),
+            trainees: vec![TraineeReport {
+                trainee: "user05".into(),
+                results: vec![
+                    o("A1", Status::Pass),
+                    o("B2", Status::Fail),
+                    o("C3", Status::Skip),
+                ],
+                log: vec![],
+                elapsed_ms: 0,
+            }],
+            summary: Summary::default(),
+        };
+        let style = Style {
+            lang: Lang::En,
+            color: false,
+        };
+        let text = grid(&report, &History::new("s"), "head", &style);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[1], "        A1 B2 C3");
+        assert_eq!(lines[2], "user05  ✓  ✗  -   1/3");
+    }
+
+    #[test]
+    fn a_regression_line_is_loud_and_one_line() {
+        let c = Change {
+            trainee: "user05".into(),
+            id: "C5".into(),
+            from: Some(Status::Pass),
+            to: Status::Fail,
+            regression: true,
+            message: Message::new("no\nWordPress", "x"),
+        };
+        let style = Style {
+            lang: Lang::En,
+            color: false,
+        };
+        let line = change_line(&c, "09:52:10", &style);
+        assert_eq!(line.lines().count(), 1, "{line}");
+        assert!(
+            line.starts_with("09:52:10 REGRESSION user05 C5 PASS → FAIL  no"),
+            "{line}"
+        );
+    }
+}

@@ -1,0 +1,254 @@
+//! The live dashboard (`--serve ADDR`): a read-only web server on axum that shows
+//! the watch's latest cycle. Routes: `/` (the page of [`crate::report::html`], every
+//! asset inline), `/api/report` (the JSON contract of the latest cycle, with its
+//! history fields), `/api/events` (Server-Sent Events: one `report` event per cycle,
+//! the current one on connect) and `/healthz`. Only GET exists.
+//!
+//! [`bind`] runs while planning, so a port in use or a non-loopback address without
+//! a token is bad input before anything runs. With a token, every route but
+//! `/healthz` needs `?token=…` or `Authorization: Bearer …`: trainees on the
+//! classroom network must not read each other's evidence.
+
+use std::convert::Infallible;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use futures::StreamExt;
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::outcome::Lang;
+use crate::report::html;
+
+/// The value of `--serve-token` that asks labrun to make one up and print it.
+pub const GENERATE: &str = "generate";
+
+/// A bound, not yet serving, dashboard socket.
+pub struct ServePlan {
+    listener: std::net::TcpListener,
+    pub addr: SocketAddr,
+    pub token: Option<String>,
+    /// The token was generated: print it.
+    pub generated: bool,
+}
+
+/// Binds ADDR now (a port in use is an error now, not mid-class). A non-loopback
+/// address needs a token; `generate` makes a random one.
+pub fn bind(text: &str, token: Option<&str>) -> Result<ServePlan, String> {
+    let addr = text
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| format!("--serve {text}: expected ADDRESS:PORT, e.g. 127.0.0.1:8080"))?;
+    let (token, generated) = match token {
+        Some(GENERATE) => (Some(random_token()), true),
+        Some("") => return Err("--serve-token is empty".to_string()),
+        Some(t) => (Some(t.to_string()), false),
+        None => (None, false),
+    };
+    if !addr.ip().is_loopback() && token.is_none() {
+        return Err(format!(
+            "--serve {text} is reachable from other machines: give --serve-token TOKEN \
+             (or --serve-token {GENERATE}) so trainees cannot read each other's evidence"
+        ));
+    }
+    let listener =
+        std::net::TcpListener::bind(addr).map_err(|e| format!("cannot serve on {text}: {e}"))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| format!("cannot serve on {text}: {e}"))?;
+    let addr = listener.local_addr().unwrap_or(addr);
+    Ok(ServePlan {
+        listener,
+        addr,
+        token,
+        generated,
+    })
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 18];
+    getrandom::fill(&mut bytes).expect("the OS gives random bytes");
+    hex::encode(bytes)
+}
+
+/// One cycle as the dashboard shows it: its JSON, parsed and as text.
+struct Snapshot {
+    value: Value,
+    text: String,
+}
+
+#[derive(Clone)]
+struct AppState {
+    latest: watch::Receiver<Option<Arc<Snapshot>>>,
+    token: Option<Arc<str>>,
+    lang: Lang,
+}
+
+/// A serving dashboard; [`Dashboard::publish`] shows a new cycle to every viewer.
+pub struct Dashboard {
+    tx: watch::Sender<Option<Arc<Snapshot>>>,
+    pub url: String,
+}
+
+impl Dashboard {
+    /// Starts serving on the runtime; the server stops with the process.
+    pub fn start(plan: ServePlan, lang: Lang) -> std::io::Result<Dashboard> {
+        let listener = tokio::net::TcpListener::from_std(plan.listener)?;
+        let (tx, rx) = watch::channel(None);
+        let state = AppState {
+            latest: rx,
+            token: plan.token.as_deref().map(Arc::from),
+            lang,
+        };
+        let app = router(state);
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        let url = match &plan.token {
+            Some(t) => format!("http://{}/?token={t}", plan.addr),
+            None => format!("http://{}/", plan.addr),
+        };
+        Ok(Dashboard { tx, url })
+    }
+
+    /// The latest cycle (a report JSON with history and `watch` fields).
+    pub fn publish(&self, snapshot: Value) {
+        let text = serde_json::to_string(&snapshot).expect("JSON always serializes");
+        self.tx.send_replace(Some(Arc::new(Snapshot {
+            value: snapshot,
+            text,
+        })));
+    }
+}
+
+fn router(state: AppState) -> Router {
+    let guarded = Router::new()
+        .route("/", get(page))
+        .route("/api/report", get(report))
+        .route("/api/events", get(events))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    guarded
+        .route("/healthz", get(|| async { "ok\n" }))
+        // Browsers ask for it; an empty answer keeps their console free of a 404.
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
+        .layer(middleware::from_fn(security_headers))
+        .with_state(state)
+}
+
+async fn page(State(state): State<AppState>) -> Response {
+    let latest = state.latest.borrow().clone();
+    let body = html::page(latest.as_ref().map(|s| &s.value), state.lang, true);
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
+}
+
+async fn report(State(state): State<AppState>) -> Response {
+    match state.latest.borrow().clone() {
+        Some(s) => ([(header::CONTENT_TYPE, "application/json")], s.text.clone()).into_response(),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "application/json")],
+            "{\"error\":\"the first cycle has not finished yet\"}",
+        )
+            .into_response(),
+    }
+}
+
+async fn events(State(state): State<AppState>) -> impl IntoResponse {
+    let rx = state.latest.clone();
+    // The current cycle at once, then one event per new cycle.
+    let stream = futures::stream::unfold((rx, true), |(mut rx, first)| async move {
+        if !first && rx.changed().await.is_err() {
+            return None;
+        }
+        let snapshot = rx.borrow_and_update().clone();
+        Some((snapshot, (rx, false)))
+    })
+    .filter_map(|s| async move {
+        s.map(|s| Ok::<_, Infallible>(Event::default().event("report").data(s.text.as_str())))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(expected) = &state.token else {
+        return next.run(request).await;
+    };
+    let from_query = request
+        .uri()
+        .query()
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .find_map(|kv| kv.strip_prefix("token=").map(str::to_string));
+    let from_header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string);
+    let given = from_query.or(from_header).unwrap_or_default();
+    if same(given.as_bytes(), expected.as_bytes()) {
+        next.run(request).await
+    } else {
+        (
+            StatusCode::UNAUTHORIZED,
+            "a token is needed: open the URL labrun printed\n",
+        )
+            .into_response()
+    }
+}
+
+/// Compares without stopping at the first difference.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
+             connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_port_in_use_and_an_open_address_without_token_are_refused() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap().to_string();
+        let e = bind(&addr, None).err().unwrap();
+        assert!(e.starts_with(&format!("cannot serve on {addr}:")), "{e}");
+        let e = bind("0.0.0.0:0", None).err().unwrap();
+        assert!(e.contains("--serve-token"), "{e}");
+        let ok = bind("127.0.0.1:0", Some(GENERATE)).unwrap();
+        assert!(ok.generated && ok.token.as_ref().unwrap().len() == 36);
+        assert!(bind("nonsense", None)
+            .err()
+            .unwrap()
+            .contains("ADDRESS:PORT"));
+    }
+}

@@ -1,0 +1,215 @@
+//! The watch loop against moto worlds, end to end: `--until done` ends when the last
+//! fix lands; a trainee who breaks a passing check is reported as a regression; an
+//! AWS outage mid-watch turns that cycle's AWS outcomes to `error` (and the cycle's
+//! `watch.broken` says since when), and the loop recovers by itself.
+
+use std::time::Duration;
+
+use aws_sdk_ec2::types::{IpPermission, IpRange};
+use labrun_tests::live::{result_in, status_in, Proxy, Watch};
+use labrun_tests::world::AWS_IDS;
+use labrun_tests::{Broken, ProbeBroken, ProbeEnv, TestAccount, World};
+
+const SCRIPT: &str = "scripts/step3.rhai";
+/// A debug build on 2 busy cores; an outage cycle waits out the SDK's retries.
+const CYCLE: Duration = Duration::from_secs(150);
+
+fn http_from_anywhere() -> IpPermission {
+    IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(80)
+        .to_port(80)
+        .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+        .build()
+}
+
+/// E1's fix: web-XX no longer allows 80 from anywhere.
+async fn close_http(acct: &TestAccount, world: &World) {
+    acct.ec2
+        .revoke_security_group_ingress()
+        .group_id(&world.web_sg.id)
+        .ip_permissions(http_from_anywhere())
+        .send()
+        .await
+        .expect("revoke 80 from anywhere");
+}
+
+/// E1 broken again: 80 from anywhere.
+async fn open_http(acct: &TestAccount, world: &World) {
+    acct.ec2
+        .authorize_security_group_ingress()
+        .group_id(&world.web_sg.id)
+        .ip_permissions(http_from_anywhere())
+        .send()
+        .await
+        .expect("authorize 80 from anywhere");
+}
+
+async fn network(worlds: &[&World]) -> ProbeEnv {
+    let pairs: Vec<(&World, ProbeBroken)> =
+        worlds.iter().map(|w| (*w, ProbeBroken::None)).collect();
+    ProbeEnv::start(&pairs)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn until_done_ends_when_the_last_fix_lands() {
+    let acct = TestAccount::new().await;
+    let worlds = World::build_each(
+        &acct,
+        &[("user07", Broken::WebSgOpenHttp), ("user08", Broken::None)],
+    )
+    .await;
+    let env = network(&worlds.iter().collect::<Vec<_>>()).await;
+    let mut cmd = acct.labrun();
+    cmd.args([
+        SCRIPT,
+        "--trainees",
+        "user07..user08",
+        "--watch",
+        "5",
+        "--until",
+        "done",
+        "--format",
+        "jsonl",
+    ])
+    .args(env.args());
+    let mut watch = Watch::start(cmd);
+    let first = watch.cycle_where(CYCLE, |_| true);
+    assert_eq!(status_in(&first, "user07", "E1"), "fail");
+    assert_eq!(status_in(&first, "user08", "E1"), "pass");
+    assert!(result_in(&first, "user07", "E1")["first_passed"].is_null());
+    assert!(
+        watch.child.try_wait().unwrap().is_none(),
+        "not done: user07 fails E1"
+    );
+
+    close_http(&acct, &worlds[0]).await;
+    let last = watch.cycle_where(CYCLE, |c| status_in(c, "user07", "E1") == "pass");
+    assert_eq!(
+        watch.wait(CYCLE),
+        0,
+        "the watch ends by itself, every trainee done"
+    );
+    assert!(
+        watch.stdout.recv_timeout(Duration::from_secs(2)).is_err(),
+        "the last cycle was the end"
+    );
+    let e1 = result_in(&last, "user07", "E1");
+    assert!(e1["first_passed"].is_string() && e1["first_passed"] == e1["last_changed"]);
+    assert!(last["watch"]["cycle"].as_u64().unwrap() >= 2);
+    // Each cycle coalesces its calls: for N trainees, 10 account-wide calls plus 3 per
+    // trainee (DescribeEvents, DescribeTargetHealth, DescribeListeners), not 13 each.
+    assert!(
+        last["summary"]["aws_calls"].as_u64().unwrap() <= 10 + 3 * 2,
+        "{}",
+        last["summary"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn breaking_a_passing_check_is_reported_as_a_regression() {
+    let acct = TestAccount::new().await;
+    let world = World::build(&acct, "user07", Broken::None)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let env = network(&[&world]).await;
+    let mut cmd = acct.labrun();
+    cmd.args([
+        SCRIPT,
+        "--trainee",
+        "user07",
+        "--watch",
+        "5",
+        "--lang",
+        "en",
+    ])
+    .args(env.args());
+    let mut watch = Watch::start(cmd);
+    // Not a terminal: the first cycle is one line per trainee, then only changes.
+    let first = watch.line(CYCLE);
+    assert!(first.ends_with(" user07 17/18 passed"), "{first}");
+
+    open_http(&acct, &world).await;
+    let change = watch.line(CYCLE);
+    assert!(
+        change.contains(" REGRESSION user07 E1 PASS → FAIL  "),
+        "{change}"
+    );
+    watch.interrupt();
+    assert_eq!(watch.wait(CYCLE), 1);
+    let mut rest = Vec::new();
+    while let Ok(line) = watch.stdout.recv_timeout(Duration::from_secs(2)) {
+        rest.push(line);
+    }
+    assert!(
+        rest.iter()
+            .any(|l| l == "REGRESSION user07 E1: it passed before and fails now"),
+        "the final report names the regression: {rest:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aws_outage_mid_watch_is_error_since_then_and_the_loop_recovers() {
+    let acct = TestAccount::new().await;
+    let world = World::build(&acct, "user07", Broken::None)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let env = network(&[&world]).await;
+    let moto = labrun_tests::moto_url();
+    let mut proxy = Proxy::new(moto.trim_start_matches("http://")).await;
+    let mut cmd = acct.labrun();
+    cmd.args([
+        SCRIPT,
+        "--trainee",
+        "user07",
+        "--watch",
+        "5",
+        "--format",
+        "jsonl",
+    ])
+    .args(env.args())
+    .env("AWS_ENDPOINT_URL", proxy.url());
+    let mut watch = Watch::start(cmd);
+    let first = watch.cycle_where(CYCLE, |_| true);
+    for id in AWS_IDS {
+        assert_eq!(status_in(&first, "user07", id), "pass", "{id}");
+    }
+
+    proxy.stop().await;
+    let down = watch.cycle_where(CYCLE, |c| status_in(c, "user07", "A1") == "error");
+    for id in AWS_IDS {
+        // An id whose prerequisite could not be checked may be skipped instead.
+        let status = status_in(&down, "user07", id);
+        assert!(
+            matches!(status.as_str(), "error" | "skip"),
+            "{id} is {status} while AWS is down"
+        );
+    }
+    let broken = &down["watch"]["broken"][0];
+    assert_eq!(broken["capability"], "aws");
+    assert!(broken["since"].is_string(), "{broken}");
+    assert_eq!(
+        result_in(&down, "user07", "A1")["regressions"],
+        0,
+        "an outage is no regression"
+    );
+
+    proxy.start().await;
+    let back = watch.cycle_where(CYCLE, |c| status_in(c, "user07", "A1") == "pass");
+    for id in AWS_IDS {
+        assert_eq!(
+            status_in(&back, "user07", id),
+            "pass",
+            "{id} after AWS is back"
+        );
+    }
+    assert_eq!(back["watch"]["broken"].as_array().map(Vec::len), Some(0));
+    assert_eq!(
+        result_in(&back, "user07", "A1")["first_passed"],
+        result_in(&first, "user07", "A1")["first_passed"]
+    );
+    watch.interrupt();
+    assert_eq!(watch.wait(CYCLE), 0);
+}
