@@ -401,7 +401,18 @@ exec /usr/sbin/sshd -D -e -f {config}\n",
 
 impl Drop for SshEnv {
     fn drop(&mut self) {
+        // SIGTERM, not SIGKILL: nginx's master then stops its workers too (killed
+        // outright, it would leave them running, orphaned, on the test's ports).
         for child in &mut self.children {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+        }
+        for child in &mut self.children {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
             let _ = child.kill();
             let _ = child.wait();
         }
