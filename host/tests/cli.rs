@@ -997,7 +997,7 @@ fn record_to_a_folder_is_bad_input_before_anything_runs() {
 #[test]
 fn an_empty_trainee_is_bad_input() {
     let out = labrun(&[fixture("no_calls.rhai").to_str().unwrap(), "--trainee", ""]);
-    assert_one_line_bad_input(&out, "--trainee needs a trainee id");
+    assert_one_line_bad_input(&out, "a trainee id is empty");
     let out = labrun(&[
         fixture("no_calls.rhai").to_str().unwrap(),
         "--param",
