@@ -853,10 +853,9 @@ async fn call_rejects_bad_requests_before_any_network() {
     );
 }
 
-/// Against the moto server `tests/run` starts (`LABRUN_MOTO_URL=http://127.0.0.1:PORT`),
-/// create a little Step-3 world with the SDK and check the shapes `call` returns.
-#[tokio::test]
-async fn moto_smoke() {
+/// The AWS environment of the moto server `tests/run` starts, held while the test
+/// runs (tests that set AWS_* variables take turns), and its SDK configuration.
+async fn moto_config() -> (tokio::sync::MutexGuard<'static, ()>, aws_config::SdkConfig) {
     let endpoint = std::env::var("LABRUN_MOTO_URL")
         .expect("LABRUN_MOTO_URL is not set: run the suite with tests/run (it starts moto)");
     assert!(
@@ -872,6 +871,14 @@ async fn moto_smoke() {
     let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
         .await;
+    (_env, conf)
+}
+
+/// Against the moto server `tests/run` starts (`LABRUN_MOTO_URL=http://127.0.0.1:PORT`),
+/// create a little Step-3 world with the SDK and check the shapes `call` returns.
+#[tokio::test]
+async fn moto_smoke() {
+    let (_env, conf) = moto_config().await;
     let ec2c = aws_sdk_ec2::Client::new(&conf);
     // Unique per run, so the test can run again on the same moto.
     let name = format!(
@@ -987,21 +994,7 @@ async fn moto_smoke() {
 /// The S3 shapes on moto: a bucket with a public access block, an ACL and objects.
 #[tokio::test]
 async fn s3_on_moto() {
-    let endpoint = std::env::var("LABRUN_MOTO_URL")
-        .expect("LABRUN_MOTO_URL is not set: run the suite with tests/run (it starts moto)");
-    assert!(
-        endpoint.starts_with("http://127.0.0.1:"),
-        "moto only on 127.0.0.1"
-    );
-    let _env = ENV.lock().await;
-    std::env::set_var("AWS_REGION", "ap-northeast-1");
-    std::env::set_var("AWS_ENDPOINT_URL", &endpoint);
-    std::env::set_var("AWS_ACCESS_KEY_ID", "test");
-    std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
-    std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
+    let (_env, conf) = moto_config().await;
     let s3c = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&conf)
             .force_path_style(true)
