@@ -90,7 +90,9 @@ async fn help(topic: &[std::ffi::OsString]) -> u8 {
             println!("{INSPECT_USAGE}");
             exit::PASS
         }
-        Some("test") => crate::author::cases::main(vec!["labrun test".into(), "--help".into()]).await,
+        Some("test") => {
+            crate::author::cases::main(vec!["labrun test".into(), "--help".into()]).await
+        }
         Some("new") => crate::author::new::main(vec!["labrun new".into(), "--help".into()]),
         Some(other) => {
             eprintln!("labrun: no help on `{}`: try labrun help, labrun help plugin, labrun help inspect, labrun help test or labrun help new", other.escape_debug());

@@ -112,7 +112,9 @@ pub fn load_case(path: &Path, recording: bool) -> Result<Case, String> {
     }
     let trainee = file.trainee.unwrap_or_else(|| DEFAULT_TRAINEE.to_string());
     if trainee.trim().is_empty() {
-        return Err(format!("{shown}: trainee is empty; write e.g. trainee = \"user05\""));
+        return Err(format!(
+            "{shown}: trainee is empty; write e.g. trainee = \"user05\""
+        ));
     }
     let mut expect = BTreeMap::new();
     for (id, status) in file.expect {
@@ -248,7 +250,9 @@ async fn run_case(flags: &TestFlags, case: &Case) -> Result<String, Outcome> {
             .map_err(|e| Outcome::BadInput(format!("{name}: {e}")))?;
     }
     let Some(got) = executed.report.trainees.first() else {
-        return Err(Outcome::Mismatch(format!("FAIL  {name}: the run reported no trainee")));
+        return Err(Outcome::Mismatch(format!(
+            "FAIL  {name}: the run reported no trainee"
+        )));
     };
     if flags.record && case.expect.is_empty() {
         write_expectations(&case.path, got).map_err(Outcome::BadInput)?;
@@ -264,7 +268,10 @@ async fn run_case(flags: &TestFlags, case: &Case) -> Result<String, Outcome> {
         .map(|a| format!(" ({})", inert(a)))
         .unwrap_or_default();
     if diffs.is_empty() {
-        Ok(format!("ok    {name}{about}: {} id(s) as expected", got.results.len()))
+        Ok(format!(
+            "ok    {name}{about}: {} id(s) as expected",
+            got.results.len()
+        ))
     } else {
         Err(Outcome::Mismatch(format!(
             "FAIL  {name}{about}: {}",
@@ -358,25 +365,43 @@ mod tests {
 
     #[test]
     fn a_case_file_is_checked_before_running() {
-        let bad_status = write("s.toml", "cassette = \"c.cassette.json\"\n[expect]\nA1 = \"passed\"\n");
+        let bad_status = write(
+            "s.toml",
+            "cassette = \"c.cassette.json\"\n[expect]\nA1 = \"passed\"\n",
+        );
         let e = load_case(&bad_status, false).unwrap_err();
         assert!(e.ends_with("s.toml: [expect] A1 = \"passed\" is not a status: pass, fail, pending, error or skip"), "{e}");
 
         let no_expect = write("n.toml", "cassette = \"c.cassette.json\"\n");
         let e = load_case(&no_expect, false).unwrap_err();
         assert!(e.contains("no [expect] table"), "{e}");
-        assert!(load_case(&no_expect, true).is_ok(), "recording fills the expectations");
+        assert!(
+            load_case(&no_expect, true).is_ok(),
+            "recording fills the expectations"
+        );
 
-        let missing = write("m.toml", "cassette = \"gone.json\"\n[expect]\nA1 = \"pass\"\n");
+        let missing = write(
+            "m.toml",
+            "cassette = \"gone.json\"\n[expect]\nA1 = \"pass\"\n",
+        );
         let e = load_case(&missing, false).unwrap_err();
-        assert!(e.contains("gone.json does not exist: record it with labrun test --record"), "{e}");
+        assert!(
+            e.contains("gone.json does not exist: record it with labrun test --record"),
+            "{e}"
+        );
 
         let unknown = write("u.toml", "cassette = \"c.cassette.json\"\nexpected = 1\n");
         let e = load_case(&unknown, false).unwrap_err();
-        assert!(e.contains("u.toml is not a case file") && e.contains("unknown field"), "{e}");
+        assert!(
+            e.contains("u.toml is not a case file") && e.contains("unknown field"),
+            "{e}"
+        );
         assert!(!e.contains('\n'));
 
-        let user = write("p.toml", "cassette = \"c.cassette.json\"\n[params]\nuser = \"x\"\n[expect]\nA1 = \"pass\"\n");
+        let user = write(
+            "p.toml",
+            "cassette = \"c.cassette.json\"\n[params]\nuser = \"x\"\n[expect]\nA1 = \"pass\"\n",
+        );
         let e = load_case(&user, false).unwrap_err();
         assert!(e.contains("give the trainee as trainee"), "{e}");
     }

@@ -20,6 +20,9 @@ fn clap_error(e: clap::Error, help: &str) -> u8 {
         .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
         .collect::<Vec<_>>()
         .join(" ");
-    eprintln!("labrun: {} (see {help})", line.trim_start_matches("error: "));
+    eprintln!(
+        "labrun: {} (see {help})",
+        line.trim_start_matches("error: ")
+    );
     crate::outcome::exit::BAD_INPUT
 }

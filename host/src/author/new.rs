@@ -102,7 +102,10 @@ fn write_step(flags: &NewFlags) -> Result<Vec<PathBuf>, String> {
             cassette(name, "10.0.0.0/16", true),
         ),
         (cases.join("no-vpc.toml"), NO_VPC_CASE.to_string()),
-        (cases.join("no-vpc.cassette.json"), cassette(name, "", false)),
+        (
+            cases.join("no-vpc.cassette.json"),
+            cassette(name, "", false),
+        ),
     ];
     for (path, _) in &files {
         if path.exists() {

@@ -544,9 +544,12 @@ fn step_info(described: &Dynamic) -> Result<StepInfo, String> {
             .try_cast::<Map>()
             .ok_or("`needs` must be a map of id → [ids that must pass first], e.g. needs: #{ A2: [\"A1\"] }")?;
         for (id, before) in n {
-            let before = before
-                .try_cast::<rhai::Array>()
-                .ok_or_else(|| format!("`needs`: `{}` must map to an array of ids, e.g. [\"A1\"]", inert(&id)))?;
+            let before = before.try_cast::<rhai::Array>().ok_or_else(|| {
+                format!(
+                    "`needs`: `{}` must map to an array of ids, e.g. [\"A1\"]",
+                    inert(&id)
+                )
+            })?;
             let mut list = Vec::with_capacity(before.len());
             for b in before {
                 list.push(text(&b).ok_or("`needs` must hold arrays of id strings")?);
