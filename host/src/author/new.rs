@@ -182,6 +182,7 @@ A2 = "skip"
 
 const STARTER: &str = r#"// {{name}}: a lab step. Each check id is one function, in checklist order; each
 // reports pass or fail with a message in English and Japanese that says how to fix it.
+// guard, pass, fail, named, none, … come from labrun's lab library (docs/writing-steps.md).
 //
 //     labrun {{name}}.rhai --trainee user05
 //     labrun test {{name}}.rhai {{name}}.cases/*.toml
@@ -192,6 +193,8 @@ fn describe() {
         title: #{ en: "{{name}}: the trainee's VPC", ja: "{{name}}: 受講者の VPC" },
         params: #{ user: "trainee id as in the manual, e.g. user05" },
         checks: ["A1", "A2"],
+        // A2 means nothing until A1 passed: labrun reports it `skip` naming A1.
+        needs: #{ A2: ["A1"] },
     }
 }
 
@@ -202,52 +205,23 @@ fn run(params) {
     st.A2 = guard("A2", Fn("a2_vpc_cidr"), w, st);
 }
 
-// Runs one check; a capability error inside it becomes that check's `error` row.
-fn guard(id, check, w, st) {
-    try {
-        check.call(w, st)
-    } catch (e) {
-        report::error(id, `could not check: ${e}`, `確認できませんでした: ${e}`, ());
-        "error"
-    }
-}
-
-fn find_vpc(name) {
-    for v in aws::ec2_describe_vpcs().Vpcs {
-        if type_of(v.Tags) == "array" {
-            for t in v.Tags {
-                if t.Key == "Name" && t.Value == name { return v; }
-            }
-        }
-    }
-    ()
-}
-
 fn a1_vpc_exists(w, st) {
-    let v = find_vpc(w.vpc);
-    if type_of(v) == "()" {
-        report::fail("A1", `VPC ${w.vpc} not found: create it in the VPC console`,
+    let v = named(aws::ec2_describe_vpcs().Vpcs, w.vpc);
+    if none(v) {
+        return fail("A1", `VPC ${w.vpc} not found: create it in the VPC console`,
             `VPC ${w.vpc} が見つかりません。VPC コンソールで作成してください`, ());
-        return "fail";
     }
-    report::pass("A1", `VPC ${w.vpc} exists (${v.VpcId})`, `VPC ${w.vpc} があります (${v.VpcId})`,
-        #{ vpc_id: v.VpcId });
-    "pass"
+    pass("A1", `VPC ${w.vpc} exists (${v.VpcId})`, `VPC ${w.vpc} があります (${v.VpcId})`,
+        #{ vpc_id: v.VpcId })
 }
 
 fn a2_vpc_cidr(w, st) {
-    if st.A1 != "pass" {
-        report::skip("A2", "skipped: A1 did not pass", "省略: A1 が合格していないため");
-        return "skip";
-    }
-    let v = find_vpc(w.vpc);
+    let v = named(aws::ec2_describe_vpcs().Vpcs, w.vpc);
     if v.CidrBlock == w.cidr {
-        report::pass("A2", `VPC ${w.vpc} has CIDR ${w.cidr}`, `VPC ${w.vpc} の CIDR は ${w.cidr} です`, ());
-        return "pass";
+        return pass("A2", `VPC ${w.vpc} has CIDR ${w.cidr}`, `VPC ${w.vpc} の CIDR は ${w.cidr} です`, ());
     }
-    report::fail("A2", `VPC ${w.vpc} has CIDR ${v.CidrBlock}, not ${w.cidr}: recreate it with ${w.cidr}`,
-        `VPC ${w.vpc} の CIDR が ${v.CidrBlock} です (${w.cidr} で作り直してください)`, #{ cidr: v.CidrBlock });
-    "fail"
+    fail("A2", `VPC ${w.vpc} has CIDR ${v.CidrBlock}, not ${w.cidr}: recreate it with ${w.cidr}`,
+        `VPC ${w.vpc} の CIDR が ${v.CidrBlock} です (${w.cidr} で作り直してください)`, #{ cidr: v.CidrBlock })
 }
 "#;
 
