@@ -1,4 +1,5 @@
-//! The command line, top to bottom: `labrun inspect`, `labrun plugin …`, or
+//! The command line, top to bottom: `labrun inspect`, `labrun test`, `labrun new`,
+//! `labrun plugin …`, or
 //! `labrun STEP …`, which is parsed ([`crate::flags`]), planned ([`crate::plan`]),
 //! executed ([`crate::execute`]) and reported. This module only dispatches and turns
 //! errors into one line and an exit code.
@@ -20,6 +21,13 @@ pub async fn main(args: Vec<std::ffi::OsString>) -> u8 {
     // `labrun inspect STEP` is the one subcommand; anything else is `labrun STEP …`.
     if args.get(1).is_some_and(|a| a == "inspect") {
         return inspect(&args[2..]).await;
+    }
+    // `labrun test STEP CASE…` and `labrun new step NAME`: the step authors' kit.
+    if args.get(1).is_some_and(|a| a == "test") {
+        return crate::author::cases::main(args[1..].to_vec()).await;
+    }
+    if args.get(1).is_some_and(|a| a == "new") {
+        return crate::author::new::main(args[1..].to_vec());
     }
     // `labrun plugin publish|pull|lock|keygen|sign`: sharing steps through registries.
     if args.get(1).is_some_and(|a| a == "plugin") {
@@ -82,8 +90,12 @@ async fn help(topic: &[std::ffi::OsString]) -> u8 {
             println!("{INSPECT_USAGE}");
             exit::PASS
         }
+        Some("test") => {
+            crate::author::cases::main(vec!["labrun test".into(), "--help".into()]).await
+        }
+        Some("new") => crate::author::new::main(vec!["labrun new".into(), "--help".into()]),
         Some(other) => {
-            eprintln!("labrun: no help on `{}`: try labrun help, labrun help plugin or labrun help inspect", other.escape_debug());
+            eprintln!("labrun: no help on `{}`: try labrun help, labrun help plugin, labrun help inspect, labrun help test or labrun help new", other.escape_debug());
             exit::BAD_INPUT
         }
     }

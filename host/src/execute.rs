@@ -180,12 +180,7 @@ pub fn deliver(executed: &Executed, outputs: &Outputs) -> u8 {
     let report = &executed.report;
     let mut code = report.exit_code();
     if let Some(path) = &outputs.record {
-        let cassette = executed.hub.cassette(json!({
-            "step": report.step,
-            "trainees": report.trainees.iter().map(|t| t.trainee.clone()).collect::<Vec<_>>(),
-            "labrun": env!("CARGO_PKG_VERSION"),
-        }));
-        if let Err(e) = cassette.save(path) {
+        if let Err(e) = save_cassette(executed, path) {
             eprintln!("labrun: {e}");
             code = code.max(exit::ERROR);
         }
@@ -222,6 +217,23 @@ pub fn deliver(executed: &Executed, outputs: &Outputs) -> u8 {
             code.max(exit::ERROR)
         }
     }
+}
+
+/// Writes the cassette of a finished run (`--record`): every call and its answer,
+/// secrets redacted.
+pub fn save_cassette(
+    executed: &Executed,
+    path: &std::path::Path,
+) -> Result<(), crate::error::OutputError> {
+    let report = &executed.report;
+    executed
+        .hub
+        .cassette(json!({
+            "step": report.step,
+            "trainees": report.trainees.iter().map(|t| t.trainee.clone()).collect::<Vec<_>>(),
+            "labrun": env!("CARGO_PKG_VERSION"),
+        }))
+        .save(path)
 }
 
 /// A report for a trainee whose step could not run: one `error` row saying why.

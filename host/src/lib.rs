@@ -5,7 +5,8 @@
 //!
 //! - [`cli`]: dispatch and exit codes; [`plan`]: the raw [`flags`] become a checked
 //!   run plan (steps, trainees, params, policy, settings, outputs); [`publish`]: steps
-//!   shared through OCI registries;
+//!   shared through OCI registries; [`author`]: the step authors' kit (`labrun test`,
+//!   `labrun new`);
 //! - [`watch`]: the watch loop of a live class (cycles, history, outputs) and
 //!   [`serve`], its dashboard;
 //! - [`execute`]: every trainee's run, then the outputs;
@@ -18,6 +19,7 @@
 //!   report, and the watch's terminal grid; [`history`]: who passed what when;
 //! - [`error`]: the bad-input type every loader returns.
 
+pub mod author;
 pub mod caps;
 pub mod cli;
 pub mod error;

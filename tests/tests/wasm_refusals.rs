@@ -353,3 +353,83 @@ fn runaway_steps_are_stopped_and_named() {
         "output: … 983040 more bytes dropped (the output limit is 64 KiB)"
     );
 }
+
+/// The step contract holds for components as for scripts: an id the step did not
+/// declare is an `error` row (never its pass), and a declared id it never reported is an
+/// `error` row saying so.
+#[test]
+fn a_component_cannot_add_or_drop_checklist_ids() {
+    let s = Scratch::new("contract");
+    let wasm = built("LABRUN_MISBEHAVE_WASM", "tests/fixtures/wasm/misbehave");
+    s.write("misbehave.wasm", &std::fs::read(wasm).unwrap());
+    let rows = |mode: &str| -> Vec<Value> {
+        let run = s.labrun(&[
+            "misbehave.wasm",
+            "--param",
+            &format!("mode={mode}"),
+            "--param",
+            "user=user05",
+            "--param",
+            "neighbour_tg=-",
+            "--param",
+            "neighbour_endpoint=-",
+            "--format",
+            "json",
+        ]);
+        run.assert_code(2);
+        run.report().0["trainees"][0]["results"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let undeclared = rows("undeclared");
+    assert_eq!(undeclared.len(), 2, "{undeclared:?}");
+    assert_eq!(
+        (
+            undeclared[0]["id"].as_str(),
+            undeclared[0]["status"].as_str()
+        ),
+        (Some("H1"), Some("pass"))
+    );
+    assert_eq!(
+        (
+            undeclared[1]["id"].as_str(),
+            undeclared[1]["status"].as_str()
+        ),
+        (Some("X9"), Some("error"))
+    );
+    assert!(
+        undeclared[1]["message"]["en"]
+            .as_str()
+            .unwrap()
+            .starts_with("not a declared check: the step reported `X9` (pass) but describe() does not list it in `checks`"),
+        "{}",
+        undeclared[1]["message"]
+    );
+    let silent = rows("silent");
+    assert_eq!(silent.len(), 1);
+    assert_eq!(
+        (silent[0]["id"].as_str(), silent[0]["status"].as_str()),
+        (Some("H1"), Some("error"))
+    );
+    assert_eq!(
+        silent[0]["message"]["en"],
+        "not checked: the step ended without reporting this check"
+    );
+}
+
+/// A component that declares an id twice is bad input at load, as a script is.
+#[test]
+fn a_component_declaring_an_id_twice_is_refused() {
+    let s = Scratch::new("dupes");
+    let wasm = built(
+        "LABRUN_DUPES_WASM",
+        "tests/fixtures/wasm/misbehave (examples)",
+    );
+    s.write("dupes.wasm", &std::fs::read(wasm).unwrap());
+    let run = s.labrun(&["dupes.wasm"]);
+    assert_refused(
+        &run,
+        "dupes.wasm: describe() failed: `checks` lists `H1` twice: declare each checklist id once",
+    );
+}

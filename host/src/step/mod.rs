@@ -26,6 +26,10 @@ pub struct StepInfo {
     pub params: BTreeMap<String, String>,
     /// Checklist ids in report order; an id that is not reported becomes `error`.
     pub checks: Vec<String>,
+    /// Declared prerequisites: id → the ids that must pass first. When one did not,
+    /// the host reports the id as `skip` naming it, whatever the step said.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub needs: BTreeMap<String, Vec<String>>,
 }
 
 /// The longest step name, in characters (it heads every trainee's block).
@@ -71,7 +75,114 @@ pub fn check_info(info: &StepInfo) -> Result<(), String> {
             ));
         }
     }
+    check_needs(&info.needs, &seen)
+}
+
+/// Prerequisites name declared ids, never the id itself, and form no cycle.
+fn check_needs(
+    needs: &BTreeMap<String, Vec<String>>,
+    declared: &std::collections::HashSet<&str>,
+) -> Result<(), String> {
+    for (id, before) in needs {
+        if !declared.contains(id.as_str()) {
+            return Err(format!(
+                "`needs` names `{}`, which `checks` does not list: declare it or drop it from `needs`",
+                inert(id)
+            ));
+        }
+        for b in before {
+            if !declared.contains(b.as_str()) {
+                return Err(format!(
+                    "`needs`: `{}` needs `{}`, which `checks` does not list",
+                    inert(id),
+                    inert(b)
+                ));
+            }
+            if b == id {
+                return Err(format!("`needs`: `{}` needs itself", inert(id)));
+            }
+        }
+    }
+    // A cycle: walk from each id; a path that comes back to an id on it is one.
+    fn walk<'a>(
+        id: &'a str,
+        needs: &'a BTreeMap<String, Vec<String>>,
+        path: &mut Vec<&'a str>,
+        done: &mut std::collections::HashSet<&'a str>,
+    ) -> Result<(), String> {
+        if let Some(at) = path.iter().position(|p| *p == id) {
+            let mut cycle: Vec<&str> = path[at..].to_vec();
+            cycle.push(id);
+            return Err(format!(
+                "`needs` has a cycle: {}; a check cannot wait for itself",
+                inert(&cycle.join(" → "))
+            ));
+        }
+        if !done.insert(id) {
+            return Ok(());
+        }
+        path.push(id);
+        for b in needs.get(id).into_iter().flatten() {
+            walk(b, needs, path, done)?;
+        }
+        path.pop();
+        Ok(())
+    }
+    let mut done = std::collections::HashSet::new();
+    for id in needs.keys() {
+        walk(id, needs, &mut Vec::new(), &mut done)?;
+    }
     Ok(())
+}
+
+/// The first declared prerequisite of `id` whose row did not pass, if any.
+pub fn unmet_need<'a>(
+    id: &str,
+    needs: &'a BTreeMap<String, Vec<String>>,
+    status_of: impl Fn(&str) -> Option<Status>,
+) -> Option<&'a str> {
+    needs
+        .get(id)?
+        .iter()
+        .find(|b| status_of(b).is_some_and(|s| s != Status::Pass))
+        .map(String::as_str)
+}
+
+/// Enforces the declared prerequisites on a finished run's rows, for both
+/// front-ends: a row whose prerequisite did not pass becomes `skip` naming it (a row
+/// the step itself skipped keeps its own words). Prerequisites are settled first, so
+/// a chain A1 → A4 → A5 skips all the way down.
+pub fn enforce_needs(rows: &mut [Outcome], needs: &BTreeMap<String, Vec<String>>) {
+    if needs.is_empty() {
+        return;
+    }
+    // The rules are acyclic (checked at load), so this settles within rows.len() rounds.
+    for _ in 0..rows.len() {
+        let mut changed = false;
+        for i in 0..rows.len() {
+            let status_of = |id: &str| rows.iter().find(|r| r.id == id).map(|r| r.status);
+            let Some(unmet) = unmet_need(&rows[i].id, needs, status_of) else {
+                continue;
+            };
+            if rows[i].status == Status::Skip {
+                continue;
+            }
+            let unmet = unmet.to_string();
+            rows[i] = Outcome {
+                id: rows[i].id.clone(),
+                status: Status::Skip,
+                message: Message::new(
+                    format!("skipped: {unmet} did not pass"),
+                    format!("省略: {unmet} が合格していないため"),
+                ),
+                evidence: None,
+            };
+            changed = true;
+        }
+        if !changed {
+            break;
+        }
+    }
 }
 
 /// A loaded step, whatever its front-end; the rest of the program sees only this.
@@ -249,6 +360,12 @@ impl Collector {
         inner.ids.insert(outcome.id.clone());
         inner.outcomes.push(outcome);
         Ok(())
+    }
+
+    /// The status the step reported for `id` so far, if it did.
+    pub fn status(&self, id: &str) -> Option<Status> {
+        let inner = self.inner.lock().expect("collector lock poisoned");
+        inner.outcomes.iter().find(|o| o.id == id).map(|o| o.status)
     }
 
     pub fn log(&self, line: &str, limits: &Limits) {
@@ -467,6 +584,7 @@ mod tests {
 
     fn info(name: &str, checks: &[&str]) -> StepInfo {
         StepInfo {
+            needs: BTreeMap::new(),
             name: name.to_string(),
             title: Message::new("", ""),
             params: BTreeMap::new(),

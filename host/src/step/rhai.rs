@@ -2,7 +2,8 @@
 //!
 //! The engine is sandboxed: no `import` or file access, no `eval`, bounded
 //! operations, call depth, sizes and wall clock. Capability modules (`aws::…`)
-//! mirror the WIT interfaces name for name and are bridged to the async host.
+//! mirror the WIT interfaces name for name and are bridged to the async host. The lab
+//! library ([`LAB_LIBRARY`]) is merged into every script.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -24,6 +25,11 @@ use crate::caps::{self, registry, CapError, Capability, ErrorKind};
 use crate::outcome::{inert, Message, Outcome, Status, TraineeReport};
 
 type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
+
+/// The lab library (`lab.rhai`): plumbing every step would otherwise copy (running a
+/// check, pass/fail helpers, lookups by tag, CIDR and security-group queries), merged
+/// into every script before its own functions.
+pub const LAB_LIBRARY: &str = include_str!("lab.rhai");
 
 pub struct RhaiStep {
     path: String,
@@ -67,6 +73,11 @@ impl RhaiStep {
                 inert(&super::one_line_cause(&e.err_type().to_string()))
             )
         })?;
+        // The lab library comes first: the step's own functions replace its namesakes.
+        let lab = engine
+            .compile(LAB_LIBRARY)
+            .map_err(|e| format!("the lab library does not compile (a labrun bug): {e}"))?;
+        let ast = lab.merge(&ast);
         if !ast
             .iter_functions()
             .any(|f| f.name == "run" && f.params.len() == 1)
@@ -137,6 +148,8 @@ impl RhaiStep {
                 collector.finish(&self.info.checks, Some(&cause))
             }
         };
+        let mut results = results;
+        super::enforce_needs(&mut results, &self.info.needs);
         TraineeReport {
             trainee,
             results,
@@ -154,6 +167,7 @@ impl RhaiStep {
             handle,
             deadline: tokio::time::Instant::from_std(deadline),
             collector: collector.clone(),
+            needs: self.info.needs.clone(),
         });
         {
             let bridge = bridge.clone();
@@ -255,6 +269,8 @@ struct Bridge {
     handle: Handle,
     deadline: tokio::time::Instant,
     collector: Arc<Collector>,
+    /// The step's declared prerequisites (`needs`), for `report::blocked_by`.
+    needs: BTreeMap<String, Vec<String>>,
 }
 
 impl Bridge {
@@ -381,6 +397,15 @@ fn report_module(bridge: &Arc<Bridge>) -> Module {
             },
         );
     }
+    // `report::blocked_by(id)`: the declared prerequisite of `id` that was reported
+    // and did not pass, or `()`; the library's `guard` skips such a check unrun.
+    let b = bridge.clone();
+    module.set_native_fn("blocked_by", move |id: &str| -> RhaiResult<Dynamic> {
+        Ok(
+            super::unmet_need(id, &b.needs, |need| b.collector.status(need))
+                .map_or(Dynamic::UNIT, |need| need.to_string().into()),
+        )
+    });
     let b = bridge.clone();
     module.set_native_fn(
         "outcome",
@@ -512,11 +537,32 @@ fn step_info(described: &Dynamic) -> Result<StepInfo, String> {
     for id in c {
         checks.push(text(&id).ok_or("`checks` must hold strings")?);
     }
+    let mut needs = BTreeMap::new();
+    if let Some(n) = map.get("needs") {
+        let n = n
+            .clone()
+            .try_cast::<Map>()
+            .ok_or("`needs` must be a map of id → [ids that must pass first], e.g. needs: #{ A2: [\"A1\"] }")?;
+        for (id, before) in n {
+            let before = before.try_cast::<rhai::Array>().ok_or_else(|| {
+                format!(
+                    "`needs`: `{}` must map to an array of ids, e.g. [\"A1\"]",
+                    inert(&id)
+                )
+            })?;
+            let mut list = Vec::with_capacity(before.len());
+            for b in before {
+                list.push(text(&b).ok_or("`needs` must hold arrays of id strings")?);
+            }
+            needs.insert(id.to_string(), list);
+        }
+    }
     let info = StepInfo {
         name,
         title,
         params,
         checks,
+        needs,
     };
     super::check_info(&info)?;
     Ok(info)

@@ -216,6 +216,7 @@ impl WasmStep {
                 title: Message::new("", ""),
                 params: BTreeMap::new(),
                 checks: Vec::new(),
+                needs: BTreeMap::new(),
             },
             pre,
             manifest,
@@ -272,6 +273,8 @@ impl WasmStep {
             title: Message::new(described.title_en, described.title_ja),
             params: described.params.into_iter().collect(),
             checks: described.checks,
+            // WIT 0.1.0 has no prerequisites: a component skips by itself.
+            needs: BTreeMap::new(),
         };
         super::check_info(&info)?;
         Ok(info)
@@ -351,7 +354,8 @@ impl WasmStep {
         for line in output.lines() {
             collector.log(&line, &ctx.limits);
         }
-        let (results, log) = collector.finish(&self.info.checks, stopped.as_deref());
+        let (mut results, log) = collector.finish(&self.info.checks, stopped.as_deref());
+        super::enforce_needs(&mut results, &self.info.needs);
         TraineeReport {
             trainee: ctx.trainee,
             results,

@@ -1,0 +1,408 @@
+//! `labrun test STEP CASE…`: a step's own regression cases. A case is a cassette (the
+//! answers of one world) plus the status each check id must get, in a small TOML file
+//! beside it:
+//!
+//! ```toml
+//! about = "a trainee who finished Step 3"
+//! cassette = "finished.cassette.json"   # relative to this file
+//! trainee = "user05"
+//! [params]                              # optional: --param KEY=VALUE
+//! [expect]
+//! A1 = "pass"
+//! A2 = "fail"
+//! ```
+//!
+//! Every case file is read and checked before any case runs (bad input: one line,
+//! exit 64). Each case then runs the step on its cassette exactly as
+//! `labrun STEP --replay CASSETTE` would, and prints one line. The exit code is 0 only
+//! when every case matched. `--record` makes the cassette from the live world instead
+//! (the run flags after `--`), and writes the observed statuses as the expectation of a
+//! case that has none yet.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use serde::Deserialize;
+
+use crate::execute::execute;
+use crate::flags::Flags;
+use crate::outcome::{exit, inert, Status, TraineeReport};
+use crate::plan::{plan, TRAINEE_PARAM};
+
+/// The trainee a case runs as when it names none.
+const DEFAULT_TRAINEE: &str = "user05";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "labrun test",
+    about = "Runs a step against its regression cases: each a cassette plus the status every check id must get",
+    after_help = "A case file (TOML):\n  about = \"…\"\n  cassette = \"finished.cassette.json\"   # relative to the case file\n  trainee = \"user05\"\n  [params]   # optional\n  [expect]\n  A1 = \"pass\"\n\nExit codes: 0 every case matched · 1 some case did not · 64 bad input"
+)]
+pub struct TestFlags {
+    /// The step under test: a .rhai script or a .wasm component.
+    pub step: PathBuf,
+
+    /// Case files (TOML), one or more.
+    #[arg(required = true, value_name = "CASE")]
+    pub cases: Vec<PathBuf>,
+
+    /// Record each case's cassette from the live world (with the run flags given
+    /// after `--`, e.g. --connect-to, --ssh-key); a case without expectations gets
+    /// the observed statuses written into its file, to review.
+    #[arg(long)]
+    pub record: bool,
+
+    /// Flags for the run when recording (after `--`), e.g. -- --region ap-northeast-1.
+    #[arg(last = true, value_name = "RUN FLAGS")]
+    pub run_flags: Vec<OsString>,
+}
+
+/// One case file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseFile {
+    #[serde(default)]
+    about: Option<String>,
+    cassette: PathBuf,
+    #[serde(default)]
+    trainee: Option<String>,
+    #[serde(default)]
+    params: BTreeMap<String, String>,
+    #[serde(default)]
+    expect: BTreeMap<String, String>,
+}
+
+/// A case, checked.
+#[derive(Debug)]
+pub struct Case {
+    pub path: PathBuf,
+    pub about: Option<String>,
+    pub cassette: PathBuf,
+    pub trainee: String,
+    pub params: BTreeMap<String, String>,
+    pub expect: BTreeMap<String, Status>,
+}
+
+/// Reads and checks one case file; the error is one line naming the file and the fix.
+pub fn load_case(path: &Path, recording: bool) -> Result<Case, String> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the case file {shown}: {e}"))?;
+    let file: CaseFile = toml::from_str(&text).map_err(|e| {
+        format!(
+            "{shown} is not a case file (cassette = \"….cassette.json\", [expect] A1 = \"pass\"): {}",
+            one_line(&e.to_string())
+        )
+    })?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let cassette = dir.join(&file.cassette);
+    if !recording && !cassette.is_file() {
+        return Err(format!(
+            "{shown}: its cassette {} does not exist: record it with labrun test --record STEP {shown} -- RUN FLAGS",
+            cassette.display()
+        ));
+    }
+    if file.params.contains_key(TRAINEE_PARAM) {
+        return Err(format!(
+            "{shown}: give the trainee as trainee = \"…\", not as [params] {TRAINEE_PARAM}"
+        ));
+    }
+    let trainee = file.trainee.unwrap_or_else(|| DEFAULT_TRAINEE.to_string());
+    if trainee.trim().is_empty() {
+        return Err(format!(
+            "{shown}: trainee is empty; write e.g. trainee = \"user05\""
+        ));
+    }
+    let mut expect = BTreeMap::new();
+    for (id, status) in file.expect {
+        let Some(status) = Status::parse(&status) else {
+            return Err(format!(
+                "{shown}: [expect] {} = \"{}\" is not a status: pass, fail, pending, error or skip",
+                inert(&id),
+                inert(&status)
+            ));
+        };
+        expect.insert(id, status);
+    }
+    if expect.is_empty() && !recording {
+        return Err(format!(
+            "{shown}: no [expect] table: list the status of every check id (A1 = \"pass\"), or record the case with labrun test --record"
+        ));
+    }
+    Ok(Case {
+        path: path.to_path_buf(),
+        about: file.about,
+        cassette,
+        trainee,
+        params: file.params,
+        expect,
+    })
+}
+
+/// What differs between a case's expectation and a run, one entry per id.
+pub fn compare(expect: &BTreeMap<String, Status>, got: &TraineeReport) -> Vec<String> {
+    let mut diffs = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for row in &got.results {
+        seen.insert(row.id.as_str());
+        match expect.get(&row.id) {
+            Some(want) if *want == row.status => {}
+            Some(want) => diffs.push(format!(
+                "{}: expected {}, got {} ({})",
+                inert(&row.id),
+                want.as_str(),
+                row.status.as_str(),
+                inert(&row.message.en)
+            )),
+            None => diffs.push(format!(
+                "{}: got {}, which the case does not expect: add {} = \"{}\"",
+                inert(&row.id),
+                row.status.as_str(),
+                inert(&row.id),
+                row.status.as_str()
+            )),
+        }
+    }
+    for (id, want) in expect {
+        if !seen.contains(id.as_str()) {
+            diffs.push(format!(
+                "{}: expected {}, but the step did not report it",
+                inert(id),
+                want.as_str()
+            ));
+        }
+    }
+    diffs
+}
+
+/// `labrun test …`; returns the exit code.
+pub async fn main(args: Vec<OsString>) -> u8 {
+    let flags = match TestFlags::try_parse_from(args) {
+        Ok(flags) => flags,
+        Err(e) => return super::clap_error(e, "labrun test --help"),
+    };
+    // Every case file is checked before any case runs.
+    let mut cases = Vec::with_capacity(flags.cases.len());
+    for path in &flags.cases {
+        match load_case(path, flags.record) {
+            Ok(case) => cases.push(case),
+            Err(e) => {
+                eprintln!("labrun: {}", inert(&e));
+                return exit::BAD_INPUT;
+            }
+        }
+    }
+    let mut failed = 0;
+    for case in &cases {
+        match run_case(&flags, case).await {
+            Ok(line) => println!("{line}"),
+            Err(Outcome::Mismatch(line)) => {
+                failed += 1;
+                println!("{line}");
+            }
+            Err(Outcome::BadInput(line)) => {
+                eprintln!("labrun: {}", inert(&line));
+                return exit::BAD_INPUT;
+            }
+        }
+    }
+    let total = cases.len();
+    if failed == 0 {
+        println!("{total} case(s): all matched");
+        exit::PASS
+    } else {
+        println!("{total} case(s): {failed} did not match");
+        exit::FAIL
+    }
+}
+
+enum Outcome {
+    Mismatch(String),
+    BadInput(String),
+}
+
+/// Runs one case (replaying, or recording) and says how it went in one line.
+async fn run_case(flags: &TestFlags, case: &Case) -> Result<String, Outcome> {
+    let name = case.path.display().to_string();
+    let mut args: Vec<OsString> = vec!["labrun".into(), flags.step.clone().into_os_string()];
+    args.extend(["--trainee".into(), case.trainee.clone().into()]);
+    for (k, v) in &case.params {
+        args.extend(["--param".into(), format!("{k}={v}").into()]);
+    }
+    args.extend(["--format".into(), "json".into()]);
+    if flags.record {
+        args.extend(["--record".into(), case.cassette.clone().into_os_string()]);
+        args.extend(flags.run_flags.iter().cloned());
+    } else {
+        args.extend(["--replay".into(), case.cassette.clone().into_os_string()]);
+    }
+    let run_flags = Flags::try_parse_from(args)
+        .map_err(|e| Outcome::BadInput(format!("{name}: {}", one_line(&e.render().to_string()))))?;
+    let planned = plan(&run_flags)
+        .await
+        .map_err(|e| Outcome::BadInput(format!("{name}: {e}")))?;
+    let (executed, outputs) = execute(planned).await;
+    if let Some(path) = &outputs.record {
+        crate::execute::save_cassette(&executed, path)
+            .map_err(|e| Outcome::BadInput(format!("{name}: {e}")))?;
+    }
+    let Some(got) = executed.report.trainees.first() else {
+        return Err(Outcome::Mismatch(format!(
+            "FAIL  {name}: the run reported no trainee"
+        )));
+    };
+    if flags.record && case.expect.is_empty() {
+        write_expectations(&case.path, got).map_err(Outcome::BadInput)?;
+        return Ok(format!(
+            "wrote {name}: {} expectation(s) from the recorded run; review them",
+            got.results.len()
+        ));
+    }
+    let diffs = compare(&case.expect, got);
+    let about = case
+        .about
+        .as_deref()
+        .map(|a| format!(" ({})", inert(a)))
+        .unwrap_or_default();
+    if diffs.is_empty() {
+        Ok(format!(
+            "ok    {name}{about}: {} id(s) as expected",
+            got.results.len()
+        ))
+    } else {
+        Err(Outcome::Mismatch(format!(
+            "FAIL  {name}{about}: {}",
+            diffs.join("; ")
+        )))
+    }
+}
+
+/// Appends the observed statuses to a case file that has no `[expect]` yet.
+fn write_expectations(path: &Path, got: &TraineeReport) -> Result<(), String> {
+    let mut text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if !text.ends_with('\n') && !text.is_empty() {
+        text.push('\n');
+    }
+    text.push_str("\n# recorded by labrun test --record: review each status\n[expect]\n");
+    for row in &got.results {
+        let _ = writeln!(text, "{} = \"{}\"", row.id, row.status.as_str());
+    }
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::{Message, Outcome as Row};
+
+    fn row(id: &str, status: Status) -> Row {
+        Row {
+            id: id.into(),
+            status,
+            message: Message::new(format!("{id} said so"), "ja"),
+            evidence: None,
+        }
+    }
+
+    fn report(rows: Vec<Row>) -> TraineeReport {
+        TraineeReport {
+            trainee: "user05".into(),
+            results: rows,
+            log: vec![],
+            elapsed_ms: 0,
+        }
+    }
+
+    #[test]
+    fn a_matching_run_has_no_differences() {
+        let expect = BTreeMap::from([("A1".into(), Status::Pass), ("A2".into(), Status::Fail)]);
+        let got = report(vec![row("A1", Status::Pass), row("A2", Status::Fail)]);
+        assert!(compare(&expect, &got).is_empty());
+    }
+
+    #[test]
+    fn every_kind_of_difference_is_named() {
+        let expect = BTreeMap::from([
+            ("A1".into(), Status::Pass),
+            ("A2".into(), Status::Pass),
+            ("Z9".into(), Status::Skip),
+        ]);
+        let got = report(vec![
+            row("A1", Status::Pass),
+            row("A2", Status::Error),
+            row("B1", Status::Pass),
+        ]);
+        assert_eq!(
+            compare(&expect, &got),
+            [
+                "A2: expected pass, got error (A2 said so)",
+                "B1: got pass, which the case does not expect: add B1 = \"pass\"",
+                "Z9: expected skip, but the step did not report it",
+            ]
+        );
+    }
+
+    fn write(name: &str, text: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("labrun-cases-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("c.cassette.json"), "{}").unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_case_file_is_checked_before_running() {
+        let bad_status = write(
+            "s.toml",
+            "cassette = \"c.cassette.json\"\n[expect]\nA1 = \"passed\"\n",
+        );
+        let e = load_case(&bad_status, false).unwrap_err();
+        assert!(e.ends_with("s.toml: [expect] A1 = \"passed\" is not a status: pass, fail, pending, error or skip"), "{e}");
+
+        let no_expect = write("n.toml", "cassette = \"c.cassette.json\"\n");
+        let e = load_case(&no_expect, false).unwrap_err();
+        assert!(e.contains("no [expect] table"), "{e}");
+        assert!(
+            load_case(&no_expect, true).is_ok(),
+            "recording fills the expectations"
+        );
+
+        let missing = write(
+            "m.toml",
+            "cassette = \"gone.json\"\n[expect]\nA1 = \"pass\"\n",
+        );
+        let e = load_case(&missing, false).unwrap_err();
+        assert!(
+            e.contains("gone.json does not exist: record it with labrun test --record"),
+            "{e}"
+        );
+
+        let unknown = write("u.toml", "cassette = \"c.cassette.json\"\nexpected = 1\n");
+        let e = load_case(&unknown, false).unwrap_err();
+        assert!(
+            e.contains("u.toml is not a case file") && e.contains("unknown field"),
+            "{e}"
+        );
+        assert!(!e.contains('\n'));
+
+        let user = write(
+            "p.toml",
+            "cassette = \"c.cassette.json\"\n[params]\nuser = \"x\"\n[expect]\nA1 = \"pass\"\n",
+        );
+        let e = load_case(&user, false).unwrap_err();
+        assert!(e.contains("give the trainee as trainee"), "{e}");
+    }
+}

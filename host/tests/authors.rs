@@ -1,0 +1,295 @@
+//! The step authors' kit as an author meets it, offline: `labrun new` writes a step
+//! whose cases pass `labrun test`; `labrun test` names every difference and exits 1;
+//! declared prerequisites (`needs`) are enforced by the host and checked at load; the
+//! lab library is there in every script.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn labrun(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_labrun"))
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("NO_COLOR", "1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args(args)
+        .output()
+        .expect("labrun runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "labrun-authors-{name}-{}-{}",
+        std::process::id(),
+        fastrand_suffix()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn fastrand_suffix() -> u64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
+const EMPTY_CASSETTE: &str = r#"{"labrun_cassette": 1, "calls": []}"#;
+
+fn statuses(report: &Value) -> Vec<(String, String)> {
+    report["trainees"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap().to_string(),
+                r["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+#[test]
+fn a_new_step_passes_its_own_cases() {
+    let dir = scratch("new");
+    let out = labrun(&dir, &["new", "step", "vpc-check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(said.contains("wrote ./vpc-check.rhai"), "{said}");
+    assert!(
+        said.contains("next: labrun test ./vpc-check.rhai ./vpc-check.cases/*.toml"),
+        "{said}"
+    );
+
+    let out = labrun(
+        &dir,
+        &[
+            "test",
+            "vpc-check.rhai",
+            "vpc-check.cases/finished.toml",
+            "vpc-check.cases/no-vpc.toml",
+        ],
+    );
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}{}", text(&out.stderr));
+    assert!(
+        said.contains("ok    vpc-check.cases/finished.toml (finished): 2 id(s) as expected"),
+        "{said}"
+    );
+    assert!(
+        said.contains("ok    vpc-check.cases/no-vpc.toml (no VPC yet): 2 id(s) as expected"),
+        "{said}"
+    );
+    assert!(said.ends_with("2 case(s): all matched\n"), "{said}");
+
+    // Never overwrites: the second time is bad input naming the file.
+    let out = labrun(&dir, &["new", "step", "vpc-check"]);
+    assert_eq!(out.status.code(), Some(64));
+    assert_eq!(
+        text(&out.stderr),
+        "labrun: ./vpc-check.rhai exists already: labrun new never overwrites; choose another name or --dir\n"
+    );
+}
+
+#[test]
+fn a_case_that_expects_otherwise_fails_naming_each_id() {
+    let dir = scratch("mismatch");
+    assert_eq!(labrun(&dir, &["new", "step", "s"]).status.code(), Some(0));
+    // The step's VPC is there, but this case claims it is not.
+    std::fs::write(
+        dir.join("s.cases/wrong.toml"),
+        "cassette = \"finished.cassette.json\"\n[expect]\nA1 = \"fail\"\nZ1 = \"pass\"\n",
+    )
+    .unwrap();
+    let out = labrun(
+        &dir,
+        &[
+            "test",
+            "s.rhai",
+            "s.cases/finished.toml",
+            "s.cases/wrong.toml",
+        ],
+    );
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    let line = said
+        .lines()
+        .find(|l| l.contains("wrong.toml"))
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(
+        line.starts_with(
+            "FAIL  s.cases/wrong.toml: A1: expected fail, got pass (VPC vpc-user05 exists"
+        ),
+        "{line}"
+    );
+    assert!(
+        line.contains("A2: got pass, which the case does not expect: add A2 = \"pass\""),
+        "{line}"
+    );
+    assert!(
+        line.contains("Z1: expected pass, but the step did not report it"),
+        "{line}"
+    );
+    assert!(said.ends_with("2 case(s): 1 did not match\n"), "{said}");
+}
+
+#[test]
+fn bad_case_files_are_refused_before_any_case_runs() {
+    let dir = scratch("bad");
+    assert_eq!(labrun(&dir, &["new", "step", "s"]).status.code(), Some(0));
+    std::fs::write(
+        dir.join("bad.toml"),
+        "cassette = \"s.cases/finished.cassette.json\"\n[expect]\nA1 = \"ok\"\n",
+    )
+    .unwrap();
+    let out = labrun(
+        &dir,
+        &["test", "s.rhai", "s.cases/finished.toml", "bad.toml"],
+    );
+    assert_eq!(out.status.code(), Some(64));
+    assert_eq!(text(&out.stdout), "", "nothing ran");
+    assert_eq!(
+        text(&out.stderr),
+        "labrun: bad.toml: [expect] A1 = \"ok\" is not a status: pass, fail, pending, error or skip\n"
+    );
+    let out = labrun(&dir, &["test", "s.rhai"]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        text(&out.stderr)
+            .starts_with("labrun: the following required arguments were not provided: <CASE>"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = labrun(&dir, &["new", "step", "Bad Name"]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        text(&out.stderr).contains("`Bad Name` is not a step name"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn the_lab_library_is_in_every_script() {
+    // The library is merged into every script: guard, pass/fail/skip, CIDR and security
+    // group queries, named(), and a step's own `join` replaces the library's.
+    let dir = scratch("lab");
+    std::fs::write(dir.join("empty.cassette.json"), EMPTY_CASSETTE).unwrap();
+    let out = labrun(
+        &dir,
+        &[
+            fixture("lab_library.rhai").to_str().unwrap(),
+            "--replay",
+            "empty.cassette.json",
+            "--format",
+            "json",
+        ],
+    );
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr)));
+    assert_eq!(
+        statuses(&report),
+        pairs(&[
+            ("A1", "pass"),
+            ("A2", "pass"),
+            ("A3", "error"),
+            ("A4", "skip")
+        ])
+    );
+    let a3 = report["trainees"][0]["results"][2]["message"]["en"]
+        .as_str()
+        .unwrap();
+    assert!(
+        a3.starts_with("could not check: aws.ec2_describe_vpcs: "),
+        "{a3}"
+    );
+}
+
+#[test]
+fn declared_prerequisites_turn_dependants_to_skip() {
+    let dir = scratch("needs");
+    std::fs::write(dir.join("empty.cassette.json"), EMPTY_CASSETTE).unwrap();
+    let run = |a1: &str| {
+        let out = labrun(
+            &dir,
+            &[
+                fixture("needs.rhai").to_str().unwrap(),
+                "--param",
+                &format!("a1={a1}"),
+                "--replay",
+                "empty.cassette.json",
+                "--format",
+                "json",
+            ],
+        );
+        serde_json::from_slice::<Value>(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr)))
+    };
+    let passed = run("pass");
+    assert_eq!(
+        statuses(&passed),
+        pairs(&[
+            ("A1", "pass"),
+            ("B1", "pass"),
+            ("C1", "pass"),
+            ("D1", "pass")
+        ])
+    );
+    let failed = run("fail");
+    // B1 said pass, but A1 did not: the host says skip. C1 was skipped unrun by guard.
+    assert_eq!(
+        statuses(&failed),
+        pairs(&[
+            ("A1", "fail"),
+            ("B1", "skip"),
+            ("C1", "skip"),
+            ("D1", "pass")
+        ])
+    );
+    let rows = &failed["trainees"][0]["results"];
+    assert_eq!(rows[1]["message"]["en"], "skipped: A1 did not pass");
+    assert_eq!(rows[1]["message"]["ja"], "省略: A1 が合格していないため");
+    assert_eq!(rows[2]["message"]["en"], "skipped: B1 did not pass");
+}
+
+#[test]
+fn prerequisite_cycles_and_unknown_ids_are_bad_input() {
+    let dir = scratch("needs-bad");
+    let out = labrun(&dir, &[fixture("needs_cycle.rhai").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(64));
+    let err = text(&out.stderr);
+    assert!(
+        err.ends_with("needs_cycle.rhai: describe(): `needs` has a cycle: A1 → A3 → A2 → A1; a check cannot wait for itself\n"),
+        "{err}"
+    );
+    let out = labrun(&dir, &[fixture("needs_unknown.rhai").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(64));
+    let err = text(&out.stderr);
+    assert!(
+        err.ends_with("needs_unknown.rhai: describe(): `needs`: `A2` needs `Z9`, which `checks` does not list\n"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1);
+}
