@@ -632,19 +632,37 @@ impl Builder<'_> {
             "CreateDBSubnetGroup",
         )?;
         let cluster_id = format!("wp-{t}-cluster");
-        sdk(
-            rds.create_db_cluster()
+        let created = rds
+            .create_db_cluster()
+            .db_cluster_identifier(&cluster_id)
+            .engine("aurora-mysql")
+            .master_username("admin")
+            .master_user_password(DB_PASSWORD)
+            .database_name("wordpress")
+            .db_subnet_group_name(&db_subnet_group)
+            .vpc_security_group_ids(&db_sg.id)
+            .send()
+            .await;
+        // Under load the SDK may retry a CreateDBCluster that moto had already done;
+        // the retry then fails on the cluster (or its automatic snapshot) existing.
+        // The cluster is there: that is what was asked.
+        if let Err(e) = created {
+            let code = e.as_service_error().and_then(|s| {
+                aws_sdk_rds::error::ProvideErrorMetadata::code(s).map(str::to_string)
+            });
+            let exists = matches!(
+                code.as_deref(),
+                Some("DBClusterSnapshotAlreadyExistsFault" | "DBClusterAlreadyExistsFault")
+            ) && rds
+                .describe_db_clusters()
                 .db_cluster_identifier(&cluster_id)
-                .engine("aurora-mysql")
-                .master_username("admin")
-                .master_user_password(DB_PASSWORD)
-                .database_name("wordpress")
-                .db_subnet_group_name(&db_subnet_group)
-                .vpc_security_group_ids(&db_sg.id)
                 .send()
-                .await,
-            "CreateDBCluster",
-        )?;
+                .await
+                .is_ok_and(|d| !d.db_clusters().is_empty());
+            if !exists {
+                return Err(sdk::<(), _>(Err(e), "CreateDBCluster").unwrap_err());
+            }
+        }
         let primary_id = format!("wp-{t}");
         self.db_instance(
             &cluster_id,
