@@ -380,10 +380,9 @@ mod tests {
             "/var/log/x;id",
             "/var/log/\u{1b}[31m",
         ] {
-            let text = format!(
-                "trust = \"untrusted\"\n[server]\nreadable = [{}]\n",
-                toml::Value::String(bad.to_string())
-            );
+            // A TOML basic string; the escape character as TOML's own escape.
+            let quoted = bad.replace('\u{1b}', "\\u001B");
+            let text = format!("trust = \"untrusted\"\n[server]\nreadable = [\"{quoted}\"]\n");
             let err = Policy::parse(&text).unwrap_err();
             assert!(err.starts_with("[server] readable: `"), "{bad}: {err}");
             assert!(!err.contains('\u{1b}'), "{err}");

@@ -122,6 +122,8 @@ struct Measured {
     peak_rss_kib: i64,
 }
 
+// The child is reaped by `wait4` (for its rusage), which clippy cannot see.
+#[allow(clippy::zombie_processes)]
 fn measure(mut cmd: Command, timeout: Duration) -> Measured {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
