@@ -172,7 +172,16 @@ pub struct Summary {
     pub aws_calls: u64,
     /// Calls answered from a cassette (replay mode).
     pub replayed_calls: u64,
+    /// SSH connections opened to the trainees' servers (`--ssh-key`): at most one per
+    /// server of the run, however many probes and checks went through it. Left out
+    /// of the JSON when none was opened.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ssh_connections: u64,
     pub elapsed_ms: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Summary {

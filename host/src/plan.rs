@@ -74,7 +74,10 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
     let mut outputs = outputs(flags)?;
     let answers = match &flags.replay {
         Some(path) => Answers::Replay(known_calls(Cassette::load(path)?, path)?),
-        None => Answers::Live(settings(flags)?),
+        None => Answers::Live(Settings {
+            server_readable: policy.server_readable.clone(),
+            ..settings(flags)?
+        }),
     };
     let mut warnings = Vec::new();
     let (name, runs) = if is_class {
@@ -391,6 +394,7 @@ fn settings(flags: &Flags) -> Result<Settings, PlanError> {
             timeout: Duration::from_secs(flags.probe_timeout),
             ssh: ssh_pool(flags)?,
         },
+        server_readable: Vec::new(),
     })
 }
 

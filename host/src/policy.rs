@@ -74,6 +74,9 @@ pub struct Policy {
     pub max_calls: BTreeMap<String, u64>,
     /// Bytes of capability answers one run may receive, in all.
     pub max_answer_bytes: u64,
+    /// Files `server.read_file` may read besides its default list (`[server]
+    /// readable`); wp-config.php secrets are redacted wherever the file is.
+    pub server_readable: Vec<String>,
 }
 
 impl Policy {
@@ -90,6 +93,7 @@ impl Policy {
                 limits: Limits::default(),
                 max_calls: BTreeMap::new(),
                 max_answer_bytes: u64::MAX,
+                server_readable: Vec::new(),
             },
             Trust::Untrusted => Policy {
                 trust,
@@ -114,6 +118,7 @@ impl Policy {
                     .map(|c| (c.to_string(), if c == "aws" { 200 } else { 50 }))
                     .collect(),
                 max_answer_bytes: 16 << 20,
+                server_readable: Vec::new(),
             },
         }
     }
@@ -153,6 +158,19 @@ impl Policy {
                 map.insert(cap, ops);
             }
             policy.grants = map;
+        }
+        if let Some(server) = file.server {
+            for path in server.readable {
+                if let Err(why) = readable_path(&path) {
+                    return Err(format!(
+                        "[server] readable: `{}` {why}",
+                        crate::outcome::inert(&path)
+                    ));
+                }
+                if !policy.server_readable.contains(&path) {
+                    policy.server_readable.push(path);
+                }
+            }
         }
         if let Some(scoped) = file.scoped {
             policy.scoped = scoped;
@@ -219,6 +237,40 @@ struct PolicyFile {
     scoped: Option<bool>,
     grants: Option<BTreeMap<String, Vec<String>>>,
     limits: Option<LimitsFile>,
+    server: Option<ServerFile>,
+}
+
+/// `[server]`: what the `server` capability may read besides its defaults.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerFile {
+    readable: Vec<String>,
+}
+
+/// A file `server.read_file` may be allowed to read: an absolute, plain path. It goes
+/// into a fixed command run on the server, so it holds no shell syntax at all (letters,
+/// digits and `/._-+@` only), and no `.` or `..` step, so the list says what it means.
+pub fn readable_path(path: &str) -> Result<(), &'static str> {
+    if !path.starts_with('/') || path.len() < 2 {
+        return Err("is not an absolute path (give e.g. /var/log/httpd/access_log)");
+    }
+    if path.len() > 512 {
+        return Err("is longer than 512 bytes");
+    }
+    if !path
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+@".contains(c))
+    {
+        return Err("holds a character other than letters, digits and /._-+@");
+    }
+    if path.ends_with('/')
+        || path[1..]
+            .split('/')
+            .any(|part| part.is_empty() || part == "." || part == ".." || part.starts_with('-'))
+    {
+        return Err("is not a plain file path (no //, . or .. steps, trailing / or leading -)");
+    }
+    Ok(())
 }
 
 /// What a policy file may set each limit to, inclusive: key, minimum, maximum, unit.
@@ -307,6 +359,34 @@ mod tests {
             .unwrap()
             .contains("grants.aws"));
         assert!(p.refusal("mysql", "query").unwrap().contains("`mysql`"));
+    }
+
+    #[test]
+    fn server_paths_widen_the_list_and_must_be_plain() {
+        let p = Policy::parse(
+            "trust = \"instructor\"\n[server]\nreadable = [\"/var/log/httpd/access_log\", \"/var/log/httpd/access_log\"]\n",
+        )
+        .unwrap();
+        assert_eq!(p.server_readable, ["/var/log/httpd/access_log"]);
+        assert!(Policy::preset(Trust::Untrusted).server_readable.is_empty());
+        for bad in [
+            "var/log/x",
+            "/var/log/$(id)",
+            "/var/log/a b",
+            "/var/log/../../etc/shadow",
+            "/var//log",
+            "/var/log/",
+            "/var/log/-n",
+            "/var/log/x;id",
+            "/var/log/\u{1b}[31m",
+        ] {
+            // A TOML basic string; the escape character as TOML's own escape.
+            let quoted = bad.replace('\u{1b}', "\\u001B");
+            let text = format!("trust = \"untrusted\"\n[server]\nreadable = [\"{quoted}\"]\n");
+            let err = Policy::parse(&text).unwrap_err();
+            assert!(err.starts_with("[server] readable: `"), "{bad}: {err}");
+            assert!(!err.contains('\u{1b}'), "{err}");
+        }
     }
 
     #[test]

@@ -70,6 +70,63 @@ pub async fn dns_server<N: AsRef<str>>(zone: &[(N, Rec)]) -> SocketAddr {
     addr
 }
 
+/// A DNS server over TCP only (RFC 1035 §4.2.2: each message after its two-byte
+/// length), on 127.0.0.1 at a free port, answering from `zone` as [`dns_server`] does.
+/// It stands for a VPC's resolver as a server inside the VPC asks it (`nslookup` over
+/// an SSH channel is TCP). It runs on a thread of its own for the life of the process,
+/// so a test blocked on `labrun` cannot starve it.
+pub fn dns_server_tcp<N: AsRef<str>>(zone: &[(N, Rec)]) -> SocketAddr {
+    let mut map: HashMap<String, Vec<Rec>> = HashMap::new();
+    for (name, rec) in zone {
+        map.entry(format!("{}.", name.as_ref().to_ascii_lowercase()))
+            .or_default()
+            .push(rec.clone());
+    }
+    let map = Arc::new(map);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind DNS TCP socket");
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("DNS runtime");
+        runtime.block_on(async move {
+            let listener = TcpListener::from_std(listener).expect("tokio listener");
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let map = map.clone();
+                tokio::spawn(async move {
+                    loop {
+                        let mut len = [0u8; 2];
+                        if stream.read_exact(&mut len).await.is_err() {
+                            return;
+                        }
+                        let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
+                        if stream.read_exact(&mut buf).await.is_err() {
+                            return;
+                        }
+                        let Ok(request) = Message::from_vec(&buf) else {
+                            return;
+                        };
+                        let Ok(bytes) = answer(&map, &request).to_vec() else {
+                            return;
+                        };
+                        let mut out = (bytes.len() as u16).to_be_bytes().to_vec();
+                        out.extend(bytes);
+                        if stream.write_all(&out).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+    });
+    addr
+}
+
 fn answer(zone: &HashMap<String, Vec<Rec>>, request: &Message) -> Message {
     let mut response = Message::new(
         request.metadata.id,

@@ -25,6 +25,11 @@ pub const SSH_USER: &str = "ec2-user";
 /// The AWS secret planted in every server's wp-config.php: it must never show.
 pub const PLANTED_AWS_SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYPLANTEDKEY";
 
+/// A name only the simulated servers resolve (their own `/etc/hosts`: 127.0.0.1), as
+/// a VPC-internal name resolves only inside the VPC. A probe `via` a server that
+/// reaches it shows the server itself resolved and connected.
+pub const INTRANET_NAME: &str = "intranet.vpc.internal";
+
 /// How a world's servers are broken for one scenario.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SshOptions {
@@ -206,6 +211,9 @@ impl SshEnv {
         write(&dir.join("etc/group"), &group, 0o644)?;
         write(&dir.join("etc/shadow"), &shadow, 0o640)?;
         write(&dir.join("etc/sudoers"), sudoers, 0o440)?;
+        let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default()
+            + &format!("127.0.0.1 {INTRANET_NAME}\n");
+        write(&dir.join("etc/hosts"), &hosts, 0o644)?;
 
         let mut web = Vec::new();
         for (i, instance) in [&world.web1, &world.web2].into_iter().enumerate() {
@@ -218,11 +226,10 @@ impl SshEnv {
             std::fs::create_dir_all(root.join("log"))?;
             chmod(&root.join("log"), 0o700)?;
             write(&root.join("www/wordpress/index.html"), &page, 0o644)?;
-            write(
-                &root.join("www/wordpress/wp-config.php"),
-                &wp_config(&world.cluster.endpoint, db_password),
-                0o640,
-            )?;
+            let config = wp_config(&world.cluster.endpoint, db_password);
+            write(&root.join("www/wordpress/wp-config.php"), &config, 0o640)?;
+            // A second copy outside the default list, for a policy that widens it.
+            write(&root.join("www/wp-config.php"), &config, 0o640)?;
             let host_key = root.join("ssh_host_ed25519_key");
             keygen(&host_key, "ed25519", false)?;
             web.push(WebServer {
@@ -324,7 +331,7 @@ http {{\n    access_log off;\n    client_body_temp_path {d}/nginx-tmp/body;\n   
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {root}/ssh_host_ed25519_key\nPidFile {root}/sshd.pid\n\
 AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n\
 KbdInteractiveAuthentication no\nPermitRootLogin no\nAllowTcpForwarding yes\nAllowUsers {SSH_USER}\n\
-PrintMotd no\nLogLevel ERROR\nSubsystem sftp internal-sftp\n",
+PrintMotd no\nLogLevel INFO\nSubsystem sftp internal-sftp\n",
             port = w.ssh_port,
             root = w.root.display(),
             d = d.display(),
@@ -337,7 +344,7 @@ PrintMotd no\nLogLevel ERROR\nSubsystem sftp internal-sftp\n",
 mkdir -p /var/log/nginx /var/www/html /run/sshd\n\
 mount --bind {root}/log /var/log/nginx\n\
 mount --bind {root}/www /var/www/html\n\
-for f in passwd group shadow sudoers; do mount --bind {d}/etc/$f /etc/$f; done\n\
+for f in passwd group shadow sudoers hosts; do mount --bind {d}/etc/$f /etc/$f; done\n\
 exec /usr/sbin/sshd -D -e -f {config}\n",
             root = w.root.display(),
             d = d.display(),
@@ -391,6 +398,20 @@ exec /usr/sbin/sshd -D -e -f {config}\n",
         args.push("--connect-to".to_string());
         args.push(format!("{}:80:127.0.0.1:{}", self.alb_dns, self.alb_port));
         args
+    }
+
+    /// SSH logins the servers' own sshd accepted so far (their `Accepted publickey`
+    /// log lines): what labrun opened, counted on the other side.
+    pub fn accepted_logins(&self) -> usize {
+        self.web
+            .iter()
+            .map(|w| {
+                std::fs::read_to_string(w.root.join("sshd.log"))
+                    .unwrap_or_default()
+                    .matches("Accepted publickey for ")
+                    .count()
+            })
+            .sum()
     }
 
     /// The access log of web server `i` (0 or 1), as nginx wrote it.

@@ -73,10 +73,7 @@ async fn lookup(net: &NetConfig, request: &Value) -> Result<Value, CapError> {
         request,
         &["name", "type", "via", "resolver"],
     )?;
-    let via = fields
-        .string("via")?
-        .map(str::trim)
-        .filter(|v| !v.is_empty());
+    let via = fields.via()?;
     let in_vpc = match via {
         None => None,
         Some(via) => {

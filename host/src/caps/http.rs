@@ -138,10 +138,7 @@ async fn get(net: &NetConfig, request: &Value) -> Result<Value, CapError> {
             "via",
         ],
     )?;
-    let via = fields
-        .string("via")?
-        .map(str::trim)
-        .filter(|v| !v.is_empty());
+    let via = fields.via()?;
     let mut url = parse_url(&fields, fields.required_string("url")?.trim())?;
     let timeout = fields
         .uint("timeout_ms", 1, MAX_TIMEOUT_MS)?

@@ -100,10 +100,7 @@ async fn query(net: &NetConfig, request: &Value) -> Result<Value, CapError> {
         request,
         &["host", "port", "user", "database", "sql", "via"],
     )?;
-    let via = fields
-        .string("via")?
-        .map(str::trim)
-        .filter(|v| !v.is_empty());
+    let via = fields.via()?;
     let host = fields.required_string("host")?.trim();
     let port = fields.uint("port", 1, 65535)?.unwrap_or(3306) as u16;
     let user = fields.required_string("user")?;

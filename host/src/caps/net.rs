@@ -336,6 +336,29 @@ pub fn normal_host(host: &str) -> String {
         .to_ascii_lowercase()
 }
 
+/// An IP address (IPv6 with or without brackets) or a DNS name: what `via` may be.
+pub fn server_address(text: &str) -> bool {
+    let bare = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    if bare.parse::<IpAddr>().is_ok() {
+        return true;
+    }
+    let name = text.strip_suffix('.').unwrap_or(text);
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        // All digits and dots is a garbled IPv4 address, not a name.
+        && !name.chars().all(|c| c.is_ascii_digit() || c == '.')
+}
+
 /// The SSH connection to the server `via` names (opened on first use; `--connect-to`
 /// applies to it like to any probe).
 pub(crate) async fn via_session(net: &NetConfig, via: &str) -> Result<Arc<Session>, SshError> {
@@ -498,6 +521,26 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// The server a request goes through (`via`): absent or `()` connects directly;
+    /// a string must be one server address (an IP address or a DNS name, no port, no
+    /// scheme). Anything else is refused naming the value, so a step that found no
+    /// address (an empty string) or a garbled one never falls back to a direct
+    /// connection and reports what that answered.
+    pub(crate) fn via(&self) -> Result<Option<&'a str>, CapError> {
+        let Some(raw) = self.string("via")? else {
+            return Ok(None);
+        };
+        let via = raw.trim();
+        if server_address(via) {
+            return Ok(Some(via));
+        }
+        let cut: String = raw.chars().take(80).collect();
+        let shown = crate::outcome::inert(&cut);
+        Err(self.invalid(format!(
+            "request field `via`: `{shown}` is not a server address; give the server's IP address or DNS name (no port, no scheme), e.g. its public IP from ec2_describe_instances, or leave `via` out to connect directly"
+        )))
+    }
+
     /// An unsigned integer (also accepted as a string of digits, since Rhai maps may
     /// carry numbers either way) within `min..=max`.
     pub(crate) fn uint(&self, name: &str, min: u64, max: u64) -> Result<Option<u64>, CapError> {
@@ -597,6 +640,35 @@ mod tests {
         assert_eq!(net.route("wp.example", 80), ("127.0.0.2".into(), 80));
         assert_eq!(net.route("other", 80), ("127.0.0.9".into(), 9));
         assert_eq!(NetConfig::default().route("x", 1), ("x".into(), 1));
+    }
+
+    #[test]
+    fn via_is_one_server_address() {
+        for ok in [
+            "203.0.113.5",
+            "ec2-203-0-113-5.compute-1.amazonaws.com",
+            "ip-10-0-1-5.ec2.internal.",
+            "fd00::5",
+            "[fd00::5]",
+            "web1",
+        ] {
+            assert!(server_address(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "203.0.113.5:22",
+            "300.1.1.1",
+            "1.2.3",
+            "ssh://web1",
+            "a b",
+            "web1;id",
+            "-x",
+            "a..b",
+            "[web1]",
+            "\u{1b}[31m",
+        ] {
+            assert!(!server_address(bad), "{bad}");
+        }
     }
 
     #[test]

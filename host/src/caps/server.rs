@@ -20,7 +20,12 @@ pub const SPEC: Capability = Capability {
     name: CAPABILITY,
     about: "read-only facts about a trainee's server over SSH: allow-listed files, units, ports, network",
     operations: || OPERATIONS,
-    connect: |settings| Arc::new(Facts(settings.net.clone())),
+    connect: |settings| {
+        Arc::new(Facts {
+            net: settings.net.clone(),
+            readable: settings.server_readable.clone(),
+        })
+    },
     target: |_, request| capability::host_field(request, "via"),
     reveals: capability::reveals_nothing,
     untrusted_guard: capability::no_guard,
@@ -84,7 +89,11 @@ const MAX_TAIL_LINES: u64 = 10_000;
 /// Output cap of the fixed fact commands.
 const FACT_BYTES: usize = 64 * 1024;
 
-struct Facts(NetConfig);
+struct Facts {
+    net: NetConfig,
+    /// Paths the policy adds to [`READABLE`].
+    readable: Vec<String>,
+}
 
 impl Live for Facts {
     fn call<'a>(
@@ -92,7 +101,7 @@ impl Live for Facts {
         operation: &'a str,
         request: &'a Value,
     ) -> BoxFuture<'a, Result<Value, CapError>> {
-        call(&self.0, operation, request).boxed()
+        call(&self.net, &self.readable, operation, request).boxed()
     }
 }
 
@@ -100,10 +109,16 @@ fn error(operation: &str, kind: ErrorKind, message: impl Into<String>) -> CapErr
     CapError::new(CAPABILITY, operation, kind, message)
 }
 
-pub async fn call(net: &NetConfig, operation: &str, request: &Value) -> Result<Value, CapError> {
+/// Answers one call; `readable` are the paths the policy adds to [`READABLE`].
+pub async fn call(
+    net: &NetConfig,
+    readable: &[String],
+    operation: &str,
+    request: &Value,
+) -> Result<Value, CapError> {
     let work = async {
         match operation {
-            "read_file" => read_file(net, request).await,
+            "read_file" => read_file(net, readable, request).await,
             "service" => service(net, request).await,
             "listening" => listening(net, request).await,
             "network" => network(net, request).await,
@@ -135,7 +150,9 @@ async fn session(
     fields: &Fields<'_>,
     operation: &str,
 ) -> Result<Arc<Session>, CapError> {
-    let via = fields.required_string("via")?;
+    let Some(via) = fields.via()? else {
+        return Err(fields.invalid("request field `via` is required: the server to read from"));
+    };
     via_session(net, via)
         .await
         .map_err(|e| e.into_cap(CAPABILITY, operation))
@@ -160,7 +177,11 @@ fn sudo_refused(stderr: &str) -> bool {
         || stderr.contains("is not in the sudoers")
 }
 
-async fn read_file(net: &NetConfig, request: &Value) -> Result<Value, CapError> {
+async fn read_file(
+    net: &NetConfig,
+    readable: &[String],
+    request: &Value,
+) -> Result<Value, CapError> {
     let op = "read_file";
     let fields = Fields::new(
         CAPABILITY,
@@ -169,10 +190,21 @@ async fn read_file(net: &NetConfig, request: &Value) -> Result<Value, CapError> 
         &["via", "path", "tail_lines", "max_bytes"],
     )?;
     let path = fields.required_string("path")?.trim();
-    let Some(path) = READABLE.iter().copied().find(|p| *p == path) else {
+    let mut allowed = READABLE
+        .iter()
+        .copied()
+        .chain(readable.iter().map(String::as_str));
+    // The path run on the server is the list's own text, never the step's.
+    let Some(path) = allowed.find(|p| *p == path) else {
+        let all: Vec<&str> = READABLE
+            .iter()
+            .copied()
+            .chain(readable.iter().map(String::as_str))
+            .collect();
         return Err(fields.invalid(format!(
-            "request field `path`: `{path}` is not readable; server.read_file reads {}",
-            READABLE.join(", ")
+            "request field `path`: `{}` is not readable; server.read_file reads {} (a policy's [server] readable adds paths)",
+            crate::outcome::inert(path),
+            all.join(", ")
         )));
     };
     let tail = fields.uint("tail_lines", 1, MAX_TAIL_LINES)?;
@@ -224,7 +256,12 @@ async fn read_file(net: &NetConfig, request: &Value) -> Result<Value, CapError> 
         ));
     }
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    if path == WP_CONFIG {
+    // Every wp-config.php, wherever a policy lets it be read, loses its secrets.
+    if path
+        .rsplit('/')
+        .next()
+        .is_some_and(|name| name.starts_with("wp-config"))
+    {
         text = redact_wp_config(&text);
     }
     Ok(json!({

@@ -13,6 +13,9 @@ pub struct Settings {
     /// `--aws-rps`: AWS requests per second, per service, shared by every trainee
     /// and cycle of this process (`None`: no cap beyond the concurrency bound).
     pub aws_rps: Option<u32>,
+    /// Files `server.read_file` may read besides its defaults (the policy's
+    /// `[server] readable`).
+    pub server_readable: Vec<String>,
 }
 
 impl Settings {

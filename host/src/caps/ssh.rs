@@ -162,6 +162,10 @@ pub struct SshPool {
     /// Handshakes at once (`--jobs`).
     handshakes: Semaphore,
     opened: AtomicU64,
+    /// One host-key check at a time: handshakes run in parallel (`--jobs`) and
+    /// recording a key appends to the one known-hosts file, which concurrent appends
+    /// and reads could garble or misread.
+    known_hosts_lock: Arc<Mutex<()>>,
 }
 
 impl fmt::Debug for SshPool {
@@ -181,6 +185,7 @@ impl SshPool {
             sessions: Mutex::new(HashMap::new()),
             handshakes: Semaphore::new(jobs.max(1)),
             opened: AtomicU64::new(0),
+            known_hosts_lock: Arc::new(Mutex::new(())),
         }
     }
 
@@ -271,6 +276,7 @@ impl SshPool {
             known_hosts: self.settings.known_hosts.clone(),
             strict: self.settings.strict,
             verdict: verdict.clone(),
+            lock: self.known_hosts_lock.clone(),
         };
         let config = Arc::new(client::Config {
             nodelay: true,
@@ -512,6 +518,8 @@ struct Client {
     strict: bool,
     /// Why the host key was refused, for the error message.
     verdict: Arc<Mutex<Option<String>>>,
+    /// The pool's known-hosts lock.
+    lock: Arc<Mutex<()>>,
 }
 
 impl Client {
@@ -534,6 +542,8 @@ impl client::Handler for Client {
             return Ok(true);
         };
         let host = self.server.clone();
+        let lock = self.lock.clone();
+        let _file = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         match russh::keys::check_known_hosts_path(&host, SSH_PORT, server_key, &path) {
             Ok(true) => Ok(true),
             Ok(false) if self.strict => self.refuse(format!(

@@ -67,10 +67,7 @@ async fn connect_op(net: &NetConfig, request: &Value) -> Result<Value, CapError>
         request,
         &["host", "port", "timeout_ms", "via"],
     )?;
-    let via = fields
-        .string("via")?
-        .map(str::trim)
-        .filter(|v| !v.is_empty());
+    let via = fields.via()?;
     let host = fields.required_string("host")?.trim();
     let port = fields
         .uint("port", 1, 65535)?

@@ -103,6 +103,11 @@ pub fn render(report: &Report, style: &Style) -> String {
             Lang::Ja => format!("AWS 呼び出し {} 件", s.aws_calls),
         }
     };
+    let calls = match (s.ssh_connections, lang) {
+        (0, _) => calls,
+        (n, Lang::En) => format!("{calls}, {n} SSH connection(s)"),
+        (n, Lang::Ja) => format!("{calls}、SSH 接続 {n} 件"),
+    };
     let _ = match lang {
         Lang::En => writeln!(
             out,
