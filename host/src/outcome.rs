@@ -172,7 +172,15 @@ pub struct Summary {
     pub aws_calls: u64,
     /// Calls answered from a cassette (replay mode).
     pub replayed_calls: u64,
+    /// Throttling answers from AWS (retried ones included); after the first, the rest
+    /// of the run's AWS calls were slowed down. Left out when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub aws_throttled: u64,
     pub elapsed_ms: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Summary {

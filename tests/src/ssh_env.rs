@@ -320,11 +320,12 @@ http {{\n    access_log off;\n    client_body_temp_path {d}/nginx-tmp/body;\n   
     fn start_sshd(&mut self, i: usize) -> Result<()> {
         let d = self.dir.clone();
         let w = &self.web[i];
+        // LogLevel INFO: sshd logs each accepted login ([`SshEnv::logins`]).
         let config = format!(
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {root}/ssh_host_ed25519_key\nPidFile {root}/sshd.pid\n\
 AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n\
 KbdInteractiveAuthentication no\nPermitRootLogin no\nAllowTcpForwarding yes\nAllowUsers {SSH_USER}\n\
-PrintMotd no\nLogLevel ERROR\nSubsystem sftp internal-sftp\n",
+PrintMotd no\nLogLevel INFO\nSubsystem sftp internal-sftp\n",
             port = w.ssh_port,
             root = w.root.display(),
             d = d.display(),
@@ -391,6 +392,15 @@ exec /usr/sbin/sshd -D -e -f {config}\n",
         args.push("--connect-to".to_string());
         args.push(format!("{}:80:127.0.0.1:{}", self.alb_dns, self.alb_port));
         args
+    }
+
+    /// How many SSH logins web server `i`'s sshd accepted so far (its own log).
+    pub fn logins(&self, i: usize) -> usize {
+        std::fs::read_to_string(self.web[i].root.join("sshd.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("Accepted publickey for"))
+            .count()
     }
 
     /// The access log of web server `i` (0 or 1), as nginx wrote it.
