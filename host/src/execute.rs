@@ -165,6 +165,7 @@ pub async fn execute(plan: RunPlan) -> (Executed, Outputs) {
     summary.aws_calls = hub.live_calls();
     summary.replayed_calls = hub.replayed_calls();
     summary.ssh_connections = hub.ssh_connections();
+    summary.aws_throttled = hub.throttled();
     summary.elapsed_ms = started.elapsed().as_millis() as u64;
     let report = Report {
         step: plan.name,

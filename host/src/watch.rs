@@ -5,7 +5,8 @@
 //!
 //! A cycle ([`Class::cycle`]) is one [`execute`] over a copy of the plan, with a
 //! fresh hub: nothing is coalesced across cycles, and a capability that was unusable
-//! (AWS unreachable) is tried again the next cycle. Each cycle is folded into the
+//! (AWS unreachable) is tried again the next cycle. Only the SSH connections outlive
+//! a cycle (one per server for the whole watch, opened again when one died). Each cycle is folded into the
 //! [`History`] (saved to `--state` if given), published to the dashboard, and shown:
 //! in a terminal (human format) a redrawn grid plus the changes; otherwise only the
 //! change lines; `jsonl` prints one JSON report per cycle.
@@ -64,6 +65,14 @@ impl Class {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The SSH pool every cycle shares (`--ssh-key`), if any.
+    fn ssh(&self) -> Option<&Arc<crate::caps::ssh::SshPool>> {
+        match &self.answers {
+            Answers::Live(settings) => settings.net.ssh.as_ref(),
+            Answers::Replay(_) => None,
+        }
     }
 
     /// One cycle: every trainee once, with a fresh hub.
@@ -151,6 +160,8 @@ pub fn fold(
         "at": rfc3339(now),
         "interval_s": watch.interval.as_secs(),
         "aws_calls": report.summary.aws_calls,
+        "aws_throttled": report.summary.aws_throttled,
+        "ssh_connections": executed.hub.ssh_connections(),
         "title": { "en": watch.title.en, "ja": watch.title.ja },
         "broken": broken.iter().map(|(cap, (message, since))| json!({
             "capability": cap, "message": message, "since": rfc3339(*since),
@@ -182,6 +193,10 @@ pub async fn run(plan: RunPlan, mut watch: WatchPlan) -> u8 {
     let format = plan.outputs.format;
     let style = style(&plan.outputs.style);
     let class = Class::new(plan);
+    // One SSH connection per server for the whole watch, not one per cycle.
+    if let Some(pool) = class.ssh() {
+        pool.keep_across_runs();
+    }
     let tty = std::io::stdout().is_terminal();
     let dashboard = match watch.serve.take() {
         Some(serve) => {
@@ -252,6 +267,9 @@ pub async fn run(plan: RunPlan, mut watch: WatchPlan) -> u8 {
             _ = signals.recv() => break Stop::Signal,
         }
     };
+    if let Some(pool) = class.ssh() {
+        pool.close().await;
+    }
     let Some(last) = last else {
         eprintln!("labrun: stopped before the first cycle finished; nothing to report");
         return exit::ERROR;
@@ -329,8 +347,12 @@ fn show(
             text.push('\n');
         }
         Format::Human if tty => {
+            let throttled = match cycle.report.summary.aws_throttled {
+                0 => String::new(),
+                n => format!(" (throttled {n}×, slowed down)"),
+            };
             let header = format!(
-                "{} — {} · {clock} · cycle {} · {} AWS calls · {} ms · next in {} s",
+                "{} — {} · {clock} · cycle {} · {} AWS calls{throttled} · {} ms · next in {} s",
                 class.name(),
                 watch.title.get(style.lang),
                 cycle.number,
@@ -363,6 +385,15 @@ fn show(
             }
         }
         _ => {}
+    }
+    // Not in the grid's header (no terminal): one line on stderr, so that stdout
+    // keeps only the changes.
+    let throttled = cycle.report.summary.aws_throttled;
+    if throttled > 0 && !(tty && format == Format::Human) {
+        eprintln!(
+            "labrun: cycle {}: AWS throttled {throttled}×; the rest of the cycle's AWS calls were slowed down",
+            cycle.number
+        );
     }
     if !text.is_empty() {
         let mut out = std::io::stdout().lock();

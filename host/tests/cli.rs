@@ -777,7 +777,7 @@ fn step3_replay_alone_passes_and_prints_the_report() {
     let out = labrun(&strs(&step3_replayed(&[])));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stderr(&out).is_empty(), "{}", stderr(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("17 pass"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("18 pass"));
 }
 
 // 9: class loads run concurrently, each describe() within a short limit.
@@ -929,7 +929,7 @@ fn a_report_to_a_full_disk_is_exit_2_naming_standard_output() {
 fn an_audit_log_on_a_full_disk_is_exit_2_naming_it_and_the_report_is_printed() {
     let out = labrun(&strs(&step3_replayed(&["--audit", "/dev/full"])));
     assert_one_line(&out, 2, &["the audit log --audit", "/dev/full"]);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("17 pass"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("18 pass"));
 }
 
 #[test]
@@ -1064,7 +1064,7 @@ fn dns_server_port_0_is_bad_input() {
 fn grant_for_a_rhai_step_warns_that_it_has_no_effect() {
     let out = labrun(&strs(&step3_replayed(&["--grant", "aws"])));
     assert_one_line(&out, 0, &["warning", "--grant", "no effect", "Rhai step"]);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("17 pass"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("18 pass"));
 }
 
 #[test]

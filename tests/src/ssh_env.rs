@@ -327,6 +327,7 @@ http {{\n    access_log off;\n    client_body_temp_path {d}/nginx-tmp/body;\n   
     fn start_sshd(&mut self, i: usize) -> Result<()> {
         let d = self.dir.clone();
         let w = &self.web[i];
+        // LogLevel INFO: sshd logs each accepted login ([`SshEnv::logins`]).
         let config = format!(
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {root}/ssh_host_ed25519_key\nPidFile {root}/sshd.pid\n\
 AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n\
@@ -412,6 +413,15 @@ exec /usr/sbin/sshd -D -e -f {config}\n",
                     .count()
             })
             .sum()
+    }
+
+    /// How many SSH logins web server `i`'s sshd accepted so far (its own log).
+    pub fn logins(&self, i: usize) -> usize {
+        std::fs::read_to_string(self.web[i].root.join("sshd.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("Accepted publickey for"))
+            .count()
     }
 
     /// The access log of web server `i` (0 or 1), as nginx wrote it.

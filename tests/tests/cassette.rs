@@ -1,11 +1,12 @@
 //! Record/replay: a recorded run (AWS and network probes) replays to the same report with
-//! no network, the cassette holds no secret, and the shipped example replays a finished
-//! Step 3 in which every outcome but F1 passes.
+//! no network, the cassette holds no secret, and the shipped example (recorded with the
+//! SSH route) replays a finished Step 3 in which every outcome passes, F1 included.
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
+use labrun_tests::ssh_env::{SshEnv, SshOptions, PLANTED_AWS_SECRET};
 use labrun_tests::{
     labrun_bin, run_labrun, workspace_root, Broken, ProbeBroken, ProbeEnv, TestAccount, World,
 };
@@ -107,6 +108,18 @@ async fn record_then_replay_gives_the_same_report_without_aws() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// The shipped example's statuses: a finished Step 3, recorded with the SSH route, so
+/// F1 (both targets receive requests) passes too.
+fn shipped_statuses() -> Vec<(&'static str, &'static str)> {
+    Broken::None
+        .expected_statuses()
+        .into_iter()
+        .map(|(id, status)| (id, if id == "F1" { "pass" } else { status }))
+        .collect()
+}
+
+/// Replays with no SSH settings, no servers and no network: the in-server checks
+/// (A5, A6, D1, F1) are answered from the cassette.
 #[test]
 fn shipped_example_replays_a_finished_step3() {
     let run = run_labrun(
@@ -122,11 +135,16 @@ fn shipped_example_replays_a_finished_step3() {
         TIMEOUT,
     );
     let report = run.report();
-    report.assert_statuses("user05", &Broken::None.expected_statuses());
-    run.assert_code(Broken::None.expected_exit_code());
+    report.assert_statuses("user05", &shipped_statuses());
+    run.assert_code(0);
+    for id in ["A5", "A6", "D1", "F1"] {
+        let via = &report.result("user05", id)["evidence"];
+        assert!(!via.is_null(), "{id} has its evidence from the cassette");
+    }
 }
 
-/// Re-records the shipped example from a finished world in moto:
+/// Re-records the shipped example from a finished world in moto, its web servers real
+/// sshd and nginx (so A5, A6, D1 and F1 go through SSH, as with `--ssh-key`):
 /// `tests/run --run-ignored only -E 'test(record_the_shipped_example)'`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "writes examples/; run on purpose to re-record the shipped cassette"]
@@ -141,20 +159,50 @@ async fn record_the_shipped_example() {
     let env = ProbeEnv::start(&[(&world, ProbeBroken::None)])
         .await
         .unwrap_or_else(|e| panic!("starting the probe servers: {e:#}"));
+    let ssh = SshEnv::start(&world, &env.db_password(), SshOptions::default())
+        .unwrap_or_else(|e| panic!("starting sshd and nginx: {e:#}"));
     let out = workspace_root().join(EXAMPLE);
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
     let mut cmd = acct.labrun();
     cmd.args([SCRIPT, "--param", "user=user05", "--format", "json"])
+        // The SSH routes before the probe env's (the first matching --connect-to wins).
+        .args(ssh.args())
         .args(env.args())
         .args(["--record", out.to_str().unwrap()]);
     let run = run_labrun(cmd, TIMEOUT);
-    run.report()
-        .assert_statuses("user05", &Broken::None.expected_statuses());
-    run.assert_code(Broken::None.expected_exit_code());
+    run.report().assert_statuses("user05", &shipped_statuses());
+    run.assert_code(0);
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(
-        !text.contains(&env.db_password()),
-        "the DB password leaked into the cassette"
+        text.contains("\"server\""),
+        "the in-server checks went through SSH"
+    );
+    let key = std::fs::read_to_string(&ssh.key).unwrap();
+    let key_body: String = key.lines().filter(|l| !l.starts_with("-----")).collect();
+    for (what, secret) in [
+        ("the DB password", env.db_password()),
+        ("the planted AWS secret", PLANTED_AWS_SECRET.to_string()),
+        ("the SSH private key", key_body),
+        (
+            "the AWS secret key",
+            acct.credentials.secret_access_key.clone(),
+        ),
+        (
+            "the AWS session token",
+            acct.credentials.session_token.clone(),
+        ),
+    ] {
+        assert!(!text.contains(&secret), "{what} leaked into the cassette");
+    }
+    for line in key.lines().filter(|l| l.len() >= 40) {
+        assert!(
+            !text.contains(line),
+            "SSH key material leaked into the cassette"
+        );
+    }
+    assert!(
+        !text.contains("PRIVATE KEY"),
+        "a private key in the cassette"
     );
 }
 

@@ -6,9 +6,11 @@
 use std::time::Duration;
 
 use aws_sdk_ec2::types::{IpPermission, IpRange};
-use labrun_tests::live::{result_in, status_in, Proxy, Watch};
+use labrun_tests::live::{result_in, status_in, FaultProxy, Proxy, Watch};
+use labrun_tests::ssh_env::{SshEnv, SshOptions};
 use labrun_tests::world::AWS_IDS;
 use labrun_tests::{Broken, ProbeBroken, ProbeEnv, TestAccount, World};
+use serde_json::Value;
 
 const SCRIPT: &str = "scripts/step3.rhai";
 /// A debug build on 2 busy cores; an outage cycle waits out the SDK's retries.
@@ -99,10 +101,9 @@ async fn until_done_ends_when_the_last_fix_lands() {
     let e1 = result_in(&last, "user07", "E1");
     assert!(e1["first_passed"].is_string() && e1["first_passed"] == e1["last_changed"]);
     assert!(last["watch"]["cycle"].as_u64().unwrap() >= 2);
-    // Each cycle coalesces its calls: for N trainees, 10 account-wide calls plus 3 per
-    // trainee (DescribeEvents, DescribeTargetHealth, DescribeListeners), not 13 each.
+    // Each cycle coalesces its calls: see the_aws_calls_of_a_cycle_stay_within_11_plus_2n.
     assert!(
-        last["summary"]["aws_calls"].as_u64().unwrap() <= 10 + 3 * 2,
+        last["summary"]["aws_calls"].as_u64().unwrap() <= 11 + 2 * 2,
         "{}",
         last["summary"]
     );
@@ -212,4 +213,182 @@ async fn an_aws_outage_mid_watch_is_error_since_then_and_the_loop_recovers() {
     );
     watch.interrupt();
     assert_eq!(watch.wait(CYCLE), 0);
+}
+
+/// The AWS calls of one watch cycle of `trainees` (its `summary.aws_calls`).
+fn aws_calls_of_a_cycle(acct: &TestAccount, env: &ProbeEnv, trainees: &str) -> u64 {
+    let mut cmd = acct.labrun();
+    cmd.args([
+        SCRIPT,
+        "--trainees",
+        trainees,
+        "--watch",
+        "5",
+        "--format",
+        "jsonl",
+    ])
+    .args(env.args());
+    let watch = Watch::start(cmd);
+    let cycle = watch.cycle_where(CYCLE, |_| true);
+    assert_eq!(status_in(&cycle, "user07", "A1"), "pass", "{cycle}");
+    cycle["watch"]["aws_calls"]
+        .as_u64()
+        .expect("watch.aws_calls")
+}
+
+/// Polite to the account: a cycle of N trainees costs at most 11 + 2N AWS calls. Only
+/// DescribeListeners and DescribeTargetHealth name a trainee's own resource; every
+/// other describe (DescribeEvents included) is one account-wide call the class shares.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_aws_calls_of_a_cycle_stay_within_11_plus_2n() {
+    let acct = TestAccount::new().await;
+    let worlds = World::build_each(
+        &acct,
+        &[
+            ("user07", Broken::None),
+            ("user08", Broken::None),
+            ("user09", Broken::None),
+            ("user10", Broken::None),
+        ],
+    )
+    .await;
+    let env = network(&worlds.iter().collect::<Vec<_>>()).await;
+    let one = aws_calls_of_a_cycle(&acct, &env, "user07");
+    let four = aws_calls_of_a_cycle(&acct, &env, "user07..user10");
+    assert!(one <= 11 + 2, "1 trainee: {one} AWS calls in a cycle");
+    assert!(
+        four <= 11 + 2 * 4,
+        "4 trainees: {four} AWS calls in a cycle"
+    );
+    assert!(
+        four - one <= 2 * 3,
+        "each more trainee costs at most 2 calls: {one} for 1, {four} for 4"
+    );
+}
+
+/// A watch keeps one SSH connection per server for all its cycles: after 3 cycles
+/// each sshd has accepted one login, not three (and the watch says so).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_keeps_its_ssh_connections_across_cycles() {
+    let acct = TestAccount::new().await;
+    let world = World::build_finished(&acct, "user09")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let probes = network(&[&world]).await;
+    let ssh = SshEnv::start(&world, &probes.db_password(), SshOptions::default())
+        .unwrap_or_else(|e| panic!("starting sshd and nginx: {e:#}"));
+    let mut cmd = acct.labrun();
+    cmd.args([
+        SCRIPT,
+        "--trainee",
+        "user09",
+        "--watch",
+        "5",
+        "--format",
+        "jsonl",
+    ])
+    // The SSH routes before the probe env's (the first matching --connect-to wins).
+    .args(ssh.args())
+    .args(probes.args());
+    let mut watch = Watch::start(cmd);
+    let mut last = Value::Null;
+    for n in 1..=3 {
+        last = watch.cycle_where(CYCLE, |_| true);
+        assert_eq!(last["watch"]["cycle"], n);
+        assert_eq!(
+            status_in(&last, "user09", "F1"),
+            "pass",
+            "cycle {n}: {last}"
+        );
+    }
+    let servers = ssh.web.len();
+    let logins: usize = (0..servers).map(|i| ssh.logins(i)).sum();
+    assert_eq!(logins, servers, "one login per server over 3 cycles");
+    assert_eq!(last["watch"]["ssh_connections"], servers as u64);
+    watch.interrupt();
+    assert_eq!(watch.wait(CYCLE), 0);
+}
+
+/// Throttling backs off the whole cycle: AWS (moto, behind a proxy that injects two
+/// `Throttling` answers to DescribeDBClusters) throttles one call, and every later AWS
+/// call of that cycle, whatever its service or trainee, is spaced out; the cycle's
+/// summary and a line on stderr say so. The next cycle, not throttled, runs at speed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_call_slows_the_rest_of_the_cycle_and_the_summary_says_so() {
+    let acct = TestAccount::new().await;
+    let worlds =
+        World::build_each(&acct, &[("user07", Broken::None), ("user08", Broken::None)]).await;
+    let env = network(&worlds.iter().collect::<Vec<_>>()).await;
+    let moto = labrun_tests::moto_url();
+    let proxy =
+        FaultProxy::throttling(moto.trim_start_matches("http://"), "DescribeDBClusters", 2).await;
+    let mut cmd = acct.labrun();
+    cmd.args([
+        SCRIPT,
+        "--trainees",
+        "user07..user08",
+        "--watch",
+        "5",
+        "--format",
+        "jsonl",
+    ])
+    .args(env.args())
+    .env("AWS_ENDPOINT_URL", proxy.url());
+    let mut watch = Watch::start(cmd);
+    let first = watch.cycle_where(CYCLE, |_| true);
+    let first_at = std::time::Instant::now();
+    // The SDK retried the throttled call; every check still got its answer.
+    for trainee in ["user07", "user08"] {
+        for id in AWS_IDS {
+            assert_eq!(status_in(&first, trainee, id), "pass", "{trainee} {id}");
+        }
+    }
+    assert_eq!(first["summary"]["aws_throttled"], 2, "{}", first["summary"]);
+    assert_eq!(first["watch"]["aws_throttled"], 2);
+    let said: Vec<String> =
+        std::iter::from_fn(|| watch.stderr.recv_timeout(Duration::from_secs(2)).ok()).collect();
+    assert!(
+        said.iter().any(|l| l.contains(
+            "cycle 1: AWS throttled 2×; the rest of the cycle's AWS calls were slowed down"
+        )),
+        "{said:#?}"
+    );
+    let second = watch.cycle_where(CYCLE, |_| true);
+    let second_at = std::time::Instant::now();
+    assert!(
+        second["summary"]["aws_throttled"].is_null(),
+        "not throttled again"
+    );
+    watch.interrupt();
+    watch.wait(CYCLE);
+
+    let seen = proxy.seen();
+    let throttled_at = seen
+        .iter()
+        .find(|s| s.throttled)
+        .expect("a throttled call")
+        .at;
+    // Forwarded calls of other actions: the retries of the throttled call are the SDK's.
+    let gaps = |from: std::time::Instant, to: std::time::Instant| -> Vec<Duration> {
+        let times: Vec<_> = seen
+            .iter()
+            .filter(|s| {
+                s.at > from && s.at < to && !s.throttled && s.action != "DescribeDBClusters"
+            })
+            .map(|s| s.at)
+            .collect();
+        times.windows(2).map(|w| w[1] - w[0]).collect()
+    };
+    // Calls already on their way when the answer came are not held back.
+    let slowed = gaps(throttled_at + Duration::from_millis(400), first_at);
+    assert!(slowed.len() >= 5, "calls after the throttling: {slowed:?}");
+    assert!(
+        slowed.iter().all(|g| *g >= Duration::from_millis(150)),
+        "every later call of the cycle waits its turn: {slowed:?}"
+    );
+    let normal = gaps(first_at, second_at);
+    assert!(
+        normal.iter().any(|g| *g < Duration::from_millis(150)),
+        "an unthrottled cycle is not spaced out: {normal:?}"
+    );
 }

@@ -130,6 +130,12 @@ pub trait Answer: Send + Sync {
         operation: &'a str,
         request: &'a Value,
     ) -> BoxFuture<'a, Result<Value, CapError>>;
+
+    /// Throttling answers the capability got so far in this run (SDK retries
+    /// included); only AWS has any.
+    fn throttled(&self) -> u64 {
+        0
+    }
 }
 
 /// A probe's live answerer: the operator's network settings and the probe's `call`.

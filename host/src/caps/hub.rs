@@ -249,17 +249,18 @@ impl Hub {
         }
     }
 
-    /// Ends what lives for the run only (SSH connections).
+    /// Ends what lives for the run only: the SSH connections, unless a watch keeps
+    /// them for its next cycle ([`SshPool::end_run`]).
     pub async fn close(&self) {
         if let Backend::Live {
             ssh: Some(pool), ..
         } = &self.backend
         {
-            pool.close().await;
+            pool.end_run().await;
         }
     }
 
-    /// SSH connections opened during the run.
+    /// SSH connections opened by the run's pool (over every cycle of a watch).
     pub fn ssh_connections(&self) -> u64 {
         match &self.backend {
             Backend::Live {
@@ -275,6 +276,14 @@ impl Hub {
         let mut list: Vec<CapError> = broken.values().cloned().collect();
         list.sort_by(|a, b| a.capability.cmp(&b.capability));
         list
+    }
+
+    /// Throttling answers of the run, every capability together.
+    pub fn throttled(&self) -> u64 {
+        match &self.backend {
+            Backend::Live { answerers, .. } => answerers.values().map(|a| a.throttled()).sum(),
+            Backend::Replay(_) => 0,
+        }
     }
 
     pub fn live_calls(&self) -> u64 {

@@ -12,7 +12,7 @@ use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -154,7 +154,9 @@ const MAX_STDERR: usize = 4096;
 type Slot = Arc<OnceCell<Result<Arc<Session>, SshError>>>;
 
 /// The run's SSH connections: at most one per server (and key), opened on first use,
-/// closed by [`SshPool::close`] at the end of the run.
+/// closed by [`SshPool::close`] at the end of the run. A watch keeps the pool across
+/// its cycles ([`SshPool::keep_across_runs`]): a cycle reuses the live connections of
+/// the one before, and opens again only what died or failed.
 pub struct SshPool {
     settings: SshSettings,
     timeout: Duration,
@@ -166,6 +168,8 @@ pub struct SshPool {
     /// recording a key appends to the one known-hosts file, which concurrent appends
     /// and reads could garble or misread.
     known_hosts_lock: Arc<Mutex<()>>,
+    /// Set by a watch: [`SshPool::end_run`] keeps the connections open.
+    keep: AtomicBool,
 }
 
 impl fmt::Debug for SshPool {
@@ -186,7 +190,25 @@ impl SshPool {
             handshakes: Semaphore::new(jobs.max(1)),
             opened: AtomicU64::new(0),
             known_hosts_lock: Arc::new(Mutex::new(())),
+            keep: AtomicBool::new(false),
         }
+    }
+
+    /// From now on a run's end ([`SshPool::end_run`]) keeps the connections for the
+    /// next run (a watch's next cycle); [`SshPool::close`] still ends them.
+    pub fn keep_across_runs(&self) {
+        self.keep.store(true, Ordering::Relaxed);
+    }
+
+    /// The end of one run: closes every connection, unless the pool is kept across
+    /// runs; then it forgets only the failures (the next run tries those servers again)
+    /// and the connections that died.
+    pub async fn end_run(&self) {
+        if !self.keep.load(Ordering::Relaxed) {
+            return self.close().await;
+        }
+        let mut sessions = self.sessions.lock().expect("ssh lock poisoned");
+        sessions.retain(|_, slot| matches!(slot.get(), Some(Ok(s)) if !s.handle.is_closed()));
     }
 
     /// The operator's settings.
@@ -211,10 +233,15 @@ impl SshPool {
         let key_path = self.settings.key_path(&trainee);
         let slot = {
             let mut sessions = self.sessions.lock().expect("ssh lock poisoned");
-            sessions
+            let slot = sessions
                 .entry(format!("{server}\n{}", key_path.display()))
-                .or_default()
-                .clone()
+                .or_default();
+            // A connection kept from an earlier run that the server has since closed
+            // (sshd restarted, the instance rebooted): open a new one.
+            if matches!(slot.get(), Some(Ok(s)) if s.handle.is_closed()) {
+                *slot = Slot::default();
+            }
+            slot.clone()
         };
         slot.get_or_init(|| async {
             let _permit = self.handshakes.acquire().await;

@@ -108,6 +108,11 @@ pub fn render(report: &Report, style: &Style) -> String {
         (n, Lang::En) => format!("{calls}, {n} SSH connection(s)"),
         (n, Lang::Ja) => format!("{calls}、SSH 接続 {n} 件"),
     };
+    let calls = match (s.aws_throttled, lang) {
+        (0, _) => calls,
+        (n, Lang::En) => format!("{calls} (AWS throttled {n}×: the rest of the run slowed down)"),
+        (n, Lang::Ja) => format!("{calls} (AWS のスロットリング {n} 回: 残りの呼び出しを減速)"),
+    };
     let _ = match lang {
         Lang::En => writeln!(
             out,

@@ -497,14 +497,17 @@ fn a7_failover(w: &Names, st: &St) -> Result<Status, CapError> {
         }
     }
     let mut evidence = json!({ "roles": roles, "cluster_status": c["Status"] });
-    // Failover events are evidence where the API keeps them (14 days at most).
-    let request =
-        json!({ "SourceType": "db-cluster", "SourceIdentifier": w.cluster, "Duration": 20160 });
+    // Failover events are evidence where the API keeps them (14 days at most). One
+    // account-wide call, shared by the whole class, filtered here to this cluster.
+    let request = json!({ "SourceType": "db-cluster", "Duration": 20160 });
     match aws::call("rds_describe_events", request) {
         Ok(events) => {
             let failovers: Vec<Value> = items(&events["Events"])
                 .iter()
-                .filter(|e| t(&e["Message"]).to_lowercase().contains("failover"))
+                .filter(|e| {
+                    is_str(&e["SourceIdentifier"], &w.cluster)
+                        && t(&e["Message"]).to_lowercase().contains("failover")
+                })
                 .map(|e| json!(format!("{} {}", t(&e["Date"]), t(&e["Message"]))))
                 .collect();
             evidence["failover_events"] = Value::Array(failovers);

@@ -62,6 +62,7 @@ pub const SPEC: Capability = Capability {
             rps: settings.aws_rps,
             region: settings.region.clone(),
             clients: OnceCell::new(),
+            backoff: Arc::new(rate::Backoff::new(settings.aws_rps)),
         })
     },
     target,
@@ -113,6 +114,8 @@ struct LiveAws {
     rps: Option<u32>,
     region: Option<String>,
     clients: OnceCell<Result<AwsClients, CapError>>,
+    /// This run's (watch cycle's) throttling back-off: see [`rate::Backoff`].
+    backoff: Arc<rate::Backoff>,
 }
 
 impl Answer for LiveAws {
@@ -124,10 +127,12 @@ impl Answer for LiveAws {
         async move {
             let clients = self
                 .clients
-                .get_or_init(|| AwsClients::from_env(self.region.clone()))
+                .get_or_init(|| AwsClients::load(self.region.clone(), self.backoff.clone()))
                 .await;
             match clients {
                 Ok(clients) => {
+                    // Throttled once in this cycle: the whole cycle slows down.
+                    self.backoff.pace().await;
                     if let (Some(rps), Some((service, _))) = (self.rps, operation.split_once('_')) {
                         rate::pace(service, rps).await;
                     }
@@ -140,6 +145,10 @@ impl Answer for LiveAws {
             }
         }
         .boxed()
+    }
+
+    fn throttled(&self) -> u64 {
+        self.backoff.throttled()
     }
 }
 
@@ -179,6 +188,15 @@ impl AwsClients {
     /// Adaptive retry with at most 5 attempts; timeouts: connect 5 s, attempt 20 s,
     /// whole operation (all retries) 60 s.
     pub async fn from_env(region: Option<String>) -> Result<AwsClients, CapError> {
+        AwsClients::load(region, Arc::new(rate::Backoff::new(None))).await
+    }
+
+    /// [`AwsClients::from_env`], every client telling `backoff` about each throttling
+    /// answer (retried ones included).
+    async fn load(
+        region: Option<String>,
+        backoff: Arc<rate::Backoff>,
+    ) -> Result<AwsClients, CapError> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             // Adaptive: the class shares one API budget, so back off client-side too; a
             // short max backoff keeps a throttled run from timing out without saying so.
@@ -215,17 +233,37 @@ impl AwsClients {
                 .or_else(|| config.endpoint_url().map(str::to_string))
                 .unwrap_or_else(|| format!("https://{host_prefix}.{region}.amazonaws.com"))
         };
+        let watch = || rate::Watch(backoff.clone());
         Ok(AwsClients {
-            ec2: Service::new(aws_sdk_ec2::Client::new(&config), endpoint("EC2", "ec2")),
-            rds: Service::new(aws_sdk_rds::Client::new(&config), endpoint("RDS", "rds")),
+            ec2: Service::new(
+                aws_sdk_ec2::Client::from_conf(
+                    aws_sdk_ec2::config::Builder::from(&config)
+                        .interceptor(watch())
+                        .build(),
+                ),
+                endpoint("EC2", "ec2"),
+            ),
+            rds: Service::new(
+                aws_sdk_rds::Client::from_conf(
+                    aws_sdk_rds::config::Builder::from(&config)
+                        .interceptor(watch())
+                        .build(),
+                ),
+                endpoint("RDS", "rds"),
+            ),
             elbv2: Service::new(
-                aws_sdk_elasticloadbalancingv2::Client::new(&config),
+                aws_sdk_elasticloadbalancingv2::Client::from_conf(
+                    aws_sdk_elasticloadbalancingv2::config::Builder::from(&config)
+                        .interceptor(watch())
+                        .build(),
+                ),
                 endpoint("ELASTIC_LOAD_BALANCING_V2", "elasticloadbalancing"),
             ),
             // A local endpoint (moto) has no bucket subdomains: address buckets by path.
             s3: Service::new(
                 aws_sdk_s3::Client::from_conf(
                     aws_sdk_s3::config::Builder::from(&config)
+                        .interceptor(watch())
                         .force_path_style(
                             config.endpoint_url().is_some()
                                 || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some(),
