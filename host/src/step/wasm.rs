@@ -271,7 +271,11 @@ impl WasmStep {
         let info = StepInfo {
             name: described.name,
             title: Message::new(described.title_en, described.title_ja),
-            params: described.params.into_iter().collect(),
+            params: described
+                .params
+                .into_iter()
+                .map(|(k, about)| (k, super::Param::required(about)))
+                .collect(),
             checks: described.checks,
             // WIT 0.1.0 has no prerequisites: a component skips by itself.
             needs: BTreeMap::new(),
