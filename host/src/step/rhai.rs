@@ -518,11 +518,31 @@ fn step_info(described: &Dynamic) -> Result<StepInfo, String> {
     for id in c {
         checks.push(text(&id).ok_or("`checks` must hold strings")?);
     }
+    let mut titles = BTreeMap::new();
+    if let Some(t) = map.get("titles") {
+        let t = t
+            .clone()
+            .try_cast::<Map>()
+            .ok_or("`titles` must be a map of check id → #{ en, ja }")?;
+        for (id, v) in t {
+            let m = v
+                .try_cast::<Map>()
+                .ok_or_else(|| format!("`titles`: `{}` must be #{{ en, ja }}", inert(&id)))?;
+            titles.insert(
+                id.to_string(),
+                Message::new(
+                    m.get("en").and_then(text).unwrap_or_default(),
+                    m.get("ja").and_then(text).unwrap_or_default(),
+                ),
+            );
+        }
+    }
     let info = StepInfo {
         name,
         title,
         params,
         checks,
+        titles,
     };
     super::check_info(&info)?;
     Ok(info)
