@@ -1,5 +1,5 @@
-//! The command line, top to bottom: `labrun inspect`, `labrun test`, `labrun new`,
-//! `labrun plugin …`, or
+//! The command line, top to bottom: `labrun inspect`, `labrun describe`, `labrun test`,
+//! `labrun new`, `labrun plugin …`, or
 //! `labrun STEP …`, which is parsed ([`crate::flags`]), planned ([`crate::plan`]),
 //! executed ([`crate::execute`]) and reported. This module only dispatches and turns
 //! errors into one line and an exit code.
@@ -28,6 +28,10 @@ pub async fn main(args: Vec<std::ffi::OsString>) -> u8 {
     }
     if args.get(1).is_some_and(|a| a == "new") {
         return crate::author::new::main(args[1..].to_vec());
+    }
+    // `labrun describe STEP [--format human|json]`: params, checks, capabilities.
+    if args.get(1).is_some_and(|a| a == "describe") {
+        return describe(&args[2..]).await;
     }
     // `labrun plugin publish|pull|lock|keygen|sign`: sharing steps through registries.
     if args.get(1).is_some_and(|a| a == "plugin") {
@@ -94,6 +98,10 @@ async fn help(topic: &[std::ffi::OsString]) -> u8 {
             crate::author::cases::main(vec!["labrun test".into(), "--help".into()]).await
         }
         Some("new") => crate::author::new::main(vec!["labrun new".into(), "--help".into()]),
+        Some("describe") => {
+            println!("{DESCRIBE_USAGE}");
+            exit::PASS
+        }
         Some(other) => {
             eprintln!("labrun: no help on `{}`: try labrun help, labrun help plugin, labrun help inspect, labrun help test or labrun help new", other.escape_debug());
             exit::BAD_INPUT
@@ -125,6 +133,68 @@ fn clap_error(e: clap::Error) -> u8 {
         line.trim_start_matches("error: ")
     );
     exit::BAD_INPUT
+}
+
+const DESCRIBE_USAGE: &str = "labrun describe STEP [--format human|json]: its title, params (with defaults), checks (with titles) and the capabilities and operations it uses";
+
+/// `labrun describe STEP`: prints what the step declares and may call.
+async fn describe(args: &[std::ffi::OsString]) -> u8 {
+    let mut path = None;
+    let mut json = false;
+    let mut it = args.iter().map(|a| a.to_string_lossy().into_owned());
+    while let Some(arg) = it.next() {
+        let format = match arg.as_str() {
+            "--format" => it.next(),
+            a if a.starts_with("--format=") => Some(a["--format=".len()..].to_string()),
+            a if a.starts_with('-') => {
+                eprintln!(
+                    "labrun: describe: unknown flag `{}`; usage: {DESCRIBE_USAGE}",
+                    a.escape_debug()
+                );
+                return exit::BAD_INPUT;
+            }
+            _ if path.is_some() => {
+                eprintln!("labrun: describe takes one step; usage: {DESCRIBE_USAGE}");
+                return exit::BAD_INPUT;
+            }
+            _ => {
+                path = Some(arg);
+                continue;
+            }
+        };
+        match format.as_deref() {
+            Some("json") => json = true,
+            Some("human") => json = false,
+            other => {
+                eprintln!(
+                    "labrun: describe: --format {}: use human or json",
+                    other.unwrap_or("(missing)").escape_debug()
+                );
+                return exit::BAD_INPUT;
+            }
+        }
+    }
+    let Some(path) = path else {
+        eprintln!("labrun: usage: {DESCRIBE_USAGE}");
+        return exit::BAD_INPUT;
+    };
+    match crate::step::describe(Path::new(&path)).await {
+        Ok(d) if json => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&d).expect("a description serializes")
+            );
+            exit::PASS
+        }
+        Ok(d) => {
+            print!("{}", d.human());
+            exit::PASS
+        }
+        Err(e) => {
+            eprintln!("labrun: {}", crate::outcome::inert(&e));
+            exit::BAD_INPUT
+        }
+    }
 }
 
 const INSPECT_USAGE: &str =

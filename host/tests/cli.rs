@@ -1333,3 +1333,53 @@ fn defaults_in_a_cycle_or_naming_an_unknown_param_are_bad_input() {
         "the default of `reader` (`wp-{usr}-slave`) refers to `{usr}`, which the step does not declare; it declares reader, user",
     );
 }
+
+#[test]
+fn describe_shows_params_with_defaults_checks_and_operations() {
+    let out = labrun(&["describe", fixture("defaults.rhai").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("(Rhai script)"), "{text}");
+    assert!(
+        text.contains("    reader         default wp-{user}-slave: Aurora reader"),
+        "{text}"
+    );
+    assert!(
+        text.contains("    user           required: trainee id, e.g. user05"),
+        "{text}"
+    );
+    assert!(text.contains("  capabilities: none"), "{text}");
+
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/step3.rhai");
+    let out = labrun(&["describe", script.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let d = json(&out);
+    assert_eq!(d["name"], "step3");
+    let ops: Vec<&str> = d["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o.as_str().unwrap())
+        .collect();
+    assert!(
+        ops.contains(&"aws.rds_describe_db_clusters") && ops.contains(&"dns.lookup"),
+        "{ops:?}"
+    );
+    assert!(d["capabilities"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("mysql")));
+    assert_eq!(d["checks"][0]["id"], "A1");
+    let titled = d["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c.get("title").is_some())
+        .count();
+    assert_eq!(titled, 18, "every step3 check has a title");
+
+    let out = labrun(&["describe", fixture("default_cycle.rhai").to_str().unwrap()]);
+    assert_one_line_bad_input(&out, "refer to each other in a cycle");
+    let out = labrun(&["describe", "--format", "xml", "x.rhai"]);
+    assert_one_line_bad_input(&out, "--format xml: use human or json");
+}

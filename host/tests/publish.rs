@@ -595,6 +595,6 @@ fn publishing_refuses_an_incompatible_host_version() {
     assert_refused(
         &out,
         BAD_INPUT,
-        "step built for labrun:host@1.0.0; this labrun provides labrun:host@0.1.0",
+        "step built for labrun:host@1.0.0; this labrun provides labrun:host@0.2.0",
     );
 }

@@ -223,6 +223,17 @@ async fn bad_input_exits_64() {
     }
 }
 
+/// The step3 component tests/run builds (`$LABRUN_STEP3_WASM`).
+fn step3_wasm() -> String {
+    let path = std::env::var("LABRUN_STEP3_WASM")
+        .expect("LABRUN_STEP3_WASM is not set: run the tests via tests/run, which builds plugins/");
+    assert!(
+        std::path::Path::new(&path).is_file(),
+        "LABRUN_STEP3_WASM={path} does not exist: build plugins/ first (tests/run does)"
+    );
+    path
+}
+
 /// A world built with the 2021 edition's reader name: `--param reader=…` makes every
 /// check pass; without it A1 fails naming the name it looked for.
 async fn reader_from_the_other_edition(step: &str) {
@@ -270,4 +281,37 @@ async fn reader_from_the_other_edition(step: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn script_takes_the_reader_name_as_a_param() {
     reader_from_the_other_edition(SCRIPT).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn component_takes_the_reader_name_as_a_param() {
+    reader_from_the_other_edition(&step3_wasm()).await;
+}
+
+/// The step3 component built against labrun:host@0.1.0 (committed; tests/run exports
+/// `$LABRUN_STEP3_WIT_0_1_WASM`): a 0.x minor only adds, so it loads on this 0.2.0 host
+/// and checks a finished world like today's component.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn component_built_for_host_0_1_0_runs_on_this_host() {
+    let path = std::env::var("LABRUN_STEP3_WIT_0_1_WASM")
+        .expect("LABRUN_STEP3_WIT_0_1_WASM is not set: run the tests via tests/run");
+    let acct = TestAccount::new().await;
+    let inspect = labrun(&acct, &["inspect", &path]);
+    assert!(
+        inspect.stdout.contains("built for: labrun:host@0.1.0"),
+        "{}",
+        inspect.stdout
+    );
+    let world = World::build_finished(&acct, "user05")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let env = finished_network(&[&world]).await;
+    let run = labrun_probing(
+        &acct,
+        &env,
+        &[&path, "--trainee", "user05", "--format", "json"],
+    );
+    run.report()
+        .assert_statuses("user05", &Broken::None.expected_statuses());
+    run.assert_code(0);
 }

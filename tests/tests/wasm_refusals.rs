@@ -2,7 +2,8 @@
 //! exit 64), what the compile cache trusts, and that the step3 plugin replays the
 //! shipped cassette into the same report as the script. No moto needed.
 //!
-//! Needs `LABRUN_STEP3_WASM` and `LABRUN_V1_STEP_WASM` (built and exported by tests/run).
+//! Needs `LABRUN_STEP3_WASM`, `LABRUN_V1_STEP_WASM` and `LABRUN_V0_3_STEP_WASM` (built and
+//! exported by tests/run).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -100,7 +101,7 @@ fn ungranted_capability_is_refused_naming_the_grant() {
     ]);
     assert_refused(
         &run,
-        "step3.wasm: step imports labrun:host/aws@0.1.0 but aws is not granted; grant it with --grant aws",
+        "step3.wasm: step imports labrun:host/aws@0.2.0 but aws is not granted; grant it with --grant aws",
     );
 }
 
@@ -123,7 +124,19 @@ fn other_host_major_version_is_refused_naming_both() {
     let run = s.labrun(&["v1.wasm"]);
     assert_refused(
         &run,
-        "v1.wasm: step built for labrun:host@1.0.0; this labrun provides labrun:host@0.1.0: rebuild the step against this labrun's wit/",
+        "v1.wasm: step built for labrun:host@1.0.0; this labrun provides labrun:host@0.2.0 (and serves 0.1.0, 0.2.0): rebuild the step against this labrun's wit/",
+    );
+}
+
+#[test]
+fn newer_host_minor_version_is_refused_naming_both() {
+    let s = Scratch::new("v0_3");
+    let v0_3 = built("LABRUN_V0_3_STEP_WASM", "tests/fixtures/wasm/v0_3-step");
+    s.write("v0_3.wasm", &std::fs::read(v0_3).unwrap());
+    let run = s.labrun(&["v0_3.wasm"]);
+    assert_refused(
+        &run,
+        "v0_3.wasm: step built for labrun:host@0.3.0; this labrun provides labrun:host@0.2.0 (and serves 0.1.0, 0.2.0): rebuild the step against this labrun's wit/",
     );
 }
 
@@ -265,7 +278,7 @@ fn inspect_shows_the_manifest() {
     let run = s.labrun(&["inspect", "step3.wasm"]);
     run.assert_code(0);
     let out = &run.stdout;
-    assert!(out.contains("labrun:host@0.1.0"), "{out}");
+    assert!(out.contains("built for: labrun:host@0.2.0"), "{out}");
     assert!(
         out.contains("capabilities: aws, dns, mysql, http, tcp"),
         "{out}"
@@ -431,5 +444,52 @@ fn a_component_declaring_an_id_twice_is_refused() {
     assert_refused(
         &run,
         "dupes.wasm: describe() failed: `checks` lists `H1` twice: declare each checklist id once",
+    );
+}
+
+/// `labrun describe` on a component: params with defaults, checks, and the operations
+/// its WIT imports name; on the component built for 0.1.0, its one required param.
+#[test]
+fn describe_a_component_from_its_imports() {
+    let s = Scratch::new("describe");
+    s.write("step3.wasm", &std::fs::read(step3_wasm()).unwrap());
+    let run = s.labrun(&["describe", "step3.wasm", "--format", "json"]);
+    run.assert_code(0);
+    let d: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    assert_eq!(d["kind"], "wasm");
+    assert_eq!(d["host_version"], "0.2.0");
+    let reader = d["params"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "reader")
+        .expect("param reader");
+    assert_eq!(reader["default"], "wp-{user}-slave");
+    assert_eq!(reader["required"], false);
+    let ops: Vec<&str> = d["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o.as_str().unwrap())
+        .collect();
+    assert!(ops.contains(&"aws.rds_describe_db_clusters"), "{ops:?}");
+    assert!(ops.contains(&"mysql.query"), "{ops:?}");
+    assert_eq!(d["checks"].as_array().unwrap().len(), 18);
+
+    let old =
+        std::env::var("LABRUN_STEP3_WIT_0_1_WASM").expect("LABRUN_STEP3_WIT_0_1_WASM (tests/run)");
+    s.write("old.wasm", &std::fs::read(old).unwrap());
+    let run = s.labrun(&["describe", "old.wasm"]);
+    run.assert_code(0);
+    assert!(
+        run.stdout.contains("built for: labrun:host@0.1.0"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("user           required: trainee id as in the manual"),
+        "{}",
+        run.stdout
     );
 }

@@ -31,6 +31,8 @@ pub struct StepInfo {
     /// the host reports the id as `skip` naming it, whatever the step said.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub needs: BTreeMap<String, Vec<String>>,
+    /// Titles of (some of) the checklist ids, for `labrun describe`.
+    pub titles: BTreeMap<String, Message>,
 }
 
 /// One param a step declares: given with `--param NAME=VALUE` (the trainee id fills
@@ -270,6 +272,12 @@ pub fn check_info(info: &StepInfo) -> Result<(), String> {
         }
     }
     check_needs(&info.needs, &seen)?;
+    if let Some(id) = info.titles.keys().find(|id| !seen.contains(id.as_str())) {
+        return Err(format!(
+            "`titles` names `{}`, which `checks` does not list: title only declared checks",
+            inert(id)
+        ));
+    }
     check_param_decls(&info.params)
 }
 
@@ -509,6 +517,174 @@ pub async fn inspect(path: &std::path::Path) -> (String, Option<String>) {
             (out, None)
         }
         Err(e) => (out, Some(e)),
+    }
+}
+
+/// `labrun describe STEP`: what a step declares and may call, without running it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Description {
+    pub step: String,
+    /// `rhai` or `wasm`.
+    pub kind: &'static str,
+    pub name: String,
+    pub title: Message,
+    pub params: Vec<DescribedParam>,
+    pub checks: Vec<DescribedCheck>,
+    /// For a component, the labrun:host version it was built for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_version: Option<String>,
+    pub capabilities: Vec<String>,
+    /// `capability.operation` for each operation the step may call.
+    pub operations: Vec<String>,
+    /// Where `capabilities` and `operations` come from, and how far they can be known.
+    pub source_of_operations: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DescribedParam {
+    pub name: String,
+    pub about: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DescribedCheck {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<Message>,
+}
+
+/// Loads a step (describe() runs; nothing else) and says what it declares and may
+/// call: for a component, the operations its WIT imports name (exactly what it can
+/// call); for a script, the `capability::operation` calls its text names.
+pub async fn describe(path: &std::path::Path) -> Result<Description, String> {
+    let limits = Limits::default();
+    let step = Step::load(path, &limits, &wasm::Grants::all())
+        .await
+        .map_err(|e| e.to_string())?;
+    let info = step.info().clone();
+    let (kind, host_version, mut operations, source_of_operations) = match &step {
+        Step::Wasm(s) => (
+            "wasm",
+            s.manifest().host_versions().first().cloned(),
+            s.manifest().operations.clone(),
+            "the component's WIT imports: exactly the operations it can call",
+        ),
+        Step::Rhai(_) => {
+            let source = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read step {}: {e}", path.display()))?;
+            let mut ops = Vec::new();
+            for cap in crate::caps::registry::ALL {
+                for op in (cap.operations)() {
+                    if source.contains(&format!("{}::{}", cap.name, op.name)) {
+                        ops.push(format!("{}.{}", cap.name, op.name));
+                    }
+                }
+            }
+            (
+                "rhai",
+                None,
+                ops,
+                "the script's text: the capability::operation calls it names (a script is granted every capability its policy allows)",
+            )
+        }
+    };
+    operations.sort();
+    operations.dedup();
+    let mut capabilities: Vec<String> = operations
+        .iter()
+        .filter_map(|o| o.split_once('.').map(|(c, _)| c.to_string()))
+        .collect();
+    capabilities.dedup();
+    Ok(Description {
+        step: path.display().to_string(),
+        kind,
+        name: info.name,
+        title: info.title,
+        params: info
+            .params
+            .into_iter()
+            .map(|(name, p)| DescribedParam {
+                name,
+                about: p.about,
+                default: p.default,
+                required: p.required,
+            })
+            .collect(),
+        checks: info
+            .checks
+            .iter()
+            .map(|id| DescribedCheck {
+                id: id.clone(),
+                title: info.titles.get(id).cloned(),
+            })
+            .collect(),
+        host_version,
+        capabilities,
+        operations,
+        source_of_operations,
+    })
+}
+
+impl Description {
+    /// The human form: one fact a line, step text shown inert.
+    pub fn human(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let kind = if self.kind == "wasm" {
+            "WebAssembly component"
+        } else {
+            "Rhai script"
+        };
+        let _ = writeln!(out, "{} ({kind})", inert(&self.step));
+        let _ = writeln!(out, "  name: {}", inert(&self.name));
+        let _ = writeln!(
+            out,
+            "  title: {} / {}",
+            inert(&self.title.en),
+            inert(&self.title.ja)
+        );
+        if let Some(v) = &self.host_version {
+            let _ = writeln!(out, "  built for: {}@{v}", wasm::policy::HOST_PACKAGE);
+        }
+        let _ = writeln!(out, "  params:");
+        if self.params.is_empty() {
+            let _ = writeln!(out, "    (none)");
+        }
+        for p in &self.params {
+            let how = match &p.default {
+                Some(d) => format!("default {}", inert(d)),
+                None => "required".to_string(),
+            };
+            let _ = writeln!(out, "    {:<14} {how}: {}", inert(&p.name), inert(&p.about));
+        }
+        let _ = writeln!(out, "  checks:");
+        for c in &self.checks {
+            match &c.title {
+                Some(t) => {
+                    let _ = writeln!(out, "    {:<6} {} / {}", c.id, inert(&t.en), inert(&t.ja));
+                }
+                None => {
+                    let _ = writeln!(out, "    {}", c.id);
+                }
+            }
+        }
+        let _ = writeln!(
+            out,
+            "  capabilities: {}",
+            if self.capabilities.is_empty() {
+                "none".to_string()
+            } else {
+                self.capabilities.join(", ")
+            }
+        );
+        let _ = writeln!(out, "  operations ({}):", self.source_of_operations);
+        for o in &self.operations {
+            let _ = writeln!(out, "    {o}");
+        }
+        out
     }
 }
 
@@ -824,6 +1000,7 @@ mod tests {
             title: Message::new("", ""),
             params: BTreeMap::new(),
             checks: checks.iter().map(|c| c.to_string()).collect(),
+            titles: BTreeMap::new(),
         }
     }
 

@@ -563,12 +563,32 @@ fn step_info(described: &Dynamic) -> Result<StepInfo, String> {
             needs.insert(id.to_string(), list);
         }
     }
+    let mut titles = BTreeMap::new();
+    if let Some(t) = map.get("titles") {
+        let t = t
+            .clone()
+            .try_cast::<Map>()
+            .ok_or("`titles` must be a map of check id → #{ en, ja }")?;
+        for (id, v) in t {
+            let m = v
+                .try_cast::<Map>()
+                .ok_or_else(|| format!("`titles`: `{}` must be #{{ en, ja }}", inert(&id)))?;
+            titles.insert(
+                id.to_string(),
+                Message::new(
+                    m.get("en").and_then(text).unwrap_or_default(),
+                    m.get("ja").and_then(text).unwrap_or_default(),
+                ),
+            );
+        }
+    }
     let info = StepInfo {
         name,
         title,
         params,
         checks,
         needs,
+        titles,
     };
     super::check_info(&info)?;
     Ok(info)

@@ -48,6 +48,33 @@ mod bindings {
 
 use bindings::labrun::host as wit;
 
+/// The world of `labrun:host@0.1.0`, which this host keeps serving: its exports have
+/// the same names as today's, `describe` returns this older record. Wasmtime checks
+/// records by field names and types, so these mirror the 0.1.0 WIT exactly.
+mod v0_1 {
+    use wasmtime::component::{ComponentType, Lift};
+
+    /// `step-info` of 0.1.0: params as (name, description), all required.
+    #[derive(ComponentType, Lift, Debug)]
+    #[component(record)]
+    pub struct StepInfo {
+        pub name: String,
+        #[component(name = "title-en")]
+        pub title_en: String,
+        #[component(name = "title-ja")]
+        pub title_ja: String,
+        pub params: Vec<(String, String)>,
+        pub checks: Vec<String>,
+    }
+}
+
+/// A component ready to instantiate, in the world of the labrun:host minor it was
+/// built for.
+enum Pre {
+    Current(bindings::StepPre<State>),
+    V0_1(wasmtime::component::InstancePre<State>),
+}
+
 /// Epoch ticks: the wall clock is checked (and the executor yielded to) this often.
 const TICK: Duration = Duration::from_millis(10);
 /// Bytes of guest stdout + stderr kept per run; the rest is counted and dropped.
@@ -120,15 +147,50 @@ fn linker(engine: &Engine) -> Result<Linker<State>, String> {
     wit::types::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s).map_err(link)?;
     wit::report::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s).map_err(link)?;
     wit::log::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s).map_err(link)?;
+    // Older minors' interfaces: the same functions and types (a minor only adds), so
+    // the same host code serves them under their own version.
+    for version in policy::SERVED_VERSIONS
+        .iter()
+        .filter(|v| **v != policy::HOST_VERSION)
+    {
+        let at = |interface: &str| format!("{}/{interface}@{version}", policy::HOST_PACKAGE);
+        linker.instance(&at("types")).map_err(link)?;
+        let mut report = linker.instance(&at("report")).map_err(link)?;
+        report
+            .func_wrap_async(
+                "outcome",
+                |mut store: wasmtime::StoreContextMut<'_, State>, (row,): (wit::report::Row,)| {
+                    Box::new(async move {
+                        let done = wit::report::Host::outcome(store.data_mut(), row).await?;
+                        Ok((done,))
+                    })
+                },
+            )
+            .map_err(link)?;
+        let mut log = linker.instance(&at("log")).map_err(link)?;
+        log.func_wrap_async(
+            "info",
+            |mut store: wasmtime::StoreContextMut<'_, State>, (message,): (String,)| {
+                Box::new(async move { wit::log::Host::info(store.data_mut(), message).await })
+            },
+        )
+        .map_err(link)?;
+        log.func_wrap_async(
+            "warn",
+            |mut store: wasmtime::StoreContextMut<'_, State>, (message,): (String,)| {
+                Box::new(async move { wit::log::Host::warn(store.data_mut(), message).await })
+            },
+        )
+        .map_err(link)?;
+    }
     // Capability imports are generated from the registry: one host function per
-    // operation, each going through the run's gate like the Rhai modules.
-    for capability in registry::ALL {
-        let name = format!(
-            "{}/{}@{}",
-            policy::HOST_PACKAGE,
-            capability.name,
-            policy::HOST_VERSION
-        );
+    // operation, each going through the run's gate like the Rhai modules; under
+    // every served version.
+    for (capability, version) in registry::ALL
+        .iter()
+        .flat_map(|c| policy::SERVED_VERSIONS.iter().map(move |v| (c, v)))
+    {
+        let name = format!("{}/{}@{}", policy::HOST_PACKAGE, capability.name, version);
         let mut instance = linker.instance(&name).map_err(link)?;
         for op in (capability.operations)() {
             let (cap, operation) = (capability.name, op.name);
@@ -156,6 +218,8 @@ pub struct Manifest {
     pub sha256: String,
     /// Every import, as the component names it.
     pub imports: Vec<String>,
+    /// `capability.operation` for each labrun:host capability function imported.
+    pub operations: Vec<String>,
 }
 
 impl Manifest {
@@ -186,7 +250,7 @@ impl Manifest {
 pub struct WasmStep {
     path: String,
     info: StepInfo,
-    pre: bindings::StepPre<State>,
+    pre: Pre,
     manifest: Manifest,
     source: Source,
 }
@@ -203,12 +267,27 @@ impl WasmStep {
         let pre = linker(engine)?
             .instantiate_pre(&component)
             .map_err(|e| format!("{shown}: cannot link the step: {}", one_line(&e)))?;
-        let pre = bindings::StepPre::new(pre).map_err(|_| {
+        let not_a_step = |version: &str| {
             format!(
-                "{shown}: not a labrun step: it must export `describe` and `run` (world labrun:host/step@{})",
-                policy::HOST_VERSION
+                "{shown}: not a labrun step: it must export `describe` and `run` (world labrun:host/step@{version})"
             )
-        })?;
+        };
+        // The minor it imports fixes the shape of its exports (one version: checked).
+        let pre = match manifest.host_versions().first().map(String::as_str) {
+            Some(v) if v.starts_with("0.1.") => {
+                let exports = ["describe", "run"];
+                if exports
+                    .iter()
+                    .any(|e| component.get_export_index(None, e).is_none())
+                {
+                    return Err(not_a_step(v));
+                }
+                Pre::V0_1(pre)
+            }
+            _ => Pre::Current(
+                bindings::StepPre::new(pre).map_err(|_| not_a_step(policy::HOST_VERSION))?,
+            ),
+        };
         let mut step = WasmStep {
             path: shown.clone(),
             info: StepInfo {
@@ -217,6 +296,7 @@ impl WasmStep {
                 params: BTreeMap::new(),
                 checks: Vec::new(),
                 needs: BTreeMap::new(),
+                titles: BTreeMap::new(),
             },
             pre,
             manifest,
@@ -251,8 +331,54 @@ impl WasmStep {
         let collector = Arc::new(Collector::default());
         let (mut store, output) = self.store(None, collector, limits, deadline);
         let outcome = async {
-            let step = self.pre.instantiate_async(&mut store).await?;
-            step.call_describe(&mut store).await
+            match &self.pre {
+                Pre::Current(pre) => {
+                    let step = pre.instantiate_async(&mut store).await?;
+                    let d = step.call_describe(&mut store).await?;
+                    Ok::<_, wasmtime::Error>(StepInfo {
+                        name: d.name,
+                        title: Message::new(d.title_en, d.title_ja),
+                        params: d
+                            .params
+                            .into_iter()
+                            .map(|p| {
+                                let spec = super::Param {
+                                    about: p.about,
+                                    default: p.default,
+                                    required: p.required,
+                                };
+                                (p.name, spec)
+                            })
+                            .collect(),
+                        checks: d.checks,
+                        titles: d
+                            .check_titles
+                            .into_iter()
+                            .map(|t| (t.id, Message::new(t.en, t.ja)))
+                            .collect(),
+                        needs: d.needs.into_iter().collect(),
+                    })
+                }
+                Pre::V0_1(pre) => {
+                    let instance = pre.instantiate_async(&mut store).await?;
+                    let describe =
+                        instance.get_typed_func::<(), (v0_1::StepInfo,)>(&mut store, "describe")?;
+                    let (d,) = describe.call_async(&mut store, ()).await?;
+                    Ok(StepInfo {
+                        name: d.name,
+                        title: Message::new(d.title_en, d.title_ja),
+                        params: d
+                            .params
+                            .into_iter()
+                            .map(|(k, about)| (k, super::Param::required(about)))
+                            .collect(),
+                        checks: d.checks,
+                        titles: BTreeMap::new(),
+                        // 0.1.0 has no prerequisites: such a component skips by itself.
+                        needs: BTreeMap::new(),
+                    })
+                }
+            }
         };
         let described = match tokio::time::timeout_at(
             tokio::time::Instant::from_std(deadline + Duration::from_secs(1)),
@@ -268,20 +394,8 @@ impl WasmStep {
             }
             Err(_) => return Err(wall_clock_text(limits)),
         };
-        let info = StepInfo {
-            name: described.name,
-            title: Message::new(described.title_en, described.title_ja),
-            params: described
-                .params
-                .into_iter()
-                .map(|(k, about)| (k, super::Param::required(about)))
-                .collect(),
-            checks: described.checks,
-            // WIT 0.1.0 has no prerequisites: a component skips by itself.
-            needs: BTreeMap::new(),
-        };
-        super::check_info(&info)?;
-        Ok(info)
+        super::check_info(&described)?;
+        Ok(described)
     }
 
     fn store(
@@ -307,7 +421,11 @@ impl WasmStep {
             limits: limits.clone(),
             deadline: tokio::time::Instant::from_std(deadline),
         };
-        let mut store = Store::new(self.pre.engine(), state);
+        let engine = match &self.pre {
+            Pre::Current(pre) => pre.engine(),
+            Pre::V0_1(pre) => pre.engine(),
+        };
+        let mut store = Store::new(engine, state);
         store.limiter(|s| &mut s.limiter);
         store
             .set_fuel(limits.max_fuel)
@@ -336,8 +454,22 @@ impl WasmStep {
         );
         let params: Vec<(String, String)> = ctx.params.clone().into_iter().collect();
         let work = async {
-            let step = self.pre.instantiate_async(&mut store).await?;
-            step.call_run(&mut store, &params).await
+            match &self.pre {
+                Pre::Current(pre) => {
+                    let step = pre.instantiate_async(&mut store).await?;
+                    step.call_run(&mut store, &params).await
+                }
+                Pre::V0_1(pre) => {
+                    let instance = pre.instantiate_async(&mut store).await?;
+                    let run = instance
+                        .get_typed_func::<(Vec<(String, String)>,), (Result<(), String>,)>(
+                            &mut store, "run",
+                        )?;
+                    run.call_async(&mut store, (params.clone(),))
+                        .await
+                        .map(|(r,)| r)
+                }
+            }
         };
         let result = tokio::time::timeout_at(
             tokio::time::Instant::from_std(deadline + Duration::from_secs(1)),
@@ -382,6 +514,7 @@ pub fn compile(path: &Path) -> Result<(Component, Manifest, Source), String> {
             .imports(engine)
             .map(|(name, _)| name.to_string())
             .collect(),
+        operations: imported_operations(component, engine),
     };
     check_header(&shown, &bytes)?;
     let engine = engine()?;
@@ -407,6 +540,35 @@ pub fn compile(path: &Path) -> Result<(Component, Manifest, Source), String> {
     }
     let manifest = manifest_of(&component, engine);
     Ok((component, manifest, Source::Compiled))
+}
+
+/// The capability functions a component imports, as `capability.operation` (the
+/// registry's operation names): what `labrun describe` lists for it.
+fn imported_operations(component: &Component, engine: &Engine) -> Vec<String> {
+    use wasmtime::component::types::ComponentItem;
+    let mut ops = Vec::new();
+    for (name, item) in component.component_type().imports(engine) {
+        let Some(import) = policy::split_import(name) else {
+            continue;
+        };
+        let Some(cap) = registry::get(import.interface) else {
+            continue;
+        };
+        if import.package != policy::HOST_PACKAGE {
+            continue;
+        }
+        let ComponentItem::ComponentInstance(instance) = item.ty else {
+            continue;
+        };
+        for (func, _) in instance.exports(engine) {
+            let known = (cap.operations)().iter().find(|op| op.wit_name() == func);
+            ops.push(match known {
+                Some(op) => format!("{}.{}", cap.name, op.name),
+                None => format!("{}.{func}", cap.name),
+            });
+        }
+    }
+    ops
 }
 
 fn check_header(shown: &str, bytes: &[u8]) -> Result<(), String> {

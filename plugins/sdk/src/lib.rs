@@ -9,7 +9,10 @@
 //! struct Hello;
 //! impl Step for Hello {
 //!     fn describe() -> Info {
-//!         Info::new("hello", "Hello", "こんにちは").param("user", "trainee id").checks(["H1"])
+//!         Info::new("hello", "Hello", "こんにちは")
+//!             .param("user", "trainee id")
+//!             .param_default("vpc", "the VPC", "vpc-{user}")
+//!             .checks(["H1"])
 //!     }
 //!     fn run(params: Params) -> Result<(), String> {
 //!         let user = params.get("user")?;
@@ -47,14 +50,28 @@ pub mod bindings {
 
 use bindings::labrun::host as wit;
 
+/// A param a step declares: required (no default) or with a default, a template in
+/// which `{other}` is param `other`'s final value (`"wp-{user}-slave"`).
+#[derive(Debug, Clone, Default)]
+pub struct Param {
+    pub name: String,
+    pub about: String,
+    pub default: Option<String>,
+    pub required: bool,
+}
+
 /// What a step says about itself before it runs (`describe`).
 #[derive(Debug, Clone, Default)]
 pub struct Info {
     pub name: String,
     pub title_en: String,
     pub title_ja: String,
-    pub params: Vec<(String, String)>,
+    pub params: Vec<Param>,
     pub checks: Vec<String>,
+    /// (id, en, ja) titles of checklist ids, for `labrun describe`.
+    pub titles: Vec<(String, String, String)>,
+    /// Declared prerequisites: (id, ids that must pass first).
+    pub needs: Vec<(String, Vec<String>)>,
 }
 
 impl Info {
@@ -67,9 +84,44 @@ impl Info {
         }
     }
 
-    /// A param the step takes, with what it means (`user` is the trainee id).
-    pub fn param(mut self, name: &str, description: &str) -> Info {
-        self.params.push((name.into(), description.into()));
+    /// A required param, with what it means (`user` is the trainee id).
+    pub fn param(mut self, name: &str, about: &str) -> Info {
+        self.params.push(Param {
+            name: name.into(),
+            about: about.into(),
+            default: None,
+            required: true,
+        });
+        self
+    }
+
+    /// A param with a default: a template, `{other}` is param `other`'s final value.
+    /// `run` gets it filled (given with `--param` or defaulted).
+    pub fn param_default(mut self, name: &str, about: &str, default: &str) -> Info {
+        self.params.push(Param {
+            name: name.into(),
+            about: about.into(),
+            default: Some(default.into()),
+            required: false,
+        });
+        self
+    }
+
+    /// A checklist id's title (en, ja), for `labrun describe`.
+    pub fn title(mut self, id: &str, en: &str, ja: &str) -> Info {
+        self.titles.push((id.into(), en.into(), ja.into()));
+        self
+    }
+
+    /// A declared prerequisite: when one of `before` did not pass, labrun reports `id`
+    /// as `skip` naming it, whatever the step reported.
+    pub fn needs<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        id: &str,
+        before: I,
+    ) -> Info {
+        self.needs
+            .push((id.into(), before.into_iter().map(Into::into).collect()));
         self
     }
 
@@ -80,7 +132,8 @@ impl Info {
     }
 }
 
-/// The params given with `--param KEY=VALUE` (labrun checks them against `describe`).
+/// Every declared param, given with `--param KEY=VALUE` or defaulted (labrun checks
+/// and fills them against `describe`).
 #[derive(Debug, Clone, Default)]
 pub struct Params(pub HashMap<String, String>);
 
@@ -108,8 +161,23 @@ pub fn __describe<S: Step>() -> bindings::StepInfo {
         name: info.name,
         title_en: info.title_en,
         title_ja: info.title_ja,
-        params: info.params,
+        params: info
+            .params
+            .into_iter()
+            .map(|p| bindings::Param {
+                name: p.name,
+                about: p.about,
+                default: p.default,
+                required: p.required,
+            })
+            .collect(),
         checks: info.checks,
+        check_titles: info
+            .titles
+            .into_iter()
+            .map(|(id, en, ja)| bindings::CheckTitle { id, en, ja })
+            .collect(),
+        needs: info.needs,
     }
 }
 

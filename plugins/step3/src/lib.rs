@@ -4,6 +4,9 @@
 //!
 //!     cargo build --target wasm32-wasip2 --release   # in plugins/
 //!     labrun plugins/target/wasm32-wasip2/release/step3.wasm --param user=user05
+//!
+//! Every name and value the manual gives is a param with the manual's (2019 edition)
+//! default, the same as the script's: `--param reader=wp-user05-standby`.
 
 use std::collections::BTreeMap;
 
@@ -12,12 +15,6 @@ use labrun_step_sdk::{
     Problems, Status, Step, Value,
 };
 
-const AZ_READER: &str = "ap-northeast-1c"; // the manual puts the reader here
-const AZ_WEB2: &str = "ap-northeast-1c"; // and webserver#2
-const ALB_AZS: [&str; 2] = ["ap-northeast-1c", "ap-northeast-1d"];
-const WEB2_CIDR: &str = "10.0.1.0/24";
-const READER_CLASS: &str = "db.t2.small";
-const WEB2_TYPE: &str = "t2.micro";
 const F1_REQUESTS: usize = 6; // sent through the ALB: round robin gives each target several
 const F1_TAIL_LINES: u64 = 2000; // access-log lines read back from each server
 
@@ -46,14 +43,82 @@ impl Step for Step3 {
             "Step-3: Aurora の Multi-AZ 化、Web サーバの水平分散、ALB",
         )
         .param("user", "trainee id as in the manual, e.g. user05")
+        .param_default("cluster", "Aurora cluster (Step 2)", "wp-{user}-cluster")
+        .param_default(
+            "writer",
+            "the writer instance as the manual names it (shown in hints; the checks find the writer by IsClusterWriter)",
+            "wp-{user}",
+        )
+        .param_default(
+            "reader",
+            "Aurora reader instance (2021 edition: wp-{user}-standby)",
+            "wp-{user}-slave",
+        )
+        .param_default("reader_az", "availability zone of the reader", "ap-northeast-1c")
+        .param_default(
+            "reader_class",
+            "instance class of the reader (empty: not checked)",
+            "db.t2.small",
+        )
+        .param_default("database", "WordPress database on the cluster", "wordpress")
+        .param_default("vpc", "VPC (Step 1)", "vpc-{user}")
+        .param_default("web1", "first web server's Name tag (Step 1)", "webserver#1-{user}")
+        .param_default("web2", "second web server's Name tag", "webserver#2-{user}")
+        .param_default(
+            "web2_az",
+            "availability zone of the second web server",
+            "ap-northeast-1c",
+        )
+        .param_default(
+            "web2_cidr",
+            "CIDR of the public subnet of the second web server",
+            "10.0.1.0/24",
+        )
+        .param_default("web2_type", "instance type of the second web server", "t2.micro")
+        .param_default("web_sg", "web servers' security group (Step 1)", "web-{user}")
+        .param_default("alb_sg", "ALB security group", "alb-{user}")
+        .param_default("key", "key pair (Step 1)", "1day-{user}")
+        .param_default("ami", "AMI made from the first web server", "wordpress {user}")
+        .param_default("alb", "Application Load Balancer", "elb-{user}")
+        .param_default("tg", "ALB target group", "tg-elb-{user}")
+        .param_default(
+            "alb_azs",
+            "availability zones of the ALB, comma-separated",
+            "ap-northeast-1c,ap-northeast-1d",
+        )
         .checks([
             "A1", "A2", "A3", "A4", "A5", "A6", "A7", "B1", "B2", "C1", "C2", "C3", "C4", "C5",
             "D1", "E1", "E2", "F1",
         ])
+        // As the script declares them: checks that mean nothing until another passed.
+        .needs("A2", ["A1"])
+        .needs("A4", ["A1", "A3"])
+        .needs("A5", ["A3"])
+        .needs("A6", ["A1", "A3"])
+        .needs("A7", ["A1"])
+        .needs("D1", ["A5"])
+        .title("A1", "the reader is a member of the cluster", "リーダーがクラスターのメンバー")
+        .title("A2", "the reader's AZ, access and class", "リーダーの AZ・公開設定・クラス")
+        .title("A3", "cluster and reader endpoints", "クラスター・読み込みエンドポイント")
+        .title("A4", "endpoints resolve to the right instances", "エンドポイントの名前解決")
+        .title("A5", "the wordpress database through the cluster endpoint", "クラスターエンドポイント経由の wordpress データベース")
+        .title("A6", "the reader endpoint is read-only", "読み込みエンドポイントは読み取り専用")
+        .title("A7", "a failover was done", "フェイルオーバー済み")
+        .title("B1", "the AMI of webserver#1", "webserver#1 の AMI")
+        .title("B2", "webserver#2 from the AMI", "AMI から作った webserver#2")
+        .title("C1", "the Application Load Balancer", "Application Load Balancer")
+        .title("C2", "the ALB security group allows HTTP", "ALB のセキュリティグループが HTTP を許可")
+        .title("C3", "the target group holds both web servers, healthy", "ターゲットグループに両 Web サーバ (healthy)")
+        .title("C4", "an HTTP:80 listener forwards to the target group", "HTTP:80 リスナーがターゲットグループへ転送")
+        .title("C5", "WordPress answers through the ALB", "ALB 経由で WordPress が応答")
+        .title("D1", "siteurl and home are the ALB's address", "siteurl と home が ALB のアドレス")
+        .title("E1", "web servers take HTTP only from the ALB", "Web サーバの HTTP は ALB からのみ")
+        .title("E2", "no direct HTTP to the web servers", "Web サーバへの直接 HTTP は不可")
+        .title("F1", "both targets receive requests", "両ターゲットがリクエストを受信")
     }
 
     fn run(params: Params) -> Result<(), String> {
-        let mut w = Names::new(params.get("user")?);
+        let mut w = Names::new(&params)?;
         let mut st = BTreeMap::new();
         let checks: [(&str, Check); 11] = [
             ("A1", a1_reader_member),
@@ -100,7 +165,8 @@ export_step!(Step3);
 type Check = fn(&Names, &St) -> Result<Status, CapError>;
 type St = BTreeMap<&'static str, Status>;
 
-/// The names the manual gives a trainee's resources.
+/// The names and values the manual gives a trainee's resources: the params, every
+/// one filled by labrun (given or defaulted).
 struct Names {
     user: String,
     /// webserver#1's public address: where checks go `via` over SSH.
@@ -110,36 +176,54 @@ struct Names {
     cluster: String,
     writer: String,
     reader: String,
+    reader_az: String,
+    reader_class: String,
+    database: String,
     vpc: String,
     web1: String,
     web2: String,
+    web2_az: String,
+    web2_cidr: String,
+    web2_type: String,
     web_sg: String,
     alb_sg: String,
     key: String,
     ami: String,
     alb: String,
     tg: String,
+    alb_azs: Vec<String>,
 }
 
 impl Names {
-    fn new(u: &str) -> Names {
-        Names {
-            user: u.to_string(),
+    fn new(params: &Params) -> Result<Names, String> {
+        let p = |name: &str| params.get(name).map(str::to_string);
+        Ok(Names {
+            user: p("user")?,
             via: Value::Null,
             ssh: false,
-            cluster: format!("wp-{u}-cluster"),
-            writer: format!("wp-{u}"),
-            reader: format!("wp-{u}-slave"),
-            vpc: format!("vpc-{u}"),
-            web1: format!("webserver#1-{u}"),
-            web2: format!("webserver#2-{u}"),
-            web_sg: format!("web-{u}"),
-            alb_sg: format!("alb-{u}"),
-            key: format!("1day-{u}"),
-            ami: format!("wordpress {u}"),
-            alb: format!("elb-{u}"),
-            tg: format!("tg-elb-{u}"),
-        }
+            cluster: p("cluster")?,
+            writer: p("writer")?,
+            reader: p("reader")?,
+            reader_az: p("reader_az")?,
+            reader_class: p("reader_class")?,
+            database: p("database")?,
+            vpc: p("vpc")?,
+            web1: p("web1")?,
+            web2: p("web2")?,
+            web2_az: p("web2_az")?,
+            web2_cidr: p("web2_cidr")?,
+            web2_type: p("web2_type")?,
+            web_sg: p("web_sg")?,
+            alb_sg: p("alb_sg")?,
+            key: p("key")?,
+            ami: p("ami")?,
+            alb: p("alb")?,
+            tg: p("tg")?,
+            alb_azs: p("alb_azs")?
+                .split(',')
+                .map(|az| az.trim().to_string())
+                .collect(),
+        })
     }
 }
 
@@ -337,6 +421,7 @@ fn a1_reader_member(w: &Names, _st: &St) -> Result<Status, CapError> {
 }
 
 fn a2_reader_placement(w: &Names, st: &St) -> Result<Status, CapError> {
+    let (az_reader, reader_class) = (w.reader_az.as_str(), w.reader_class.as_str());
     if blocked("A2", st, &["A1"]) {
         return Ok(Status::Skip);
     }
@@ -351,10 +436,10 @@ fn a2_reader_placement(w: &Names, st: &St) -> Result<Status, CapError> {
     }
     let mut p = Problems::new();
     let az = t(&r["AvailabilityZone"]);
-    if !is_str(&r["AvailabilityZone"], AZ_READER) {
+    if !is_str(&r["AvailabilityZone"], az_reader) {
         p.problem(
-            format!("it is in {az}, not {AZ_READER}"),
-            format!("アベイラビリティゾーンが {az} です ({AZ_READER} にしてください)"),
+            format!("it is in {az}, not {az_reader}"),
+            format!("アベイラビリティゾーンが {az} です ({az_reader} にしてください)"),
         );
     }
     if r["PubliclyAccessible"] == json!(true) {
@@ -364,10 +449,10 @@ fn a2_reader_placement(w: &Names, st: &St) -> Result<Status, CapError> {
         );
     }
     let class = t(&r["DBInstanceClass"]);
-    if !is_str(&r["DBInstanceClass"], READER_CLASS) {
+    if !reader_class.is_empty() && !is_str(&r["DBInstanceClass"], reader_class) {
         p.problem(
-            format!("its class is {class}, not {READER_CLASS}"),
-            format!("インスタンスクラスが {class} です ({READER_CLASS} にしてください)"),
+            format!("its class is {class}, not {reader_class}"),
+            format!("インスタンスクラスが {class} です ({reader_class} にしてください)"),
         );
     }
     let status = t(&r["DBInstanceStatus"]);
@@ -387,11 +472,11 @@ fn a2_reader_placement(w: &Names, st: &St) -> Result<Status, CapError> {
         return Ok(report::pass(
             "A2",
             format!(
-                "reader {} is in {AZ_READER}, private, {READER_CLASS}, available",
+                "reader {} is in {az_reader}, private, {reader_class}, available",
                 w.reader
             ),
             format!(
-                "リーダー {} は {AZ_READER}・非公開・{READER_CLASS}・利用可能です",
+                "リーダー {} は {az_reader}・非公開・{reader_class}・利用可能です",
                 w.reader
             ),
             evidence,
@@ -526,16 +611,26 @@ fn a7_failover(w: &Names, st: &St) -> Result<Status, CapError> {
         ));
     }
     let writer_is_reader = writer.as_deref() == Some(w.reader.as_str());
-    if writer_is_reader && roles.get(&w.writer) == Some(&json!("reader")) {
+    // The old writer is whichever other member is now a reader, by IsClusterWriter:
+    // trainees copy the manual's typos into its name (`wb-user05`).
+    let old: Vec<String> = items(&c["DBClusterMembers"])
+        .iter()
+        .filter(|m| m["IsClusterWriter"] != json!(true))
+        .map(|m| t(&m["DBInstanceIdentifier"]))
+        .filter(|id| *id != w.reader)
+        .collect();
+    if writer_is_reader && !old.is_empty() {
         return Ok(report::pass(
             "A7",
             format!(
                 "failover done: {} is the writer, {} a reader",
-                w.reader, w.writer
+                w.reader,
+                join(&old, ", ")
             ),
             format!(
                 "フェイルオーバー済み: {} が書き込み、{} が読み込みです",
-                w.reader, w.writer
+                w.reader,
+                join(&old, "、")
             ),
             evidence,
         ));
@@ -653,6 +748,11 @@ fn b1_ami(w: &Names, _st: &St) -> Result<Status, CapError> {
 }
 
 fn b2_web2(w: &Names, _st: &St) -> Result<Status, CapError> {
+    let (web2_type, web2_cidr, az_web2) = (
+        w.web2_type.as_str(),
+        w.web2_cidr.as_str(),
+        w.web2_az.as_str(),
+    );
     let found = instances_named(&w.web2)?;
     if found.is_empty() {
         return Ok(report::fail(
@@ -694,11 +794,11 @@ fn b2_web2(w: &Names, _st: &St) -> Result<Status, CapError> {
             ),
         );
     }
-    if !is_str(&i["InstanceType"], WEB2_TYPE) {
+    if !is_str(&i["InstanceType"], web2_type) {
         let ty = t(&i["InstanceType"]);
         p.problem(
-            format!("its type is {ty}, not {WEB2_TYPE}"),
-            format!("インスタンスタイプが {ty} です ({WEB2_TYPE} にしてください)"),
+            format!("its type is {ty}, not {web2_type}"),
+            format!("インスタンスタイプが {ty} です ({web2_type} にしてください)"),
         );
     }
     let vpc = find_vpc(w)?;
@@ -710,8 +810,8 @@ fn b2_web2(w: &Names, _st: &St) -> Result<Status, CapError> {
     }
     let subnet = find_subnet(&i["SubnetId"])?;
     if none(&subnet)
-        || !is_str(&subnet["CidrBlock"], WEB2_CIDR)
-        || !is_str(&subnet["AvailabilityZone"], AZ_WEB2)
+        || !is_str(&subnet["CidrBlock"], web2_cidr)
+        || !is_str(&subnet["AvailabilityZone"], az_web2)
     {
         let where_ = if none(&subnet) {
             t(&i["SubnetId"])
@@ -723,8 +823,8 @@ fn b2_web2(w: &Names, _st: &St) -> Result<Status, CapError> {
             )
         };
         p.problem(
-            format!("its subnet is {where_}, not the public subnet {WEB2_CIDR} in {AZ_WEB2}"),
-            format!("サブネットが {where_} です (パブリックサブネット {AZ_WEB2} {WEB2_CIDR} にしてください)"),
+            format!("its subnet is {where_}, not the public subnet {web2_cidr} in {az_web2}"),
+            format!("サブネットが {where_} です (パブリックサブネット {az_web2} {web2_cidr} にしてください)"),
         );
     }
     let state = t(&i["State"]["Name"]);
@@ -864,7 +964,7 @@ fn c1_alb(w: &Names, _st: &St) -> Result<Status, CapError> {
     }
     let zones_list = items(&lb["AvailabilityZones"]);
     let zones: Vec<String> = zones_list.iter().map(|z| t(&z["ZoneName"])).collect();
-    for az in ALB_AZS {
+    for az in &w.alb_azs {
         if !zones.iter().any(|z| z == az) {
             p.problem(
                 format!("it is not in {az}"),
@@ -1477,22 +1577,23 @@ fn a5_databases(w: &Names, st: &St) -> Result<Status, CapError> {
     )?;
     let databases: Vec<String> = items(&answer["rows"]).iter().map(|r| t(&r[0])).collect();
     let evidence = json!({ "endpoint": c["Endpoint"], "databases": databases });
-    if databases.iter().any(|d| d == "wordpress") {
+    let db = &w.database;
+    if databases.iter().any(|d| d == db) {
         return Ok(report::pass(
             "A5",
-            "through the cluster endpoint, SHOW DATABASES lists wordpress",
-            "クラスターエンドポイント経由の SHOW DATABASES に wordpress があります",
+            format!("through the cluster endpoint, SHOW DATABASES lists {db}"),
+            format!("クラスターエンドポイント経由の SHOW DATABASES に {db} があります"),
             evidence,
         ));
     }
     Ok(report::fail(
         "A5",
         format!(
-            "no database wordpress through the cluster endpoint (found: {})",
+            "no database {db} through the cluster endpoint (found: {})",
             join(&databases, ", ")
         ),
         format!(
-            "クラスターエンドポイント経由で wordpress データベースが見つかりません ({})",
+            "クラスターエンドポイント経由で {db} データベースが見つかりません ({})",
             join(&databases, ", ")
         ),
         evidence,
@@ -1634,7 +1735,7 @@ fn d1_site_url(w: &Names, st: &St) -> Result<Status, CapError> {
         w,
         json!({
             "host": c["Endpoint"], "port": mysql_port(&c), "user": c["MasterUsername"],
-            "database": "wordpress",
+            "database": w.database,
             "sql": "SELECT option_name, option_value FROM wp_options WHERE option_name IN ('siteurl', 'home')",
         }),
     )?;

@@ -9,7 +9,11 @@ use crate::error::LoadError;
 
 /// The package and version this labrun provides (`wit/labrun-host.wit`).
 pub const HOST_PACKAGE: &str = "labrun:host";
-pub const HOST_VERSION: &str = "0.1.0";
+pub const HOST_VERSION: &str = "0.2.0";
+
+/// Every labrun:host version this labrun serves, oldest first: a 0.x minor only adds,
+/// so the host keeps each older minor's world (`wasm.rs` links all of them).
+pub const SERVED_VERSIONS: &[&str] = &["0.1.0", HOST_VERSION];
 
 /// Capability interfaces a grant can name (the rest of labrun:host is always granted):
 /// the capability registry's names.
@@ -109,22 +113,25 @@ pub fn split_import(name: &str) -> Option<ImportName<'_>> {
     })
 }
 
-/// Is `version` one this labrun serves? 0.x: same minor and no newer patch (a newer
-/// patch may call functions this labrun lacks); ≥1: same major, no newer minor.
-fn compatible(version: &str) -> bool {
+/// Is `version` one this labrun serves? One of [`SERVED_VERSIONS`] with the same
+/// major (and, for 0.x, the same minor) and no newer patch or minor (a newer one may
+/// call functions this labrun lacks).
+pub fn compatible(version: &str) -> bool {
     let parse = |v: &str| -> Option<(u64, u64, u64)> {
         let core = v.split(['-', '+']).next()?;
         let mut it = core.split('.').map(|p| p.parse::<u64>().ok());
         Some((it.next()??, it.next()??, it.next()??))
     };
-    let (Some(have), Some(want)) = (parse(HOST_VERSION), parse(version)) else {
+    let Some(want) = parse(version) else {
         return false;
     };
-    if have.0 == 0 {
-        want.0 == 0 && want.1 == have.1 && want.2 <= have.2
-    } else {
-        want.0 == have.0 && (want.1, want.2) <= (have.1, have.2)
-    }
+    SERVED_VERSIONS.iter().filter_map(|v| parse(v)).any(|have| {
+        if have.0 == 0 {
+            want.0 == 0 && want.1 == have.1 && want.2 <= have.2
+        } else {
+            want.0 == have.0 && (want.1, want.2) <= (have.1, have.2)
+        }
+    })
 }
 
 /// Checks every import against the grants; the error is one line, ready to print.
@@ -133,6 +140,7 @@ pub fn check_imports<'a>(
     grants: &Grants,
 ) -> Result<(), String> {
     let mut ungranted: Vec<(String, &str)> = Vec::new();
+    let mut seen_version: Option<&str> = None;
     for name in imports {
         let Some(import) = split_import(name) else {
             return Err(format!(
@@ -143,8 +151,17 @@ pub fn check_imports<'a>(
             let version = import.version.unwrap_or("(no version)");
             if !compatible(version) {
                 return Err(format!(
-                    "step built for {HOST_PACKAGE}@{version}; this labrun provides {HOST_PACKAGE}@{HOST_VERSION}: rebuild the step against this labrun's wit/"
+                    "step built for {HOST_PACKAGE}@{version}; this labrun provides {HOST_PACKAGE}@{HOST_VERSION} (and serves {}): rebuild the step against this labrun's wit/",
+                    SERVED_VERSIONS.join(", ")
                 ));
+            }
+            match seen_version {
+                Some(first) if first != version => {
+                    return Err(format!(
+                        "step imports both {HOST_PACKAGE}@{first} and {HOST_PACKAGE}@{version}: build it against one version of this labrun's wit/"
+                    ))
+                }
+                _ => seen_version = Some(version),
             }
             if ALWAYS.contains(&import.interface) {
                 continue;
@@ -220,9 +237,26 @@ mod tests {
         );
         assert_eq!(
             check_imports(["labrun:host/report@1.0.0"], &aws_only).unwrap_err(),
-            "step built for labrun:host@1.0.0; this labrun provides labrun:host@0.1.0: rebuild the step against this labrun's wit/"
+            "step built for labrun:host@1.0.0; this labrun provides labrun:host@0.2.0 (and serves 0.1.0, 0.2.0): rebuild the step against this labrun's wit/"
         );
-        assert!(check_imports(["labrun:host/report@0.2.0"], &aws_only).is_err());
+        // An older minor is served; a newer one, or a newer patch, is not.
+        assert!(check_imports(["labrun:host/report@0.2.0"], &aws_only).is_ok());
+        assert!(check_imports(["labrun:host/report@0.1.0"], &aws_only).is_ok());
+        assert!(check_imports(["labrun:host/report@0.3.0"], &aws_only)
+            .unwrap_err()
+            .starts_with(
+                "step built for labrun:host@0.3.0; this labrun provides labrun:host@0.2.0"
+            ));
+        assert!(check_imports(["labrun:host/report@0.2.1"], &aws_only).is_err());
+        assert!(check_imports(["labrun:host/report@0.0.9"], &aws_only).is_err());
+        assert_eq!(
+            check_imports(
+                ["labrun:host/report@0.1.0", "labrun:host/aws@0.2.0"],
+                &aws_only
+            )
+            .unwrap_err(),
+            "step imports both labrun:host@0.1.0 and labrun:host@0.2.0: build it against one version of this labrun's wit/"
+        );
         assert_eq!(
             check_imports(["wasi:sockets/tcp@0.2.6"], &Grants::all()).unwrap_err(),
             "step imports wasi:sockets/tcp, which labrun never grants: use labrun:host/tcp"
