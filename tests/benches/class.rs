@@ -60,6 +60,9 @@ fn first_cycle(
         "jsonl",
         "--lang",
         "en",
+        // Every trainee at once: the cycle waits for AWS, not for a queue of trainees.
+        "--jobs",
+        "64",
     ])
     .args(closed_network())
     .env("AWS_ENDPOINT_URL", proxy.url());
