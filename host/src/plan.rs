@@ -1,10 +1,11 @@
 //! Planning: the raw flags ([`Flags`]) become a checked [`RunPlan`] before anything
-//! runs: the policy and limits, the step (pulled if given by reference) or the class
-//! file's submissions, one param set per trainee, the operator's settings, and the
+//! runs: the policy and limits, the step (pulled if given by reference), the class
+//! file's submissions or the course's steps, one param set per trainee (and step), the operator's settings, and the
 //! outputs (`--record` and `--audit` are opened or checked here, so a bad path fails
 //! before any check runs). Bad input is a [`PlanError`]: one line, exit 64.
 
 pub mod class;
+pub mod course;
 pub mod live;
 pub mod roster;
 
@@ -68,7 +69,9 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
         Ok(path) => path,
         Err(f) => return Err(fetch_error(f)),
     };
-    let is_class = class::is_class_file(&step_path);
+    // A course is the instructor's, like a step; a class file holds the trainees' code.
+    let is_course = class::is_class_file(&step_path) && course::is_course(&step_path)?;
+    let is_class = class::is_class_file(&step_path) && !is_course;
     let policy = Arc::new(policy(flags, is_class)?);
     let grants = Grants::parse(&flags.grants)?;
     let mut outputs = outputs(flags)?;
@@ -77,7 +80,32 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
         None => Answers::Live(settings(flags)?),
     };
     let mut warnings = Vec::new();
-    let (name, runs) = if is_class {
+    let (mut course_steps, mut title) = (Vec::new(), None);
+    let (name, runs) = if is_course {
+        let planned = course::plan(&step_path, flags, &policy.limits, &grants).await?;
+        let rhai = planned
+            .runs
+            .first()
+            .map(|r| {
+                r.parts
+                    .iter()
+                    .filter(|p| {
+                        p.step
+                            .as_ref()
+                            .is_ok_and(|(s, _)| matches!(**s, Step::Rhai(_)))
+                    })
+                    .count()
+            })
+            .unwrap_or(0);
+        if !flags.grants.is_empty() && rhai > 0 {
+            warnings.push(format!(
+                "warning: --grant applies to WebAssembly steps only; it has no effect on the                  {rhai} Rhai step(s) of the course, which the policy alone limits"
+            ));
+        }
+        course_steps = planned.steps;
+        title = planned.title;
+        (planned.name, planned.runs)
+    } else if is_class {
         let (name, runs) = class::plan(&step_path, flags, &policy.limits, &grants).await?;
         if policy.trust == Trust::Instructor {
             let how = if flags.policy.is_some() {
@@ -102,9 +130,11 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
         let rhai = runs
             .iter()
             .filter(|r| {
-                r.step
-                    .as_ref()
-                    .is_ok_and(|(s, _)| matches!(**s, Step::Rhai(_)))
+                r.parts.iter().any(|p| {
+                    p.step
+                        .as_ref()
+                        .is_ok_and(|(s, _)| matches!(**s, Step::Rhai(_)))
+                })
             })
             .count();
         if !flags.grants.is_empty() && rhai > 0 {
@@ -130,10 +160,8 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
         let id = step_id(&step);
         let runs = runs
             .into_iter()
-            .map(|(trainee, params)| PlannedRun {
-                trainee,
-                params,
-                step: Ok((step.clone(), id.clone())),
+            .map(|(trainee, params)| {
+                PlannedRun::single(trainee, params, Ok((step.clone(), id.clone())))
             })
             .collect();
         (step.info().name.clone(), runs)
@@ -141,6 +169,8 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
     check_ssh(&answers, &runs)?;
     Ok(RunPlan {
         name,
+        course: course_steps,
+        title,
         runs,
         policy,
         answers,

@@ -68,12 +68,14 @@ mod tests {
             status,
             message: Message::new("", ""),
             evidence: None,
+            step: None,
         };
         let t = |name: &str, results| TraineeReport {
             trainee: name.into(),
             results,
             log: vec![],
             elapsed_ms: 0,
+            course: None,
         };
         let r = Report {
             step: "s".into(),
@@ -85,6 +87,7 @@ mod tests {
                 ),
             ],
             summary: Summary::default(),
+            steps: Vec::new(),
         };
         assert_eq!(
             render(&r),

@@ -117,6 +117,7 @@ mod tests {
             status,
             message: Message::new("", ""),
             evidence: None,
+            step: None,
         };
         let report = Report {
             step: "s".into(),
@@ -129,8 +130,10 @@ mod tests {
                 ],
                 log: vec![],
                 elapsed_ms: 0,
+                course: None,
             }],
             summary: Summary::default(),
+            steps: Vec::new(),
         };
         let style = Style {
             lang: Lang::En,

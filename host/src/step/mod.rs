@@ -312,6 +312,7 @@ fn not_reported(id: &str, stopped: Option<&str>) -> Outcome {
         status: Status::Error,
         message,
         evidence: None,
+        step: None,
     }
 }
 
@@ -480,6 +481,7 @@ mod tests {
             status,
             message: Message::new(en, en),
             evidence: None,
+            step: None,
         }
     }
 

@@ -142,6 +142,7 @@ impl RhaiStep {
             results,
             log,
             elapsed_ms: started.elapsed().as_millis() as u64,
+            course: None,
         }
     }
 
@@ -450,6 +451,7 @@ impl Bridge {
                     status,
                     message: Message::new(en, ja),
                     evidence,
+                    step: None,
                 },
                 &self.ctx.limits,
             )
