@@ -65,12 +65,20 @@ impl PlanError {
 pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
     // A step given by reference is pulled (verified) into the cache first; a class
     // file is known only then, and its submissions are untrusted unless told otherwise.
-    let step_path = match crate::publish::step_for_run(&flags.step, &flags.fetch).await {
-        Ok(path) => path,
-        Err(f) => return Err(fetch_error(f)),
+    // A course file is local; --lock and --trusted-key apply to the steps it names.
+    let local_course = class::is_class_file(&flags.step)
+        && flags.step.is_file()
+        && course::is_course(&flags.step)?;
+    let step_path = if local_course {
+        flags.step.clone()
+    } else {
+        match crate::publish::step_for_run(&flags.step, &flags.fetch).await {
+            Ok(path) => path,
+            Err(f) => return Err(fetch_error(f)),
+        }
     };
     // A course is the instructor's, like a step; a class file holds the trainees' code.
-    let is_course = class::is_class_file(&step_path) && course::is_course(&step_path)?;
+    let is_course = local_course;
     let is_class = class::is_class_file(&step_path) && !is_course;
     let policy = Arc::new(policy(flags, is_class)?);
     let grants = Grants::parse(&flags.grants)?;

@@ -232,6 +232,45 @@ pub fn references(path: &Path) -> Result<Vec<String>, PlanError> {
         .collect())
 }
 
+/// `labrun plugin lock …` with course files among its references: each course file
+/// becomes the step references it names, so one `plugin lock COURSE` pins every
+/// published step of the course. Other arguments (and the values of `--lock` and
+/// `--trusted-key`) are left as they are; any other command line is returned as is.
+pub fn expand_lock_args(
+    args: Vec<std::ffi::OsString>,
+) -> Result<Vec<std::ffi::OsString>, PlanError> {
+    if args.get(2).is_none_or(|a| a != "lock") {
+        return Ok(args);
+    }
+    let mut out = Vec::with_capacity(args.len());
+    let mut takes_value = false;
+    for (n, arg) in args.into_iter().enumerate() {
+        let text = arg.to_string_lossy().into_owned();
+        let value_of_flag = std::mem::replace(
+            &mut takes_value,
+            matches!(text.as_str(), "--lock" | "--trusted-key"),
+        );
+        let path = Path::new(&text);
+        let candidate = n > 2
+            && !value_of_flag
+            && !text.starts_with('-')
+            && super::class::is_class_file(path)
+            && path.is_file();
+        if !candidate || !is_course(path)? {
+            out.push(arg);
+            continue;
+        }
+        let references = references(path)?;
+        if references.is_empty() {
+            return Err(bad(format!(
+                "{text} names no step by reference (REGISTRY/REPO:VERSION): its steps are local files, which a lockfile does not pin"
+            )));
+        }
+        out.extend(references.into_iter().map(std::ffi::OsString::from));
+    }
+    Ok(out)
+}
+
 /// What planning a course gives [`super::plan`].
 pub struct Planned {
     pub name: String,
