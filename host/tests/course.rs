@@ -345,3 +345,75 @@ fn a_lock_for_a_course_of_local_files_is_refused() {
     ]);
     assert_one_line_bad_input(&out, "names no step by reference");
 }
+
+/// `GET path` on 127.0.0.1:port: the status code and the body.
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let code = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n")?.1.to_string();
+    Some((code, body))
+}
+
+#[test]
+fn a_course_can_be_watched_and_served() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let course = fixture("three.toml");
+    let addr = format!("127.0.0.1:{port}");
+    let child = Command::new(env!("CARGO_BIN_EXE_labrun"))
+        .args([
+            &course,
+            "--trainees",
+            "user01..user04",
+            "--watch",
+            "5",
+            "--for",
+            "7s",
+            "--serve",
+            &addr,
+            "--format",
+            "jsonl",
+        ])
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut served = None;
+    for _ in 0..100 {
+        match get(port, "/api/report") {
+            Some((200, body)) => {
+                served = Some(body);
+                break;
+            }
+            _ => std::thread::sleep(std::time::Duration::from_millis(50)),
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    let served: Value =
+        serde_json::from_str(&served.expect("the dashboard served a cycle")).unwrap();
+    assert_eq!(served["steps"][0]["id"], "S1");
+    assert_eq!(served["trainees"][1]["course"]["current"], "S3");
+    assert_eq!(served["trainees"][0]["results"][2]["id"], "S2-A1");
+    assert_eq!(
+        served["watch"]["title"]["en"], "Three gates",
+        "the course's title"
+    );
+    let lines: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.len() >= 2, "one line per cycle: {}", stdout(&out));
+    for line in &lines {
+        assert_eq!(line["trainees"][3]["course"]["current"], "S1");
+        assert_eq!(line["trainees"][2]["course"]["current"], Value::Null);
+    }
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}
