@@ -161,9 +161,9 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
                 step.path()
             ));
         }
-        let runs = trainee_params(flags)?;
-        for (_, params) in &runs {
-            check_params(step.path(), step.info(), params)?;
+        let mut runs = trainee_params(flags)?;
+        for (_, params) in &mut runs {
+            *params = check_params(step.path(), step.info(), params)?;
         }
         let id = step_id(&step);
         let runs = runs

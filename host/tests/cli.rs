@@ -1249,3 +1249,87 @@ fn a_class_at_instructor_trust_by_policy_file_says_so_too() {
         .starts_with("note: this class ran at instructor trust"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// What `run(params)` of `defaults.rhai` received, as P1's message shows it.
+fn params_seen(args: &[&str]) -> String {
+    let script = fixture("defaults.rhai");
+    let mut all = vec![script.to_str().unwrap(), "--format", "json"];
+    all.extend_from_slice(args);
+    let out = labrun(&all);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    json(&out)["trainees"][0]["results"][0]["message"]["en"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn run_receives_every_param_with_defaults_filled_from_the_trainee_id() {
+    assert_eq!(
+        params_seen(&["--trainee", "user05", "--param", "note=n"]),
+        "cluster=wp-user05-cluster note=n reader=wp-user05-slave user=user05"
+    );
+    assert_eq!(
+        params_seen(&[
+            "--param",
+            "user=user07",
+            "--param",
+            "note=n",
+            "--param",
+            "reader=wp-user07-standby"
+        ]),
+        "cluster=wp-user07-cluster note=n reader=wp-user07-standby user=user07"
+    );
+}
+
+#[test]
+fn an_unknown_param_names_the_steps_params_with_their_defaults() {
+    let out = labrun(&[
+        fixture("defaults.rhai").to_str().unwrap(),
+        "--trainee",
+        "user05",
+        "--param",
+        "note=n",
+        "--param",
+        "raeder=x",
+    ]);
+    assert_one_line_bad_input(&out, "unknown param `raeder`: ");
+    assert_one_line_bad_input(
+        &out,
+        "takes cluster (Aurora cluster; default wp-{user}-cluster), note (a plain string: \
+         required, no default), reader (Aurora reader; default wp-{user}-slave), user (trainee \
+         id, e.g. user05)",
+    );
+    // A plain-string param is required.
+    let out = labrun(&[
+        fixture("defaults.rhai").to_str().unwrap(),
+        "--trainee",
+        "user05",
+    ]);
+    assert_one_line_bad_input(
+        &out,
+        "missing param `note`: give it with --param note=VALUE",
+    );
+}
+
+#[test]
+fn defaults_in_a_cycle_or_naming_an_unknown_param_are_bad_input() {
+    let out = labrun(&[
+        fixture("default_cycle.rhai").to_str().unwrap(),
+        "--trainee",
+        "user05",
+    ]);
+    assert_one_line_bad_input(
+        &out,
+        "describe(): `params`: the defaults of `reader` → `writer` → `reader` refer to each other in a cycle",
+    );
+    let out = labrun(&[
+        fixture("default_unknown.rhai").to_str().unwrap(),
+        "--trainee",
+        "user05",
+    ]);
+    assert_one_line_bad_input(
+        &out,
+        "the default of `reader` (`wp-{usr}-slave`) refers to `{usr}`, which the step does not declare; it declares reader, user",
+    );
+}

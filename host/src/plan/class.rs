@@ -163,7 +163,8 @@ pub async fn plan(
                 }
             }
             check_params(step.path(), step.info(), &params)
-                .map(|()| {
+                .map(|filled| {
+                    params = filled;
                     let id = step_id(&step);
                     (Arc::new(step), id)
                 })

@@ -60,8 +60,15 @@ impl RhaiStep {
         let engine = sandboxed_engine(limits, Instant::now() + limits.wall_clock);
         let ast = engine.compile(&source).map_err(|e| {
             let pos = e.position();
+            // `default` is reserved in Rhai, so a param's default is a quoted key.
+            let hint = match e.err_type() {
+                rhai::ParseErrorType::Reserved(word) if word == "default" => {
+                    " (as a map key write it quoted: \"default\": \"…\")"
+                }
+                _ => "",
+            };
             format!(
-                "{shown}:{}:{}: syntax error: {}",
+                "{shown}:{}:{}: syntax error: {}{hint}",
                 pos.line().unwrap_or(0),
                 pos.position().unwrap_or(0),
                 inert(&super::one_line_cause(&e.err_type().to_string()))
@@ -496,12 +503,11 @@ fn step_info(described: &Dynamic) -> Result<StepInfo, String> {
     };
     let mut params = BTreeMap::new();
     if let Some(p) = map.get("params") {
-        let p = p
-            .clone()
-            .try_cast::<Map>()
-            .ok_or("`params` must be a map of name → description")?;
+        let p = p.clone().try_cast::<Map>().ok_or(
+            "`params` must be a map of name → description or #{ about, default, required }",
+        )?;
         for (k, v) in p {
-            params.insert(k.to_string(), text(&v).unwrap_or_default());
+            params.insert(k.to_string(), param(&k, &v)?);
         }
     }
     let c = map
@@ -522,6 +528,53 @@ fn step_info(described: &Dynamic) -> Result<StepInfo, String> {
     };
     super::check_info(&info)?;
     Ok(info)
+}
+
+/// One declared param: `"what it means"` (required, no default) or
+/// `#{ about: "…", "default": "wp-{user}-slave" }` / `#{ about: "…", required: true }`
+/// (`default` is a reserved word in Rhai, so that key is quoted).
+/// Without `required`, a param is required exactly when it has no default.
+fn param(name: &str, value: &Dynamic) -> Result<super::Param, String> {
+    let shown = inert(name);
+    if let Ok(about) = value.clone().into_string() {
+        return Ok(super::Param::required(about));
+    }
+    let map = value.clone().try_cast::<Map>().ok_or_else(|| {
+        format!(
+            "`params`: `{shown}` must be a description string or #{{ about, default, required }}, not {}",
+            a_value(value.type_name())
+        )
+    })?;
+    let mut about = String::new();
+    let mut default = None;
+    let mut required = None;
+    for (key, v) in &map {
+        let wrong = |what: &str| {
+            format!(
+                "`params`: `{shown}`: `{key}` must be {what}, not {}",
+                a_value(v.type_name())
+            )
+        };
+        match key.as_str() {
+            "about" => about = v.clone().into_string().map_err(|_| wrong("a string"))?,
+            "default" => {
+                default = Some(v.clone().into_string().map_err(|_| wrong("a string"))?)
+            }
+            "required" => required = Some(v.as_bool().map_err(|_| wrong("true or false"))?),
+            other => {
+                return Err(format!(
+                    "`params`: `{shown}` has an unknown key `{}`: a param is #{{ about, default, required }}",
+                    inert(other)
+                ))
+            }
+        }
+    }
+    let required = required.unwrap_or(default.is_none());
+    Ok(super::Param {
+        about,
+        default,
+        required,
+    })
 }
 
 /// Why a run stopped, in one line with `path:line:column` where Rhai knows it, and
@@ -841,6 +894,84 @@ mod tests {
         std::fs::write(&path, "fn describe() { #{ name: \"s\" } }\nfn run(p) {}\n").unwrap();
         let err = RhaiStep::load(&path, &limits).err().unwrap();
         assert!(err.contains("`checks` is missing"), "{err}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn params_are_a_description_or_a_map_with_about_default_required() {
+        let described = |params: &str| {
+            let engine = Engine::new();
+            let value: Dynamic = engine
+                .eval(&format!(
+                    "#{{ name: \"s\", params: {params}, checks: [\"A1\"] }}"
+                ))
+                .unwrap();
+            step_info(&value)
+        };
+        let info = described(
+            r#"#{ user: "trainee id", reader: #{ about: "reader", "default": "wp-{user}-slave" },
+                 key: #{ about: "key pair", required: true }, bare: #{ about: "x" } }"#,
+        )
+        .unwrap();
+        assert_eq!(
+            info.params["user"],
+            super::super::Param::required("trainee id")
+        );
+        assert_eq!(
+            info.params["reader"],
+            super::super::Param::with_default("reader", "wp-{user}-slave")
+        );
+        assert_eq!(
+            info.params["key"],
+            super::super::Param::required("key pair")
+        );
+        assert!(info.params["bare"].required);
+        for (params, says) in [
+            (
+                r#"#{ a: #{ about: "x", dflt: "y" } }"#,
+                "`a` has an unknown key `dflt`",
+            ),
+            (
+                r#"#{ a: #{ "default": 5 } }"#,
+                "`a`: `default` must be a string, not a number",
+            ),
+            (
+                r#"#{ a: #{ required: "yes" } }"#,
+                "`required` must be true or false",
+            ),
+            (
+                r#"#{ a: 5 }"#,
+                "`a` must be a description string or #{ about, default, required }",
+            ),
+            (
+                r#"#{ a: #{ about: "x", "default": "d", required: true } }"#,
+                "is required and has a default",
+            ),
+            (
+                r#"#{ a: #{ "default": "{b}" } }"#,
+                "refers to `{b}`, which the step does not declare",
+            ),
+        ] {
+            let err = described(params).unwrap_err();
+            assert!(err.contains(says), "{params}: {err}");
+        }
+    }
+
+    #[test]
+    fn an_unquoted_default_key_is_a_syntax_error_saying_to_quote_it() {
+        let dir = std::env::temp_dir().join(format!("labrun-rhai-default-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("step.rhai");
+        std::fs::write(
+            &path,
+            "fn describe() { #{ name: \"s\", params: #{ r: #{ default: \"x\" } }, checks: [\"A1\"] } }\nfn run(p) {}\n",
+        )
+        .unwrap();
+        let err = RhaiStep::load(&path, &Limits::default()).err().unwrap();
+        assert!(
+            err.ends_with("'default' is a reserved keyword (as a map key write it quoted: \"default\": \"…\")"),
+            "{err}"
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 }

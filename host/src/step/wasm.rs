@@ -270,7 +270,11 @@ impl WasmStep {
         let info = StepInfo {
             name: described.name,
             title: Message::new(described.title_en, described.title_ja),
-            params: described.params.into_iter().collect(),
+            params: described
+                .params
+                .into_iter()
+                .map(|(k, about)| (k, super::Param::required(about)))
+                .collect(),
             checks: described.checks,
         };
         super::check_info(&info)?;
