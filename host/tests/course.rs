@@ -118,7 +118,8 @@ fn every_step_runs_for_every_trainee_and_each_is_at_their_own_step() {
             let id = r["id"].as_str().unwrap();
             assert_eq!(r["step"].as_str().unwrap(), &id[..2], "{r}");
         }
-        // Each step's log lines, marked with the step.
+        // Each step's log lines, marked with the step; `seen` is gate1's and gate3's
+        // default ("sees {user}"), which the course overrides for S2.
         let log: Vec<&str> = t["log"]
             .as_array()
             .unwrap()
@@ -129,9 +130,9 @@ fn every_step_runs_for_every_trainee_and_each_is_at_their_own_step() {
         assert_eq!(
             log,
             [
-                format!("[S1] gate1 sees {who}"),
-                format!("[S2] gate2 sees {who}"),
-                format!("[S3] gate3 sees {who}"),
+                format!("[S1] gate1: sees {who}"),
+                format!("[S2] gate2: {who} reached"),
+                format!("[S3] gate3: sees {who}"),
             ]
         );
     }
@@ -175,9 +176,9 @@ fn the_human_report_has_one_block_per_step_and_the_course_line() {
             "    FAIL     S3-A1  user01 not yet 3 A1",
             "    FAIL     S3-A2  user01 not yet 3 A2",
             "  course: at S2 (Gate 2) · passed: S1",
-            "  | [S1] gate1 sees user01",
-            "  | [S2] gate2 sees user01",
-            "  | [S3] gate3 sees user01",
+            "  | [S1] gate1: sees user01",
+            "  | [S2] gate2: user01 reached",
+            "  | [S3] gate3: sees user01",
         ]
     );
     assert!(

@@ -358,7 +358,8 @@ pub async fn plan(
                     params.insert(key.clone(), value.clone());
                 }
             }
-            check_params(step.path(), step.info(), &params).map_err(|e| {
+            // The step's defaults fill what neither the course nor --param gave.
+            let params = check_params(step.path(), step.info(), &params).map_err(|e| {
                 PlanError::Load(LoadError::Params(format!(
                     "{shown}: step {}: {e}",
                     entry.id
