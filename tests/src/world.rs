@@ -282,7 +282,8 @@ pub struct World {
     pub cluster: DbCluster,
     /// `wp-XX`, created first (the writer before failover).
     pub db_primary: DbInstance,
-    /// `wp-XX-slave` (absent for [`Broken::NoReader`]).
+    /// `wp-XX-slave`, or the reader name given to [`World::build_with_reader`]
+    /// (absent for [`Broken::NoReader`]).
     pub db_slave: Option<DbInstance>,
     pub alb: LoadBalancer,
     pub target_group: TargetGroup,
@@ -342,11 +343,23 @@ impl World {
 
     /// A Step-3 environment for `trainee`, finished except for `broken`.
     pub async fn build(account: &TestAccount, trainee: &str, broken: Broken) -> Result<World> {
+        Self::build_with_reader(account, trainee, broken, &format!("wp-{trainee}-slave")).await
+    }
+
+    /// [`World::build`] with the Step 3 reader named `reader` (the 2021 edition of
+    /// the manual names it `wp-userXX-standby`).
+    pub async fn build_with_reader(
+        account: &TestAccount,
+        trainee: &str,
+        broken: Broken,
+        reader: &str,
+    ) -> Result<World> {
         check_trainee(trainee)?;
         Builder {
             acct: account,
             t: trainee,
             broken,
+            reader,
         }
         .build()
         .await
@@ -390,6 +403,8 @@ struct Builder<'a> {
     acct: &'a TestAccount,
     t: &'a str,
     broken: Broken,
+    /// The Step 3 reader's instance id.
+    reader: &'a str,
 }
 
 impl Builder<'_> {
@@ -656,7 +671,7 @@ impl Builder<'_> {
         .await?;
 
         // --- Step 3: reader, failover ---
-        let slave_id = format!("wp-{t}-slave");
+        let slave_id = self.reader.to_string();
         let has_slave = b != Broken::NoReader;
         if has_slave {
             let az = if b == Broken::ReaderWrongAz {

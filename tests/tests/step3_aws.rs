@@ -222,3 +222,52 @@ async fn bad_input_exits_64() {
         );
     }
 }
+
+/// A world built with the 2021 edition's reader name: `--param reader=…` makes every
+/// check pass; without it A1 fails naming the name it looked for.
+async fn reader_from_the_other_edition(step: &str) {
+    let acct = TestAccount::new().await;
+    let world = World::build_with_reader(&acct, "user05", Broken::None, "wp-user05-standby")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let env = finished_network(&[&world]).await;
+    let run = labrun_probing(
+        &acct,
+        &env,
+        &[
+            step,
+            "--trainee",
+            "user05",
+            "--param",
+            "reader=wp-user05-standby",
+            "--format",
+            "json",
+        ],
+    );
+    run.report()
+        .assert_statuses("user05", &Broken::None.expected_statuses());
+    run.assert_code(0);
+
+    let run = labrun_probing(
+        &acct,
+        &env,
+        &[step, "--trainee", "user05", "--format", "json"],
+    );
+    let report = run.report();
+    assert_eq!(report.status("user05", "A1"), "fail", "{}", run.stdout);
+    let a1 = report.result("user05", "A1")["message"]["en"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        a1.contains("no instance wp-user05-slave in cluster wp-user05-cluster")
+            && a1.contains("wp-user05-standby"),
+        "{a1}"
+    );
+    run.assert_code(1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn script_takes_the_reader_name_as_a_param() {
+    reader_from_the_other_edition(SCRIPT).await;
+}
