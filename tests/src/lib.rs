@@ -17,6 +17,7 @@ use anyhow::{Context, Result};
 use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
 
 pub mod class;
+pub mod course;
 pub mod live;
 pub mod mariadb;
 pub mod probe_env;
@@ -95,6 +96,8 @@ pub struct TestAccount {
     pub ec2: aws_sdk_ec2::Client,
     pub rds: aws_sdk_rds::Client,
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    /// Path-style, as moto serves S3 on its one endpoint.
+    pub s3: aws_sdk_s3::Client,
     home: PathBuf,
 }
 
@@ -177,7 +180,7 @@ impl TestAccount {
             None,
             "labrun-tests",
         );
-        // One shared configuration for the three clients of this account.
+        // One shared configuration for the clients of this account.
         let config = aws_config::SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(REGION))
@@ -190,6 +193,11 @@ impl TestAccount {
         let ec2 = aws_sdk_ec2::Client::new(&config);
         let rds = aws_sdk_rds::Client::new(&config);
         let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&config)
+                .force_path_style(true)
+                .build(),
+        );
 
         let home = std::env::temp_dir().join(format!(
             "labrun-test-home-{account_id}-{}-{}",
@@ -205,6 +213,7 @@ impl TestAccount {
             ec2,
             rds,
             elb,
+            s3,
             home,
         })
     }

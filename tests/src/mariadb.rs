@@ -37,6 +37,8 @@ pub struct MariaDbSpec {
     /// Database `wordpress` whose `wp_options` rows `siteurl` and `home` hold this URL;
     /// `None`: no `wordpress` database at all.
     pub site_url: Option<String>,
+    /// More SQL run as root after the seed (Step 2's posts and plugins), if any.
+    pub extra_sql: Option<String>,
 }
 
 impl MariaDbSpec {
@@ -45,6 +47,7 @@ impl MariaDbSpec {
         MariaDbSpec {
             read_only: false,
             site_url: Some(site_url.into()),
+            extra_sql: None,
         }
     }
 
@@ -53,6 +56,7 @@ impl MariaDbSpec {
         MariaDbSpec {
             read_only: false,
             site_url: None,
+            extra_sql: None,
         }
     }
 
@@ -64,14 +68,26 @@ impl MariaDbSpec {
         }
     }
 
+    /// The same server with `sql` run after the seed.
+    pub fn with_sql(self, sql: impl Into<String>) -> MariaDbSpec {
+        MariaDbSpec {
+            extra_sql: Some(sql.into()),
+            ..self
+        }
+    }
+
     fn seed_sql(&self) -> String {
-        match &self.site_url {
+        let seed = match &self.site_url {
             Some(url) => format!(
                 "UPDATE wordpress.wp_options SET option_value = '{}' \
                  WHERE option_name IN ('siteurl', 'home');",
                 sql_string(url)
             ),
             None => "DROP DATABASE wordpress;".to_string(),
+        };
+        match &self.extra_sql {
+            Some(extra) => format!("{seed}\n{extra}"),
+            None => seed,
         }
     }
 }

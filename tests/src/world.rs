@@ -292,21 +292,21 @@ pub struct World {
     pub listener_arn: Option<String>,
 }
 
-fn sdk<T, E>(r: Result<T, E>, what: impl std::fmt::Display) -> Result<T>
+pub(crate) fn sdk<T, E>(r: Result<T, E>, what: impl std::fmt::Display) -> Result<T>
 where
     E: std::error::Error + Send + Sync + 'static,
 {
     r.map_err(|e| anyhow::anyhow!("{what}: {}", aws_sdk_ec2::error::DisplayErrorContext(e)))
 }
 
-fn name_tags(rt: ResourceType, name: &str) -> TagSpecification {
+pub(crate) fn name_tags(rt: ResourceType, name: &str) -> TagSpecification {
     TagSpecification::builder()
         .resource_type(rt)
         .tags(Tag::builder().key("Name").value(name).build())
         .build()
 }
 
-fn tcp_from_anywhere(port: i32) -> IpPermission {
+pub(crate) fn tcp_from_anywhere(port: i32) -> IpPermission {
     IpPermission::builder()
         .ip_protocol("tcp")
         .from_port(port)
@@ -315,7 +315,7 @@ fn tcp_from_anywhere(port: i32) -> IpPermission {
         .build()
 }
 
-fn tcp_from_sg(port: i32, sg_id: &str) -> IpPermission {
+pub(crate) fn tcp_from_sg(port: i32, sg_id: &str) -> IpPermission {
     IpPermission::builder()
         .ip_protocol("tcp")
         .from_port(port)

@@ -276,6 +276,7 @@ pub fn db_instance(i: &DbInstance) -> Value {
         .o("DBSubnetGroup", i.db_subnet_group.as_ref(), db_subnet_group)
         .n("MultiAZ", i.multi_az)
         .s("EngineVersion", i.engine_version.as_ref())
+        .n("AutoMinorVersionUpgrade", i.auto_minor_version_upgrade)
         .s(
             "SecondaryAvailabilityZone",
             i.secondary_availability_zone.as_ref(),
@@ -286,6 +287,7 @@ pub fn db_instance(i: &DbInstance) -> Value {
         .s("DBClusterIdentifier", i.db_cluster_identifier.as_ref())
         .n("StorageEncrypted", i.storage_encrypted)
         .s("DbiResourceId", i.dbi_resource_id.as_ref())
+        .n("MonitoringInterval", i.monitoring_interval)
         .n("PromotionTier", i.promotion_tier)
         .s("DBInstanceArn", i.db_instance_arn.as_ref())
         .n("DeletionProtection", i.deletion_protection)
