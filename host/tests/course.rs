@@ -418,3 +418,57 @@ fn a_course_can_be_watched_and_served() {
     }
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
 }
+
+/// The two shipped courses load (every step exists and takes the params its edition
+/// gives) and report every id of the three checklists, prefixed, in checklist order.
+/// An empty cassette answers nothing, so nothing here passes: no AWS account needed.
+#[test]
+fn the_shipped_courses_report_every_checklist_id() {
+    let empty =
+        std::env::temp_dir().join(format!("labrun-course-empty-{}.json", std::process::id()));
+    std::fs::write(&empty, r#"{"labrun_cassette":1,"recorded":{},"calls":[]}"#).unwrap();
+    let step1 = ["A1", "A2", "A3", "A4", "B1", "B2", "B3", "C1", "C2", "C3"];
+    let step2 = [
+        "A1", "A2", "A3", "A4", "A5", "A6", "B1", "B2", "B3", "B4", "C1", "C2", "C3", "C4",
+    ];
+    let step3 = [
+        "A1", "A2", "A3", "A4", "A5", "A6", "A7", "B1", "B2", "C1", "C2", "C3", "C4", "C5", "D1",
+        "E1", "E2", "F1",
+    ];
+    let expected: Vec<String> = [("S1", &step1[..]), ("S2", &step2[..]), ("S3", &step3[..])]
+        .iter()
+        .flat_map(|(s, ids)| ids.iter().map(move |id| format!("{s}-{id}")))
+        .collect();
+    for edition in ["2019", "2021"] {
+        let course = root().join(format!("courses/wordpress-{edition}.toml"));
+        let out = labrun(&[
+            course.to_str().unwrap(),
+            "--trainees",
+            "user01..user02",
+            "--replay",
+            empty.to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        let report = json(&out);
+        assert_eq!(report["step"], format!("wordpress-{edition}"));
+        let names: Vec<&str> = report["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["step1", "step2", "step3"]);
+        for t in report["trainees"].as_array().unwrap() {
+            assert_eq!(ids(t), expected, "{edition}");
+            assert_eq!(t["course"]["current"], "S1");
+            for r in t["results"].as_array().unwrap() {
+                assert_ne!(
+                    r["status"], "pass",
+                    "{edition}: nothing answered, nothing passes: {r}"
+                );
+            }
+        }
+    }
+    std::fs::remove_file(&empty).unwrap();
+}
