@@ -35,6 +35,14 @@ pub async fn main(args: Vec<std::ffi::OsString>) -> u8 {
     }
     // `labrun plugin publish|pull|lock|keygen|sign`: sharing steps through registries.
     if args.get(1).is_some_and(|a| a == "plugin") {
+        // `plugin lock COURSE.toml` locks every step reference the course names.
+        let args = match crate::plan::course::expand_lock_args(args) {
+            Ok(args) => args,
+            Err(e) => {
+                eprintln!("labrun: {}", crate::outcome::inert(&e.to_string()));
+                return e.exit_code();
+            }
+        };
         return crate::publish::main(args).await;
     }
     // `labrun` alone: what to type, in one line.

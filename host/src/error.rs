@@ -1,5 +1,5 @@
 //! Bad input found while loading what the operator gave: a step, a policy, a class
-//! file, a cassette. Each is one line naming the input and the fix, and exit 64.
+//! file, a course file, a cassette. Each is one line naming the input and the fix, and exit 64.
 
 /// An input that cannot be used. The variant says which kind of input; the text is
 /// the one line shown to the operator.
@@ -14,6 +14,9 @@ pub enum LoadError {
     /// A class file that cannot be used.
     #[error("{0}")]
     Class(String),
+    /// A course file that cannot be used (malformed, a missing step, a bad id).
+    #[error("{0}")]
+    Course(String),
     /// A cassette that cannot be read.
     #[error("{0}")]
     Cassette(String),
@@ -32,6 +35,7 @@ impl LoadError {
             LoadError::Step(m)
             | LoadError::Policy(m)
             | LoadError::Class(m)
+            | LoadError::Course(m)
             | LoadError::Cassette(m)
             | LoadError::Params(m)
             | LoadError::Grant(m) => m,

@@ -18,7 +18,9 @@ mod ja;
 
 use crate::caps::{Cassette, Hub, Settings};
 use crate::gate::{Audit, Gate, StepId};
-use crate::outcome::{exit, Message, Outcome, Report, Status, Summary, TraineeReport};
+use crate::outcome::{
+    exit, CourseProgress, CourseStep, Message, Outcome, Report, Status, Summary, TraineeReport,
+};
 use crate::policy::Policy;
 use crate::report::{self, Format, Style};
 use crate::step::{RunContext, Step};
@@ -32,8 +34,13 @@ const NOT_CHECKED_JA: &str = "未確認: ";
 
 /// Everything a run needs, checked: built by [`crate::plan::plan`].
 pub struct RunPlan {
-    /// The report's name: the step's, or the class file's.
+    /// The report's name: the step's, the class file's or the course's.
     pub name: String,
+    /// A course's steps in course order; empty outside a course.
+    pub course: Vec<CourseStep>,
+    /// What a watch's header and dashboard call the run: the course's title (the
+    /// step's own title is used otherwise).
+    pub title: Option<Message>,
     pub runs: Vec<PlannedRun>,
     pub policy: Arc<Policy>,
     pub answers: Answers,
@@ -44,11 +51,41 @@ pub struct RunPlan {
     pub warnings: Vec<String>,
 }
 
-/// One trainee's run as planned: the step it runs (or why that step could not load).
+/// One trainee's run as planned: one part for a step or a class submission, or a
+/// course's steps in course order.
+#[derive(Clone)]
 pub struct PlannedRun {
     pub trainee: String,
+    pub parts: Vec<PlannedPart>,
+}
+
+/// One step of a trainee's run: the step it runs (or why that step could not load)
+/// with that trainee's params for it.
+#[derive(Clone)]
+pub struct PlannedPart {
+    /// The course's id for this step (`S1`): its rows' ids get the prefix `S1-`.
+    /// `None` outside a course, where rows keep the step's own ids.
+    pub course_step: Option<String>,
     pub params: std::collections::BTreeMap<String, String>,
     pub step: Result<(Arc<Step>, StepId), String>,
+}
+
+impl PlannedRun {
+    /// A run of one step (or one class submission).
+    pub fn single(
+        trainee: String,
+        params: std::collections::BTreeMap<String, String>,
+        step: Result<(Arc<Step>, StepId), String>,
+    ) -> PlannedRun {
+        PlannedRun {
+            trainee,
+            parts: vec![PlannedPart {
+                course_step: None,
+                params,
+                step,
+            }],
+        }
+    }
 }
 
 /// Where answers come from.
@@ -90,54 +127,33 @@ pub async fn execute(plan: RunPlan) -> (Executed, Outputs) {
     let audit = plan.outputs.audit.clone();
     let slots = Arc::new(Semaphore::new(plan.jobs.max(1)));
     let progress = plan.outputs.progress.clone();
+    let course = Arc::new(plan.course.clone());
     let trainees = join_all(plan.runs.into_iter().map(|planned| {
+        let course = course.clone();
         let progress = progress.clone();
         let hub = hub.clone();
         let policy = plan.policy.clone();
         let audit = audit.clone();
         let slots = slots.clone();
         async move {
-            let (step, step_id) = match planned.step {
-                Ok(step) => step,
-                Err(why) => return unloadable(planned.trainee, why),
-            };
-            let gate = Arc::new(Gate::new(
-                hub.clone(),
-                policy.clone(),
-                planned.trainee.clone(),
-                step_id,
-                audit,
-            ));
-            let ctx = RunContext {
-                hub,
-                gate: gate.clone(),
-                trainee: planned.trainee,
-                params: planned.params,
-                limits: policy.limits.clone(),
-            };
             let _slot = slots.acquire().await.expect("semaphore never closed");
-            // A panic in one trainee's run is that trainee's error, never the class's.
-            let run = tokio::spawn(async move { step.run(ctx).await });
-            let mut report = match run.await {
-                Ok(report) => report,
-                Err(e) => unloadable(
-                    gate.trainee().to_string(),
-                    format!("the step crashed inside labrun: {e}"),
-                ),
-            };
-            // Denials belong in the report, not only in the audit log; the log stays
-            // within its limit all the same.
-            let room = policy.limits.max_log_lines.saturating_sub(report.log.len());
-            report.log.extend(
-                gate.denials(room)
-                    .into_iter()
-                    .map(|d| format!("denied: {d}")),
-            );
-            gate.finish();
+            let mut parts = Vec::with_capacity(planned.parts.len());
+            for part in planned.parts {
+                let report = run_part(
+                    &planned.trainee,
+                    part.params,
+                    part.step,
+                    &hub,
+                    &policy,
+                    &audit,
+                )
+                .await;
+                parts.push((part.course_step, report));
+            }
             if let Some(p) = &progress {
                 p.tick();
             }
-            report
+            merge(planned.trainee, parts, &course)
         }
     }))
     .await;
@@ -169,10 +185,105 @@ pub async fn execute(plan: RunPlan) -> (Executed, Outputs) {
     summary.elapsed_ms = started.elapsed().as_millis() as u64;
     let report = Report {
         step: plan.name,
+        steps: plan.course,
         trainees,
         summary,
     };
     (Executed { report, hub }, plan.outputs)
+}
+
+/// One step of one trainee's run, behind its own [`Gate`] (so the audit log names
+/// the step that made each call); a step that could not load is one `error` row.
+async fn run_part(
+    trainee: &str,
+    params: std::collections::BTreeMap<String, String>,
+    step: Result<(Arc<Step>, StepId), String>,
+    hub: &Arc<Hub>,
+    policy: &Arc<Policy>,
+    audit: &Option<Arc<Audit>>,
+) -> TraineeReport {
+    let (step, step_id) = match step {
+        Ok(step) => step,
+        Err(why) => return unloadable(trainee.to_string(), why),
+    };
+    let gate = Arc::new(Gate::new(
+        hub.clone(),
+        policy.clone(),
+        trainee.to_string(),
+        step_id,
+        audit.clone(),
+    ));
+    let ctx = RunContext {
+        hub: hub.clone(),
+        gate: gate.clone(),
+        trainee: trainee.to_string(),
+        params,
+        limits: policy.limits.clone(),
+    };
+    // A panic in one trainee's run is that trainee's error, never the class's.
+    let run = tokio::spawn(async move { step.run(ctx).await });
+    let mut report = match run.await {
+        Ok(report) => report,
+        Err(e) => unloadable(
+            gate.trainee().to_string(),
+            format!("the step crashed inside labrun: {e}"),
+        ),
+    };
+    // Denials belong in the report, not only in the audit log; the log stays
+    // within its limit all the same.
+    let room = policy.limits.max_log_lines.saturating_sub(report.log.len());
+    report.log.extend(
+        gate.denials(room)
+            .into_iter()
+            .map(|d| format!("denied: {d}")),
+    );
+    gate.finish();
+    report
+}
+
+/// One trainee's report from the reports of their run's steps. Outside a course
+/// (one part, no course step) it is that step's report unchanged; in a course each
+/// row's id gets its step's prefix (`S1-A1`) and its `step`, each log line the
+/// prefix `[S1] `, and the trainee their [`CourseProgress`].
+fn merge(
+    trainee: String,
+    parts: Vec<(Option<String>, TraineeReport)>,
+    course: &[CourseStep],
+) -> TraineeReport {
+    if course.is_empty() {
+        if let Some((_, report)) = parts.into_iter().next() {
+            return report;
+        }
+        return unloadable(trainee, "the run has no step".to_string());
+    }
+    let mut merged = TraineeReport {
+        trainee,
+        results: Vec::new(),
+        log: Vec::new(),
+        elapsed_ms: 0,
+        course: None,
+    };
+    for (id, report) in parts {
+        let id = id.unwrap_or_default();
+        merged.elapsed_ms += report.elapsed_ms;
+        merged
+            .log
+            .extend(report.log.into_iter().map(|l| format!("[{id}] {l}")));
+        merged
+            .results
+            .extend(report.results.into_iter().map(|mut o| {
+                o.id = course_id(&id, &o.id);
+                o.step = Some(id.clone());
+                o
+            }));
+    }
+    merged.course = Some(CourseProgress::of(course, &merged.results));
+    merged
+}
+
+/// A row's id in a course report: the course step's id, `-`, the step's own id.
+pub fn course_id(course_step: &str, id: &str) -> String {
+    format!("{course_step}-{id}")
 }
 
 /// Writes the outputs: the cassette, the audit log, the broken-capability lines and
@@ -253,8 +364,10 @@ pub fn unloadable(trainee: String, why: String) -> TraineeReport {
                 ),
             ),
             evidence: None,
+            step: None,
         }],
         log: Vec::new(),
         elapsed_ms: 0,
+        course: None,
     }
 }

@@ -234,6 +234,7 @@ mod tests {
                     results: vec![],
                     log: vec![],
                     elapsed_ms: 0,
+                    course: None,
                 });
             }
             trainees.last_mut().unwrap().results.push(Outcome {
@@ -241,12 +242,14 @@ mod tests {
                 status: *s,
                 message: Message::new("m", "m"),
                 evidence: None,
+                step: None,
             });
         }
         Report {
             step: "step3".into(),
             trainees,
             summary: Summary::default(),
+            steps: Vec::new(),
         }
     }
 

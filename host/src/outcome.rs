@@ -134,6 +134,10 @@ pub struct Outcome {
     pub message: Message,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<Value>,
+    /// In a course report, the course step this row belongs to (`S1`); its id then
+    /// carries the same prefix (`S1-A1`). Absent outside a course.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
 }
 
 /// Everything checked for one trainee.
@@ -145,6 +149,50 @@ pub struct TraineeReport {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub log: Vec<String>,
     pub elapsed_ms: u64,
+    /// In a course report, where the trainee is in the course. Absent outside a course.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub course: Option<CourseProgress>,
+}
+
+/// Where a trainee is in a course: the steps passed, and the current step, the first
+/// one not fully passed (`None` when every step passed). A step is passed as the exit
+/// code counts it: none of its rows is `fail`, `pending` or `error`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CourseProgress {
+    pub current: Option<String>,
+    pub passed: Vec<String>,
+}
+
+impl CourseProgress {
+    /// The progress of a trainee's course rows over `steps` (course order).
+    pub fn of(steps: &[CourseStep], results: &[Outcome]) -> CourseProgress {
+        let passed_step = |id: &str| {
+            results
+                .iter()
+                .filter(|o| o.step.as_deref() == Some(id))
+                .all(|o| matches!(o.status, Status::Pass | Status::Skip))
+        };
+        let passed: Vec<String> = steps
+            .iter()
+            .filter(|s| passed_step(&s.id))
+            .map(|s| s.id.clone())
+            .collect();
+        let current = steps
+            .iter()
+            .find(|s| !passed_step(&s.id))
+            .map(|s| s.id.clone());
+        CourseProgress { current, passed }
+    }
+}
+
+/// One step of a course, as the report names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CourseStep {
+    /// The course's id for the step (`S1`), the prefix of its rows' ids.
+    pub id: String,
+    /// The step's own name (`step1`).
+    pub name: String,
+    pub title: Message,
 }
 
 impl TraineeReport {
@@ -153,10 +201,14 @@ impl TraineeReport {
     }
 }
 
-/// The whole run: one step over one or more trainees.
+/// The whole run: one step (or one course of steps) over one or more trainees.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
+    /// The step's name, the class file's or the course's.
     pub step: String,
+    /// A course's steps in course order; absent (empty) outside a course.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<CourseStep>,
     pub trainees: Vec<TraineeReport>,
     pub summary: Summary,
 }

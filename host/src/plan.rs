@@ -1,10 +1,11 @@
 //! Planning: the raw flags ([`Flags`]) become a checked [`RunPlan`] before anything
-//! runs: the policy and limits, the step (pulled if given by reference) or the class
-//! file's submissions, one param set per trainee, the operator's settings, and the
+//! runs: the policy and limits, the step (pulled if given by reference), the class
+//! file's submissions or the course's steps, one param set per trainee (and step), the operator's settings, and the
 //! outputs (`--record` and `--audit` are opened or checked here, so a bad path fails
 //! before any check runs). Bad input is a [`PlanError`]: one line, exit 64.
 
 pub mod class;
+pub mod course;
 pub mod live;
 pub mod roster;
 
@@ -64,11 +65,21 @@ impl PlanError {
 pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
     // A step given by reference is pulled (verified) into the cache first; a class
     // file is known only then, and its submissions are untrusted unless told otherwise.
-    let step_path = match crate::publish::step_for_run(&flags.step, &flags.fetch).await {
-        Ok(path) => path,
-        Err(f) => return Err(fetch_error(f)),
+    // A course file is local; --lock and --trusted-key apply to the steps it names.
+    let local_course = class::is_class_file(&flags.step)
+        && flags.step.is_file()
+        && course::is_course(&flags.step)?;
+    let step_path = if local_course {
+        flags.step.clone()
+    } else {
+        match crate::publish::step_for_run(&flags.step, &flags.fetch).await {
+            Ok(path) => path,
+            Err(f) => return Err(fetch_error(f)),
+        }
     };
-    let is_class = class::is_class_file(&step_path);
+    // A course is the instructor's, like a step; a class file holds the trainees' code.
+    let is_course = local_course;
+    let is_class = class::is_class_file(&step_path) && !is_course;
     let policy = Arc::new(policy(flags, is_class)?);
     let grants = Grants::parse(&flags.grants)?;
     let mut outputs = outputs(flags)?;
@@ -80,7 +91,32 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
         }),
     };
     let mut warnings = Vec::new();
-    let (name, runs) = if is_class {
+    let (mut course_steps, mut title) = (Vec::new(), None);
+    let (name, runs) = if is_course {
+        let planned = course::plan(&step_path, flags, &policy.limits, &grants).await?;
+        let rhai = planned
+            .runs
+            .first()
+            .map(|r| {
+                r.parts
+                    .iter()
+                    .filter(|p| {
+                        p.step
+                            .as_ref()
+                            .is_ok_and(|(s, _)| matches!(**s, Step::Rhai(_)))
+                    })
+                    .count()
+            })
+            .unwrap_or(0);
+        if !flags.grants.is_empty() && rhai > 0 {
+            warnings.push(format!(
+                "warning: --grant applies to WebAssembly steps only; it has no effect on the                  {rhai} Rhai step(s) of the course, which the policy alone limits"
+            ));
+        }
+        course_steps = planned.steps;
+        title = planned.title;
+        (planned.name, planned.runs)
+    } else if is_class {
         let (name, runs) = class::plan(&step_path, flags, &policy.limits, &grants).await?;
         if policy.trust == Trust::Instructor {
             let how = if flags.policy.is_some() {
@@ -105,9 +141,11 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
         let rhai = runs
             .iter()
             .filter(|r| {
-                r.step
-                    .as_ref()
-                    .is_ok_and(|(s, _)| matches!(**s, Step::Rhai(_)))
+                r.parts.iter().any(|p| {
+                    p.step
+                        .as_ref()
+                        .is_ok_and(|(s, _)| matches!(**s, Step::Rhai(_)))
+                })
             })
             .count();
         if !flags.grants.is_empty() && rhai > 0 {
@@ -133,10 +171,8 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
         let id = step_id(&step);
         let runs = runs
             .into_iter()
-            .map(|(trainee, params)| PlannedRun {
-                trainee,
-                params,
-                step: Ok((step.clone(), id.clone())),
+            .map(|(trainee, params)| {
+                PlannedRun::single(trainee, params, Ok((step.clone(), id.clone())))
             })
             .collect();
         (step.info().name.clone(), runs)
@@ -144,6 +180,8 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
     check_ssh(&answers, &runs)?;
     Ok(RunPlan {
         name,
+        course: course_steps,
+        title,
         runs,
         policy,
         answers,

@@ -44,6 +44,7 @@ pub struct WatchPlan {
 /// The class as planned, re-runnable: each [`Class::cycle`] executes a copy.
 pub struct Class {
     name: String,
+    course: Vec<crate::outcome::CourseStep>,
     runs: Vec<PlannedRun>,
     policy: Arc<crate::policy::Policy>,
     answers: Answers,
@@ -55,6 +56,7 @@ impl Class {
     pub fn new(plan: RunPlan) -> Class {
         Class {
             name: plan.name,
+            course: plan.course,
             runs: plan.runs,
             policy: plan.policy,
             answers: plan.answers,
@@ -79,15 +81,9 @@ impl Class {
     pub async fn cycle(&self) -> Executed {
         let plan = RunPlan {
             name: self.name.clone(),
-            runs: self
-                .runs
-                .iter()
-                .map(|r| PlannedRun {
-                    trainee: r.trainee.clone(),
-                    params: r.params.clone(),
-                    step: r.step.clone(),
-                })
-                .collect(),
+            course: self.course.clone(),
+            title: None,
+            runs: self.runs.clone(),
             policy: self.policy.clone(),
             answers: match &self.answers {
                 Answers::Live(settings) => Answers::Live(settings.clone()),

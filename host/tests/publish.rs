@@ -598,3 +598,87 @@ fn publishing_refuses_an_incompatible_host_version() {
         "step built for labrun:host@1.0.0; this labrun provides labrun:host@0.2.0",
     );
 }
+
+/// `plugin lock COURSE` pins every step reference the course names; the locked
+/// course then runs offline from the cache, and a step the lockfile does not pin is
+/// refused naming the course step.
+#[test]
+fn a_course_locks_all_its_step_references() {
+    let reg = Registry::start(None);
+    let s = Scratch::new("course-lock");
+    let tiny = reg.reference("labs/tiny:1.0.0");
+    let no_calls = reg.reference("labs/no-calls:1.0.0");
+    let tiny_digest = publish(&s, &fixture("tiny.rhai"), &tiny);
+    let no_calls_digest = publish(&s, &fixture("no_calls.rhai"), &no_calls);
+    let local = fixture("no_calls.rhai");
+    let course = s.path("course.toml");
+    std::fs::write(
+        &course,
+        format!(
+            "name = \"locked\"\n\n[[step]]\nid = \"S1\"\nstep = \"{tiny}\"\n\n[[step]]\nid = \"S2\"\nstep = \"{no_calls}\"\n\n[[step]]\nid = \"S3\"\nstep = \"{}\"\n",
+            local.display()
+        ),
+    )
+    .unwrap();
+    let locked = labrun(&s, &["plugin", "lock", "course.toml", "--insecure"]);
+    assert_ok(&locked);
+    let lock_text = std::fs::read_to_string(s.path("labrun.lock")).unwrap();
+    for (reference, digest) in [(&tiny, &tiny_digest), (&no_calls, &no_calls_digest)] {
+        assert!(
+            lock_text.contains(&format!(
+                "reference = \"{reference}\"\ndigest = \"{digest}\""
+            )),
+            "{lock_text}"
+        );
+    }
+    assert_eq!(
+        lock_text.matches("[[step]]").count(),
+        2,
+        "local files are not locked"
+    );
+
+    drop(reg);
+    let cassette = fixture("tiny.cassette.json");
+    let run = |lock: &str| {
+        labrun(
+            &s,
+            &[
+                "course.toml",
+                "--trainee",
+                "user05",
+                "--replay",
+                cassette.to_str().unwrap(),
+                "--lock",
+                lock,
+                "--offline",
+                "--format",
+                "json",
+            ],
+        )
+    };
+    let offline = run("labrun.lock");
+    assert_eq!(offline.status.code(), Some(2), "{}", stderr(&offline)); // tiny's error row
+    let r = report(&offline);
+    let ids: Vec<&str> = r["trainees"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["S1-V1", "S1-V2", "S1-V3", "S2-N1", "S3-N1"]);
+
+    std::fs::write(
+        s.path("partial.lock"),
+        lock_text
+            .split("\n[[step]]")
+            .filter(|e| !e.contains(&no_calls))
+            .collect::<Vec<_>>()
+            .join("\n[[step]]"),
+    )
+    .unwrap();
+    assert_refused(
+        &run("partial.lock"),
+        BAD_INPUT,
+        &format!("step S2: {no_calls} is not pinned in partial.lock"),
+    );
+}

@@ -170,11 +170,7 @@ pub async fn plan(
                 })
                 .map_err(|e| e.to_string())
         });
-        planned.push(PlannedRun {
-            trainee,
-            params,
-            step,
-        });
+        planned.push(PlannedRun::single(trainee, params, step));
     }
     let name = path
         .file_stem()

@@ -55,12 +55,14 @@ pub fn watch(flags: &Flags, plan: &RunPlan) -> Result<Option<WatchPlan>, PlanErr
         }
         None => None,
     };
-    let title = plan
-        .runs
-        .iter()
-        .find_map(|r| r.step.as_ref().ok())
-        .map(|(step, _)| step.info().title.clone())
-        .unwrap_or_else(|| Message::new(plan.name.clone(), plan.name.clone()));
+    let title = plan.title.clone().unwrap_or_else(|| {
+        plan.runs
+            .iter()
+            .flat_map(|r| &r.parts)
+            .find_map(|p| p.step.as_ref().ok())
+            .map(|(step, _)| step.info().title.clone())
+            .unwrap_or_else(|| Message::new(plan.name.clone(), plan.name.clone()))
+    });
     Ok(Some(WatchPlan {
         interval: Duration::from_secs(seconds),
         until_done,

@@ -137,7 +137,8 @@ pub enum PluginCommand {
     /// Pin step references to their current manifest digests in a lockfile (and cache
     /// them, so locked runs work offline).
     Lock {
-        /// REGISTRY/REPO:VERSION references, one or more.
+        /// REGISTRY/REPO:VERSION references, one or more; a course file (a .toml
+        /// listing `[[step]]`) stands for every step reference it names.
         #[arg(required = true)]
         references: Vec<String>,
         /// The lockfile to create or update.

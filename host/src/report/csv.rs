@@ -1,5 +1,6 @@
 //! CSV reporter: a gradebook an LMS imports. One header row (`trainee`, one column
-//! per checklist id, `passed`, `total`), then one row per trainee with each id's
+//! per checklist id, `passed`, `total`, and for a course `current_step`, empty once
+//! every step passed), then one row per trainee with each id's
 //! status. RFC 4180 quoting; a cell that a spreadsheet would read as a formula
 //! (`=`, `+`, `-`, `@`) is prefixed with `'`.
 
@@ -24,6 +25,10 @@ pub fn render(report: &Report) -> String {
     let mut header = vec!["trainee".to_string()];
     header.extend(ids.iter().cloned());
     header.extend(["passed".to_string(), "total".to_string()]);
+    let course = !report.steps.is_empty();
+    if course {
+        header.push("current_step".to_string());
+    }
     row(&mut out, &header);
     for t in &report.trainees {
         let mut cells = vec![t.trainee.clone()];
@@ -33,6 +38,11 @@ pub fn render(report: &Report) -> String {
         }
         cells.push(t.count(Status::Pass).to_string());
         cells.push(ids.len().to_string());
+        if course {
+            // Empty when every step passed.
+            let current = t.course.as_ref().and_then(|c| c.current.clone());
+            cells.push(current.unwrap_or_default());
+        }
         row(&mut out, &cells);
     }
     out
@@ -68,12 +78,14 @@ mod tests {
             status,
             message: Message::new("", ""),
             evidence: None,
+            step: None,
         };
         let t = |name: &str, results| TraineeReport {
             trainee: name.into(),
             results,
             log: vec![],
             elapsed_ms: 0,
+            course: None,
         };
         let r = Report {
             step: "s".into(),
@@ -85,6 +97,7 @@ mod tests {
                 ),
             ],
             summary: Summary::default(),
+            steps: Vec::new(),
         };
         assert_eq!(
             render(&r),

@@ -1,5 +1,5 @@
 //! The terminal view of a watch: a compact class grid (one row per trainee, one
-//! coloured cell per checklist id, passed/total) under a header line, and one line
+//! coloured cell per checklist id, passed/total, and in a course the current step) under a header line, and one line
 //! per change between cycles (a regression shown loudly). Every text a step or a
 //! roster produced is shown [`inert()`].
 
@@ -65,6 +65,11 @@ pub fn grid(report: &Report, history: &History, header: &str, style: &Style) -> 
             let _ = write!(out, " {on}{text}{off}{pad}");
         }
         let _ = write!(out, "  {}/{}", t.count(Status::Pass), ids.len());
+        // A course trainee's place in it: the current step, or ✓ when finished.
+        if let Some(course) = &t.course {
+            let at = course.current.as_deref().map(inert);
+            let _ = write!(out, "  {}", at.as_deref().unwrap_or("✓"));
+        }
         if regressed {
             let _ = write!(out, "  REGRESSION");
         }
@@ -117,6 +122,7 @@ mod tests {
             status,
             message: Message::new("", ""),
             evidence: None,
+            step: None,
         };
         let report = Report {
             step: "s".into(),
@@ -129,8 +135,10 @@ mod tests {
                 ],
                 log: vec![],
                 elapsed_ms: 0,
+                course: None,
             }],
             summary: Summary::default(),
+            steps: Vec::new(),
         };
         let style = Style {
             lang: Lang::En,

@@ -50,11 +50,14 @@ mod tests {
                     status: Status::Fail,
                     message: Message::new("</script><script>alert(1)</script>", "x"),
                     evidence: None,
+                    step: None,
                 }],
                 log: vec![],
                 elapsed_ms: 0,
+                course: None,
             }],
             summary: Summary::default(),
+            steps: Vec::new(),
         };
         let html = render(&r, Lang::En);
         assert_eq!(

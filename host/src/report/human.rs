@@ -1,9 +1,12 @@
-//! The human report: one block per trainee, one aligned row per outcome.
+//! The human report: one block per trainee, one aligned row per outcome; in a course,
+//! one block per step inside each trainee's and the trainee's place in the course.
 
 use std::fmt::Write;
 
 use super::Style;
-use crate::outcome::{inert, Lang, Report, Status, MAX_ID_CHARS};
+use crate::outcome::{
+    inert, CourseProgress, Lang, Outcome, Report, Status, TraineeReport, MAX_ID_CHARS,
+};
 
 pub(super) fn label(status: Status, lang: Lang) -> &'static str {
     match (status, lang) {
@@ -68,22 +71,31 @@ pub fn render(report: &Report, style: &Style) -> String {
         .unwrap_or(2)
         .clamp(2, MAX_ID_CHARS);
     let step = inert(&report.step);
+    let row = |out: &mut String, outcome: &crate::outcome::Outcome, indent: &str| {
+        let text = label(outcome.status, lang);
+        let (on, off) = if style.color {
+            (color(outcome.status), "\x1b[0m")
+        } else {
+            ("", "")
+        };
+        let _ = writeln!(
+            out,
+            "{indent}{on}{text}{off}{}  {}  {}",
+            " ".repeat(label_width.saturating_sub(width(text))),
+            padded(&inert(&outcome.id), id_width),
+            inert(outcome.message.get(lang))
+        );
+    };
     for trainee in &report.trainees {
         let _ = writeln!(out, "{step} · {}", inert(&trainee.trainee));
-        for outcome in &trainee.results {
-            let text = label(outcome.status, lang);
-            let (on, off) = if style.color {
-                (color(outcome.status), "\x1b[0m")
-            } else {
-                ("", "")
-            };
-            let _ = writeln!(
-                out,
-                "  {on}{text}{off}{}  {}  {}",
-                " ".repeat(label_width.saturating_sub(width(text))),
-                padded(&inert(&outcome.id), id_width),
-                inert(outcome.message.get(lang))
-            );
+        if report.steps.is_empty() {
+            for outcome in &trainee.results {
+                row(&mut out, outcome, "  ");
+            }
+        } else {
+            course_blocks(&mut out, report, trainee, lang, &|out, o| {
+                row(out, o, "    ")
+            });
         }
         for line in &trainee.log {
             let _ = writeln!(out, "  | {}", inert(line));
@@ -128,6 +140,83 @@ pub fn render(report: &Report, style: &Style) -> String {
     out
 }
 
+/// A course trainee's rows: one block per course step (its id, name and title, then
+/// its rows; rows of no listed step last), then the course line: the current step
+/// (the first not fully passed) and the steps passed.
+fn course_blocks(
+    out: &mut String,
+    report: &Report,
+    trainee: &TraineeReport,
+    lang: Lang,
+    row: &dyn Fn(&mut String, &Outcome),
+) {
+    for step in &report.steps {
+        let _ = writeln!(
+            out,
+            "  {} · {} — {}",
+            inert(&step.id),
+            inert(&step.name),
+            inert(step.title.get(lang))
+        );
+        for outcome in trainee
+            .results
+            .iter()
+            .filter(|o| o.step.as_deref() == Some(step.id.as_str()))
+        {
+            row(out, outcome);
+        }
+    }
+    for outcome in trainee.results.iter().filter(|o| {
+        !report
+            .steps
+            .iter()
+            .any(|s| o.step.as_deref() == Some(s.id.as_str()))
+    }) {
+        row(out, outcome);
+    }
+    let progress = trainee
+        .course
+        .clone()
+        .unwrap_or_else(|| CourseProgress::of(&report.steps, &trainee.results));
+    let passed = if progress.passed.is_empty() {
+        match lang {
+            Lang::En => "none".to_string(),
+            Lang::Ja => "なし".to_string(),
+        }
+    } else {
+        progress
+            .passed
+            .iter()
+            .map(|s| inert(s).into_owned())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let title = |id: &str| {
+        report
+            .steps
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| inert(s.title.get(lang)).into_owned())
+            .unwrap_or_default()
+    };
+    let _ = match (&progress.current, lang) {
+        (Some(current), Lang::En) => writeln!(
+            out,
+            "  course: at {} ({}) · passed: {passed}",
+            inert(current),
+            title(current)
+        ),
+        (Some(current), Lang::Ja) => writeln!(
+            out,
+            "  コース: 現在 {} ({}) · 合格済み: {passed}",
+            inert(current),
+            title(current)
+        ),
+        (None, Lang::En) => writeln!(out, "  course: finished, every step passed ({passed})"),
+        (None, Lang::Ja) => writeln!(out, "  コース: 修了、全ステップ合格 ({passed})"),
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +235,7 @@ mod tests {
                     results,
                     log,
                     elapsed_ms: 1,
+                    course: None,
                 }
             })
             .collect();
@@ -153,6 +243,7 @@ mod tests {
             step: step.to_string(),
             trainees,
             summary,
+            steps: Vec::new(),
         }
     }
 
@@ -162,6 +253,7 @@ mod tests {
             status,
             message: Message::new(en, en),
             evidence: None,
+            step: None,
         }
     }
 

@@ -1,4 +1,5 @@
-//! JUnit XML: one testsuite per trainee, one testcase per outcome id.
+//! JUnit XML: one testsuite per trainee, one testcase per outcome id (in a course,
+//! its class is `COURSE.TRAINEE.S1`).
 //! fail → `<failure>`, pending → `<failure type="pending">`, error → `<error>`, skip → `<skipped>`.
 
 use std::fmt::Write;
@@ -62,9 +63,15 @@ pub fn render(report: &Report, lang: Lang) -> String {
         );
         for outcome in &trainee.results {
             let message = escape(outcome.message.get(lang));
+            // In a course the class names the step too: CI groups the rows by step.
+            let step = outcome
+                .step
+                .as_deref()
+                .map(|s| format!(".{}", escape(s)))
+                .unwrap_or_default();
             let _ = write!(
                 out,
-                "    <testcase classname=\"{}.{}\" name=\"{}\"",
+                "    <testcase classname=\"{}.{}{step}\" name=\"{}\"",
                 escape(&report.step),
                 escape(&trainee.trainee),
                 escape(&outcome.id)

@@ -102,6 +102,7 @@ mod tests {
             status,
             message: Message::new(en, ja),
             evidence: None,
+            step: None,
         })
     }
 
@@ -122,6 +123,7 @@ mod tests {
                         results,
                         log,
                         elapsed_ms: 0,
+                        course: None,
                     }
                 })
                 .collect();
@@ -129,6 +131,7 @@ mod tests {
                 step,
                 trainees,
                 summary,
+                steps: Vec::new(),
             }
         })
     }
@@ -195,11 +198,14 @@ mod tests {
                     status: Status::Fail,
                     message: Message::new("a\u{fffe}b\u{ffff}c\u{1}d\te\nf\rg<&\"'>", "x"),
                     evidence: None,
+                    step: None,
                 }],
                 log: vec![],
                 elapsed_ms: 0,
+                course: None,
             }],
             summary: Summary::default(),
+            steps: Vec::new(),
         };
         let xml = render(
             &r,

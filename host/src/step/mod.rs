@@ -809,6 +809,7 @@ fn not_reported(id: &str, stopped: Option<&str>) -> Outcome {
         status: Status::Error,
         message,
         evidence: None,
+        step: None,
     }
 }
 
@@ -1010,6 +1011,7 @@ mod tests {
             status,
             message: Message::new(en, en),
             evidence: None,
+            step: None,
         }
     }
 

@@ -162,6 +162,7 @@ impl RhaiStep {
             results,
             log,
             elapsed_ms: started.elapsed().as_millis() as u64,
+            course: None,
         }
     }
 
@@ -482,6 +483,7 @@ impl Bridge {
                     status,
                     message: Message::new(en, ja),
                     evidence,
+                    step: None,
                 },
                 &self.ctx.limits,
             )

@@ -497,6 +497,7 @@ impl WasmStep {
             results,
             log,
             elapsed_ms: started.elapsed().as_millis() as u64,
+            course: None,
         }
     }
 }
@@ -832,6 +833,7 @@ impl wit::report::Host for State {
                 status,
                 message: Message::new(o.en, o.ja),
                 evidence,
+                step: None,
             },
             &self.limits,
         ))
