@@ -313,6 +313,7 @@ mod tests {
             status,
             message: Message::new(format!("{id} said so"), "ja"),
             evidence: None,
+            step: None,
         }
     }
 
@@ -322,6 +323,7 @@ mod tests {
             results: rows,
             log: vec![],
             elapsed_ms: 0,
+            course: None,
         }
     }
 

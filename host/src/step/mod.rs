@@ -379,6 +379,7 @@ pub fn enforce_needs(rows: &mut [Outcome], needs: &BTreeMap<String, Vec<String>>
                     format!("省略: {unmet} が合格していないため"),
                 ),
                 evidence: None,
+                step: rows[i].step.clone(),
             };
             changed = true;
         }
