@@ -119,27 +119,16 @@ async fn help(topic: &[std::ffi::OsString]) -> u8 {
 
 /// clap's help and version go to stdout (exit 0); its errors become one line.
 fn clap_error(e: clap::Error) -> u8 {
-    use clap::error::ErrorKind as K;
-    if matches!(e.kind(), K::DisplayHelp | K::DisplayVersion) {
-        let _ = e.print();
+    let Some(line) = crate::flags::clap_failure(&e) else {
         return exit::PASS;
-    }
-    let text = e.render().to_string();
-    let line = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let example = if e.kind() == K::MissingRequiredArgument && line.contains("<STEP>") {
+    };
+    let missing = e.kind() == clap::error::ErrorKind::MissingRequiredArgument;
+    let example = if missing && line.contains("<STEP>") {
         format!(", e.g. {EXAMPLE}")
     } else {
         String::new()
     };
-    eprintln!(
-        "labrun: {}{example} (see labrun --help)",
-        line.trim_start_matches("error: ")
-    );
+    eprintln!("labrun: {line}{example} (see labrun --help)");
     exit::BAD_INPUT
 }
 

@@ -132,6 +132,24 @@ pub struct Flags {
     pub live: live::LiveArgs,
 }
 
+/// clap's help and version are printed to stdout (`None`: exit 0); an error becomes
+/// one line without clap's "For more information" footer, for `labrun: … (see …)`.
+pub fn clap_failure(e: &clap::Error) -> Option<String> {
+    use clap::error::ErrorKind as K;
+    if matches!(e.kind(), K::DisplayHelp | K::DisplayVersion) {
+        let _ = e.print();
+        return None;
+    }
+    let text = e.render().to_string();
+    let line = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some(line.trim_start_matches("error: ").to_string())
+}
+
 /// A whole number within `lo..=hi`; the error names the range (also for `-1`, which
 /// clap alone would take for a flag and answer with a tip about `--`).
 fn in_range(text: &str, lo: u64, hi: u64) -> Result<u64, String> {
