@@ -12,20 +12,10 @@
 
 use std::path::{Path, PathBuf};
 
-/// The step SDK's files, relative to `plugins/sdk` (the unit tests check that this is
-/// every file there).
-const SDK_FILES: &[(&str, &str)] = &[(
-    "src/lib.rs",
-    include_str!("../../../plugins/sdk/src/lib.rs"),
-)];
-/// The SDK's manifest; it inherits from the plugins workspace, resolved by
-/// [`sdk_manifest`].
-const SDK_MANIFEST: &str = include_str!("../../../plugins/sdk/Cargo.toml");
-/// The WIT files, relative to `wit/` (every file there).
-const WIT_FILES: &[(&str, &str)] = &[(
-    "labrun-host.wit",
-    include_str!("../../../wit/labrun-host.wit"),
-)];
+// `SDK_FILES`: every file of the step SDK (`plugins/sdk`, with its `Cargo.toml`),
+// `WIT_FILES`: every file of `wit/`, as (relative path, text); listed by build.rs.
+include!(concat!(env!("OUT_DIR"), "/vendored.rs"));
+
 const PLUGINS_MANIFEST: &str = include_str!("../../../plugins/Cargo.toml");
 const PLUGINS_LOCK: &str = include_str!("../../../plugins/Cargo.lock");
 const PLUGINS_TOOLCHAIN: &str = include_str!("../../../plugins/rust-toolchain.toml");
@@ -134,8 +124,9 @@ pub fn check_crate_name(name: &str) -> Result<(), String> {
 }
 
 /// The crate's files, relative to its directory, in the order they are reported.
-/// `sdk` is the `--sdk` directory (absolute), or `None` to vendor the SDK.
-pub fn files(name: &str, sdk: Option<&Path>) -> Vec<(PathBuf, String)> {
+/// `sdk` is the `--sdk` directory (absolute), or `None` to vendor the SDK; `cases` are
+/// the starter's case files (name, text), written to `cases/`.
+pub fn files(name: &str, sdk: Option<&Path>, cases: Vec<(&str, String)>) -> Vec<(PathBuf, String)> {
     let lib = lib_name(name);
     let sdk_dep = match sdk {
         Some(path) => toml_string(&path.display().to_string()),
@@ -144,19 +135,13 @@ pub fn files(name: &str, sdk: Option<&Path>) -> Vec<(PathBuf, String)> {
     let mut files: Vec<(PathBuf, String)> = vec![
         ("Cargo.toml".into(), manifest(name, &sdk_dep)),
         ("src/lib.rs".into(), starter_source(name)),
-        (
-            "cases/finished.toml".into(),
-            super::new::FINISHED_CASE.into(),
-        ),
-        (
-            "cases/finished.cassette.json".into(),
-            super::new::cassette(name, "10.0.0.0/16", true),
-        ),
-        ("cases/no-vpc.toml".into(), super::new::NO_VPC_CASE.into()),
-        (
-            "cases/no-vpc.cassette.json".into(),
-            super::new::cassette(name, "", false),
-        ),
+    ];
+    files.extend(
+        cases
+            .into_iter()
+            .map(|(file, text)| (Path::new("cases").join(file), text)),
+    );
+    files.extend([
         ("README.md".into(), readme(name, &lib, sdk)),
         ("rust-toolchain.toml".into(), toolchain()),
         (".cargo/config.toml".into(), CARGO_CONFIG.into()),
@@ -164,12 +149,16 @@ pub fn files(name: &str, sdk: Option<&Path>) -> Vec<(PathBuf, String)> {
         // labrun's plugins are built and tested with these versions; cargo adds this
         // crate's own entry on the first build.
         ("Cargo.lock".into(), PLUGINS_LOCK.into()),
-    ];
+    ]);
     if sdk.is_none() {
         let sdk_dir = Path::new(VENDORED_SDK);
-        files.push((sdk_dir.join("Cargo.toml"), sdk_manifest()));
         for (path, text) in SDK_FILES {
-            files.push((sdk_dir.join(path), (*text).into()));
+            // The manifest inherits from the plugins workspace: written out.
+            let text = match *path {
+                "Cargo.toml" => sdk_manifest(text),
+                _ => (*text).to_string(),
+            };
+            files.push((sdk_dir.join(path), text));
         }
         for (path, text) in WIT_FILES {
             files.push((Path::new(VENDORED_WIT).join(path), (*text).into()));
@@ -203,11 +192,11 @@ fn value<'a>(text: &'a str, name: &str, key: &str) -> Option<&'a str> {
 
 /// The SDK's manifest with what it inherits from the plugins workspace written out,
 /// so it builds as a member of the step's own workspace.
-fn sdk_manifest() -> String {
+fn sdk_manifest(original: &str) -> String {
     let mut out =
         String::from("# A copy of labrun's step SDK (plugins/sdk), written by `labrun new`.\n");
     let mut current = String::new();
-    for line in SDK_MANIFEST.lines() {
+    for line in original.lines() {
         let trimmed = line.trim();
         if trimmed.starts_with('[') {
             current = trimmed.trim_matches(['[', ']']).to_string();
@@ -429,51 +418,31 @@ fn name_tag(resource: &Value) -> Option<&str> {
 mod tests {
     use super::*;
 
-    /// Every file under `dir`, relative to it.
-    fn listing(dir: &Path) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut todo = vec![dir.to_path_buf()];
-        while let Some(d) = todo.pop() {
-            for entry in std::fs::read_dir(&d).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    todo.push(path);
-                } else {
-                    out.push(path.strip_prefix(dir).unwrap().display().to_string());
-                }
-            }
-        }
-        out.sort();
-        out
+    fn sdk_file(path: &str) -> &'static str {
+        SDK_FILES.iter().find(|(p, _)| *p == path).unwrap().1
     }
 
     #[test]
-    fn the_vendored_sdk_and_wit_are_every_file_there() {
+    fn the_vendored_sdk_and_wit_are_the_repositorys() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let mut sdk: Vec<String> = SDK_FILES.iter().map(|(p, _)| p.to_string()).collect();
-        sdk.push("Cargo.toml".into());
-        sdk.sort();
-        assert_eq!(
-            listing(&root.join("plugins/sdk")),
-            sdk,
-            "plugins/sdk changed: list its files in SDK_FILES (host/src/author/component.rs)"
-        );
-        let wit: Vec<String> = WIT_FILES.iter().map(|(p, _)| p.to_string()).collect();
-        assert_eq!(
-            listing(&root.join("wit")),
-            wit,
-            "wit/ changed: list it in WIT_FILES"
-        );
+        for (table, dir) in [(SDK_FILES, "plugins/sdk"), (WIT_FILES, "wit")] {
+            assert!(!table.is_empty(), "{dir}");
+            for (path, text) in table {
+                let on_disk = std::fs::read_to_string(root.join(dir).join(path)).unwrap();
+                assert_eq!(*text, on_disk, "{dir}/{path}");
+            }
+        }
+        assert!(WIT_FILES.iter().any(|(p, _)| *p == "labrun-host.wit"));
         // The vendored layout relies on where the SDK looks for the WIT.
-        assert!(SDK_FILES[0].1.contains(r#"path: "../../wit""#));
+        assert!(sdk_file("src/lib.rs").contains(r#"path: "../../wit""#));
     }
 
     #[test]
     fn the_vendored_sdk_manifest_inherits_nothing() {
-        let text = sdk_manifest();
+        let text = sdk_manifest(sdk_file("Cargo.toml"));
         assert!(!text.contains("workspace"), "{text}");
         let parsed: toml::Table = toml::from_str(&text).unwrap();
-        let original: toml::Table = toml::from_str(SDK_MANIFEST).unwrap();
+        let original: toml::Table = toml::from_str(sdk_file("Cargo.toml")).unwrap();
         let workspace: toml::Table = toml::from_str(PLUGINS_MANIFEST).unwrap();
         let deps = parsed["dependencies"].as_table().unwrap();
         for key in original["dependencies"].as_table().unwrap().keys() {
@@ -492,7 +461,8 @@ mod tests {
     #[test]
     fn the_crate_manifest_and_toolchain_parse() {
         for sdk in [None, Some(Path::new("/opt/labrun/plugins/sdk"))] {
-            let files = files("vpc-check", sdk);
+            let files = files("vpc-check", sdk, vec![("a.toml", String::new())]);
+            assert_eq!(files[2].0, Path::new("cases/a.toml"));
             let manifest: toml::Table = toml::from_str(&files[0].1).unwrap();
             assert_eq!(manifest["package"]["name"].as_str(), Some("vpc-check"));
             let dep = &manifest["dependencies"]["labrun-step-sdk"]["path"];

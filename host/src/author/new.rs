@@ -130,7 +130,7 @@ fn write_component(flags: &NewFlags) -> Result<Vec<PathBuf>, String> {
             root.display()
         ));
     }
-    let files = component::files(&flags.name, sdk.as_deref());
+    let files = component::files(&flags.name, sdk.as_deref(), starter_cases(&flags.name));
     for (path, text) in &files {
         let path = root.join(path);
         if let Some(parent) = path.parent() {
@@ -155,19 +155,12 @@ fn write_step(flags: &NewFlags) -> Result<Vec<PathBuf>, String> {
     let name = &flags.name;
     let script = flags.dir.join(format!("{name}.rhai"));
     let cases = flags.dir.join(format!("{name}.cases"));
-    let files: Vec<(PathBuf, String)> = vec![
-        (script.clone(), starter_script(name)),
-        (cases.join("finished.toml"), FINISHED_CASE.to_string()),
-        (
-            cases.join("finished.cassette.json"),
-            cassette(name, "10.0.0.0/16", true),
-        ),
-        (cases.join("no-vpc.toml"), NO_VPC_CASE.to_string()),
-        (
-            cases.join("no-vpc.cassette.json"),
-            cassette(name, "", false),
-        ),
-    ];
+    let mut files = vec![(script.clone(), starter_script(name))];
+    files.extend(
+        starter_cases(name)
+            .into_iter()
+            .map(|(file, text)| (cases.join(file), text)),
+    );
     for (path, _) in &files {
         if path.exists() {
             return Err(format!(
@@ -184,13 +177,27 @@ fn write_step(flags: &NewFlags) -> Result<Vec<PathBuf>, String> {
     Ok(files.into_iter().map(|(p, _)| p).collect())
 }
 
+/// The starter's cases, (file name, text): a finished trainee, and one whose VPC is
+/// missing. The same for the script and the component.
+fn starter_cases(name: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("finished.toml", FINISHED_CASE.to_string()),
+        (
+            "finished.cassette.json",
+            cassette(name, "10.0.0.0/16", true),
+        ),
+        ("no-vpc.toml", NO_VPC_CASE.to_string()),
+        ("no-vpc.cassette.json", cassette(name, "", false)),
+    ]
+}
+
 fn starter_script(name: &str) -> String {
     STARTER.replace("{{name}}", name)
 }
 
 /// A cassette with the one call the starter step makes: the account's VPCs, holding
 /// `vpc-user05` when `present`.
-pub(super) fn cassette(name: &str, cidr: &str, present: bool) -> String {
+fn cassette(name: &str, cidr: &str, present: bool) -> String {
     let vpcs = if present {
         serde_json::json!([{
             "VpcId": "vpc-0a1b2c3d4e5f60718",
@@ -221,7 +228,7 @@ pub(super) fn cassette(name: &str, cidr: &str, present: bool) -> String {
     text
 }
 
-pub(super) const FINISHED_CASE: &str = r#"# A trainee who did everything: every check passes.
+const FINISHED_CASE: &str = r#"# A trainee who did everything: every check passes.
 about = "finished"
 cassette = "finished.cassette.json"
 trainee = "user05"
@@ -231,7 +238,7 @@ A1 = "pass"
 A2 = "pass"
 "#;
 
-pub(super) const NO_VPC_CASE: &str = r#"# A trainee who has not created the VPC: A1 fails, A2 (which needs it) is skipped.
+const NO_VPC_CASE: &str = r#"# A trainee who has not created the VPC: A1 fails, A2 (which needs it) is skipped.
 about = "no VPC yet"
 cassette = "no-vpc.cassette.json"
 trainee = "user05"
