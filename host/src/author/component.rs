@@ -25,64 +25,13 @@ const PLUGINS_TOOLCHAIN: &str = include_str!("../../../plugins/rust-toolchain.to
 const VENDORED_SDK: &str = "vendor/labrun/plugins/sdk";
 const VENDORED_WIT: &str = "vendor/labrun/wit";
 
-/// Names cargo or rustc refuse for a package or its library.
-const RESERVED: &[&str] = &[
-    "std",
-    "core",
-    "alloc",
-    "proc_macro",
-    "proc-macro",
-    "test",
-    "self",
-    "super",
-    "crate",
-    "labrun-step-sdk",
-    "labrun_step_sdk",
-    "serde_json",
-    "serde-json",
-    "wit-bindgen",
-    "wit_bindgen",
-    "as",
-    "async",
-    "await",
-    "box",
-    "break",
-    "const",
-    "continue",
-    "do",
-    "dyn",
-    "else",
-    "enum",
-    "extern",
-    "false",
-    "fn",
-    "for",
-    "gen",
-    "if",
-    "impl",
-    "in",
-    "let",
-    "loop",
-    "match",
-    "mod",
-    "move",
-    "mut",
-    "priv",
-    "pub",
-    "ref",
-    "return",
-    "static",
-    "struct",
-    "trait",
-    "true",
-    "try",
-    "type",
-    "unsafe",
-    "use",
-    "where",
-    "while",
-    "yield",
-];
+/// Names cargo or rustc refuse for a package or its library: Rust keywords, the
+/// standard crates, and the crates the step depends on.
+const RESERVED: &str = "std core alloc proc_macro proc-macro test labrun-step-sdk \
+    labrun_step_sdk serde_json serde-json wit-bindgen wit_bindgen \
+    as async await box break const continue crate do dyn else enum extern false fn for \
+    gen if impl in let loop match mod move mut priv pub ref return self static struct \
+    super trait true try type unsafe use where while yield";
 
 /// The library (and .wasm) name of step `name`.
 pub fn lib_name(name: &str) -> String {
@@ -115,7 +64,7 @@ pub fn check_sdk(path: &Path) -> Result<PathBuf, String> {
 
 /// Refuses a step name cargo would refuse as a package (a keyword, `std`, …).
 pub fn check_crate_name(name: &str) -> Result<(), String> {
-    if RESERVED.contains(&name) {
+    if RESERVED.split_whitespace().any(|r| r == name) {
         return Err(format!(
             "`{name}` cannot name a Rust crate (a keyword, a standard crate or one the step depends on): choose another name, e.g. {name}-step"
         ));
