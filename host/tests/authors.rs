@@ -293,3 +293,204 @@ fn prerequisite_cycles_and_unknown_ids_are_bad_input() {
     );
     assert_eq!(err.lines().count(), 1);
 }
+
+/// Where the component crates build: the plugins' own persistent target dir (as
+/// tests/run computes it), so the dependencies the plugins built are reused and the
+/// build is incremental.
+fn plugins_target() -> PathBuf {
+    if let Some(dir) = std::env::var_os("LABRUN_PLUGINS_TARGET_DIR") {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        let mut dir = dir;
+        dir.push("-plugins");
+        return PathBuf::from(dir);
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/target")
+}
+
+/// `cargo ARGS` in a generated crate, with none of this test's cargo environment: the
+/// crate's rust-toolchain.toml and .cargo/config.toml decide, as for an author.
+fn cargo(dir: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new("cargo");
+    cmd.current_dir(dir)
+        .env_clear()
+        .env("CARGO_TARGET_DIR", plugins_target());
+    for var in [
+        "PATH",
+        "HOME",
+        "CARGO_HOME",
+        "RUSTUP_HOME",
+        "CARGO_TERM_COLOR",
+    ] {
+        if let Some(v) = std::env::var_os(var) {
+            cmd.env(var, v);
+        }
+    }
+    let out = cmd.args(args).output().expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "cargo {} in {} failed:\n{}",
+        args.join(" "),
+        dir.display(),
+        text(&out.stderr)
+    );
+    out
+}
+
+/// Generates a component crate, builds it for wasm32-wasip2, and runs its cases.
+fn new_component(dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
+    let mut args = vec!["new", "step", name, "--component"];
+    args.extend_from_slice(extra);
+    let out = labrun(dir, &args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains(&format!("wrote ./{name}/Cargo.toml\n")),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!("wrote ./{name}/src/lib.rs\n")),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!("wrote ./{name}/cases/finished.toml\n")),
+        "{said}"
+    );
+    let krate = dir.join(name);
+    cargo(&krate, &["build", "--release"]);
+    let wasm = plugins_target()
+        .join("wasm32-wasip2/release")
+        .join(format!("{}.wasm", name.replace('-', "_")));
+    assert!(wasm.is_file(), "{} was not built", wasm.display());
+    wasm
+}
+
+#[test]
+fn a_new_component_builds_and_passes_its_own_cases() {
+    let dir = scratch("component");
+    let wasm = new_component(&dir, "vpc-check", &[]);
+    let krate = dir.join("vpc-check");
+    for vendored in [
+        "vendor/labrun/plugins/sdk/Cargo.toml",
+        "vendor/labrun/plugins/sdk/src/lib.rs",
+        "vendor/labrun/wit/labrun-host.wit",
+    ] {
+        assert!(krate.join(vendored).is_file(), "{vendored}");
+    }
+    // The generated code is what an author is told to keep: formatted, clippy-clean.
+    cargo(&krate, &["fmt", "--check"]);
+    cargo(&krate, &["clippy", "--release", "--", "-D", "warnings"]);
+
+    let wasm = wasm.to_str().unwrap();
+    let out = labrun(
+        &krate,
+        &["test", wasm, "cases/finished.toml", "cases/no-vpc.toml"],
+    );
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}{}", text(&out.stderr));
+    assert!(
+        said.contains("ok    cases/finished.toml (finished): 2 id(s) as expected"),
+        "{said}"
+    );
+    assert!(
+        said.contains("ok    cases/no-vpc.toml (no VPC yet): 2 id(s) as expected"),
+        "{said}"
+    );
+    assert!(said.ends_with("2 case(s): all matched\n"), "{said}");
+
+    // A wrong expectation fails, naming the id and what the component reported.
+    std::fs::write(
+        krate.join("cases/wrong.toml"),
+        "cassette = \"no-vpc.cassette.json\"\n[expect]\nA1 = \"pass\"\nA2 = \"skip\"\n",
+    )
+    .unwrap();
+    let out = labrun(&krate, &["test", wasm, "cases/wrong.toml"]);
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.starts_with(
+            "FAIL  cases/wrong.toml: A1: expected pass, got fail (VPC vpc-user05 not found"
+        ),
+        "{said}"
+    );
+    assert!(!said.contains("A2"), "A2 matched: {said}");
+
+    // Never overwrites: the crate's directory exists.
+    let out = labrun(&dir, &["new", "step", "vpc-check", "--component"]);
+    assert_eq!(out.status.code(), Some(64));
+    assert_eq!(
+        text(&out.stderr),
+        "labrun: ./vpc-check exists already: labrun new never overwrites; choose another name or --dir\n"
+    );
+}
+
+#[test]
+fn a_new_component_can_build_against_a_checkouts_sdk() {
+    let dir = scratch("component-sdk");
+    let sdk = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/sdk");
+    let wasm = new_component(&dir, "sdk-step", &["--sdk", sdk.to_str().unwrap()]);
+    assert!(
+        !dir.join("sdk-step/vendor").exists(),
+        "--sdk vendors nothing"
+    );
+    let manifest = std::fs::read_to_string(dir.join("sdk-step/Cargo.toml")).unwrap();
+    let sdk = std::fs::canonicalize(&sdk).unwrap();
+    assert!(
+        manifest.contains(&format!(
+            "labrun-step-sdk = {{ path = \"{}\" }}",
+            sdk.display()
+        )),
+        "{manifest}"
+    );
+    let out = labrun(
+        &dir.join("sdk-step"),
+        &[
+            "test",
+            wasm.to_str().unwrap(),
+            "cases/finished.toml",
+            "cases/no-vpc.toml",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+}
+
+#[test]
+fn a_bad_sdk_or_crate_name_is_refused_before_anything_is_written() {
+    let dir = scratch("component-bad");
+    std::fs::write(dir.join("Cargo.toml"), "[package]\nname = \"other\"\n").unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["new", "step", "s", "--component", "--sdk", "missing"],
+            "labrun: --sdk missing: cannot read missing/Cargo.toml (No such file or directory (os error 2)): give the directory of labrun's step SDK (plugins/sdk in a labrun checkout), or leave --sdk out to get the SDK this labrun carries\n",
+        ),
+        (
+            &["new", "step", "s", "--component", "--sdk", "."],
+            "labrun: --sdk .: ./Cargo.toml is not the labrun-step-sdk crate: give the directory of labrun's step SDK (plugins/sdk in a labrun checkout), or leave --sdk out\n",
+        ),
+        (
+            &["new", "step", "fn", "--component"],
+            "labrun: `fn` cannot name a Rust crate (a keyword, a standard crate or one the step depends on): choose another name, e.g. fn-step\n",
+        ),
+        (
+            &["new", "step", "s", "--component", "--dir", "nowhere"],
+            "labrun: --dir nowhere is not a directory: create it first\n",
+        ),
+        (
+            &["new", "step", "s", "--sdk", "."],
+            "labrun: --sdk . is for a component's crate: add --component, or leave --sdk out for a Rhai step\n",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = labrun(&dir, args);
+        assert_eq!(out.status.code(), Some(64), "{args:?}");
+        assert_eq!(text(&out.stderr), expected, "{args:?}");
+        assert_eq!(text(&out.stdout), "", "{args:?}");
+    }
+    let mut left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["Cargo.toml"], "nothing was written");
+}

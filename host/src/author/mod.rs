@@ -4,6 +4,7 @@
 //! [`crate::plan`] and [`crate::execute`].
 
 pub mod cases;
+pub mod component;
 pub mod new;
 
 /// clap's help goes to stdout (exit 0); its errors become one line (exit 64).

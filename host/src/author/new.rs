@@ -1,13 +1,15 @@
 //! `labrun new step NAME`: a starter Rhai step and two `labrun test` cases beside it
 //! (a finished trainee, and one whose VPC is missing), so an author starts from a step
 //! that runs, reports in ja and en, and has regression cases that pass. Nothing is
-//! overwritten.
+//! overwritten. `--component` writes a Rust crate for the same step instead
+//! ([`super::component`]).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
 
+use super::component;
 use crate::outcome::exit;
 
 #[derive(Debug, Parser)]
@@ -27,9 +29,16 @@ pub struct NewFlags {
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub dir: PathBuf,
 
-    /// Write a Rust WebAssembly component crate instead of a Rhai script.
+    /// Write a Rust crate (DIR/NAME/) that builds the step as a WebAssembly component,
+    /// instead of a Rhai script.
     #[arg(long)]
     pub component: bool,
+
+    /// With --component: the labrun-step-sdk crate to build against (a labrun
+    /// checkout's plugins/sdk) instead of the copy of the SDK and WIT this labrun
+    /// writes into the crate.
+    #[arg(long, value_name = "PATH")]
+    pub sdk: Option<PathBuf>,
 }
 
 /// `labrun new …`; returns the exit code.
@@ -38,6 +47,26 @@ pub fn main(args: Vec<OsString>) -> u8 {
         Ok(flags) => flags,
         Err(e) => return super::clap_error(e, "labrun new --help"),
     };
+    if flags.component {
+        return match write_component(&flags) {
+            Ok(files) => {
+                for f in &files {
+                    println!("wrote {}", f.display());
+                }
+                let dir = flags.dir.join(&flags.name);
+                let wasm = component::lib_name(&flags.name);
+                println!(
+                    "next: cd {} && cargo build --release && labrun test target/wasm32-wasip2/release/{wasm}.wasm cases/*.toml",
+                    dir.display()
+                );
+                exit::PASS
+            }
+            Err(e) => {
+                eprintln!("labrun: {e}");
+                exit::BAD_INPUT
+            }
+        };
+    }
     match write_step(&flags) {
         Ok(files) => {
             for f in &files {
@@ -76,37 +105,62 @@ fn check_name(name: &str) -> Result<(), String> {
     }
 }
 
+fn check_dir(dir: &Path) -> Result<(), String> {
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(format!(
+            "--dir {} is not a directory: create it first",
+            dir.display()
+        ))
+    }
+}
+
+/// Writes DIR/NAME/, a crate for the component (see [`component`]); returns its files.
+/// Every input is checked before anything is written.
+fn write_component(flags: &NewFlags) -> Result<Vec<PathBuf>, String> {
+    check_name(&flags.name)?;
+    component::check_crate_name(&flags.name)?;
+    check_dir(&flags.dir)?;
+    let sdk = flags.sdk.as_deref().map(component::check_sdk).transpose()?;
+    let root = flags.dir.join(&flags.name);
+    if root.exists() {
+        return Err(format!(
+            "{} exists already: labrun new never overwrites; choose another name or --dir",
+            root.display()
+        ));
+    }
+    let files = component::files(&flags.name, sdk.as_deref(), starter_cases(&flags.name));
+    for (path, text) in &files {
+        let path = root.join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        }
+        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(files.into_iter().map(|(p, _)| root.join(p)).collect())
+}
+
 /// Writes the files; the first is the script, the rest the cases.
 fn write_step(flags: &NewFlags) -> Result<Vec<PathBuf>, String> {
     check_name(&flags.name)?;
-    if flags.component {
-        return Err(
-            "labrun new step --component is not available yet: start from plugins/step3 (see README, \"Writing a step as a WebAssembly component\")"
-                .to_string(),
-        );
-    }
-    if !flags.dir.is_dir() {
+    if let Some(sdk) = &flags.sdk {
         return Err(format!(
-            "--dir {} is not a directory: create it first",
-            flags.dir.display()
+            "--sdk {} is for a component's crate: add --component, or leave --sdk out for a Rhai step",
+            sdk.display()
         ));
     }
+    check_dir(&flags.dir)?;
     let name = &flags.name;
     let script = flags.dir.join(format!("{name}.rhai"));
     let cases = flags.dir.join(format!("{name}.cases"));
-    let files: Vec<(PathBuf, String)> = vec![
-        (script.clone(), starter_script(name)),
-        (cases.join("finished.toml"), FINISHED_CASE.to_string()),
-        (
-            cases.join("finished.cassette.json"),
-            cassette(name, "10.0.0.0/16", true),
-        ),
-        (cases.join("no-vpc.toml"), NO_VPC_CASE.to_string()),
-        (
-            cases.join("no-vpc.cassette.json"),
-            cassette(name, "", false),
-        ),
-    ];
+    let mut files = vec![(script.clone(), starter_script(name))];
+    files.extend(
+        starter_cases(name)
+            .into_iter()
+            .map(|(file, text)| (cases.join(file), text)),
+    );
     for (path, _) in &files {
         if path.exists() {
             return Err(format!(
@@ -121,6 +175,20 @@ fn write_step(flags: &NewFlags) -> Result<Vec<PathBuf>, String> {
         std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     Ok(files.into_iter().map(|(p, _)| p).collect())
+}
+
+/// The starter's cases, (file name, text): a finished trainee, and one whose VPC is
+/// missing. The same for the script and the component.
+fn starter_cases(name: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("finished.toml", FINISHED_CASE.to_string()),
+        (
+            "finished.cassette.json",
+            cassette(name, "10.0.0.0/16", true),
+        ),
+        ("no-vpc.toml", NO_VPC_CASE.to_string()),
+        ("no-vpc.cassette.json", cassette(name, "", false)),
+    ]
 }
 
 fn starter_script(name: &str) -> String {
