@@ -561,7 +561,11 @@ fn imported_operations(component: &Component, engine: &Engine) -> Vec<String> {
         let ComponentItem::ComponentInstance(instance) = item.ty else {
             continue;
         };
-        for (func, _) in instance.exports(engine) {
+        for (func, ty) in instance.exports(engine) {
+            // An interface also exports its types (`cap-error`): only functions are operations.
+            if !matches!(ty.ty, ComponentItem::ComponentFunc(_)) {
+                continue;
+            }
             let known = (cap.operations)().iter().find(|op| op.wit_name() == func);
             ops.push(match known {
                 Some(op) => format!("{}.{}", cap.name, op.name),
