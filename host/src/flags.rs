@@ -67,7 +67,7 @@ pub struct Flags {
 
     /// File holding a MySQL password (first line), repeatable: `FILE` is the Aurora
     /// master password (also LABRUN_MYSQL_PASSWORD); `NAME=FILE` a named credential
-    /// that a check picks with `credential: "NAME"` (also LABRUN_MYSQL_PASSWORD_<NAME>),
+    /// that a check picks with `credential: "NAME"` (also `LABRUN_MYSQL_PASSWORD_<NAME>`),
     /// e.g. `local=FILE` for the web server's own MySQL (Step 1 C3).
     #[arg(long, value_name = "[NAME=]FILE", value_parser = parse_password_file)]
     pub mysql_password_file: Vec<PasswordFile>,

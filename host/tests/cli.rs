@@ -1441,5 +1441,15 @@ fn bad_mysql_password_files_are_one_line_before_anything_runs() {
         &format!("local={}", good.display()),
     ]);
     assert_one_line_bad_input(&out, "--mysql-password-file local=… is given twice");
+    // Aurora's password from a file and from a prompt: one of them.
+    let out = labrun(&[
+        tiny.to_str().unwrap(),
+        "--param",
+        "user=user05",
+        "--mysql-password-file",
+        good.to_str().unwrap(),
+        "--ask-mysql-password",
+    ]);
+    assert_one_line_bad_input(&out, "both give the Aurora password");
     let _ = std::fs::remove_dir_all(&dir);
 }
