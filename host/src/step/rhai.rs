@@ -993,6 +993,72 @@ mod tests {
     }
 
     #[test]
+    fn a_sibling_catalog_gives_the_titles_and_the_messages() {
+        let limits = Limits::default();
+        let dir = std::env::temp_dir().join(format!("labrun-rhai-catalog-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.rhai");
+        let catalog = dir.join("s.messages.toml");
+        std::fs::write(
+            &path,
+            "fn describe() { #{ name: \"s\", checks: [\"A1\"] } }\nfn run(p) {}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            &catalog,
+            "[step]\ntitle = { en = \"S\", ja = \"エス\" }\n[A1]\ntitle = { en = \"one\", ja = \"一\" }\nok = { en = \"{x} and {y}\", ja = \"{y}・{x}\" }\n",
+        )
+        .unwrap();
+        let step = RhaiStep::load(&path, &limits).unwrap();
+        assert_eq!(step.info().title, Message::new("S", "エス"));
+        assert_eq!(step.info().titles["A1"], Message::new("one", "一"));
+
+        // msg(): plain values in both languages, #{ en, ja } per language, and a
+        // missing value is a script error naming it.
+        let mut engine = sandboxed_engine(&limits, Instant::now() + limits.wall_clock);
+        register_msg(&mut engine, &step.catalog);
+        let m: Map = engine
+            .eval(r#"msg("A1", "ok", #{ x: 5, y: #{ en: "a, b", ja: "a、b" } })"#)
+            .unwrap();
+        assert_eq!(m["en"].to_string(), "5 and a, b");
+        assert_eq!(m["ja"].to_string(), "a、b・5");
+        let err = engine
+            .eval::<Map>(r#"msg("A1", "ok", #{ x: 5 })"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("message A1.ok needs a value for {y}"), "{err}");
+
+        // Titles in both places, or a declared check without one, are refused.
+        std::fs::write(
+            &path,
+            "fn describe() { #{ name: \"s\", checks: [\"A1\"], titles: #{ A1: #{ en: \"x\", ja: \"x\" } } } }\nfn run(p) {}\n",
+        )
+        .unwrap();
+        let err = RhaiStep::load(&path, &limits).err().unwrap();
+        assert!(
+            err.contains("both here and in the message catalog"),
+            "{err}"
+        );
+        std::fs::write(
+            &path,
+            "fn describe() { #{ name: \"s\", checks: [\"A1\", \"A2\"] } }\nfn run(p) {}\n",
+        )
+        .unwrap();
+        let err = RhaiStep::load(&path, &limits).err().unwrap();
+        assert!(
+            err.contains("its message catalog: [A2] has no title"),
+            "{err}"
+        );
+        std::fs::write(&catalog, "[A1\n").unwrap();
+        let err = RhaiStep::load(&path, &limits).err().unwrap();
+        assert!(
+            err.starts_with(&format!("{}: line 1: not valid TOML", catalog.display())),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
     fn a_describe_declaring_bad_checks_is_refused_in_one_line() {
         let limits = Limits::default();
         let dir = std::env::temp_dir().join(format!("labrun-rhai-unit-{}", std::process::id()));
