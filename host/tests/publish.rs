@@ -313,6 +313,119 @@ fn publish_pull_run_the_step3_component() {
 }
 
 #[test]
+fn a_script_travels_with_its_message_catalog() {
+    let reg = Registry::start(None);
+    let s = Scratch::new("catalog");
+    // A copy: the catalog beside the script is what publish packs.
+    for f in ["step3.rhai", "step3.messages.toml"] {
+        std::fs::copy(repo_root().join("scripts").join(f), s.path(f)).unwrap();
+    }
+    let step = s.path("step3.rhai");
+    let to = reg.reference("labs/step3-script:1.0.0");
+    let digest = publish(&s, &step, &to);
+    assert_ok(&labrun(&s, &["plugin", "pull", &to, "--insecure"]));
+    let manifest: Value = serde_json::from_slice(
+        &std::fs::read(
+            s.path("cache/oci/blobs/sha256")
+                .join(&digest["sha256:".len()..]),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let layers = manifest["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 2, "{manifest}");
+    assert_eq!(
+        layers[1]["mediaType"],
+        "application/vnd.labrun.step.messages.v1+toml"
+    );
+    let catalog = std::fs::read(s.path("step3.messages.toml")).unwrap();
+    assert_eq!(layers[1]["size"], catalog.len() as u64);
+
+    let cassette = repo_root().join("examples/step3-user05.cassette.json");
+    let run = |step: &str| {
+        labrun(
+            &s,
+            &[
+                step,
+                "--param",
+                "user=user05",
+                "--replay",
+                cassette.to_str().unwrap(),
+                "--format",
+                "json",
+                "--insecure",
+            ],
+        )
+    };
+    let local = run(step.to_str().unwrap());
+    assert_ok(&local);
+    // Without its catalog beside it the script cannot say a word: the pulled copy
+    // passing like the local one shows the catalog came along.
+    std::fs::remove_file(s.path("step3.messages.toml")).unwrap();
+    let remote = run(&to);
+    assert_ok(&remote);
+    assert_eq!(report(&remote), report(&local));
+
+    // A wording change is new content: the same tag refuses it, a new version takes it.
+    std::fs::write(
+        s.path("step3.messages.toml"),
+        String::from_utf8(catalog)
+            .unwrap()
+            .replace("is a member of", "belongs to"),
+    )
+    .unwrap();
+    let again = labrun(
+        &s,
+        &[
+            "plugin",
+            "publish",
+            step.to_str().unwrap(),
+            "--to",
+            &to,
+            "--insecure",
+        ],
+    );
+    assert_refused(&again, BAD_INPUT, "already holds a different artifact");
+    let v2 = reg.reference("labs/step3-script:1.0.1");
+    let digest2 = publish(&s, &step, &v2);
+    assert_ne!(digest2, digest);
+    let changed = run(&v2);
+    assert!(
+        stdout(&changed).contains("belongs to"),
+        "{}",
+        stdout(&changed)
+    );
+
+    // A broken catalog is refused before anything runs, by run and publish alike.
+    std::fs::write(
+        s.path("step3.messages.toml"),
+        "[A1]\ntitle = { en = \"t\", ja = \"t\" }\nok = { en = \"{a}\", ja = \"{b}\" }\n",
+    )
+    .unwrap();
+    assert_refused(
+        &run(step.to_str().unwrap()),
+        BAD_INPUT,
+        "step3.messages.toml: `A1.ok`: unknown placeholder {b} in ja",
+    );
+    let v3 = reg.reference("labs/step3-script:1.0.2");
+    assert_refused(
+        &labrun(
+            &s,
+            &[
+                "plugin",
+                "publish",
+                step.to_str().unwrap(),
+                "--to",
+                &v3,
+                "--insecure",
+            ],
+        ),
+        BAD_INPUT,
+        "unknown placeholder {b} in ja",
+    );
+}
+
+#[test]
 fn overwriting_a_tag_with_another_step_is_refused() {
     let reg = Registry::start(None);
     let s = Scratch::new("overwrite");

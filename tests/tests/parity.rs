@@ -1,5 +1,6 @@
 //! Parity: the Step-3 script and the Step-3 plugin give the same verdicts.
 //!
+//! Both read their words from `scripts/step3.messages.toml` (the component embeds it).
 //! Every `Broken` variant is built in moto (one account, one trainee per variant, with
 //! its network served on 127.0.0.1), then `scripts/step3.rhai` and the step3 component
 //! (`$LABRUN_STEP3_WASM`, built by tests/run) each check all trainees in one run;

@@ -4,7 +4,10 @@
 //!   `application/vnd.wasm.config.v0+json` (`architecture: wasm`, `os: wasip2`,
 //!   `layerDigests`, `component.{imports,exports}`), one `application/wasm` layer.
 //! - Rhai scripts: config `application/vnd.labrun.step.config.v1+json`, one
-//!   `application/vnd.labrun.step.rhai.v1` layer.
+//!   `application/vnd.labrun.step.rhai.v1` layer, and the script's message catalog
+//!   (`<stem>.messages.toml`) when it has one as an
+//!   `application/vnd.labrun.step.messages.v1+toml` layer: the manifest digest, and so
+//!   the lockfile and signatures, cover it like the script.
 //! - Signatures: artifactType `application/vnd.dev.labrun.signature.v1`, an empty
 //!   config, one JSON layer, `subject` = the signed manifest.
 
@@ -18,6 +21,7 @@ pub const WASM_CONFIG: &str = "application/vnd.wasm.config.v0+json";
 pub const WASM_LAYER: &str = "application/wasm";
 pub const RHAI_CONFIG: &str = "application/vnd.labrun.step.config.v1+json";
 pub const RHAI_LAYER: &str = "application/vnd.labrun.step.rhai.v1";
+pub const MESSAGES_LAYER: &str = "application/vnd.labrun.step.messages.v1+toml";
 pub const SIGNATURE_ARTIFACT: &str = "application/vnd.dev.labrun.signature.v1";
 pub const SIGNATURE_LAYER: &str = "application/vnd.dev.labrun.signature.v1+json";
 pub const EMPTY_CONFIG: &str = "application/vnd.oci.empty.v1+json";
@@ -161,6 +165,29 @@ impl Manifest {
             _ => Err(format!(
                 "not a labrun step: expected exactly one {} layer, found {}",
                 kind.layer_media_type(),
+                layers.len()
+            )),
+        }
+    }
+}
+
+impl Manifest {
+    /// The message catalog layer of a Rhai step, if it has one; more than one is not a
+    /// labrun step.
+    pub fn messages_layer(&self) -> Result<Option<&Descriptor>, String> {
+        let layers: Vec<&Descriptor> = self
+            .layers
+            .iter()
+            .filter(|l| l.media_type == MESSAGES_LAYER)
+            .collect();
+        match layers.as_slice() {
+            [] => Ok(None),
+            [one] if self.config.media_type == RHAI_CONFIG => Ok(Some(one)),
+            [_] => Err(format!(
+                "not a labrun step: a {MESSAGES_LAYER} layer belongs to a Rhai step only"
+            )),
+            _ => Err(format!(
+                "not a labrun step: expected at most one {MESSAGES_LAYER} layer, found {}",
                 layers.len()
             )),
         }

@@ -422,8 +422,14 @@ pub async fn pull(text: &str, fetch: &FetchArgs) -> Result<Pulled, Failure> {
     let (kind, layer) = manifest
         .step_layer()
         .map_err(|e| Failure::refused(format!("{shown}: {e}")))?;
+    let messages = manifest
+        .messages_layer()
+        .map_err(|e| Failure::refused(format!("{shown}: {e}")))?;
+    let mut blobs = vec![("config", &manifest.config), ("step layer", layer)];
+    blobs.extend(messages.map(|m| ("message catalog", m)));
     let mut step_bytes = Vec::new();
-    for (what, desc) in [("config", &manifest.config), ("step layer", layer)] {
+    let mut catalog_bytes = None;
+    for (what, desc) in blobs {
         let bytes = match store.read(&desc.digest)? {
             Some(b) => b,
             None if offline => {
@@ -446,7 +452,11 @@ pub async fn pull(text: &str, fetch: &FetchArgs) -> Result<Pulled, Failure> {
                 desc.size
             )));
         }
-        step_bytes = bytes;
+        match what {
+            "step layer" => step_bytes = bytes,
+            "message catalog" => catalog_bytes = Some(bytes),
+            _ => {}
+        }
     }
 
     if !trusted.is_empty() {
@@ -457,6 +467,10 @@ pub async fn pull(text: &str, fetch: &FetchArgs) -> Result<Pulled, Failure> {
         verify_signatures(&store, &shown, &digest, &trusted, &fetch.trusted_keys)?;
     }
 
+    // The catalog first: the step file beside it is what a run loads.
+    if let Some(bytes) = &catalog_bytes {
+        store.step_file(&digest, "messages.toml", bytes)?;
+    }
     let path = store.step_file(&digest, kind.extension(), &step_bytes)?;
     Ok(Pulled { digest, kind, path })
 }
@@ -654,7 +668,29 @@ pub async fn publish(
     layer
         .annotations
         .insert(artifact::ANN_TITLE.to_string(), file_name);
-    described.config["layerDigests"] = json!([layer.digest]);
+    // A script's message catalog travels with it as a second layer.
+    let catalog_path = crate::step::messages::sibling_path(path);
+    let catalog = match described.kind {
+        Kind::Rhai if catalog_path.is_file() => {
+            let bytes = std::fs::read(&catalog_path).map_err(|e| {
+                Failure::refused(format!(
+                    "cannot read message catalog {}: {e}",
+                    catalog_path.display()
+                ))
+            })?;
+            let mut d = Descriptor::of(artifact::MESSAGES_LAYER, &bytes);
+            d.annotations.insert(
+                artifact::ANN_TITLE.to_string(),
+                format!("{}.messages.toml", described.name),
+            );
+            Some((d, bytes))
+        }
+        _ => None,
+    };
+    let mut layers = vec![layer.clone()];
+    layers.extend(catalog.iter().map(|(d, _)| d.clone()));
+    described.config["layerDigests"] =
+        json!(layers.iter().map(|l| l.digest.clone()).collect::<Vec<_>>());
     let config_bytes = serde_json::to_vec(&described.config).expect("config serializes");
     let config = Descriptor::of(described.kind.config_media_type(), &config_bytes);
 
@@ -677,7 +713,7 @@ pub async fn publish(
         artifact::ANN_CAPABILITIES.to_string(),
         described.capabilities.join(","),
     );
-    let manifest = Manifest::new(config.clone(), vec![layer.clone()], annotations);
+    let manifest = Manifest::new(config.clone(), layers.clone(), annotations);
     let manifest_bytes = serde_json::to_vec(&manifest).expect("manifest serializes");
     let digest = sha256_digest(&manifest_bytes);
 
@@ -687,8 +723,20 @@ pub async fn publish(
         let same = existing_digest == digest
             || serde_json::from_slice::<Manifest>(&existing)
                 .ok()
-                .and_then(|m| m.step_layer().ok().map(|(k, l)| (k, l.digest.clone())))
-                == Some((described.kind, layer.digest.clone()));
+                .and_then(|m| {
+                    let (k, _) = m.step_layer().ok()?;
+                    Some((
+                        k,
+                        m.layers
+                            .iter()
+                            .map(|l| l.digest.clone())
+                            .collect::<Vec<_>>(),
+                    ))
+                })
+                == Some((
+                    described.kind,
+                    layers.iter().map(|l| l.digest.clone()).collect(),
+                ));
         if same {
             eprintln!(
                 "labrun: {target} already holds this step ({existing_digest}); nothing to push"
@@ -703,6 +751,9 @@ pub async fn publish(
         .put_blob(&config.digest, Bytes::from(config_bytes))
         .await?;
     registry.put_blob(&layer.digest, Bytes::from(bytes)).await?;
+    if let Some((d, b)) = catalog {
+        registry.put_blob(&d.digest, Bytes::from(b)).await?;
+    }
     registry
         .put_manifest(
             &tag,

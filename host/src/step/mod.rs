@@ -3,6 +3,7 @@
 //! trainee, calling capabilities through its [`crate::gate::Gate`] and reporting
 //! outcomes into a [`Collector`] under the run's [`Limits`].
 
+pub mod messages;
 pub mod rhai;
 pub mod wasm;
 

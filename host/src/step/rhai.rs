@@ -18,6 +18,7 @@ use rhai::{
 use serde_json::Value;
 use tokio::runtime::Handle;
 
+use super::messages::{self, Catalog};
 use super::{
     bounded_evidence, request_too_big, Collector, Limits, RunContext, StepInfo, MAX_REQUEST_BYTES,
 };
@@ -35,6 +36,8 @@ pub struct RhaiStep {
     path: String,
     ast: AST,
     info: StepInfo,
+    /// The step's message catalog (`<stem>.messages.toml` beside it), for `msg(…)`.
+    catalog: Arc<Catalog>,
 }
 
 impl RhaiStep {
@@ -108,11 +111,14 @@ impl RhaiStep {
                     format!("{shown}: describe() failed: {}", inert(&eval_error_text(*e)))
                 }
             })?;
-        let info = step_info(&described).map_err(|e| format!("{shown}: describe(): {e}"))?;
+        let catalog = messages::load_beside(path)?;
+        let info = step_info(&described, catalog.as_ref())
+            .map_err(|e| format!("{shown}: describe(): {e}"))?;
         Ok(RhaiStep {
             path: shown,
             ast,
             info,
+            catalog: Arc::new(catalog.unwrap_or_default()),
         })
     }
 
@@ -197,6 +203,7 @@ impl RhaiStep {
         }
         engine.register_static_module("report", report_module(&bridge).into());
         engine.register_static_module("log", log_module(&bridge).into());
+        register_msg(&mut engine, &self.catalog);
 
         let params: Map = ctx
             .params
@@ -503,7 +510,47 @@ fn log_module(bridge: &Arc<Bridge>) -> Module {
     module
 }
 
-fn step_info(described: &Dynamic) -> Result<StepInfo, String> {
+/// `msg(id, key, vars)` (and `msg(id, key)`): template `id.key` of the step's catalog
+/// filled from the map `vars`, as `#{ en, ja }`. A value that is itself `#{ en, ja }`
+/// fills each language with its own text; any other value is shown as `${value}` is.
+fn register_msg(engine: &mut Engine, catalog: &Arc<Catalog>) {
+    fn fill(catalog: &Catalog, id: &str, key: &str, vars: &Map, pos: Position) -> RhaiResult<Map> {
+        let vars = vars
+            .iter()
+            .map(|(name, v)| {
+                let each = v.clone().try_cast::<Map>().and_then(|m| {
+                    let lang = |l: &str| m.get(l).and_then(|t| t.clone().into_string().ok());
+                    Some(Message::new(lang("en")?, lang("ja")?))
+                });
+                let var = match each {
+                    Some(m) => messages::Var::Each(m),
+                    None => messages::Var::Same(v.to_string()),
+                };
+                (name.to_string(), var)
+            })
+            .collect();
+        let m = catalog
+            .format(id, key, &vars)
+            .map_err(|e| runtime_error(e, pos))?;
+        let mut out = Map::new();
+        out.insert("en".into(), m.en.into());
+        out.insert("ja".into(), m.ja.into());
+        Ok(out)
+    }
+    let c = catalog.clone();
+    engine.register_fn(
+        "msg",
+        move |ctx: NativeCallContext, id: &str, key: &str, vars: Map| {
+            fill(&c, id, key, &vars, ctx.call_position())
+        },
+    );
+    let c = catalog.clone();
+    engine.register_fn("msg", move |ctx: NativeCallContext, id: &str, key: &str| {
+        fill(&c, id, key, &Map::new(), ctx.call_position())
+    });
+}
+
+fn step_info(described: &Dynamic, catalog: Option<&Catalog>) -> Result<StepInfo, String> {
     let map = described
         .clone()
         .try_cast::<Map>()
@@ -524,7 +571,9 @@ fn step_info(described: &Dynamic) -> Result<StepInfo, String> {
                 t.get("ja").and_then(text).unwrap_or_default(),
             )
         }
-        None => Message::new(name.clone(), name.clone()),
+        None => catalog
+            .and_then(|c| c.title(messages::STEP_SECTION))
+            .unwrap_or_else(|| Message::new(name.clone(), name.clone())),
     };
     let mut params = BTreeMap::new();
     if let Some(p) = map.get("params") {
@@ -582,6 +631,17 @@ fn step_info(described: &Dynamic) -> Result<StepInfo, String> {
                     m.get("ja").and_then(text).unwrap_or_default(),
                 ),
             );
+        }
+    }
+    if let Some(c) = catalog {
+        c.check_ids(&checks)
+            .map_err(|e| format!("its message catalog: {e}"))?;
+        let from_catalog = c.titles();
+        if !from_catalog.is_empty() {
+            if !titles.is_empty() {
+                return Err("`titles` is given both here and in the message catalog: keep them in the catalog only".to_string());
+            }
+            titles = from_catalog;
         }
     }
     let info = StepInfo {
@@ -933,6 +993,72 @@ mod tests {
     }
 
     #[test]
+    fn a_sibling_catalog_gives_the_titles_and_the_messages() {
+        let limits = Limits::default();
+        let dir = std::env::temp_dir().join(format!("labrun-rhai-catalog-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.rhai");
+        let catalog = dir.join("s.messages.toml");
+        std::fs::write(
+            &path,
+            "fn describe() { #{ name: \"s\", checks: [\"A1\"] } }\nfn run(p) {}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            &catalog,
+            "[step]\ntitle = { en = \"S\", ja = \"エス\" }\n[A1]\ntitle = { en = \"one\", ja = \"一\" }\nok = { en = \"{x} and {y}\", ja = \"{y}・{x}\" }\n",
+        )
+        .unwrap();
+        let step = RhaiStep::load(&path, &limits).unwrap();
+        assert_eq!(step.info().title, Message::new("S", "エス"));
+        assert_eq!(step.info().titles["A1"], Message::new("one", "一"));
+
+        // msg(): plain values in both languages, #{ en, ja } per language, and a
+        // missing value is a script error naming it.
+        let mut engine = sandboxed_engine(&limits, Instant::now() + limits.wall_clock);
+        register_msg(&mut engine, &step.catalog);
+        let m: Map = engine
+            .eval(r#"msg("A1", "ok", #{ x: 5, y: #{ en: "a, b", ja: "a、b" } })"#)
+            .unwrap();
+        assert_eq!(m["en"].to_string(), "5 and a, b");
+        assert_eq!(m["ja"].to_string(), "a、b・5");
+        let err = engine
+            .eval::<Map>(r#"msg("A1", "ok", #{ x: 5 })"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("message A1.ok needs a value for {y}"), "{err}");
+
+        // Titles in both places, or a declared check without one, are refused.
+        std::fs::write(
+            &path,
+            "fn describe() { #{ name: \"s\", checks: [\"A1\"], titles: #{ A1: #{ en: \"x\", ja: \"x\" } } } }\nfn run(p) {}\n",
+        )
+        .unwrap();
+        let err = RhaiStep::load(&path, &limits).err().unwrap();
+        assert!(
+            err.contains("both here and in the message catalog"),
+            "{err}"
+        );
+        std::fs::write(
+            &path,
+            "fn describe() { #{ name: \"s\", checks: [\"A1\", \"A2\"] } }\nfn run(p) {}\n",
+        )
+        .unwrap();
+        let err = RhaiStep::load(&path, &limits).err().unwrap();
+        assert!(
+            err.contains("its message catalog: [A2] has no title"),
+            "{err}"
+        );
+        std::fs::write(&catalog, "[A1\n").unwrap();
+        let err = RhaiStep::load(&path, &limits).err().unwrap();
+        assert!(
+            err.starts_with(&format!("{}: line 1: not valid TOML", catalog.display())),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
     fn a_describe_declaring_bad_checks_is_refused_in_one_line() {
         let limits = Limits::default();
         let dir = std::env::temp_dir().join(format!("labrun-rhai-unit-{}", std::process::id()));
@@ -972,7 +1098,7 @@ mod tests {
                     "#{{ name: \"s\", params: {params}, checks: [\"A1\"] }}"
                 ))
                 .unwrap();
-            step_info(&value)
+            step_info(&value, None)
         };
         let info = described(
             r#"#{ user: "trainee id", reader: #{ about: "reader", "default": "wp-{user}-slave" },

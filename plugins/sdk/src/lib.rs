@@ -27,6 +27,10 @@
 //! export_step!(Hello);
 //! ```
 //!
+//! [`lab`] has the lab library (typed lookups into [`shapes`], CIDR and
+//! security-group helpers, `guard`, pass/fail with catalog [`Message`]s); a step's
+//! words can live in a [`Catalog`] shared with its Rhai script.
+//!
 //! Capability calls take and return `serde_json::Value` in the shapes documented in
 //! `wit/labrun-host.wit` (AWS: the AWS CLI JSON shape). A component imports only the
 //! capabilities it calls; that import list is what labrun grants or refuses.
@@ -36,6 +40,12 @@ use std::collections::HashMap;
 use std::fmt;
 
 pub use serde_json::{self, json, Value};
+
+pub mod lab;
+pub mod messages;
+pub mod shapes;
+
+pub use messages::{Catalog, Message, Var};
 
 #[doc(hidden)]
 pub mod bindings {
@@ -110,6 +120,21 @@ impl Info {
     /// A checklist id's title (en, ja), for `labrun describe`.
     pub fn title(mut self, id: &str, en: &str, ja: &str) -> Info {
         self.titles.push((id.into(), en.into(), ja.into()));
+        self
+    }
+
+    /// The step's title (section `step`) and every declared check's title from a
+    /// message catalog; call after [`Info::checks`].
+    pub fn titles_from(mut self, catalog: &Catalog) -> Info {
+        if let Some(t) = catalog.title("step") {
+            self.title_en = t.en;
+            self.title_ja = t.ja;
+        }
+        for id in &self.checks {
+            if let Some(t) = catalog.title(id) {
+                self.titles.push((id.clone(), t.en, t.ja));
+            }
+        }
         self
     }
 
