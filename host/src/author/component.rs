@@ -271,9 +271,9 @@ const STARTER: &str = r#"//! {{name}}: a lab step as a WebAssembly component. Ea
 //! labrun test target/wasm32-wasip2/release/{{lib}}.wasm cases/*.toml
 //! ```
 
-use labrun_step_sdk::{
-    aws, export_step, json, report, CapError, Info, Params, Status, Step, Value,
-};
+use labrun_step_sdk::lab::{self, Checked};
+use labrun_step_sdk::shapes::Vpc;
+use labrun_step_sdk::{export_step, json, Info, Message, Params, Step, Value};
 
 const NAME: &str = "{{name}}";
 
@@ -296,70 +296,72 @@ impl Step for {{Type}} {
         let vpc = params.get("vpc")?;
         let cidr = params.get("cidr")?;
         // A capability error inside a check becomes that check's `error` row.
-        report::guard("A1", || a1_vpc_exists(vpc));
-        report::guard("A2", || a2_vpc_cidr(vpc, cidr));
+        lab::guard("A1", || a1_vpc_exists(vpc));
+        lab::guard("A2", || a2_vpc_cidr(vpc, cidr));
         Ok(())
     }
 }
 
 export_step!({{Type}});
 
-fn a1_vpc_exists(vpc: &str) -> Result<Status, CapError> {
+fn a1_vpc_exists(vpc: &str) -> Checked {
     let Some(found) = find_vpc(vpc)? else {
-        return Ok(report::fail(
+        return lab::fail(
             "A1",
-            format!("VPC {vpc} not found: create it in the VPC console"),
-            format!("VPC {vpc} が見つかりません。VPC コンソールで作成してください"),
+            Message::new(
+                format!("VPC {vpc} not found: create it in the VPC console"),
+                format!("VPC {vpc} が見つかりません。VPC コンソールで作成してください"),
+            ),
             Value::Null,
-        ));
+        );
     };
-    let id = found["VpcId"].as_str().unwrap_or_default();
-    Ok(report::pass(
+    let id = &found.vpc_id;
+    lab::pass(
         "A1",
-        format!("VPC {vpc} exists ({id})"),
-        format!("VPC {vpc} があります ({id})"),
+        Message::new(
+            format!("VPC {vpc} exists ({id})"),
+            format!("VPC {vpc} があります ({id})"),
+        ),
         json!({ "vpc_id": id }),
-    ))
+    )
 }
 
-fn a2_vpc_cidr(vpc: &str, cidr: &str) -> Result<Status, CapError> {
+fn a2_vpc_cidr(vpc: &str, cidr: &str) -> Checked {
     let Some(found) = find_vpc(vpc)? else {
         // Reported for completeness: labrun shows A2 as `skip`, since A1 failed.
-        return Ok(report::fail(
+        return lab::fail(
             "A2",
-            format!("VPC {vpc} not found"),
-            format!("VPC {vpc} が見つかりません"),
+            Message::new(
+                format!("VPC {vpc} not found"),
+                format!("VPC {vpc} が見つかりません"),
+            ),
             Value::Null,
-        ));
+        );
     };
-    let actual = found["CidrBlock"].as_str().unwrap_or_default();
+    let actual = found.cidr_block.unwrap_or_default();
     if actual == cidr {
-        return Ok(report::pass(
+        return lab::pass(
             "A2",
-            format!("VPC {vpc} has CIDR {cidr}"),
-            format!("VPC {vpc} の CIDR は {cidr} です"),
+            Message::new(
+                format!("VPC {vpc} has CIDR {cidr}"),
+                format!("VPC {vpc} の CIDR は {cidr} です"),
+            ),
             Value::Null,
-        ));
+        );
     }
-    Ok(report::fail(
+    lab::fail(
         "A2",
-        format!("VPC {vpc} has CIDR {actual}, not {cidr}: recreate it with {cidr}"),
-        format!("VPC {vpc} の CIDR が {actual} です ({cidr} で作り直してください)"),
+        Message::new(
+            format!("VPC {vpc} has CIDR {actual}, not {cidr}: recreate it with {cidr}"),
+            format!("VPC {vpc} の CIDR が {actual} です ({cidr} で作り直してください)"),
+        ),
         json!({ "cidr": actual }),
-    ))
+    )
 }
 
-/// The account's VPC whose Name tag is `name`, if there is one.
-fn find_vpc(name: &str) -> Result<Option<Value>, CapError> {
-    let answer = aws::call("ec2_describe_vpcs", json!({}))?;
-    let mut vpcs = answer["Vpcs"].as_array().into_iter().flatten();
-    Ok(vpcs.find(|v| name_tag(v) == Some(name)).cloned())
-}
-
-/// A resource's `Name` tag.
-fn name_tag(resource: &Value) -> Option<&str> {
-    let tags = resource["Tags"].as_array()?;
-    tags.iter().find(|t| t["Key"] == "Name")?["Value"].as_str()
+/// The account's VPC whose Name tag is `name`, if there is one (typed: `shapes::Vpc`).
+fn find_vpc(name: &str) -> Result<Option<Vpc>, lab::Error> {
+    Ok(lab::named(lab::vpcs()?, name))
 }
 "#;
 
