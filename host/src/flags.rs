@@ -65,9 +65,12 @@ pub struct Flags {
     #[arg(long = "connect-to", value_name = "HOST:PORT:HOST2:PORT2")]
     pub connect_to: Vec<crate::caps::net::ConnectTo>,
 
-    /// File holding the Aurora/MySQL password (first line). Also LABRUN_MYSQL_PASSWORD.
-    #[arg(long, value_name = "FILE", conflicts_with = "ask_mysql_password")]
-    pub mysql_password_file: Option<PathBuf>,
+    /// File holding a MySQL password (first line), repeatable: `FILE` is the Aurora
+    /// master password (also LABRUN_MYSQL_PASSWORD); `NAME=FILE` a named credential
+    /// that a check picks with `credential: "NAME"` (also `LABRUN_MYSQL_PASSWORD_<NAME>`),
+    /// e.g. `local=FILE` for the web server's own MySQL (Step 1 C3).
+    #[arg(long, value_name = "[NAME=]FILE", value_parser = parse_password_file)]
+    pub mysql_password_file: Vec<PasswordFile>,
 
     /// Ask for the MySQL password on the terminal (not echoed).
     #[arg(long)]
@@ -158,6 +161,49 @@ fn in_range(text: &str, lo: u64, hi: u64) -> Result<u64, String> {
         Ok(_) => Err(format!("{text} is not in {lo}..={hi}")),
         Err(_) => Err(format!("`{text}` is not a whole number in {lo}..={hi}")),
     }
+}
+
+/// One `--mysql-password-file`: the credential's name (`None`: the Aurora password)
+/// and the file holding it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordFile {
+    pub name: Option<String>,
+    pub path: PathBuf,
+}
+
+/// `FILE` or `NAME=FILE` (a `NAME=` prefix only when NAME is a credential name, so a
+/// path with `=` further on stays a path).
+fn parse_password_file(text: &str) -> Result<PasswordFile, String> {
+    if text.is_empty() {
+        return Err(
+            "the file is empty: give FILE or NAME=FILE, e.g. local=/run/local-db.pw".into(),
+        );
+    }
+    if let Some((name, path)) = text.split_once('=') {
+        if !name.contains('/') {
+            if name.is_empty() {
+                return Err(format!(
+                    "`{text}`: the credential name before `=` is empty: give NAME=FILE, e.g. local={path}"
+                ));
+            }
+            if !crate::caps::mysql::credential_name(name) {
+                return Err(format!(
+                    "`{name}` is not a credential name: use lower-case letters, digits and _, e.g. local={path}"
+                ));
+            }
+            if path.is_empty() {
+                return Err(format!("`{text}`: no file after `=`: give {name}=FILE"));
+            }
+            return Ok(PasswordFile {
+                name: Some(name.to_string()),
+                path: PathBuf::from(path),
+            });
+        }
+    }
+    Ok(PasswordFile {
+        name: None,
+        path: PathBuf::from(text),
+    })
 }
 
 fn parse_dns_server(text: &str) -> Result<std::net::SocketAddr, String> {

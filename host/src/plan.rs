@@ -392,23 +392,63 @@ fn check_writable(path: &Path, flag: &str) -> Result<(), PlanError> {
     }
 }
 
-/// Live settings; the MySQL password comes from the operator, never from a step.
+/// The first line of a `--mysql-password-file`; unreadable or empty is a bad flag.
+fn password_from(file: &crate::flags::PasswordFile) -> Result<Secret, PlanError> {
+    let shown = match &file.name {
+        Some(name) => format!("{name}={}", file.path.display()),
+        None => file.path.display().to_string(),
+    };
+    let text = std::fs::read_to_string(&file.path)
+        .map_err(|e| PlanError::Flag(format!("cannot read --mysql-password-file {shown}: {e}")))?;
+    let first = text.lines().next().unwrap_or("").to_string();
+    if first.is_empty() {
+        return Err(PlanError::Flag(format!(
+            "--mysql-password-file {shown} is empty"
+        )));
+    }
+    Ok(Secret::new(first))
+}
+
+/// Live settings; the MySQL passwords come from the operator, never from a step.
 fn settings(flags: &Flags) -> Result<Settings, PlanError> {
-    let mysql_password = if let Some(path) = &flags.mysql_password_file {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            PlanError::Flag(format!(
-                "cannot read --mysql-password-file {}: {e}",
-                path.display()
-            ))
-        })?;
-        let first = text.lines().next().unwrap_or("").to_string();
-        if first.is_empty() {
-            return Err(PlanError::Flag(format!(
-                "--mysql-password-file {} is empty",
-                path.display()
-            )));
+    let mut unnamed = None;
+    let mut named = std::collections::BTreeMap::new();
+    for file in &flags.mysql_password_file {
+        let secret = password_from(file)?;
+        match &file.name {
+            None if unnamed.is_some() => {
+                return Err(PlanError::Flag(
+                    "--mysql-password-file FILE is given twice: the Aurora password is one file (name the others, e.g. local=FILE)".into(),
+                ))
+            }
+            None => unnamed = Some(secret),
+            Some(name) => {
+                if named.insert(name.clone(), secret).is_some() {
+                    return Err(PlanError::Flag(format!(
+                        "--mysql-password-file {name}=… is given twice: one file per credential"
+                    )));
+                }
+            }
         }
-        Some(Secret::new(first))
+    }
+    // The env forms fill what the flags leave open.
+    for (key, value) in std::env::vars() {
+        let Some(name) = key.strip_prefix("LABRUN_MYSQL_PASSWORD_") else {
+            continue;
+        };
+        let name = name.to_ascii_lowercase();
+        if value.is_empty() || !crate::caps::mysql::credential_name(&name) {
+            continue;
+        }
+        named.entry(name).or_insert_with(|| Secret::new(value));
+    }
+    let mysql_password = if let Some(secret) = unnamed {
+        if flags.ask_mysql_password {
+            return Err(PlanError::Flag(
+                "--ask-mysql-password and --mysql-password-file FILE both give the Aurora password: keep one".into(),
+            ));
+        }
+        Some(secret)
     } else if flags.ask_mysql_password {
         let typed = rpassword::prompt_password("MySQL password: ").map_err(|e| {
             PlanError::Flag(format!(
@@ -429,6 +469,7 @@ fn settings(flags: &Flags) -> Result<Settings, PlanError> {
             connect_to: flags.connect_to.clone(),
             dns_server: flags.dns_server,
             mysql_password,
+            mysql_credentials: named,
             timeout: Duration::from_secs(flags.probe_timeout),
             ssh: ssh_pool(flags)?,
         },

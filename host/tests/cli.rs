@@ -1383,3 +1383,73 @@ fn describe_shows_params_with_defaults_checks_and_operations() {
     let out = labrun(&["describe", "--format", "xml", "x.rhai"]);
     assert_one_line_bad_input(&out, "--format xml: use human or json");
 }
+
+#[test]
+fn bad_mysql_password_files_are_one_line_before_anything_runs() {
+    let dir = std::env::temp_dir().join(format!("labrun-cli-pw-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let empty = dir.join("empty.pw");
+    std::fs::write(&empty, "").unwrap();
+    let good = dir.join("good.pw");
+    std::fs::write(&good, "s3cret-local\n").unwrap();
+    let missing = dir.join("missing.pw");
+    let tiny = fixture("tiny.rhai");
+    let run = |value: String| {
+        labrun(&[
+            tiny.to_str().unwrap(),
+            "--param",
+            "user=user05",
+            "--mysql-password-file",
+            &value,
+        ])
+    };
+    let cases = [
+        (
+            format!("={}", good.display()),
+            "the credential name before `=` is empty".to_string(),
+        ),
+        (
+            format!("Local={}", good.display()),
+            "`Local` is not a credential name".to_string(),
+        ),
+        ("local=".to_string(), "no file after `=`".to_string()),
+        (
+            format!("local={}", missing.display()),
+            format!(
+                "cannot read --mysql-password-file local={}",
+                missing.display()
+            ),
+        ),
+        (
+            format!("local={}", empty.display()),
+            format!("--mysql-password-file local={} is empty", empty.display()),
+        ),
+    ];
+    for (value, needle) in cases {
+        let out = run(value);
+        assert_one_line_bad_input(&out, &needle);
+        assert!(!stderr(&out).contains("s3cret-local"), "{}", stderr(&out));
+    }
+    // The same name twice is one line too.
+    let out = labrun(&[
+        tiny.to_str().unwrap(),
+        "--param",
+        "user=user05",
+        "--mysql-password-file",
+        &format!("local={}", good.display()),
+        "--mysql-password-file",
+        &format!("local={}", good.display()),
+    ]);
+    assert_one_line_bad_input(&out, "--mysql-password-file local=… is given twice");
+    // Aurora's password from a file and from a prompt: one of them.
+    let out = labrun(&[
+        tiny.to_str().unwrap(),
+        "--param",
+        "user=user05",
+        "--mysql-password-file",
+        good.to_str().unwrap(),
+        "--ask-mysql-password",
+    ]);
+    assert_one_line_bad_input(&out, "both give the Aurora password");
+    let _ = std::fs::remove_dir_all(&dir);
+}

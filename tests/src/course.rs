@@ -167,6 +167,7 @@ impl Edition {
                 ("key", format!("1day-{t}")),
                 ("database", "wordpress".into()),
                 ("local_db_user", "root".into()),
+                ("local_db_credential", "local".into()),
                 ("table_prefix", "wp_".into()),
             ]),
             Step::Two => p.extend([

@@ -197,3 +197,176 @@ async fn step2_in_server_outcomes_pass_finished_and_each_break_fails_only_its_tr
         assert!(!run.stderr.contains(secret), "a secret in the log");
     }
 }
+
+/// labrun's Step-1 run for `worlds` through `ssh`, with `extra` before the routes.
+fn step1_run(
+    acct: &TestAccount,
+    ssh: &SshEnv,
+    net: &CourseNet,
+    worlds: &[CourseWorld],
+    extra: &[String],
+    env: &[(&str, &str)],
+) -> LabrunRun {
+    let mut cmd = acct.labrun();
+    cmd.arg(Step::One.script());
+    for w in worlds {
+        cmd.args(["--trainee", &w.trainee]);
+    }
+    cmd.args(extra)
+        .args(ssh.args())
+        .args(net.args())
+        .envs(env.iter().copied());
+    run_labrun(cmd, TIMEOUT)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step1_c3_reads_each_servers_own_mysql_with_the_local_credential_only() {
+    let acct = TestAccount::new().await;
+    let worlds = course::build_each(
+        &acct,
+        &[
+            ("user31", Step::One, Edition::E2019, Broken::None),
+            ("user32", Step::One, Edition::E2019, Broken::None),
+        ],
+    )
+    .await;
+    let net = CourseNet::start(&worlds)
+        .await
+        .unwrap_or_else(|e| panic!("starting the probe servers: {e:#}"));
+    let aurora_password = mariadb::password().expect("the MariaDB password");
+
+    // Each server's own MySQL, root's password not Aurora's. user31 finished the
+    // install; user32's database lacks WordPress's tables.
+    let local_password = format!("local-{:016x}", fastrand::u64(..));
+    let root = format!(
+        "CREATE USER 'root'@'127.0.0.1' IDENTIFIED BY '{local_password}';\n\
+         GRANT SELECT, SHOW VIEW ON *.* TO 'root'@'127.0.0.1';\n"
+    );
+    let tables = "CREATE TABLE wordpress.wp_posts (ID BIGINT PRIMARY KEY);\n\
+                  CREATE TABLE wordpress.wp_users (ID BIGINT PRIMARY KEY);\n";
+    let finished =
+        MariaDbSpec::wordpress("http://ec2-site.example").with_sql(format!("{root}{tables}"));
+    let broken = MariaDbSpec::wordpress("http://ec2-site.example").with_sql(root);
+    let (db31, db32) = tokio::task::spawn_blocking(move || {
+        Ok::<_, anyhow::Error>((MariaDb::start(&finished)?, MariaDb::start(&broken)?))
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("starting MariaDB: {e:#}"));
+    let fleet = Fleet::course(
+        &[
+            (&worlds[0], Some(db31.port())),
+            (&worlds[1], Some(db32.port())),
+        ],
+        &aurora_password,
+    );
+    let ssh = SshEnv::launch(&fleet, SshOptions::default())
+        .unwrap_or_else(|e| panic!("starting the servers: {e:#}"));
+    let local_file = ssh.dir.join("local-mysql.pw");
+    std::fs::write(&local_file, format!("{local_password}\n")).unwrap();
+    let cassette = ssh.dir.join("step1.cassette.json");
+    let audit = ssh.dir.join("step1.audit.jsonl");
+
+    // With the local credential: each trainee's own server answers for itself.
+    let with_local = step1_run(
+        &acct,
+        &ssh,
+        &net,
+        &worlds,
+        &[
+            "--mysql-password-file".into(),
+            format!("local={}", local_file.display()),
+            "--format".into(),
+            "json".into(),
+            "--record".into(),
+            cassette.display().to_string(),
+            "--audit".into(),
+            audit.display().to_string(),
+        ],
+        &[],
+    );
+    let report = with_local.report();
+    report.assert_statuses("user31", &expected(Step::One, &[]));
+    report.assert_statuses("user32", &expected(Step::One, &[("C3", "fail")]));
+    with_local.assert_code(1);
+    let c3 = message(&with_local, "user32", "C3");
+    assert!(
+        c3.contains("lacks WordPress's tables wp_posts, wp_users: finish the install"),
+        "user32 C3 gives its hint: {c3}"
+    );
+    assert!(
+        message(&with_local, "user31", "C3").contains("3 tables"),
+        "user31's C3 read its own server's three tables: {}",
+        message(&with_local, "user31", "C3")
+    );
+    assert!(
+        ssh.logins(0) > 0 && ssh.logins(1) > 0,
+        "both servers were logged in to"
+    );
+
+    // The same from the env form.
+    let from_env = step1_run(
+        &acct,
+        &ssh,
+        &net,
+        &worlds[..1],
+        &[
+            "--format".into(),
+            "human".into(),
+            "--color".into(),
+            "never".into(),
+        ],
+        &[("LABRUN_MYSQL_PASSWORD_LOCAL", local_password.as_str())],
+    );
+    from_env.assert_code(0);
+
+    // Without it, C3 is `error` naming the flag: Aurora's password (given by the
+    // course net) is never tried in its place.
+    let without = step1_run(
+        &acct,
+        &ssh,
+        &net,
+        &worlds,
+        &["--format".into(), "json".into()],
+        &[],
+    );
+    let report = without.report();
+    for w in &worlds {
+        assert_eq!(report.status(&w.trainee, "C3"), "error", "{}", w.trainee);
+        let m = message(&without, &w.trainee, "C3");
+        assert!(m.contains("--mysql-password-file local=FILE"), "{m}");
+        assert!(m.contains("LABRUN_MYSQL_PASSWORD_LOCAL"), "{m}");
+    }
+    let logins = ssh.logins(0);
+    let again = step1_run(
+        &acct,
+        &ssh,
+        &net,
+        &worlds[..1],
+        &["--format".into(), "json".into()],
+        &[],
+    );
+    assert_eq!(again.report().status("user31", "C3"), "error");
+    assert_eq!(
+        ssh.logins(0),
+        logins,
+        "no login to try a password it does not have"
+    );
+
+    // The local password shows nowhere: reports, logs, cassette, audit.
+    let mut outputs = Vec::new();
+    for run in [&with_local, &from_env, &without] {
+        outputs.push(run.stdout.clone());
+        outputs.push(run.stderr.clone());
+    }
+    outputs.push(std::fs::read_to_string(&cassette).expect("cassette"));
+    outputs.push(std::fs::read_to_string(&audit).expect("audit"));
+    for text in &outputs {
+        assert!(!text.contains(&local_password), "the local password leaked");
+        assert!(
+            !text.contains(&aurora_password),
+            "the Aurora password leaked"
+        );
+    }
+    drop((db31, db32));
+}

@@ -1,8 +1,13 @@
 //! `mysql` capability: one read-only query. Read-only by construction: only a single
 //! SELECT or SHOW statement is accepted (checked before connecting), the session is set
 //! `TRANSACTION READ ONLY`, a statement time limit and a row/byte cap apply. The
-//! password comes from the operator ([`NetConfig::mysql_password`]), never from a
-//! request, and never appears in error text.
+//! password comes from the operator, never from a request, and never appears in error
+//! text: Aurora's ([`NetConfig::mysql_password`], `--mysql-password-file FILE`), or a
+//! named credential the request picks by name (`credential: "local"` →
+//! [`NetConfig::mysql_credentials`], `--mysql-password-file local=FILE` or
+//! `LABRUN_MYSQL_PASSWORD_LOCAL`), e.g. for a web server's own MySQL, whose password
+//! is not Aurora's. A named credential the operator did not give is the check's
+//! `error` naming the flag, never a fall-back to Aurora's password.
 
 use std::time::Duration;
 
@@ -11,7 +16,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, Value as SqlValue};
 use serde_json::{json, Value};
 
-use super::net::{forward_via, resolve, Fields, NetConfig, ResolveError};
+use super::net::{forward_via, resolve, Fields, NetConfig, ResolveError, Secret};
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
@@ -48,17 +53,70 @@ pub const OPERATIONS: &[Operation] = &[Operation {
 
 /// Without the operator's password there is nothing to try: say where it comes from.
 async fn live(net: &NetConfig, operation: &str, request: &Value) -> Result<Value, CapError> {
-    if net.mysql_password.is_none() {
-        return Err(CapError::new(
-            CAPABILITY,
-            operation,
-            ErrorKind::Credentials,
-            "no MySQL password given: pass --mysql-password-file FILE or set \
-             LABRUN_MYSQL_PASSWORD (the password set when the Aurora cluster was created)",
-        )
-        .with_code("no-password"));
+    if let Err(mut missing) = password(net, operation, request) {
+        // A malformed `credential` is the request's fault: `call` says so.
+        if missing.kind == ErrorKind::Credentials {
+            // Name everything the operator has to add, not just the first thing.
+            if let (Some(via), None) = (request.get("via").and_then(Value::as_str), &net.ssh) {
+                missing.message.push_str(&format!(
+                    "; going via {} also needs the operator's SSH settings (--ssh-key)",
+                    crate::outcome::inert(via)
+                ));
+            }
+            return Err(missing);
+        }
     }
     call(net, operation, request).await
+}
+
+/// The password `request` asks for: Aurora's, or the named `credential`'s. Missing is
+/// a `credentials` error naming the flag that gives it.
+fn password<'a>(
+    net: &'a NetConfig,
+    operation: &str,
+    request: &Value,
+) -> Result<&'a Secret, CapError> {
+    let missing = |message: String| {
+        CapError::new(CAPABILITY, operation, ErrorKind::Credentials, message)
+            .with_code("no-password")
+    };
+    match request.get("credential") {
+        None | Some(Value::Null) => net.mysql_password.as_ref().ok_or_else(|| {
+            missing(
+                "no MySQL password given: pass --mysql-password-file FILE or set \
+                 LABRUN_MYSQL_PASSWORD (the password set when the Aurora cluster was created)"
+                    .into(),
+            )
+        }),
+        Some(Value::String(name)) if credential_name(name) => {
+            net.mysql_credentials.get(name).ok_or_else(|| {
+                missing(format!(
+                    "no MySQL credential `{name}` given: pass --mysql-password-file {name}=FILE \
+                     or set LABRUN_MYSQL_PASSWORD_{} (the Aurora password is not used for it)",
+                    name.to_ascii_uppercase()
+                ))
+            })
+        }
+        Some(other) => Err(CapError::new(
+            CAPABILITY,
+            operation,
+            ErrorKind::InvalidRequest,
+            format!(
+                "request field `credential` must name an operator credential (lower-case letters, digits, _), e.g. \"local\"; got {}",
+                crate::outcome::inert(&other.to_string())
+            ),
+        )),
+    }
+}
+
+/// Whether `name` may name a MySQL credential: lower-case letters, digits and `_`,
+/// starting with a letter, so that `LABRUN_MYSQL_PASSWORD_<NAME>` is its env form.
+pub fn credential_name(name: &str) -> bool {
+    name.len() <= 32
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 const CAPABILITY: &str = "mysql";
@@ -98,7 +156,15 @@ async fn query(net: &NetConfig, request: &Value) -> Result<Value, CapError> {
         CAPABILITY,
         "query",
         request,
-        &["host", "port", "user", "database", "sql", "via"],
+        &[
+            "host",
+            "port",
+            "user",
+            "database",
+            "sql",
+            "via",
+            "credential",
+        ],
     )?;
     let via = fields.via()?;
     let host = fields.required_string("host")?.trim();
@@ -113,7 +179,12 @@ async fn query(net: &NetConfig, request: &Value) -> Result<Value, CapError> {
     })?;
 
     let timeout = net.timeout;
-    let password = net.mysql_password.as_ref().map(|p| p.expose().to_string());
+    let password = match password(net, "query", request) {
+        Ok(secret) => Some(secret.expose().to_string()),
+        // A missing named credential is never replaced by Aurora's password.
+        Err(e) if request.get("credential").is_some_and(|c| !c.is_null()) => return Err(e),
+        Err(_) => None,
+    };
     let work = run(
         net,
         via,
@@ -483,6 +554,58 @@ fn words(sql: &str, backslash_escapes: bool) -> Result<Vec<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::check_read_only;
+    use super::{credential_name, live};
+    use crate::caps::error::ErrorKind;
+    use crate::caps::net::{NetConfig, Secret};
+    use serde_json::json;
+
+    fn request(credential: serde_json::Value) -> serde_json::Value {
+        json!({ "host": "127.0.0.1", "port": 1, "user": "root", "sql": "SHOW TABLES",
+                "credential": credential, "via": "203.0.113.9" })
+    }
+
+    #[tokio::test]
+    async fn a_missing_named_credential_is_an_error_naming_the_flag_never_aurora_s_password() {
+        let net = NetConfig {
+            mysql_password: Some(Secret::new("aurora-pw")),
+            ..NetConfig::default()
+        };
+        let e = live(&net, "query", &request(json!("local")))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Credentials, "{e}");
+        assert_eq!(e.code.as_deref(), Some("no-password"));
+        for needle in [
+            "--mysql-password-file local=FILE",
+            "LABRUN_MYSQL_PASSWORD_LOCAL",
+            "--ssh-key",
+        ] {
+            assert!(e.message.contains(needle), "{needle}: {}", e.message);
+        }
+        assert!(!e.message.contains("aurora-pw"));
+    }
+
+    #[tokio::test]
+    async fn a_malformed_credential_is_an_invalid_request() {
+        let net = NetConfig::default();
+        for bad in [json!(""), json!("Local"), json!(7), json!("a b\u{1b}[31m")] {
+            let e = live(&net, "query", &request(bad.clone()))
+                .await
+                .unwrap_err();
+            assert_eq!(e.kind, ErrorKind::InvalidRequest, "{bad}: {e}");
+            assert!(!e.message.contains('\u{1b}'), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn credential_names_map_to_env_names() {
+        for ok in ["local", "db2", "web_1"] {
+            assert!(credential_name(ok), "{ok}");
+        }
+        for bad in ["", "Local", "1db", "a-b", "a=b", "a/b", &"x".repeat(33)] {
+            assert!(!credential_name(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn accepts_reads() {

@@ -177,8 +177,11 @@ pub struct NetConfig {
     pub connect_to: Vec<ConnectTo>,
     /// `--dns-server`: resolve names there (hickory) instead of with the system resolver.
     pub dns_server: Option<SocketAddr>,
-    /// The operator's MySQL password (never from a script).
+    /// The operator's MySQL password (never from a script): Aurora's.
     pub mysql_password: Option<Secret>,
+    /// The operator's named MySQL credentials (`--mysql-password-file NAME=FILE`), which
+    /// a request picks by name (`credential`), e.g. `local` for a web server's own MySQL.
+    pub mysql_credentials: std::collections::BTreeMap<String, Secret>,
     /// Default time limit of one probe.
     pub timeout: Duration,
     /// The run's SSH connections, for probes `via` a server (`--ssh-key`).
@@ -191,6 +194,7 @@ impl Default for NetConfig {
             connect_to: Vec::new(),
             dns_server: None,
             mysql_password: None,
+            mysql_credentials: std::collections::BTreeMap::new(),
             timeout: Duration::from_secs(5),
             ssh: None,
         }

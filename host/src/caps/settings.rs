@@ -1,5 +1,5 @@
 //! The operator's settings for live answers: what the command line says about the
-//! world (region, probe routing, the MySQL password). Steps never see them.
+//! world (region, probe routing, the MySQL passwords). Steps never see them.
 
 use super::net::NetConfig;
 
@@ -24,6 +24,7 @@ impl Settings {
         self.net
             .mysql_password
             .iter()
+            .chain(self.net.mysql_credentials.values())
             .map(|p| p.expose().to_string())
             .filter(|s| !s.is_empty())
             .collect()
