@@ -325,6 +325,12 @@ async fn record_the_shipped_course_example() {
     ));
     let resolver = servers::dns_server_tcp(&zone);
 
+    // The operator has the servers' own MySQL credential (S1-C3), though since Step 2
+    // nothing answers there.
+    let local_password = format!("Local-{:016x}", fastrand::u64(..));
+    let local_file = ssh.dir.join("local-mysql.pw");
+    std::fs::write(&local_file, format!("{local_password}\n")).unwrap();
+
     let out = workspace_root().join(COURSE_EXAMPLE);
     let mut cmd = acct.labrun();
     cmd.args([COURSE, "--trainee", "user05", "--format", "json"])
@@ -333,6 +339,8 @@ async fn record_the_shipped_course_example() {
         .args([
             "--connect-to".to_string(),
             format!("10.0.0.2:53:127.0.0.1:{}", resolver.port()),
+            "--mysql-password-file".to_string(),
+            format!("local={}", local_file.display()),
         ])
         .args(net.args())
         .args(["--record", out.to_str().unwrap()]);
@@ -345,6 +353,10 @@ async fn record_the_shipped_course_example() {
         "the in-server checks went through SSH"
     );
     assert_no_secret(&text, &ssh, &db_password, &acct);
+    assert!(
+        !text.contains(&local_password),
+        "the local MySQL password leaked into the cassette"
+    );
 }
 
 /// No DB password, planted secret, SSH key or AWS credential in a cassette's `text`.
