@@ -11,16 +11,13 @@
 use std::net::Ipv4Addr;
 
 use anyhow::{Context, Result};
-use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, InstanceType, IpPermission, ResourceType};
-use aws_sdk_s3::types::{
-    BucketCannedAcl, BucketLocationConstraint, CreateBucketConfiguration,
-    PublicAccessBlockConfiguration,
-};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::layers::{sdk, Account};
 use crate::mariadb::{self, MariaDb, MariaDbSpec};
+use crate::probe_env::{ProbeBroken, ProbeEnv};
 use crate::servers;
-use crate::world::{name_tags, sdk, tcp_from_anywhere, tcp_from_sg, DB_PASSWORD};
+use crate::world::{self, World};
 use crate::TestAccount;
 
 /// The course AMI webserver#1 starts from (the instructor's, here in the same account).
@@ -35,11 +32,12 @@ pub const STEP2_IDS: [&str; 14] = [
 pub const STEP1_IN_SERVER: [&str; 1] = ["C3"];
 pub const STEP2_IN_SERVER: [&str; 5] = ["A5", "A6", "B2", "B3", "C3"];
 
-/// Which step's script checks a world.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which step's script checks a world; for a world, the last step it finished.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Step {
     One,
     Two,
+    Three,
 }
 
 impl Step {
@@ -47,6 +45,7 @@ impl Step {
         match self {
             Step::One => "scripts/step1.rhai",
             Step::Two => "scripts/step2.rhai",
+            Step::Three => "scripts/step3.rhai",
         }
     }
 
@@ -54,13 +53,32 @@ impl Step {
         match self {
             Step::One => &STEP1_IDS,
             Step::Two => &STEP2_IDS,
+            Step::Three => &world::ALL_IDS,
         }
     }
 
-    fn in_server(self) -> &'static [&'static str] {
+    /// The course file's prefix of this step's ids (`S1`).
+    pub fn course_id(self) -> &'static str {
         match self {
-            Step::One => &STEP1_IN_SERVER,
-            Step::Two => &STEP2_IN_SERVER,
+            Step::One => "S1",
+            Step::Two => "S2",
+            Step::Three => "S3",
+        }
+    }
+
+    /// An id's status in a finished world checked without --ssh-key (Step 3's probes
+    /// served by a [`CourseNet`]): the in-server ids of Steps 1 and 2 are `error`,
+    /// Step 3's F1 `skip`, everything else `pass`.
+    fn unbroken_status(self, id: &str) -> &'static str {
+        match self {
+            Step::One if STEP1_IN_SERVER.contains(&id) => "error",
+            Step::Two if STEP2_IN_SERVER.contains(&id) => "error",
+            Step::Three => world::Broken::None
+                .expected_statuses()
+                .into_iter()
+                .find(|(i, _)| *i == id)
+                .map_or("pass", |(_, s)| s),
+            _ => "pass",
         }
     }
 }
@@ -95,6 +113,20 @@ impl Edition {
         }
     }
 
+    /// Step 3's reader.
+    pub fn reader(self, t: &str) -> String {
+        match self {
+            Edition::E2019 => format!("wp-{t}-slave"),
+            Edition::E2021 => format!("wp-{t}-standby"),
+        }
+    }
+
+    /// The reader's class: the 2019 manual's "as selected"; the 2021 manual states
+    /// none, the console's default is the writer's.
+    pub fn reader_class(self) -> &'static str {
+        self.writer_class()
+    }
+
     /// Whether the manual has the bucket ACL grant Everyone read.
     pub fn public_acl(self) -> bool {
         self == Edition::E2019
@@ -103,6 +135,18 @@ impl Edition {
     /// Every param of `step` with this edition's value, as `--param` arguments: what
     /// a course file gives (the 2019 values are the scripts' defaults).
     pub fn params(self, step: Step, t: &str) -> Vec<String> {
+        if step == Step::Three {
+            let p = [
+                ("user", t.to_string()),
+                ("writer", self.writer(t)),
+                ("reader", self.reader(t)),
+                ("reader_class", self.reader_class().to_string()),
+            ];
+            return p
+                .into_iter()
+                .flat_map(|(k, v)| ["--param".to_string(), format!("{k}={v}")])
+                .collect();
+        }
         let mut p: Vec<(&str, String)> = vec![
             ("user", t.into()),
             ("vpc", format!("vpc-{t}")),
@@ -152,6 +196,7 @@ impl Edition {
                 ("plugin_aws", "amazon-web-services".into()),
                 ("plugin_offload", "amazon-s3-and-cloudfront".into()),
             ]),
+            Step::Three => unreachable!("Step 3's params are returned above"),
         }
         p.into_iter()
             .flat_map(|(k, v)| ["--param".to_string(), format!("{k}={v}")])
@@ -262,16 +307,13 @@ impl Broken {
     }
 
     /// Every id of `step` with its expected status in a run without --ssh-key: `pass`,
-    /// the in-server ids `error`, this variant's own ids as [`Broken::expected`] says.
+    /// the in-server ids `error` (Step 3's F1 `skip`), this variant's own ids as
+    /// [`Broken::expected`] says. A Step-1 or Step-2 variant is not judged at Step 3.
     pub fn expected_statuses(self, step: Step) -> Vec<(&'static str, &'static str)> {
         step.ids()
             .iter()
             .map(|&id| {
-                let default = if step.in_server().contains(&id) {
-                    "error"
-                } else {
-                    "pass"
-                };
+                let default = step.unbroken_status(id);
                 let status = self
                     .expected(step)
                     .iter()
@@ -296,64 +338,15 @@ pub struct CourseWorld {
     pub cluster_endpoint: Option<String>,
     pub cluster_port: i32,
     pub bucket: Option<String>,
+    /// Step 3 only: the Step-3 world on this one's Steps 1 and 2.
+    pub step3: Option<World>,
 }
 
-/// The course AMI in `acct`, made once per account from an instructor's instance.
-pub async fn course_ami(acct: &TestAccount) -> Result<String> {
-    let ec2 = &acct.ec2;
-    let images = sdk(
-        ec2.describe_images()
-            .owners("amazon")
-            .filters(
-                Filter::builder()
-                    .name("name")
-                    .values("amzn2-ami-hvm-*-x86_64-gp2")
-                    .build(),
-            )
-            .send()
-            .await,
-        "DescribeImages (base AMI)",
-    )?;
-    let mut ids: Vec<&str> = images
-        .images()
-        .iter()
-        .filter_map(|i| i.image_id())
-        .collect();
-    ids.sort_unstable();
-    let base = ids.first().context("moto has no Amazon Linux 2 image")?;
-    let out = sdk(
-        ec2.run_instances()
-            .image_id(*base)
-            .instance_type(InstanceType::T2Micro)
-            .min_count(1)
-            .max_count(1)
-            .tag_specifications(name_tags(ResourceType::Instance, "instructor-wordpress"))
-            .send()
-            .await,
-        "RunInstances (instructor)",
-    )?;
-    let id = out
-        .instances()
-        .first()
-        .and_then(|i| i.instance_id())
-        .context("RunInstances: no instance")?;
-    let image = sdk(
-        ec2.create_image()
-            .instance_id(id)
-            .name(COURSE_AMI)
-            .description("WordPress for the 1-day course")
-            .send()
-            .await,
-        "CreateImage 1Day-AMI",
-    )?;
-    Ok(image
-        .image_id()
-        .context("CreateImage: no ImageId")?
-        .to_owned())
-}
+pub use crate::layers::course_ami;
 
 /// Builds several trainees' worlds in one account at once; panics with the context of
-/// the first failure (a test cannot go on without them).
+/// the first failure (a test cannot go on without them). A world at [`Step::Three`] is
+/// Steps 1 and 2 as `broken` says and a finished Step 3 on them.
 pub async fn build_each(
     acct: &TestAccount,
     worlds: &[(&str, Step, Edition, Broken)],
@@ -395,165 +388,18 @@ struct Builder<'a> {
 
 impl Builder<'_> {
     async fn build(self, step: Step) -> Result<CourseWorld> {
-        let (t, b) = (self.t, self.b);
-        let ec2 = &self.acct.ec2;
-
-        // --- Step 1, A: the network ---
-        let cidr = if b == Broken::VpcWrongCidr {
-            "10.0.0.0/20"
-        } else {
-            "10.0.0.0/16"
+        let a = Account {
+            acct: self.acct,
+            t: self.t,
         };
-        let vpc = sdk(
-            ec2.create_vpc()
-                .cidr_block(cidr)
-                .tag_specifications(name_tags(ResourceType::Vpc, &format!("vpc-{t}")))
-                .send()
-                .await,
-            "CreateVpc",
-        )?;
-        let vpc_id = vpc
-            .vpc()
-            .and_then(|v| v.vpc_id())
-            .context("CreateVpc: no VpcId")?
-            .to_owned();
-        let public1 = self
-            .subnet(&vpc_id, "10.0.0.0/24", "ap-northeast-1d", true)
-            .await?;
-        let public2 = self
-            .subnet(&vpc_id, "10.0.1.0/24", "ap-northeast-1c", true)
-            .await?;
-        let private1 = self
-            .subnet(&vpc_id, "10.0.2.0/24", "ap-northeast-1d", false)
-            .await?;
-        let private2_az = if b == Broken::SubnetWrongAz {
-            "ap-northeast-1d"
-        } else {
-            "ap-northeast-1c"
-        };
-        let private2 = self
-            .subnet(&vpc_id, "10.0.3.0/24", private2_az, false)
-            .await?;
-
-        let igw = sdk(
-            ec2.create_internet_gateway()
-                .tag_specifications(name_tags(
-                    ResourceType::InternetGateway,
-                    &format!("igw-{t}"),
-                ))
-                .send()
-                .await,
-            "CreateInternetGateway",
-        )?;
-        let igw_id = igw
-            .internet_gateway()
-            .and_then(|g| g.internet_gateway_id())
-            .context("no InternetGatewayId")?
-            .to_owned();
-        if b != Broken::IgwNotAttached {
-            sdk(
-                ec2.attach_internet_gateway()
-                    .internet_gateway_id(&igw_id)
-                    .vpc_id(&vpc_id)
-                    .send()
-                    .await,
-                "AttachInternetGateway",
-            )?;
-            let rt = sdk(
-                ec2.create_route_table()
-                    .vpc_id(&vpc_id)
-                    .tag_specifications(name_tags(
-                        ResourceType::RouteTable,
-                        &format!("public-rt-{t}"),
-                    ))
-                    .send()
-                    .await,
-                "CreateRouteTable",
-            )?;
-            let rt_id = rt
-                .route_table()
-                .and_then(|r| r.route_table_id())
-                .context("no RouteTableId")?
-                .to_owned();
-            sdk(
-                ec2.create_route()
-                    .route_table_id(&rt_id)
-                    .destination_cidr_block("0.0.0.0/0")
-                    .gateway_id(&igw_id)
-                    .send()
-                    .await,
-                "CreateRoute",
-            )?;
-            let mut public = vec![&public1, &public2];
-            if b == Broken::PrivateRoutedToIgw {
-                public.push(&private1);
-            }
-            for s in public {
-                sdk(
-                    ec2.associate_route_table()
-                        .route_table_id(&rt_id)
-                        .subnet_id(s)
-                        .send()
-                        .await,
-                    "AssociateRouteTable",
-                )?;
-            }
-        }
-
-        // --- Step 1, B: key pair, security group, webserver#1 ---
-        let key = format!("1day-{t}");
-        sdk(
-            ec2.create_key_pair().key_name(&key).send().await,
-            format!("CreateKeyPair {key}"),
-        )?;
-        let launch_key = if b == Broken::WrongKey {
-            let other = format!("mykey-{t}");
-            sdk(
-                ec2.create_key_pair().key_name(&other).send().await,
-                format!("CreateKeyPair {other}"),
-            )?;
-            other
-        } else {
-            key
-        };
-        let web_sg_name = format!("web-{t}");
-        let description = if b == Broken::WebSgWrongDescription {
-            "launch-wizard-1".to_string()
-        } else {
-            web_sg_name.clone()
-        };
-        let web_sg = self
-            .security_group(&vpc_id, &web_sg_name, &description)
-            .await?;
-        self.authorize(&web_sg, tcp_from_anywhere(22)).await?;
-        self.authorize(&web_sg, tcp_from_anywhere(80)).await?;
-        let web1_name = format!("webserver#1-{t}");
-        let out = sdk(
-            ec2.run_instances()
-                .image_id(&self.ami)
-                .instance_type(if b == Broken::WebWrongType {
-                    InstanceType::T2Small
-                } else {
-                    InstanceType::T2Micro
-                })
-                .min_count(1)
-                .max_count(1)
-                .key_name(&launch_key)
-                .subnet_id(&public1)
-                .security_group_ids(&web_sg)
-                .tag_specifications(name_tags(ResourceType::Instance, &web1_name))
-                .send()
-                .await,
-            "RunInstances webserver#1",
-        )?;
-        let web1_id = out
-            .instances()
-            .first()
-            .and_then(|i| i.instance_id())
-            .context("RunInstances: no instance")?
-            .to_owned();
+        let s1 = a.step1(&self.ami, self.b).await?;
         let described = sdk(
-            ec2.describe_instances().instance_ids(&web1_id).send().await,
+            self.acct
+                .ec2
+                .describe_instances()
+                .instance_ids(&s1.web1_id)
+                .send()
+                .await,
             "DescribeInstances webserver#1",
         )?;
         let web1 = described
@@ -562,86 +408,34 @@ impl Builder<'_> {
             .flat_map(|r| r.instances())
             .next()
             .context("webserver#1 not found")?;
-        let web1_public_ip = web1
-            .public_ip_address()
-            .context("webserver#1 has no public IP")?
-            .to_owned();
-        let web1_public_dns = web1
-            .public_dns_name()
-            .filter(|d| !d.is_empty())
-            .map(str::to_owned);
-
         let mut world = CourseWorld {
-            trainee: t.to_owned(),
+            trainee: self.t.to_owned(),
             step,
             edition: self.edition,
-            broken: b,
-            web1_public_ip,
-            web1_public_dns,
+            broken: self.b,
+            web1_public_ip: web1
+                .public_ip_address()
+                .context("webserver#1 has no public IP")?
+                .to_owned(),
+            web1_public_dns: web1
+                .public_dns_name()
+                .filter(|d| !d.is_empty())
+                .map(str::to_owned),
             cluster_endpoint: None,
             cluster_port: 3306,
             bucket: None,
+            step3: None,
         };
         if step == Step::One {
             return Ok(world);
         }
 
-        // --- Step 2, A: Aurora ---
-        let db_sg = self
-            .security_group(&vpc_id, &format!("db-{t}"), "RDS for Aurora")
-            .await?;
-        self.authorize(&db_sg, tcp_from_sg(3306, &web_sg)).await?;
-        if b == Broken::DbSgOpenCidr {
-            self.authorize(&db_sg, tcp_from_anywhere(3306)).await?;
-        }
-        let rds = &self.acct.rds;
-        let group = self.edition.subnet_group(t);
-        let mut create_group = rds
-            .create_db_subnet_group()
-            .db_subnet_group_name(&group)
-            .db_subnet_group_description(&group)
-            .subnet_ids(&private1)
-            .subnet_ids(&private2);
-        if b == Broken::SubnetGroupWithPublic {
-            create_group = create_group.subnet_ids(&public1);
-        }
-        sdk(
-            create_group.send().await,
-            format!("CreateDBSubnetGroup {group}"),
-        )?;
-        let cluster = format!("wp-{t}-cluster");
-        sdk(
-            rds.create_db_cluster()
-                .db_cluster_identifier(&cluster)
-                .engine("aurora-mysql")
-                .master_username("admin")
-                .master_user_password(DB_PASSWORD)
-                .database_name("wordpress")
-                .db_subnet_group_name(&group)
-                .vpc_security_group_ids(&db_sg)
-                .storage_encrypted(false)
-                .deletion_protection(b == Broken::ClusterDeletionProtection)
-                .send()
-                .await,
-            "CreateDBCluster",
-        )?;
-        sdk(
-            rds.create_db_instance()
-                .db_instance_identifier(self.edition.writer(t))
-                .db_cluster_identifier(&cluster)
-                .engine("aurora-mysql")
-                .db_instance_class(self.edition.writer_class())
-                .availability_zone("ap-northeast-1d")
-                .publicly_accessible(b == Broken::WriterPublic)
-                .auto_minor_version_upgrade(false)
-                .monitoring_interval(0)
-                .send()
-                .await,
-            "CreateDBInstance (writer)",
-        )?;
+        let s2 = a.step2(&s1, self.edition, self.b, true).await?;
         let described = sdk(
-            rds.describe_db_clusters()
-                .db_cluster_identifier(&cluster)
+            self.acct
+                .rds
+                .describe_db_clusters()
+                .db_cluster_identifier(&s2.cluster_id)
                 .send()
                 .await,
             "DescribeDBClusters",
@@ -649,120 +443,24 @@ impl Builder<'_> {
         let c = described.db_clusters().first().context("no cluster")?;
         world.cluster_endpoint = Some(c.endpoint().context("cluster: no Endpoint")?.to_owned());
         world.cluster_port = c.port().unwrap_or(3306);
+        world.bucket = s2.bucket.clone();
+        if step == Step::Two {
+            return Ok(world);
+        }
 
-        // --- Step 2, C: the media bucket ---
-        let s3 = &self.acct.s3;
-        let bucket = format!("s3-1day-{t}");
-        sdk(
-            s3.create_bucket()
-                .bucket(&bucket)
-                .create_bucket_configuration(
-                    CreateBucketConfiguration::builder()
-                        .location_constraint(BucketLocationConstraint::ApNortheast1)
-                        .build(),
-                )
-                .send()
-                .await,
-            format!("CreateBucket {bucket}"),
-        )?;
-        sdk(
-            s3.put_public_access_block()
-                .bucket(&bucket)
-                .public_access_block_configuration(
-                    PublicAccessBlockConfiguration::builder()
-                        .block_public_acls(false)
-                        .ignore_public_acls(false)
-                        .block_public_policy(false)
-                        .restrict_public_buckets(false)
-                        .build(),
-                )
-                .send()
-                .await,
-            "PutPublicAccessBlock",
-        )?;
-        if self.edition.public_acl() && b != Broken::BucketPrivateAcl {
-            sdk(
-                s3.put_bucket_acl()
-                    .bucket(&bucket)
-                    .acl(BucketCannedAcl::PublicRead)
-                    .send()
-                    .await,
-                "PutBucketAcl public-read",
-            )?;
-        }
-        if b != Broken::NoMedia {
-            sdk(
-                s3.put_object()
-                    .bucket(&bucket)
-                    .key("wp-content/uploads/2019/06/photo.jpg")
-                    .body(aws_sdk_s3::primitives::ByteStream::from_static(
-                        b"\xff\xd8\xff",
-                    ))
-                    .send()
-                    .await,
-                "PutObject",
-            )?;
-        }
-        world.bucket = Some(bucket);
+        let t = self.t;
+        world.step3 = Some(
+            world::step3(
+                a,
+                s1,
+                s2,
+                world::Broken::None,
+                &self.edition.reader(t),
+                self.edition.reader_class(),
+            )
+            .await?,
+        );
         Ok(world)
-    }
-
-    async fn subnet(&self, vpc_id: &str, cidr: &str, az: &str, public: bool) -> Result<String> {
-        let ec2 = &self.acct.ec2;
-        let out = sdk(
-            ec2.create_subnet()
-                .vpc_id(vpc_id)
-                .cidr_block(cidr)
-                .availability_zone(az)
-                .send()
-                .await,
-            format!("CreateSubnet {cidr}"),
-        )?;
-        let id = out
-            .subnet()
-            .and_then(|s| s.subnet_id())
-            .context("CreateSubnet: no SubnetId")?
-            .to_owned();
-        if public {
-            sdk(
-                ec2.modify_subnet_attribute()
-                    .subnet_id(&id)
-                    .map_public_ip_on_launch(AttributeBooleanValue::builder().value(true).build())
-                    .send()
-                    .await,
-                format!("ModifySubnetAttribute {cidr}"),
-            )?;
-        }
-        Ok(id)
-    }
-
-    async fn security_group(&self, vpc_id: &str, name: &str, description: &str) -> Result<String> {
-        let out = sdk(
-            self.acct
-                .ec2
-                .create_security_group()
-                .group_name(name)
-                .description(description)
-                .vpc_id(vpc_id)
-                .send()
-                .await,
-            format!("CreateSecurityGroup {name}"),
-        )?;
-        Ok(out.group_id().context("no GroupId")?.to_owned())
-    }
-
-    async fn authorize(&self, sg: &str, rule: IpPermission) -> Result<()> {
-        sdk(
-            self.acct
-                .ec2
-                .authorize_security_group_ingress()
-                .group_id(sg)
-                .ip_permissions(rule)
-                .send()
-                .await,
-            format!("AuthorizeSecurityGroupIngress {sg}"),
-        )?;
-        Ok(())
     }
 }
 
@@ -833,11 +531,15 @@ async fn fixed_server(status: &'static str, headers: String, body: String) -> u1
 
 /// What the worlds' probes reach, all on 127.0.0.1: webserver#1's site (by public
 /// name and address), Aurora's `wordpress` database (MariaDB, by the cluster endpoint),
-/// the bucket's public URL; anything else a closed port.
+/// the bucket's public URL; for a world at Step 3, a [`ProbeEnv`] (its DNS zone,
+/// writer and reader, ALB, the web servers locked behind it), whose `wordpress` also
+/// holds Step 2's rows; anything else a closed port.
 pub struct CourseNet {
     args: Vec<String>,
     runtime: Option<tokio::runtime::Runtime>,
     _databases: Vec<MariaDb>,
+    /// The Step-3 worlds' network.
+    pub step3: Option<ProbeEnv>,
 }
 
 impl CourseNet {
@@ -873,6 +575,17 @@ impl CourseNet {
         })
         .await
         .context("starting MariaDB")??;
+        // A finished Step 3 keeps Step 2's posts and plugins.
+        let step3_worlds: Vec<(&World, ProbeBroken)> = worlds
+            .iter()
+            .filter_map(|w| w.step3.as_ref())
+            .map(|w| (w, ProbeBroken::None))
+            .collect();
+        let step3 = if step3_worlds.is_empty() {
+            None
+        } else {
+            Some(ProbeEnv::start_with_sql(&step3_worlds, Some(&wordpress_sql(true, true))).await?)
+        };
 
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -880,46 +593,24 @@ impl CourseNet {
             .enable_all()
             .build()
             .context("building the test servers' runtime")?;
-        let closed = runtime.spawn(servers::closed_port()).await?;
         let to = |port: u16| format!("127.0.0.1:{port}");
         let mut rules = Vec::new();
         for w in worlds {
-            let html = "Content-Type: text/html; charset=UTF-8\r\n".to_string();
-            let site = match w.broken {
-                Broken::NotWordpress => ("200 OK", html, servers::NGINX_WELCOME_PAGE.to_string()),
-                Broken::Installer => (
-                    "302 Found",
-                    format!(
-                        "Location: http://{}/wp-admin/install.php\r\n",
-                        w.web1_public_dns.as_deref().unwrap_or(&w.web1_public_ip)
-                    ),
-                    String::new(),
-                ),
-                Broken::DbConnectionError => (
-                    "500 Internal Server Error",
-                    html,
-                    "<html><body><h1>Error establishing a database connection</h1></body></html>"
-                        .to_string(),
-                ),
-                _ => (
-                    "200 OK",
-                    html,
-                    servers::wordpress_page(
-                        &format!("{} blog", w.trainee),
-                        "http://ec2-site.example",
-                    ),
-                ),
-            };
-            let port = runtime.spawn(fixed_server(site.0, site.1, site.2)).await?;
-            for name in std::iter::once(&w.web1_public_ip).chain(&w.web1_public_dns) {
-                rules.push(format!("{name}:80:{}", to(port)));
-            }
-            if let Some(endpoint) = &w.cluster_endpoint {
-                let (_, db) = databases
-                    .iter()
-                    .find(|(k, _)| *k == kind(w.broken))
-                    .expect("a database for every kind");
-                rules.push(format!("{endpoint}:{}:{}", w.cluster_port, to(db.port())));
+            // At Step 3 the site is the ALB's and the web servers take HTTP only from
+            // it, the database is the ProbeEnv's: only the bucket is left to serve.
+            if w.step3.is_none() {
+                let site = site_answer(w);
+                let port = runtime.spawn(fixed_server(site.0, site.1, site.2)).await?;
+                for name in std::iter::once(&w.web1_public_ip).chain(&w.web1_public_dns) {
+                    rules.push(format!("{name}:80:{}", to(port)));
+                }
+                if let Some(endpoint) = &w.cluster_endpoint {
+                    let (_, db) = databases
+                        .iter()
+                        .find(|(k, _)| *k == kind(w.broken))
+                        .expect("a database for every kind");
+                    rules.push(format!("{endpoint}:{}:{}", w.cluster_port, to(db.port())));
+                }
             }
             if let Some(bucket) = &w.bucket {
                 let (status, body) = if w.broken == Broken::MediaForbidden {
@@ -936,27 +627,65 @@ impl CourseNet {
                 ));
             }
         }
-        // Anything no rule names goes to a closed port: no probe ever leaves loopback.
-        rules.push(format!("::{}", to(closed)));
         let mut args = Vec::new();
         for rule in rules {
             args.push("--connect-to".to_string());
             args.push(rule);
         }
-        args.push("--mysql-password-file".into());
-        args.push(mariadb::password_file()?.display().to_string());
-        args.push("--probe-timeout".into());
-        args.push("3".into());
+        match &step3 {
+            // Its rules come after these (the first match wins) and end in its
+            // catch-all to a closed port; its DNS server, password file, probe timeout.
+            Some(env) => args.extend(env.args()),
+            None => {
+                // Anything no rule names goes to a closed port: no probe ever leaves
+                // loopback.
+                let closed = runtime.spawn(servers::closed_port()).await?;
+                args.push("--connect-to".into());
+                args.push(format!("::{}", to(closed)));
+                args.push("--mysql-password-file".into());
+                args.push(mariadb::password_file()?.display().to_string());
+                args.push("--probe-timeout".into());
+                args.push("3".into());
+            }
+        }
         Ok(CourseNet {
             args,
             runtime: Some(runtime),
             _databases: databases.into_iter().map(|(_, db)| db).collect(),
+            step3,
         })
     }
 
     /// labrun's probe arguments.
     pub fn args(&self) -> Vec<String> {
         self.args.clone()
+    }
+}
+
+/// How webserver#1's site answers in a world before Step 3: status, headers, body.
+fn site_answer(w: &CourseWorld) -> (&'static str, String, String) {
+    let html = "Content-Type: text/html; charset=UTF-8\r\n".to_string();
+    match w.broken {
+        Broken::NotWordpress => ("200 OK", html, servers::NGINX_WELCOME_PAGE.to_string()),
+        Broken::Installer => (
+            "302 Found",
+            format!(
+                "Location: http://{}/wp-admin/install.php\r\n",
+                w.web1_public_dns.as_deref().unwrap_or(&w.web1_public_ip)
+            ),
+            String::new(),
+        ),
+        Broken::DbConnectionError => (
+            "500 Internal Server Error",
+            html,
+            "<html><body><h1>Error establishing a database connection</h1></body></html>"
+                .to_string(),
+        ),
+        _ => (
+            "200 OK",
+            html,
+            servers::wordpress_page(&format!("{} blog", w.trainee), "http://ec2-site.example"),
+        ),
     }
 }
 

@@ -18,6 +18,7 @@ use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
 
 pub mod class;
 pub mod course;
+pub mod layers;
 pub mod live;
 pub mod mariadb;
 pub mod probe_env;
@@ -98,6 +99,8 @@ pub struct TestAccount {
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
     /// Path-style, as moto serves S3 on its one endpoint.
     pub s3: aws_sdk_s3::Client,
+    /// The course AMI, made on first use ([`layers::course_ami`]).
+    pub(crate) course_ami: tokio::sync::OnceCell<String>,
     home: PathBuf,
 }
 
@@ -214,6 +217,7 @@ impl TestAccount {
             rds,
             elb,
             s3,
+            course_ami: tokio::sync::OnceCell::new(),
             home,
         })
     }

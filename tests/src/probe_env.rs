@@ -262,6 +262,15 @@ impl ProbeEnv {
     /// whole-run variants ([`ProbeBroken::DnsDown`], [`ProbeBroken::WrongDbPassword`])
     /// cannot be mixed with other variants in one env.
     pub async fn start(worlds: &[(&World, ProbeBroken)]) -> Result<ProbeEnv> {
+        Self::start_with_sql(worlds, None).await
+    }
+
+    /// [`ProbeEnv::start`] with `sql` also run on every world's `wordpress` (a course
+    /// world's Step-2 rows: posts, plugins).
+    pub async fn start_with_sql(
+        worlds: &[(&World, ProbeBroken)],
+        sql: Option<&str>,
+    ) -> Result<ProbeEnv> {
         anyhow::ensure!(!worlds.is_empty(), "ProbeEnv::start needs a world");
         let whole_run: Vec<ProbeBroken> = worlds
             .iter()
@@ -273,7 +282,11 @@ impl ProbeEnv {
         }
         let mut plans = Vec::new();
         for (world, broken) in worlds {
-            plans.push(plan(world, *broken)?);
+            let mut p = plan(world, *broken)?;
+            if let Some(sql) = sql {
+                p.writer = p.writer.with_sql(sql);
+            }
+            plans.push(p);
         }
 
         // MariaDB first (the slow part), in parallel: each world's writer, then reader.

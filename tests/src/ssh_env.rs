@@ -142,7 +142,7 @@ impl Fleet {
                     "http://{}",
                     w.web1_public_dns.as_deref().unwrap_or(&w.web1_public_ip)
                 );
-                let step2 = w.step == Step::Two;
+                let step2 = w.step >= Step::Two;
                 let db_host = match (&w.cluster_endpoint, step2) {
                     (Some(endpoint), true) => endpoint.clone(),
                     _ => "localhost".to_string(),

@@ -1,18 +1,23 @@
 //! Step-3 worlds: a finished trainee environment, or one broken in exactly one way.
 //!
-//! Everything is created through the real AWS SDK against moto, in the order a trainee
-//! would do it in the workshop. Names follow `lab/step-3-checklist.md` (`XX` = trainee).
+//! A Step-3 world is a finished Step 1 and Step 2 ([`crate::layers`], the same code as
+//! the course's Step-1 and Step-2 worlds) with Step 3 on them: this module owns only the
+//! Step-3 layer. Everything is created through the real AWS SDK against moto, in the
+//! order a trainee would do it in the workshop. Names follow `lab/step-3-checklist.md`
+//! (`XX` = trainee).
 
 use anyhow::{bail, Context, Result};
 use aws_sdk_ec2::types::{
-    AttributeBooleanValue, Filter, InstanceNetworkInterfaceSpecification, InstanceStateName,
-    InstanceType, IpPermission, IpRange, ResourceType, Tag, TagSpecification, UserIdGroupPair,
+    Filter, InstanceNetworkInterfaceSpecification, InstanceStateName, InstanceType, ResourceType,
 };
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, ProtocolEnum,
     TargetDescription, TargetTypeEnum,
 };
 
+use crate::course::{self, Edition};
+use crate::layers::{self, name_tags, sdk, tcp_from_anywhere, tcp_from_sg, Account, Step1, Step2};
+pub use crate::layers::{SecurityGroup, Subnet, DB_PASSWORD};
 use crate::TestAccount;
 
 /// Checklist ids checked from the AWS APIs alone: all `pass` in a finished world.
@@ -29,9 +34,6 @@ pub const ALL_IDS: [&str; 18] = [
     "A1", "A2", "A3", "A4", "A5", "A6", "A7", "B1", "B2", "C1", "C2", "C3", "C4", "C5", "D1", "E1",
     "E2", "F1",
 ];
-
-/// The password every world's Aurora cluster is created with.
-pub const DB_PASSWORD: &str = "Passw0rd-labrun";
 
 /// One way to break a finished Step-3 world, named after the checklist id it breaks.
 ///
@@ -186,19 +188,6 @@ pub fn exit_code_for(statuses: &[(&str, &str)]) -> i32 {
 }
 
 #[derive(Clone, Debug)]
-pub struct Subnet {
-    pub id: String,
-    pub cidr: String,
-    pub az: String,
-}
-
-#[derive(Clone, Debug)]
-pub struct SecurityGroup {
-    pub id: String,
-    pub name: String,
-}
-
-#[derive(Clone, Debug)]
 pub struct Instance {
     pub id: String,
     pub name: String,
@@ -272,7 +261,7 @@ pub struct World {
     pub alb_sg: SecurityGroup,
     /// `db-XX`: 3306 from `web-XX`, attached to the cluster.
     pub db_sg: SecurityGroup,
-    /// The AMI moto ships that webserver#1 was launched from.
+    /// The course AMI (`1Day-AMI`) webserver#1 was launched from in Step 1.
     pub base_ami_id: String,
     pub web1: Instance,
     /// `wordpress XX` (absent for [`Broken::NoAmi`]).
@@ -290,38 +279,6 @@ pub struct World {
     /// `tg-web-XX`, only for [`Broken::ListenerWrongTg`].
     pub other_target_group: Option<TargetGroup>,
     pub listener_arn: Option<String>,
-}
-
-pub(crate) fn sdk<T, E>(r: Result<T, E>, what: impl std::fmt::Display) -> Result<T>
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    r.map_err(|e| anyhow::anyhow!("{what}: {}", aws_sdk_ec2::error::DisplayErrorContext(e)))
-}
-
-pub(crate) fn name_tags(rt: ResourceType, name: &str) -> TagSpecification {
-    TagSpecification::builder()
-        .resource_type(rt)
-        .tags(Tag::builder().key("Name").value(name).build())
-        .build()
-}
-
-pub(crate) fn tcp_from_anywhere(port: i32) -> IpPermission {
-    IpPermission::builder()
-        .ip_protocol("tcp")
-        .from_port(port)
-        .to_port(port)
-        .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
-        .build()
-}
-
-pub(crate) fn tcp_from_sg(port: i32, sg_id: &str) -> IpPermission {
-    IpPermission::builder()
-        .ip_protocol("tcp")
-        .from_port(port)
-        .to_port(port)
-        .user_id_group_pairs(UserIdGroupPair::builder().group_id(sg_id).build())
-        .build()
 }
 
 /// Check a trainee id: `user` + digits (names are built from it).
@@ -355,15 +312,24 @@ impl World {
         reader: &str,
     ) -> Result<World> {
         check_trainee(trainee)?;
-        Builder {
-            acct: account,
-            t: trainee,
-            broken,
-            reader,
-        }
-        .build()
-        .await
-        .with_context(|| format!("building Step-3 world for {trainee} ({broken:?})"))
+        let build = async {
+            let a = Account {
+                acct: account,
+                t: trainee,
+            };
+            let ami = layers::course_ami(account).await?;
+            let s1 = a.step1(&ami, course::Broken::None).await?;
+            // No media bucket: bucket names are global on the server, and the Step-3
+            // suites build the same trainee in many accounts at once (Step 3 never
+            // looks at S3; a course world at Step 3 has its bucket).
+            let s2 = a
+                .step2(&s1, Edition::E2019, course::Broken::None, false)
+                .await?;
+            step3(a, s1, s2, broken, reader, "db.t2.small").await
+        };
+        build
+            .await
+            .with_context(|| format!("building Step-3 world for {trainee} ({broken:?})"))
     }
 
     /// Builds several trainees' worlds in one account at once, in the order given;
@@ -398,168 +364,82 @@ impl World {
         })
     }
 }
-
 struct Builder<'a> {
-    acct: &'a TestAccount,
-    t: &'a str,
+    a: Account<'a>,
     broken: Broken,
     /// The Step 3 reader's instance id.
     reader: &'a str,
+    /// The Step 3 reader's instance class.
+    reader_class: &'a str,
+}
+
+/// Step 3 on a finished Step 1 and Step 2 of `a`: a world finished except for `broken`.
+pub(crate) async fn step3(
+    a: Account<'_>,
+    s1: Step1,
+    s2: Step2,
+    broken: Broken,
+    reader: &str,
+    reader_class: &str,
+) -> Result<World> {
+    Builder {
+        a,
+        broken,
+        reader,
+        reader_class,
+    }
+    .build(s1, s2)
+    .await
 }
 
 impl Builder<'_> {
-    async fn build(self) -> Result<World> {
-        let t = self.t;
+    async fn build(self, s1: Step1, s2: Step2) -> Result<World> {
+        let t = self.a.t;
         let b = self.broken;
-        let ec2 = &self.acct.ec2;
+        let ec2 = &self.a.acct.ec2;
+        let rds = &self.a.acct.rds;
+        let Step1 {
+            vpc_id,
+            igw_id,
+            public_route_table_id,
+            public_d,
+            public_c,
+            private_d,
+            private_c,
+            key_name,
+            web_sg,
+            ami_id: base_ami_id,
+            web1_id,
+            web1_name,
+        } = s1;
+        let public_route_table_id =
+            public_route_table_id.context("Step 3 needs Step 1's public route table")?;
+        let Step2 {
+            db_sg,
+            db_subnet_group,
+            cluster_id,
+            writer_id: primary_id,
+            ..
+        } = s2;
 
-        // --- network (prior steps) ---
-        let vpc = sdk(
-            ec2.create_vpc()
-                .cidr_block("10.0.0.0/16")
-                .tag_specifications(name_tags(ResourceType::Vpc, &format!("vpc-{t}")))
-                .send()
-                .await,
-            "CreateVpc",
-        )?;
-        let vpc_id = vpc
-            .vpc()
-            .and_then(|v| v.vpc_id())
-            .context("CreateVpc: no VpcId")?
-            .to_owned();
-        let public_d = self
-            .subnet(&vpc_id, "10.0.0.0/24", "ap-northeast-1d", "public-d", true)
-            .await?;
-        let public_c = self
-            .subnet(&vpc_id, "10.0.1.0/24", "ap-northeast-1c", "public-c", true)
-            .await?;
-        let private_d = self
-            .subnet(
-                &vpc_id,
-                "10.0.2.0/24",
-                "ap-northeast-1d",
-                "private-d",
-                false,
-            )
-            .await?;
-        let private_c = self
-            .subnet(
-                &vpc_id,
-                "10.0.3.0/24",
-                "ap-northeast-1c",
-                "private-c",
-                false,
-            )
-            .await?;
-
-        let igw = sdk(
-            ec2.create_internet_gateway()
-                .tag_specifications(name_tags(
-                    ResourceType::InternetGateway,
-                    &format!("igw-{t}"),
-                ))
-                .send()
-                .await,
-            "CreateInternetGateway",
-        )?;
-        let igw_id = igw
-            .internet_gateway()
-            .and_then(|g| g.internet_gateway_id())
-            .context("no InternetGatewayId")?
-            .to_owned();
-        sdk(
-            ec2.attach_internet_gateway()
-                .internet_gateway_id(&igw_id)
-                .vpc_id(&vpc_id)
-                .send()
-                .await,
-            "AttachInternetGateway",
-        )?;
-        let rt = sdk(
-            ec2.create_route_table()
-                .vpc_id(&vpc_id)
-                .tag_specifications(name_tags(
-                    ResourceType::RouteTable,
-                    &format!("public-rt-{t}"),
-                ))
-                .send()
-                .await,
-            "CreateRouteTable",
-        )?;
-        let public_route_table_id = rt
-            .route_table()
-            .and_then(|r| r.route_table_id())
-            .context("no RouteTableId")?
-            .to_owned();
-        sdk(
-            ec2.create_route()
-                .route_table_id(&public_route_table_id)
-                .destination_cidr_block("0.0.0.0/0")
-                .gateway_id(&igw_id)
-                .send()
-                .await,
-            "CreateRoute",
-        )?;
-        for s in [&public_d, &public_c] {
-            sdk(
-                ec2.associate_route_table()
-                    .route_table_id(&public_route_table_id)
-                    .subnet_id(&s.id)
-                    .send()
-                    .await,
-                "AssociateRouteTable",
-            )?;
-        }
-
-        let key_name = format!("1day-{t}");
-        sdk(
-            ec2.create_key_pair().key_name(&key_name).send().await,
-            format!("CreateKeyPair {key_name}"),
-        )?;
-
-        // --- security groups ---
-        let alb_sg = self.security_group(&vpc_id, &format!("alb-{t}")).await?;
-        let web_sg = self.security_group(&vpc_id, &format!("web-{t}")).await?;
-        let db_sg = self.security_group(&vpc_id, &format!("db-{t}")).await?;
+        // --- Step 3, C/E: the ALB's security group; HTTP to the web servers only from it ---
+        let alb_name = format!("alb-{t}");
+        let alb_sg = self.a.security_group(&vpc_id, &alb_name, &alb_name).await?;
         let alb_rule = if b == Broken::AlbSgNoHttp {
             tcp_from_anywhere(443)
         } else {
             tcp_from_anywhere(80)
         };
-        self.authorize(&alb_sg, alb_rule).await?;
-        self.authorize(&web_sg, tcp_from_anywhere(22)).await?;
-        // Step 3 ends by replacing "80 from anywhere" with "80 from alb-XX".
-        self.authorize(&web_sg, tcp_from_sg(80, &alb_sg.id)).await?;
-        if b == Broken::WebSgOpenHttp {
-            self.authorize(&web_sg, tcp_from_anywhere(80)).await?;
-        }
-        self.authorize(&db_sg, tcp_from_sg(3306, &web_sg.id))
+        self.a.authorize(&alb_sg, alb_rule).await?;
+        // Step 3 ends by replacing Step 1's "80 from anywhere" with "80 from alb-XX".
+        self.a
+            .authorize(&web_sg, tcp_from_sg(80, &alb_sg.id))
             .await?;
+        if b != Broken::WebSgOpenHttp {
+            self.a.revoke(&web_sg, tcp_from_anywhere(80)).await?;
+        }
 
-        // --- webserver#1 and the AMI ---
-        let base_ami_id = self.base_ami().await?;
-        let web1_name = format!("webserver#1-{t}");
-        let out = sdk(
-            ec2.run_instances()
-                .image_id(&base_ami_id)
-                .instance_type(InstanceType::T2Micro)
-                .min_count(1)
-                .max_count(1)
-                .key_name(&key_name)
-                .subnet_id(&public_d.id)
-                .security_group_ids(&web_sg.id)
-                .tag_specifications(name_tags(ResourceType::Instance, &web1_name))
-                .send()
-                .await,
-            "RunInstances webserver#1",
-        )?;
-        let web1_id = out
-            .instances()
-            .first()
-            .and_then(|i| i.instance_id())
-            .context("RunInstances webserver#1: no instance")?
-            .to_owned();
-
+        // --- Step 3, B: the AMI of webserver#1 ---
         let ami = match b {
             Broken::NoAmi => None,
             _ => {
@@ -585,7 +465,7 @@ impl Builder<'_> {
             }
         };
 
-        // --- webserver#2 ---
+        // --- Step 3, B: webserver#2 ---
         let web2_name = format!("webserver#2-{t}");
         let web2_ami = match (&ami, b) {
             (Some(ami), b) if b != Broken::Web2NotFromAmi => ami.id.clone(),
@@ -632,62 +512,6 @@ impl Builder<'_> {
             .and_then(|i| i.instance_id())
             .context("RunInstances webserver#2: no instance")?
             .to_owned();
-
-        // --- Aurora (prior steps: subnet group, cluster, writer) ---
-        let rds = &self.acct.rds;
-        let db_subnet_group = format!("wp-{t}-subnet");
-        sdk(
-            rds.create_db_subnet_group()
-                .db_subnet_group_name(&db_subnet_group)
-                .db_subnet_group_description(format!("wordpress db subnet for {t}"))
-                .subnet_ids(&private_d.id)
-                .subnet_ids(&private_c.id)
-                .send()
-                .await,
-            "CreateDBSubnetGroup",
-        )?;
-        let cluster_id = format!("wp-{t}-cluster");
-        let created = rds
-            .create_db_cluster()
-            .db_cluster_identifier(&cluster_id)
-            .engine("aurora-mysql")
-            .master_username("admin")
-            .master_user_password(DB_PASSWORD)
-            .database_name("wordpress")
-            .db_subnet_group_name(&db_subnet_group)
-            .vpc_security_group_ids(&db_sg.id)
-            .send()
-            .await;
-        // Under load the SDK may retry a CreateDBCluster that moto had already done;
-        // the retry then fails on the cluster (or its automatic snapshot) existing.
-        // The cluster is there: that is what was asked.
-        if let Err(e) = created {
-            let code = e.as_service_error().and_then(|s| {
-                aws_sdk_rds::error::ProvideErrorMetadata::code(s).map(str::to_string)
-            });
-            let exists = matches!(
-                code.as_deref(),
-                Some("DBClusterSnapshotAlreadyExistsFault" | "DBClusterAlreadyExistsFault")
-            ) && rds
-                .describe_db_clusters()
-                .db_cluster_identifier(&cluster_id)
-                .send()
-                .await
-                .is_ok_and(|d| !d.db_clusters().is_empty());
-            if !exists {
-                return Err(sdk::<(), _>(Err(e), "CreateDBCluster").unwrap_err());
-            }
-        }
-        let primary_id = format!("wp-{t}");
-        self.db_instance(
-            &cluster_id,
-            &primary_id,
-            "db.t2.small",
-            "ap-northeast-1d",
-            false,
-        )
-        .await?;
-
         // --- Step 3: reader, failover ---
         let slave_id = self.reader.to_string();
         let has_slave = b != Broken::NoReader;
@@ -700,9 +524,10 @@ impl Builder<'_> {
             let class = if b == Broken::ReaderWrongClass {
                 "db.t3.small"
             } else {
-                "db.t2.small"
+                self.reader_class
             };
-            self.db_instance(&cluster_id, &slave_id, class, az, b == Broken::ReaderPublic)
+            self.a
+                .db_instance(&cluster_id, &slave_id, class, az, b == Broken::ReaderPublic)
                 .await?;
             if b != Broken::NoFailover {
                 sdk(
@@ -717,7 +542,7 @@ impl Builder<'_> {
         }
 
         // --- Step 3: ALB, target group, listener ---
-        let elb = &self.acct.elb;
+        let elb = &self.a.acct.elb;
         let alb_name = format!("elb-{t}");
         let mut lb = elb
             .create_load_balancer()
@@ -835,84 +660,10 @@ impl Builder<'_> {
         })
     }
 
-    async fn subnet(
-        &self,
-        vpc_id: &str,
-        cidr: &str,
-        az: &str,
-        role: &str,
-        public: bool,
-    ) -> Result<Subnet> {
-        let ec2 = &self.acct.ec2;
-        let name = format!("{role}-subnet-{}", self.t);
-        let out = sdk(
-            ec2.create_subnet()
-                .vpc_id(vpc_id)
-                .cidr_block(cidr)
-                .availability_zone(az)
-                .tag_specifications(name_tags(ResourceType::Subnet, &name))
-                .send()
-                .await,
-            format!("CreateSubnet {cidr}"),
-        )?;
-        let id = out
-            .subnet()
-            .and_then(|s| s.subnet_id())
-            .context("CreateSubnet: no SubnetId")?
-            .to_owned();
-        if public {
-            sdk(
-                ec2.modify_subnet_attribute()
-                    .subnet_id(&id)
-                    .map_public_ip_on_launch(AttributeBooleanValue::builder().value(true).build())
-                    .send()
-                    .await,
-                format!("ModifySubnetAttribute {cidr}"),
-            )?;
-        }
-        Ok(Subnet {
-            id,
-            cidr: cidr.to_owned(),
-            az: az.to_owned(),
-        })
-    }
-
-    async fn security_group(&self, vpc_id: &str, name: &str) -> Result<SecurityGroup> {
-        let out = sdk(
-            self.acct
-                .ec2
-                .create_security_group()
-                .group_name(name)
-                .description(format!("{name} (labrun test world)"))
-                .vpc_id(vpc_id)
-                .tag_specifications(name_tags(ResourceType::SecurityGroup, name))
-                .send()
-                .await,
-            format!("CreateSecurityGroup {name}"),
-        )?;
-        Ok(SecurityGroup {
-            id: out.group_id().context("no GroupId")?.to_owned(),
-            name: name.to_owned(),
-        })
-    }
-
-    async fn authorize(&self, sg: &SecurityGroup, rule: IpPermission) -> Result<()> {
-        sdk(
-            self.acct
-                .ec2
-                .authorize_security_group_ingress()
-                .group_id(&sg.id)
-                .ip_permissions(rule)
-                .send()
-                .await,
-            format!("AuthorizeSecurityGroupIngress {}", sg.name),
-        )?;
-        Ok(())
-    }
-
     async fn default_sg(&self, vpc_id: &str) -> Result<String> {
         let out = sdk(
-            self.acct
+            self.a
+                .acct
                 .ec2
                 .describe_security_groups()
                 .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
@@ -934,34 +685,10 @@ impl Builder<'_> {
             .to_owned())
     }
 
-    /// An Amazon Linux 2 AMI from moto's built-in catalogue.
-    async fn base_ami(&self) -> Result<String> {
-        let out = sdk(
-            self.acct
-                .ec2
-                .describe_images()
-                .owners("amazon")
-                .filters(
-                    Filter::builder()
-                        .name("name")
-                        .values("amzn2-ami-hvm-*-x86_64-gp2")
-                        .build(),
-                )
-                .send()
-                .await,
-            "DescribeImages (base AMI)",
-        )?;
-        let mut ids: Vec<&str> = out.images().iter().filter_map(|i| i.image_id()).collect();
-        ids.sort_unstable();
-        Ok(ids
-            .first()
-            .context("moto has no amzn2-ami-hvm-*-x86_64-gp2 image")?
-            .to_string())
-    }
-
     async fn instance(&self, id: &str, name: &str) -> Result<Instance> {
         let out = sdk(
-            self.acct
+            self.a
+                .acct
                 .ec2
                 .describe_instances()
                 .instance_ids(id)
@@ -1001,34 +728,10 @@ impl Builder<'_> {
         })
     }
 
-    async fn db_instance(
-        &self,
-        cluster_id: &str,
-        id: &str,
-        class: &str,
-        az: &str,
-        public: bool,
-    ) -> Result<()> {
-        sdk(
-            self.acct
-                .rds
-                .create_db_instance()
-                .db_instance_identifier(id)
-                .db_cluster_identifier(cluster_id)
-                .engine("aurora-mysql")
-                .db_instance_class(class)
-                .availability_zone(az)
-                .publicly_accessible(public)
-                .send()
-                .await,
-            format!("CreateDBInstance {id}"),
-        )?;
-        Ok(())
-    }
-
     async fn describe_db_instance(&self, id: &str) -> Result<DbInstance> {
         let out = sdk(
-            self.acct
+            self.a
+                .acct
                 .rds
                 .describe_db_instances()
                 .db_instance_identifier(id)
@@ -1052,7 +755,8 @@ impl Builder<'_> {
 
     async fn describe_cluster(&self, id: &str) -> Result<DbCluster> {
         let out = sdk(
-            self.acct
+            self.a
+                .acct
                 .rds
                 .describe_db_clusters()
                 .db_cluster_identifier(id)
@@ -1089,7 +793,8 @@ impl Builder<'_> {
 
     async fn target_group(&self, vpc_id: &str, name: &str) -> Result<TargetGroup> {
         let out = sdk(
-            self.acct
+            self.a
+                .acct
                 .elb
                 .create_target_group()
                 .name(name)
@@ -1115,7 +820,7 @@ impl Builder<'_> {
     }
 
     async fn register(&self, tg: &TargetGroup, ids: &[String]) -> Result<()> {
-        let mut req = self.acct.elb.register_targets().target_group_arn(&tg.arn);
+        let mut req = self.a.acct.elb.register_targets().target_group_arn(&tg.arn);
         for id in ids {
             req = req.targets(TargetDescription::builder().id(id).port(80).build());
         }
