@@ -25,6 +25,16 @@ use std::path::{Path, PathBuf};
 
 use crate::outcome::{inert, Message};
 
+// The template syntax is the SDK's, word for word: one reader for one catalog format.
+#[path = "../../../plugins/sdk/src/template.rs"]
+mod template;
+use template::render;
+
+/// The `{name}` placeholders of a template, the error's quoted name made inert.
+pub fn placeholders(text: &str) -> Result<BTreeSet<String>, String> {
+    template::placeholders(text).map_err(|e| inert(&e).into_owned())
+}
+
 /// The section that titles the step itself rather than one check.
 pub const STEP_SECTION: &str = "step";
 
@@ -241,60 +251,6 @@ fn template(at: &str, value: &toml::Value) -> Result<Template, String> {
         ja,
         names: en_names,
     })
-}
-
-/// The `{name}` placeholders of a template; `{{` and `}}` are literal braces.
-pub fn placeholders(text: &str) -> Result<BTreeSet<String>, String> {
-    let mut names = BTreeSet::new();
-    let mut rest = text;
-    while let Some(i) = rest.find(['{', '}']) {
-        let after = &rest[i + 1..];
-        if rest[i..].starts_with("{{") || rest[i..].starts_with("}}") {
-            rest = &rest[i + 2..];
-            continue;
-        }
-        if rest.as_bytes()[i] == b'}' {
-            return Err("a lone `}` (write `}}` for a literal brace)".to_string());
-        }
-        let end = after
-            .find('}')
-            .ok_or("an unclosed `{` (write `{{` for a literal brace)")?;
-        let name = &after[..end];
-        let ok = name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !ok {
-            return Err(format!(
-                "`{{{}}}` is not a placeholder: a name is letters, digits and _",
-                inert(name)
-            ));
-        }
-        names.insert(name.to_string());
-        rest = &after[end + 1..];
-    }
-    Ok(names)
-}
-
-/// Fills a checked template's placeholders with `value(name)`.
-fn render(text: &str, value: impl Fn(&str) -> String) -> String {
-    let mut out = String::with_capacity(text.len() + 32);
-    let mut rest = text;
-    while let Some(i) = rest.find(['{', '}']) {
-        out.push_str(&rest[..i]);
-        let tail = &rest[i..];
-        if tail.starts_with("{{") || tail.starts_with("}}") {
-            out.push_str(&tail[..1]);
-            rest = &tail[2..];
-            continue;
-        }
-        let end = tail.find('}').expect("checked at load");
-        out.push_str(&value(&tail[1..end]));
-        rest = &tail[end + 1..];
-    }
-    out.push_str(rest);
-    out
 }
 
 #[cfg(test)]

@@ -44,6 +44,7 @@ pub use serde_json::{self, json, Value};
 pub mod lab;
 pub mod messages;
 pub mod shapes;
+mod template;
 
 pub use messages::{Catalog, Message, Var};
 

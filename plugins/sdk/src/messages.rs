@@ -11,6 +11,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::template::{placeholders, render};
+
 /// A ja/en pair: a message, a title, or a value that differs by language.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Message {
@@ -169,51 +171,4 @@ fn template(at: &str, value: &toml::Value) -> Result<Template, String> {
         ));
     }
     Ok(Template { en, ja, names })
-}
-
-fn placeholders(text: &str) -> Result<BTreeSet<String>, String> {
-    let mut names = BTreeSet::new();
-    let mut rest = text;
-    while let Some(i) = rest.find(['{', '}']) {
-        let tail = &rest[i..];
-        if tail.starts_with("{{") || tail.starts_with("}}") {
-            rest = &tail[2..];
-            continue;
-        }
-        if tail.starts_with('}') {
-            return Err("a lone `}`".to_string());
-        }
-        let end = tail.find('}').ok_or("an unclosed `{`")?;
-        let name = &tail[1..end];
-        let ok = name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !ok {
-            return Err(format!("`{{{name}}}` is not a placeholder"));
-        }
-        names.insert(name.to_string());
-        rest = &tail[end + 1..];
-    }
-    Ok(names)
-}
-
-fn render(text: &str, value: impl Fn(&str) -> String) -> String {
-    let mut out = String::with_capacity(text.len() + 32);
-    let mut rest = text;
-    while let Some(i) = rest.find(['{', '}']) {
-        out.push_str(&rest[..i]);
-        let tail = &rest[i..];
-        if tail.starts_with("{{") || tail.starts_with("}}") {
-            out.push_str(&tail[..1]);
-            rest = &tail[2..];
-            continue;
-        }
-        let end = tail.find('}').expect("checked at parse");
-        out.push_str(&value(&tail[1..end]));
-        rest = &tail[end + 1..];
-    }
-    out.push_str(rest);
-    out
 }
