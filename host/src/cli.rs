@@ -194,7 +194,7 @@ async fn describe(args: &[std::ffi::OsString]) -> u8 {
             exit::PASS
         }
         Err(e) => {
-            eprintln!("labrun: {}", crate::outcome::inert(&e));
+            eprintln!("labrun: {e}");
             exit::BAD_INPUT
         }
     }

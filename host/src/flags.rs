@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::{Parser, ValueEnum};
 
 use crate::report::Format;
+use crate::text::{flags as t, Text};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -155,11 +156,21 @@ pub fn clap_failure(e: &clap::Error) -> Option<String> {
 
 /// A whole number within `lo..=hi`; the error names the range (also for `-1`, which
 /// clap alone would take for a flag and answer with a tip about `--`).
-fn in_range(text: &str, lo: u64, hi: u64) -> Result<u64, String> {
+pub fn in_range(text: &str, lo: u64, hi: u64) -> Result<u64, Text> {
     match text.trim().parse::<i128>() {
         Ok(n) if (i128::from(lo)..=i128::from(hi)).contains(&n) => Ok(n as u64),
-        Ok(_) => Err(format!("{text} is not in {lo}..={hi}")),
-        Err(_) => Err(format!("`{text}` is not a whole number in {lo}..={hi}")),
+        Ok(_) => Err(t::NotInRange {
+            value: text,
+            lo,
+            hi,
+        }
+        .into()),
+        Err(_) => Err(t::NotANumber {
+            value: text,
+            lo,
+            hi,
+        }
+        .into()),
     }
 }
 
@@ -173,26 +184,20 @@ pub struct PasswordFile {
 
 /// `FILE` or `NAME=FILE` (a `NAME=` prefix only when NAME is a credential name, so a
 /// path with `=` further on stays a path).
-fn parse_password_file(text: &str) -> Result<PasswordFile, String> {
+fn parse_password_file(text: &str) -> Result<PasswordFile, Text> {
     if text.is_empty() {
-        return Err(
-            "the file is empty: give FILE or NAME=FILE, e.g. local=/run/local-db.pw".into(),
-        );
+        return Err(t::PasswordFileEmpty.into());
     }
     if let Some((name, path)) = text.split_once('=') {
         if !name.contains('/') {
             if name.is_empty() {
-                return Err(format!(
-                    "`{text}`: the credential name before `=` is empty: give NAME=FILE, e.g. local={path}"
-                ));
+                return Err(t::NoCredentialName { value: text, path }.into());
             }
             if !crate::caps::mysql::credential_name(name) {
-                return Err(format!(
-                    "`{name}` is not a credential name: use lower-case letters, digits and _, e.g. local={path}"
-                ));
+                return Err(t::BadCredentialName { name, path }.into());
             }
             if path.is_empty() {
-                return Err(format!("`{text}`: no file after `=`: give {name}=FILE"));
+                return Err(t::NoFileAfter { value: text, name }.into());
             }
             return Ok(PasswordFile {
                 name: Some(name.to_string()),
@@ -206,27 +211,27 @@ fn parse_password_file(text: &str) -> Result<PasswordFile, String> {
     })
 }
 
-fn parse_dns_server(text: &str) -> Result<std::net::SocketAddr, String> {
+fn parse_dns_server(text: &str) -> Result<std::net::SocketAddr, Text> {
     let addr = match text.parse::<std::net::SocketAddr>() {
         Ok(addr) => addr,
         Err(_) => text
             .trim_matches(|c| c == '[' || c == ']')
             .parse::<std::net::IpAddr>()
             .map(|ip| std::net::SocketAddr::new(ip, 53))
-            .map_err(|_| format!("`{text}` is not IP[:PORT], e.g. 10.0.0.2 or 127.0.0.1:5353"))?,
+            .map_err(|_| Text::from(t::NotIpPort { value: text }))?,
     };
     if addr.port() == 0 {
-        return Err(format!(
-            "port 0 is no DNS server's port: give 1–65535, e.g. {}:53",
-            addr.ip()
-        ));
+        return Err(t::PortZero {
+            ip: addr.ip().to_string(),
+        }
+        .into());
     }
     Ok(addr)
 }
 
 /// An AWS region name: lowercase letters, digits and dashes, e.g. ap-northeast-1.
 /// Anything else would reach the SDK and come back as interceptor text in every row.
-fn parse_region(text: &str) -> Result<String, String> {
+fn parse_region(text: &str) -> Result<String, Text> {
     let ok = !text.is_empty()
         && text.len() <= 64
         && text
@@ -238,10 +243,10 @@ fn parse_region(text: &str) -> Result<String, String> {
     if ok {
         Ok(text.to_string())
     } else {
-        Err(format!(
-            "`{}` is not an AWS region: lowercase letters, digits and dashes, e.g. ap-northeast-1",
-            text.escape_debug()
-        ))
+        Err(t::NotARegion {
+            value: text.escape_debug().to_string(),
+        }
+        .into())
     }
 }
 

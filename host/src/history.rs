@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::outcome::{Report, Status};
+use crate::text::Text;
 
 /// The state file's format version.
 pub const STATE_VERSION: u32 = 1;
@@ -88,27 +89,40 @@ impl History {
 
     /// Reads a state file; a missing file is a fresh history. A file that is not a
     /// state file, or belongs to another step, is an error (one line).
-    pub fn load(path: &Path, step: &str) -> Result<History, String> {
+    pub fn load(path: &Path, step: &str) -> Result<History, Text> {
+        use crate::text::{history as t, quoted};
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(History::new(step)),
-            Err(e) => return Err(format!("cannot read --state {}: {e}", path.display())),
+            Err(e) => {
+                return Err(t::CannotRead {
+                    path,
+                    why: quoted(e),
+                }
+                .into())
+            }
         };
-        let history: History = serde_json::from_str(&text)
-            .map_err(|e| format!("--state {} is not a labrun state file: {e}", path.display()))?;
+        let history: History = serde_json::from_str(&text).map_err(|e| {
+            Text::from(t::NotAStateFile {
+                path,
+                why: quoted(e),
+            })
+        })?;
         if history.version != STATE_VERSION {
-            return Err(format!(
-                "--state {} has version {}; this labrun reads version {STATE_VERSION}",
-                path.display(),
-                history.version
-            ));
+            return Err(t::Version {
+                path,
+                version: history.version,
+                reads: STATE_VERSION,
+            }
+            .into());
         }
         if history.step != step {
-            return Err(format!(
-                "--state {} holds the history of step `{}`, not `{step}`: give another file",
-                path.display(),
-                history.step
-            ));
+            return Err(t::OtherStep {
+                path,
+                theirs: &history.step,
+                step,
+            }
+            .into());
         }
         Ok(history)
     }
@@ -317,11 +331,12 @@ mod tests {
             1,
             "no temporary file left"
         );
-        let e = History::load(&path, "step4").unwrap_err();
+        let e = History::load(&path, "step4").unwrap_err().to_string();
         assert!(e.contains("not `step4`"), "{e}");
         std::fs::write(&path, "{").unwrap();
         assert!(History::load(&path, "step3")
             .unwrap_err()
+            .to_string()
             .contains("not a labrun state file"));
         std::fs::remove_dir_all(&dir).unwrap();
     }

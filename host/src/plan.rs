@@ -30,6 +30,7 @@ use crate::publish::Failure;
 use crate::report::Style;
 use crate::step::wasm::Grants;
 use crate::step::{check_params, Step};
+use crate::text::{self, plan as t, quoted, Text, ToText};
 
 /// The param that names the trainee in every lab step.
 pub const TRAINEE_PARAM: &str = "user";
@@ -42,13 +43,22 @@ pub enum PlanError {
     Load(#[from] LoadError),
     /// A flag that contradicts another or is malformed: one line, exit 64.
     #[error("{0}")]
-    Flag(String),
+    Flag(Text),
     /// An output file that cannot be written: one line, exit 64.
     #[error("{0}")]
-    Output(String),
+    Output(Text),
     /// A step given by reference could not be fetched (registry down): exit 2.
     #[error("{0}")]
-    Fetch(String),
+    Fetch(Text),
+}
+
+impl ToText for PlanError {
+    fn text(&self) -> Text {
+        match self {
+            PlanError::Load(e) => e.text(),
+            PlanError::Flag(t) | PlanError::Output(t) | PlanError::Fetch(t) => t.clone(),
+        }
+    }
 }
 
 impl PlanError {
@@ -109,9 +119,12 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
             })
             .unwrap_or(0);
         if !flags.grants.is_empty() && rhai > 0 {
-            warnings.push(format!(
-                "warning: --grant applies to WebAssembly steps only; it has no effect on the                  {rhai} Rhai step(s) of the course, which the policy alone limits"
-            ));
+            warnings.push(
+                t::GrantNoEffect {
+                    what: Text::from(t::RhaiStepsOfCourse { count: rhai }),
+                }
+                .into(),
+            );
         }
         course_steps = planned.steps;
         title = planned.title;
@@ -119,24 +132,19 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
     } else if is_class {
         let (name, runs) = class::plan(&step_path, flags, &policy.limits, &grants).await?;
         if policy.trust == Trust::Instructor {
-            let how = if flags.policy.is_some() {
-                "the --policy file says trust = \"instructor\""
+            let how: Text = if flags.policy.is_some() {
+                t::TrustFromPolicy.into()
             } else {
-                "--trust instructor"
+                t::TrustFromFlag.into()
             };
-            warnings.push(format!(
-                "warning: the class file {} runs at instructor trust ({how}): every \
-                 submission may read the whole account, not only its trainee's resources",
-                step_path.display()
-            ));
-            outputs.notice = Some(Message::new(
-                format!(
-                    "note: this class ran at instructor trust ({how}): each submission could read the whole account"
-                ),
-                format!(
-                    "注意: このクラスは instructor の信頼レベルで実行されました ({how}): 各提出はアカウント全体を読めました"
-                ),
-            ));
+            warnings.push(
+                t::ClassAtInstructorTrust {
+                    path: &step_path,
+                    how: &how,
+                }
+                .into(),
+            );
+            outputs.notice = Some(Message::text(t::ClassRanAtInstructorTrust { how }));
         }
         let rhai = runs
             .iter()
@@ -149,20 +157,23 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
             })
             .count();
         if !flags.grants.is_empty() && rhai > 0 {
-            warnings.push(format!(
-                "warning: --grant applies to WebAssembly steps only; it has no effect on the \
-                 {rhai} Rhai submission(s), which the policy alone limits"
-            ));
+            warnings.push(
+                t::GrantNoEffect {
+                    what: Text::from(t::RhaiSubmissions { count: rhai }),
+                }
+                .into(),
+            );
         }
         (name, runs)
     } else {
         let step = Arc::new(Step::load(&step_path, &policy.limits, &grants).await?);
         if !flags.grants.is_empty() && matches!(*step, Step::Rhai(_)) {
-            warnings.push(format!(
-                "warning: --grant applies to WebAssembly steps only; it has no effect on the \
-                 Rhai step {}, which the policy alone limits",
-                step.path()
-            ));
+            warnings.push(
+                t::GrantNoEffect {
+                    what: Text::from(t::RhaiStep { path: step.path() }),
+                }
+                .into(),
+            );
         }
         let mut runs = trainee_params(flags)?;
         for (_, params) in &mut runs {
@@ -195,28 +206,34 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
 /// that names others was recorded by something else, and would answer nothing.
 fn known_calls(cassette: Cassette, path: &Path) -> Result<Cassette, PlanError> {
     for (n, call) in cassette.calls.iter().enumerate() {
-        let bad = |text: String| {
-            Err(PlanError::Load(LoadError::Cassette(format!(
-                "{}: call {} names {text}",
-                path.display(),
-                n + 1
-            ))))
+        let bad = |what: Text| {
+            Err(PlanError::Load(LoadError::Cassette(
+                text::cassette::CallNames {
+                    path,
+                    call: n + 1,
+                    what,
+                }
+                .into(),
+            )))
         };
         let (cap, op) = (
-            call.capability.escape_debug(),
-            call.operation.escape_debug(),
+            call.capability.escape_debug().to_string(),
+            call.operation.escape_debug().to_string(),
         );
         let Some(spec) = registry::get(&call.capability) else {
-            return bad(format!(
-                "unknown capability `{cap}`; this labrun has: {}",
-                registry::names().join(", ")
-            ));
+            return bad(text::caps::UnknownCapability {
+                capability: cap,
+                known: text::list(registry::names()),
+            }
+            .into());
         };
         if spec.operation(&call.operation).is_none() {
-            return bad(format!(
-                "unknown operation `{cap}.{op}`; {cap} has: {}",
-                spec.operation_names().join(", ")
-            ));
+            return bad(text::probe::UnknownOperation {
+                capability: cap,
+                operation: op,
+                known: text::list(spec.operation_names()),
+            }
+            .into());
         }
     }
     Ok(cassette)
@@ -224,9 +241,9 @@ fn known_calls(cassette: Cassette, path: &Path) -> Result<Cassette, PlanError> {
 
 fn fetch_error(f: Failure) -> PlanError {
     if f.is_refusal() {
-        PlanError::Load(LoadError::Step(f.message))
+        PlanError::Load(LoadError::Step(f.text()))
     } else {
-        PlanError::Fetch(f.message)
+        PlanError::Fetch(f.text())
     }
 }
 
@@ -253,22 +270,24 @@ pub fn policy(flags: &Flags, class: bool) -> Result<Policy, PlanError> {
 pub fn param_map(flags: &Flags) -> Result<BTreeMap<String, String>, PlanError> {
     let mut map = BTreeMap::new();
     for raw in &flags.params {
-        let (key, value) = raw.split_once('=').ok_or_else(|| {
-            PlanError::Flag(format!(
-                "--param {raw}: expected KEY=VALUE, e.g. --param user=user05"
-            ))
-        })?;
+        let (key, value) = raw
+            .split_once('=')
+            .ok_or_else(|| PlanError::Flag(t::ParamNotPair { raw }.into()))?;
         let key = key.trim();
         if key.is_empty() {
-            return Err(PlanError::Flag(format!("--param {raw}: the key is empty")));
+            return Err(PlanError::Flag(t::ParamNoKey { raw }.into()));
         }
         if key == TRAINEE_PARAM && value.trim().is_empty() {
-            return Err(PlanError::Flag(format!(
-                "--param {raw}: the trainee id is empty, e.g. --param {TRAINEE_PARAM}=user05"
-            )));
+            return Err(PlanError::Flag(
+                t::ParamNoTrainee {
+                    raw,
+                    param: TRAINEE_PARAM,
+                }
+                .into(),
+            ));
         }
         if map.insert(key.to_string(), value.to_string()).is_some() {
-            return Err(PlanError::Flag(format!("--param {key} is given twice")));
+            return Err(PlanError::Flag(t::ParamTwice { key }.into()));
         }
     }
     Ok(map)
@@ -289,20 +308,21 @@ pub fn trainee_params(flags: &Flags) -> Result<Vec<TraineeParams>, PlanError> {
         return Ok(vec![(trainee, params)]);
     }
     if params.contains_key(TRAINEE_PARAM) {
-        return Err(PlanError::Flag(format!(
-            "give the trainee either with --trainee or with --param {TRAINEE_PARAM}=…, not both"
-        )));
+        return Err(PlanError::Flag(
+            t::TraineeTwoWays {
+                param: TRAINEE_PARAM,
+            }
+            .into(),
+        ));
     }
     let mut seen = BTreeSet::new();
     let mut runs = Vec::new();
     for id in &trainees {
         if id.trim().is_empty() {
-            return Err(PlanError::Flag(
-                "--trainee needs a trainee id, e.g. --trainee user05; it is empty".to_string(),
-            ));
+            return Err(PlanError::Flag(t::TraineeEmpty.into()));
         }
         if !seen.insert(id) {
-            return Err(PlanError::Flag(format!("--trainee {id} is given twice")));
+            return Err(PlanError::Flag(t::TraineeTwice { id }.into()));
         }
         let mut p = params.clone();
         p.insert(TRAINEE_PARAM.to_string(), id.clone());
@@ -331,7 +351,14 @@ pub fn step_id(step: &Step) -> StepId {
 fn outputs(flags: &Flags) -> Result<Outputs, PlanError> {
     let audit = match &flags.audit {
         Some(path) => Some(Arc::new(Audit::create(path).map_err(|e| {
-            PlanError::Output(format!("cannot write --audit {}: {e}", path.display()))
+            PlanError::Output(
+                t::CannotWrite {
+                    flag: "--audit",
+                    path,
+                    why: quoted(e),
+                }
+                .into(),
+            )
         })?)),
         None => None,
     };
@@ -370,17 +397,16 @@ pub fn check_writable_pub(path: &Path, flag: &str) -> Result<(), PlanError> {
 /// The file can be written later: its folder exists and takes a new file (tried with
 /// a probe file, removed at once), and an existing file is not a folder.
 fn check_writable(path: &Path, flag: &str) -> Result<(), PlanError> {
-    let bad =
-        |why: String| PlanError::Output(format!("cannot write {flag} {}: {why}", path.display()));
+    let bad = |why: text::Arg| PlanError::Output(t::CannotWrite { flag, path, why }.into());
     if path.is_dir() {
-        return Err(bad("it is a folder; name a file".into()));
+        return Err(bad(Text::from(t::IsAFolder).into()));
     }
     let dir: PathBuf = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
     if !dir.is_dir() {
-        return Err(bad(format!("the folder {} does not exist", dir.display())));
+        return Err(bad(Text::from(t::NoFolder { dir }).into()));
     }
     let probe = dir.join(format!(".labrun-write-check-{}", std::process::id()));
     match std::fs::File::create(&probe) {
@@ -388,7 +414,7 @@ fn check_writable(path: &Path, flag: &str) -> Result<(), PlanError> {
             let _ = std::fs::remove_file(&probe);
             Ok(())
         }
-        Err(e) => Err(bad(e.to_string())),
+        Err(e) => Err(bad(quoted(e))),
     }
 }
 
@@ -398,13 +424,18 @@ fn password_from(file: &crate::flags::PasswordFile) -> Result<Secret, PlanError>
         Some(name) => format!("{name}={}", file.path.display()),
         None => file.path.display().to_string(),
     };
-    let text = std::fs::read_to_string(&file.path)
-        .map_err(|e| PlanError::Flag(format!("cannot read --mysql-password-file {shown}: {e}")))?;
-    let first = text.lines().next().unwrap_or("").to_string();
+    let content = std::fs::read_to_string(&file.path).map_err(|e| {
+        PlanError::Flag(
+            t::CannotReadPassword {
+                file: &shown,
+                why: quoted(e),
+            }
+            .into(),
+        )
+    })?;
+    let first = content.lines().next().unwrap_or("").to_string();
     if first.is_empty() {
-        return Err(PlanError::Flag(format!(
-            "--mysql-password-file {shown} is empty"
-        )));
+        return Err(PlanError::Flag(t::PasswordEmpty { file: &shown }.into()));
     }
     Ok(Secret::new(first))
 }
@@ -416,17 +447,11 @@ fn settings(flags: &Flags) -> Result<Settings, PlanError> {
     for file in &flags.mysql_password_file {
         let secret = password_from(file)?;
         match &file.name {
-            None if unnamed.is_some() => {
-                return Err(PlanError::Flag(
-                    "--mysql-password-file FILE is given twice: the Aurora password is one file (name the others, e.g. local=FILE)".into(),
-                ))
-            }
+            None if unnamed.is_some() => return Err(PlanError::Flag(t::PasswordFileTwice.into())),
             None => unnamed = Some(secret),
             Some(name) => {
                 if named.insert(name.clone(), secret).is_some() {
-                    return Err(PlanError::Flag(format!(
-                        "--mysql-password-file {name}=… is given twice: one file per credential"
-                    )));
+                    return Err(PlanError::Flag(t::CredentialTwice { name }.into()));
                 }
             }
         }
@@ -444,17 +469,12 @@ fn settings(flags: &Flags) -> Result<Settings, PlanError> {
     }
     let mysql_password = if let Some(secret) = unnamed {
         if flags.ask_mysql_password {
-            return Err(PlanError::Flag(
-                "--ask-mysql-password and --mysql-password-file FILE both give the Aurora password: keep one".into(),
-            ));
+            return Err(PlanError::Flag(t::PasswordTwoWays.into()));
         }
         Some(secret)
     } else if flags.ask_mysql_password {
-        let typed = rpassword::prompt_password("MySQL password: ").map_err(|e| {
-            PlanError::Flag(format!(
-                "--ask-mysql-password needs a terminal ({e}); use --mysql-password-file"
-            ))
-        })?;
+        let typed = rpassword::prompt_password(Text::from(t::PasswordPrompt).to_string())
+            .map_err(|e| PlanError::Flag(t::NeedsTerminal { why: quoted(e) }.into()))?;
         Some(Secret::new(typed))
     } else {
         std::env::var("LABRUN_MYSQL_PASSWORD")
@@ -481,9 +501,7 @@ fn settings(flags: &Flags) -> Result<Settings, PlanError> {
 fn ssh_pool(flags: &Flags) -> Result<Option<Arc<SshPool>>, PlanError> {
     let Some(key_template) = &flags.ssh_key else {
         if flags.ssh_known_hosts.is_some() || flags.ssh_strict {
-            return Err(PlanError::Flag(
-                "--ssh-known-hosts and --ssh-strict need --ssh-key".to_string(),
-            ));
+            return Err(PlanError::Flag(t::NeedsSshKey.into()));
         }
         return Ok(None);
     };

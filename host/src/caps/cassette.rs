@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::error::CapError;
 use crate::error::{LoadError, OutputError};
+use crate::text::{self, quoted};
 
 pub const CASSETTE_VERSION: u32 = 1;
 
@@ -75,7 +76,13 @@ pub fn canonical(value: &Value) -> String {
 impl Cassette {
     pub fn load(path: &Path) -> Result<Cassette, LoadError> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            LoadError::Cassette(format!("cannot read cassette {}: {e}", path.display()))
+            LoadError::Cassette(
+                text::cassette::CannotRead {
+                    path,
+                    why: quoted(e),
+                }
+                .into(),
+            )
         })?;
         Cassette::parse(&text, &path.display().to_string())
     }
@@ -83,15 +90,23 @@ impl Cassette {
     /// Reads a cassette's text; `name` names it in the error.
     pub fn parse(text: &str, name: &str) -> Result<Cassette, LoadError> {
         let cassette: Cassette = serde_json::from_str(text).map_err(|e| {
-            LoadError::Cassette(format!(
-                "{name} is not a labrun cassette (record one with --record FILE): {e}"
-            ))
+            LoadError::Cassette(
+                text::cassette::NotACassette {
+                    name,
+                    why: quoted(e),
+                }
+                .into(),
+            )
         })?;
         if cassette.labrun_cassette != CASSETTE_VERSION {
-            return Err(LoadError::Cassette(format!(
-                "{name}: cassette format {} is not supported by this labrun (it reads format {})",
-                cassette.labrun_cassette, CASSETTE_VERSION
-            )));
+            return Err(LoadError::Cassette(
+                text::cassette::Format {
+                    name,
+                    found: cassette.labrun_cassette,
+                    reads: CASSETTE_VERSION,
+                }
+                .into(),
+            ));
         }
         cassette.check(name)?;
         Ok(cassette)
@@ -106,13 +121,16 @@ impl Cassette {
             let key = call_key(&call.capability, &call.operation, &call.request);
             if let Some((first, answer)) = seen.insert(key, (n, &call.answer)) {
                 if *answer != call.answer {
-                    return Err(LoadError::Cassette(format!(
-                        "{name}: calls {} and {} are the same {}.{} request with different answers; keep one",
-                        first + 1,
-                        n + 1,
-                        call.capability.escape_debug(),
-                        call.operation.escape_debug()
-                    )));
+                    return Err(LoadError::Cassette(
+                        text::cassette::TwoAnswers {
+                            name,
+                            first: first + 1,
+                            second: n + 1,
+                            capability: call.capability.escape_debug().to_string(),
+                            operation: call.operation.escape_debug().to_string(),
+                        }
+                        .into(),
+                    ));
                 }
             }
         }
@@ -130,7 +148,7 @@ impl Cassette {
     /// failed write never leaves half a cassette.
     pub fn save(&self, path: &Path) -> Result<(), OutputError> {
         let fail = |why: String| OutputError {
-            what: "cassette",
+            what: crate::error::Output::Cassette,
             path: path.display().to_string(),
             why,
         };
@@ -281,7 +299,7 @@ mod tests {
         fn any_json_loads_or_is_refused_in_one_line(value in any_json()) {
             match Cassette::parse(&value.to_string(), "c.json") {
                 Ok(c) => { let _ = c.index(); }
-                Err(e) => proptest::prop_assert!(!e.message().contains('\n'), "{e}"),
+                Err(e) => proptest::prop_assert!(!e.to_string().contains('\n'), "{e}"),
             }
         }
     }

@@ -23,6 +23,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OnceCell, Semaphore};
 
 use super::error::{CapError, ErrorKind};
+use crate::text::{quoted, ssh as t, Text};
 
 /// The placeholder of `--ssh-key` replaced by the trainee id.
 pub const TRAINEE_PLACEHOLDER: &str = "{trainee}";
@@ -51,47 +52,45 @@ impl SshSettings {
     }
 
     /// Bad input found before anything runs: one line for exit 64.
-    pub fn check(&self, trainees: &[&str]) -> Result<(), String> {
+    pub fn check(&self, trainees: &[&str]) -> Result<(), Text> {
         if trainees.len() > 1 && !self.key_template.contains(TRAINEE_PLACEHOLDER) {
-            return Err(format!(
-                "--ssh-key {} names one key for {} trainees: put {TRAINEE_PLACEHOLDER} in it, e.g. --ssh-key 'keys/1day-{TRAINEE_PLACEHOLDER}.pem'",
-                self.key_template,
-                trainees.len()
-            ));
+            return Err(t::OneKey {
+                template: &self.key_template,
+                trainees: trainees.len(),
+                placeholder: TRAINEE_PLACEHOLDER,
+            }
+            .into());
         }
         for trainee in trainees {
             let path = self.key_path(trainee);
             std::fs::File::open(&path).map_err(|e| {
-                format!(
-                    "cannot read --ssh-key {} for {trainee}: {e}",
-                    path.display()
-                )
+                Text::from(t::CannotReadKey {
+                    path: &path,
+                    trainee: *trainee,
+                    why: quoted(e),
+                })
             })?;
         }
         if let Some(path) = &self.known_hosts {
             if path.exists() {
                 std::fs::read_to_string(path).map_err(|e| {
-                    format!("cannot read --ssh-known-hosts {}: {e}", path.display())
+                    Text::from(t::CannotReadKnownHosts {
+                        path,
+                        why: quoted(e),
+                    })
                 })?;
             } else if self.strict {
-                return Err(format!(
-                    "--ssh-strict: --ssh-known-hosts {} does not exist, so every host would be refused",
-                    path.display()
-                ));
+                return Err(t::StrictNoFile { path }.into());
             }
             let dir = match path.parent() {
                 Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
                 _ => PathBuf::from("."),
             };
             if !dir.is_dir() {
-                return Err(format!(
-                    "--ssh-known-hosts {}: the folder {} does not exist",
-                    path.display(),
-                    dir.display()
-                ));
+                return Err(t::NoFolder { path, dir }.into());
             }
         } else if self.strict {
-            return Err("--ssh-strict needs --ssh-known-hosts FILE".to_string());
+            return Err(t::StrictNeedsKnownHosts.into());
         }
         Ok(())
     }
@@ -111,11 +110,15 @@ fn current_trainee() -> Option<String> {
     TRAINEE.try_with(Clone::clone).ok()
 }
 
+/// Why the TCP connection to a server's SSH port failed, in the probes' own words.
+#[derive(Debug)]
+pub struct DialError(pub String);
+
 /// Why the SSH side failed: labrun could not check (an `error` outcome).
 #[derive(Debug, Clone)]
 pub struct SshError {
     pub kind: ErrorKind,
-    pub message: String,
+    pub message: Text,
 }
 
 impl SshError {
@@ -124,7 +127,7 @@ impl SshError {
         CapError::new(capability, operation, self.kind, self.message).with_code("ssh")
     }
 
-    fn new(kind: ErrorKind, message: impl Into<String>) -> SshError {
+    fn new(kind: ErrorKind, message: impl Into<Text>) -> SshError {
         SshError {
             kind,
             message: message.into(),
@@ -227,7 +230,7 @@ impl SshPool {
     pub async fn session<D, Fut>(&self, server: &str, dial: D) -> Result<Arc<Session>, SshError>
     where
         D: FnOnce(Duration) -> Fut,
-        Fut: Future<Output = Result<TcpStream, String>>,
+        Fut: Future<Output = Result<TcpStream, DialError>>,
     {
         let trainee = current_trainee().unwrap_or_default();
         let key_path = self.settings.key_path(&trainee);
@@ -250,10 +253,10 @@ impl SshPool {
                 Ok(result) => result,
                 Err(_) => Err(SshError::new(
                     ErrorKind::Timeout,
-                    format!(
-                        "no SSH session with {server} within {} ms",
-                        self.timeout.as_millis()
-                    ),
+                    t::NoSession {
+                        server,
+                        ms: self.timeout.as_millis() as u64,
+                    },
                 )),
             }
         })
@@ -270,31 +273,33 @@ impl SshPool {
     ) -> Result<Arc<Session>, SshError>
     where
         D: FnOnce(Duration) -> Fut,
-        Fut: Future<Output = Result<TcpStream, String>>,
+        Fut: Future<Output = Result<TcpStream, DialError>>,
     {
-        let whose = if trainee.is_empty() {
-            "the --ssh-key".to_string()
+        let whose: Text = if trainee.is_empty() {
+            t::TheKey.into()
         } else {
-            format!("{trainee}'s --ssh-key")
+            t::TraineesKey { trainee }.into()
         };
         // Never the path or the contents in a message: only whose key it is.
         let text = tokio::fs::read_to_string(key_path).await.map_err(|e| {
             SshError::new(
                 ErrorKind::Credentials,
-                format!("cannot read {whose}: {}", e.kind()),
+                t::CannotReadWhose {
+                    whose: &whose,
+                    why: quoted(e.kind()),
+                },
             )
         })?;
-        let key = russh::keys::decode_secret_key(&text, None).map_err(|_| {
-            SshError::new(
-                ErrorKind::Credentials,
-                format!("{whose} is not an unencrypted private key (PEM or OpenSSH)"),
-            )
-        })?;
+        let key = russh::keys::decode_secret_key(&text, None)
+            .map_err(|_| SshError::new(ErrorKind::Credentials, t::NotAKey { whose: &whose }))?;
         drop(text);
         let stream = dial(self.timeout).await.map_err(|why| {
             SshError::new(
                 ErrorKind::Network,
-                format!("cannot reach SSH on {server}: {why}"),
+                t::CannotReach {
+                    server,
+                    why: quoted(why.0),
+                },
             )
         })?;
         let verdict = Arc::new(Mutex::new(None));
@@ -319,7 +324,13 @@ impl SshPool {
                     } else {
                         ErrorKind::Network
                     },
-                    refused.unwrap_or_else(|| format!("SSH handshake with {server} failed: {e}")),
+                    refused.unwrap_or_else(|| {
+                        t::Handshake {
+                            server,
+                            why: quoted(&e),
+                        }
+                        .into()
+                    }),
                 )
             })?;
         self.opened.fetch_add(1, Ordering::Relaxed);
@@ -338,17 +349,21 @@ impl SshPool {
             .map_err(|e| {
                 SshError::new(
                     ErrorKind::Credentials,
-                    format!("SSH authentication on {server} failed: {e}"),
+                    t::AuthFailed {
+                        server,
+                        why: quoted(e),
+                    },
                 )
             })?;
         if !auth.success() {
             let _ = handle.disconnect(Disconnect::ByApplication, "", "en").await;
             return Err(SshError::new(
                 ErrorKind::Credentials,
-                format!(
-                    "SSH authentication as {} on {server} failed: the server refused {whose} (publickey)",
-                    self.settings.user
-                ),
+                t::AuthRefused {
+                    user: &self.settings.user,
+                    server,
+                    whose,
+                },
             ));
         }
         Ok(Arc::new(Session {
@@ -423,15 +438,19 @@ impl Session {
             }
             Err(russh::Error::ChannelOpenFailure(why)) => Err(SshError::new(
                 ErrorKind::Denied,
-                format!(
-                    "{} refused to forward to {host}:{port}: {} (does sshd allow TCP forwarding?)",
-                    self.server,
-                    why.description()
-                ),
+                t::NoForwarding {
+                    server: &self.server,
+                    host,
+                    port,
+                    why: quoted(why.description()),
+                },
             )),
             Err(e) => Err(SshError::new(
                 ErrorKind::Network,
-                format!("the SSH connection to {} failed: {e}", self.server),
+                t::ConnectionFailed {
+                    server: &self.server,
+                    why: quoted(e),
+                },
             )),
         }
     }
@@ -448,7 +467,7 @@ impl Session {
             Err(u) => return Ok(Err(u)),
         };
         let local = |e: std::io::Error| {
-            SshError::new(ErrorKind::Network, format!("loopback pipe for SSH: {e}"))
+            SshError::new(ErrorKind::Network, t::LoopbackPipe { why: quoted(e) })
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.map_err(local)?;
         let addr = listener.local_addr().map_err(local)?;
@@ -472,7 +491,7 @@ impl Session {
             Err(u) => return Ok(Err(u)),
         };
         let local = |e: std::io::Error| {
-            SshError::new(ErrorKind::Network, format!("loopback port for SSH: {e}"))
+            SshError::new(ErrorKind::Network, t::LoopbackPort { why: quoted(e) })
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.map_err(local)?;
         let addr = listener.local_addr().map_err(local)?;
@@ -499,7 +518,10 @@ impl Session {
         let failed = |e: russh::Error| {
             SshError::new(
                 ErrorKind::Network,
-                format!("the SSH connection to {} failed: {e}", self.server),
+                t::ConnectionFailed {
+                    server: &self.server,
+                    why: quoted(e),
+                },
             )
         };
         let mut channel = self.handle.channel_open_session().await.map_err(failed)?;
@@ -544,13 +566,14 @@ struct Client {
     known_hosts: Option<PathBuf>,
     strict: bool,
     /// Why the host key was refused, for the error message.
-    verdict: Arc<Mutex<Option<String>>>,
+    verdict: Arc<Mutex<Option<Text>>>,
     /// The pool's known-hosts lock.
     lock: Arc<Mutex<()>>,
 }
 
 impl Client {
-    fn refuse(&self, why: String) -> Result<bool, russh::Error> {
+    fn refuse(&self, why: impl Into<Text>) -> Result<bool, russh::Error> {
+        let why = why.into();
         *self.verdict.lock().expect("ssh lock poisoned") = Some(why);
         Ok(false)
     }
@@ -573,37 +596,41 @@ impl client::Handler for Client {
         let _file = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         match russh::keys::check_known_hosts_path(&host, SSH_PORT, server_key, &path) {
             Ok(true) => Ok(true),
-            Ok(false) if self.strict => self.refuse(format!(
-                "the SSH host key of {host} ({}) is not in --ssh-known-hosts {} and --ssh-strict refuses unknown hosts",
-                fingerprint(server_key),
-                path.display()
-            )),
+            Ok(false) if self.strict => self.refuse(t::UnknownHost {
+                host: &host,
+                fingerprint: fingerprint(server_key),
+                path: &path,
+            }),
             Ok(false) => match russh::keys::known_hosts::learn_known_hosts_path(
                 &host, SSH_PORT, server_key, &path,
             ) {
                 Ok(()) => Ok(true),
-                Err(e) => self.refuse(format!(
-                    "cannot record the SSH host key of {host} in --ssh-known-hosts {}: {e}",
-                    path.display()
-                )),
+                Err(e) => self.refuse(t::CannotRecord {
+                    host: &host,
+                    path: &path,
+                    why: quoted(e),
+                }),
             },
             Err(russh::keys::Error::KeyChanged { .. }) => {
-                let recorded = russh::keys::known_hosts::known_host_keys_path(&host, SSH_PORT, &path)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .find(|(_, k)| k.algorithm() == server_key.algorithm())
-                    .map(|(_, k)| fingerprint(&k))
-                    .unwrap_or_else(|| "?".to_string());
-                self.refuse(format!(
-                    "the SSH host key of {host} changed: --ssh-known-hosts {} has {recorded}, the server now shows {}; if the server was really replaced, remove its line",
-                    path.display(),
-                    fingerprint(server_key)
-                ))
+                let recorded =
+                    russh::keys::known_hosts::known_host_keys_path(&host, SSH_PORT, &path)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .find(|(_, k)| k.algorithm() == server_key.algorithm())
+                        .map(|(_, k)| fingerprint(&k))
+                        .unwrap_or_else(|| "?".to_string());
+                self.refuse(t::KeyChanged {
+                    host: &host,
+                    path: &path,
+                    recorded,
+                    shown: fingerprint(server_key),
+                })
             }
-            Err(e) => self.refuse(format!(
-                "cannot check the SSH host key of {host} against --ssh-known-hosts {}: {e}",
-                path.display()
-            )),
+            Err(e) => self.refuse(t::CannotCheck {
+                host: &host,
+                path: &path,
+                why: quoted(e),
+            }),
         }
     }
 }
@@ -631,18 +658,20 @@ mod tests {
     fn bad_ssh_settings_are_one_line_naming_the_flag() {
         let e = settings("/nonexistent/one.pem")
             .check(&["user01", "user02"])
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("{trainee}") && !e.contains('\n'), "{e}");
         let e = settings("/nonexistent/{trainee}.pem")
             .check(&["user01"])
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with("cannot read --ssh-key /nonexistent/user01.pem for user01"),
             "{e}"
         );
         let mut strict = settings("/dev/null");
         strict.strict = true;
-        let e = strict.check(&["user01"]).unwrap_err();
+        let e = strict.check(&["user01"]).unwrap_err().to_string();
         assert!(e.contains("--ssh-known-hosts"), "{e}");
     }
 }

@@ -6,33 +6,59 @@
 use std::collections::BTreeSet;
 
 use super::PlanError;
+use crate::text::{quoted, roster as t, Text};
 
 /// The most ids one range may expand to (a typo like `user1..user99999` is refused).
 pub const MAX_RANGE: u64 = 10_000;
 
 /// Every trainee id, checked: no empty id, no duplicate.
 pub fn ids(single: &[String], specs: &[String]) -> Result<Vec<String>, PlanError> {
-    let mut out: Vec<(String, String)> = Vec::new();
+    let mut out: Vec<(String, Text)> = Vec::new();
     for id in single {
-        out.push((id.clone(), format!("--trainee {id}")));
+        out.push((id.clone(), t::FromTrainee { id }.into()));
     }
     for spec in specs {
         if let Some(file) = spec.strip_prefix('@') {
-            let text = std::fs::read_to_string(file)
-                .map_err(|e| PlanError::Flag(format!("cannot read --trainees @{file}: {e}")))?;
-            for (n, line) in text.lines().enumerate() {
+            let content = std::fs::read_to_string(file).map_err(|e| {
+                PlanError::Flag(
+                    t::CannotRead {
+                        file,
+                        why: quoted(e),
+                    }
+                    .into(),
+                )
+            })?;
+            for (n, line) in content.lines().enumerate() {
                 let entry = line.split('#').next().unwrap_or("").trim();
                 if entry.is_empty() {
                     continue;
                 }
-                let origin = format!("--trainees @{file} line {}", n + 1);
-                for id in expand(entry).map_err(|e| PlanError::Flag(format!("{origin}: {e}")))? {
+                let origin = Text::from(t::FromFileLine { file, line: n + 1 });
+                let expanded = expand(entry).map_err(|why| {
+                    PlanError::Flag(
+                        t::At {
+                            origin: &origin,
+                            why,
+                        }
+                        .into(),
+                    )
+                })?;
+                for id in expanded {
                     out.push((id, origin.clone()));
                 }
             }
         } else {
-            let origin = format!("--trainees {spec}");
-            for id in expand(spec).map_err(|e| PlanError::Flag(format!("{origin}: {e}")))? {
+            let origin = Text::from(t::FromSpec { spec });
+            let expanded = expand(spec).map_err(|why| {
+                PlanError::Flag(
+                    t::At {
+                        origin: &origin,
+                        why,
+                    }
+                    .into(),
+                )
+            })?;
+            for id in expanded {
                 out.push((id, origin.clone()));
             }
         }
@@ -41,12 +67,10 @@ pub fn ids(single: &[String], specs: &[String]) -> Result<Vec<String>, PlanError
     let mut ids = Vec::with_capacity(out.len());
     for (id, origin) in out {
         if id.trim().is_empty() {
-            return Err(PlanError::Flag(format!("{origin}: a trainee id is empty")));
+            return Err(PlanError::Flag(t::EmptyId { origin }.into()));
         }
         if !seen.insert(id.clone()) {
-            return Err(PlanError::Flag(format!(
-                "trainee {id} is given twice (again in {origin})"
-            )));
+            return Err(PlanError::Flag(t::Twice { id: &id, origin }.into()));
         }
         ids.push(id);
     }
@@ -55,36 +79,32 @@ pub fn ids(single: &[String], specs: &[String]) -> Result<Vec<String>, PlanError
 
 /// One id, or a range `PREFIXnn..PREFIXmm` expanded in order. The width of the
 /// first number is kept (`user01..user12` → `user01`, …, `user12`).
-pub fn expand(spec: &str) -> Result<Vec<String>, String> {
+pub fn expand(spec: &str) -> Result<Vec<String>, Text> {
     let Some((from, to)) = spec.split_once("..") else {
         return Ok(vec![spec.to_string()]);
     };
-    let shape = "a range is FROM..TO with the same prefix, e.g. user01..user40";
     if from.is_empty() || to.is_empty() {
-        return Err(format!("both ends of the range are needed: {shape}"));
+        return Err(t::BothEnds.into());
     }
-    let (fp, fd) =
-        split_number(from).ok_or_else(|| format!("`{from}` ends with no number: {shape}"))?;
-    let (tp, td) =
-        split_number(to).ok_or_else(|| format!("`{to}` ends with no number: {shape}"))?;
+    let (fp, fd) = split_number(from).ok_or_else(|| Text::from(t::NoNumber { end: from }))?;
+    let (tp, td) = split_number(to).ok_or_else(|| Text::from(t::NoNumber { end: to }))?;
     if fp != tp {
-        return Err(format!(
-            "`{from}` and `{to}` have different prefixes: {shape}"
-        ));
+        return Err(t::Prefixes { from, to }.into());
     }
     let parse = |d: &str| {
         d.parse::<u64>()
-            .map_err(|_| format!("`{d}` is too large a number"))
+            .map_err(|_| Text::from(t::TooLarge { number: d }))
     };
     let (a, b) = (parse(fd)?, parse(td)?);
     if a > b {
-        return Err(format!("`{from}` comes after `{to}`: {shape}"));
+        return Err(t::Backwards { from, to }.into());
     }
     if b - a >= MAX_RANGE {
-        return Err(format!(
-            "the range holds {} ids, more than {MAX_RANGE}",
-            b - a + 1
-        ));
+        return Err(t::TooMany {
+            count: b - a + 1,
+            max: MAX_RANGE,
+        }
+        .into());
     }
     let width = fd.len();
     Ok((a..=b).map(|n| format!("{fp}{n:0width$}")).collect())
@@ -128,7 +148,7 @@ mod tests {
             ("user..userx", "no number"),
             ("u0..u99999", "more than"),
         ] {
-            let e = expand(spec).unwrap_err();
+            let e = expand(spec).unwrap_err().to_string();
             assert!(e.contains(why), "{spec}: {e}");
         }
     }
@@ -150,11 +170,15 @@ mod tests {
             ["admin", "user01", "user02", "user10", "user11", "user12", "user13"]
         );
 
-        let e = ids(&strings(&["user02"]), &strings(&["user01..user03"])).unwrap_err();
+        let e = ids(&strings(&["user02"]), &strings(&["user01..user03"]))
+            .unwrap_err()
+            .to_string();
         assert!(e.to_string().contains("user02 is given twice"), "{e}");
-        let e = ids(&strings(&[""]), &[]).unwrap_err();
+        let e = ids(&strings(&[""]), &[]).unwrap_err().to_string();
         assert!(e.to_string().contains("empty"), "{e}");
-        let e = ids(&[], &strings(&["@/nonexistent/roster.txt"])).unwrap_err();
+        let e = ids(&[], &strings(&["@/nonexistent/roster.txt"]))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.to_string()
                 .starts_with("cannot read --trainees @/nonexistent/roster.txt"),

@@ -17,6 +17,8 @@ use crate::caps::Hub;
 use crate::error::LoadError;
 use crate::outcome::{check_id, inert, Message, Outcome, Status};
 pub use crate::policy::Limits;
+use crate::text::inert::{describe_char, needs_escape};
+use crate::text::{self, list, quoted, step as t, Arg, Text};
 
 /// What a step says about itself before it runs.
 #[derive(Debug, Clone, Serialize)]
@@ -81,7 +83,7 @@ enum Piece<'a> {
 
 /// Splits a default template into text and `{name}` references; `{{` and `}}` are
 /// literal braces. The error says what is wrong with the braces.
-fn template(text: &str) -> Result<Vec<Piece<'_>>, String> {
+fn template(text: &str) -> Result<Vec<Piece<'_>>, Text> {
     let mut pieces = Vec::new();
     let mut literal = String::new();
     let mut rest = text;
@@ -91,11 +93,11 @@ fn template(text: &str) -> Result<Vec<Piece<'_>>, String> {
             rest = &rest[2..];
         } else if c == '{' {
             let Some(end) = rest.find('}') else {
-                return Err("has a `{` without its `}` (write `{{` for a literal brace)".into());
+                return Err(t::OpenBrace.into());
             };
             let name = &rest[1..end];
             if let Err(e) = param_name(name) {
-                return Err(format!("refers to `{{{}}}`: {e}", inert(name)));
+                return Err(t::RefersTo { name, why: e }.into());
             }
             if !literal.is_empty() {
                 pieces.push(Piece::Text(std::mem::take(&mut literal)));
@@ -103,7 +105,7 @@ fn template(text: &str) -> Result<Vec<Piece<'_>>, String> {
             pieces.push(Piece::Ref(name));
             rest = &rest[end + 1..];
         } else if c == '}' {
-            return Err("has a `}` without its `{` (write `}}` for a literal brace)".into());
+            return Err(t::CloseBrace.into());
         } else {
             literal.push(c);
             rest = &rest[c.len_utf8()..];
@@ -117,80 +119,78 @@ fn template(text: &str) -> Result<Vec<Piece<'_>>, String> {
 
 /// The param name rule: 1 to [`MAX_PARAM_NAME_CHARS`] ASCII letters, digits, `_`
 /// or `-` (it is typed on the command line and in course files).
-fn param_name(name: &str) -> Result<(), String> {
+fn param_name(name: &str) -> Result<(), Text> {
     if name.is_empty() {
-        return Err("a param name is not empty".into());
+        return Err(t::ParamNameEmpty.into());
     }
     if name.chars().count() > MAX_PARAM_NAME_CHARS {
-        return Err(format!(
-            "a param name is at most {MAX_PARAM_NAME_CHARS} characters"
-        ));
+        return Err(t::ParamNameLong {
+            max: MAX_PARAM_NAME_CHARS,
+        }
+        .into());
     }
     if let Some(bad) = name
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
     {
-        return Err(format!(
-            "a param name holds ASCII letters, digits, `_` and `-` only, not {}",
-            crate::outcome::inert::describe_char(bad)
-        ));
+        return Err(t::ParamNameChar {
+            bad: describe_char(bad),
+        }
+        .into());
     }
     Ok(())
 }
 
 /// The params a step declares, as one list for an error: `user (trainee id),
 /// reader (Aurora reader; default wp-{user}-slave)`.
-fn declared(params: &BTreeMap<String, Param>) -> String {
+fn declared(params: &BTreeMap<String, Param>) -> Arg {
     if params.is_empty() {
-        return "no params".to_string();
+        return Text::from(t::NoParams).into();
     }
-    params
-        .iter()
-        .map(|(k, p)| match &p.default {
-            Some(d) => format!("{} ({}; default {})", inert(k), inert(&p.about), inert(d)),
-            None => format!("{} ({})", inert(k), inert(&p.about)),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+    list(params.iter().map(|(k, p)| -> Text {
+        match &p.default {
+            Some(d) => t::ParamWithDefault {
+                name: k,
+                about: &p.about,
+                default: d,
+            }
+            .into(),
+            None => t::ParamRequired {
+                name: k,
+                about: &p.about,
+            }
+            .into(),
+        }
+    }))
 }
 
 /// The declared params' rules: valid names, a required param has no default and
 /// one that is not required has one, every `{name}` in a default names a declared
 /// param and no defaults refer to each other in a cycle. One line saying what to
 /// change in `describe()`.
-pub fn check_param_decls(params: &BTreeMap<String, Param>) -> Result<(), String> {
+pub fn check_param_decls(params: &BTreeMap<String, Param>) -> Result<(), Text> {
     let mut refs: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (name, p) in params {
-        param_name(name).map_err(|e| format!("`params`: `{}`: {e}", inert(name)))?;
+        param_name(name).map_err(|why| Text::from(t::BadParamName { name, why }))?;
         match (&p.default, p.required) {
-            (Some(_), true) => {
-                return Err(format!(
-                    "`params`: `{name}` is required and has a default: drop one of them"
-                ))
-            }
-            (None, false) => {
-                return Err(format!(
-                    "`params`: `{name}` is neither required nor has a default: give it `default: \"…\"` or `required: true`"
-                ))
-            }
+            (Some(_), true) => return Err(t::RequiredWithDefault { name }.into()),
+            (None, false) => return Err(t::NeitherRequiredNorDefault { name }.into()),
             _ => {}
         }
         let Some(default) = &p.default else { continue };
-        let pieces = template(default).map_err(|e| {
-            format!(
-                "`params`: the default of `{name}` (`{}`) {e}",
-                inert(default)
-            )
-        })?;
+        let pieces =
+            template(default).map_err(|why| Text::from(t::BadDefault { name, default, why }))?;
         let mut to = Vec::new();
         for piece in pieces {
             if let Piece::Ref(r) = piece {
                 if !params.contains_key(r) {
-                    return Err(format!(
-                        "`params`: the default of `{name}` (`{}`) refers to `{{{r}}}`, which the step does not declare; it declares {}",
-                        inert(default),
-                        params.keys().map(|k| inert(k).into_owned()).collect::<Vec<_>>().join(", ")
-                    ));
+                    return Err(t::DefaultUndeclared {
+                        name,
+                        default,
+                        refers: r,
+                        declared: list(params.keys()),
+                    }
+                    .into());
                 }
                 to.push(r);
             }
@@ -203,14 +203,14 @@ pub fn check_param_decls(params: &BTreeMap<String, Param>) -> Result<(), String>
         refs: &BTreeMap<&'a str, Vec<&'a str>>,
         path: &mut Vec<&'a str>,
         done: &mut std::collections::HashSet<&'a str>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Text> {
         if let Some(start) = path.iter().position(|p| *p == at) {
             let mut cycle: Vec<String> = path[start..].iter().map(|p| format!("`{p}`")).collect();
             cycle.push(format!("`{at}`"));
-            return Err(format!(
-                "`params`: the defaults of {} refer to each other in a cycle; give one of them a default that does not refer back",
-                cycle.join(" → ")
-            ));
+            return Err(t::DefaultsCycle {
+                cycle: cycle.join(" → "),
+            }
+            .into());
         }
         if !done.insert(at) {
             return Ok(());
@@ -236,48 +236,38 @@ pub const MAX_NAME_CHARS: usize = 64;
 /// [`MAX_NAME_CHARS`] printable characters, and a `checks` list that is not empty,
 /// holds valid outcome ids (see [`check_id`]) and names each id once. The error is one
 /// line saying what to change in `describe()`.
-pub fn check_info(info: &StepInfo) -> Result<(), String> {
+pub fn check_info(info: &StepInfo) -> Result<(), Text> {
     let name_chars = info.name.chars().count();
     if name_chars == 0 {
-        return Err("`name` is empty: a step names itself, e.g. name: \"step3\"".to_string());
+        return Err(t::NameEmpty.into());
     }
     if name_chars > MAX_NAME_CHARS {
-        return Err(format!(
-            "`name` is {name_chars} characters long: a step name is at most {MAX_NAME_CHARS}"
-        ));
+        return Err(t::NameLong {
+            chars: name_chars,
+            max: MAX_NAME_CHARS,
+        }
+        .into());
     }
-    if let Some(bad) = info
-        .name
-        .chars()
-        .find(|c| crate::outcome::inert::needs_escape(*c))
-    {
-        return Err(format!(
-            "`name` `{}` holds {}: a step name is printable text on one line",
-            inert(&info.name),
-            crate::outcome::inert::describe_char(bad)
-        ));
+    if let Some(bad) = info.name.chars().find(|c| needs_escape(*c)) {
+        return Err(t::NameChar {
+            name: &info.name,
+            bad: describe_char(bad),
+        }
+        .into());
     }
     if info.checks.is_empty() {
-        return Err(
-            "`checks` is empty: a step declares the checklist ids it reports, e.g. checks: [\"A1\", \"A2\"]"
-                .to_string(),
-        );
+        return Err(t::ChecksEmpty.into());
     }
     let mut seen = std::collections::HashSet::with_capacity(info.checks.len());
     for id in &info.checks {
-        check_id(id).map_err(|e| format!("`checks`: {e}"))?;
+        check_id(id).map_err(|why| Text::from(t::BadCheck { why }))?;
         if !seen.insert(id.as_str()) {
-            return Err(format!(
-                "`checks` lists `{id}` twice: declare each checklist id once"
-            ));
+            return Err(t::CheckTwice { id }.into());
         }
     }
     check_needs(&info.needs, &seen)?;
     if let Some(id) = info.titles.keys().find(|id| !seen.contains(id.as_str())) {
-        return Err(format!(
-            "`titles` names `{}`, which `checks` does not list: title only declared checks",
-            inert(id)
-        ));
+        return Err(t::TitleUndeclared { id }.into());
     }
     check_param_decls(&info.params)
 }
@@ -286,24 +276,17 @@ pub fn check_info(info: &StepInfo) -> Result<(), String> {
 fn check_needs(
     needs: &BTreeMap<String, Vec<String>>,
     declared: &std::collections::HashSet<&str>,
-) -> Result<(), String> {
+) -> Result<(), Text> {
     for (id, before) in needs {
         if !declared.contains(id.as_str()) {
-            return Err(format!(
-                "`needs` names `{}`, which `checks` does not list: declare it or drop it from `needs`",
-                inert(id)
-            ));
+            return Err(t::NeedsUndeclared { id }.into());
         }
         for b in before {
             if !declared.contains(b.as_str()) {
-                return Err(format!(
-                    "`needs`: `{}` needs `{}`, which `checks` does not list",
-                    inert(id),
-                    inert(b)
-                ));
+                return Err(t::NeedsUndeclaredBefore { id, before: b }.into());
             }
             if b == id {
-                return Err(format!("`needs`: `{}` needs itself", inert(id)));
+                return Err(t::NeedsItself { id }.into());
             }
         }
     }
@@ -313,14 +296,14 @@ fn check_needs(
         needs: &'a BTreeMap<String, Vec<String>>,
         path: &mut Vec<&'a str>,
         done: &mut std::collections::HashSet<&'a str>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Text> {
         if let Some(at) = path.iter().position(|p| *p == id) {
             let mut cycle: Vec<&str> = path[at..].to_vec();
             cycle.push(id);
-            return Err(format!(
-                "`needs` has a cycle: {}; a check cannot wait for itself",
-                inert(&cycle.join(" → "))
-            ));
+            return Err(t::NeedsCycle {
+                cycle: cycle.join(" → "),
+            }
+            .into());
         }
         if !done.insert(id) {
             return Ok(());
@@ -375,10 +358,7 @@ pub fn enforce_needs(rows: &mut [Outcome], needs: &BTreeMap<String, Vec<String>>
             rows[i] = Outcome {
                 id: rows[i].id.clone(),
                 status: Status::Skip,
-                message: Message::new(
-                    format!("skipped: {unmet} did not pass"),
-                    format!("省略: {unmet} が合格していないため"),
-                ),
+                message: Message::text(text::run::SkippedUnmet { unmet }),
                 evidence: None,
                 step: rows[i].step.clone(),
             };
@@ -409,20 +389,20 @@ impl Step {
             Some("wasm") => wasm::WasmStep::load(path, limits, grants)
                 .await
                 .map(|s| Step::Wasm(Arc::new(s))),
-            _ => Err(format!(
-                "{}: unknown step type; a step is a Rhai script (.rhai) or a WebAssembly component (.wasm)",
-                path.display()
-            )),
+            _ => Err(text::load::UnknownType { path }.into()),
         }
         .map_err(LoadError::Step)?;
         // A checklist longer than the outcomes a run may report can never be met.
         let declared = step.info().checks.len();
         if declared > limits.max_outcomes {
-            return Err(LoadError::Step(format!(
-                "{}: describe() declares {declared} checks; the limit is {} (max_outcomes)",
-                path.display(),
-                limits.max_outcomes
-            )));
+            return Err(LoadError::Step(
+                text::load::TooManyChecks {
+                    path,
+                    declared,
+                    max: limits.max_outcomes,
+                }
+                .into(),
+            ));
         }
         Ok(step)
     }
@@ -451,7 +431,7 @@ impl Step {
 
 /// `labrun inspect STEP`: what a step is and needs, without running it. Returns the
 /// text to print and, when the step could not be loaded, why (one line).
-pub async fn inspect(path: &std::path::Path) -> (String, Option<String>) {
+pub async fn inspect(path: &std::path::Path) -> (String, Option<Text>) {
     use std::fmt::Write;
     let mut out = String::new();
     let shown = path.display().to_string();
@@ -561,11 +541,9 @@ pub struct DescribedCheck {
 /// Loads a step (describe() runs; nothing else) and says what it declares and may
 /// call: for a component, the operations its WIT imports name (exactly what it can
 /// call); for a script, the `capability::operation` calls its text names.
-pub async fn describe(path: &std::path::Path) -> Result<Description, String> {
+pub async fn describe(path: &std::path::Path) -> Result<Description, LoadError> {
     let limits = Limits::default();
-    let step = Step::load(path, &limits, &wasm::Grants::all())
-        .await
-        .map_err(|e| e.to_string())?;
+    let step = Step::load(path, &limits, &wasm::Grants::all()).await?;
     let info = step.info().clone();
     let (kind, host_version, mut operations, source_of_operations) = match &step {
         Step::Wasm(s) => (
@@ -575,8 +553,15 @@ pub async fn describe(path: &std::path::Path) -> Result<Description, String> {
             "the component's WIT imports: exactly the operations it can call",
         ),
         Step::Rhai(_) => {
-            let source = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read step {}: {e}", path.display()))?;
+            let source = std::fs::read_to_string(path).map_err(|e| {
+                LoadError::Step(
+                    text::load::CannotRead {
+                        path,
+                        why: quoted(e),
+                    }
+                    .into(),
+                )
+            })?;
             let mut ops = Vec::new();
             for cap in crate::caps::registry::ALL {
                 for op in (cap.operations)() {
@@ -720,17 +705,17 @@ impl Collector {
     /// Takes one outcome from a step (Rhai or WASM): the id must be valid (see
     /// [`check_id`]) and new, the count within `max_outcomes`; the messages are cut to
     /// `max_message_bytes` on a character boundary.
-    pub fn report(&self, outcome: Outcome, limits: &Limits) -> Result<(), String> {
+    pub fn report(&self, outcome: Outcome, limits: &Limits) -> Result<(), Text> {
         check_id(&outcome.id)?;
         let mut inner = self.inner.lock().expect("collector lock poisoned");
         if inner.ids.contains(&outcome.id) {
-            return Err(format!("outcome `{}` was reported twice", outcome.id));
+            return Err(text::run::ReportedTwice { id: &outcome.id }.into());
         }
         if inner.outcomes.len() >= limits.max_outcomes {
-            return Err(format!(
-                "too many outcomes: the limit is {}",
-                limits.max_outcomes
-            ));
+            return Err(text::run::TooManyOutcomes {
+                max: limits.max_outcomes,
+            }
+            .into());
         }
         let outcome = Outcome {
             message: Message {
@@ -762,11 +747,8 @@ impl Collector {
     /// The final rows in checklist order. Planned ids the step never reported become
     /// `error`, carrying why the step stopped (if it did, as one bounded line); ids the
     /// step reported without declaring them follow as `error` rows saying so.
-    pub fn finish(&self, plan: &[String], stopped: Option<&str>) -> (Vec<Outcome>, Vec<String>) {
-        let stopped = stopped.map(bounded_cause);
-        let stopped = stopped.as_deref();
+    pub fn finish(&self, plan: &[String], stopped: Option<&Text>) -> (Vec<Outcome>, Vec<String>) {
         let mut inner = std::mem::take(&mut *self.inner.lock().expect("collector lock poisoned"));
-        let stopped = stopped.map(one_line_cause);
         let mut reported: Vec<Option<Outcome>> = std::mem::take(&mut inner.outcomes)
             .into_iter()
             .map(Some)
@@ -780,31 +762,25 @@ impl Collector {
         for id in plan {
             match by_id.get(id).and_then(|&i| reported[i].take()) {
                 Some(outcome) => rows.push(outcome),
-                None => rows.push(not_reported(id, stopped.as_deref())),
+                None => rows.push(not_reported(id, stopped)),
             }
         }
         // What is left was reported but never declared: in the step's order.
         rows.extend(reported.into_iter().flatten().map(not_declared));
         if inner.log_dropped > 0 {
             let dropped = inner.log_dropped;
-            inner.log.push(format!(
-                "… {dropped} more log lines dropped (limit reached)"
-            ));
+            inner
+                .log
+                .push(Text::from(text::run::LogDropped { dropped }).to_string());
         }
         (rows, inner.log)
     }
 }
 
-fn not_reported(id: &str, stopped: Option<&str>) -> Outcome {
+fn not_reported(id: &str, stopped: Option<&Text>) -> Outcome {
     let message = match stopped {
-        Some(cause) => Message::new(
-            format!("not checked: the step stopped before this check: {cause}"),
-            format!("未確認: このチェックの前にステップが停止しました: {cause}"),
-        ),
-        None => Message::new(
-            "not checked: the step ended without reporting this check",
-            "未確認: ステップがこのチェックを報告せずに終了しました",
-        ),
+        Some(cause) => Message::text(text::run::NotCheckedStopped { cause }),
+        None => Message::text(text::run::NotCheckedEnded),
     };
     Outcome {
         id: id.to_string(),
@@ -821,14 +797,7 @@ fn not_declared(outcome: Outcome) -> Outcome {
     let id = &outcome.id;
     let said = outcome.status.as_str();
     Outcome {
-        message: Message::new(
-            format!(
-                "not a declared check: the step reported `{id}` ({said}) but describe() does not list it in `checks`; declare it there"
-            ),
-            format!(
-                "宣言されていないチェック: ステップは `{id}` ({said}) を報告しましたが、describe() の checks にありません。checks に宣言してください"
-            ),
-        ),
+        message: Message::text(text::run::NotDeclared { id, said }),
         status: Status::Error,
         ..outcome
     }
@@ -881,24 +850,37 @@ pub fn check_params(
     info: &StepInfo,
     given: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>, LoadError> {
-    check_param_decls(&info.params)
-        .map_err(|e| LoadError::Params(format!("{step_path}: describe(): {e}")))?;
+    check_param_decls(&info.params).map_err(|why| {
+        LoadError::Params(
+            text::load::Describe {
+                path: step_path,
+                why,
+            }
+            .into(),
+        )
+    })?;
     for name in given.keys() {
         if !info.params.contains_key(name) {
-            return Err(LoadError::Params(format!(
-                "unknown param `{}`: {step_path} takes {}",
-                inert(name),
-                declared(&info.params)
-            )));
+            return Err(LoadError::Params(
+                text::load::UnknownParam {
+                    param: name,
+                    path: step_path,
+                    takes: declared(&info.params),
+                }
+                .into(),
+            ));
         }
     }
     for (name, p) in &info.params {
         if p.required && !given.contains_key(name) {
-            return Err(LoadError::Params(format!(
-                "missing param `{name}`: give it with --param {name}=VALUE ({step_path} takes {})",
-                declared(&info.params),
-                name = inert(name)
-            )));
+            return Err(LoadError::Params(
+                text::load::MissingParam {
+                    param: name,
+                    path: step_path,
+                    takes: declared(&info.params),
+                }
+                .into(),
+            ));
         }
     }
     let mut filled = given.clone();
@@ -932,9 +914,9 @@ pub fn check_params(
         }
         if filled.len() == before {
             // Unreachable after check_param_decls; refuse rather than loop.
-            return Err(LoadError::Params(format!(
-                "{step_path}: describe(): the params' defaults cannot be filled"
-            )));
+            return Err(LoadError::Params(
+                text::load::DefaultsUnfilled { path: step_path }.into(),
+            ));
         }
     }
     Ok(filled)
@@ -955,10 +937,10 @@ pub fn request_too_big(capability: &str, operation: &str, size: usize) -> crate:
         capability,
         operation,
         crate::caps::ErrorKind::InvalidRequest,
-        format!(
-            "the request is {size} bytes; the limit is {} KiB",
-            MAX_REQUEST_BYTES >> 10
-        ),
+        crate::text::caps::RequestTooBig {
+            size,
+            limit: MAX_REQUEST_BYTES >> 10,
+        },
     )
     .with_code("limit")
 }
@@ -973,6 +955,12 @@ pub fn bounded_evidence(value: Value, size: usize) -> Value {
             MAX_EVIDENCE_BYTES >> 10
         ))
     }
+}
+
+/// Words a step or its engine wrote about why it stopped (a script's thrown text, a
+/// Rhai or guest error): on one line, cut to [`MAX_CAUSE_CHARS`], and quoted.
+pub fn remote_cause(cause: &str) -> Arg {
+    quoted(bounded_cause(&one_line_cause(cause)))
 }
 
 /// A stop cause cut to [`MAX_CAUSE_CHARS`] characters.
@@ -1020,20 +1008,28 @@ mod tests {
     #[test]
     fn the_checklist_must_be_declared_once_and_not_empty() {
         assert!(check_info(&info("step3", &["A1", "A2", "web-1:http", "x.y_z#2"])).is_ok());
-        let err = check_info(&info("step3", &[])).unwrap_err();
+        let err = check_info(&info("step3", &[])).unwrap_err().to_string();
         assert!(err.starts_with("`checks` is empty"), "{err}");
-        let err = check_info(&info("step3", &["A1", "A2", "A1"])).unwrap_err();
+        let err = check_info(&info("step3", &["A1", "A2", "A1"]))
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             "`checks` lists `A1` twice: declare each checklist id once"
         );
-        let err = check_info(&info("step3", &["A 1"])).unwrap_err();
+        let err = check_info(&info("step3", &["A 1"]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("holds a space"), "{err}");
         let long = "C".repeat(100_000);
-        let err = check_info(&info("step3", &[&long])).unwrap_err();
+        let err = check_info(&info("step3", &[&long]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("100000 characters long"), "{err}");
         assert!(err.len() < 200, "the error shows the id cut short: {err}");
-        let err = check_info(&info("step3", &["A1\x1b[2J\n"])).unwrap_err();
+        let err = check_info(&info("step3", &["A1\x1b[2J\n"]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("A1\\u{1b}[2J\\n"), "{err}");
         assert!(err.contains("U+001B"), "{err}");
         assert!(!err.contains('\x1b') && !err.contains('\n'), "{err}");
@@ -1044,13 +1040,18 @@ mod tests {
         assert!(check_info(&info("Step 3: web tier", &["A1"])).is_ok());
         assert!(check_info(&info("", &["A1"]))
             .unwrap_err()
+            .to_string()
             .contains("`name` is empty"));
-        let err = check_info(&info("step3\x1b[2J", &["A1"])).unwrap_err();
+        let err = check_info(&info("step3\x1b[2J", &["A1"]))
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("step3\\u{1b}[2J") && !err.contains('\x1b'),
             "{err}"
         );
-        let err = check_info(&info(&"n".repeat(65), &["A1"])).unwrap_err();
+        let err = check_info(&info(&"n".repeat(65), &["A1"]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("at most 64"), "{err}");
     }
 
@@ -1069,7 +1070,8 @@ mod tests {
         ] {
             let err = c
                 .report(outcome(bad, Status::Pass, "x"), &limits)
-                .unwrap_err();
+                .unwrap_err()
+                .to_string();
             assert!(err.len() < 200 && !err.contains('\n'), "{err}");
         }
         assert!(c
@@ -1077,11 +1079,13 @@ mod tests {
             .is_ok());
         let err = c
             .report(outcome(&"i".repeat(32), Status::Fail, "y"), &limits)
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(err.ends_with("was reported twice"), "{err}");
         let err = c
             .report(outcome(&"i".repeat(33), Status::Pass, "x"), &limits)
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("at most 32"), "{err}");
     }
 
@@ -1140,7 +1144,10 @@ mod tests {
         let cut = one_line_cause(&huge);
         assert!(cut.len() <= MAX_CAUSE_BYTES + 3 && !cut.contains('\n'));
         let c = Collector::default();
-        let (rows, _) = c.finish(&["A1".to_string()], Some(&huge));
+        let cause = Text::from(text::rhai::Thrown {
+            what: remote_cause(&huge),
+        });
+        let (rows, _) = c.finish(&["A1".to_string()], Some(&cause));
         assert!(rows[0].message.en.len() < MAX_CAUSE_BYTES + 100);
         assert!(!rows[0].message.en.contains('\n'));
     }
@@ -1150,19 +1157,23 @@ mod tests {
         let mut step = info("step3", &["A1"]);
         step.params
             .insert("user".into(), Param::required("trainee\r\n  PASS  A1"));
-        let err = check_params("s.rhai", &step, &BTreeMap::new()).unwrap_err();
+        let err = check_params("s.rhai", &step, &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
         assert_eq!(
-            err.message(),
+            err.to_string(),
             "missing param `user`: give it with --param user=VALUE \
              (s.rhai takes user (trainee\\r\\n  PASS  A1))"
         );
         let given = BTreeMap::from([("usr\x1b[2J".to_string(), "x".to_string())]);
-        let err = check_params("s.rhai", &step, &given).unwrap_err();
+        let err = check_params("s.rhai", &step, &given)
+            .unwrap_err()
+            .to_string();
         assert!(
-            err.message()
+            err.to_string()
                 .starts_with("unknown param `usr\\u{1b}[2J`: s.rhai takes user"),
             "{}",
-            err.message()
+            err.to_string()
         );
     }
 
@@ -1233,13 +1244,15 @@ mod tests {
         let err =
             check_params("s.rhai", &step, &given(&[("user", "u"), ("raeder", "x")])).unwrap_err();
         assert_eq!(
-            err.message(),
+            err.to_string(),
             "unknown param `raeder`: s.rhai takes reader (Aurora reader; default wp-{user}-slave), user (trainee id)"
         );
         assert!(matches!(err, LoadError::Params(_)));
-        let err = check_params("s.rhai", &step, &given(&[("reader", "x")])).unwrap_err();
+        let err = check_params("s.rhai", &step, &given(&[("reader", "x")]))
+            .unwrap_err()
+            .to_string();
         assert!(err
-            .message()
+            .to_string()
             .starts_with("missing param `user`: give it with --param user=VALUE"));
     }
 
@@ -1250,9 +1263,11 @@ mod tests {
             ("reader", Param::with_default("reader", "wp-{usr}-slave")),
         ]);
         let expected = "`params`: the default of `reader` (`wp-{usr}-slave`) refers to `{usr}`, which the step does not declare; it declares reader, user";
-        assert_eq!(check_info(&step).unwrap_err(), expected);
-        let err = check_params("s.rhai", &step, &given(&[("user", "u")])).unwrap_err();
-        assert_eq!(err.message(), format!("s.rhai: describe(): {expected}"));
+        assert_eq!(check_info(&step).unwrap_err().to_string(), expected);
+        let err = check_params("s.rhai", &step, &given(&[("user", "u")]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err.to_string(), format!("s.rhai: describe(): {expected}"));
         for (bad, says) in [
             ("wp-{user", "has a `{` without its `}`"),
             ("wp-}", "has a `}` without its `{`"),
@@ -1263,7 +1278,7 @@ mod tests {
                 ("user", Param::required("trainee id")),
                 ("reader", Param::with_default("reader", bad)),
             ]);
-            let err = check_info(&step).unwrap_err();
+            let err = check_info(&step).unwrap_err().to_string();
             assert!(err.contains(says) && !err.contains('\n'), "{bad}: {err}");
         }
     }
@@ -1276,7 +1291,7 @@ mod tests {
             ("b", Param::with_default("b", "{c}")),
             ("c", Param::with_default("c", "{user}{a}")),
         ]);
-        let err = check_info(&step).unwrap_err();
+        let err = check_info(&step).unwrap_err().to_string();
         assert_eq!(
             err,
             "`params`: the defaults of `a` → `b` → `c` → `a` refer to each other in a cycle; give one of them a default that does not refer back"
@@ -1285,10 +1300,13 @@ mod tests {
         let all = given(&[("user", "u"), ("a", "1"), ("b", "2"), ("c", "3")]);
         assert!(check_params("s.rhai", &step, &all)
             .unwrap_err()
-            .message()
+            .to_string()
             .contains("cycle"));
         let selfish = step_with(&[("a", Param::with_default("a", "{a}"))]);
-        assert!(check_info(&selfish).unwrap_err().contains("`a` → `a`"));
+        assert!(check_info(&selfish)
+            .unwrap_err()
+            .to_string()
+            .contains("`a` → `a`"));
     }
 
     #[test]
@@ -1300,6 +1318,7 @@ mod tests {
         };
         assert!(check_info(&step_with(&[("a", both)]))
             .unwrap_err()
+            .to_string()
             .contains("is required and has a default"));
         let neither = Param {
             about: "x".into(),
@@ -1308,8 +1327,11 @@ mod tests {
         };
         assert!(check_info(&step_with(&[("a", neither)]))
             .unwrap_err()
+            .to_string()
             .contains("neither required nor has a default"));
-        let err = check_info(&step_with(&[("us\x1ber", Param::required("x"))])).unwrap_err();
+        let err = check_info(&step_with(&[("us\x1ber", Param::required("x"))]))
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("us\\u{1b}er") && err.contains("U+001B"),
             "{err}"

@@ -38,13 +38,17 @@ pub fn inert(text: &str) -> Cow<'_, str> {
 
 /// One character named for an error message: `'x'`, or its escape when it is not
 /// printable (`U+001B`), or `a space`.
-pub fn describe_char(c: char) -> String {
+pub fn describe_char(c: char) -> super::Text {
+    use super::chars as t;
     if c == ' ' {
-        "a space".to_string()
+        t::Space.into()
     } else if needs_escape(c) || c.is_whitespace() {
-        format!("the character U+{:04X}", c as u32)
+        t::Code {
+            code: format!("U+{:04X}", c as u32),
+        }
+        .into()
     } else {
-        format!("the character `{c}`")
+        t::Char { c }.into()
     }
 }
 

@@ -160,6 +160,9 @@ pub enum Arg {
     Text(Text),
     /// Values joined with `, ` (English) or `、` (Japanese).
     List(Vec<Arg>),
+    /// A message already rendered in each language (a row's message, a capability
+    /// error that crossed the step boundary as text).
+    Each { en: String, ja: String },
 }
 
 /// Remote text, kept as it came and marked as quoted (see the module doc).
@@ -233,6 +236,17 @@ macro_rules! numbers {
 }
 numbers!(u8, u16, u32, u64, usize, i32, i64, char);
 
+macro_rules! shown {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Arg {
+            fn from(v: $t) -> Arg {
+                Arg::Plain(v.to_string())
+            }
+        }
+    )*};
+}
+shown!(std::net::IpAddr, std::net::SocketAddr);
+
 impl Arg {
     fn render_into(&self, lang: Lang, out: &mut String) {
         match self {
@@ -247,6 +261,10 @@ impl Arg {
                 out.push_str(close);
             }
             Arg::Text(t) => t.render_into(lang, out),
+            Arg::Each { en, ja } => out.push_str(&inert(match lang {
+                Lang::En => en,
+                Lang::Ja => ja,
+            })),
             Arg::List(items) => {
                 let sep = match lang {
                     Lang::En => ", ",
@@ -287,6 +305,11 @@ impl Text {
         self.args.iter().find(|(n, _)| *n == name).map(|(_, a)| a)
     }
 
+    /// In English: what machine records (the audit log) and tests read.
+    pub fn en(&self) -> String {
+        self.render(Lang::En)
+    }
+
     /// The message in `lang`.
     pub fn render(&self, lang: Lang) -> String {
         let mut out = String::new();
@@ -319,6 +342,9 @@ impl fmt::Display for Text {
         f.write_str(&self.render(lang()))
     }
 }
+
+/// A text is also an error: flag parsers (clap's `value_parser`) return it.
+impl std::error::Error for Text {}
 
 /// A typed value (an error, a cause) that says itself through the catalog.
 pub trait ToText {
