@@ -98,6 +98,13 @@ pub struct Flags {
     #[arg(long)]
     pub ssh_strict: bool,
 
+    /// How labrun logs in to the trainees' servers: `key`, the trainees' key files
+    /// (--ssh-key, the roster's ssh_key); or `instance-connect`, a one-run key made in
+    /// memory per server whose public half EC2 Instance Connect pushes
+    /// (SendSSHPublicKey, the one AWS call labrun makes that is not a describe).
+    #[arg(long, value_enum, value_name = "HOW")]
+    pub ssh_via: Option<SshVia>,
+
     /// Capabilities a WebAssembly step may use, CAP[,CAP…] (repeatable; default: all
     /// of aws, dns, mysql, http, tcp, server). A step importing another is refused before it runs.
     #[arg(long = "grant", value_name = "CAP[,CAP…]")]
@@ -226,7 +233,7 @@ fn parse_dns_server(text: &str) -> Result<std::net::SocketAddr, String> {
 
 /// An AWS region name: lowercase letters, digits and dashes, e.g. ap-northeast-1.
 /// Anything else would reach the SDK and come back as interceptor text in every row.
-fn parse_region(text: &str) -> Result<String, String> {
+pub fn parse_region(text: &str) -> Result<String, String> {
     let ok = !text.is_empty()
         && text.len() <= 64
         && text
@@ -243,6 +250,15 @@ fn parse_region(text: &str) -> Result<String, String> {
             text.escape_debug()
         ))
     }
+}
+
+/// `--ssh-via`: where the SSH login key comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SshVia {
+    /// The trainees' own key files.
+    Key,
+    /// A one-run key per server, pushed with EC2 Instance Connect.
+    InstanceConnect,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -35,7 +35,9 @@ pub const SSH_PORT: u16 = 22;
 #[derive(Debug, Clone)]
 pub struct SshSettings {
     /// Path of the trainee's private key, `{trainee}` replaced by the trainee id.
-    pub key_template: String,
+    pub key_template: Option<String>,
+    /// Each trainee's own key file (the roster's `ssh_key`), before the template.
+    pub keys: std::collections::BTreeMap<String, PathBuf>,
     /// The login user (EC2's Amazon Linux: `ec2-user`).
     pub user: String,
     /// Host keys trusted on first use and recorded here (OpenSSH's `accept-new`).
@@ -45,28 +47,48 @@ pub struct SshSettings {
 }
 
 impl SshSettings {
-    /// The key file of `trainee`.
-    pub fn key_path(&self, trainee: &str) -> PathBuf {
-        PathBuf::from(self.key_template.replace(TRAINEE_PLACEHOLDER, trainee))
+    /// The key file of `trainee`: the roster's, else `--ssh-key`'s; `None` when
+    /// neither names one.
+    pub fn key_path(&self, trainee: &str) -> Option<PathBuf> {
+        if let Some(path) = self.keys.get(trainee) {
+            return Some(path.clone());
+        }
+        let template = self.key_template.as_ref()?;
+        Some(PathBuf::from(
+            template.replace(TRAINEE_PLACEHOLDER, trainee),
+        ))
     }
 
-    /// Bad input found before anything runs: one line for exit 64.
-    pub fn check(&self, trainees: &[&str]) -> Result<(), String> {
-        if trainees.len() > 1 && !self.key_template.contains(TRAINEE_PLACEHOLDER) {
-            return Err(format!(
-                "--ssh-key {} names one key for {} trainees: put {TRAINEE_PLACEHOLDER} in it, e.g. --ssh-key 'keys/1day-{TRAINEE_PLACEHOLDER}.pem'",
-                self.key_template,
-                trainees.len()
-            ));
+    /// Checks before anything runs. A flag that cannot work is `Err` (one line, exit
+    /// 64); a trainee whose key file cannot be read is one warning line each (only
+    /// that trainee's in-server outcomes become `error`, the class goes on).
+    pub fn check(&self, trainees: &[&str]) -> Result<Vec<String>, String> {
+        let templated: Vec<&&str> = trainees
+            .iter()
+            .filter(|t| !self.keys.contains_key(**t))
+            .collect();
+        if let Some(template) = &self.key_template {
+            if templated.len() > 1 && !template.contains(TRAINEE_PLACEHOLDER) {
+                return Err(format!(
+                    "--ssh-key {template} names one key for {} trainees: put {TRAINEE_PLACEHOLDER} in it, e.g. --ssh-key 'keys/1day-{TRAINEE_PLACEHOLDER}.pem'",
+                    templated.len()
+                ));
+            }
         }
+        let mut warnings = Vec::new();
         for trainee in trainees {
-            let path = self.key_path(trainee);
-            std::fs::File::open(&path).map_err(|e| {
-                format!(
-                    "cannot read --ssh-key {} for {trainee}: {e}",
+            let Some(path) = self.key_path(trainee) else {
+                warnings.push(format!(
+                    "warning: {trainee} has no SSH key (no ssh_key in the roster, no --ssh-key): their in-server outcomes will be error"
+                ));
+                continue;
+            };
+            if let Err(e) = std::fs::File::open(&path) {
+                warnings.push(format!(
+                    "warning: cannot read the SSH key of {trainee}, {}: {e}; their in-server outcomes will be error, the class goes on",
                     path.display()
-                )
-            })?;
+                ));
+            }
         }
         if let Some(path) = &self.known_hosts {
             if path.exists() {
@@ -93,7 +115,7 @@ impl SshSettings {
         } else if self.strict {
             return Err("--ssh-strict needs --ssh-known-hosts FILE".to_string());
         }
-        Ok(())
+        Ok(warnings)
     }
 }
 
@@ -231,10 +253,14 @@ impl SshPool {
     {
         let trainee = current_trainee().unwrap_or_default();
         let key_path = self.settings.key_path(&trainee);
+        let key_shown = key_path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
         let slot = {
             let mut sessions = self.sessions.lock().expect("ssh lock poisoned");
             let slot = sessions
-                .entry(format!("{server}\n{}", key_path.display()))
+                .entry(format!("{server}\n{key_shown}"))
                 .or_default();
             // A connection kept from an earlier run that the server has since closed
             // (sshd restarted, the instance rebooted): open a new one.
@@ -245,7 +271,7 @@ impl SshPool {
         };
         slot.get_or_init(|| async {
             let _permit = self.handshakes.acquire().await;
-            let work = self.open(server, &trainee, &key_path, dial);
+            let work = self.open(server, &trainee, key_path.as_deref(), dial);
             match tokio::time::timeout(self.timeout, work).await {
                 Ok(result) => result,
                 Err(_) => Err(SshError::new(
@@ -265,7 +291,7 @@ impl SshPool {
         &self,
         server: &str,
         trainee: &str,
-        key_path: &Path,
+        key_path: Option<&Path>,
         dial: D,
     ) -> Result<Arc<Session>, SshError>
     where
@@ -275,13 +301,24 @@ impl SshPool {
         let whose = if trainee.is_empty() {
             "the --ssh-key".to_string()
         } else {
-            format!("{trainee}'s --ssh-key")
+            format!("{trainee}'s SSH key")
         };
-        // Never the path or the contents in a message: only whose key it is.
+        let Some(key_path) = key_path else {
+            return Err(SshError::new(
+                ErrorKind::Credentials,
+                format!("{trainee} has no SSH key: give it in the roster's ssh_key column or with --ssh-key"),
+            ));
+        };
+        // Never the path or the contents in a message: only whose key it is (and
+        // its file name, which the operator gave and a report may show).
+        let file = key_path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let text = tokio::fs::read_to_string(key_path).await.map_err(|e| {
             SshError::new(
                 ErrorKind::Credentials,
-                format!("cannot read {whose}: {}", e.kind()),
+                format!("cannot read {whose} ({file}): {}", e.kind()),
             )
         })?;
         let key = russh::keys::decode_secret_key(&text, None).map_err(|_| {
@@ -614,7 +651,8 @@ mod tests {
 
     fn settings(template: &str) -> SshSettings {
         SshSettings {
-            key_template: template.to_string(),
+            key_template: Some(template.to_string()),
+            keys: Default::default(),
             user: "ec2-user".to_string(),
             known_hosts: None,
             strict: false,
@@ -624,7 +662,28 @@ mod tests {
     #[test]
     fn the_key_template_names_each_trainees_key() {
         let s = settings("keys/1day-{trainee}.pem");
-        assert_eq!(s.key_path("user05"), PathBuf::from("keys/1day-user05.pem"));
+        assert_eq!(
+            s.key_path("user05"),
+            Some(PathBuf::from("keys/1day-user05.pem"))
+        );
+    }
+
+    #[test]
+    fn a_roster_key_wins_over_the_template_and_one_without_either_has_none() {
+        let mut s = settings("keys/1day-{trainee}.pem");
+        s.keys
+            .insert("user07".into(), PathBuf::from("/roster/user07.pem"));
+        assert_eq!(
+            s.key_path("user07"),
+            Some(PathBuf::from("/roster/user07.pem"))
+        );
+        s.key_template = None;
+        assert_eq!(s.key_path("user08"), None);
+        // One template key for one trainee, the others from the roster: no {trainee}.
+        let mut one = settings("/keys/shared.pem");
+        one.keys.insert("user01".into(), PathBuf::from("/k/1.pem"));
+        one.keys.insert("user02".into(), PathBuf::from("/k/2.pem"));
+        assert!(one.check(&["user01", "user02", "user03"]).is_ok());
     }
 
     #[test]
@@ -633,12 +692,15 @@ mod tests {
             .check(&["user01", "user02"])
             .unwrap_err();
         assert!(e.contains("{trainee}") && !e.contains('\n'), "{e}");
-        let e = settings("/nonexistent/{trainee}.pem")
-            .check(&["user01"])
-            .unwrap_err();
+        // A missing key is that trainee's warning, not the class's end.
+        let warnings = settings("/nonexistent/{trainee}.pem")
+            .check(&["user01", "user02"])
+            .unwrap();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(
-            e.starts_with("cannot read --ssh-key /nonexistent/user01.pem for user01"),
-            "{e}"
+            warnings[0]
+                .starts_with("warning: cannot read the SSH key of user01, /nonexistent/user01.pem"),
+            "{warnings:?}"
         );
         let mut strict = settings("/dev/null");
         strict.strict = true;
