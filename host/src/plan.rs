@@ -540,7 +540,21 @@ fn ssh_pool(
     let keys = roster_file
         .map(roster_csv::Roster::ssh_keys)
         .unwrap_or_default();
-    if flags.ssh_key.is_none() && keys.is_empty() {
+    let instance_connect = flags.ssh_via == Some(crate::flags::SshVia::InstanceConnect);
+    if instance_connect && flags.ssh_key.is_some() {
+        return Err(PlanError::Flag(
+            "--ssh-key and --ssh-via instance-connect both say how to log in: keep one".into(),
+        ));
+    }
+    if flags.ssh_via == Some(crate::flags::SshVia::Key)
+        && flags.ssh_key.is_none()
+        && keys.is_empty()
+    {
+        return Err(PlanError::Flag(
+            "--ssh-via key needs the trainees' keys: --ssh-key 'keys/1day-{trainee}.pem' or a roster's ssh_key column".into(),
+        ));
+    }
+    if flags.ssh_key.is_none() && keys.is_empty() && !instance_connect {
         if flags.ssh_known_hosts.is_some() || flags.ssh_strict {
             return Err(PlanError::Flag(
                 "--ssh-known-hosts and --ssh-strict need --ssh-key (or a roster's ssh_key column)"
@@ -549,12 +563,27 @@ fn ssh_pool(
         }
         return Ok(None);
     }
+    let push = instance_connect.then(|| {
+        crate::caps::ssh::Pusher(Arc::new(
+            crate::caps::aws::instance_connect::InstanceConnect::new(
+                flags.region.clone(),
+                roster_file
+                    .map(roster_csv::Roster::aws_identities)
+                    .unwrap_or_default(),
+            ),
+        ))
+    });
     let settings = SshSettings {
         key_template: flags.ssh_key.clone(),
-        keys,
+        keys: if instance_connect {
+            Default::default()
+        } else {
+            keys
+        },
         user: flags.ssh_user.clone(),
         known_hosts: flags.ssh_known_hosts.clone(),
         strict: flags.ssh_strict,
+        push,
     };
     Ok(Some(Arc::new(SshPool::new(
         settings,

@@ -44,6 +44,45 @@ pub struct SshSettings {
     pub known_hosts: Option<PathBuf>,
     /// Refuse hosts that `known_hosts` does not list.
     pub strict: bool,
+    /// `--ssh-via instance-connect`: a one-run key per server, its public half
+    /// pushed by this before the login, instead of the key files.
+    pub push: Option<Pusher>,
+}
+
+/// Pushes a one-run public key to the instance behind a server's address (EC2
+/// Instance Connect's SendSSHPublicKey), for `trainee`'s account.
+pub trait KeyPush: Send + Sync {
+    fn push<'a>(
+        &'a self,
+        trainee: &'a str,
+        server: &'a str,
+        user: &'a str,
+        public_key: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<(), SshError>>;
+}
+
+/// A [`KeyPush`] in the settings.
+#[derive(Clone)]
+pub struct Pusher(pub Arc<dyn KeyPush>);
+
+impl fmt::Debug for Pusher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Pusher")
+    }
+}
+
+/// A fresh Ed25519 key, in memory only, for one SSH connection.
+fn one_run_key() -> Result<russh::keys::PrivateKey, SshError> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| {
+        SshError::new(
+            ErrorKind::Credentials,
+            format!("no random bytes for a one-run SSH key: {e}"),
+        )
+    })?;
+    let pair = russh::keys::ssh_key::private::Ed25519Keypair::from_seed(&seed);
+    seed.fill(0);
+    Ok(russh::keys::PrivateKey::from(pair))
 }
 
 impl SshSettings {
@@ -76,7 +115,12 @@ impl SshSettings {
             }
         }
         let mut warnings = Vec::new();
-        for trainee in trainees {
+        let files = if self.push.is_some() {
+            &[][..]
+        } else {
+            trainees
+        };
+        for trainee in files {
             let Some(path) = self.key_path(trainee) else {
                 warnings.push(format!(
                     "warning: {trainee} has no SSH key (no ssh_key in the roster, no --ssh-key): their in-server outcomes will be error"
@@ -253,10 +297,11 @@ impl SshPool {
     {
         let trainee = current_trainee().unwrap_or_default();
         let key_path = self.settings.key_path(&trainee);
-        let key_shown = key_path
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
+        let key_shown = match (&self.settings.push, &key_path) {
+            (Some(_), _) => format!("instance-connect {trainee}"),
+            (None, Some(p)) => p.display().to_string(),
+            (None, None) => String::new(),
+        };
         let slot = {
             let mut sessions = self.sessions.lock().expect("ssh lock poisoned");
             let slot = sessions
@@ -298,6 +343,25 @@ impl SshPool {
         D: FnOnce(Duration) -> Fut,
         Fut: Future<Output = Result<TcpStream, String>>,
     {
+        let (key, push) = match &self.settings.push {
+            Some(push) => (one_run_key()?, Some(push)),
+            None => (self.key_file(trainee, key_path).await?, None),
+        };
+        let stream = dial(self.timeout).await.map_err(|why| {
+            SshError::new(
+                ErrorKind::Network,
+                format!("cannot reach SSH on {server}: {why}"),
+            )
+        })?;
+        self.login(server, stream, key, push, trainee).await
+    }
+
+    /// The trainee's key file, read and decoded.
+    async fn key_file(
+        &self,
+        trainee: &str,
+        key_path: Option<&Path>,
+    ) -> Result<russh::keys::PrivateKey, SshError> {
         let whose = if trainee.is_empty() {
             "the --ssh-key".to_string()
         } else {
@@ -328,12 +392,24 @@ impl SshPool {
             )
         })?;
         drop(text);
-        let stream = dial(self.timeout).await.map_err(|why| {
-            SshError::new(
-                ErrorKind::Network,
-                format!("cannot reach SSH on {server}: {why}"),
-            )
-        })?;
+        Ok(key)
+    }
+
+    /// The handshake and the login with `key` over `stream`; with Instance Connect,
+    /// its public half is pushed between the two (AWS keeps it for 60 seconds).
+    async fn login(
+        &self,
+        server: &str,
+        stream: TcpStream,
+        key: russh::keys::PrivateKey,
+        push: Option<&Pusher>,
+        trainee: &str,
+    ) -> Result<Arc<Session>, SshError> {
+        let whose = match push {
+            Some(_) => "the key pushed with EC2 Instance Connect".to_string(),
+            None if trainee.is_empty() => "the --ssh-key".to_string(),
+            None => format!("{trainee}'s SSH key"),
+        };
         let verdict = Arc::new(Mutex::new(None));
         let client = Client {
             server: server.to_string(),
@@ -360,6 +436,17 @@ impl SshPool {
                 )
             })?;
         self.opened.fetch_add(1, Ordering::Relaxed);
+        if let Some(push) = push {
+            let public = key.public_key().to_openssh().map_err(|e| {
+                SshError::new(
+                    ErrorKind::Credentials,
+                    format!("cannot write the one-run public key: {e}"),
+                )
+            })?;
+            push.0
+                .push(trainee, server, &self.settings.user, &public)
+                .await?;
+        }
         let hash = handle
             .best_supported_rsa_hash()
             .await
@@ -656,6 +743,7 @@ mod tests {
             user: "ec2-user".to_string(),
             known_hosts: None,
             strict: false,
+            push: None,
         }
     }
 
