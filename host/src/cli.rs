@@ -12,12 +12,15 @@ use crate::execute::{deliver, execute};
 use crate::flags::Flags;
 use crate::outcome::exit;
 use crate::plan::plan;
+use crate::text::{self, Lang, Text};
 
 /// The command line a first-time operator most likely wants.
 const EXAMPLE: &str = "labrun scripts/step3.rhai --param user=user05";
 
 /// Parses the command line and runs; returns the process exit code.
 pub async fn main(args: Vec<std::ffi::OsString>) -> u8 {
+    // Every line from here on, the flags' own errors included, in the run's language.
+    text::set_lang(Lang::from_args(&args).unwrap_or_else(Lang::from_env));
     // `labrun inspect STEP` is the one subcommand; anything else is `labrun STEP …`.
     if args.get(1).is_some_and(|a| a == "inspect") {
         return inspect(&args[2..]).await;
@@ -47,7 +50,10 @@ pub async fn main(args: Vec<std::ffi::OsString>) -> u8 {
     }
     // `labrun` alone: what to type, in one line.
     if args.len() <= 1 {
-        eprintln!("labrun: give the step to run, e.g. {EXAMPLE} (see labrun --help)");
+        eprintln!(
+            "labrun: {}",
+            Text::from(text::cli::NoStep { example: EXAMPLE })
+        );
         return exit::BAD_INPUT;
     }
     // `labrun help [plugin|inspect]` is the help, not a step named `help`.
