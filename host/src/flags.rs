@@ -14,7 +14,7 @@ use crate::report::Format;
     name = "labrun",
     version,
     about = "Checks whether a trainee really finished a hands-on AWS lab step",
-    after_help = "Other commands:\n  labrun inspect STEP    what a step imports and declares, without running it\n  labrun test STEP CASE… run a step against its regression cases (cassette + expected statuses)\n  labrun new step NAME   write a starter step with cases that pass\n  labrun plugin …        share steps through OCI registries (publish, pull, lock, keygen, sign; see labrun plugin --help)\n\nExit codes: 0 all passed · 1 some fail/pending · 2 some error (could not check) · 64 bad input"
+    after_help = "Other commands:\n  labrun inspect STEP    what a step imports and declares, without running it\n  labrun test STEP CASE… run a step against its regression cases (cassette + expected statuses)\n  labrun new step NAME   write a starter step with cases that pass\n  labrun iam-policy STEP the least-privilege IAM policy for what a step or course calls\n  labrun preflight STEP  check a class before it starts (same flags as a run)\n  labrun plugin …        share steps through OCI registries (publish, pull, lock, keygen, sign; see labrun plugin --help)\n\nExit codes: 0 all passed · 1 some fail/pending · 2 some error (could not check) · 64 bad input"
 )]
 pub struct Flags {
     /// The step to run: a Rhai script (.rhai), a WebAssembly component (.wasm), or a

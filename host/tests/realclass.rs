@@ -63,7 +63,7 @@ fn every_roster_column_reaches_the_report_and_the_gradebook() {
     std::fs::write(
         &roster,
         "trainee,name,email,idnumber,ssh_key,aws_profile,aws_role_arn,aws_external_id,region\r\n\
-         user05,\"Sato, Hana\",hana@example.org,S-005,keys/1day-user05.pem,,arn:aws:iam::111111111111:role/labrun,ext-05,ap-northeast-1\r\n",
+         user05,\"Sato, Hana\",hana@example.org,S-005,keys/1day-user05.pem,,,,\r\n",
     )
     .unwrap();
     let roster = roster.display().to_string();
@@ -204,6 +204,18 @@ fn every_roster_refusal_is_one_line_and_exit_64() {
         ],
         "cannot read --roster /nonexistent/class.csv",
     );
+    // A trainee's own account is read and checked, then refused until it is routed:
+    // never silently checked in the operator's account.
+    let own = dir.join("own-account.csv");
+    std::fs::write(
+        &own,
+        "trainee,aws_role_arn,aws_external_id\nuser05,arn:aws:iam::111111111111:role/labrun,ext-05\n",
+    )
+    .unwrap();
+    assert_bad_input(
+        &[STEP, "--replay", CASSETTE, "--roster", &own.display().to_string()],
+        "user05 has aws_profile, aws_role_arn or region: trainees in their own AWS accounts are not supported yet",
+    );
 }
 
 /// A rehearsal refused what the class then refused too late (it accepted both).
@@ -238,4 +250,149 @@ fn replay_refuses_what_the_live_run_refuses() {
             "--ssh-known-hosts and --ssh-strict need --ssh-key",
         );
     }
+}
+
+/// The policy `labrun iam-policy` prints for `args`, parsed.
+fn policy(args: &[&str]) -> Value {
+    let mut all = vec!["iam-policy"];
+    all.extend_from_slice(args);
+    let out = labrun(&all);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the policy is JSON")
+}
+
+/// What IAM accepts as a policy document: version, statements with a unique Sid,
+/// Allow, `service:Action` names, a resource.
+fn assert_valid_iam(doc: &Value) {
+    assert_eq!(doc["Version"], "2012-10-17");
+    let statements = doc["Statement"].as_array().expect("Statement is a list");
+    let mut sids = std::collections::BTreeSet::new();
+    for s in statements {
+        let sid = s["Sid"].as_str().expect("a Sid");
+        assert!(sid.chars().all(|c| c.is_ascii_alphanumeric()), "{sid}");
+        assert!(sids.insert(sid), "Sid {sid} twice");
+        assert_eq!(s["Effect"], "Allow");
+        assert!(s["Resource"].is_string(), "{s}");
+        let actions: Vec<&Value> = match &s["Action"] {
+            Value::Array(list) => list.iter().collect(),
+            one => vec![one],
+        };
+        assert!(!actions.is_empty());
+        for a in actions {
+            let a = a.as_str().expect("an action is text");
+            let (service, name) = a.split_once(':').expect("service:Action");
+            assert!(
+                !service.is_empty() && !name.is_empty() && !name.contains('*'),
+                "{a}"
+            );
+        }
+    }
+}
+
+/// The IAM actions of the registry's operations that `steps` can call.
+fn registry_actions(steps: &[&str]) -> Vec<String> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut actions = std::collections::BTreeSet::new();
+    for step in steps {
+        let d = rt
+            .block_on(labrun::step::describe(&root().join(step)))
+            .unwrap();
+        for op in d.operations {
+            let (cap, name) = op.split_once('.').unwrap();
+            let op = labrun::caps::registry::operation(cap, name).unwrap();
+            if let Some(action) = op.iam {
+                actions.insert(action.to_string());
+            }
+        }
+    }
+    actions.into_iter().collect()
+}
+
+#[test]
+fn iam_policy_grants_exactly_the_registry_actions_of_what_the_course_calls() {
+    let course = policy(&["courses/wordpress-2019.toml"]);
+    assert_valid_iam(&course);
+    let listed: Vec<String> = course["Statement"][0]["Action"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        listed,
+        registry_actions(&[
+            "scripts/step1.rhai",
+            "scripts/step2.rhai",
+            "scripts/step3.rhai"
+        ])
+    );
+    assert_eq!(course["Statement"].as_array().unwrap().len(), 1);
+    // Nothing but describe, list and get calls.
+    for a in &listed {
+        let name = a.split_once(':').unwrap().1;
+        assert!(
+            ["Describe", "List", "Get"]
+                .iter()
+                .any(|p| name.starts_with(p)),
+            "{a} is not read-only"
+        );
+    }
+    // One step: only its own operations.
+    let step3 = policy(&["scripts/step3.rhai"]);
+    assert_valid_iam(&step3);
+    let listed: Vec<String> = step3["Statement"][0]["Action"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(listed, registry_actions(&["scripts/step3.rhai"]));
+    assert!(
+        !listed.iter().any(|a| a.starts_with("s3:")),
+        "step 3 reads no bucket"
+    );
+}
+
+#[test]
+fn iam_policy_with_instance_connect_adds_only_the_push_for_the_login_user() {
+    let doc = policy(&[
+        "scripts/step3.rhai",
+        "--ssh-via",
+        "instance-connect",
+        "--ssh-user",
+        "ec2-user",
+    ]);
+    assert_valid_iam(&doc);
+    let push = &doc["Statement"][1];
+    assert_eq!(push["Action"], "ec2-instance-connect:SendSSHPublicKey");
+    assert_eq!(push["Condition"]["StringEquals"]["ec2:osuser"], "ec2-user");
+    assert!(doc["Statement"][0]["Action"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("ec2:DescribeInstances")));
+    assert_bad_input(
+        &["iam-policy", "/nonexistent/step.rhai"],
+        "/nonexistent/step.rhai",
+    );
+    assert_bad_input(
+        &["iam-policy", "scripts/step3.rhai", "--ssh-via", "telnet"],
+        "telnet",
+    );
+}
+
+/// README shows the policy labrun prints for the course, not a hand list.
+#[test]
+fn readme_shows_the_course_policy_as_labrun_prints_it() {
+    let out = labrun(&["iam-policy", "courses/wordpress-2019.toml"]);
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    assert!(
+        readme.contains(&format!("```json\n{printed}```")),
+        "README.md should show, in a json block, exactly:\n{printed}"
+    );
 }

@@ -114,6 +114,44 @@ pub async fn policy_text(
     Ok(text)
 }
 
+/// `labrun iam-policy`'s arguments.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "labrun iam-policy",
+    bin_name = "labrun iam-policy",
+    about = "Print the least-privilege IAM policy (JSON) for exactly the AWS operations a step or course can call",
+    after_help = "Exit codes: 0 printed · 2 a step reference could not be fetched · 64 bad input"
+)]
+pub struct IamArgs {
+    /// A step (.rhai, .wasm, or REGISTRY/REPO:VERSION) or a course file (.toml).
+    pub step: std::path::PathBuf,
+    /// Also grant what `--ssh-via instance-connect` calls: SendSSHPublicKey for the
+    /// login user, and DescribeInstances to find the instance.
+    #[arg(long, value_enum, value_name = "HOW")]
+    pub ssh_via: Option<crate::flags::SshVia>,
+    /// The SSH login user the Instance Connect grant is for.
+    #[arg(long, value_name = "USER", default_value = "ec2-user")]
+    pub ssh_user: String,
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+}
+
+/// Runs `labrun iam-policy` on parsed arguments; returns the exit code.
+pub async fn run(args: &IamArgs) -> u8 {
+    let instance_connect = (args.ssh_via == Some(crate::flags::SshVia::InstanceConnect))
+        .then_some(args.ssh_user.as_str());
+    match policy_text(&args.step, &args.fetch, instance_connect).await {
+        Ok(text) => {
+            print!("{text}");
+            crate::outcome::exit::PASS
+        }
+        Err(e) => {
+            eprintln!("labrun: {}", crate::outcome::inert(&e.to_string()));
+            e.exit_code()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

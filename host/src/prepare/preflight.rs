@@ -221,6 +221,51 @@ pub async fn check(plan: &RunPlan) -> Findings {
     out
 }
 
+/// `labrun preflight STEP|COURSE [RUN FLAGS]`: plans as the run would (bad input is
+/// exit 64), checks, prints one line per finding; returns the exit code.
+pub async fn main(args: Vec<std::ffi::OsString>) -> u8 {
+    use clap::Parser;
+    let flags = match crate::flags::Flags::try_parse_from(
+        std::iter::once("labrun preflight".into()).chain(args.into_iter().skip(2)),
+    ) {
+        Ok(flags) => flags,
+        Err(e) => {
+            let Some(line) = crate::flags::clap_failure(&e) else {
+                return crate::outcome::exit::PASS;
+            };
+            eprintln!("labrun: preflight: {line} (see labrun preflight --help)");
+            return crate::outcome::exit::BAD_INPUT;
+        }
+    };
+    let plan = match crate::plan::plan(&flags).await {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("labrun: {}", crate::outcome::inert(&e.to_string()));
+            return e.exit_code();
+        }
+    };
+    let lang = plan.outputs.style.lang;
+    let findings = check(&plan).await;
+    let mut out = String::new();
+    for f in &findings.0 {
+        out.push_str(&f.line(lang));
+        out.push('\n');
+    }
+    let problems = findings
+        .0
+        .iter()
+        .filter(|f| f.verdict == Verdict::Problem)
+        .count();
+    out.push_str(&match (problems, lang) {
+        (0, Lang::En) => "ready: no problem found\n".to_string(),
+        (0, Lang::Ja) => "準備完了: 問題は見つかりませんでした\n".to_string(),
+        (n, Lang::En) => format!("{n} problem(s): fix them before the class\n"),
+        (n, Lang::Ja) => format!("{n} 件の問題: クラスの前に直してください\n"),
+    });
+    print!("{out}");
+    findings.exit_code()
+}
+
 /// Every `capability.operation` the planned steps can call.
 fn operations(plan: &RunPlan) -> Vec<String> {
     let mut all = BTreeSet::new();
