@@ -32,6 +32,26 @@ pub async fn main(args: Vec<std::ffi::OsString>) -> u8 {
     if args.get(1).is_some_and(|a| a == "new") {
         return crate::author::new::main(args[1..].to_vec());
     }
+    // `labrun iam-policy STEP|COURSE` and `labrun preflight STEP|COURSE …`: a real
+    // class's preparation (prepare/).
+    if args.get(1).is_some_and(|a| a == "iam-policy") {
+        use clap::Parser;
+        return match crate::prepare::iam::IamArgs::try_parse_from(
+            std::iter::once("labrun iam-policy".into()).chain(args.into_iter().skip(2)),
+        ) {
+            Ok(parsed) => crate::prepare::iam::run(&parsed).await,
+            Err(e) => match crate::flags::clap_failure(&e) {
+                None => exit::PASS,
+                Some(line) => {
+                    eprintln!("labrun: iam-policy: {line} (see labrun iam-policy --help)");
+                    exit::BAD_INPUT
+                }
+            },
+        };
+    }
+    if args.get(1).is_some_and(|a| a == "preflight") {
+        return crate::prepare::preflight::main(args).await;
+    }
     // `labrun describe STEP [--format human|json]`: params, checks, capabilities.
     if args.get(1).is_some_and(|a| a == "describe") {
         return describe(&args[2..]).await;
@@ -72,7 +92,10 @@ pub async fn main(args: Vec<std::ffi::OsString>) -> u8 {
         }
     };
     for warning in &plan.warnings {
-        eprintln!("labrun: {warning}");
+        eprintln!(
+            "labrun: {}",
+            Text::from(text::cli::Warning { what: warning })
+        );
     }
     let watch = match crate::plan::live::watch(&flags, &plan) {
         Ok(watch) => watch,

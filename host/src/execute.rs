@@ -52,6 +52,8 @@ pub struct RunPlan {
 pub struct PlannedRun {
     pub trainee: String,
     pub parts: Vec<PlannedPart>,
+    /// Who the trainee is (`--roster`), carried into their report.
+    pub person: crate::outcome::Person,
 }
 
 /// One step of a trainee's run: the step it runs (or why that step could not load)
@@ -79,6 +81,7 @@ impl PlannedRun {
                 params,
                 step,
             }],
+            person: Default::default(),
         }
     }
 }
@@ -148,7 +151,9 @@ pub async fn execute(plan: RunPlan) -> (Executed, Outputs) {
             if let Some(p) = &progress {
                 p.tick();
             }
-            merge(planned.trainee, parts, &course)
+            let mut report = merge(planned.trainee, parts, &course);
+            report.person = planned.person;
+            report
         }
     }))
     .await;
@@ -248,6 +253,7 @@ fn merge(
         log: Vec::new(),
         elapsed_ms: 0,
         course: None,
+        person: Default::default(),
     };
     for (id, report) in parts {
         let id = id.unwrap_or_default();
@@ -354,5 +360,6 @@ pub fn unloadable(trainee: String, why: Text) -> TraineeReport {
         log: Vec::new(),
         elapsed_ms: 0,
         course: None,
+        person: Default::default(),
     }
 }

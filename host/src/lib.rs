@@ -32,6 +32,7 @@ pub mod history;
 pub mod outcome;
 pub mod plan;
 pub mod policy;
+pub mod prepare;
 pub mod publish;
 pub mod report;
 pub mod serve;

@@ -77,6 +77,35 @@ pub fn ids(single: &[String], specs: &[String]) -> Result<Vec<String>, PlanError
     Ok(ids)
 }
 
+/// The longest trainee id, in characters.
+pub const MAX_ID_CHARS: usize = 64;
+
+/// A trainee id is short and printable: 1 to [`MAX_ID_CHARS`] characters, no space,
+/// control or bidi character (it names key files, rows and links).
+pub fn check_id(id: &str) -> Result<(), Text> {
+    if id.is_empty() {
+        return Err(t::IdEmpty.into());
+    }
+    if let Some(c) = id
+        .chars()
+        .find(|c| c.is_whitespace() || crate::outcome::inert::needs_escape(*c))
+    {
+        return Err(t::IdChar {
+            id,
+            bad: crate::outcome::inert::describe_char(c),
+        }
+        .into());
+    }
+    if id.chars().count() > MAX_ID_CHARS {
+        return Err(t::IdLong {
+            id: id.chars().take(16).collect::<String>(),
+            max: MAX_ID_CHARS,
+        }
+        .into());
+    }
+    Ok(())
+}
+
 /// One id, or a range `PREFIXnn..PREFIXmm` expanded in order. The width of the
 /// first number is kept (`user01..user12` → `user01`, …, `user12`).
 pub fn expand(spec: &str) -> Result<Vec<String>, Text> {
