@@ -42,8 +42,14 @@ pub async fn main(args: Vec<std::ffi::OsString>) -> u8 {
             Ok(parsed) => crate::prepare::iam::run(&parsed).await,
             Err(e) => match crate::flags::clap_failure(&e) {
                 None => exit::PASS,
-                Some(line) => {
-                    eprintln!("labrun: iam-policy: {line} (see labrun iam-policy --help)");
+                Some(what) => {
+                    eprintln!(
+                        "labrun: iam-policy: {}",
+                        Text::from(text::cli::SeeHelp {
+                            what,
+                            help: "labrun iam-policy --help",
+                        })
+                    );
                     exit::BAD_INPUT
                 }
             },
@@ -148,16 +154,25 @@ async fn help(topic: &[std::ffi::OsString]) -> u8 {
 
 /// clap's help and version go to stdout (exit 0); its errors become one line.
 fn clap_error(e: clap::Error) -> u8 {
-    let Some(line) = crate::flags::clap_failure(&e) else {
+    let Some(what) = crate::flags::clap_failure(&e) else {
         return exit::PASS;
     };
-    let missing = e.kind() == clap::error::ErrorKind::MissingRequiredArgument;
-    let example = if missing && line.contains("<STEP>") {
-        format!(", e.g. {EXAMPLE}")
+    let what = if crate::flags::missing_argument(&e, "<STEP>") {
+        text::cli::WithExample {
+            what,
+            example: EXAMPLE,
+        }
+        .into()
     } else {
-        String::new()
+        what
     };
-    eprintln!("labrun: {line}{example} (see labrun --help)");
+    eprintln!(
+        "labrun: {}",
+        Text::from(text::cli::SeeHelp {
+            what,
+            help: "labrun --help",
+        })
+    );
     exit::BAD_INPUT
 }
 

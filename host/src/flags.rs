@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::{Parser, ValueEnum};
 
 use crate::report::Format;
-use crate::text::{flags as t, Text};
+use crate::text::{self, flags as t, Text};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -144,21 +144,107 @@ pub struct Flags {
 }
 
 /// clap's help and version are printed to stdout (`None`: exit 0); an error becomes
-/// one line without clap's "For more information" footer, for `labrun: … (see …)`.
-pub fn clap_failure(e: &clap::Error) -> Option<String> {
-    use clap::error::ErrorKind as K;
+/// one line in the run's language, from clap's error kind and the context it gives
+/// (the argument, the value, the valid values, a similar name), never from clap's
+/// rendered English.
+pub fn clap_failure(e: &clap::Error) -> Option<Text> {
+    use crate::text::{clap as c, list, quoted};
+    use clap::error::{ContextKind as C, ContextValue as V, ErrorKind as K};
     if matches!(e.kind(), K::DisplayHelp | K::DisplayVersion) {
         let _ = e.print();
         return None;
     }
-    let text = e.render().to_string();
-    let line = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    Some(line.trim_start_matches("error: ").to_string())
+    let many = |kind: C| -> Vec<String> {
+        match e.get(kind) {
+            Some(V::String(s)) => vec![s.clone()],
+            Some(V::Strings(v)) => v.clone(),
+            Some(V::StyledStr(s)) => vec![s.to_string()],
+            Some(V::StyledStrs(v)) => v.iter().map(|s| s.to_string()).collect(),
+            Some(V::Number(n)) => vec![n.to_string()],
+            _ => Vec::new(),
+        }
+    };
+    let one = |kind: C| many(kind).into_iter().next();
+    let arg = one(C::InvalidArg).unwrap_or_default();
+    let text: Text = match e.kind() {
+        K::UnknownArgument => match one(C::SuggestedArg) {
+            Some(tip) => c::UnknownArgumentTip { arg, tip }.into(),
+            None => c::UnknownArgument { arg }.into(),
+        },
+        K::InvalidValue => match one(C::InvalidValue) {
+            Some(value) if !value.is_empty() => {
+                let valid = many(C::ValidValue);
+                if valid.is_empty() {
+                    c::InvalidValue { value, arg }.into()
+                } else {
+                    c::InvalidValuePossible {
+                        value,
+                        arg,
+                        possible: list(valid),
+                    }
+                    .into()
+                }
+            }
+            _ => c::NoValue { arg }.into(),
+        },
+        K::ValueValidation => {
+            let value = one(C::InvalidValue).unwrap_or_default();
+            // Our own parsers' refusals are texts; anything else is a library's words.
+            let why = match std::error::Error::source(e) {
+                Some(source) => match source.downcast_ref::<Text>() {
+                    Some(text) => text::Arg::Text(text.clone()),
+                    None => quoted(source),
+                },
+                None => quoted(""),
+            };
+            c::BadValue { value, arg, why }.into()
+        }
+        K::MissingRequiredArgument => c::MissingRequired {
+            args: list(many(C::InvalidArg)),
+        }
+        .into(),
+        K::ArgumentConflict => match one(C::PriorArg) {
+            Some(prior) => c::Conflict { arg, prior }.into(),
+            None => c::ConflictAlone { arg }.into(),
+        },
+        K::NoEquals => c::NoEquals { arg }.into(),
+        K::TooManyValues | K::TooFewValues | K::WrongNumberOfValues => {
+            c::WrongNumber { arg }.into()
+        }
+        K::InvalidSubcommand => c::UnknownSubcommand {
+            name: one(C::InvalidSubcommand).unwrap_or_default(),
+        }
+        .into(),
+        K::MissingSubcommand | K::DisplayHelpOnMissingArgumentOrSubcommand => {
+            c::MissingSubcommand.into()
+        }
+        K::InvalidUtf8 => c::InvalidUtf8.into(),
+        _ => {
+            let line = e.render().to_string();
+            let line = line
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            c::Other {
+                why: quoted(line.trim_start_matches("error: ")),
+            }
+            .into()
+        }
+    };
+    Some(text)
+}
+
+/// Whether clap's error is a missing required argument named `name` (`<STEP>`).
+pub fn missing_argument(e: &clap::Error, name: &str) -> bool {
+    use clap::error::{ContextKind as C, ContextValue as V, ErrorKind as K};
+    e.kind() == K::MissingRequiredArgument
+        && match e.get(C::InvalidArg) {
+            Some(V::Strings(v)) => v.iter().any(|a| a == name),
+            Some(V::String(s)) => s == name,
+            _ => false,
+        }
 }
 
 /// A whole number within `lo..=hi`; the error names the range (also for `-1`, which

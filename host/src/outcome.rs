@@ -112,6 +112,16 @@ impl Message {
     }
 }
 
+/// A row's message as a value of a host text: each language its own.
+impl From<&Message> for crate::text::Arg {
+    fn from(m: &Message) -> Self {
+        crate::text::Arg::Each {
+            en: m.en.clone(),
+            ja: m.ja.clone(),
+        }
+    }
+}
+
 /// One row of the report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {

@@ -11,8 +11,11 @@ pub mod new;
 fn clap_error(e: clap::Error, help: &str) -> u8 {
     match crate::flags::clap_failure(&e) {
         None => crate::outcome::exit::PASS,
-        Some(line) => {
-            eprintln!("labrun: {line} (see {help})");
+        Some(what) => {
+            eprintln!(
+                "labrun: {}",
+                crate::text::Text::from(crate::text::cli::SeeHelp { what, help })
+            );
             crate::outcome::exit::BAD_INPUT
         }
     }

@@ -813,8 +813,7 @@ mod tests {
             .collect();
         assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(
-            warnings[0]
-                .starts_with("warning: cannot read the SSH key of user01, /nonexistent/user01.pem"),
+            warnings[0].starts_with("cannot read the SSH key of user01, /nonexistent/user01.pem"),
             "{warnings:?}"
         );
         let mut strict = settings("/dev/null");

@@ -27,7 +27,7 @@ use crate::flags::Flags;
 use crate::policy::Limits;
 use crate::step::check_params;
 use crate::step::wasm::Grants;
-use crate::text::{class as t, quoted, Text, ToText};
+use crate::text::{class_file as t, quoted, Text, ToText};
 
 pub fn is_class_file(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "toml")

@@ -230,10 +230,16 @@ pub async fn main(args: Vec<std::ffi::OsString>) -> u8 {
     ) {
         Ok(flags) => flags,
         Err(e) => {
-            let Some(line) = crate::flags::clap_failure(&e) else {
+            let Some(what) = crate::flags::clap_failure(&e) else {
                 return crate::outcome::exit::PASS;
             };
-            eprintln!("labrun: preflight: {line} (see labrun preflight --help)");
+            eprintln!(
+                "labrun: preflight: {}",
+                crate::text::Text::from(crate::text::cli::SeeHelp {
+                    what,
+                    help: "labrun preflight --help",
+                })
+            );
             return crate::outcome::exit::BAD_INPUT;
         }
     };

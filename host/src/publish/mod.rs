@@ -68,7 +68,7 @@ impl Failure {
     /// English words are carried as they are.)
     pub fn text(&self) -> crate::text::Text {
         crate::text::publish::Failed {
-            why: crate::text::quoted(&self.message),
+            why: self.message.as_str(),
         }
         .into()
     }

@@ -163,6 +163,8 @@ pub enum Arg {
     /// A message already rendered in each language (a row's message, a capability
     /// error that crossed the step boundary as text).
     Each { en: String, ja: String },
+    /// Sentences joined with `; ` (English) or `。` (Japanese).
+    Joined(Vec<Arg>),
 }
 
 /// Remote text, kept as it came and marked as quoted (see the module doc).
@@ -265,10 +267,12 @@ impl Arg {
                 Lang::En => en,
                 Lang::Ja => ja,
             })),
-            Arg::List(items) => {
-                let sep = match lang {
-                    Lang::En => ", ",
-                    Lang::Ja => "、",
+            Arg::List(items) | Arg::Joined(items) => {
+                let sep = match (self, lang) {
+                    (Arg::List(_), Lang::En) => ", ",
+                    (Arg::List(_), Lang::Ja) => "、",
+                    (_, Lang::En) => "; ",
+                    (_, Lang::Ja) => "。",
                 };
                 for (i, item) in items.iter().enumerate() {
                     if i > 0 {
