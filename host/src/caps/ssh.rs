@@ -61,7 +61,7 @@ impl SshSettings {
         }
         for trainee in trainees {
             let path = self.key_path(trainee);
-            std::fs::File::open(&path).map_err(|e| {
+            crate::files::read(&path, crate::files::cap::SECRET).map_err(|e| {
                 format!(
                     "cannot read --ssh-key {} for {trainee}: {e}",
                     path.display()
@@ -70,7 +70,7 @@ impl SshSettings {
         }
         if let Some(path) = &self.known_hosts {
             if path.exists() {
-                std::fs::read_to_string(path).map_err(|e| {
+                crate::files::read_to_string(path, crate::files::cap::TEXT).map_err(|e| {
                     format!("cannot read --ssh-known-hosts {}: {e}", path.display())
                 })?;
             } else if self.strict {
@@ -278,12 +278,16 @@ impl SshPool {
             format!("{trainee}'s --ssh-key")
         };
         // Never the path or the contents in a message: only whose key it is.
-        let text = tokio::fs::read_to_string(key_path).await.map_err(|e| {
-            SshError::new(
-                ErrorKind::Credentials,
-                format!("cannot read {whose}: {}", e.kind()),
-            )
-        })?;
+        let bytes = crate::files::read_async(key_path.to_path_buf(), crate::files::cap::SECRET);
+        let text = bytes
+            .await
+            .and_then(|b| String::from_utf8(b).map_err(std::io::Error::other))
+            .map_err(|e| {
+                SshError::new(
+                    ErrorKind::Credentials,
+                    format!("cannot read {whose}: {}", e.kind()),
+                )
+            })?;
         let key = russh::keys::decode_secret_key(&text, None).map_err(|_| {
             SshError::new(
                 ErrorKind::Credentials,
@@ -640,9 +644,15 @@ mod tests {
             e.starts_with("cannot read --ssh-key /nonexistent/user01.pem for user01"),
             "{e}"
         );
-        let mut strict = settings("/dev/null");
+        let key = std::env::temp_dir().join(format!("labrun-ssh-key-{}.pem", std::process::id()));
+        std::fs::write(&key, "not read further").unwrap();
+        let mut strict = settings(key.to_str().unwrap());
         strict.strict = true;
         let e = strict.check(&["user01"]).unwrap_err();
         assert!(e.contains("--ssh-known-hosts"), "{e}");
+        // A device is no key file: refused at once, never opened.
+        let e = settings("/dev/zero").check(&["user01"]).unwrap_err();
+        assert!(e.contains("a character device, not a regular file"), "{e}");
+        let _ = std::fs::remove_file(&key);
     }
 }

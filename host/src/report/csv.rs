@@ -1,8 +1,9 @@
 //! CSV reporter: a gradebook an LMS imports. One header row (`trainee`, one column
 //! per checklist id, `passed`, `total`, and for a course `current_step`, empty once
 //! every step passed), then one row per trainee with each id's
-//! status. RFC 4180 quoting; a cell that a spreadsheet would read as a formula
-//! (`=`, `+`, `-`, `@`) is prefixed with `'`.
+//! status. RFC 4180 quoting; control and bidi characters are shown escaped
+//! (`\u{1b}`), and a cell that a spreadsheet would read as a formula (`=`, `+`, `-`,
+//! `@`) is prefixed with `'`.
 
 use crate::outcome::{Report, Status};
 
@@ -55,7 +56,9 @@ fn row(out: &mut String, cells: &[String]) {
 }
 
 fn field(text: &str) -> String {
-    let mut text = text.to_string();
+    // Inert first, as every other format shows names: a cell never carries a raw
+    // escape sequence, NUL or bidi control to the terminal or spreadsheet.
+    let mut text = crate::outcome::inert(text).into_owned();
     if text.starts_with(['=', '+', '-', '@']) {
         text.insert(0, '\'');
     }
