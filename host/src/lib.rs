@@ -18,7 +18,9 @@
 //! - [`report`]: human, JSON, JSONL, JUnit, HTML and CSV reporters of an [`outcome`]
 //!   report, and the watch's terminal grid; [`history`]: who passed what when;
 //! - [`error`]: the bad-input type every loader returns; [`files`]: the operator's
-//!   files read (regular files only, capped) and written (never over a device).
+//!   files read (regular files only, capped) and written (never over a device);
+//! - [`text`]: every line labrun writes for a person, in Japanese and English, from one
+//!   catalog (its doc says how to add one).
 
 pub mod author;
 pub mod caps;
@@ -32,8 +34,10 @@ pub mod history;
 pub mod outcome;
 pub mod plan;
 pub mod policy;
+pub mod prepare;
 pub mod publish;
 pub mod report;
 pub mod serve;
 pub mod step;
+pub mod text;
 pub mod watch;

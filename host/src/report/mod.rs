@@ -124,6 +124,7 @@ mod tests {
                         log,
                         elapsed_ms: 0,
                         course: None,
+                        person: Default::default(),
                     }
                 })
                 .collect();
@@ -186,7 +187,7 @@ mod tests {
             let text = render(&r, Format::Csv, &Style { lang: Lang::En, color: false });
             let rows = parse_csv(&text);
             prop_assert_eq!(rows.len(), r.trainees.len() + 1);
-            let columns = csv::ids(&r).len() + 3;
+            let columns = csv::ids(&r).len() + 4;
             for row in &rows {
                 prop_assert_eq!(row.len(), columns, "{:?}", text);
                 for cell in row {
@@ -250,6 +251,7 @@ mod tests {
                 log: vec![],
                 elapsed_ms: 0,
                 course: None,
+                person: Default::default(),
             }],
             summary: Summary::default(),
             steps: Vec::new(),
