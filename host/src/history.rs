@@ -182,7 +182,8 @@ impl History {
     /// error in between: whatever labrun saw while it could not look (an outage's
     /// errors, and the skips they cause) neither hides one nor counts as one.
     pub fn update(&mut self, report: &Report, now: u64) -> Vec<Change> {
-        self.cycles = self.cycles.saturating_add(1);
+        // At most what a state file may hold, so a saved history always loads again.
+        self.cycles = self.cycles.saturating_add(1).min(MAX_NUMBER);
         let mut changes = Vec::new();
         for t in &report.trainees {
             // A skip beside an error most likely waits on that error's prerequisite.
@@ -313,6 +314,100 @@ mod tests {
         }
     }
 
+    fn status() -> impl proptest::strategy::Strategy<Value = Status> {
+        proptest::sample::select(Status::ALL.to_vec())
+    }
+
+    /// A state file as labrun writes it, with any numbers, names and statuses.
+    fn state_json() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let number = prop_oneof![any::<u64>(), 0..10_000u64, Just((1u64 << 53) - 1)];
+        let name = prop_oneof![
+            "[A-Za-z0-9]{1,8}".boxed(),
+            ".{0,12}".boxed(),
+            Just("x".repeat(129)).boxed()
+        ];
+        let cell = (
+            status(),
+            status(),
+            number.clone(),
+            number.clone(),
+            any::<u32>(),
+        )
+            .prop_map(|(s, k, seen, changed, regressions)| {
+                json!({ "status": s, "known": s.max(k), "first_seen": seen,
+                        "last_changed": changed, "regressions": regressions })
+            });
+        let cells = proptest::collection::btree_map(
+            name.clone(),
+            proptest::collection::btree_map(name, cell, 0..3),
+            0..3,
+        );
+        (
+            prop_oneof![Just("step3".to_string()), ".{0,8}"],
+            number,
+            cells,
+        )
+            .prop_map(|(step, cycles, cells)| {
+                json!({ "version": STATE_VERSION, "step": step, "cycles": cycles, "cells": cells })
+                    .to_string()
+            })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Any state file loads, or is refused in one inert line; one that loads takes
+        /// another cycle and saves without a panic (no overflow, whatever it held).
+        #[test]
+        fn any_state_file_loads_or_is_refused_in_one_inert_line(
+            text in proptest::prop_oneof![state_json(), ".{0,200}"],
+            next in status(),
+        ) {
+            let dir = std::env::temp_dir().join(format!("labrun-history-prop-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join("state.json");
+            std::fs::write(&path, &text).unwrap();
+            match History::load(&path, "step3") {
+                Ok(mut h) => {
+                    h.update(&report(&[("u1", "A1", next)]), now_ms());
+                    h.save(&path).unwrap();
+                    proptest::prop_assert_eq!(History::load(&path, "step3").unwrap(), h);
+                }
+                Err(e) => {
+                    proptest::prop_assert!(
+                        !e.chars().any(crate::outcome::inert::needs_escape),
+                        "{:?}", e
+                    );
+                }
+            }
+        }
+
+        /// Whatever a cell goes through, an `error` never becomes what labrun knows of
+        /// the trainee's work, regressions never outnumber the fails, and a run of
+        /// errors leaves the last change where it was.
+        #[test]
+        fn any_sequence_of_cycles_keeps_the_history_honest(
+            statuses in proptest::collection::vec(status(), 1..24)
+        ) {
+            let mut h = History::new("step3");
+            let mut fails = 0;
+            for (t, s) in statuses.iter().enumerate() {
+                let before = h.cell("u1", "A1").map(|c| c.last_changed);
+                h.update(&report(&[("u1", "A1", *s)]), t as u64 + 1);
+                let cell = h.cell("u1", "A1").unwrap();
+                if *s == Status::Fail {
+                    fails += 1;
+                }
+                if *s == Status::Error && before.is_some() {
+                    proptest::prop_assert_eq!(Some(cell.last_changed), before);
+                }
+                proptest::prop_assert!(cell.known != Status::Error || statuses[..=t].iter().all(|s| *s == Status::Error));
+                proptest::prop_assert!(cell.regressions <= fails);
+            }
+        }
+    }
+
     #[test]
     fn first_pass_and_last_change_are_kept_and_only_changes_are_returned() {
         let mut h = History::new("step3");
@@ -408,7 +503,7 @@ mod tests {
         let mut h = History::new("step3");
         h.cycles = u64::MAX;
         h.update(&report(&[("u1", "A1", Status::Pass)]), 1);
-        assert_eq!(h.cycles, u64::MAX);
+        assert_eq!(h.cycles, MAX_NUMBER);
     }
 
     #[test]
