@@ -234,13 +234,14 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
     }
     inputs.extend(flags.replay.iter().map(|p| (p.clone(), "--replay")));
     inputs.extend(flags.policy.iter().map(|p| (p.clone(), "--policy")));
-    inputs.extend(
-        flags
-            .live
-            .roster_file
-            .iter()
-            .map(|p| (p.clone(), "--roster")),
-    );
+    let roster = flags
+        .live
+        .roster_file
+        .iter()
+        .map(|p| (p.clone(), "--roster"));
+    inputs.extend(roster);
+    let known_hosts = flags.ssh_known_hosts.iter();
+    inputs.extend(known_hosts.map(|p| (p.clone(), "--ssh-known-hosts")));
     for file in &password_files {
         inputs.push((file.path.clone(), "--mysql-password-file"));
     }

@@ -1593,6 +1593,20 @@ fn outputs_never_overwrite_the_step_the_replayed_cassette_or_each_other() {
             vec![s, "--param", "user=user05", "--record", o, "--audit", o],
             "it is also the output of --record",
         ),
+        (
+            vec![
+                s,
+                "--param",
+                "user=user05",
+                "--ssh-key",
+                h,
+                "--ssh-known-hosts",
+                o,
+                "--audit",
+                o,
+            ],
+            "it is also --ssh-known-hosts",
+        ),
     ] {
         let out = labrun(&args);
         assert_one_line_bad_input(&out, needle);
