@@ -1,7 +1,7 @@
 //! Bad input found while loading what the operator gave: a step, a policy, a class
 //! file, a course file, a cassette. Each is one line naming the input and the fix, and exit 64.
 
-use crate::text::{self, quoted, Text, ToText};
+use crate::text::{self, Text, ToText};
 
 /// An input that cannot be used. The variant says which kind of input; the text is
 /// the one line shown to the operator, from the host catalog.
@@ -69,8 +69,8 @@ impl ToText for Output {
 pub struct OutputError {
     pub what: Output,
     pub path: String,
-    /// The system's own words (an OS error).
-    pub why: String,
+    /// Why: the system's own words (an OS error, quoted) or labrun's.
+    pub why: text::Arg,
 }
 
 impl ToText for OutputError {
@@ -78,7 +78,7 @@ impl ToText for OutputError {
         text::error::CannotWrite {
             what: self.what.text(),
             path: &self.path,
-            why: quoted(&self.why),
+            why: self.why.clone(),
         }
         .into()
     }

@@ -317,15 +317,21 @@ pub fn deliver(executed: &Executed, outputs: &Outputs) -> u8 {
         .and_then(|_| stdout.flush())
     {
         Ok(()) => code,
-        // A closed pipe (`labrun … | head`) is the reader's choice, not an error.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => code,
         Err(e) => {
-            eprintln!(
-                "labrun: {}",
-                Text::from(t::CannotWriteReport { why: quoted(e) })
-            );
+            eprintln!("labrun: {}", stdout_failed(&e));
             code.max(exit::ERROR)
         }
+    }
+}
+
+/// The one line when the report could not be written to standard output: the reader
+/// went away (`| head`), or the output is full. Either way part of the report is lost,
+/// and the exit code (2) says so.
+pub fn stdout_failed(e: &std::io::Error) -> Text {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        t::BrokenPipe.into()
+    } else {
+        t::CannotWriteReport { why: quoted(e) }.into()
     }
 }
 

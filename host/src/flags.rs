@@ -70,8 +70,10 @@ pub struct Flags {
     /// master password (also LABRUN_MYSQL_PASSWORD); `NAME=FILE` a named credential
     /// that a check picks with `credential: "NAME"` (also `LABRUN_MYSQL_PASSWORD_<NAME>`),
     /// e.g. `local=FILE` for the web server's own MySQL (Step 1 C3).
-    #[arg(long, value_name = "[NAME=]FILE", value_parser = parse_password_file)]
-    pub mysql_password_file: Vec<PasswordFile>,
+    // Raw text, parsed while planning ([`parse_password_file`]): clap would echo a
+    // value it refuses, and the value may be the password typed in the wrong place.
+    #[arg(long, value_name = "[NAME=]FILE")]
+    pub mysql_password_file: Vec<String>,
 
     /// Ask for the MySQL password on the terminal (not echoed).
     #[arg(long)]
@@ -276,21 +278,22 @@ pub struct PasswordFile {
 }
 
 /// `FILE` or `NAME=FILE` (a `NAME=` prefix only when NAME is a credential name, so a
-/// path with `=` further on stays a path).
-fn parse_password_file(text: &str) -> Result<PasswordFile, Text> {
+/// path with `=` further on stays a path). No error repeats the value: a password
+/// typed in place of its file must not be echoed.
+pub fn parse_password_file(text: &str) -> Result<PasswordFile, Text> {
     if text.is_empty() {
         return Err(t::PasswordFileEmpty.into());
     }
     if let Some((name, path)) = text.split_once('=') {
         if !name.contains('/') {
             if name.is_empty() {
-                return Err(t::NoCredentialName { value: text, path }.into());
+                return Err(t::NoCredentialName.into());
             }
             if !crate::caps::mysql::credential_name(name) {
-                return Err(t::BadCredentialName { name, path }.into());
+                return Err(t::BadCredentialName.into());
             }
             if path.is_empty() {
-                return Err(t::NoFileAfter { value: text, name }.into());
+                return Err(t::NoFileAfter { name }.into());
             }
             return Ok(PasswordFile {
                 name: Some(name.to_string()),

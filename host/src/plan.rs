@@ -93,7 +93,15 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
     let is_class = class::is_class_file(&step_path) && !is_course;
     let policy = Arc::new(policy(flags, is_class)?);
     let grants = Grants::parse(&flags.grants)?;
-    let mut outputs = outputs(flags)?;
+    // Where each output really goes, checked before anything is read or created.
+    let targets = output_targets(flags)?;
+    let mut notice = None;
+    let password_files = flags
+        .mysql_password_file
+        .iter()
+        .map(|text| crate::flags::parse_password_file(text))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|why| PlanError::Flag(t::PasswordFileFlag { why }.into()))?;
     let roster_file = match &flags.live.roster_file {
         Some(path) => Some(roster_csv::load(path)?),
         None => None,
@@ -116,7 +124,7 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
     // run will, so what the class refuses is refused the day before.
     let live = Settings {
         server_readable: policy.server_readable.clone(),
-        ..settings(flags, roster_file.as_ref())?
+        ..settings(flags, roster_file.as_ref(), &password_files)?
     };
     let answers = match &flags.replay {
         Some(path) => Answers::Replay(known_calls(Cassette::load(path)?, path)?),
@@ -173,7 +181,7 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
                 }
                 .into(),
             );
-            outputs.notice = Some(Message::text(t::ClassRanAtInstructorTrust { how }));
+            notice = Some(Message::text(t::ClassRanAtInstructorTrust { how }));
         }
         let rhai = runs
             .iter()
@@ -226,6 +234,39 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
         }
     }
     warnings.extend(check_ssh(&live, &runs)?);
+    let steps = runs
+        .iter()
+        .flat_map(|r| &r.parts)
+        .filter_map(|p| p.step.as_ref().ok())
+        .map(|(step, _)| PathBuf::from(step.path()));
+    let mut inputs: Vec<(PathBuf, Text)> = Vec::new();
+    let flag = |flag: &'static str| Text::from(t::InputFlag { flag });
+    for step in steps.chain([step_path.clone()]) {
+        let catalog = crate::step::messages::sibling_path(&step);
+        inputs.push((step, t::TheStep.into()));
+        inputs.push((catalog, t::TheCatalog.into()));
+    }
+    inputs.extend(flags.replay.iter().map(|p| (p.clone(), flag("--replay"))));
+    inputs.extend(flags.policy.iter().map(|p| (p.clone(), flag("--policy"))));
+    let roster = flags
+        .live
+        .roster_file
+        .iter()
+        .map(|p| (p.clone(), flag("--roster")));
+    inputs.extend(roster);
+    let known_hosts = flags.ssh_known_hosts.iter();
+    inputs.extend(known_hosts.map(|p| (p.clone(), flag("--ssh-known-hosts"))));
+    for file in &password_files {
+        inputs.push((file.path.clone(), flag("--mysql-password-file")));
+    }
+    for spec in &flags.live.roster {
+        if let Some(file) = spec.strip_prefix('@') {
+            inputs.push((PathBuf::from(file), flag("--trainees @FILE")));
+        }
+    }
+    check_apart(&targets, &inputs)?;
+    let mut outputs = outputs(flags, &targets)?;
+    outputs.notice = notice;
     Ok(RunPlan {
         name,
         course: course_steps,
@@ -361,10 +402,21 @@ pub fn trainee_params(
         }
     }
     if trainees.is_empty() {
-        let trainee = params
-            .get(TRAINEE_PARAM)
-            .cloned()
-            .unwrap_or_else(|| "-".to_string());
+        let trainee = match params.get(TRAINEE_PARAM) {
+            Some(id) => {
+                roster::check_id(id).map_err(|why| {
+                    PlanError::Flag(
+                        t::ParamTrainee {
+                            param: TRAINEE_PARAM,
+                            why,
+                        }
+                        .into(),
+                    )
+                })?;
+                id.clone()
+            }
+            None => "-".to_string(),
+        };
         return Ok(vec![(trainee, params)]);
     }
     if params.contains_key(TRAINEE_PARAM) {
@@ -406,10 +458,62 @@ pub fn step_id(step: &Step) -> StepId {
     }
 }
 
-/// Where the results go, checked now: the audit file is created, the cassette's
-/// folder must take a new file.
-fn outputs(flags: &Flags) -> Result<Outputs, PlanError> {
-    let audit = match &flags.audit {
+/// The outputs a run writes, each as the flag that names it and where it really
+/// goes ([`crate::files::output_target`]): `--record`, `--audit`, `--state`.
+pub struct OutputTargets(Vec<(&'static str, PathBuf)>);
+
+impl OutputTargets {
+    /// Where the output named by `flag` goes, if it was given.
+    pub fn get(&self, flag: &str) -> Option<&Path> {
+        self.0
+            .iter()
+            .find(|(f, _)| *f == flag)
+            .map(|(_, p)| p.as_path())
+    }
+}
+
+/// Every output path of the run, resolved and checked: a regular file or a new
+/// path in a folder that takes a new file (a device, fifo or folder is refused).
+fn output_targets(flags: &Flags) -> Result<OutputTargets, PlanError> {
+    let given = [
+        ("--record", &flags.record),
+        ("--audit", &flags.audit),
+        ("--state", &flags.live.state),
+    ];
+    let mut targets = Vec::new();
+    for (flag, path) in given {
+        if let Some(path) = path {
+            targets.push((flag, check_writable(path, flag)?));
+        }
+    }
+    Ok(OutputTargets(targets))
+}
+
+/// No output is written over an input of the run (the step, the cassette being
+/// replayed, …) or over another output: each would lose what the other held.
+fn check_apart(targets: &OutputTargets, inputs: &[(PathBuf, Text)]) -> Result<(), PlanError> {
+    let bad = |flag: &str, path: &Path, what: Text| {
+        PlanError::Output(t::AlsoAnother { flag, path, what }.into())
+    };
+    for (n, (flag, target)) in targets.0.iter().enumerate() {
+        for (input, what) in inputs {
+            if crate::files::same_file(target, input) {
+                return Err(bad(flag, target, t::AlsoInput { what, input }.into()));
+            }
+        }
+        for (other, other_target) in &targets.0[..n] {
+            if crate::files::same_file(target, other_target) {
+                return Err(bad(flag, target, t::AlsoOutput { other: *other }.into()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Where the results go, checked now: the audit file is created (only after every
+/// other check passed, so a refused run never truncates it).
+fn outputs(flags: &Flags, targets: &OutputTargets) -> Result<Outputs, PlanError> {
+    let audit = match targets.get("--audit") {
         Some(path) => Some(Arc::new(Audit::create(path).map_err(|e| {
             PlanError::Output(
                 t::CannotWrite {
@@ -422,9 +526,6 @@ fn outputs(flags: &Flags) -> Result<Outputs, PlanError> {
         })?)),
         None => None,
     };
-    if let Some(path) = &flags.record {
-        check_writable(path, "--record")?;
-    }
     let style = Style {
         lang: match flags.lang {
             Some(LangArg::Ja) => Lang::Ja,
@@ -440,7 +541,7 @@ fn outputs(flags: &Flags) -> Result<Outputs, PlanError> {
         },
     };
     Ok(Outputs {
-        record: flags.record.clone(),
+        record: targets.get("--record").map(Path::to_path_buf),
         audit,
         format: flags.format,
         style,
@@ -450,49 +551,57 @@ fn outputs(flags: &Flags) -> Result<Outputs, PlanError> {
 }
 
 /// `check_writable` for the other planning modules (`--state`).
-pub fn check_writable_pub(path: &Path, flag: &str) -> Result<(), PlanError> {
+pub fn check_writable_pub(path: &Path, flag: &str) -> Result<PathBuf, PlanError> {
     check_writable(path, flag)
 }
 
-/// The file can be written later: its folder exists and takes a new file (tried with
-/// a probe file, removed at once), and an existing file is not a folder.
-fn check_writable(path: &Path, flag: &str) -> Result<(), PlanError> {
+/// Where the output `path` really goes (a symlink followed), checked: a regular file
+/// or a new path, in a folder that takes a new file (tried with a probe file,
+/// removed at once).
+fn check_writable(path: &Path, flag: &str) -> Result<PathBuf, PlanError> {
     let bad = |why: text::Arg| PlanError::Output(t::CannotWrite { flag, path, why }.into());
-    if path.is_dir() {
-        return Err(bad(Text::from(t::IsAFolder).into()));
-    }
-    let dir: PathBuf = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    if !dir.is_dir() {
-        return Err(bad(Text::from(t::NoFolder { dir }).into()));
-    }
+    let target = crate::files::output_target(path).map_err(|why| bad(why.into()))?;
+    let dir = target.parent().unwrap_or(Path::new("/"));
     let probe = dir.join(format!(".labrun-write-check-{}", std::process::id()));
     match std::fs::File::create(&probe) {
         Ok(_) => {
             let _ = std::fs::remove_file(&probe);
-            Ok(())
+            Ok(target)
         }
         Err(e) => Err(bad(quoted(e))),
     }
 }
 
 /// The first line of a `--mysql-password-file`; unreadable or empty is a bad flag.
+/// A path that names no file is not shown: it may be the password itself, typed
+/// where its file was expected.
 fn password_from(file: &crate::flags::PasswordFile) -> Result<Secret, PlanError> {
     let shown = match &file.name {
         Some(name) => format!("{name}={}", file.path.display()),
         None => file.path.display().to_string(),
     };
-    let content = std::fs::read_to_string(&file.path).map_err(|e| {
-        PlanError::Flag(
-            t::CannotReadPassword {
-                file: &shown,
-                why: quoted(e),
+    let content =
+        crate::files::read_to_string(&file.path, crate::files::cap::SECRET).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                PlanError::Flag(
+                    t::NoPasswordFile {
+                        flag: match &file.name {
+                            Some(name) => format!("--mysql-password-file {name}=…"),
+                            None => "--mysql-password-file …".to_string(),
+                        },
+                    }
+                    .into(),
+                )
+            } else {
+                PlanError::Flag(
+                    t::CannotReadPassword {
+                        file: &shown,
+                        why: quoted(e),
+                    }
+                    .into(),
+                )
             }
-            .into(),
-        )
-    })?;
+        })?;
     let first = content.lines().next().unwrap_or("").to_string();
     if first.is_empty() {
         return Err(PlanError::Flag(t::PasswordEmpty { file: &shown }.into()));
@@ -506,10 +615,17 @@ fn password_from(file: &crate::flags::PasswordFile) -> Result<Secret, PlanError>
 fn settings(
     flags: &Flags,
     roster_file: Option<&roster_csv::Roster>,
+    password_files: &[crate::flags::PasswordFile],
 ) -> Result<Settings, PlanError> {
+    for (name, value) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if AWS_ENDPOINT_VARS.contains(&name.as_ref()) && !value.is_empty() {
+            check_aws_endpoint(&name, &value.to_string_lossy()).map_err(PlanError::Flag)?;
+        }
+    }
     let mut unnamed = None;
     let mut named = std::collections::BTreeMap::new();
-    for file in &flags.mysql_password_file {
+    for file in password_files {
         let secret = password_from(file)?;
         match &file.name {
             None if unnamed.is_some() => return Err(PlanError::Flag(t::PasswordFileTwice.into())),
@@ -566,6 +682,52 @@ fn settings(
             .map(roster_csv::Roster::aws_identities)
             .unwrap_or_default(),
     })
+}
+
+/// The environment variables that point the AWS SDK elsewhere (moto, a proxy).
+const AWS_ENDPOINT_VARS: [&str; 5] = [
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_EC2",
+    "AWS_ENDPOINT_URL_RDS",
+    "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2",
+    "AWS_ENDPOINT_URL_S3",
+];
+
+/// An AWS endpoint from the environment is an http(s) URL with a host and no user
+/// name or password (the SDK signs its requests; a password there would only be
+/// printed in every error). Checked now, so a typo is one line naming the variable,
+/// not an "invalid uri character" in every row. A value holding `@` is never shown.
+fn check_aws_endpoint(var: &str, value: &str) -> Result<(), Text> {
+    let shown: Text = if value.contains('@') {
+        t::NotShown.into()
+    } else {
+        let cut: String = value.chars().take(80).collect();
+        t::Shown { value: cut }.into()
+    };
+    let url = url::Url::parse(value).map_err(|e| {
+        Text::from(t::EndpointNotUrl {
+            var,
+            shown: &shown,
+            why: quoted(e),
+        })
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(t::EndpointScheme { var, shown }.into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        let mut bare = url.clone();
+        let _ = bare.set_username("");
+        let _ = bare.set_password(None);
+        return Err(t::EndpointUser {
+            var,
+            bare: bare.to_string(),
+        }
+        .into());
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(t::EndpointNoHost { var, shown }.into());
+    }
+    Ok(())
 }
 
 /// The run's SSH pool when `--ssh-key` is given or the roster names key files

@@ -17,7 +17,8 @@
 //! `labrun STEP --replay CASSETTE` would, and prints one line. The exit code is 0 only
 //! when every case matched. `--record` makes the cassette from the live world instead
 //! (the run flags after `--`), and writes the observed statuses as the expectation of a
-//! case that has none yet.
+//! case that has none yet. A recording during an outage (a call that could not read
+//! the world) never replaces the cassette: it is written beside it (`….failed`), exit 2.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -40,7 +41,7 @@ const DEFAULT_TRAINEE: &str = "user05";
 #[command(
     name = "labrun test",
     about = "Runs a step against its regression cases: each a cassette plus the status every check id must get",
-    after_help = "A case file (TOML):\n  about = \"…\"\n  cassette = \"finished.cassette.json\"   # relative to the case file\n  trainee = \"user05\"\n  [params]   # optional\n  [expect]\n  A1 = \"pass\"\n\nExit codes: 0 every case matched · 1 some case did not · 64 bad input"
+    after_help = "A case file (TOML):\n  about = \"…\"\n  cassette = \"finished.cassette.json\"   # relative to the case file\n  trainee = \"user05\"\n  [params]   # optional\n  [expect]\n  A1 = \"pass\"\n\nExit codes: 0 every case matched · 1 some case did not · 2 a recording could not read the world (the cassette is left as it was) · 64 bad input"
 )]
 pub struct TestFlags {
     /// The step under test: a .rhai script or a .wasm component.
@@ -89,7 +90,7 @@ pub struct Case {
 
 /// Reads and checks one case file; the error is one line naming the file and the fix.
 pub fn load_case(path: &Path, recording: bool) -> Result<Case, Text> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = crate::files::read_to_string(path, crate::files::cap::TEXT).map_err(|e| {
         Text::from(t::CannotRead {
             path,
             why: quoted(e),
@@ -203,13 +204,17 @@ pub async fn main(args: Vec<OsString>) -> u8 {
             }
         }
     }
-    let mut failed = 0;
+    let (mut failed, mut not_recorded) = (0, 0);
     for case in &cases {
         match run_case(&flags, case).await {
             Ok(line) => println!("{line}"),
             Err(Outcome::Mismatch(line)) => {
                 failed += 1;
                 println!("{line}");
+            }
+            Err(Outcome::NotRecorded(line)) => {
+                not_recorded += 1;
+                eprintln!("labrun: {line}");
             }
             Err(Outcome::BadInput(line)) => {
                 eprintln!("labrun: {line}");
@@ -218,7 +223,16 @@ pub async fn main(args: Vec<OsString>) -> u8 {
         }
     }
     let total = cases.len();
-    if failed == 0 {
+    if not_recorded > 0 {
+        println!(
+            "{}",
+            Text::from(t::NotRecordedCount {
+                total,
+                not_recorded
+            })
+        );
+        exit::ERROR
+    } else if failed == 0 {
         println!("{}", Text::from(t::AllMatched { total }));
         exit::PASS
     } else {
@@ -230,6 +244,15 @@ pub async fn main(args: Vec<OsString>) -> u8 {
 enum Outcome {
     Mismatch(Text),
     BadInput(Text),
+    /// A recording during an outage, kept aside: exit 2.
+    NotRecorded(Text),
+}
+
+/// `finished.cassette.json` → `finished.cassette.json.failed`, beside it.
+fn aside(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".failed");
+    PathBuf::from(name)
 }
 
 /// Runs one case (replaying, or recording) and says how it went in one line.
@@ -253,6 +276,28 @@ async fn run_case(flags: &TestFlags, case: &Case) -> Result<Text, Outcome> {
     let planned = plan(&run_flags).await.map_err(|e| bad(e.text()))?;
     let (executed, outputs) = execute(planned).await;
     if let Some(path) = &outputs.record {
+        // An outage recorded would replace a good cassette with error answers.
+        let failed = executed.hub.failed();
+        if let Some(first) = failed.first() {
+            let aside = aside(path);
+            let kept: Text = match crate::execute::save_cassette(&executed, &aside) {
+                Ok(()) => t::KeptAside { path: &aside }.into(),
+                Err(e) => t::AndAlso { why: e.text() }.into(),
+            };
+            return Err(Outcome::NotRecorded(
+                t::NotRecorded {
+                    name: &name,
+                    count: failed.len(),
+                    capability: &first.capability,
+                    operation: &first.operation,
+                    why: first.message_arg(),
+                    kind: first.kind.as_str(),
+                    cassette: &case.cassette,
+                    kept,
+                }
+                .into(),
+            ));
+        }
         crate::execute::save_cassette(&executed, path).map_err(|e| bad(e.text()))?;
     }
     let Some(got) = executed.report.trainees.first() else {
@@ -303,7 +348,17 @@ fn write_expectations(path: &Path, got: &TraineeReport) -> Result<(), Text> {
     }
     text.push_str("\n# recorded by labrun test --record: review each status\n[expect]\n");
     for row in &got.results {
-        let _ = writeln!(text, "{} = \"{}\"", row.id, row.status.as_str());
+        // `web-1:http` is no bare TOML key: quote it (ids hold no quote or backslash).
+        let bare = row
+            .id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        let key = if bare {
+            row.id.clone()
+        } else {
+            format!("\"{}\"", row.id)
+        };
+        let _ = writeln!(text, "{key} = \"{}\"", row.status.as_str());
     }
     std::fs::write(path, text).map_err(|e| {
         Text::from(t::CannotWrite {

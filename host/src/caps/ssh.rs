@@ -124,7 +124,7 @@ impl SshSettings {
                 warnings.push(t::NoKeyWarning { trainee: *trainee }.into());
                 continue;
             };
-            if let Err(e) = std::fs::File::open(&path) {
+            if let Err(e) = crate::files::read(&path, crate::files::cap::SECRET) {
                 warnings.push(
                     t::CannotReadKeyWarning {
                         trainee: *trainee,
@@ -137,7 +137,7 @@ impl SshSettings {
         }
         if let Some(path) = &self.known_hosts {
             if path.exists() {
-                std::fs::read_to_string(path).map_err(|e| {
+                crate::files::read_to_string(path, crate::files::cap::TEXT).map_err(|e| {
                     Text::from(t::CannotReadKnownHosts {
                         path,
                         why: quoted(e),
@@ -380,16 +380,20 @@ impl SshPool {
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let text = tokio::fs::read_to_string(key_path).await.map_err(|e| {
-            SshError::new(
-                ErrorKind::Credentials,
-                t::CannotReadWhose {
-                    whose: &whose,
-                    file: &file,
-                    why: quoted(e.kind()),
-                },
-            )
-        })?;
+        let bytes = crate::files::read_async(key_path.to_path_buf(), crate::files::cap::SECRET);
+        let text = bytes
+            .await
+            .and_then(|b| String::from_utf8(b).map_err(std::io::Error::other))
+            .map_err(|e| {
+                SshError::new(
+                    ErrorKind::Credentials,
+                    t::CannotReadWhose {
+                        whose: &whose,
+                        file: &file,
+                        why: quoted(e.kind()),
+                    },
+                )
+            })?;
         let key = russh::keys::decode_secret_key(&text, None)
             .map_err(|_| SshError::new(ErrorKind::Credentials, t::NotAKey { whose: &whose }))?;
         drop(text);
@@ -816,9 +820,20 @@ mod tests {
             warnings[0].starts_with("cannot read the SSH key of user01, /nonexistent/user01.pem"),
             "{warnings:?}"
         );
-        let mut strict = settings("/dev/null");
+        let key = std::env::temp_dir().join(format!("labrun-ssh-key-{}.pem", std::process::id()));
+        std::fs::write(&key, "not read further").unwrap();
+        let mut strict = settings(key.to_str().unwrap());
         strict.strict = true;
         let e = strict.check(&["user01"]).unwrap_err().to_string();
         assert!(e.contains("--ssh-known-hosts"), "{e}");
+        // A device is no key file: refused at once, never opened.
+        let warnings = settings("/dev/zero").check(&["user01"]).unwrap();
+        assert!(
+            warnings[0]
+                .en()
+                .contains("a character device, not a regular file"),
+            "{warnings:?}"
+        );
+        let _ = std::fs::remove_file(&key);
     }
 }

@@ -53,7 +53,7 @@ impl Audit {
             Err(e) => Err(OutputError {
                 what: crate::error::Output::Audit,
                 path: self.path.display().to_string(),
-                why: e.to_string(),
+                why: crate::text::quoted(e),
             }),
         }
     }

@@ -74,6 +74,14 @@ fn parse(text: &str, shown: &str) -> Result<ClassFile, PlanError> {
             }
             .into()));
         }
+        if let Err(e) = super::roster::check_id(&sub.trainee) {
+            return Err(bad(t::BadTrainee {
+                path: shown,
+                n: n + 1,
+                why: e,
+            }
+            .into()));
+        }
         if !seen.insert(sub.trainee.clone()) {
             return Err(bad(t::TwoSubmissions {
                 path: shown,
@@ -95,7 +103,7 @@ pub async fn plan(
     limits: &Limits,
     grants: &Grants,
 ) -> Result<(String, Vec<PlannedRun>), PlanError> {
-    let source = std::fs::read_to_string(path).map_err(|e| {
+    let source = crate::files::read_to_string(path, crate::files::cap::TEXT).map_err(|e| {
         PlanError::Load(LoadError::Class(
             t::CannotRead {
                 path,

@@ -74,7 +74,7 @@ struct Entry {
 /// for a class file; TOML that is neither (or not TOML) is one line saying what each
 /// kind lists.
 pub fn is_course(path: &Path) -> Result<bool, PlanError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = crate::files::read_to_string(path, crate::files::cap::TEXT).map_err(|e| {
         bad(t::CannotReadFile {
             path,
             why: quoted(e),
@@ -229,7 +229,7 @@ fn source(base: &Path, text: &str) -> Source {
 /// The step references a course names, in course order (for `labrun plugin lock`,
 /// which pins them all); local step files are not locked.
 pub fn references(path: &Path) -> Result<Vec<String>, PlanError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = crate::files::read_to_string(path, crate::files::cap::TEXT).map_err(|e| {
         bad(t::CannotRead {
             path,
             why: quoted(e),
@@ -304,7 +304,7 @@ pub async fn plan(
     grants: &Grants,
 ) -> Result<Planned, PlanError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = crate::files::read_to_string(path, crate::files::cap::TEXT).map_err(|e| {
         bad(t::CannotRead {
             path,
             why: quoted(e),
@@ -405,7 +405,7 @@ pub async fn steps(
     grants: &Grants,
 ) -> Result<Vec<(String, Arc<Step>)>, PlanError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = crate::files::read_to_string(path, crate::files::cap::TEXT).map_err(|e| {
         bad(t::CannotRead {
             path,
             why: quoted(e),

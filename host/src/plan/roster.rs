@@ -1,7 +1,9 @@
 //! The roster: every trainee id the command line names, in order: the `--trainee`
 //! ids, then each `--trainees` range (`user01..user40`, zero padding kept) or roster
 //! file (`@roster.txt`: one id or range per line, `#` comments). An empty id, a
-//! duplicate, a malformed or backwards range and an unreadable file are bad input.
+//! duplicate, a malformed or backwards range and an unreadable file are bad input;
+//! so is an id that is not short and printable ([`check_id`], for every trainee id
+//! whatever names it: a class file, `--param user`, a roster).
 
 use std::collections::BTreeSet;
 
@@ -11,29 +13,52 @@ use crate::text::{quoted, roster as t, Text};
 /// The most ids one range may expand to (a typo like `user1..user99999` is refused).
 pub const MAX_RANGE: u64 = 10_000;
 
+/// The longest trainee id, in characters.
+pub const MAX_ID_CHARS: usize = 64;
+
+/// A trainee id is 1 to [`MAX_ID_CHARS`] printable characters without spaces: it is
+/// printed in every report (a CSV gradebook, a terminal) and becomes part of AWS
+/// names and key paths. The error names the id inert and cut short.
+pub fn check_id(id: &str) -> Result<(), Text> {
+    crate::outcome::inert::check_printable(id, t::TraineeId.into(), MAX_ID_CHARS)
+}
+
+/// Text from the command line or a roster file for an error line: inert, cut short.
+fn shown(text: &str) -> String {
+    let mut cut: String = text.chars().take(MAX_ID_CHARS).collect();
+    if cut.len() < text.len() {
+        cut.push('…');
+    }
+    crate::outcome::inert(&cut).into_owned()
+}
+
 /// Every trainee id, checked: no empty id, no duplicate.
 pub fn ids(single: &[String], specs: &[String]) -> Result<Vec<String>, PlanError> {
     let mut out: Vec<(String, Text)> = Vec::new();
     for id in single {
-        out.push((id.clone(), t::FromTrainee { id }.into()));
+        out.push((id.clone(), t::FromTrainee { id: shown(id) }.into()));
     }
     for spec in specs {
         if let Some(file) = spec.strip_prefix('@') {
-            let content = std::fs::read_to_string(file).map_err(|e| {
-                PlanError::Flag(
-                    t::CannotRead {
-                        file,
-                        why: quoted(e),
-                    }
-                    .into(),
-                )
-            })?;
+            let content = crate::files::read_to_string(file.as_ref(), crate::files::cap::TEXT)
+                .map_err(|e| {
+                    PlanError::Flag(
+                        t::CannotRead {
+                            file: shown(file),
+                            why: quoted(e),
+                        }
+                        .into(),
+                    )
+                })?;
             for (n, line) in content.lines().enumerate() {
                 let entry = line.split('#').next().unwrap_or("").trim();
                 if entry.is_empty() {
                     continue;
                 }
-                let origin = Text::from(t::FromFileLine { file, line: n + 1 });
+                let origin = Text::from(t::FromFileLine {
+                    file: shown(file),
+                    line: n + 1,
+                });
                 let expanded = expand(entry).map_err(|why| {
                     PlanError::Flag(
                         t::At {
@@ -48,7 +73,7 @@ pub fn ids(single: &[String], specs: &[String]) -> Result<Vec<String>, PlanError
                 }
             }
         } else {
-            let origin = Text::from(t::FromSpec { spec });
+            let origin = Text::from(t::FromSpec { spec: shown(spec) });
             let expanded = expand(spec).map_err(|why| {
                 PlanError::Flag(
                     t::At {
@@ -69,41 +94,27 @@ pub fn ids(single: &[String], specs: &[String]) -> Result<Vec<String>, PlanError
         if id.trim().is_empty() {
             return Err(PlanError::Flag(t::EmptyId { origin }.into()));
         }
+        check_id(&id).map_err(|why| {
+            PlanError::Flag(
+                t::At {
+                    origin: &origin,
+                    why,
+                }
+                .into(),
+            )
+        })?;
         if !seen.insert(id.clone()) {
-            return Err(PlanError::Flag(t::Twice { id: &id, origin }.into()));
+            return Err(PlanError::Flag(
+                t::Twice {
+                    id: shown(&id),
+                    origin,
+                }
+                .into(),
+            ));
         }
         ids.push(id);
     }
     Ok(ids)
-}
-
-/// The longest trainee id, in characters.
-pub const MAX_ID_CHARS: usize = 64;
-
-/// A trainee id is short and printable: 1 to [`MAX_ID_CHARS`] characters, no space,
-/// control or bidi character (it names key files, rows and links).
-pub fn check_id(id: &str) -> Result<(), Text> {
-    if id.is_empty() {
-        return Err(t::IdEmpty.into());
-    }
-    if let Some(c) = id
-        .chars()
-        .find(|c| c.is_whitespace() || crate::outcome::inert::needs_escape(*c))
-    {
-        return Err(t::IdChar {
-            id,
-            bad: crate::outcome::inert::describe_char(c),
-        }
-        .into());
-    }
-    if id.chars().count() > MAX_ID_CHARS {
-        return Err(t::IdLong {
-            id: id.chars().take(16).collect::<String>(),
-            max: MAX_ID_CHARS,
-        }
-        .into());
-    }
-    Ok(())
 }
 
 /// One id, or a range `PREFIXnn..PREFIXmm` expanded in order. The width of the

@@ -100,7 +100,7 @@ pub fn load(path: &Path) -> Result<Roster, PlanError> {
             .into(),
         ));
     }
-    let bytes = std::fs::read(path).map_err(cannot)?;
+    let bytes = crate::files::read(path, MAX_BYTES).map_err(cannot)?;
     let text = String::from_utf8(bytes)
         .map_err(|_| PlanError::Flag(t::NotUtf8 { path: &shown }.into()))?;
     let base = path.parent().unwrap_or(Path::new("."));

@@ -52,7 +52,7 @@ pub fn bind(text: &str, token: Option<&str>) -> Result<ServePlan, Text> {
     let (token, generated) = match token {
         Some(GENERATE) => (Some(random_token()), true),
         Some("") => return Err(s::EmptyToken.into()),
-        Some(t) => (Some(t.to_string()), false),
+        Some(t) => (Some(check_token(t)?.to_string()), false),
         None => (None, false),
     };
     if !addr.ip().is_loopback() && token.is_none() {
@@ -77,6 +77,31 @@ pub fn bind(text: &str, token: Option<&str>) -> Result<ServePlan, Text> {
         token,
         generated,
     })
+}
+
+/// The most characters a `--serve-token` may have.
+const MAX_TOKEN_CHARS: usize = 256;
+
+/// A token travels in a URL (`?token=`) and a header: URL-safe characters only. The
+/// error never repeats the token.
+fn check_token(token: &str) -> Result<&str, Text> {
+    use crate::text::serve as s;
+    let fits = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~');
+    if let Some(bad) = token.chars().find(|c| !fits(*c)) {
+        return Err(s::TokenChar {
+            bad: crate::outcome::inert::describe_char(bad),
+            generate: GENERATE,
+        }
+        .into());
+    }
+    if token.len() > MAX_TOKEN_CHARS {
+        return Err(s::TokenLong {
+            chars: token.len(),
+            max: MAX_TOKEN_CHARS,
+        }
+        .into());
+    }
+    Ok(token)
 }
 
 fn random_token() -> String {
@@ -118,8 +143,14 @@ impl Dashboard {
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
+        // A generated token is printed: only labrun knows it. One the operator gave
+        // is a secret they already hold, never echoed to a shared terminal or log.
         let url = match &plan.token {
-            Some(t) => format!("http://{}/?token={t}", plan.addr),
+            Some(t) if plan.generated => format!("http://{}/?token={t}", plan.addr),
+            Some(_) => format!(
+                "http://{}/?token=… (the token given with --serve-token)",
+                plan.addr
+            ),
             None => format!("http://{}/", plan.addr),
         };
         Ok(Dashboard { tx, url })

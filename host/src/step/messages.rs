@@ -75,7 +75,7 @@ pub fn sibling_path(step: &Path) -> PathBuf {
 /// The catalog beside `step`, if there is one. Errors are one line naming the file.
 pub fn load_beside(step: &Path) -> Result<Option<Catalog>, Text> {
     let path = sibling_path(step);
-    let source = match std::fs::read_to_string(&path) {
+    let source = match crate::files::read_to_string(&path, crate::files::cap::TEXT) {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {

@@ -52,6 +52,42 @@ pub fn describe_char(c: char) -> super::Text {
     }
 }
 
+/// A name from outside (a trainee id, a check id in a file) is 1 to `max` characters
+/// and none of them is one [`inert`] would escape or whitespace. The error names the
+/// thing (`what`), shows it inert and cut short, and says what is wrong.
+pub fn check_printable(text: &str, what: super::Text, max: usize) -> Result<(), super::Text> {
+    use super::chars as t;
+    if text.is_empty() {
+        return Err(t::Empty { what }.into());
+    }
+    let shown = || {
+        let mut cut: String = text.chars().take(32).collect();
+        if cut.len() < text.len() {
+            cut.push('…');
+        }
+        inert(&cut).into_owned()
+    };
+    if let Some(bad) = text.chars().find(|c| needs_escape(*c) || c.is_whitespace()) {
+        return Err(t::Holds {
+            what,
+            text: shown(),
+            bad: describe_char(bad),
+        }
+        .into());
+    }
+    let chars = text.chars().count();
+    if chars > max {
+        return Err(t::TooLong {
+            what,
+            text: shown(),
+            chars,
+            max,
+        }
+        .into());
+    }
+    Ok(())
+}
+
 fn push_inert(out: &mut String, c: char) {
     use std::fmt::Write;
     match c {

@@ -309,6 +309,19 @@ impl Text {
         self.args.iter().find(|(n, _)| *n == name).map(|(_, a)| a)
     }
 
+    /// Whether `other` is this text or one of its arguments, at any depth (a cause
+    /// that quotes a refusal holds it).
+    pub fn holds(&self, other: &Text) -> bool {
+        fn arg_holds(arg: &Arg, other: &Text) -> bool {
+            match arg {
+                Arg::Text(t) => t.holds(other),
+                Arg::List(items) | Arg::Joined(items) => items.iter().any(|a| arg_holds(a, other)),
+                _ => false,
+            }
+        }
+        self == other || self.args.iter().any(|(_, a)| arg_holds(a, other))
+    }
+
     /// In English: what machine records (the audit log) and tests read.
     pub fn en(&self) -> String {
         self.render(Lang::En)

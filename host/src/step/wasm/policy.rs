@@ -73,6 +73,15 @@ impl Grants {
         }
         let mut set = BTreeSet::new();
         for value in values {
+            if value.as_ref().split(',').all(|n| n.trim().is_empty()) {
+                return Err(LoadError::Grant(
+                    t::NoGrant {
+                        value: value.as_ref(),
+                        grantable: list(grantable()),
+                    }
+                    .into(),
+                ));
+            }
             for name in value.as_ref().split(',').map(str::trim) {
                 if name.is_empty() {
                     continue;
@@ -290,5 +299,9 @@ mod tests {
         )
         .is_ok());
         assert!(Grants::parse(&["aws,nope"]).is_err());
+        for nothing in ["", " ", ",", " , "] {
+            let e = Grants::parse(&["aws", nothing]).unwrap_err().to_string();
+            assert!(e.to_string().contains("names no capability"), "{e}");
+        }
     }
 }
