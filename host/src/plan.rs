@@ -463,7 +463,7 @@ fn settings(flags: &Flags) -> Result<Settings, PlanError> {
             .map(Secret::new)
     };
     Ok(Settings {
-        aws_rps: Some(flags.live.aws_rps),
+        aws_rps: flags.live.aws_rps,
         region: flags.region.clone(),
         net: NetConfig {
             connect_to: flags.connect_to.clone(),
