@@ -63,6 +63,8 @@ mod complete;
 pub mod ec2;
 pub mod elbv2;
 mod error;
+pub mod identity;
+pub mod instance_connect;
 pub mod rate;
 pub mod rds;
 pub mod request;
