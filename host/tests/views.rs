@@ -112,7 +112,10 @@ async fn every_view_answers_what_aws_answers_to_the_narrowed_request() {
     small_class(&account).await;
     let clients = aws::AwsClients::from_env(None).await.unwrap();
     let cases = [
-        ("ec2_describe_instances", filters(&[("tag:Name", &["webserver#1-user02"])])),
+        (
+            "ec2_describe_instances",
+            filters(&[("tag:Name", &["webserver#1-user02"])]),
+        ),
         (
             "ec2_describe_instances",
             filters(&[
@@ -120,19 +123,53 @@ async fn every_view_answers_what_aws_answers_to_the_narrowed_request() {
                 ("instance-state-name", &["running"]),
             ]),
         ),
-        ("ec2_describe_instances", filters(&[("tag:Name", &["webserver#?-user03"])])),
-        ("ec2_describe_instances", filters(&[("tag:Name", &["*-user01"]), ("instance-state-name", &["stopped"])])),
-        ("ec2_describe_instances", filters(&[("instance.group-name", &["web-user01"])])),
-        ("ec2_describe_instances", filters(&[("tag:Name", &["nobody"])])),
-        ("ec2_describe_vpcs", filters(&[("tag:Name", &["vpc-user02"])])),
+        (
+            "ec2_describe_instances",
+            filters(&[("tag:Name", &["webserver#?-user03"])]),
+        ),
+        (
+            "ec2_describe_instances",
+            filters(&[
+                ("tag:Name", &["*-user01"]),
+                ("instance-state-name", &["stopped"]),
+            ]),
+        ),
+        (
+            "ec2_describe_instances",
+            filters(&[("instance.group-name", &["web-user01"])]),
+        ),
+        (
+            "ec2_describe_instances",
+            filters(&[("tag:Name", &["nobody"])]),
+        ),
+        (
+            "ec2_describe_vpcs",
+            filters(&[("tag:Name", &["vpc-user02"])]),
+        ),
         ("ec2_describe_vpcs", filters(&[("cidr", &["10.2.0.0/16"])])),
-        ("ec2_describe_subnets", filters(&[("tag:Name", &["public-user01"]), ("availability-zone", &["ap-northeast-1c"])])),
-        ("ec2_describe_security_groups", filters(&[("group-name", &["web-user03"])])),
-        ("ec2_describe_security_groups", filters(&[("group-name", &["default"]), ("tag-key", &["nothing"])])),
-        ("ec2_describe_key_pairs", filters(&[("key-name", &["1day-user02"])])),
+        (
+            "ec2_describe_subnets",
+            filters(&[
+                ("tag:Name", &["public-user01"]),
+                ("availability-zone", &["ap-northeast-1c"]),
+            ]),
+        ),
+        (
+            "ec2_describe_security_groups",
+            filters(&[("group-name", &["web-user03"])]),
+        ),
+        (
+            "ec2_describe_security_groups",
+            filters(&[("group-name", &["default"]), ("tag-key", &["nothing"])]),
+        ),
+        (
+            "ec2_describe_key_pairs",
+            filters(&[("key-name", &["1day-user02"])]),
+        ),
     ];
     for (op, request) in cases {
-        let base = (view::VIEWS.base)(op, &request).unwrap_or_else(|| panic!("{op} {request} is a view"));
+        let base =
+            (view::VIEWS.base)(op, &request).unwrap_or_else(|| panic!("{op} {request} is a view"));
         let wide = aws::call(&clients, op, &base).await.unwrap();
         let from_index = (view::VIEWS.index)(op, wide).select(&request).unwrap();
         let from_aws = aws::call(&clients, op, &request).await.unwrap();
@@ -159,7 +196,10 @@ async fn a_class_s_views_cost_one_account_wide_call_which_the_cassette_records()
             .await
             .unwrap();
         let tagged = &out["Reservations"][0]["Instances"][0]["Tags"];
-        assert!(tagged.to_string().contains(&format!("webserver#1-{user}")), "{out}");
+        assert!(
+            tagged.to_string().contains(&format!("webserver#1-{user}")),
+            "{out}"
+        );
         assert_eq!(out["Reservations"].as_array().unwrap().len(), 1);
     }
     assert_eq!(hub.live_calls(), 1, "one DescribeInstances for the class");
@@ -172,12 +212,20 @@ async fn a_class_s_views_cost_one_account_wide_call_which_the_cassette_records()
     let text = serde_json::to_string(&cassette).unwrap();
     let replay = Hub::replay(Cassette::parse(&text, "views").unwrap());
     let out = replay
-        .call("aws", "ec2_describe_instances", filters(&[("tag:Name", &["webserver#2-user03"])]))
+        .call(
+            "aws",
+            "ec2_describe_instances",
+            filters(&[("tag:Name", &["webserver#2-user03"])]),
+        )
         .await
         .unwrap();
     assert_eq!(out["Reservations"].as_array().unwrap().len(), 1);
     let e = replay
-        .call("aws", "ec2_describe_vpcs", filters(&[("tag:Name", &["vpc-user01"])]))
+        .call(
+            "aws",
+            "ec2_describe_vpcs",
+            filters(&[("tag:Name", &["vpc-user01"])]),
+        )
         .await
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::NotRecorded);
@@ -195,7 +243,10 @@ async fn a_cassette_that_holds_the_narrowed_request_itself_answers_it() {
         }]
     });
     let replay = Hub::replay(Cassette::parse(&cassette.to_string(), "old").unwrap());
-    let out = replay.call("aws", "ec2_describe_vpcs", request).await.unwrap();
+    let out = replay
+        .call("aws", "ec2_describe_vpcs", request)
+        .await
+        .unwrap();
     assert_eq!(out, json!({ "Vpcs": [{ "VpcId": "vpc-recorded" }] }));
 }
 
@@ -211,7 +262,11 @@ async fn an_account_wide_error_is_every_view_s_error() {
     });
     let replay = Hub::replay(Cassette::parse(&cassette.to_string(), "denied").unwrap());
     let e = replay
-        .call("aws", "ec2_describe_vpcs", filters(&[("tag:Name", &["vpc-user05"])]))
+        .call(
+            "aws",
+            "ec2_describe_vpcs",
+            filters(&[("tag:Name", &["vpc-user05"])]),
+        )
         .await
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Denied);
