@@ -1,5 +1,6 @@
-//! The raw command line of `labrun STEP …` (clap): what the operator typed, before
-//! any of it is checked against files, steps or policies ([`crate::plan`] does that).
+//! The raw flags of `labrun STEP …` (clap): what the operator typed, before any of it
+//! is checked against files, steps or policies ([`crate::plan`] does that). The
+//! command tree they are the root of is [`crate::cli`]'s.
 
 pub mod live;
 
@@ -9,13 +10,11 @@ use clap::{Parser, ValueEnum};
 
 use crate::report::Format;
 
+// The run's flags. `labrun STEP …` is the root of the command tree: `cli::run` gives
+// it its about text and `cli` the subcommands (a doc comment here would become the
+// help's about text).
 #[derive(Debug, Parser)]
-#[command(
-    name = "labrun",
-    version,
-    about = "Checks whether a trainee really finished a hands-on AWS lab step",
-    after_help = "Other commands:\n  labrun inspect STEP    what a step imports and declares, without running it\n  labrun test STEP CASE… run a step against its regression cases (cassette + expected statuses)\n  labrun new step NAME   write a starter step with cases that pass\n  labrun plugin …        share steps through OCI registries (publish, pull, lock, keygen, sign; see labrun plugin --help)\n\nExit codes: 0 all passed · 1 some fail/pending · 2 some error (could not check) · 64 bad input"
-)]
+#[command(name = "labrun")]
 pub struct Flags {
     /// The step to run: a Rhai script (.rhai), a WebAssembly component (.wasm), or a
     /// published step by reference, REGISTRY/REPO:VERSION or REGISTRY/REPO@sha256:….
@@ -133,24 +132,6 @@ pub struct Flags {
     /// A live class: roster, watch loop, dashboard, AWS request rate.
     #[command(flatten)]
     pub live: live::LiveArgs,
-}
-
-/// clap's help and version are printed to stdout (`None`: exit 0); an error becomes
-/// one line without clap's "For more information" footer, for `labrun: … (see …)`.
-pub fn clap_failure(e: &clap::Error) -> Option<String> {
-    use clap::error::ErrorKind as K;
-    if matches!(e.kind(), K::DisplayHelp | K::DisplayVersion) {
-        let _ = e.print();
-        return None;
-    }
-    let text = e.render().to_string();
-    let line = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    Some(line.trim_start_matches("error: ").to_string())
 }
 
 /// A whole number within `lo..=hi`; the error names the range (also for `-1`, which

@@ -24,7 +24,7 @@ use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use clap::Parser;
+use clap::{Args, Parser};
 use serde::Deserialize;
 
 use crate::execute::execute;
@@ -35,12 +35,8 @@ use crate::plan::{plan, TRAINEE_PARAM};
 /// The trainee a case runs as when it names none.
 const DEFAULT_TRAINEE: &str = "user05";
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "labrun test",
-    about = "Runs a step against its regression cases: each a cassette plus the status every check id must get",
-    after_help = "A case file (TOML):\n  about = \"…\"\n  cassette = \"finished.cassette.json\"   # relative to the case file\n  trainee = \"user05\"\n  [params]   # optional\n  [expect]\n  A1 = \"pass\"\n\nExit codes: 0 every case matched · 1 some case did not · 64 bad input"
-)]
+/// What `labrun test` takes ([`crate::cli::test`] puts it in the command tree).
+#[derive(Debug, Args)]
 pub struct TestFlags {
     /// The step under test: a .rhai script or a .wasm component.
     pub step: PathBuf,
@@ -178,12 +174,8 @@ pub fn compare(expect: &BTreeMap<String, Status>, got: &TraineeReport) -> Vec<St
     diffs
 }
 
-/// `labrun test …`; returns the exit code.
-pub async fn main(args: Vec<OsString>) -> u8 {
-    let flags = match TestFlags::try_parse_from(args) {
-        Ok(flags) => flags,
-        Err(e) => return super::clap_error(e, "labrun test --help"),
-    };
+/// Runs every case of `flags`; returns the exit code.
+pub async fn run(flags: &TestFlags) -> u8 {
     // Every case file is checked before any case runs.
     let mut cases = Vec::with_capacity(flags.cases.len());
     for path in &flags.cases {
@@ -197,7 +189,7 @@ pub async fn main(args: Vec<OsString>) -> u8 {
     }
     let mut failed = 0;
     for case in &cases {
-        match run_case(&flags, case).await {
+        match run_case(flags, case).await {
             Ok(line) => println!("{line}"),
             Err(Outcome::Mismatch(line)) => {
                 failed += 1;

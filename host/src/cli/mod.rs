@@ -1,0 +1,129 @@
+//! The command line: one clap tree, one file per subcommand, as in cargo's
+//! `src/bin/cargo/commands/`. Each file's `cli()` says what its subcommand takes and
+//! `exec()` does it. The root of the tree is the run itself ([`run`]): a step path, a
+//! class or course file, or an OCI reference runs without a subcommand.
+//!
+//! A new subcommand is a new file here with `cli()` and `exec()`, plus one line in
+//! [`command`] and one in [`main`]'s dispatch. `labrun help X` and `labrun X --help`
+//! both come from the tree, so they agree; `host/tests/cli.rs` asks every subcommand
+//! in the tree for its help.
+//!
+//! This module only parses, dispatches and turns a parse error into one line and an
+//! exit code.
+
+pub mod describe;
+pub mod new;
+pub mod plugin;
+pub mod run;
+pub mod test;
+
+use std::ffi::OsString;
+
+use clap::Command;
+
+use crate::outcome::exit;
+
+/// The whole tree: the run's flags at the root, every subcommand under it.
+pub fn command() -> Command {
+    run::cli()
+        .subcommands([describe::cli(), test::cli(), new::cli(), plugin::cli()])
+        // `labrun STEP …` or `labrun SUBCOMMAND …`, never both: a step named like a
+        // subcommand is run as `labrun ./test`.
+        .args_conflicts_with_subcommands(true)
+        .subcommand_negates_reqs(true)
+}
+
+/// Parses the command line and runs it; returns the process exit code.
+pub async fn main(args: Vec<OsString>) -> u8 {
+    // `labrun` alone: what to type, in one line.
+    if args.len() <= 1 {
+        eprintln!(
+            "labrun: give the step to run, e.g. {} (see labrun --help)",
+            run::EXAMPLE
+        );
+        return exit::BAD_INPUT;
+    }
+    let matches = match command().try_get_matches_from(&args) {
+        Ok(matches) => matches,
+        Err(e) => return clap_error(&e, &help_of(&args)),
+    };
+    match matches.subcommand() {
+        None => run::exec(&matches).await,
+        Some(("describe", m)) => describe::exec(m).await,
+        Some(("test", m)) => test::exec(m).await,
+        Some(("new", m)) => new::exec(m),
+        Some(("plugin", m)) => plugin::exec(m).await,
+        Some((name, _)) => {
+            // A subcommand added to `command()` but not here: the author's slip.
+            eprintln!("labrun: `{name}` is in the command tree but has no exec()");
+            exit::ERROR
+        }
+    }
+}
+
+/// Where the help for these arguments is: `labrun plugin lock --help` for
+/// `labrun plugin lock …`, `labrun --help` for a run.
+fn help_of(args: &[OsString]) -> String {
+    let mut at = command();
+    let mut path = vec!["labrun".to_string()];
+    for arg in args.iter().skip(1) {
+        let Some(sub) = arg.to_str().and_then(|a| at.find_subcommand(a)).cloned() else {
+            break;
+        };
+        path.push(sub.get_name().to_string());
+        at = sub;
+    }
+    format!("{} --help", path.join(" "))
+}
+
+/// A clap outcome as labrun prints it: help and version on stdout (exit 0); help
+/// asked for by giving too little (`labrun plugin`) on stderr (exit 64); an error as
+/// one line, `labrun: … (see HELP)` (exit 64).
+pub fn clap_error(e: &clap::Error, help: &str) -> u8 {
+    use clap::error::{ContextKind, ContextValue, ErrorKind as K};
+    match e.kind() {
+        K::DisplayHelp | K::DisplayVersion => {
+            let _ = e.print();
+            return exit::PASS;
+        }
+        K::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            return exit::BAD_INPUT;
+        }
+        _ => {}
+    }
+    // `labrun a.rhai b.rhai` or `labrun a.rhai describe`: clap calls the second word
+    // a subcommand in conflict with the step; it is one word too many.
+    let line = match (
+        e.kind(),
+        e.get(ContextKind::InvalidSubcommand),
+        e.get(ContextKind::PriorArg),
+    ) {
+        (K::ArgumentConflict, Some(ContextValue::String(word)), Some(_)) => format!(
+            "unexpected argument '{}' found: a run takes one step, and a subcommand comes first (labrun describe STEP)",
+            word.escape_debug()
+        ),
+        _ => one_line(e),
+    };
+    let example = if help == "labrun --help" && line.contains("<STEP>") {
+        format!(", e.g. {}", run::EXAMPLE)
+    } else {
+        String::new()
+    };
+    eprintln!("labrun: {line}{example} (see {help})");
+    exit::BAD_INPUT
+}
+
+/// clap's rendered error on one line, without its usage block and "For more
+/// information" footer (the caller names the help instead).
+fn one_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let line = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    line.trim_start_matches("error: ").to_string()
+}
