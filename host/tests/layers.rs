@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 /// The top-level modules, top to bottom: each may import only those after it.
 const LAYERS: &[&str] = &[
     "cli", "author", "plan", "flags", "publish", "watch", "serve", "execute", "step", "gate",
-    "policy", "caps", "report", "history", "outcome", "error",
+    "policy", "caps", "report", "history", "outcome", "error", "text",
 ];
 
 type Module = Vec<String>;

@@ -22,6 +22,7 @@ use std::ffi::OsString;
 use clap::Command;
 
 use crate::outcome::exit;
+use crate::text::{self, Lang, Text};
 
 /// The whole tree: the run's flags at the root, every subcommand under it.
 pub fn command() -> Command {
@@ -35,11 +36,15 @@ pub fn command() -> Command {
 
 /// Parses the command line and runs it; returns the process exit code.
 pub async fn main(args: Vec<OsString>) -> u8 {
+    // Every line from here on, the flags' own errors included, in the run's language.
+    text::set_lang(Lang::from_args(&args).unwrap_or_else(Lang::from_env));
     // `labrun` alone: what to type, in one line.
     if args.len() <= 1 {
         eprintln!(
-            "labrun: give the step to run, e.g. {} (see labrun --help)",
-            run::EXAMPLE
+            "labrun: {}",
+            Text::from(text::cli::NoStep {
+                example: run::EXAMPLE
+            })
         );
         return exit::BAD_INPUT;
     }
