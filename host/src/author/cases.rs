@@ -31,6 +31,7 @@ use crate::execute::execute;
 use crate::flags::Flags;
 use crate::outcome::{exit, inert, Status, TraineeReport};
 use crate::plan::{plan, TRAINEE_PARAM};
+use crate::text::{help, string};
 
 /// The trainee a case runs as when it names none.
 const DEFAULT_TRAINEE: &str = "user05";
@@ -38,21 +39,16 @@ const DEFAULT_TRAINEE: &str = "user05";
 /// What `labrun test` takes ([`crate::cli::test`] puts it in the command tree).
 #[derive(Debug, Args)]
 pub struct TestFlags {
-    /// The step under test: a .rhai script or a .wasm component.
+    #[arg(help = string(help::TestStep))]
     pub step: PathBuf,
 
-    /// Case files (TOML), one or more.
-    #[arg(required = true, value_name = "CASE")]
+    #[arg(required = true, value_name = "CASE", help = string(help::TestCases))]
     pub cases: Vec<PathBuf>,
 
-    /// Record each case's cassette from the live world (with the run flags given
-    /// after `--`, e.g. --connect-to, --ssh-key); a case without expectations gets
-    /// the observed statuses written into its file, to review.
-    #[arg(long)]
+    #[arg(long, help = string(help::TestRecord))]
     pub record: bool,
 
-    /// Flags for the run when recording (after `--`), e.g. -- --region ap-northeast-1.
-    #[arg(last = true, value_name = "RUN FLAGS")]
+    #[arg(last = true, value_name = "RUN FLAGS", help = string(help::TestRunFlags))]
     pub run_flags: Vec<OsString>,
 }
 

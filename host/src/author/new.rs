@@ -10,26 +10,21 @@ use clap::Args;
 
 use super::component;
 use crate::outcome::exit;
+use crate::text::{help, string};
 
 /// What `labrun new step` takes ([`crate::cli::new`] puts it in the command tree).
 #[derive(Debug, Args)]
 pub struct NewStep {
-    /// The step's name: lowercase letters, digits, `-` and `_`, e.g. step4.
+    #[arg(help = string(help::NewStepName))]
     pub name: String,
 
-    /// The directory to write into (default: the current one).
-    #[arg(long, value_name = "DIR", default_value = ".")]
+    #[arg(long, value_name = "DIR", default_value = ".", help = string(help::NewStepDir))]
     pub dir: PathBuf,
 
-    /// Write a Rust crate (DIR/NAME/) that builds the step as a WebAssembly component,
-    /// instead of a Rhai script.
-    #[arg(long)]
+    #[arg(long, help = string(help::NewStepComponent))]
     pub component: bool,
 
-    /// With --component: the labrun-step-sdk crate to build against (a labrun
-    /// checkout's plugins/sdk) instead of the copy of the SDK and WIT this labrun
-    /// writes into the crate.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", help = string(help::NewStepSdk))]
     pub sdk: Option<PathBuf>,
 }
 

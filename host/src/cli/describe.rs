@@ -7,14 +7,14 @@ use std::path::PathBuf;
 use clap::{ArgMatches, Args, Command, FromArgMatches, ValueEnum};
 
 use crate::outcome::{exit, inert};
+use crate::text::{help, string};
 
 #[derive(Debug, Args)]
 struct DescribeArgs {
-    /// The step: a Rhai script (.rhai) or a WebAssembly component (.wasm).
+    #[arg(help = string(help::DescribeStep))]
     step: PathBuf,
 
-    /// human: one fact a line; json: one JSON object.
-    #[arg(long, value_enum, default_value_t = Form::Human)]
+    #[arg(long, value_enum, default_value_t = Form::Human, help = string(help::DescribeFormat))]
     format: Form,
 }
 
@@ -25,11 +25,8 @@ enum Form {
 }
 
 pub fn cli() -> Command {
-    DescribeArgs::augment_args(
-        Command::new("describe")
-            .visible_alias("inspect")
-            .about("What a step is, declares and may call, without running it: its title, params (with defaults), checks (with titles), capabilities and operations; for a component also the labrun:host version, size and sha256"),
-    )
+    DescribeArgs::augment_args(Command::new("describe").alias("inspect"))
+        .about(string(help::DescribeAbout))
 }
 
 pub async fn exec(matches: &ArgMatches) -> u8 {

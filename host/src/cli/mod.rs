@@ -4,14 +4,16 @@
 //! class or course file, or an OCI reference runs without a subcommand.
 //!
 //! A new subcommand is a new file here with `cli()` and `exec()`, plus one line in
-//! [`command`] and one in [`main`]'s dispatch. `labrun help X` and `labrun X --help`
-//! both come from the tree, so they agree; `host/tests/cli.rs` asks every subcommand
-//! in the tree for its help.
+//! [`command`] and one in [`main`]'s dispatch. Its about and help texts come from the
+//! catalog's `help` section in both languages ([`help`] says clap's own words there
+//! too). `labrun help X` prints what `labrun X --help` prints; `host/tests/cli.rs`
+//! asks every command in the tree for its help in both languages.
 //!
 //! This module only parses, dispatches and turns a parse error into one line and an
 //! exit code.
 
 pub mod describe;
+pub mod help;
 pub mod new;
 pub mod plugin;
 pub mod run;
@@ -24,14 +26,17 @@ use clap::Command;
 use crate::outcome::exit;
 use crate::text::{self, Lang, Text};
 
-/// The whole tree: the run's flags at the root, every subcommand under it.
+/// The whole tree in the process language: the run's flags at the root, every
+/// subcommand under it.
 pub fn command() -> Command {
-    run::cli()
-        .subcommands([describe::cli(), test::cli(), new::cli(), plugin::cli()])
-        // `labrun STEP …` or `labrun SUBCOMMAND …`, never both: a step named like a
-        // subcommand is run as `labrun ./test`.
-        .args_conflicts_with_subcommands(true)
-        .subcommand_negates_reqs(true)
+    help::localize(
+        run::cli()
+            .subcommands([describe::cli(), test::cli(), new::cli(), plugin::cli()])
+            // `labrun STEP …` or `labrun SUBCOMMAND …`, never both: a step named like
+            // a subcommand is run as `labrun ./test`.
+            .args_conflicts_with_subcommands(true)
+            .subcommand_negates_reqs(true),
+    )
 }
 
 /// Parses the command line and runs it; returns the process exit code.
@@ -52,6 +57,9 @@ pub async fn main(args: Vec<OsString>) -> u8 {
         Ok(matches) => matches,
         Err(e) => return clap_error(&e, &help_of(&args)),
     };
+    if let Some(words) = help::asked(&matches) {
+        return help::exec(&words);
+    }
     match matches.subcommand() {
         None => run::exec(&matches).await,
         Some(("describe", m)) => describe::exec(m).await,

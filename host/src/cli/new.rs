@@ -4,22 +4,20 @@
 use clap::{ArgMatches, Args, Command, FromArgMatches};
 
 use crate::author::new::{self, NewStep};
+use crate::text::{help, string};
 
 pub fn cli() -> Command {
     Command::new("new")
-        .about("Writes a starter step, ready to edit, with labrun test cases that pass")
+        .about(string(help::NewAbout))
         .subcommand_required(true)
         .arg_required_else_help(true)
-        .subcommand(NewStep::augment_args(
-            Command::new("step").about(
-                "Writes NAME.rhai and NAME.cases/ with two labrun test cases that pass (with --component: a Rust crate DIR/NAME/ for the same step)",
-            ),
-        ))
+        .subcommand(NewStep::augment_args(Command::new("step")).about(string(help::NewStepAbout)))
 }
 
 pub fn exec(matches: &ArgMatches) -> u8 {
-    let Some(("step", m)) = matches.subcommand() else {
-        eprintln!("labrun: labrun new makes a step: labrun new step NAME (see labrun new --help)");
+    let Some(m) = matches.subcommand_matches("step") else {
+        // clap requires a subcommand here, and `step` is the only one.
+        let _ = cli().print_help();
         return crate::outcome::exit::BAD_INPUT;
     };
     match NewStep::from_arg_matches(m) {

@@ -10,12 +10,13 @@ use clap::{ArgMatches, Command, FromArgMatches, Subcommand};
 
 use crate::outcome::exit;
 use crate::publish::{self, Failure, FetchArgs};
+use crate::text::{help, string};
 
 pub fn cli() -> Command {
     PluginCommand::augment_subcommands(
         Command::new("plugin")
-            .about("Share steps through OCI registries: publish, pull, lock, sign")
-            .after_help("Exit codes: 0 done · 2 the registry could not be used (down, credentials, server error) · 64 bad input or refused (digest mismatch, moved tag, missing or bad signature, overwrite)")
+            .about(string(help::PluginAbout))
+            .after_help(string(help::PluginAfter))
             .subcommand_required(true)
             .arg_required_else_help(true),
     )
@@ -37,61 +38,49 @@ pub async fn exec(matches: &ArgMatches) -> u8 {
 
 #[derive(Debug, Subcommand)]
 enum PluginCommand {
-    /// Push a step (.rhai or .wasm) as an OCI artifact; prints the manifest digest.
+    #[command(about = string(help::PluginPublishAbout))]
     Publish {
-        /// The step file.
+        #[arg(help = string(help::PluginPublishStep))]
         step: PathBuf,
-        /// Where: REGISTRY/REPO:VERSION, e.g. registry.example/labs/step3:1.0.0.
-        #[arg(long, value_name = "REGISTRY/REPO:VERSION")]
+        #[arg(long, value_name = "REGISTRY/REPO:VERSION", help = string(help::PluginPublishTo))]
         to: String,
-        /// org.opencontainers.image.source annotation (e.g. the course repository URL).
-        #[arg(long, value_name = "URL")]
+        #[arg(long, value_name = "URL", help = string(help::PluginPublishSource))]
         source: Option<String>,
-        /// org.opencontainers.image.description (default: the step's English title).
-        #[arg(long, value_name = "TEXT")]
+        #[arg(long, value_name = "TEXT", help = string(help::PluginPublishDescription))]
         description: Option<String>,
-        /// Plain HTTP to a registry on this machine only.
-        #[arg(long)]
+        #[arg(long, help = string(help::PluginInsecure))]
         insecure: bool,
     },
-    /// Fetch a step into the local cache, verified; prints DIGEST and the cached file.
+    #[command(about = string(help::PluginPullAbout))]
     Pull {
-        /// REGISTRY/REPO:VERSION or REGISTRY/REPO@sha256:…
+        #[arg(help = string(help::PluginPullReference))]
         reference: String,
         #[command(flatten)]
         fetch: FetchArgs,
     },
-    /// Pin step references to their current manifest digests in a lockfile (and cache
-    /// them, so locked runs work offline).
+    #[command(about = string(help::PluginLockAbout))]
     Lock {
-        /// REGISTRY/REPO:VERSION references, one or more; a course file (a .toml
-        /// listing `[[step]]`) stands for every step reference it names.
-        #[arg(required = true)]
+        #[arg(required = true, help = string(help::PluginLockReferences))]
         references: Vec<String>,
-        /// The lockfile to create or update.
-        #[arg(long, value_name = "FILE", default_value = "labrun.lock")]
+        #[arg(long, value_name = "FILE", default_value = "labrun.lock", help = string(help::PluginLockLock))]
         lock: PathBuf,
-        /// Require a valid signature by this public key before pinning (repeatable).
-        #[arg(long = "trusted-key", value_name = "PUBKEY")]
+        #[arg(long = "trusted-key", value_name = "PUBKEY", help = string(help::PluginLockTrustedKey))]
         trusted_keys: Vec<PathBuf>,
-        /// Plain HTTP to a registry on this machine only.
-        #[arg(long)]
+        #[arg(long, help = string(help::PluginInsecure))]
         insecure: bool,
     },
-    /// Create an ed25519 key pair: KEY (private, mode 600) and KEY.pub.
+    #[command(about = string(help::PluginKeygenAbout))]
     Keygen {
-        #[arg(long, value_name = "KEY")]
+        #[arg(long, value_name = "KEY", help = string(help::PluginKeygenOut))]
         out: PathBuf,
     },
-    /// Sign the manifest a reference points to; the signature is stored in the
-    /// registry as an OCI referrer of it (or under the tag `sha256-<hex>.sig`).
+    #[command(about = string(help::PluginSignAbout))]
     Sign {
+        #[arg(help = string(help::PluginSignReference))]
         reference: String,
-        /// The private key file from `labrun plugin keygen`.
-        #[arg(long, value_name = "KEY")]
+        #[arg(long, value_name = "KEY", help = string(help::PluginSignKey))]
         key: PathBuf,
-        /// Plain HTTP to a registry on this machine only.
-        #[arg(long)]
+        #[arg(long, help = string(help::PluginInsecure))]
         insecure: bool,
     },
 }

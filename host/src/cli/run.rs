@@ -8,6 +8,7 @@ use crate::execute::{deliver, execute};
 use crate::flags::Flags;
 use crate::outcome::inert;
 use crate::plan::plan;
+use crate::text::{help, string};
 
 /// The command line a first-time operator most likely wants.
 pub const EXAMPLE: &str = "labrun scripts/step3.rhai --param user=user05";
@@ -15,10 +16,8 @@ pub const EXAMPLE: &str = "labrun scripts/step3.rhai --param user=user05";
 pub fn cli() -> Command {
     Flags::command()
         .version(env!("CARGO_PKG_VERSION"))
-        .about("Checks whether a trainee really finished a hands-on AWS lab step")
-        .after_help(
-            "Exit codes: 0 all passed · 1 some fail/pending · 2 some error (could not check) · 64 bad input",
-        )
+        .about(string(help::RunAbout))
+        .after_help(string(help::RunAfter))
 }
 
 pub async fn exec(matches: &ArgMatches) -> u8 {

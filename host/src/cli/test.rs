@@ -4,13 +4,13 @@
 use clap::{ArgMatches, Args, Command, FromArgMatches};
 
 use crate::author::cases::{self, TestFlags};
+use crate::text::{help, string};
 
 pub fn cli() -> Command {
-    TestFlags::augment_args(
-        Command::new("test")
-            .about("Runs a step against its regression cases: each a cassette plus the status every check id must get")
-            .after_help("A case file (TOML):\n  about = \"…\"\n  cassette = \"finished.cassette.json\"   # relative to the case file\n  trainee = \"user05\"\n  [params]   # optional\n  [expect]\n  A1 = \"pass\"\n\nExit codes: 0 every case matched · 1 some case did not · 64 bad input"),
-    )
+    // The about text after the flags: a doc comment on the struct would replace it.
+    TestFlags::augment_args(Command::new("test"))
+        .about(string(help::TestAbout))
+        .after_help(string(help::TestAfter))
 }
 
 pub async fn exec(matches: &ArgMatches) -> u8 {

@@ -8,43 +8,31 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::text::{help, string};
+
 #[derive(Debug, Clone, Args)]
 pub struct LiveArgs {
-    /// Trainees by range or roster file (repeatable, combinable with --trainee):
-    /// `user01..user40` keeps the zero padding; `@roster.txt` reads one id (or range)
-    /// per line, `#` starts a comment.
-    #[arg(id = "roster", long = "trainees", value_name = "FROM..TO|@FILE")]
+    #[arg(id = "roster", long = "trainees", value_name = "FROM..TO|@FILE", help = string(help::RunTrainees))]
     pub roster: Vec<String>,
 
-    /// Re-run the whole class every SECONDS (at least 5) until Ctrl-C, --until or
-    /// --for; then print the final report in --format and exit with its code.
-    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(5..=86_400))]
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(5..=86_400), help = string(help::RunWatch))]
     pub watch: Option<u64>,
 
-    /// With --watch: stop when every trainee is `done` (the exit code would be 0), or
-    /// at the local time HH:MM.
-    #[arg(long, value_name = "done|HH:MM", requires = "watch")]
+    #[arg(long, value_name = "done|HH:MM", requires = "watch", help = string(help::RunUntil))]
     pub until: Option<String>,
 
-    /// With --watch: stop after DURATION, e.g. 90m, 2h, 1h30m, 45s.
-    #[arg(long = "for", value_name = "DURATION", requires = "watch")]
+    #[arg(long = "for", value_name = "DURATION", requires = "watch", help = string(help::RunFor))]
     pub for_duration: Option<String>,
 
-    /// With --watch: keep every trainee's history (first pass, last change,
-    /// regressions) in FILE, written atomically after each cycle and resumed on restart.
-    #[arg(long, value_name = "FILE", requires = "watch")]
+    #[arg(long, value_name = "FILE", requires = "watch", help = string(help::RunState))]
     pub state: Option<PathBuf>,
 
-    /// With --watch: serve the live dashboard on ADDR, e.g. 127.0.0.1:8080. A
-    /// non-loopback address needs --serve-token (or one is generated and printed).
-    #[arg(long, value_name = "ADDR", requires = "watch")]
+    #[arg(long, value_name = "ADDR", requires = "watch", help = string(help::RunServe))]
     pub serve: Option<String>,
 
-    /// The token a browser must give (`?token=…`) to read the dashboard.
-    #[arg(long, value_name = "TOKEN", requires = "serve")]
+    #[arg(long, value_name = "TOKEN", requires = "serve", help = string(help::RunServeToken))]
     pub serve_token: Option<String>,
 
-    /// AWS requests per second, per service, shared by every trainee and cycle.
-    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000), help = string(help::RunAwsRps))]
     pub aws_rps: u32,
 }

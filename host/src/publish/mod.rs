@@ -31,6 +31,7 @@ use serde_json::json;
 use crate::outcome::exit;
 use crate::step::wasm::{policy, Grants};
 use crate::step::{Limits, Step};
+use crate::text::{help, string};
 use artifact::{Descriptor, Index, Kind, Manifest};
 use cache::{sha256_digest, Store};
 use client::Registry;
@@ -77,23 +78,16 @@ impl Failure {
 /// How a step given by reference is fetched and checked (flags of runs and pulls).
 #[derive(Debug, Clone, Default, Args)]
 pub struct FetchArgs {
-    /// Resolve step references through this lockfile (see `labrun plugin lock`): a
-    /// reference must be pinned there, a tag whose digest moved is refused, and the
-    /// pinned content runs from the cache when the registry cannot be reached.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help = string(help::FetchLock))]
     pub lock: Option<PathBuf>,
 
-    /// Require a valid signature by this public key (repeatable: any one of them) on a
-    /// step given by reference.
-    #[arg(long = "trusted-key", value_name = "PUBKEY")]
+    #[arg(long = "trusted-key", value_name = "PUBKEY", help = string(help::FetchTrustedKey))]
     pub trusted_keys: Vec<PathBuf>,
 
-    /// Talk plain HTTP to a registry on this machine (127.0.0.1, ::1, localhost) only.
-    #[arg(long)]
+    #[arg(long, help = string(help::FetchInsecure))]
     pub insecure: bool,
 
-    /// Never contact a registry: a step reference must be a digest or locked, and cached.
-    #[arg(long)]
+    #[arg(long, help = string(help::FetchOffline))]
     pub offline: bool,
 }
 
