@@ -57,6 +57,8 @@ pub struct RunPlan {
 pub struct PlannedRun {
     pub trainee: String,
     pub parts: Vec<PlannedPart>,
+    /// Who the trainee is (`--roster`), carried into their report.
+    pub person: crate::outcome::Person,
 }
 
 /// One step of a trainee's run: the step it runs (or why that step could not load)
@@ -84,6 +86,7 @@ impl PlannedRun {
                 params,
                 step,
             }],
+            person: Default::default(),
         }
     }
 }
@@ -153,7 +156,9 @@ pub async fn execute(plan: RunPlan) -> (Executed, Outputs) {
             if let Some(p) = &progress {
                 p.tick();
             }
-            merge(planned.trainee, parts, &course)
+            let mut report = merge(planned.trainee, parts, &course);
+            report.person = planned.person;
+            report
         }
     }))
     .await;
@@ -262,6 +267,7 @@ fn merge(
         log: Vec::new(),
         elapsed_ms: 0,
         course: None,
+        person: Default::default(),
     };
     for (id, report) in parts {
         let id = id.unwrap_or_default();
@@ -323,12 +329,21 @@ pub fn deliver(executed: &Executed, outputs: &Outputs) -> u8 {
         .and_then(|_| stdout.flush())
     {
         Ok(()) => code,
-        // A closed pipe (`labrun … | head`) is the reader's choice, not an error.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => code,
         Err(e) => {
-            eprintln!("labrun: cannot write the report to standard output: {e}");
+            eprintln!("labrun: {}", stdout_failed(&e));
             code.max(exit::ERROR)
         }
+    }
+}
+
+/// The one line when the report could not be written to standard output: the reader
+/// went away (`| head`), or the output is full. Either way part of the report is lost,
+/// and the exit code (2) says so.
+pub fn stdout_failed(e: &std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        "standard output was closed before the whole report was written (broken pipe): the exit code is 2, whatever the outcomes".to_string()
+    } else {
+        format!("cannot write the report to standard output: {e}")
     }
 }
 
@@ -369,5 +384,6 @@ pub fn unloadable(trainee: String, why: String) -> TraineeReport {
         log: Vec::new(),
         elapsed_ms: 0,
         course: None,
+        person: Default::default(),
     }
 }

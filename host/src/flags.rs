@@ -50,8 +50,10 @@ pub struct Flags {
     #[arg(long = "connect-to", value_name = "HOST:PORT:HOST2:PORT2", help = string(help::RunConnectTo))]
     pub connect_to: Vec<crate::caps::net::ConnectTo>,
 
-    #[arg(long, value_name = "[NAME=]FILE", value_parser = parse_password_file, help = string(help::RunMysqlPasswordFile))]
-    pub mysql_password_file: Vec<PasswordFile>,
+    // Raw text, parsed while planning ([`parse_password_file`]): clap would echo a
+    // value it refuses, and the value may be the password typed in the wrong place.
+    #[arg(long, value_name = "[NAME=]FILE", help = string(help::RunMysqlPasswordFile))]
+    pub mysql_password_file: Vec<String>,
 
     #[arg(long, help = string(help::RunAskMysqlPassword))]
     pub ask_mysql_password: bool,
@@ -70,6 +72,9 @@ pub struct Flags {
 
     #[arg(long, help = string(help::RunSshStrict))]
     pub ssh_strict: bool,
+
+    #[arg(long, value_enum, value_name = "HOW", help = string(help::RunSshVia))]
+    pub ssh_via: Option<SshVia>,
 
     #[arg(long = "grant", value_name = "CAP[,CAP…]", help = string(help::RunGrant))]
     pub grants: Vec<String>,
@@ -117,8 +122,9 @@ pub struct PasswordFile {
 }
 
 /// `FILE` or `NAME=FILE` (a `NAME=` prefix only when NAME is a credential name, so a
-/// path with `=` further on stays a path).
-fn parse_password_file(text: &str) -> Result<PasswordFile, String> {
+/// path with `=` further on stays a path). No error repeats the value: a password
+/// typed in place of its file must not be echoed.
+pub fn parse_password_file(text: &str) -> Result<PasswordFile, String> {
     if text.is_empty() {
         return Err(
             "the file is empty: give FILE or NAME=FILE, e.g. local=/run/local-db.pw".into(),
@@ -127,17 +133,19 @@ fn parse_password_file(text: &str) -> Result<PasswordFile, String> {
     if let Some((name, path)) = text.split_once('=') {
         if !name.contains('/') {
             if name.is_empty() {
-                return Err(format!(
-                    "`{text}`: the credential name before `=` is empty: give NAME=FILE, e.g. local={path}"
-                ));
+                return Err(
+                    "the credential name before `=` is empty: give NAME=FILE, e.g. local=/run/local-db.pw"
+                        .into(),
+                );
             }
             if !crate::caps::mysql::credential_name(name) {
-                return Err(format!(
-                    "`{name}` is not a credential name: use lower-case letters, digits and _, e.g. local={path}"
-                ));
+                return Err(
+                    "the part before `=` is not a credential name (lower-case letters, digits and _; the value is not shown): give FILE or NAME=FILE, e.g. local=/run/local-db.pw"
+                        .into(),
+                );
             }
             if path.is_empty() {
-                return Err(format!("`{text}`: no file after `=`: give {name}=FILE"));
+                return Err(format!("no file after `{name}=`: give {name}=FILE"));
             }
             return Ok(PasswordFile {
                 name: Some(name.to_string()),
@@ -171,7 +179,7 @@ fn parse_dns_server(text: &str) -> Result<std::net::SocketAddr, String> {
 
 /// An AWS region name: lowercase letters, digits and dashes, e.g. ap-northeast-1.
 /// Anything else would reach the SDK and come back as interceptor text in every row.
-fn parse_region(text: &str) -> Result<String, String> {
+pub fn parse_region(text: &str) -> Result<String, String> {
     let ok = !text.is_empty()
         && text.len() <= 64
         && text
@@ -188,6 +196,15 @@ fn parse_region(text: &str) -> Result<String, String> {
             text.escape_debug()
         ))
     }
+}
+
+/// `--ssh-via`: where the SSH login key comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SshVia {
+    /// The trainees' own key files.
+    Key,
+    /// A one-run key per server, pushed with EC2 Instance Connect.
+    InstanceConnect,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -137,6 +137,21 @@ pub struct TraineeReport {
     /// In a course report, where the trainee is in the course. Absent outside a course.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub course: Option<CourseProgress>,
+    /// Who the trainee is, from the `--roster` file: `name`, `email`, `idnumber` beside
+    /// `trainee`, each absent when the roster does not give it.
+    #[serde(default, flatten)]
+    pub person: Person,
+}
+
+/// A trainee as the class's roster names them (what an LMS matches grades by).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idnumber: Option<String>,
 }
 
 /// Where a trainee is in a course: the steps passed, and the current step, the first

@@ -8,6 +8,7 @@ pub mod class;
 pub mod course;
 pub mod live;
 pub mod roster;
+pub mod roster_csv;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
@@ -82,18 +83,52 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
     let is_class = class::is_class_file(&step_path) && !is_course;
     let policy = Arc::new(policy(flags, is_class)?);
     let grants = Grants::parse(&flags.grants)?;
-    let mut outputs = outputs(flags)?;
+    // Where each output really goes, checked before anything is read or created.
+    let targets = output_targets(flags)?;
+    let mut notice = None;
+    let password_files = flags
+        .mysql_password_file
+        .iter()
+        .map(|text| crate::flags::parse_password_file(text))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| PlanError::Flag(format!("--mysql-password-file: {e}")))?;
+    let roster_file = match &flags.live.roster_file {
+        Some(path) => Some(roster_csv::load(path)?),
+        None => None,
+    };
+    // Each trainee's own account is read from the roster but not yet routed: the
+    // hub's answers are per call, not per account, so a run would read the
+    // operator's account for everyone. Refused rather than checked in the wrong place.
+    if let Some(entry) = roster_file
+        .as_ref()
+        .and_then(|r| r.entries.iter().find(|e| e.aws.is_some()))
+    {
+        return Err(PlanError::Flag(format!(
+            "--roster: {} has aws_profile, aws_role_arn or region: trainees in their own AWS accounts are not supported yet; leave those columns empty to check every trainee in the operator's account (AWS_PROFILE, --region)",
+            entry.trainee
+        )));
+    }
+    // A rehearsal (--replay) checks the operator's files and flags exactly as the live
+    // run will, so what the class refuses is refused the day before.
+    let live = Settings {
+        server_readable: policy.server_readable.clone(),
+        ..settings(flags, roster_file.as_ref(), &password_files)?
+    };
     let answers = match &flags.replay {
         Some(path) => Answers::Replay(known_calls(Cassette::load(path)?, path)?),
-        None => Answers::Live(Settings {
-            server_readable: policy.server_readable.clone(),
-            ..settings(flags)?
-        }),
+        None => Answers::Live(live.clone()),
     };
     let mut warnings = Vec::new();
     let (mut course_steps, mut title) = (Vec::new(), None);
     let (name, runs) = if is_course {
-        let planned = course::plan(&step_path, flags, &policy.limits, &grants).await?;
+        let planned = course::plan(
+            &step_path,
+            flags,
+            roster_file.as_ref(),
+            &policy.limits,
+            &grants,
+        )
+        .await?;
         course_steps = planned.steps;
         title = planned.title;
         (planned.name, planned.runs)
@@ -110,7 +145,7 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
                  submission may read the whole account, not only its trainee's resources",
                 step_path.display()
             ));
-            outputs.notice = Some(Message::new(
+            notice = Some(Message::new(
                 format!(
                     "note: this class ran at instructor trust ({how}): each submission could read the whole account"
                 ),
@@ -122,7 +157,7 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
         (name, runs)
     } else {
         let step = Arc::new(Step::load(&step_path, &policy.limits, &grants).await?);
-        let mut runs = trainee_params(flags)?;
+        let mut runs = trainee_params(flags, roster_file.as_ref())?;
         for (_, params) in &mut runs {
             *params = check_params(step.path(), &step.info().params, params)?;
         }
@@ -135,10 +170,50 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
             .collect();
         (step.info().name.clone(), runs)
     };
+    let mut runs = runs;
+    if let Some(file) = &roster_file {
+        for run in &mut runs {
+            if let Some(entry) = file.get(&run.trainee) {
+                run.person = entry.person.clone();
+            }
+        }
+    }
     if !flags.grants.is_empty() {
         warnings.extend(grants_ignored_by(&runs));
     }
-    check_ssh(&answers, &runs)?;
+    warnings.extend(check_ssh(&live, &runs)?);
+    let steps = runs
+        .iter()
+        .flat_map(|r| &r.parts)
+        .filter_map(|p| p.step.as_ref().ok())
+        .map(|(step, _)| PathBuf::from(step.path()));
+    let mut inputs: Vec<(PathBuf, &str)> = Vec::new();
+    for step in steps.chain([step_path.clone()]) {
+        let catalog = crate::step::messages::sibling_path(&step);
+        inputs.push((step, "the step"));
+        inputs.push((catalog, "the step's message catalog"));
+    }
+    inputs.extend(flags.replay.iter().map(|p| (p.clone(), "--replay")));
+    inputs.extend(flags.policy.iter().map(|p| (p.clone(), "--policy")));
+    let roster = flags
+        .live
+        .roster_file
+        .iter()
+        .map(|p| (p.clone(), "--roster"));
+    inputs.extend(roster);
+    let known_hosts = flags.ssh_known_hosts.iter();
+    inputs.extend(known_hosts.map(|p| (p.clone(), "--ssh-known-hosts")));
+    for file in &password_files {
+        inputs.push((file.path.clone(), "--mysql-password-file"));
+    }
+    for spec in &flags.live.roster {
+        if let Some(file) = spec.strip_prefix('@') {
+            inputs.push((PathBuf::from(file), "--trainees @FILE"));
+        }
+    }
+    check_apart(&targets, &inputs)?;
+    let mut outputs = outputs(flags, &targets)?;
+    outputs.notice = notice;
     Ok(RunPlan {
         name,
         course: course_steps,
@@ -203,7 +278,7 @@ fn known_calls(cassette: Cassette, path: &Path) -> Result<Cassette, PlanError> {
     Ok(cassette)
 }
 
-fn fetch_error(f: Failure) -> PlanError {
+pub fn fetch_error(f: Failure) -> PlanError {
     if f.is_refusal() {
         PlanError::Load(LoadError::Step(f.message))
     } else {
@@ -258,15 +333,39 @@ pub fn param_map(flags: &Flags) -> Result<BTreeMap<String, String>, PlanError> {
 /// A trainee id and the params that trainee's run gets.
 pub type TraineeParams = (String, BTreeMap<String, String>);
 
-/// One param set per trainee: `--trainee` ids, else the single `--param` set.
-pub fn trainee_params(flags: &Flags) -> Result<Vec<TraineeParams>, PlanError> {
+/// One param set per trainee: the `--trainee`/`--trainees` ids (with `--roster`, the
+/// roster's trainees among them), else every trainee of the `--roster`, else the
+/// single `--param` set.
+pub fn trainee_params(
+    flags: &Flags,
+    roster_file: Option<&roster_csv::Roster>,
+) -> Result<Vec<TraineeParams>, PlanError> {
     let params = param_map(flags)?;
-    let trainees = roster::ids(&flags.trainees, &flags.live.roster)?;
+    let mut trainees = roster::ids(&flags.trainees, &flags.live.roster)?;
+    if let Some(file) = roster_file {
+        if trainees.is_empty() {
+            trainees = file.entries.iter().map(|e| e.trainee.clone()).collect();
+        } else if let Some(stranger) = trainees.iter().find(|t| file.get(t).is_none()) {
+            return Err(PlanError::Flag(format!(
+                "trainee {stranger} is not in --roster {}: with a roster, --trainee and --trainees pick among its trainees",
+                flags
+                    .live
+                    .roster_file
+                    .as_deref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            )));
+        }
+    }
     if trainees.is_empty() {
-        let trainee = params
-            .get(TRAINEE_PARAM)
-            .cloned()
-            .unwrap_or_else(|| "-".to_string());
+        let trainee = match params.get(TRAINEE_PARAM) {
+            Some(id) => {
+                roster::check_id(id)
+                    .map_err(|e| PlanError::Flag(format!("--param {TRAINEE_PARAM}=…: {e}")))?;
+                id.clone()
+            }
+            None => "-".to_string(),
+        };
         return Ok(vec![(trainee, params)]);
     }
     if params.contains_key(TRAINEE_PARAM) {
@@ -307,18 +406,74 @@ pub fn step_id(step: &Step) -> StepId {
     }
 }
 
-/// Where the results go, checked now: the audit file is created, the cassette's
-/// folder must take a new file.
-fn outputs(flags: &Flags) -> Result<Outputs, PlanError> {
-    let audit = match &flags.audit {
+/// The outputs a run writes, each as the flag that names it and where it really
+/// goes ([`crate::files::output_target`]): `--record`, `--audit`, `--state`.
+pub struct OutputTargets(Vec<(&'static str, PathBuf)>);
+
+impl OutputTargets {
+    /// Where the output named by `flag` goes, if it was given.
+    pub fn get(&self, flag: &str) -> Option<&Path> {
+        self.0
+            .iter()
+            .find(|(f, _)| *f == flag)
+            .map(|(_, p)| p.as_path())
+    }
+}
+
+/// Every output path of the run, resolved and checked: a regular file or a new
+/// path in a folder that takes a new file (a device, fifo or folder is refused).
+fn output_targets(flags: &Flags) -> Result<OutputTargets, PlanError> {
+    let given = [
+        ("--record", &flags.record),
+        ("--audit", &flags.audit),
+        ("--state", &flags.live.state),
+    ];
+    let mut targets = Vec::new();
+    for (flag, path) in given {
+        if let Some(path) = path {
+            targets.push((flag, check_writable(path, flag)?));
+        }
+    }
+    Ok(OutputTargets(targets))
+}
+
+/// No output is written over an input of the run (the step, the cassette being
+/// replayed, …) or over another output: each would lose what the other held.
+fn check_apart(targets: &OutputTargets, inputs: &[(PathBuf, &str)]) -> Result<(), PlanError> {
+    let bad = |flag: &str, path: &Path, what: String| {
+        PlanError::Output(format!(
+            "cannot write {flag} {}: it is {what}; name another file",
+            path.display()
+        ))
+    };
+    for (n, (flag, target)) in targets.0.iter().enumerate() {
+        for (input, what) in inputs {
+            if crate::files::same_file(target, input) {
+                return Err(bad(
+                    flag,
+                    target,
+                    format!("also {what} ({})", input.display()),
+                ));
+            }
+        }
+        for (other, other_target) in &targets.0[..n] {
+            if crate::files::same_file(target, other_target) {
+                return Err(bad(flag, target, format!("also the output of {other}")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Where the results go, checked now: the audit file is created (only after every
+/// other check passed, so a refused run never truncates it).
+fn outputs(flags: &Flags, targets: &OutputTargets) -> Result<Outputs, PlanError> {
+    let audit = match targets.get("--audit") {
         Some(path) => Some(Arc::new(Audit::create(path).map_err(|e| {
             PlanError::Output(format!("cannot write --audit {}: {e}", path.display()))
         })?)),
         None => None,
     };
-    if let Some(path) = &flags.record {
-        check_writable(path, "--record")?;
-    }
     let style = Style {
         lang: match flags.lang {
             Some(LangArg::Ja) => Lang::Ja,
@@ -334,7 +489,7 @@ fn outputs(flags: &Flags) -> Result<Outputs, PlanError> {
         },
     };
     Ok(Outputs {
-        record: flags.record.clone(),
+        record: targets.get("--record").map(Path::to_path_buf),
         audit,
         format: flags.format,
         style,
@@ -344,43 +499,49 @@ fn outputs(flags: &Flags) -> Result<Outputs, PlanError> {
 }
 
 /// `check_writable` for the other planning modules (`--state`).
-pub fn check_writable_pub(path: &Path, flag: &str) -> Result<(), PlanError> {
+pub fn check_writable_pub(path: &Path, flag: &str) -> Result<PathBuf, PlanError> {
     check_writable(path, flag)
 }
 
-/// The file can be written later: its folder exists and takes a new file (tried with
-/// a probe file, removed at once), and an existing file is not a folder.
-fn check_writable(path: &Path, flag: &str) -> Result<(), PlanError> {
+/// Where the output `path` really goes (a symlink followed), checked: a regular file
+/// or a new path, in a folder that takes a new file (tried with a probe file,
+/// removed at once).
+fn check_writable(path: &Path, flag: &str) -> Result<PathBuf, PlanError> {
     let bad =
         |why: String| PlanError::Output(format!("cannot write {flag} {}: {why}", path.display()));
-    if path.is_dir() {
-        return Err(bad("it is a folder; name a file".into()));
-    }
-    let dir: PathBuf = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    if !dir.is_dir() {
-        return Err(bad(format!("the folder {} does not exist", dir.display())));
-    }
+    let target = crate::files::output_target(path).map_err(bad)?;
+    let dir = target.parent().unwrap_or(Path::new("/"));
     let probe = dir.join(format!(".labrun-write-check-{}", std::process::id()));
     match std::fs::File::create(&probe) {
         Ok(_) => {
             let _ = std::fs::remove_file(&probe);
-            Ok(())
+            Ok(target)
         }
         Err(e) => Err(bad(e.to_string())),
     }
 }
 
 /// The first line of a `--mysql-password-file`; unreadable or empty is a bad flag.
+/// A path that names no file is not shown: it may be the password itself, typed
+/// where its file was expected.
 fn password_from(file: &crate::flags::PasswordFile) -> Result<Secret, PlanError> {
     let shown = match &file.name {
         Some(name) => format!("{name}={}", file.path.display()),
         None => file.path.display().to_string(),
     };
-    let text = std::fs::read_to_string(&file.path)
-        .map_err(|e| PlanError::Flag(format!("cannot read --mysql-password-file {shown}: {e}")))?;
+    let text = crate::files::read_to_string(&file.path, crate::files::cap::SECRET).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            let flag = match &file.name {
+                Some(name) => format!("--mysql-password-file {name}=…"),
+                None => "--mysql-password-file …".to_string(),
+            };
+            PlanError::Flag(format!(
+                "{flag}: no such file (the value is not shown: it may be the password itself): give the path of a file whose first line is the password"
+            ))
+        } else {
+            PlanError::Flag(format!("cannot read --mysql-password-file {shown}: {e}"))
+        }
+    })?;
     let first = text.lines().next().unwrap_or("").to_string();
     if first.is_empty() {
         return Err(PlanError::Flag(format!(
@@ -391,10 +552,22 @@ fn password_from(file: &crate::flags::PasswordFile) -> Result<Secret, PlanError>
 }
 
 /// Live settings; the MySQL passwords come from the operator, never from a step.
-fn settings(flags: &Flags) -> Result<Settings, PlanError> {
+/// Built for a replay too, so its files and flags are checked as a live run's are;
+/// only the password prompt waits for a live run.
+fn settings(
+    flags: &Flags,
+    roster_file: Option<&roster_csv::Roster>,
+    password_files: &[crate::flags::PasswordFile],
+) -> Result<Settings, PlanError> {
+    for (name, value) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if AWS_ENDPOINT_VARS.contains(&name.as_ref()) && !value.is_empty() {
+            check_aws_endpoint(&name, &value.to_string_lossy()).map_err(PlanError::Flag)?;
+        }
+    }
     let mut unnamed = None;
     let mut named = std::collections::BTreeMap::new();
-    for file in &flags.mysql_password_file {
+    for file in password_files {
         let secret = password_from(file)?;
         match &file.name {
             None if unnamed.is_some() => {
@@ -430,6 +603,9 @@ fn settings(flags: &Flags) -> Result<Settings, PlanError> {
             ));
         }
         Some(secret)
+    } else if flags.ask_mysql_password && flags.replay.is_some() {
+        // A replay connects to nothing: no password to ask for.
+        None
     } else if flags.ask_mysql_password {
         let typed = rpassword::prompt_password("MySQL password: ").map_err(|e| {
             PlanError::Flag(format!(
@@ -452,27 +628,111 @@ fn settings(flags: &Flags) -> Result<Settings, PlanError> {
             mysql_password,
             mysql_credentials: named,
             timeout: Duration::from_secs(flags.probe_timeout),
-            ssh: ssh_pool(flags)?,
+            ssh: ssh_pool(flags, roster_file)?,
         },
         server_readable: Vec::new(),
+        aws_identities: roster_file
+            .map(roster_csv::Roster::aws_identities)
+            .unwrap_or_default(),
     })
 }
 
-/// The run's SSH pool when `--ssh-key` is given (checked per trainee in [`plan`]).
-fn ssh_pool(flags: &Flags) -> Result<Option<Arc<SshPool>>, PlanError> {
-    let Some(key_template) = &flags.ssh_key else {
+/// The environment variables that point the AWS SDK elsewhere (moto, a proxy).
+const AWS_ENDPOINT_VARS: [&str; 5] = [
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_EC2",
+    "AWS_ENDPOINT_URL_RDS",
+    "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2",
+    "AWS_ENDPOINT_URL_S3",
+];
+
+/// An AWS endpoint from the environment is an http(s) URL with a host and no user
+/// name or password (the SDK signs its requests; a password there would only be
+/// printed in every error). Checked now, so a typo is one line naming the variable,
+/// not an "invalid uri character" in every row. A value holding `@` is never shown.
+fn check_aws_endpoint(var: &str, value: &str) -> Result<(), String> {
+    let shown = if value.contains('@') {
+        "(not shown: it holds `@`)".to_string()
+    } else {
+        let cut: String = value.chars().take(80).collect();
+        format!("`{}`", crate::outcome::inert(&cut))
+    };
+    let fix =
+        "give e.g. http://127.0.0.1:5000 or https://ec2.ap-northeast-1.amazonaws.com, or unset it";
+    let url =
+        url::Url::parse(value).map_err(|e| format!("{var} {shown} is not a URL ({e}): {fix}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "{var} {shown} is not an http:// or https:// URL: {fix}"
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        let mut bare = url.clone();
+        let _ = bare.set_username("");
+        let _ = bare.set_password(None);
+        return Err(format!(
+            "{var} holds a user name or password before `@` (not shown): the AWS SDK signs its requests and sends none from the URL; drop it, e.g. {var}={bare}"
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{var} {shown} names no host: {fix}"));
+    }
+    Ok(())
+}
+
+/// The run's SSH pool when `--ssh-key` is given or the roster names key files
+/// (checked per trainee in [`plan`]).
+fn ssh_pool(
+    flags: &Flags,
+    roster_file: Option<&roster_csv::Roster>,
+) -> Result<Option<Arc<SshPool>>, PlanError> {
+    let keys = roster_file
+        .map(roster_csv::Roster::ssh_keys)
+        .unwrap_or_default();
+    let instance_connect = flags.ssh_via == Some(crate::flags::SshVia::InstanceConnect);
+    if instance_connect && flags.ssh_key.is_some() {
+        return Err(PlanError::Flag(
+            "--ssh-key and --ssh-via instance-connect both say how to log in: keep one".into(),
+        ));
+    }
+    if flags.ssh_via == Some(crate::flags::SshVia::Key)
+        && flags.ssh_key.is_none()
+        && keys.is_empty()
+    {
+        return Err(PlanError::Flag(
+            "--ssh-via key needs the trainees' keys: --ssh-key 'keys/1day-{trainee}.pem' or a roster's ssh_key column".into(),
+        ));
+    }
+    if flags.ssh_key.is_none() && keys.is_empty() && !instance_connect {
         if flags.ssh_known_hosts.is_some() || flags.ssh_strict {
             return Err(PlanError::Flag(
-                "--ssh-known-hosts and --ssh-strict need --ssh-key".to_string(),
+                "--ssh-known-hosts and --ssh-strict need --ssh-key (or a roster's ssh_key column)"
+                    .to_string(),
             ));
         }
         return Ok(None);
-    };
+    }
+    let push = instance_connect.then(|| {
+        crate::caps::ssh::Pusher(Arc::new(
+            crate::caps::aws::instance_connect::InstanceConnect::new(
+                flags.region.clone(),
+                roster_file
+                    .map(roster_csv::Roster::aws_identities)
+                    .unwrap_or_default(),
+            ),
+        ))
+    });
     let settings = SshSettings {
-        key_template: key_template.clone(),
+        key_template: flags.ssh_key.clone(),
+        keys: if instance_connect {
+            Default::default()
+        } else {
+            keys
+        },
         user: flags.ssh_user.clone(),
         known_hosts: flags.ssh_known_hosts.clone(),
         strict: flags.ssh_strict,
+        push,
     };
     Ok(Some(Arc::new(SshPool::new(
         settings,
@@ -481,13 +741,12 @@ fn ssh_pool(flags: &Flags) -> Result<Option<Arc<SshPool>>, PlanError> {
     ))))
 }
 
-/// `--ssh-key` must name a readable key for every trainee of the run.
-fn check_ssh(answers: &Answers, runs: &[PlannedRun]) -> Result<(), PlanError> {
-    let Answers::Live(settings) = answers else {
-        return Ok(());
-    };
+/// The SSH settings, checked for every trainee of the run (live or replayed alike):
+/// a flag that cannot work is bad input; a trainee whose key file is missing is one
+/// warning, and only that trainee's in-server outcomes become `error` naming the key.
+fn check_ssh(settings: &Settings, runs: &[PlannedRun]) -> Result<Vec<String>, PlanError> {
     let Some(pool) = &settings.net.ssh else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     let trainees: Vec<&str> = runs.iter().map(|r| r.trainee.as_str()).collect();
     pool.settings().check(&trainees).map_err(PlanError::Flag)

@@ -14,8 +14,10 @@
 
 pub mod describe;
 pub mod help;
+pub mod iam_policy;
 pub mod new;
 pub mod plugin;
+pub mod preflight;
 pub mod run;
 pub mod test;
 
@@ -31,12 +33,45 @@ use crate::text::{self, Lang, Text};
 pub fn command() -> Command {
     help::localize(
         run::cli()
-            .subcommands([describe::cli(), test::cli(), new::cli(), plugin::cli()])
+            .subcommands([
+                describe::cli(),
+                test::cli(),
+                new::cli(),
+                iam_policy::cli(),
+                preflight::cli(),
+                plugin::cli(),
+            ])
             // `labrun STEP …` or `labrun SUBCOMMAND …`, never both: a step named like
             // a subcommand is run as `labrun ./test`.
             .args_conflicts_with_subcommands(true)
             .subcommand_negates_reqs(true),
     )
+}
+
+/// [`main`], told whether standard output was closed when the process started
+/// (`>&-`; the binary looks before Rust's runtime hides it behind /dev/null): then
+/// no report could reach anyone, and nothing runs.
+pub async fn main_checked(args: Vec<OsString>, stdout_closed: bool) -> u8 {
+    if stdout_closed {
+        eprintln!("labrun: standard output is closed, so no report could be read: send it somewhere (e.g. > report.txt, or > /dev/null to keep only the exit code)");
+        return exit::ERROR;
+    }
+    exit_when_stdout_is_gone();
+    main(args).await
+}
+
+/// `println!` panics when standard output is gone (`labrun describe … | head -1`):
+/// that is one line and exit 2, as for a report, never a panic and its backtrace.
+fn exit_when_stdout_is_gone() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info.payload_as_str().unwrap_or("");
+        if let Some(why) = text.strip_prefix("failed printing to stdout: ") {
+            eprintln!("labrun: standard output was closed before everything was written ({why})");
+            std::process::exit(i32::from(exit::ERROR));
+        }
+        default(info)
+    }));
 }
 
 /// Parses the command line and runs it; returns the process exit code.
@@ -65,6 +100,8 @@ pub async fn main(args: Vec<OsString>) -> u8 {
         Some(("describe", m)) => describe::exec(m).await,
         Some(("test", m)) => test::exec(m).await,
         Some(("new", m)) => new::exec(m),
+        Some(("iam-policy", m)) => iam_policy::exec(m).await,
+        Some(("preflight", m)) => preflight::exec(m).await,
         Some(("plugin", m)) => plugin::exec(m).await,
         Some((name, _)) => {
             // A subcommand added to `command()` but not here: the author's slip.

@@ -15,13 +15,28 @@ pub struct LiveArgs {
     #[arg(id = "roster", long = "trainees", value_name = "FROM..TO|@FILE", help = string(help::RunTrainees))]
     pub roster: Vec<String>,
 
-    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(5..=86_400), help = string(help::RunWatch))]
+    #[arg(id = "roster_file", long = "roster", value_name = "FILE", help = string(help::RunRoster))]
+    pub roster_file: Option<PathBuf>,
+
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true, value_parser = |t: &str| super::in_range(t, 5, 86_400), help = string(help::RunWatch))]
     pub watch: Option<u64>,
 
-    #[arg(long, value_name = "done|HH:MM", requires = "watch", help = string(help::RunUntil))]
+    #[arg(
+        long,
+        value_name = "done|HH:MM",
+        requires = "watch",
+        allow_hyphen_values = true,
+        help = string(help::RunUntil)
+    )]
     pub until: Option<String>,
 
-    #[arg(long = "for", value_name = "DURATION", requires = "watch", help = string(help::RunFor))]
+    #[arg(
+        long = "for",
+        value_name = "DURATION",
+        requires = "watch",
+        allow_hyphen_values = true,
+        help = string(help::RunFor)
+    )]
     pub for_duration: Option<String>,
 
     #[arg(long, value_name = "FILE", requires = "watch", help = string(help::RunState))]
@@ -33,6 +48,6 @@ pub struct LiveArgs {
     #[arg(long, value_name = "TOKEN", requires = "serve", help = string(help::RunServeToken))]
     pub serve_token: Option<String>,
 
-    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000), help = string(help::RunAwsRps))]
+    #[arg(long, value_name = "N", default_value_t = 10, allow_negative_numbers = true, value_parser = |t: &str| super::in_range(t, 1, 1000).map(|n| n as u32), help = string(help::RunAwsRps))]
     pub aws_rps: u32,
 }

@@ -85,6 +85,7 @@ pub async fn describe(path: &Path) -> Result<Description, String> {
         operations: Vec::new(),
         source_of_operations: "",
     };
+    described.operations = step.operations()?;
     match &step {
         Step::Wasm(s) => {
             let manifest = s.manifest();
@@ -92,27 +93,13 @@ pub async fn describe(path: &Path) -> Result<Description, String> {
             described.host_version = manifest.host_versions().first().cloned();
             described.size = Some(manifest.size);
             described.sha256 = Some(manifest.sha256.clone());
-            described.operations = manifest.operations.clone();
             described.source_of_operations =
                 "the component's WIT imports: exactly the operations it can call";
         }
         Step::Rhai(_) => {
-            let source = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read step {}: {e}", path.display()))?;
-            for cap in crate::caps::registry::ALL {
-                for op in (cap.operations)() {
-                    if source.contains(&format!("{}::{}", cap.name, op.name)) {
-                        described
-                            .operations
-                            .push(format!("{}.{}", cap.name, op.name));
-                    }
-                }
-            }
-            described.source_of_operations = "the script's text: the capability::operation calls it names (a script is granted every capability its policy allows)";
+            described.source_of_operations = "the script's text: the capability::operation calls it names, also through the lab library's functions it calls (a script is granted every capability its policy allows)";
         }
     }
-    described.operations.sort();
-    described.operations.dedup();
     described.capabilities = crate::caps::registry::ALL
         .iter()
         .filter(|cap| {

@@ -11,7 +11,8 @@
 //!   and completed; [`template`]: the syntax of a param's default; [`needs`]: the
 //!   prerequisites between its checklist ids;
 //! - [`collector`]: what a running step reports, within limits, becoming the rows;
-//!   [`bounds`]: the size limits on what a step hands the host;
+//!   [`bounds`]: the size limits on what a step hands the host; [`stop`]: every
+//!   running step stopped when labrun is;
 //! - [`describe`](mod@describe): `labrun describe`, what a step declares and may call.
 
 pub mod bounds;
@@ -22,6 +23,7 @@ pub mod messages;
 pub mod needs;
 pub mod params;
 pub mod rhai;
+pub mod stop;
 pub mod template;
 pub mod wasm;
 
@@ -41,6 +43,7 @@ pub use describe::{describe, Description};
 pub use info::{check_info, StepInfo, MAX_NAME_CHARS};
 pub use needs::{enforce_needs, unmet_need};
 pub use params::{check_param_decls, check_params, Param, MAX_PARAM_NAME_CHARS};
+pub use stop::{stop_all, stopped, stopping, STOPPING};
 
 /// A loaded step, whatever its front-end; the rest of the program sees only this.
 pub enum Step {
@@ -91,6 +94,24 @@ impl Step {
             Step::Rhai(s) => s.path(),
             Step::Wasm(s) => s.path(),
         }
+    }
+
+    /// `capability.operation` for every call the step can make, sorted: a
+    /// component's WIT imports (exactly what it can call), a script's named calls
+    /// ([`rhai::operations_named`]).
+    pub fn operations(&self) -> Result<Vec<String>, String> {
+        let mut ops = match self {
+            Step::Wasm(s) => s.manifest().operations.clone(),
+            Step::Rhai(s) => {
+                let source =
+                    crate::files::read_to_string(s.path().as_ref(), crate::files::cap::TEXT)
+                        .map_err(|e| format!("cannot read step {}: {e}", s.path()))?;
+                rhai::operations_named(&source)
+            }
+        };
+        ops.sort();
+        ops.dedup();
+        Ok(ops)
     }
 
     pub async fn run(self: Arc<Self>, ctx: RunContext) -> crate::outcome::TraineeReport {

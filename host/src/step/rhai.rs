@@ -32,6 +32,83 @@ type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
 /// into every script before its own functions.
 pub const LAB_LIBRARY: &str = include_str!("lab.rhai");
 
+/// `capability.operation` for every call a script can make: those its text names, and
+/// those of the lab library's functions it calls (and that they call in turn), unless
+/// the script defines a function of that name itself. Text, not evaluation: a call in
+/// a comment counts too, so the list may be longer than what a run calls, never
+/// shorter (`labrun iam-policy` grants from it).
+pub fn operations_named(script: &str) -> Vec<String> {
+    let lab = top_level_functions(LAB_LIBRARY);
+    let own: std::collections::BTreeSet<&str> = top_level_functions(script)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    let mut ops = std::collections::BTreeSet::new();
+    let mut reached = std::collections::BTreeSet::new();
+    let mut texts = vec![script];
+    while let Some(text) = texts.pop() {
+        for cap in registry::ALL {
+            for op in (cap.operations)() {
+                if names(text, &format!("{}::{}", cap.name, op.name)) {
+                    ops.insert(format!("{}.{}", cap.name, op.name));
+                }
+            }
+        }
+        for (name, body) in &lab {
+            if !own.contains(name) && names(text, &format!("{name}(")) && reached.insert(*name) {
+                texts.push(body);
+            }
+        }
+    }
+    ops.into_iter().collect()
+}
+
+/// Every `fn NAME(` that starts a line, with its text up to the next one. Both the lab
+/// library and the steps define functions at the top level only (Rhai has no other).
+fn top_level_functions(source: &str) -> Vec<(&str, &str)> {
+    let mut starts = Vec::new();
+    let mut at = 0;
+    for line in source.split_inclusive('\n') {
+        let rest = line.trim_start();
+        let rest = rest.strip_prefix("private ").unwrap_or(rest);
+        if let Some(after) = rest.strip_prefix("fn ") {
+            let name = after
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .next()
+                .unwrap_or("");
+            if !name.is_empty() {
+                starts.push((name, at));
+            }
+        }
+        at += line.len();
+    }
+    let ends = starts
+        .iter()
+        .skip(1)
+        .map(|(_, start)| *start)
+        .chain([source.len()]);
+    starts
+        .iter()
+        .zip(ends)
+        .map(|((name, start), end)| (*name, &source[*start..end]))
+        .collect()
+}
+
+/// `text` holds `word` not glued to an identifier before it (nor after it, unless
+/// `word` ends with `(`).
+fn names(text: &str, word: &str) -> bool {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices(word).any(|(i, _)| {
+        let before = text[..i].chars().next_back().is_none_or(|c| !ident(c));
+        let after = word.ends_with('(')
+            || text[i + word.len()..]
+                .chars()
+                .next()
+                .is_none_or(|c| !ident(c));
+        before && after
+    })
+}
+
 pub struct RhaiStep {
     path: String,
     ast: AST,
@@ -64,8 +141,8 @@ impl RhaiStep {
 
     fn load_here(path: &Path, limits: &Limits) -> Result<RhaiStep, String> {
         let shown = path.display().to_string();
-        let source =
-            std::fs::read_to_string(path).map_err(|e| format!("cannot read step {shown}: {e}"))?;
+        let source = crate::files::read_to_string(path, crate::files::cap::TEXT)
+            .map_err(|e| format!("cannot read step {shown}: {e}"))?;
         let engine = sandboxed_engine(limits, Instant::now() + limits.wall_clock);
         let ast = engine.compile(&source).map_err(|e| {
             let pos = e.position();
@@ -169,6 +246,7 @@ impl RhaiStep {
             log,
             elapsed_ms: started.elapsed().as_millis() as u64,
             course: None,
+            person: Default::default(),
         }
     }
 
@@ -267,7 +345,11 @@ fn sandboxed_engine(limits: &Limits, deadline: Instant) -> Engine {
     engine.set_max_array_size(limits.max_array_size);
     engine.set_max_map_size(limits.max_map_size);
     engine.on_progress(move |ops| {
-        if ops % 1024 == 0 && Instant::now() > deadline {
+        if ops % 1024 != 0 {
+            None
+        } else if super::stopping() {
+            Some(Dynamic::from(super::STOPPING))
+        } else if Instant::now() > deadline {
             Some(Dynamic::from("wall-clock"))
         } else {
             None
@@ -300,22 +382,38 @@ impl Bridge {
     ) -> RhaiResult<Result<Value, CapError>> {
         let gate = self.ctx.gate.clone();
         let deadline = self.deadline;
+        let stop = || Box::new(EvalAltResult::ErrorTerminated(super::STOPPING.into(), pos));
+        // Never into a runtime that may be shutting down.
+        if super::stopping() {
+            return Err(stop());
+        }
         let result = match oversized_request(capability, operation, &request) {
             Some(too_big) => Err(gate.refuse(too_big)),
             None => self.handle.block_on(async move {
-                match tokio::time::timeout_at(deadline, gate.call(capability, operation, request))
-                    .await
-                {
-                    Ok(result) => result,
-                    Err(_) => Err(CapError::new(
+                let call =
+                    tokio::time::timeout_at(deadline, gate.call(capability, operation, request));
+                tokio::select! {
+                    answer = call => match answer {
+                        Ok(result) => result,
+                        Err(_) => Err(CapError::new(
+                            capability,
+                            operation,
+                            ErrorKind::Timeout,
+                            "the step's wall-clock limit ran out while waiting for this call",
+                        )),
+                    },
+                    _ = super::stopped() => Err(CapError::new(
                         capability,
                         operation,
                         ErrorKind::Timeout,
-                        "the step's wall-clock limit ran out while waiting for this call",
+                        super::STOPPING,
                     )),
                 }
             }),
         };
+        if super::stopping() {
+            return Err(stop());
+        }
         match self.ctx.gate.stop_cause() {
             Some(cause) => Err(Box::new(EvalAltResult::ErrorTerminated(
                 Dynamic::from(cause),
@@ -473,9 +571,6 @@ impl Bridge {
         evidence: Option<Value>,
         pos: Position,
     ) -> RhaiResult<()> {
-        if id.is_empty() {
-            return Err(runtime_error("an outcome needs a non-empty id".into(), pos));
-        }
         let mut evidence = evidence.filter(|v| !v.is_null()).map(|v| {
             let size = serde_json::to_vec(&v).map_or(usize::MAX, |b| b.len());
             bounded_evidence(v, size)
@@ -904,6 +999,31 @@ fn a_value(rhai: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn operations_follow_the_lab_library_functions_a_script_calls() {
+        let ops = operations_named(
+            "fn run(p) { let lb = http_only_from_load_balancer(g); aws::ec2_describe_vpcs(); }",
+        );
+        assert_eq!(
+            ops,
+            ["aws.ec2_describe_vpcs", "aws.elbv2_describe_load_balancers"]
+        );
+        // A script's own function of that name replaces the library's.
+        let ops = operations_named(
+            "fn http_only_from_load_balancer(g) { () }\nfn run(p) { http_only_from_load_balancer(g) }",
+        );
+        assert!(ops.is_empty(), "{ops:?}");
+        // A longer name that merely ends like a library function is not a call of it.
+        assert!(operations_named("fn run(p) { my_http_only_from_load_balancer(g) }").is_empty());
+        // Step 1 reaches the load balancers only through the lab library.
+        let step1 = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scripts/step1.rhai"
+        ))
+        .unwrap();
+        assert!(operations_named(&step1).contains(&"aws.elbv2_describe_load_balancers".to_string()));
+    }
 
     /// How a `run` that fails with `script` stops, as the report says it.
     fn stopped(script: &str) -> String {

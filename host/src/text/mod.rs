@@ -30,7 +30,7 @@
 //! # Remote text
 //! What labrun did not write (an AWS error message, an OS error, a script's own
 //! words, a server's answer) is passed as [`quoted`]: it stays as it came, made
-//! [`inert`] for the terminal, and is marked in both languages, “like this” in English
+//! [`inert`](fn@inert) for the terminal, and is marked in both languages, “like this” in English
 //! and 「このように」 in Japanese, so a reader sees whose words they are.
 //!
 //! # Which language
