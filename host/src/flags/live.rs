@@ -48,6 +48,6 @@ pub struct LiveArgs {
     #[arg(long, value_name = "TOKEN", requires = "serve", help = string(help::RunServeToken))]
     pub serve_token: Option<String>,
 
-    #[arg(long, value_name = "N", default_value_t = 10, allow_negative_numbers = true, value_parser = |t: &str| super::in_range(t, 1, 1000).map(|n| n as u32), help = string(help::RunAwsRps))]
-    pub aws_rps: u32,
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = |t: &str| super::in_range(t, 1, 1000).map(|n| n as u32), help = string(help::RunAwsRps))]
+    pub aws_rps: Option<u32>,
 }
