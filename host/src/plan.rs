@@ -141,28 +141,6 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
             &grants,
         )
         .await?;
-        let rhai = planned
-            .runs
-            .first()
-            .map(|r| {
-                r.parts
-                    .iter()
-                    .filter(|p| {
-                        p.step
-                            .as_ref()
-                            .is_ok_and(|(s, _)| matches!(**s, Step::Rhai(_)))
-                    })
-                    .count()
-            })
-            .unwrap_or(0);
-        if !flags.grants.is_empty() && rhai > 0 {
-            warnings.push(
-                t::GrantNoEffect {
-                    what: Text::from(t::RhaiStepsOfCourse { count: rhai }),
-                }
-                .into(),
-            );
-        }
         course_steps = planned.steps;
         title = planned.title;
         (planned.name, planned.runs)
@@ -183,38 +161,12 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
             );
             notice = Some(Message::text(t::ClassRanAtInstructorTrust { how }));
         }
-        let rhai = runs
-            .iter()
-            .filter(|r| {
-                r.parts.iter().any(|p| {
-                    p.step
-                        .as_ref()
-                        .is_ok_and(|(s, _)| matches!(**s, Step::Rhai(_)))
-                })
-            })
-            .count();
-        if !flags.grants.is_empty() && rhai > 0 {
-            warnings.push(
-                t::GrantNoEffect {
-                    what: Text::from(t::RhaiSubmissions { count: rhai }),
-                }
-                .into(),
-            );
-        }
         (name, runs)
     } else {
         let step = Arc::new(Step::load(&step_path, &policy.limits, &grants).await?);
-        if !flags.grants.is_empty() && matches!(*step, Step::Rhai(_)) {
-            warnings.push(
-                t::GrantNoEffect {
-                    what: Text::from(t::RhaiStep { path: step.path() }),
-                }
-                .into(),
-            );
-        }
         let mut runs = trainee_params(flags, roster_file.as_ref())?;
         for (_, params) in &mut runs {
-            *params = check_params(step.path(), step.info(), params)?;
+            *params = check_params(step.path(), &step.info().params, params)?;
         }
         let id = step_id(&step);
         let runs = runs
@@ -232,6 +184,9 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
                 run.person = entry.person.clone();
             }
         }
+    }
+    if !flags.grants.is_empty() {
+        warnings.extend(grants_ignored_by(&runs));
     }
     warnings.extend(check_ssh(&live, &runs)?);
     let steps = runs
@@ -277,6 +232,23 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
         jobs: flags.jobs as usize,
         outputs,
         warnings,
+    })
+}
+
+/// `--grant` limits WebAssembly steps only: the warning when some planned step is a
+/// Rhai script (of a step, a course or a class), which the policy alone limits.
+fn grants_ignored_by(runs: &[PlannedRun]) -> Option<Text> {
+    let rhai: BTreeSet<&str> = runs
+        .iter()
+        .flat_map(|r| &r.parts)
+        .filter_map(|p| p.step.as_ref().ok())
+        .filter(|(s, _)| matches!(**s, Step::Rhai(_)))
+        .map(|(s, _)| s.path())
+        .collect();
+    let first = *rhai.first()?;
+    Some(match rhai.len() - 1 {
+        0 => t::GrantIgnored { first }.into(),
+        more => t::GrantIgnoredMore { first, more }.into(),
     })
 }
 

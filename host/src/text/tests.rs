@@ -139,7 +139,8 @@ fn every_key_is_used_by_the_host() {
                 .collect();
             !used.iter().any(|(code, names)| {
                 names.contains(&camel)
-                    && (code.contains(&format!("text::{section}"))
+                    && (code.contains(&format!("{section}::{camel}"))
+                        || code.contains(&format!("text::{section}"))
                         || code.contains(&format!("{section} as "))
                         || code.contains(&format!("super::{section}")))
             })
