@@ -1166,4 +1166,49 @@ mod tests {
         );
         let _ = std::fs::remove_dir_all(dir);
     }
+
+    /// Every helper lives once: a function two shipped steps need is in the lab library,
+    /// never copied into both, and no step redefines one the library has.
+    #[test]
+    fn no_function_is_defined_in_two_steps_or_beside_the_lab_library() {
+        let limits = Limits::default();
+        let engine = sandboxed_engine(&limits, Instant::now() + limits.wall_clock);
+        let lab: std::collections::BTreeSet<String> = engine
+            .compile(LAB_LIBRARY)
+            .unwrap()
+            .iter_functions()
+            .map(|f| f.name.to_string())
+            .collect();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts");
+        let mut scripts: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "rhai"))
+            .collect();
+        scripts.sort();
+        assert!(scripts.len() >= 3, "{scripts:?}");
+        let mut defined_in: BTreeMap<String, String> = BTreeMap::new();
+        for path in &scripts {
+            let file = path.file_name().unwrap().to_string_lossy().into_owned();
+            let ast = engine
+                .compile(std::fs::read_to_string(path).unwrap())
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
+            let mut names: Vec<String> = ast.iter_functions().map(|f| f.name.to_string()).collect();
+            names.sort();
+            names.dedup();
+            for name in names {
+                // What every step defines: its interface to labrun, not a helper.
+                if name == "describe" || name == "run" {
+                    continue;
+                }
+                assert!(
+                    !lab.contains(&name),
+                    "{file} defines `{name}`, which the lab library has: call the library's"
+                );
+                if let Some(other) = defined_in.insert(name.clone(), file.clone()) {
+                    panic!("`{name}` is defined in both {other} and {file}: move it to the lab library (host/src/step/lab.rhai)");
+                }
+            }
+        }
+    }
 }
