@@ -4,6 +4,7 @@
 //! outcomes into a [`Collector`] under the run's [`Limits`].
 
 pub mod messages;
+pub mod reach;
 pub mod rhai;
 pub mod wasm;
 
@@ -574,24 +575,12 @@ pub async fn describe(path: &std::path::Path) -> Result<Description, String> {
             s.manifest().operations.clone(),
             "the component's WIT imports: exactly the operations it can call",
         ),
-        Step::Rhai(_) => {
-            let source = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read step {}: {e}", path.display()))?;
-            let mut ops = Vec::new();
-            for cap in crate::caps::registry::ALL {
-                for op in (cap.operations)() {
-                    if source.contains(&format!("{}::{}", cap.name, op.name)) {
-                        ops.push(format!("{}.{}", cap.name, op.name));
-                    }
-                }
-            }
-            (
-                "rhai",
-                None,
-                ops,
-                "the script's text: the capability::operation calls it names (a script is granted every capability its policy allows)",
-            )
-        }
+        Step::Rhai(s) => (
+            "rhai",
+            None,
+            s.operations(),
+            "the capability::operation calls `run` can reach, in the script and the lab library helpers it uses (a script is granted every capability its policy allows)",
+        ),
     };
     operations.sort();
     operations.dedup();

@@ -38,6 +38,8 @@ pub struct RhaiStep {
     info: StepInfo,
     /// The step's message catalog (`<stem>.messages.toml` beside it), for `msg(…)`.
     catalog: Arc<Catalog>,
+    /// `capability.operation` for each operation `run` can reach, sorted.
+    operations: Vec<String>,
 }
 
 impl RhaiStep {
@@ -114,12 +116,26 @@ impl RhaiStep {
         let catalog = messages::load_beside(path)?;
         let info = step_info(&described, catalog.as_ref())
             .map_err(|e| format!("{shown}: describe(): {e}"))?;
+        let reach = super::reach::reach(&ast);
+        check_messages(&shown, path, &reach.msgs, catalog.as_ref())?;
+        let operations = registry::ALL
+            .iter()
+            .flat_map(|cap| (cap.operations)().iter().map(move |op| (cap.name, op.name)))
+            .filter(|(c, o)| reach.operations.contains(&(c.to_string(), o.to_string())))
+            .map(|(c, o)| format!("{c}.{o}"))
+            .collect();
         Ok(RhaiStep {
             path: shown,
             ast,
             info,
             catalog: Arc::new(catalog.unwrap_or_default()),
+            operations,
         })
+    }
+
+    /// `capability.operation` for each operation `run` can reach (labrun describe).
+    pub fn operations(&self) -> Vec<String> {
+        self.operations.clone()
     }
 
     pub fn info(&self) -> &StepInfo {
@@ -223,6 +239,47 @@ impl RhaiStep {
             .map(|e| stop_cause(*e, &ctx.limits, &self.path));
         collector.finish(&self.info.checks, stopped.as_deref())
     }
+}
+
+/// Refuses, before anything runs, a `msg(id, key…)` the step can reach that its catalog
+/// cannot fill: a template the catalog lacks would otherwise show only in class, as an
+/// `error` row in place of the hint.
+fn check_messages(
+    shown: &str,
+    path: &Path,
+    msgs: &[super::reach::MsgCall],
+    catalog: Option<&Catalog>,
+) -> Result<(), String> {
+    for m in msgs {
+        let at = format!(
+            "{shown}:{}:{}",
+            m.position.line().unwrap_or(0),
+            m.position.position().unwrap_or(0)
+        );
+        let Some((id, key)) = &m.literal else {
+            return Err(format!(
+                "{at}: msg() takes its id and key as quoted text, e.g. msg(\"A1\", \"ok\", w), so that labrun can check every message the step may report against its catalog before it runs"
+            ));
+        };
+        let (id, key) = (inert(id), inert(key));
+        let catalog_path = messages::sibling_path(path);
+        match catalog {
+            None => {
+                return Err(format!(
+                    "{at}: msg(\"{id}\", \"{key}\") needs a message catalog: write {} beside the step",
+                    catalog_path.display()
+                ))
+            }
+            Some(c) if !c.has(&id, &key) => {
+                return Err(format!(
+                    "{at}: msg(\"{id}\", \"{key}\"): {} has no template {id}.{key}: add it to [{id}] as {key} = {{ en = \"…\", ja = \"…\" }}",
+                    catalog_path.display()
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// Native stack a Rhai step may need per call level and nested expression. Rhai
