@@ -57,6 +57,8 @@ pub struct RunPlan {
 pub struct PlannedRun {
     pub trainee: String,
     pub parts: Vec<PlannedPart>,
+    /// Who the trainee is (`--roster`), carried into their report.
+    pub person: crate::outcome::Person,
 }
 
 /// One step of a trainee's run: the step it runs (or why that step could not load)
@@ -84,6 +86,7 @@ impl PlannedRun {
                 params,
                 step,
             }],
+            person: Default::default(),
         }
     }
 }
@@ -153,7 +156,9 @@ pub async fn execute(plan: RunPlan) -> (Executed, Outputs) {
             if let Some(p) = &progress {
                 p.tick();
             }
-            merge(planned.trainee, parts, &course)
+            let mut report = merge(planned.trainee, parts, &course);
+            report.person = planned.person;
+            report
         }
     }))
     .await;
@@ -262,6 +267,7 @@ fn merge(
         log: Vec::new(),
         elapsed_ms: 0,
         course: None,
+        person: Default::default(),
     };
     for (id, report) in parts {
         let id = id.unwrap_or_default();
@@ -369,5 +375,6 @@ pub fn unloadable(trainee: String, why: String) -> TraineeReport {
         log: Vec::new(),
         elapsed_ms: 0,
         course: None,
+        person: Default::default(),
     }
 }

@@ -235,6 +235,7 @@ mod tests {
                     log: vec![],
                     elapsed_ms: 0,
                     course: None,
+                    person: Default::default(),
                 });
             }
             trainees.last_mut().unwrap().results.push(Outcome {

@@ -324,6 +324,7 @@ mod tests {
             log: vec![],
             elapsed_ms: 0,
             course: None,
+            person: Default::default(),
         }
     }
 

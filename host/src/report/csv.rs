@@ -1,10 +1,37 @@
-//! CSV reporter: a gradebook an LMS imports. One header row (`trainee`, one column
-//! per checklist id, `passed`, `total`, and for a course `current_step`, empty once
-//! every step passed), then one row per trainee with each id's
-//! status. RFC 4180 quoting; a cell that a spreadsheet would read as a formula
-//! (`=`, `+`, `-`, `@`) is prefixed with `'`.
+//! CSV reporter: a gradebook an LMS imports. One header row, then one row per trainee:
+//! `trainee`; the roster's `name`, `email` and `idnumber` when the `--roster` gives
+//! any (Moodle matches grades by email or ID number); one column per checklist id with
+//! its status; `passed` and `total`; for a course `current_step` (empty once every
+//! step passed); and `grade`, 0–100 ([`grade`]). RFC 4180 quoting; a cell that a
+//! spreadsheet would read as a formula (`=`, `+`, `-`, `@`) is prefixed with `'`.
 
-use crate::outcome::{Report, Status};
+use crate::outcome::{Person, Report, Status, TraineeReport};
+
+/// The grade an LMS imports, 0–100: the outcomes the trainee has done over the
+/// outcomes labrun could decide, course-wide for a course, rounded down. Done is
+/// `pass`; `fail` and `pending` count against; `error` (labrun could not look) and
+/// `skip` (a later step superseded it, or a prerequisite already counts) count
+/// neither way. `None` when nothing could be decided.
+pub fn grade(trainee: &TraineeReport) -> Option<u32> {
+    let done = trainee.count(Status::Pass);
+    let decided = done + trainee.count(Status::Fail) + trainee.count(Status::Pending);
+    (decided > 0).then(|| (100 * done / decided) as u32)
+}
+
+/// A roster column: its header and how a person fills it.
+type PersonColumn = (&'static str, fn(&Person) -> Option<&String>);
+
+/// The roster columns this report fills: those any trainee has.
+fn person_columns(report: &Report) -> Vec<PersonColumn> {
+    let all: [PersonColumn; 3] = [
+        ("name", |p| p.name.as_ref()),
+        ("email", |p| p.email.as_ref()),
+        ("idnumber", |p| p.idnumber.as_ref()),
+    ];
+    all.into_iter()
+        .filter(|(_, get)| report.trainees.iter().any(|t| get(&t.person).is_some()))
+        .collect()
+}
 
 /// The checklist ids in report order: the first trainee's, then any others seen.
 pub fn ids(report: &Report) -> Vec<String> {
@@ -22,16 +49,24 @@ pub fn ids(report: &Report) -> Vec<String> {
 pub fn render(report: &Report) -> String {
     let ids = ids(report);
     let mut out = String::new();
+    let people = person_columns(report);
     let mut header = vec!["trainee".to_string()];
+    header.extend(people.iter().map(|(name, _)| name.to_string()));
     header.extend(ids.iter().cloned());
     header.extend(["passed".to_string(), "total".to_string()]);
     let course = !report.steps.is_empty();
     if course {
         header.push("current_step".to_string());
     }
+    header.push("grade".to_string());
     row(&mut out, &header);
     for t in &report.trainees {
         let mut cells = vec![t.trainee.clone()];
+        cells.extend(
+            people
+                .iter()
+                .map(|(_, get)| get(&t.person).cloned().unwrap_or_default()),
+        );
         for id in &ids {
             let status = t.results.iter().find(|o| &o.id == id).map(|o| o.status);
             cells.push(status.map(Status::as_str).unwrap_or("").to_string());
@@ -43,6 +78,7 @@ pub fn render(report: &Report) -> String {
             let current = t.course.as_ref().and_then(|c| c.current.clone());
             cells.push(current.unwrap_or_default());
         }
+        cells.push(grade(t).map(|g| g.to_string()).unwrap_or_default());
         row(&mut out, &cells);
     }
     out
@@ -86,6 +122,7 @@ mod tests {
             log: vec![],
             elapsed_ms: 0,
             course: None,
+            person: Default::default(),
         };
         let r = Report {
             step: "s".into(),
@@ -101,7 +138,68 @@ mod tests {
         };
         assert_eq!(
             render(&r),
-            "trainee,A1,'-B,passed,total\r\nuser01,pass,fail,1,2\r\n\"a,\"\"b\"\"\",pass,pass,2,2\r\n"
+            "trainee,A1,'-B,passed,total,grade\r\nuser01,pass,fail,1,2,50\r\n\"a,\"\"b\"\"\",pass,pass,2,2,100\r\n"
+        );
+    }
+
+    #[test]
+    fn the_rosters_people_and_a_grade_over_decided_outcomes() {
+        let o = |id: &str, status| Outcome {
+            id: id.into(),
+            status,
+            message: Message::new("", ""),
+            evidence: None,
+            step: None,
+        };
+        let t = |name: &str, person: Person, results| TraineeReport {
+            trainee: name.into(),
+            results,
+            log: vec![],
+            elapsed_ms: 0,
+            course: None,
+            person,
+        };
+        use Status::*;
+        let r = Report {
+            step: "s".into(),
+            trainees: vec![
+                t(
+                    "user01",
+                    Person {
+                        name: Some("Sato, Hana".into()),
+                        email: Some("hana@example.org".into()),
+                        idnumber: None,
+                    },
+                    vec![
+                        o("A1", Pass),
+                        o("A2", Fail),
+                        o("A3", Skip),
+                        o("A4", Error),
+                        o("A5", Pass),
+                        o("A6", Pending),
+                    ],
+                ),
+                t(
+                    "user02",
+                    Person::default(),
+                    vec![
+                        o("A1", Error),
+                        o("A2", Skip),
+                        o("A3", Error),
+                        o("A4", Error),
+                        o("A5", Error),
+                        o("A6", Error),
+                    ],
+                ),
+            ],
+            summary: Summary::default(),
+            steps: Vec::new(),
+        };
+        assert_eq!(
+            render(&r),
+            "trainee,name,email,A1,A2,A3,A4,A5,A6,passed,total,grade\r\n\
+             user01,\"Sato, Hana\",hana@example.org,pass,fail,skip,error,pass,pending,2,6,50\r\n\
+             user02,,,error,skip,error,error,error,error,0,6,\r\n"
         );
     }
 }

@@ -136,6 +136,7 @@ mod tests {
                 log: vec![],
                 elapsed_ms: 0,
                 course: None,
+                person: Default::default(),
             }],
             summary: Summary::default(),
             steps: Vec::new(),

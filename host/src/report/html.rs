@@ -55,6 +55,7 @@ mod tests {
                 log: vec![],
                 elapsed_ms: 0,
                 course: None,
+                person: Default::default(),
             }],
             summary: Summary::default(),
             steps: Vec::new(),

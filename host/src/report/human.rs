@@ -236,6 +236,7 @@ mod tests {
                     log,
                     elapsed_ms: 1,
                     course: None,
+                    person: Default::default(),
                 }
             })
             .collect();

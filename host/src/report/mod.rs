@@ -124,6 +124,7 @@ mod tests {
                         log,
                         elapsed_ms: 0,
                         course: None,
+                        person: Default::default(),
                     }
                 })
                 .collect();
@@ -203,6 +204,7 @@ mod tests {
                 log: vec![],
                 elapsed_ms: 0,
                 course: None,
+                person: Default::default(),
             }],
             summary: Summary::default(),
             steps: Vec::new(),

@@ -442,6 +442,19 @@ impl Step {
         }
     }
 
+    /// `capability.operation` for every call the step can make, sorted: a
+    /// component's WIT imports (exactly what it can call), the calls a script's `run`
+    /// can reach, in its own functions and the lab library's ([`reach`]).
+    pub fn operations(&self) -> Result<Vec<String>, String> {
+        let mut ops = match self {
+            Step::Wasm(s) => s.manifest().operations.clone(),
+            Step::Rhai(s) => s.operations(),
+        };
+        ops.sort();
+        ops.dedup();
+        Ok(ops)
+    }
+
     pub async fn run(self: Arc<Self>, ctx: RunContext) -> crate::outcome::TraineeReport {
         match &*self {
             Step::Rhai(s) => s.clone().run(ctx).await,
@@ -568,22 +581,19 @@ pub async fn describe(path: &std::path::Path) -> Result<Description, String> {
         .await
         .map_err(|e| e.to_string())?;
     let info = step.info().clone();
-    let (kind, host_version, mut operations, source_of_operations) = match &step {
+    let operations = step.operations()?;
+    let (kind, host_version, source_of_operations) = match &step {
         Step::Wasm(s) => (
             "wasm",
             s.manifest().host_versions().first().cloned(),
-            s.manifest().operations.clone(),
             "the component's WIT imports: exactly the operations it can call",
         ),
-        Step::Rhai(s) => (
+        Step::Rhai(_) => (
             "rhai",
             None,
-            s.operations(),
-            "the capability::operation calls `run` can reach, in the script and the lab library helpers it uses (a script is granted every capability its policy allows)",
+            "the capability::operation calls `run` can reach, in the script and the lab library's functions it calls (a script is granted every capability its policy allows)",
         ),
     };
-    operations.sort();
-    operations.dedup();
     let mut capabilities: Vec<String> = operations
         .iter()
         .filter_map(|o| o.split_once('.').map(|(c, _)| c.to_string()))

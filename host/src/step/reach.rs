@@ -5,8 +5,10 @@
 //! missing fail-path template is refused before a class, not met in one).
 //!
 //! Reachable means: `run`, the script's top-level statements and every closure, then
-//! whatever they call by name or as `Fn("name")`. A call through a function pointer
-//! made from a computed name is not followed: none of labrun's steps makes one.
+//! whatever they call by name or as `Fn("name")`. A function pointer made from a
+//! computed name (`Fn(name)`) could be any function: then every function counts as
+//! reachable, so the operations are never fewer than a run can call (`labrun
+//! iam-policy` grants from them).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -27,6 +29,8 @@ struct Calls {
     /// `capability::operation` calls, as (capability, operation).
     operations: BTreeSet<(String, String)>,
     msgs: Vec<MsgCall>,
+    /// `Fn(…)` of a computed name: a call of any function.
+    any_function: bool,
 }
 
 /// The script's reach, from `run`.
@@ -66,6 +70,7 @@ pub fn reach(ast: &AST) -> Reach {
     };
     roots.extend(top.functions);
     let mut seen = BTreeSet::new();
+    let mut all_added = false;
     while let Some(name) = roots.pop() {
         if !seen.insert(name.clone()) {
             continue;
@@ -76,6 +81,10 @@ pub fn reach(ast: &AST) -> Reach {
         out.operations.extend(c.operations.iter().cloned());
         out.msgs.extend(c.msgs.iter().cloned());
         roots.extend(c.functions.iter().cloned());
+        if (c.any_function || top.any_function) && !all_added {
+            all_added = true;
+            roots.extend(by_function.keys().cloned());
+        }
     }
     out
 }
@@ -111,7 +120,12 @@ impl Calls {
             _ => None,
         };
         match call.name.as_str() {
-            "Fn" => self.functions.extend(literal(0)),
+            "Fn" => match literal(0) {
+                Some(name) => {
+                    self.functions.insert(name);
+                }
+                None => self.any_function = true,
+            },
             "msg" if call.args.len() == 2 || call.args.len() == 3 => self.msgs.push(MsgCall {
                 literal: literal(0).zip(literal(1)),
                 position,
@@ -156,6 +170,21 @@ mod tests {
         assert_eq!(
             ops(&r),
             ["aws.ec2_describe_vpcs", "dns.lookup", "mysql.query"]
+        );
+    }
+
+    #[test]
+    fn a_pointer_to_a_computed_name_reaches_every_function() {
+        let r = reach(&compiled(
+            r#"
+            fn a1(w, st) { aws::ec2_describe_vpcs() }
+            fn unused() { aws::rds_describe_db_clusters() }
+            fn run(p) { let name = "a" + "1"; Fn(name).call(p, #{}) }
+            "#,
+        ));
+        assert_eq!(
+            ops(&r),
+            ["aws.ec2_describe_vpcs", "aws.rds_describe_db_clusters"]
         );
     }
 

@@ -118,12 +118,7 @@ impl RhaiStep {
             .map_err(|e| format!("{shown}: describe(): {e}"))?;
         let reach = super::reach::reach(&ast);
         check_messages(&shown, path, &reach.msgs, catalog.as_ref())?;
-        let operations = registry::ALL
-            .iter()
-            .flat_map(|cap| (cap.operations)().iter().map(move |op| (cap.name, op.name)))
-            .filter(|(c, o)| reach.operations.contains(&(c.to_string(), o.to_string())))
-            .map(|(c, o)| format!("{c}.{o}"))
-            .collect();
+        let operations = operations(&reach);
         Ok(RhaiStep {
             path: shown,
             ast,
@@ -185,6 +180,7 @@ impl RhaiStep {
             log,
             elapsed_ms: started.elapsed().as_millis() as u64,
             course: None,
+            person: Default::default(),
         }
     }
 
@@ -239,6 +235,17 @@ impl RhaiStep {
             .map(|e| stop_cause(*e, &ctx.limits, &self.path));
         collector.finish(&self.info.checks, stopped.as_deref())
     }
+}
+
+/// `capability.operation` for each registered operation among those reached, in the
+/// registry's order.
+fn operations(reach: &super::reach::Reach) -> Vec<String> {
+    registry::ALL
+        .iter()
+        .flat_map(|cap| (cap.operations)().iter().map(move |op| (cap.name, op.name)))
+        .filter(|(c, o)| reach.operations.contains(&(c.to_string(), o.to_string())))
+        .map(|(c, o)| format!("{c}.{o}"))
+        .collect()
 }
 
 /// Refuses, before anything runs, a `msg(id, key…)` the step can reach that its catalog
@@ -961,6 +968,43 @@ fn a_value(rhai: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The operations of a script with the lab library merged in, as a loaded step
+    /// lists them.
+    fn operations_of(script: &str) -> Vec<String> {
+        let limits = Limits::default();
+        let engine = sandboxed_engine(&limits, Instant::now() + limits.wall_clock);
+        let ast = engine
+            .compile(LAB_LIBRARY)
+            .unwrap()
+            .merge(&engine.compile(script).unwrap());
+        operations(&super::super::reach::reach(&ast))
+    }
+
+    #[test]
+    fn operations_follow_the_lab_library_functions_a_script_calls() {
+        let ops = operations_of(
+            "fn run(p) { let lb = http_only_from_load_balancer(g); aws::ec2_describe_vpcs(); }",
+        );
+        assert_eq!(
+            ops,
+            ["aws.ec2_describe_vpcs", "aws.elbv2_describe_load_balancers"]
+        );
+        // A script's own function of that name replaces the library's.
+        let ops = operations_of(
+            "fn http_only_from_load_balancer(g) { () }\nfn run(p) { http_only_from_load_balancer(g) }",
+        );
+        assert!(ops.is_empty(), "{ops:?}");
+        // A longer name that merely ends like a library function is not a call of it.
+        assert!(operations_of("fn run(p) { my_http_only_from_load_balancer(g) }").is_empty());
+        // Step 1 reaches the load balancers only through the lab library.
+        let step1 = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scripts/step1.rhai"
+        ))
+        .unwrap();
+        assert!(operations_of(&step1).contains(&"aws.elbv2_describe_load_balancers".to_string()));
+    }
 
     /// How a `run` that fails with `script` stops, as the report says it.
     fn stopped(script: &str) -> String {

@@ -498,6 +498,7 @@ impl WasmStep {
             log,
             elapsed_ms: started.elapsed().as_millis() as u64,
             course: None,
+            person: Default::default(),
         }
     }
 }
