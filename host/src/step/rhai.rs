@@ -257,6 +257,7 @@ fn check_messages(
     msgs: &[super::reach::MsgCall],
     catalog: Option<&Catalog>,
 ) -> Result<(), String> {
+    use crate::text::{step_catalog, Text};
     for m in msgs {
         let at = format!(
             "{shown}:{}:{}",
@@ -264,24 +265,27 @@ fn check_messages(
             m.position.position().unwrap_or(0)
         );
         let Some((id, key)) = &m.literal else {
-            return Err(format!(
-                "{at}: msg() takes its id and key as quoted text, e.g. msg(\"A1\", \"ok\", w), so that labrun can check every message the step may report against its catalog before it runs"
-            ));
+            return Err(Text::from(step_catalog::MsgNotLiteral { at }).to_string());
         };
-        let (id, key) = (inert(id), inert(key));
         let catalog_path = messages::sibling_path(path);
         match catalog {
             None => {
-                return Err(format!(
-                    "{at}: msg(\"{id}\", \"{key}\") needs a message catalog: write {} beside the step",
-                    catalog_path.display()
-                ))
+                return Err(Text::from(step_catalog::MsgWithoutCatalog {
+                    at,
+                    id,
+                    key,
+                    catalog: &catalog_path,
+                })
+                .to_string())
             }
-            Some(c) if !c.has(&id, &key) => {
-                return Err(format!(
-                    "{at}: msg(\"{id}\", \"{key}\"): {} has no template {id}.{key}: add it to [{id}] as {key} = {{ en = \"…\", ja = \"…\" }}",
-                    catalog_path.display()
-                ))
+            Some(c) if !c.has(id, key) => {
+                return Err(Text::from(step_catalog::MsgNotInCatalog {
+                    at,
+                    id,
+                    key,
+                    catalog: &catalog_path,
+                })
+                .to_string())
             }
             Some(_) => {}
         }
