@@ -26,6 +26,9 @@ use crate::outcome::{exit, Message, Report};
 use crate::report::{self, Format, Style};
 use crate::serve::{Dashboard, ServePlan};
 
+/// How long a signal waits for the running steps to stop before the watch ends.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
 /// Everything `--watch` and its companions asked for, checked by [`crate::plan`].
 pub struct WatchPlan {
     pub interval: Duration,
@@ -218,9 +221,17 @@ pub async fn run(plan: RunPlan, mut watch: WatchPlan) -> u8 {
     let mut state_error = false;
     let stop = loop {
         let started = Instant::now();
+        let cycle = class.cycle();
+        tokio::pin!(cycle);
         let executed = tokio::select! {
-            e = class.cycle() => e,
-            _ = signals.recv() => break Stop::Signal,
+            e = &mut cycle => e,
+            _ = signals.recv() => {
+                // The running steps stop at their next call, and the unfinished cycle
+                // is dropped only then: no step thread is left inside the runtime.
+                crate::step::stop_all();
+                let _ = tokio::time::timeout(STOP_GRACE, cycle).await;
+                break Stop::Signal;
+            }
         };
         let cycle = fold(&executed, &mut history, &mut broken, &watch, now_ms());
         if let Some(path) = &watch.state {
@@ -236,7 +247,7 @@ pub async fn run(plan: RunPlan, mut watch: WatchPlan) -> u8 {
         if let Some(d) = &dashboard {
             d.publish(cycle.snapshot.clone());
         }
-        show(
+        let shown = show(
             &cycle,
             &history,
             &class,
@@ -246,6 +257,17 @@ pub async fn run(plan: RunPlan, mut watch: WatchPlan) -> u8 {
             tty,
             last.is_none(),
         );
+        // Nobody reads the watch any more (`| head`, a closed terminal): stop it.
+        if let Err(e) = shown {
+            eprintln!(
+                "labrun: {}; the watch stops",
+                crate::execute::stdout_failed(&e)
+            );
+            if let Some(pool) = class.ssh() {
+                pool.close().await;
+            }
+            return exit::ERROR;
+        }
         let finished = watch.until_done && done(&cycle.report);
         last = Some(cycle);
         if finished {
@@ -276,7 +298,13 @@ pub async fn run(plan: RunPlan, mut watch: WatchPlan) -> u8 {
             last.number
         );
     }
-    final_report(&last, &history, format, &style) | state_code(state_error)
+    match final_report(&last, &history, format, &style) {
+        Ok(code) => code | state_code(state_error),
+        Err(e) => {
+            eprintln!("labrun: {}", crate::execute::stdout_failed(&e));
+            exit::ERROR
+        }
+    }
 }
 
 fn state_code(error: bool) -> u8 {
@@ -287,8 +315,14 @@ fn state_code(error: bool) -> u8 {
     }
 }
 
-/// The final report in the chosen format; returns its exit code.
-fn final_report(last: &Cycle, history: &History, format: Format, style: &Style) -> u8 {
+/// The final report in the chosen format; returns its exit code, or why stdout
+/// could not take it.
+fn final_report(
+    last: &Cycle,
+    history: &History,
+    format: Format,
+    style: &Style,
+) -> std::io::Result<u8> {
     let text = match format {
         Format::Json => {
             let mut t = serde_json::to_string_pretty(&last.snapshot).expect("JSON serializes");
@@ -319,11 +353,11 @@ fn final_report(last: &Cycle, history: &History, format: Format, style: &Style) 
         _ => report::render(&last.report, format, style),
     };
     let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
-    last.report.exit_code()
+    out.write_all(text.as_bytes()).and_then(|_| out.flush())?;
+    Ok(last.report.exit_code())
 }
 
-/// Shows one cycle on stdout as the format asks.
+/// Shows one cycle on stdout as the format asks; the error is stdout's.
 #[allow(clippy::too_many_arguments)]
 fn show(
     cycle: &Cycle,
@@ -334,7 +368,7 @@ fn show(
     style: &Style,
     tty: bool,
     first: bool,
-) {
+) -> std::io::Result<()> {
     let clock = local_clock();
     let mut text = String::new();
     match format {
@@ -393,8 +427,9 @@ fn show(
     }
     if !text.is_empty() {
         let mut out = std::io::stdout().lock();
-        let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+        out.write_all(text.as_bytes()).and_then(|_| out.flush())?;
     }
+    Ok(())
 }
 
 /// `HH:MM:SS` in local time.

@@ -3,7 +3,9 @@
 //! each pushed public key in `DIR/<public ip>` (what the instance's metadata service
 //! would serve), and forwards every request to moto unchanged. A server started with
 //! [`crate::ssh_env::SshOptions::pushed_keys`] lets sshd's `AuthorizedKeysCommand`
-//! read that file, and nothing else: only a pushed key logs in.
+//! read that file, and nothing else: only a pushed key logs in. [`KeyCapture::deny`]
+//! makes it answer one AWS action with `AccessDenied`, as IAM does for an action the
+//! policy lacks.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -26,6 +28,7 @@ pub struct Push {
 pub struct KeyCapture {
     pub addr: SocketAddr,
     pushes: Arc<Mutex<Vec<Push>>>,
+    denied: Arc<Mutex<Option<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -48,6 +51,8 @@ impl KeyCapture {
             .to_string();
         let pushes = Arc::new(Mutex::new(Vec::new()));
         let seen = pushes.clone();
+        let denied: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+        let deny = denied.clone();
         let shared = Arc::new((dir, addresses, refused));
         let task = tokio::spawn(async move {
             loop {
@@ -55,12 +60,24 @@ impl KeyCapture {
                     continue;
                 };
                 let (upstream, seen, shared) = (upstream.clone(), seen.clone(), shared.clone());
+                let deny = deny.lock().unwrap().clone();
                 tokio::spawn(async move {
-                    let _ = forward(inbound, &upstream, &seen, &shared).await;
+                    let _ = forward(inbound, &upstream, &seen, &shared, deny.as_deref()).await;
                 });
             }
         });
-        KeyCapture { addr, pushes, task }
+        KeyCapture {
+            addr,
+            pushes,
+            denied,
+            task,
+        }
+    }
+
+    /// From now on, the query-protocol `action` (e.g. `DescribeTargetHealth`) is
+    /// answered `AccessDenied` (HTTP 403) instead of reaching moto.
+    pub fn deny(&self, action: &str) {
+        *self.denied.lock().unwrap() = Some(action.to_string());
     }
 
     pub fn url(&self) -> String {
@@ -86,8 +103,26 @@ async fn forward(
     upstream: &str,
     seen: &Mutex<Vec<Push>>,
     shared: &Shared,
+    deny: Option<&str>,
 ) -> std::io::Result<()> {
     let (head, body) = read_message(&mut inbound, false).await?;
+    if let Some(action) = deny {
+        let text = String::from_utf8_lossy(&body);
+        if text.split('&').any(|kv| kv == format!("Action={action}")) {
+            let xml = format!(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>\
+                 <Message>User is not authorized to perform: {action}</Message></Error>\
+                 <RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
+            );
+            let answer = format!(
+                "HTTP/1.1 403 Forbidden\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{xml}",
+                xml.len()
+            );
+            inbound.write_all(answer.as_bytes()).await?;
+            return inbound.shutdown().await;
+        }
+    }
     let target = head.lines().find_map(|l| {
         let (k, v) = l.split_once(':')?;
         k.eq_ignore_ascii_case("x-amz-target")

@@ -277,6 +277,29 @@ impl Hub {
         list
     }
 
+    /// The calls of the run that could not read the world (a capability unusable,
+    /// throttled, unreachable, timed out, a service fault), in a stable order: a
+    /// recording that holds them is a recording of an outage, not of the trainee's
+    /// environment.
+    pub fn failed(&self) -> Vec<CapError> {
+        let entries = self.entries.lock().expect("hub lock poisoned");
+        let mut failed: Vec<CapError> = entries
+            .values()
+            .filter_map(|e| match e.answer.get()? {
+                Answer::Error(err) if err.kind.is_outage() => Some(err.clone()),
+                _ => None,
+            })
+            .collect();
+        failed.sort_by(|a, b| {
+            (&a.capability, &a.operation, &a.message).cmp(&(
+                &b.capability,
+                &b.operation,
+                &b.message,
+            ))
+        });
+        failed
+    }
+
     /// Throttling answers of the run, every capability together.
     pub fn throttled(&self) -> u64 {
         match &self.backend {

@@ -2,8 +2,9 @@
 //! `trainee`; the roster's `name`, `email` and `idnumber` when the `--roster` gives
 //! any (Moodle matches grades by email or ID number); one column per checklist id with
 //! its status; `passed` and `total`; for a course `current_step` (empty once every
-//! step passed); and `grade`, 0–100 ([`grade`]). RFC 4180 quoting; a cell that a
-//! spreadsheet would read as a formula (`=`, `+`, `-`, `@`) is prefixed with `'`.
+//! step passed); and `grade`, 0–100 ([`grade`]). RFC 4180 quoting; control and bidi
+//! characters are shown escaped (`\u{1b}`), and a cell that a spreadsheet would read
+//! as a formula (`=`, `+`, `-`, `@`) is prefixed with `'`.
 
 use crate::outcome::{Person, Report, Status, TraineeReport};
 
@@ -91,7 +92,9 @@ fn row(out: &mut String, cells: &[String]) {
 }
 
 fn field(text: &str) -> String {
-    let mut text = text.to_string();
+    // Inert first, as every other format shows names: a cell never carries a raw
+    // escape sequence, NUL or bidi control to the terminal or spreadsheet.
+    let mut text = crate::outcome::inert(text).into_owned();
     if text.starts_with(['=', '+', '-', '@']) {
         text.insert(0, '\'');
     }

@@ -50,7 +50,7 @@ pub fn bind(text: &str, token: Option<&str>) -> Result<ServePlan, String> {
     let (token, generated) = match token {
         Some(GENERATE) => (Some(random_token()), true),
         Some("") => return Err("--serve-token is empty".to_string()),
-        Some(t) => (Some(t.to_string()), false),
+        Some(t) => (Some(check_token(t)?.to_string()), false),
         None => (None, false),
     };
     if !addr.ip().is_loopback() && token.is_none() {
@@ -71,6 +71,28 @@ pub fn bind(text: &str, token: Option<&str>) -> Result<ServePlan, String> {
         token,
         generated,
     })
+}
+
+/// The most characters a `--serve-token` may have.
+const MAX_TOKEN_CHARS: usize = 256;
+
+/// A token travels in a URL (`?token=`) and a header: URL-safe characters only. The
+/// error never repeats the token.
+fn check_token(token: &str) -> Result<&str, String> {
+    let fits = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~');
+    if let Some(bad) = token.chars().find(|c| !fits(*c)) {
+        return Err(format!(
+            "--serve-token holds {} (the token is not shown): use letters, digits and - _ . ~ only, or --serve-token {GENERATE}",
+            crate::outcome::inert::describe_char(bad)
+        ));
+    }
+    if token.len() > MAX_TOKEN_CHARS {
+        return Err(format!(
+            "--serve-token is {} characters long: at most {MAX_TOKEN_CHARS}",
+            token.len()
+        ));
+    }
+    Ok(token)
 }
 
 fn random_token() -> String {
@@ -112,8 +134,14 @@ impl Dashboard {
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
+        // A generated token is printed: only labrun knows it. One the operator gave
+        // is a secret they already hold, never echoed to a shared terminal or log.
         let url = match &plan.token {
-            Some(t) => format!("http://{}/?token={t}", plan.addr),
+            Some(t) if plan.generated => format!("http://{}/?token={t}", plan.addr),
+            Some(_) => format!(
+                "http://{}/?token=… (the token given with --serve-token)",
+                plan.addr
+            ),
             None => format!("http://{}/", plan.addr),
         };
         Ok(Dashboard { tx, url })
