@@ -639,7 +639,7 @@ fn settings(
             .map(Secret::new)
     };
     Ok(Settings {
-        aws_rps: Some(flags.live.aws_rps),
+        aws_rps: flags.live.aws_rps,
         region: flags.region.clone(),
         net: NetConfig {
             connect_to: flags.connect_to.clone(),

@@ -379,7 +379,7 @@ fn show(
         Format::Human if tty => {
             let throttled = match cycle.report.summary.aws_throttled {
                 0 => String::new(),
-                n => format!(" (throttled {n}×, slowed down)"),
+                n => format!(" (throttled {n}×, retried)"),
             };
             let header = format!(
                 "{} — {} · {clock} · cycle {} · {} AWS calls{throttled} · {} ms · next in {} s",
@@ -421,7 +421,7 @@ fn show(
     let throttled = cycle.report.summary.aws_throttled;
     if throttled > 0 && !(tty && format == Format::Human) {
         eprintln!(
-            "labrun: cycle {}: AWS throttled {throttled}×; the rest of the cycle's AWS calls were slowed down",
+            "labrun: cycle {}: AWS throttled {throttled}×; labrun backed off and retried at the pace AWS refills",
             cycle.number
         );
     }

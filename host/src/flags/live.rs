@@ -61,7 +61,8 @@ pub struct LiveArgs {
     #[arg(long, value_name = "TOKEN", requires = "serve")]
     pub serve_token: Option<String>,
 
-    /// AWS requests per second, per service, shared by every trainee and cycle.
-    #[arg(long, value_name = "N", default_value_t = 10, allow_negative_numbers = true, value_parser = |t: &str| super::in_range(t, 1, 1000).map(|n| n as u32))]
-    pub aws_rps: u32,
+    /// Pace every AWS API at N requests per second (bursts of N) instead of the token
+    /// buckets AWS documents for it; shared by every trainee and cycle.
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = |t: &str| super::in_range(t, 1, 1000).map(|n| n as u32))]
+    pub aws_rps: Option<u32>,
 }

@@ -375,7 +375,7 @@ pub async fn steps(
     grants: &Grants,
 ) -> Result<Vec<(String, Arc<Step>)>, PlanError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path)
+    let text = crate::files::read_to_string(path, crate::files::cap::TEXT)
         .map_err(|e| bad(format!("cannot read course file {shown}: {e}")))?;
     let course = parse(&text, &shown)?;
     let steps = load_steps(path, &course, fetch, limits, grants).await?;
