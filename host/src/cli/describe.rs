@@ -1,6 +1,6 @@
 //! `labrun describe STEP` (also spelled `labrun inspect STEP`, its name until the two
 //! merged): what a step is, declares and may call, without running it
-//! ([`crate::step::describe`]).
+//! ([`crate::step::describe`](mod@crate::step::describe)).
 
 use std::path::PathBuf;
 
