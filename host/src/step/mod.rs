@@ -34,7 +34,7 @@ use std::sync::Arc;
 use crate::caps::Hub;
 use crate::error::LoadError;
 pub use crate::policy::Limits;
-use crate::text::{self, quoted};
+use crate::text;
 
 pub use bounds::{
     bounded_cause, bounded_evidence, evidence_from, one_line_cause, remote_cause, request_too_big,
