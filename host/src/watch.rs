@@ -295,9 +295,17 @@ pub async fn run(plan: RunPlan, mut watch: WatchPlan) -> u8 {
         return exit::ERROR;
     };
     if tty && format == Format::Human {
+        let why: crate::text::Text = match stop {
+            Stop::Done => crate::text::watch::EndedDone.into(),
+            Stop::Deadline => crate::text::watch::EndedDeadline.into(),
+            Stop::Signal => crate::text::watch::EndedSignal.into(),
+        };
         eprintln!(
-            "labrun: watch ended ({stop:?}) after {} cycles",
-            last.number
+            "labrun: {}",
+            crate::text::Text::from(crate::text::watch::Ended {
+                why,
+                cycles: last.number,
+            })
         );
     }
     match final_report(&last, &history, format, &style) {
@@ -342,11 +350,12 @@ fn final_report(
                         .cell(&t2.trainee, &o.id)
                         .is_some_and(|c| c.regressed_at.is_some())
                     {
-                        t.push_str(&format!(
-                            "REGRESSION {} {}: it passed before and fails now\n",
-                            crate::outcome::inert(&t2.trainee),
-                            crate::outcome::inert(&o.id)
-                        ));
+                        let line = crate::text::Text::from(crate::text::watch::Regression {
+                            trainee: &t2.trainee,
+                            id: &o.id,
+                        });
+                        t.push_str(&line.render(style.lang));
+                        t.push('\n');
                     }
                 }
             }
@@ -403,12 +412,14 @@ fn show(
             // The first cycle: one line per trainee; then only what changed.
             if first {
                 for t in &cycle.report.trainees {
-                    text.push_str(&format!(
-                        "{clock} {} {}/{} passed\n",
-                        crate::outcome::inert(&t.trainee),
-                        t.count(crate::outcome::Status::Pass),
-                        t.results.len()
-                    ));
+                    let line = crate::text::Text::from(crate::text::watch::TraineePassed {
+                        clock: &clock,
+                        trainee: &t.trainee,
+                        passed: t.count(crate::outcome::Status::Pass),
+                        total: t.results.len(),
+                    });
+                    text.push_str(&line.render(style.lang));
+                    text.push('\n');
                 }
             }
             for c in cycle.changes.iter().filter(|c| c.from.is_some()) {
