@@ -5,9 +5,10 @@
 
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 
-use crate::caps::settings::AwsIdentity;
+use crate::caps::error::{CapError, ErrorKind};
+use crate::caps::settings::{Account, AwsIdentity};
 
 /// The SDK configuration of `identity` (`None`: the operator's), starting from
 /// `loader`'s retry and timeout settings; `region` when the identity names none.
@@ -44,6 +45,62 @@ pub async fn config(
     base.into_builder()
         .credentials_provider(SharedCredentialsProvider::new(provider))
         .build()
+}
+
+/// Gets `account`'s credentials now (its role assumed, its profile read), so a role
+/// the operator may not assume is one error naming the role and the account, which
+/// every call of that account's trainees then reports, instead of a credentials
+/// error per call that points at the operator's own configuration.
+pub async fn reach(config: &SdkConfig, account: &Account) -> Result<(), CapError> {
+    let Some(provider) = config.credentials_provider() else {
+        return Ok(());
+    };
+    let Err(e) = provider.provide_credentials().await else {
+        return Ok(());
+    };
+    let why = service_words(&e);
+    let how = match (&account.identity.role_arn, &account.identity.profile) {
+        (Some(arn), _) => format!(
+            "cannot assume {arn} (sts:AssumeRole, session {}): {why}; the role's trust policy must let the operator's AWS identity assume it{}",
+            session_name(&account.trainee),
+            if account.identity.external_id.is_some() {
+                " with the roster's aws_external_id"
+            } else {
+                ""
+            }
+        ),
+        (None, Some(profile)) => {
+            format!("cannot get credentials of the AWS profile {profile}: {why}")
+        }
+        (None, None) => format!("cannot get AWS credentials: {why}"),
+    };
+    Err(CapError::new(
+        super::CAPABILITY,
+        "config",
+        ErrorKind::Credentials,
+        format!("account {}: {how}", account.label),
+    ))
+}
+
+/// What AWS said (`AccessDenied: User is not authorized …`), found in an error's
+/// chain of causes, else its innermost cause; at most 300 characters.
+fn service_words(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = Some(error);
+    let mut last = error;
+    while let Some(e) = cause {
+        let said = e
+            .downcast_ref::<aws_smithy_types::error::ErrorMetadata>()
+            .and_then(|meta| match (meta.code(), meta.message()) {
+                (Some(code), Some(message)) => Some(format!("{code}: {message}")),
+                (code, message) => code.or(message).map(str::to_string),
+            });
+        if let Some(words) = said {
+            return words.chars().take(300).collect();
+        }
+        last = e;
+        cause = e.source();
+    }
+    last.to_string().chars().take(300).collect()
 }
 
 /// `labrun-<trainee>` as a role session name allows it: 2–64 characters of
