@@ -222,6 +222,26 @@ fn top_level_modules_import_only_lower_layers() {
 }
 
 #[test]
+fn the_docs_show_the_layers_as_they_are() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/adding-a-capability.md");
+    let docs = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let line = LAYERS.join(" → ");
+    assert!(
+        docs.lines().any(|l| l.trim() == line),
+        "docs/adding-a-capability.md shows the layers as\n    {line}"
+    );
+    // lib.rs's doc, the map of the program, names every one of them.
+    let lib = std::fs::read_to_string(src().join("lib.rs")).expect("host/src/lib.rs");
+    let map: String = lib.lines().filter(|l| l.starts_with("//!")).collect();
+    for layer in LAYERS {
+        assert!(
+            map.contains(&format!("[`{layer}`]")),
+            "lib.rs's doc does not name {layer}"
+        );
+    }
+}
+
+#[test]
 fn no_module_cycles() {
     let (_, refs) = references();
     // parent → (sibling → (sibling it imports → where))
