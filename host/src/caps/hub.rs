@@ -72,7 +72,7 @@ impl Hub {
             .flat_map(|cap| {
                 settings.accounts().into_iter().map(|account| {
                     let own = Settings {
-                        aws_account: Some(account.clone()),
+                        aws_account: Some(Arc::new(account.clone())),
                         ..settings.clone()
                     };
                     ((cap.name, account.label), (cap.connect)(&own))

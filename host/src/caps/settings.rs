@@ -72,7 +72,7 @@ pub struct Settings {
     pub aws_identities: std::collections::BTreeMap<String, AwsIdentity>,
     /// The account the AWS answerer built from these settings reads (`None`: the
     /// operator's configuration); set by the hub, one answerer per [`Account`].
-    pub aws_account: Option<Account>,
+    pub aws_account: Option<std::sync::Arc<Account>>,
 }
 
 impl Settings {

@@ -155,7 +155,7 @@ struct LiveAws {
     rps: Option<u32>,
     region: Option<String>,
     /// A trainee's own account (`--roster`); `None`: the operator's configuration.
-    account: Option<Account>,
+    account: Option<Arc<Account>>,
     clients: OnceCell<Result<AwsClients, CapError>>,
 }
 
@@ -169,7 +169,7 @@ impl Answer for LiveAws {
             let clients = self
                 .clients
                 .get_or_init(|| {
-                    AwsClients::load(self.region.clone(), self.account.as_ref(), self.rps)
+                    AwsClients::load(self.region.clone(), self.account.as_deref(), self.rps)
                 })
                 .await;
             match clients {
