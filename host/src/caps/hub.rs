@@ -224,10 +224,10 @@ impl Hub {
                 capability,
                 operation,
                 ErrorKind::Unsupported,
-                format!(
-                    "unknown capability `{capability}`; this labrun has: {}",
-                    registry::names().join(", ")
-                ),
+                crate::text::caps::UnknownCapability {
+                    capability: crate::text::inert(capability),
+                    known: crate::text::list(registry::names()),
+                },
             ));
         };
         if spec.operation(operation).is_none() {
@@ -235,10 +235,11 @@ impl Hub {
                 capability,
                 operation,
                 ErrorKind::Unsupported,
-                format!(
-                    "unknown operation `{capability}.{operation}`; {capability} has: {}",
-                    spec.operation_names().join(", ")
-                ),
+                crate::text::probe::UnknownOperation {
+                    capability,
+                    operation: crate::text::inert(operation),
+                    known: crate::text::list(spec.operation_names()),
+                },
             ));
         }
         let (answerers, accounts, secrets) = match &self.backend {
@@ -254,12 +255,20 @@ impl Hub {
                         capability,
                         operation,
                         ErrorKind::NotRecorded,
-                        format!(
-                            "the cassette has no answer for {capability}.{operation} {}{}; \
-                             record it again with --record against the live environment",
-                            cassette::canonical(request),
-                            account.map_or(String::new(), |a| format!(" in account {a}"))
-                        ),
+                        match account {
+                            None => crate::text::Text::from(crate::text::caps::NotRecorded {
+                                capability,
+                                operation,
+                                request: cassette::canonical(request),
+                            }),
+                            Some(account) => crate::text::caps::NotRecordedInAccount {
+                                capability,
+                                operation,
+                                request: cassette::canonical(request),
+                                account,
+                            }
+                            .into(),
+                        },
                     ))
                 });
             }
@@ -283,7 +292,7 @@ impl Hub {
                 capability,
                 operation,
                 ErrorKind::Unsupported,
-                "this capability has no live answer in this run",
+                crate::text::caps::NoLiveAnswer,
             )),
         };
         // Probes fail per target (one trainee's closed port says nothing about the

@@ -58,27 +58,38 @@ pub async fn reach(config: &SdkConfig, account: &Account) -> Result<(), CapError
     let Err(e) = provider.provide_credentials().await else {
         return Ok(());
     };
-    let why = service_words(&e);
-    let how = match (&account.identity.role_arn, &account.identity.profile) {
-        (Some(arn), _) => format!(
-            "cannot assume {arn} (sts:AssumeRole, session {}): {why}; the role's trust policy must let the operator's AWS identity assume it{}",
-            session_name(&account.trainee),
-            if account.identity.external_id.is_some() {
-                " with the roster's aws_external_id"
+    let why = crate::text::quoted(service_words(&e));
+    let account_label = account.label.as_str();
+    let how: crate::text::Text = match (&account.identity.role_arn, &account.identity.profile) {
+        (Some(arn), _) => crate::text::aws::CannotAssume {
+            account: account_label,
+            role: arn.as_str(),
+            session: session_name(&account.trainee),
+            why,
+            external: if account.identity.external_id.is_some() {
+                crate::text::Arg::from(crate::text::Text::from(crate::text::aws::WithExternalId))
             } else {
-                ""
-            }
-        ),
-        (None, Some(profile)) => {
-            format!("cannot get credentials of the AWS profile {profile}: {why}")
+                crate::text::Arg::from("")
+            },
         }
-        (None, None) => format!("cannot get AWS credentials: {why}"),
+        .into(),
+        (None, Some(profile)) => crate::text::aws::CannotUseProfile {
+            account: account_label,
+            profile: crate::text::inert(profile),
+            why,
+        }
+        .into(),
+        (None, None) => crate::text::aws::CannotGetCredentials {
+            account: account_label,
+            why,
+        }
+        .into(),
     };
     Err(CapError::new(
         super::CAPABILITY,
         "config",
         ErrorKind::Credentials,
-        format!("account {}: {how}", account.label),
+        how,
     ))
 }
 
