@@ -260,8 +260,10 @@ pub async fn run(plan: RunPlan, mut watch: WatchPlan) -> u8 {
         // Nobody reads the watch any more (`| head`, a closed terminal): stop it.
         if let Err(e) = shown {
             eprintln!(
-                "labrun: {}; the watch stops",
-                crate::execute::stdout_failed(&e)
+                "labrun: {}",
+                crate::text::Text::from(crate::text::watch::Stops {
+                    why: crate::execute::stdout_failed(&e),
+                })
             );
             if let Some(pool) = class.ssh() {
                 pool.close().await;

@@ -361,10 +361,10 @@ async fn a_checklist_past_the_outcome_limit_is_refused_at_load() {
     let report = run.report().0;
     assert_honest_unaffected(&report);
     let rows = results(&report, "user05");
-    assert_eq!(rows.len(), 1, "one row, not 5000");
+    assert_eq!(rows.len(), 1, "one row, not 1000");
     assert_eq!(rows[0]["id"], "step");
     assert!(
-        message(&rows[0]).contains("declares 5000 checks; the limit is 100 (max_outcomes)"),
+        message(&rows[0]).contains("declares 1000 checks; the limit is 100 (max_outcomes)"),
         "{}",
         rows[0]
     );

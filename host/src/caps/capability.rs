@@ -1,7 +1,7 @@
 //! What a capability is: the one description that the hub, the gate, the policy,
 //! both step front-ends (Rhai modules, WIT imports) and `--grant` read.
 //!
-//! Each capability module (`aws`, `dns`, `mysql`, `http`, `tcp`) exports one
+//! Each capability module (`aws`, `dns`, `mysql`, `http`, `tcp`, `server`) exports one
 //! [`Capability`] value, `SPEC`, and [`super::registry`] lists them. A capability says
 //! in that one place: its name (the Rhai module, the WIT interface, the policy key),
 //! its operations with their untrusted-step [`Scope`], how it answers live
@@ -36,7 +36,7 @@ pub struct Capability {
     pub reveals: fn(operation: &str, answer: &Value) -> Vec<String>,
     /// Requests an untrusted step may not make even to its own targets (e.g. HTTP
     /// redirects, which could lead anywhere): `Err(why)`.
-    pub untrusted_guard: fn(operation: &str, request: &Value) -> Result<(), String>,
+    pub untrusted_guard: fn(operation: &str, request: &Value) -> Result<(), crate::text::Text>,
     /// One endpoint serves the whole class (AWS): an unusable-capability error
     /// (credentials, network, timeout) is remembered and later calls fail fast. Probes
     /// fail per target, so they never trip.
@@ -193,7 +193,7 @@ impl Answer for NetAnswer {
 }
 
 /// No extra refusal (most capabilities).
-pub fn no_guard(_operation: &str, _request: &Value) -> Result<(), String> {
+pub fn no_guard(_operation: &str, _request: &Value) -> Result<(), crate::text::Text> {
     Ok(())
 }
 

@@ -96,8 +96,8 @@ pub async fn check(plan: &RunPlan) -> Findings {
         out.push(Finding::new(
             Verdict::Problem,
             "settings",
-            warning.trim_start_matches("warning: ").to_string(),
-            warning.trim_start_matches("warning: ").to_string(),
+            warning.render(Lang::En),
+            warning.render(Lang::Ja),
         ));
     }
     let settings = match &plan.answers {
@@ -119,13 +119,11 @@ pub async fn check(plan: &RunPlan) -> Findings {
 
     // AWS: one group (account and region) at a time, every operation of the steps.
     let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
-    let aws_checks = groups.iter().map(|(label, members)| {
+    let aws_checks = groups.iter().map(|(account, label, members)| {
         let hub = hub.clone();
         let operations = operations.clone();
         async move {
-            let first = members[0].clone();
-            let (findings, seen) =
-                crate::caps::ssh::as_trainee(&first, aws(&hub, label, members, &operations)).await;
+            let (findings, seen) = aws(&hub, account.as_deref(), label, members, &operations).await;
             (findings, members.clone(), seen)
         }
     });
@@ -269,11 +267,15 @@ fn operations(plan: &RunPlan) -> Vec<String> {
     all.into_iter().collect()
 }
 
-/// The trainees grouped by where their AWS answers come from, each group named for
-/// the lines: `the operator's account`, or the role's account, or the profile, with
-/// the region when the roster gives one.
-fn accounts(settings: &Settings, trainees: &[String]) -> Vec<(String, Vec<String>)> {
-    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+/// The trainees grouped by where their AWS answers come from (the account the run's
+/// calls go to, [`Settings::account_of`]), each group named for the lines: `the
+/// operator's account`, or the role's account, or the profile, with the region when
+/// the roster gives one.
+fn accounts(
+    settings: &Settings,
+    trainees: &[String],
+) -> Vec<(Option<String>, String, Vec<String>)> {
+    let mut groups: BTreeMap<Option<String>, (String, Vec<String>)> = BTreeMap::new();
     for trainee in trainees {
         let label = match settings.aws_identities.get(trainee) {
             None => "the operator's AWS account".to_string(),
@@ -292,9 +294,16 @@ fn accounts(settings: &Settings, trainees: &[String]) -> Vec<(String, Vec<String
                 }
             }
         };
-        groups.entry(label).or_default().push(trainee.clone());
+        groups
+            .entry(settings.account_of(trainee))
+            .or_insert_with(|| (label, Vec::new()))
+            .1
+            .push(trainee.clone());
     }
-    groups.into_iter().collect()
+    groups
+        .into_iter()
+        .map(|(account, (label, members))| (account, label, members))
+        .collect()
 }
 
 /// What the AWS checks of one account saw, for the SSH and MySQL checks.
@@ -307,6 +316,7 @@ struct Seen {
 /// Asks every operation once for the group; what was denied names its IAM action.
 async fn aws(
     hub: &Hub,
+    account: Option<&str>,
     label: &str,
     members: &[String],
     operations: &[String],
@@ -333,7 +343,7 @@ async fn aws(
             ));
             continue;
         };
-        match hub.call("aws", op.name, request).await {
+        match hub.call_in(account, "aws", op.name, request).await {
             Ok(answer) => {
                 answered += 1;
                 remember(op.name, &answer, &mut found, &mut seen);
