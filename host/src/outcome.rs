@@ -263,7 +263,7 @@ impl Summary {
     }
 }
 
-/// Exit codes, documented in README.md.
+/// Exit codes, documented in docs/reference.md ("Exit codes").
 pub mod exit {
     /// Every outcome passed (skipped ones aside: a skip always follows a failure or a
     /// check labrun cannot make yet, which the report names).

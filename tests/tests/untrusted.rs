@@ -272,7 +272,7 @@ async fn a_class_of_forty_untrusted_runs_keeps_every_honest_run_right() {
     peak_rss_note();
 }
 
-/// Prints the peak RSS of the child processes (the labrun class run) for the README.
+/// Prints the peak RSS of the child processes (the labrun class run) for docs/performance.md.
 fn peak_rss_note() {
     // getrusage(RUSAGE_CHILDREN).ru_maxrss, in KiB on Linux.
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
