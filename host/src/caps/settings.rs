@@ -5,6 +5,10 @@
 
 use super::net::NetConfig;
 
+/// The account label of the standard AWS configuration's credentials (AWS keeps its
+/// buckets per account and region, and a cassette records a call's account).
+pub const DEFAULT_ACCOUNT: &str = "default";
+
 /// Where one trainee's AWS answers come from when it is not the operator's own AWS
 /// configuration (`--roster`'s `aws_profile` or `aws_role_arn`, and `region`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -29,7 +33,7 @@ impl AwsIdentity {
             // A checked role ARN: arn:PARTITION:iam::ACCOUNT:role/NAME.
             (Some(arn), _) => arn.split(':').nth(4).unwrap_or(arn).to_string(),
             (None, Some(profile)) => format!("profile:{profile}"),
-            (None, None) => super::aws::DEFAULT_ACCOUNT.to_string(),
+            (None, None) => DEFAULT_ACCOUNT.to_string(),
         }
     }
 
@@ -64,7 +68,7 @@ pub struct Settings {
     pub net: NetConfig,
     /// `--aws-rps`: every AWS API paced at N requests per second instead of the
     /// bucket AWS documents for it (`None`: the documented buckets; see
-    /// [`super::aws::rate`]).
+    /// AWS's `rate` module).
     pub aws_rps: Option<u32>,
     /// Files `server.read_file` may read besides its defaults (the policy's
     /// `[server] readable`).

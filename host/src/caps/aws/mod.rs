@@ -87,9 +87,7 @@ pub const CAPABILITY: &str = "aws";
 /// the rate (the token buckets of [`rate`] are that).
 pub const PER_SERVICE_CONCURRENCY: usize = 8;
 
-/// The account key of the standard AWS configuration's credentials (AWS keeps its
-/// buckets per account and region; see [`rate::Pace`]).
-pub const DEFAULT_ACCOUNT: &str = "default";
+pub use super::settings::DEFAULT_ACCOUNT;
 
 /// The `aws` capability: every operation of [`ec2`], [`rds`], [`elbv2`] and [`s3`].
 pub const SPEC: Capability = Capability {
