@@ -53,8 +53,16 @@ fn table(name: &str, dir: &Path) -> String {
     out
 }
 
+/// This crate's directory in the checkout being built, read when the script runs. Not
+/// `env!`: that is the checkout the script was compiled in, and cargo reuses a build
+/// script across checkouts sharing one target dir (CI's persistent one), so a fresh
+/// clone elsewhere would read another checkout's catalog and SDK.
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+}
+
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+    let root = manifest_dir()
         .parent()
         .expect("host/ is in the repository")
         .to_path_buf();
@@ -67,7 +75,7 @@ fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     std::fs::write(out.join("vendored.rs"), text).expect("OUT_DIR is writable");
 
-    let catalog = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/text/catalog");
+    let catalog = manifest_dir().join("src/text/catalog");
     println!("cargo::rerun-if-changed={}", catalog.display());
     match text_catalog(&catalog) {
         Ok(code) => std::fs::write(out.join("text.rs"), code).expect("OUT_DIR is writable"),
@@ -175,7 +183,7 @@ fn text_catalog(dir: &Path) -> Result<String, String> {
     files.sort();
     for file in files {
         let shown = file
-            .strip_prefix(Path::new(env!("CARGO_MANIFEST_DIR")))
+            .strip_prefix(manifest_dir())
             .unwrap_or(&file)
             .display()
             .to_string();

@@ -8,7 +8,10 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 fn main() {
-    let wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../wit/labrun-host.wit");
+    // Read when the script runs, not `env!`: a build script compiled in one checkout is
+    // reused by another sharing the target dir, and must read that one's WIT.
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let wit = Path::new(&dir).join("../../wit/labrun-host.wit");
     println!("cargo::rerun-if-changed={}", wit.display());
     let text = std::fs::read_to_string(&wit).unwrap_or_else(|e| panic!("{}: {e}", wit.display()));
     let names = match aws_functions(&text) {
