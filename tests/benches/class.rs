@@ -4,7 +4,10 @@
 //!    a proxy that adds 30 ms to every AWS request: wall time of the cycle and its AWS
 //!    calls (the summary's `aws_calls`);
 //! 2. the dashboard's first paint with 40 trainees vs 1, in headless Chromium: from
-//!    navigation to the first contentful paint, and to the full grid drawn.
+//!    navigation to the first contentful paint, and to the full grid drawn;
+//! 3. Check now: a trainee page's `POST /api/check` round trip (one trainee re-checked
+//!    at once, folded in and answered) for one trainee of the class, and on the shipped
+//!    cassette, beside the full cycle of the same watch.
 //!
 //! The probes (DNS, MySQL, HTTP) all go to a closed 127.0.0.1 port and fail at once:
 //! this measures the AWS side and the page, not forty MariaDB servers.
@@ -16,7 +19,7 @@
 
 use std::time::{Duration, Instant};
 
-use labrun_tests::live::{Browser, FaultProxy, Watch};
+use labrun_tests::live::{http, trainee_links, Browser, FaultProxy, Watch};
 use labrun_tests::{Broken, TestAccount, World};
 use serde_json::Value;
 
@@ -112,6 +115,55 @@ fn first_paint(browser: &Browser, url: &str, cells: usize) -> (f64, f64) {
     (fcp, drawn)
 }
 
+/// A watch that serves trainee links: its first cycle's own time (ms), and the round
+/// trip of a Check now for each of `trainees` (pressed one after the other, `gap`
+/// apart: Check now is taken once per 15 s per trainee).
+fn check_now(mut cmd: std::process::Command, trainees: &[&str], gap: Duration) -> (u64, Vec<f64>) {
+    let dir = std::env::temp_dir().join(format!(
+        "labrun-bench-checknow-{}-{}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let links = dir.join("links.csv");
+    cmd.args([
+        "--watch",
+        "3600",
+        "--format",
+        "jsonl",
+        "--lang",
+        "en",
+        "--serve",
+        "127.0.0.1:0",
+    ])
+    .arg("--trainee-links")
+    .arg(&links);
+    let watch = Watch::start(cmd);
+    let cycle = watch.cycle_where(CYCLE, |_| true);
+    let cycle_ms = cycle["summary"]["elapsed_ms"].as_u64().unwrap_or(0);
+    let links = trainee_links(&links);
+    let mut took = Vec::new();
+    for (i, t) in trainees.iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(gap);
+        }
+        let url = &links.iter().find(|(n, _)| n == t).expect("a link").1;
+        let check = url.replacen("/me?", "/api/check?", 1);
+        let started = Instant::now();
+        let (code, body) = http("POST", &check, None).unwrap();
+        assert_eq!(code, 200, "{body}");
+        took.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    watch.interrupt();
+    let _ = std::fs::remove_dir_all(&dir);
+    (cycle_ms, took)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
 fn main() {
     let n: usize = std::env::var("LABRUN_BENCH_TRAINEES")
         .ok()
@@ -187,6 +239,45 @@ fn main() {
         paints.push((label, trainees.to_string(), count * ids, fcp, drawn));
         watch.interrupt();
     }
+    // 3. Check now beside the full cycle.
+    let mut checks = Vec::new();
+    let mut cmd = acct.labrun();
+    cmd.args(["scripts/step3.rhai", "--trainees", &class, "--jobs", "64"])
+        .args(closed_network())
+        .env("AWS_ENDPOINT_URL", proxy.url());
+    let picks = ["user01", "user20", "user40"];
+    let picks: Vec<&str> = picks
+        .into_iter()
+        .filter(|t| ids.iter().any(|i| i == t))
+        .collect();
+    let (cycle_ms, took) = check_now(cmd, &picks, Duration::ZERO);
+    checks.push((
+        format!(
+            "one trainee of the class ({class}), moto +{} ms",
+            LATENCY.as_millis()
+        ),
+        cycle_ms,
+        median(took),
+    ));
+    let mut cmd = std::process::Command::new(labrun_tests::labrun_bin());
+    cmd.current_dir(labrun_tests::workspace_root()).args([
+        "scripts/step3.rhai",
+        "--param",
+        "user=user05",
+        "--replay",
+        "examples/step3-user05.cassette.json",
+    ]);
+    let (cycle_ms, took) = check_now(
+        cmd,
+        &["user05", "user05", "user05"],
+        Duration::from_secs(16),
+    );
+    checks.push((
+        "the shipped cassette (user05, replayed)".to_string(),
+        cycle_ms,
+        median(took),
+    ));
+
     println!("\n### Dashboard first paint (headless Chromium, median of 5 loads)\n");
     println!(
         "| trainees | cells | first contentful paint | grid drawn | vs 1 trainee (FCP, grid) |"
@@ -198,6 +289,15 @@ fn main() {
             "| {label} ({trainees}) | {cells} | {fcp:.0} ms | {drawn:.0} ms | {:.2}×, {:.2}× |",
             fcp / base_fcp,
             drawn / base_drawn
+        );
+    }
+    println!("\n### Check now (POST /api/check round trip, median of 3) beside the full cycle\n");
+    println!("| run | full cycle (summary) | Check now | vs the cycle |");
+    println!("|---|---|---|---|");
+    for (label, cycle_ms, took) in &checks {
+        println!(
+            "| {label} | {cycle_ms} ms | {took:.0} ms | {:.2}× |",
+            took / (*cycle_ms).max(1) as f64
         );
     }
 }

@@ -314,6 +314,7 @@ mod tests {
             message: Message::new(format!("{id} said so"), "ja"),
             evidence: None,
             step: None,
+            undecided: false,
         }
     }
 
@@ -324,6 +325,7 @@ mod tests {
             log: vec![],
             elapsed_ms: 0,
             course: None,
+            ..Default::default()
         }
     }
 

@@ -44,6 +44,17 @@ pub struct LiveArgs {
     #[arg(long, value_name = "TOKEN", requires = "serve")]
     pub serve_token: Option<String>,
 
+    /// With --serve: write FILE, a CSV `trainee,url` with one secret link per trainee
+    /// to a page of their own checklist and a Check now button (the tokens are kept in
+    /// --state, so a restarted watch keeps the links).
+    #[arg(long, value_name = "FILE", requires = "serve")]
+    pub trainee_links: Option<PathBuf>,
+
+    /// With --watch: a trainee whose first outcome not done has failed unchanged for
+    /// this long is stuck, e.g. 10m (default), 90s.
+    #[arg(long, value_name = "DURATION", requires = "watch")]
+    pub stuck_after: Option<String>,
+
     /// AWS requests per second, per service, shared by every trainee and cycle.
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub aws_rps: u32,

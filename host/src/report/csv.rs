@@ -1,10 +1,12 @@
 //! CSV reporter: a gradebook an LMS imports. One header row (`trainee`, one column
-//! per checklist id, `passed`, `total`, and for a course `current_step`, empty once
-//! every step passed), then one row per trainee with each id's
-//! status. RFC 4180 quoting; a cell that a spreadsheet would read as a formula
-//! (`=`, `+`, `-`, `@`) is prefixed with `'`.
+//! per checklist id, `passed`, `total`, for a course `current_step`, empty once
+//! every step is done, then `done`), then one row per trainee with each id's
+//! status (`undecided` where labrun was not given what the check needs). `passed`
+//! and `total` count as done does ([`crate::outcome::done`]): undecided rows are
+//! left out, a done step's skips count. RFC 4180 quoting; a cell that a spreadsheet
+//! would read as a formula (`=`, `+`, `-`, `@`) is prefixed with `'`.
 
-use crate::outcome::{Report, Status};
+use crate::outcome::Report;
 
 /// The checklist ids in report order: the first trainee's, then any others seen.
 pub fn ids(report: &Report) -> Vec<String> {
@@ -29,20 +31,29 @@ pub fn render(report: &Report) -> String {
     if course {
         header.push("current_step".to_string());
     }
+    header.push("done".to_string());
     row(&mut out, &header);
     for t in &report.trainees {
         let mut cells = vec![t.trainee.clone()];
         for id in &ids {
-            let status = t.results.iter().find(|o| &o.id == id).map(|o| o.status);
-            cells.push(status.map(Status::as_str).unwrap_or("").to_string());
+            let cell = t.results.iter().find(|o| &o.id == id).map(|o| {
+                if o.undecided {
+                    "undecided"
+                } else {
+                    o.status.as_str()
+                }
+            });
+            cells.push(cell.unwrap_or("").to_string());
         }
-        cells.push(t.count(Status::Pass).to_string());
-        cells.push(ids.len().to_string());
+        let tally = t.tally();
+        cells.push(tally.passed.to_string());
+        cells.push(tally.total.to_string());
         if course {
             // Empty when every step passed.
             let current = t.course.as_ref().and_then(|c| c.current.clone());
             cells.push(current.unwrap_or_default());
         }
+        cells.push(if tally.done { "yes" } else { "no" }.to_string());
         row(&mut out, &cells);
     }
     out
@@ -54,7 +65,8 @@ fn row(out: &mut String, cells: &[String]) {
     out.push_str("\r\n");
 }
 
-fn field(text: &str) -> String {
+/// One CSV field: quoted when it must be, a formula's first character disarmed.
+pub fn field(text: &str) -> String {
     let mut text = text.to_string();
     if text.starts_with(['=', '+', '-', '@']) {
         text.insert(0, '\'');
@@ -69,7 +81,7 @@ fn field(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::{Message, Outcome, Summary, TraineeReport};
+    use crate::outcome::{Message, Outcome, Status, Summary, TraineeReport};
 
     #[test]
     fn one_row_per_trainee_one_column_per_id_and_passed_of_total() {
@@ -79,6 +91,7 @@ mod tests {
             message: Message::new("", ""),
             evidence: None,
             step: None,
+            undecided: false,
         };
         let t = |name: &str, results| TraineeReport {
             trainee: name.into(),
@@ -86,8 +99,10 @@ mod tests {
             log: vec![],
             elapsed_ms: 0,
             course: None,
+            ..Default::default()
         };
         let r = Report {
+            undecided: Vec::new(),
             step: "s".into(),
             trainees: vec![
                 t("user01", vec![o("A1", Status::Pass), o("-B", Status::Fail)]),
@@ -101,7 +116,7 @@ mod tests {
         };
         assert_eq!(
             render(&r),
-            "trainee,A1,'-B,passed,total\r\nuser01,pass,fail,1,2\r\n\"a,\"\"b\"\"\",pass,pass,2,2\r\n"
+            "trainee,A1,'-B,passed,total,done\r\nuser01,pass,fail,1,2,no\r\n\"a,\"\"b\"\"\",pass,pass,2,2,yes\r\n"
         );
     }
 }

@@ -23,6 +23,16 @@ pub(super) fn label(status: Status, lang: Lang) -> &'static str {
     }
 }
 
+/// The label of a row: its status's, or UNDECIDED when labrun was not given what
+/// the check needs (its `error` or `skip` is not the trainee's).
+pub(super) fn row_label(outcome: &Outcome, lang: Lang) -> &'static str {
+    match (outcome.undecided, lang) {
+        (true, Lang::En) => "UNDECIDED",
+        (true, Lang::Ja) => "未判定",
+        (false, _) => label(outcome.status, lang),
+    }
+}
+
 pub(super) fn color(status: Status) -> &'static str {
     match status {
         Status::Pass => "\x1b[32m",
@@ -58,9 +68,15 @@ pub(super) fn padded(text: &str, columns: usize) -> String {
 pub fn render(report: &Report, style: &Style) -> String {
     let lang = style.lang;
     let mut out = String::new();
+    let undecided = report
+        .trainees
+        .iter()
+        .flat_map(|t| &t.results)
+        .find(|o| o.undecided);
     let label_width = Status::ALL
         .iter()
         .map(|s| width(label(*s, lang)))
+        .chain(undecided.map(|o| width(row_label(o, lang))))
         .max()
         .unwrap_or(0);
     let id_width = report
@@ -72,8 +88,10 @@ pub fn render(report: &Report, style: &Style) -> String {
         .clamp(2, MAX_ID_CHARS);
     let step = inert(&report.step);
     let row = |out: &mut String, outcome: &crate::outcome::Outcome, indent: &str| {
-        let text = label(outcome.status, lang);
-        let (on, off) = if style.color {
+        let text = row_label(outcome, lang);
+        let (on, off) = if style.color && outcome.undecided {
+            ("\x1b[2m", "\x1b[0m")
+        } else if style.color {
             (color(outcome.status), "\x1b[0m")
         } else {
             ("", "")
@@ -125,16 +143,39 @@ pub fn render(report: &Report, style: &Style) -> String {
         (n, Lang::En) => format!("{calls} (AWS throttled {n}×: the rest of the run slowed down)"),
         (n, Lang::Ja) => format!("{calls} (AWS のスロットリング {n} 回: 残りの呼び出しを減速)"),
     };
+    // Undecided rows are counted apart, as the rows show them.
+    let undecided_of = |status: Status| {
+        report
+            .trainees
+            .iter()
+            .flat_map(|t| &t.results)
+            .filter(|o| o.undecided && o.status == status)
+            .count()
+    };
+    let (error, skip) = (
+        s.error - undecided_of(Status::Error).min(s.error),
+        s.skip - undecided_of(Status::Skip).min(s.skip),
+    );
+    let undecided = undecided_of(Status::Error) + undecided_of(Status::Skip);
+    let done = report.trainees.iter().filter(|t| t.tally().done).count();
     let _ = match lang {
         Lang::En => writeln!(
             out,
-            "{} pass · {} fail · {} pending · {} error · {} skip — {} trainee(s), {seconds:.1} s, {calls}",
-            s.pass, s.fail, s.pending, s.error, s.skip, report.trainees.len()
+            "{} pass · {} fail · {} pending · {error} error · {skip} skip{} — {} trainee(s), {done} done, {seconds:.1} s, {calls}",
+            s.pass,
+            s.fail,
+            s.pending,
+            if undecided > 0 { format!(" · {undecided} undecided") } else { String::new() },
+            report.trainees.len()
         ),
         Lang::Ja => writeln!(
             out,
-            "合格 {} · 不合格 {} · 待機中 {} · 確認不可 {} · 省略 {} — 受講者 {} 名、{seconds:.1} 秒、{calls}",
-            s.pass, s.fail, s.pending, s.error, s.skip, report.trainees.len()
+            "合格 {} · 不合格 {} · 待機中 {} · 確認不可 {error} · 省略 {skip}{} — 受講者 {} 名、完了 {done} 名、{seconds:.1} 秒、{calls}",
+            s.pass,
+            s.fail,
+            s.pending,
+            if undecided > 0 { format!(" · 未判定 {undecided}") } else { String::new() },
+            report.trainees.len()
         ),
     };
     out
@@ -236,10 +277,12 @@ mod tests {
                     log,
                     elapsed_ms: 1,
                     course: None,
+                    ..Default::default()
                 }
             })
             .collect();
         Report {
+            undecided: Vec::new(),
             step: step.to_string(),
             trainees,
             summary,
@@ -254,6 +297,7 @@ mod tests {
             message: Message::new(en, en),
             evidence: None,
             step: None,
+            undecided: false,
         }
     }
 

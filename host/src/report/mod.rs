@@ -103,6 +103,7 @@ mod tests {
             message: Message::new(en, ja),
             evidence: None,
             step: None,
+            undecided: false,
         })
     }
 
@@ -124,10 +125,12 @@ mod tests {
                         log,
                         elapsed_ms: 0,
                         course: None,
+                        ..Default::default()
                     }
                 })
                 .collect();
             Report {
+                undecided: Vec::new(),
                 step,
                 trainees,
                 summary,
@@ -190,6 +193,7 @@ mod tests {
     #[test]
     fn junit_keeps_what_xml_can_carry_and_marks_what_it_cannot() {
         let r = Report {
+            undecided: Vec::new(),
             step: "step3".into(),
             trainees: vec![TraineeReport {
                 trainee: "user05".into(),
@@ -199,10 +203,12 @@ mod tests {
                     message: Message::new("a\u{fffe}b\u{ffff}c\u{1}d\te\nf\rg<&\"'>", "x"),
                     evidence: None,
                     step: None,
+                    undecided: false,
                 }],
                 log: vec![],
                 elapsed_ms: 0,
                 course: None,
+                ..Default::default()
             }],
             summary: Summary::default(),
             steps: Vec::new(),

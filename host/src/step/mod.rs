@@ -4,6 +4,7 @@
 //! outcomes into a [`Collector`] under the run's [`Limits`].
 
 pub mod messages;
+pub mod requires;
 pub mod rhai;
 pub mod wasm;
 
@@ -32,6 +33,11 @@ pub struct StepInfo {
     /// the host reports the id as `skip` naming it, whatever the step said.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub needs: BTreeMap<String, Vec<String>>,
+    /// What checks need from the operator to be decided at all (`--ssh-key`, a MySQL
+    /// password, a grant): without it their `error` or `skip` is undecided, not the
+    /// trainee's ([`requires`]). WIT 0.2.0 has no field for it: components declare none.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub requires: BTreeMap<String, Vec<requires::Need>>,
     /// Titles of (some of) the checklist ids, for `labrun describe`.
     pub titles: BTreeMap<String, Message>,
 }
@@ -273,6 +279,12 @@ pub fn check_info(info: &StepInfo) -> Result<(), String> {
         }
     }
     check_needs(&info.needs, &seen)?;
+    if let Some(id) = info.requires.keys().find(|id| !seen.contains(id.as_str())) {
+        return Err(format!(
+            "`requires` names `{}`, which `checks` does not list: declare it or drop it from `requires`",
+            inert(id)
+        ));
+    }
     if let Some(id) = info.titles.keys().find(|id| !seen.contains(id.as_str())) {
         return Err(format!(
             "`titles` names `{}`, which `checks` does not list: title only declared checks",
@@ -381,6 +393,7 @@ pub fn enforce_needs(rows: &mut [Outcome], needs: &BTreeMap<String, Vec<String>>
                 ),
                 evidence: None,
                 step: rows[i].step.clone(),
+                undecided: false,
             };
             changed = true;
         }
@@ -812,6 +825,7 @@ fn not_reported(id: &str, stopped: Option<&str>) -> Outcome {
         message,
         evidence: None,
         step: None,
+        undecided: false,
     }
 }
 
@@ -999,6 +1013,7 @@ mod tests {
     fn info(name: &str, checks: &[&str]) -> StepInfo {
         StepInfo {
             needs: BTreeMap::new(),
+            requires: BTreeMap::new(),
             name: name.to_string(),
             title: Message::new("", ""),
             params: BTreeMap::new(),
@@ -1014,6 +1029,7 @@ mod tests {
             message: Message::new(en, en),
             evidence: None,
             step: None,
+            undecided: false,
         }
     }
 

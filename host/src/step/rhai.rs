@@ -169,6 +169,7 @@ impl RhaiStep {
             log,
             elapsed_ms: started.elapsed().as_millis() as u64,
             course: None,
+            ..Default::default()
         }
     }
 
@@ -491,6 +492,7 @@ impl Bridge {
                     message: Message::new(en, ja),
                     evidence,
                     step: None,
+                    undecided: false,
                 },
                 &self.ctx.limits,
             )
@@ -614,6 +616,26 @@ fn step_info(described: &Dynamic, catalog: Option<&Catalog>) -> Result<StepInfo,
             needs.insert(id.to_string(), list);
         }
     }
+    let mut requires = BTreeMap::new();
+    if let Some(r) = map.get("requires") {
+        let r = r.clone().try_cast::<Map>().ok_or(
+            "`requires` must be a map of id → [what the operator gives], e.g. requires: #{ A5: [\"ssh\", \"mysql\"] }",
+        )?;
+        for (id, list) in r {
+            let list = list.try_cast::<rhai::Array>().ok_or_else(|| {
+                format!(
+                    "`requires`: `{}` must map to an array, e.g. [\"ssh\"]",
+                    inert(&id)
+                )
+            })?;
+            let mut needs_of = Vec::with_capacity(list.len());
+            for n in list {
+                let n = text(&n).ok_or("`requires` must hold arrays of strings")?;
+                needs_of.push(super::requires::Need::parse(&n)?);
+            }
+            requires.insert(id.to_string(), needs_of);
+        }
+    }
     let mut titles = BTreeMap::new();
     if let Some(t) = map.get("titles") {
         let t = t
@@ -650,6 +672,7 @@ fn step_info(described: &Dynamic, catalog: Option<&Catalog>) -> Result<StepInfo,
         params,
         checks,
         needs,
+        requires,
         titles,
     };
     super::check_info(&info)?;

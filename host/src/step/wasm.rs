@@ -296,6 +296,7 @@ impl WasmStep {
                 params: BTreeMap::new(),
                 checks: Vec::new(),
                 needs: BTreeMap::new(),
+                requires: BTreeMap::new(),
                 titles: BTreeMap::new(),
             },
             pre,
@@ -357,6 +358,7 @@ impl WasmStep {
                             .map(|t| (t.id, Message::new(t.en, t.ja)))
                             .collect(),
                         needs: d.needs.into_iter().collect(),
+                        requires: BTreeMap::new(),
                     })
                 }
                 Pre::V0_1(pre) => {
@@ -376,6 +378,7 @@ impl WasmStep {
                         titles: BTreeMap::new(),
                         // 0.1.0 has no prerequisites: such a component skips by itself.
                         needs: BTreeMap::new(),
+                        requires: BTreeMap::new(),
                     })
                 }
             }
@@ -498,6 +501,7 @@ impl WasmStep {
             log,
             elapsed_ms: started.elapsed().as_millis() as u64,
             course: None,
+            ..Default::default()
         }
     }
 }
@@ -838,6 +842,7 @@ impl wit::report::Host for State {
                 message: Message::new(o.en, o.ja),
                 evidence,
                 step: None,
+                undecided: false,
             },
             &self.limits,
         ))
