@@ -68,10 +68,6 @@ pub async fn main(args: Vec<std::ffi::OsString>) -> u8 {
     for warning in &plan.warnings {
         eprintln!("labrun: {warning}");
     }
-    // Named once, before the first check runs: what these settings cannot decide.
-    for undecided in crate::execute::undecided::undecided(&plan) {
-        eprintln!("labrun: {}", undecided.message.get(plan.outputs.style.lang));
-    }
     let watch = match crate::plan::live::watch(&flags, &plan) {
         Ok(watch) => watch,
         Err(e) => {
@@ -79,6 +75,10 @@ pub async fn main(args: Vec<std::ffi::OsString>) -> u8 {
             return e.exit_code();
         }
     };
+    // Named once, before the first check runs: what these settings cannot decide.
+    for undecided in crate::execute::undecided::undecided(&plan) {
+        eprintln!("labrun: {}", undecided.message.get(plan.outputs.style.lang));
+    }
     if let Some(watch) = watch {
         return crate::watch::run(plan, watch).await;
     }

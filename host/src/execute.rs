@@ -114,6 +114,8 @@ pub struct Outputs {
 pub struct Executed {
     pub report: Report,
     pub hub: Arc<Hub>,
+    /// What a recording notes of the operator's settings (live runs only).
+    pub settings: Option<serde_json::Value>,
 }
 
 /// Runs every planned trainee and collects one report.
@@ -122,6 +124,10 @@ pub async fn execute(plan: RunPlan) -> (Executed, Outputs) {
     // Decided before anything runs: the same list the operator was shown.
     let undecided_rows = undecided::by_trainee(&plan);
     let undecided_groups = undecided::undecided(&plan);
+    let settings = match &plan.answers {
+        Answers::Live(s) => Some(crate::step::requires::recorded_settings(s)),
+        Answers::Replay(_) => None,
+    };
     let hub = Arc::new(match plan.answers {
         Answers::Live(settings) => Hub::live(settings),
         Answers::Replay(cassette) => Hub::replay(cassette),
@@ -203,7 +209,14 @@ pub async fn execute(plan: RunPlan) -> (Executed, Outputs) {
         summary,
     };
     report.settle();
-    (Executed { report, hub }, plan.outputs)
+    (
+        Executed {
+            report,
+            hub,
+            settings,
+        },
+        plan.outputs,
+    )
 }
 
 /// One step of one trainee's run, behind its own [`Gate`] (so the audit log names
@@ -383,6 +396,8 @@ pub fn save_cassette(
             "step": report.step,
             "trainees": report.trainees.iter().map(|t| t.trainee.clone()).collect::<Vec<_>>(),
             "labrun": env!("CARGO_PKG_VERSION"),
+            // Its replay leaves undecided what this run could not decide.
+            "operator": executed.settings,
         }))
         .save(path)
 }

@@ -313,10 +313,15 @@ pub async fn run(plan: RunPlan, mut watch: WatchPlan) -> u8 {
                     eprintln!("labrun: dashboard on {}{note}", d.url);
                     if let Some(path) = &watch.trainee_links {
                         if let Err(e) = write_links(path, &class, &links, &d) {
-                            eprintln!(
-                                "labrun: cannot write --trainee-links {}: {e}",
-                                path.display()
-                            );
+                            let path = path.display();
+                            match style.lang {
+                                Lang::En => {
+                                    eprintln!("labrun: cannot write --trainee-links {path}: {e}")
+                                }
+                                Lang::Ja => eprintln!(
+                                    "labrun: --trainee-links {path} に書き込めません: {e}"
+                                ),
+                            }
                             return exit::ERROR;
                         }
                         eprintln!("labrun: {}", links_line(path, links.len(), style.lang));

@@ -204,10 +204,10 @@ fn csv_junit_and_html_carry_the_steps() {
     let rows: Vec<&str> = csv.lines().collect();
     assert_eq!(
         rows[0],
-        "trainee,S1-A1,S1-A2,S2-A1,S2-A2,S3-A1,S3-A2,passed,total,current_step"
+        "trainee,S1-A1,S1-A2,S2-A1,S2-A2,S3-A1,S3-A2,passed,total,current_step,done"
     );
-    assert_eq!(rows[1], "user01,pass,pass,fail,fail,fail,fail,2,6,S2");
-    assert_eq!(rows[3], "user03,pass,pass,pass,pass,pass,pass,6,6,");
+    assert_eq!(rows[1], "user01,pass,pass,fail,fail,fail,fail,2,6,S2,no");
+    assert_eq!(rows[3], "user03,pass,pass,pass,pass,pass,pass,6,6,,yes");
 
     let xml = stdout(&three(&["--format", "junit"]));
     assert!(
@@ -265,9 +265,17 @@ fn a_one_step_course_matches_the_step_and_the_step_report_is_unchanged() {
         keys
     };
     assert_eq!(keys(&direct), ["step", "summary", "trainees"]);
+    // Additive only: done, passed and total (as done counts them) joined the trainee.
     assert_eq!(
         keys(&direct["trainees"][0]),
-        ["elapsed_ms", "results", "trainee"]
+        [
+            "done",
+            "elapsed_ms",
+            "passed",
+            "results",
+            "total",
+            "trainee"
+        ]
     );
     for r in direct["trainees"][0]["results"].as_array().unwrap() {
         assert!(r.get("step").is_none(), "{r}");

@@ -375,11 +375,26 @@ pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 impl Browser {
     pub fn start() -> Result<Browser> {
-        Browser::start_sized(1280, 800)
+        Browser::start_window(1280, 800)
     }
 
-    /// A browser whose window (headless: its viewport) is `width`×`height`.
+    /// A browser whose viewport is exactly `width`×`height` CSS pixels at scale 1 (a
+    /// projector's screen): the window is made that large, and Chromium's device
+    /// metrics are set to it, since a headless window keeps room for its own frame.
     pub fn start_sized(width: u32, height: u32) -> Result<Browser> {
+        let b = Browser::start_window(width, height)?;
+        b.http(
+            "POST",
+            &b.session_path("/goog/cdp/execute"),
+            Some(json!({
+                "cmd": "Emulation.setDeviceMetricsOverride",
+                "params": { "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false },
+            })),
+        )?;
+        Ok(b)
+    }
+
+    fn start_window(width: u32, height: u32) -> Result<Browser> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();

@@ -64,28 +64,28 @@ async fn a_class_at_six_points_says_who_is_done_who_is_stuck_and_who_has_not_sta
     let worlds = course::build_each(
         &acct,
         &[
-            ("user81", Step::Three, Edition::E2019, Broken::None),
-            ("user82", Step::Two, Edition::E2019, Broken::DbSgOpenCidr),
-            ("user83", Step::One, Edition::E2019, Broken::None),
-            ("user84", Step::Three, Edition::E2019, Broken::None),
+            ("user91", Step::Three, Edition::E2019, Broken::None),
+            ("user92", Step::Two, Edition::E2019, Broken::DbSgOpenCidr),
+            ("user93", Step::One, Edition::E2019, Broken::None),
+            ("user94", Step::Three, Edition::E2019, Broken::None),
         ],
     )
     .await;
-    // user84 has yet to open the ALB to HTTP (S3-C2); user86 only made a key pair.
-    let user84 = worlds[3].step3.as_ref().expect("a Step-3 world");
+    // user94 has yet to open the ALB to HTTP (S3-C2); user96 only made a key pair.
+    let user94 = worlds[3].step3.as_ref().expect("a Step-3 world");
     acct.ec2
         .revoke_security_group_ingress()
-        .group_id(&user84.alb_sg.id)
+        .group_id(&user94.alb_sg.id)
         .ip_permissions(http_from_anywhere())
         .send()
         .await
         .expect("close the ALB");
     acct.ec2
         .create_key_pair()
-        .key_name("1day-user86")
+        .key_name("1day-user96")
         .send()
         .await
-        .expect("user86's key pair");
+        .expect("user96's key pair");
     let net = CourseNet::start(&worlds)
         .await
         .unwrap_or_else(|e| panic!("starting the probe servers: {e:#}"));
@@ -93,8 +93,8 @@ async fn a_class_at_six_points_says_who_is_done_who_is_stuck_and_who_has_not_sta
     let _ = std::fs::remove_file(&state);
     let mut cmd = acct.labrun();
     cmd.arg(COURSE);
-    // user1 is a typo for user01: nothing in the account is named for it.
-    for t in ["user81", "user82", "user83", "user84", "user86", "user1"] {
+    // user9 is a typo for user09: nothing in the account is named for it.
+    for t in ["user91", "user92", "user93", "user94", "user96", "user9"] {
         cmd.args(["--trainee", t]);
     }
     cmd.args([
@@ -144,11 +144,11 @@ async fn a_class_at_six_points_says_who_is_done_who_is_stuck_and_who_has_not_sta
         .filter(|l| l.contains("nothing in the AWS account is named for"))
         .collect();
     assert_eq!(typo.len(), 1, "{stderr:#?}");
-    assert!(typo[0].contains(" user1:"), "{}", typo[0]);
+    assert!(typo[0].contains(" user9:"), "{}", typo[0]);
 
-    // user81 finished all three steps: done, every decidable outcome counted (the
+    // user91 finished all three steps: done, every decidable outcome counted (the
     // outcomes Step 3 superseded skip and count), the undecided ones left out.
-    let u81 = trainee(&first, "user81");
+    let u81 = trainee(&first, "user91");
     assert_eq!(u81["done"], true);
     assert_eq!(
         (u81["passed"].as_u64(), u81["total"].as_u64()),
@@ -175,61 +175,61 @@ async fn a_class_at_six_points_says_who_is_done_who_is_stuck_and_who_has_not_sta
     }
 
     // The others, each at their point.
-    let u82 = trainee(&first, "user82");
+    let u82 = trainee(&first, "user92");
     assert_eq!(
         (u82["done"].as_bool(), u82["course"]["current"].as_str()),
         (Some(false), Some("S2"))
     );
     assert_eq!(u82["at"]["id"], "S2-A1");
-    let u83 = trainee(&first, "user83");
+    let u83 = trainee(&first, "user93");
     assert_eq!(u83["course"]["current"], "S2");
     assert_eq!(names(&u83["not_started"], ""), ["S3"], "Step 3 not reached");
-    let u84 = trainee(&first, "user84");
+    let u84 = trainee(&first, "user94");
     assert_eq!(u84["course"]["current"], "S3");
     assert_eq!(u84["at"]["id"], "S3-C2");
-    assert_eq!(trainee(&first, "user86")["state"], "not_started");
-    let u1 = trainee(&first, "user1");
+    assert_eq!(trainee(&first, "user96")["state"], "not_started");
+    let u1 = trainee(&first, "user9");
     assert_eq!(
         (u1["unmatched"].as_bool(), u1["state"].as_str()),
         (Some(true), Some("unmatched"))
     );
-    for t in ["user82", "user83", "user84", "user86"] {
+    for t in ["user92", "user93", "user94", "user96"] {
         assert!(trainee(&first, t)["unmatched"].is_null(), "{t} matches");
     }
     assert_eq!(first["summary"]["done"], 1);
     assert_eq!(first["watch"]["class"]["done"], 1);
     assert_eq!(
         names(&first["watch"]["class"]["finished"], "trainee"),
-        ["user81"]
+        ["user91"]
     );
     assert_eq!(
         names(&first["watch"]["class"]["not_started"], ""),
-        ["user86"]
+        ["user96"]
     );
-    assert_eq!(names(&first["watch"]["class"]["unmatched"], ""), ["user1"]);
+    assert_eq!(names(&first["watch"]["class"]["unmatched"], ""), ["user9"]);
 
-    // user84 opens the ALB and finishes; user82 and user83 stay where they were.
+    // user94 opens the ALB and finishes; user92 and user93 stay where they were.
     acct.ec2
         .authorize_security_group_ingress()
-        .group_id(&user84.alb_sg.id)
+        .group_id(&user94.alb_sg.id)
         .ip_permissions(http_from_anywhere())
         .send()
         .await
         .expect("open the ALB");
-    let later = watch.cycle_where(CYCLE, |c| trainee(c, "user84")["done"] == true);
+    let later = watch.cycle_where(CYCLE, |c| trainee(c, "user94")["done"] == true);
     let class = &later["watch"]["class"];
     assert_eq!(class["done"], 2);
-    assert_eq!(names(&class["finished"], "trainee"), ["user81", "user84"]);
+    assert_eq!(names(&class["finished"], "trainee"), ["user91", "user94"]);
     assert_eq!(
         names(&class["stuck"], "trainee"),
-        ["user82", "user83"],
+        ["user92", "user93"],
         "the same first failing outcome since the first cycle, longest first: {class}"
     );
     assert_eq!(names(&class["stuck"], "id"), ["S2-A1", "S2-A1"]);
     assert!(class["stuck"][0]["seconds"].as_u64().unwrap() >= 1);
-    assert_eq!(trainee(&later, "user82")["state"], "stuck");
+    assert_eq!(trainee(&later, "user92")["state"], "stuck");
     assert_eq!(
-        trainee(&later, "user86")["state"],
+        trainee(&later, "user96")["state"],
         "not_started",
         "not stuck"
     );
@@ -243,7 +243,7 @@ async fn a_class_at_six_points_says_who_is_done_who_is_stuck_and_who_has_not_sta
     // The two who are done: --until done ends after its first cycle, exit 0, and the
     // state file kept when each finished.
     let mut cmd = acct.labrun();
-    cmd.args([COURSE, "--trainee", "user81", "--trainee", "user84"])
+    cmd.args([COURSE, "--trainee", "user91", "--trainee", "user94"])
         .args(["--watch", "5", "--until", "done", "--format", "jsonl"])
         .arg("--state")
         .arg(&state)
@@ -253,10 +253,10 @@ async fn a_class_at_six_points_says_who_is_done_who_is_stuck_and_who_has_not_sta
     assert_eq!(done.wait(CYCLE), 0);
     assert_eq!(
         names(&last["watch"]["class"]["finished"], "trainee"),
-        ["user81", "user84"]
+        ["user91", "user94"]
     );
     assert_eq!(
-        trainee(&last, "user81")["finished_at"],
+        trainee(&last, "user91")["finished_at"],
         u81["finished_at"],
         "finished when it first was done, as the state file kept it"
     );

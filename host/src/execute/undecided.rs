@@ -15,7 +15,7 @@ use crate::step::requires::{undecided_line, Need, Operator};
 pub fn operator<'a>(answers: &Answers, policy: &'a Policy) -> Operator<'a> {
     match answers {
         Answers::Live(settings) => Operator::live(settings, policy),
-        Answers::Replay(_) => Operator::Replay,
+        Answers::Replay(cassette) => Operator::recorded(&cassette.recorded, policy),
     }
 }
 
@@ -31,11 +31,12 @@ pub fn of_part(part: &PlannedPart, operator: &Operator) -> UndecidedIds {
     let info = step.info();
     let mut unmet: BTreeMap<&str, Vec<Need>> = BTreeMap::new();
     for (id, needs) in &info.requires {
-        let missing: Vec<Need> = needs
+        let mut missing: Vec<Need> = needs
             .iter()
             .filter(|n| n.unmet(operator))
             .cloned()
             .collect();
+        missing.sort();
         if !missing.is_empty() {
             unmet.insert(id.as_str(), missing);
         }

@@ -129,11 +129,44 @@ pub enum Operator<'a> {
         credentials: BTreeSet<String>,
         policy: &'a Policy,
     },
-    /// Replaying a cassette: the recording decides.
+    /// Replaying a cassette recorded before labrun noted its settings: the recording
+    /// decides.
     Replay,
 }
 
+/// What a recording notes about the settings it was made with (no secret: only
+/// whether each was given), so that its replay leaves the same outcomes undecided.
+pub fn recorded_settings(settings: &Settings) -> serde_json::Value {
+    serde_json::json!({
+        "ssh": settings.net.ssh.is_some(),
+        "tunnel": !settings.net.connect_to.is_empty(),
+        "mysql": settings.net.mysql_password.is_some(),
+        "credentials": settings.net.mysql_credentials.keys().collect::<Vec<_>>(),
+    })
+}
+
 impl<'a> Operator<'a> {
+    /// A replay: the settings the cassette was recorded with ([`recorded_settings`]),
+    /// under this run's policy; [`Operator::Replay`] when it does not say.
+    pub fn recorded(recorded: &serde_json::Value, policy: &'a Policy) -> Operator<'a> {
+        let o = &recorded["operator"];
+        if !o.is_object() {
+            return Operator::Replay;
+        }
+        Operator::Live {
+            ssh: o["ssh"] == true,
+            tunnel: o["tunnel"] == true,
+            mysql: o["mysql"] == true,
+            credentials: o["credentials"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.as_str().map(str::to_string))
+                .collect(),
+            policy,
+        }
+    }
+
     pub fn live(settings: &Settings, policy: &'a Policy) -> Operator<'a> {
         Operator::Live {
             ssh: settings.net.ssh.is_some(),
