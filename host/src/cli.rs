@@ -12,12 +12,15 @@ use crate::execute::{deliver, execute};
 use crate::flags::Flags;
 use crate::outcome::exit;
 use crate::plan::plan;
+use crate::text::{self, Lang, Text};
 
 /// The command line a first-time operator most likely wants.
 const EXAMPLE: &str = "labrun scripts/step3.rhai --param user=user05";
 
 /// Parses the command line and runs; returns the process exit code.
 pub async fn main(args: Vec<std::ffi::OsString>) -> u8 {
+    // Every line from here on, the flags' own errors included, in the run's language.
+    text::set_lang(Lang::from_args(&args).unwrap_or_else(Lang::from_env));
     // `labrun inspect STEP` is the one subcommand; anything else is `labrun STEP …`.
     if args.get(1).is_some_and(|a| a == "inspect") {
         return inspect(&args[2..]).await;
@@ -28,6 +31,26 @@ pub async fn main(args: Vec<std::ffi::OsString>) -> u8 {
     }
     if args.get(1).is_some_and(|a| a == "new") {
         return crate::author::new::main(args[1..].to_vec());
+    }
+    // `labrun iam-policy STEP|COURSE` and `labrun preflight STEP|COURSE …`: a real
+    // class's preparation (prepare/).
+    if args.get(1).is_some_and(|a| a == "iam-policy") {
+        use clap::Parser;
+        return match crate::prepare::iam::IamArgs::try_parse_from(
+            std::iter::once("labrun iam-policy".into()).chain(args.into_iter().skip(2)),
+        ) {
+            Ok(parsed) => crate::prepare::iam::run(&parsed).await,
+            Err(e) => match crate::flags::clap_failure(&e) {
+                None => exit::PASS,
+                Some(line) => {
+                    eprintln!("labrun: iam-policy: {line} (see labrun iam-policy --help)");
+                    exit::BAD_INPUT
+                }
+            },
+        };
+    }
+    if args.get(1).is_some_and(|a| a == "preflight") {
+        return crate::prepare::preflight::main(args).await;
     }
     // `labrun describe STEP [--format human|json]`: params, checks, capabilities.
     if args.get(1).is_some_and(|a| a == "describe") {
@@ -47,7 +70,10 @@ pub async fn main(args: Vec<std::ffi::OsString>) -> u8 {
     }
     // `labrun` alone: what to type, in one line.
     if args.len() <= 1 {
-        eprintln!("labrun: give the step to run, e.g. {EXAMPLE} (see labrun --help)");
+        eprintln!(
+            "labrun: {}",
+            Text::from(text::cli::NoStep { example: EXAMPLE })
+        );
         return exit::BAD_INPUT;
     }
     // `labrun help [plugin|inspect]` is the help, not a step named `help`.

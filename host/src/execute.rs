@@ -56,6 +56,8 @@ pub struct RunPlan {
 pub struct PlannedRun {
     pub trainee: String,
     pub parts: Vec<PlannedPart>,
+    /// Who the trainee is (`--roster`), carried into their report.
+    pub person: crate::outcome::Person,
 }
 
 /// One step of a trainee's run: the step it runs (or why that step could not load)
@@ -83,6 +85,7 @@ impl PlannedRun {
                 params,
                 step,
             }],
+            person: Default::default(),
         }
     }
 }
@@ -164,6 +167,7 @@ pub async fn execute(plan: RunPlan) -> (Executed, Outputs) {
                 }
                 let mut merged = merge(planned.trainee, parts, &course);
                 undecided::mark(&mut merged.results, &undecided_ids);
+                merged.person = planned.person;
                 merged
             }
         },

@@ -17,7 +17,9 @@
 //!   that answers live, records and replays;
 //! - [`report`]: human, JSON, JSONL, JUnit, HTML and CSV reporters of an [`outcome`]
 //!   report, and the watch's terminal grid; [`history`]: who passed what when;
-//! - [`error`]: the bad-input type every loader returns.
+//! - [`error`]: the bad-input type every loader returns;
+//! - [`text`]: every line labrun writes for a person, in Japanese and English, from one
+//!   catalog (its doc says how to add one).
 
 pub mod author;
 pub mod caps;
@@ -30,8 +32,10 @@ pub mod history;
 pub mod outcome;
 pub mod plan;
 pub mod policy;
+pub mod prepare;
 pub mod publish;
 pub mod report;
 pub mod serve;
 pub mod step;
+pub mod text;
 pub mod watch;

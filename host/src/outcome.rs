@@ -1,13 +1,14 @@
 //! What a step reports: one outcome per checklist id.
 
 pub mod done;
-pub mod inert;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+// Where they lived before the host catalog; the text layer owns them now.
+use crate::text::Text;
+pub use crate::text::{inert, Lang};
 pub use done::{Tally, Undecided};
-pub use inert::inert;
 
 /// The longest outcome id, in characters (ids are ASCII, so also in bytes).
 pub const MAX_ID_CHARS: usize = 32;
@@ -96,35 +97,20 @@ impl Message {
         }
     }
 
+    /// A catalog text in both languages (a row labrun itself writes).
+    pub fn text(text: impl Into<Text>) -> Self {
+        let text = text.into();
+        Message {
+            en: text.render(Lang::En),
+            ja: text.render(Lang::Ja),
+        }
+    }
+
     pub fn get(&self, lang: Lang) -> &str {
         match lang {
             Lang::En => &self.en,
             Lang::Ja => &self.ja,
         }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    En,
-    Ja,
-}
-
-impl Lang {
-    /// `ja` when the locale (LC_ALL, LC_MESSAGES, LANG, in POSIX order) is Japanese.
-    pub fn from_env() -> Lang {
-        for var in ["LC_ALL", "LC_MESSAGES", "LANG"] {
-            if let Ok(value) = std::env::var(var) {
-                if !value.is_empty() {
-                    return if value.starts_with("ja") {
-                        Lang::Ja
-                    } else {
-                        Lang::En
-                    };
-                }
-            }
-        }
-        Lang::En
     }
 }
 
@@ -178,6 +164,21 @@ pub struct TraineeReport {
     /// when AWS gave no answer to look in.
     #[serde(default, skip_serializing_if = "is_false")]
     pub unmatched: bool,
+    /// Who the trainee is, from the `--roster` file: `name`, `email`, `idnumber` beside
+    /// `trainee`, each absent when the roster does not give it.
+    #[serde(default, flatten)]
+    pub person: Person,
+}
+
+/// A trainee as the class's roster names them (what an LMS matches grades by).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idnumber: Option<String>,
 }
 
 /// Where a trainee is in a course: the steps passed, and the current step, the first

@@ -8,6 +8,7 @@ pub mod class;
 pub mod course;
 pub mod live;
 pub mod roster;
+pub mod roster_csv;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
@@ -83,17 +84,43 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
     let policy = Arc::new(policy(flags, is_class)?);
     let grants = Grants::parse(&flags.grants)?;
     let mut outputs = outputs(flags)?;
+    let roster_file = match &flags.live.roster_file {
+        Some(path) => Some(roster_csv::load(path)?),
+        None => None,
+    };
+    // Each trainee's own account is read from the roster but not yet routed: the
+    // hub's answers are per call, not per account, so a run would read the
+    // operator's account for everyone. Refused rather than checked in the wrong place.
+    if let Some(entry) = roster_file
+        .as_ref()
+        .and_then(|r| r.entries.iter().find(|e| e.aws.is_some()))
+    {
+        return Err(PlanError::Flag(format!(
+            "--roster: {} has aws_profile, aws_role_arn or region: trainees in their own AWS accounts are not supported yet; leave those columns empty to check every trainee in the operator's account (AWS_PROFILE, --region)",
+            entry.trainee
+        )));
+    }
+    // A rehearsal (--replay) checks the operator's files and flags exactly as the live
+    // run will, so what the class refuses is refused the day before.
+    let live = Settings {
+        server_readable: policy.server_readable.clone(),
+        ..settings(flags, roster_file.as_ref())?
+    };
     let answers = match &flags.replay {
         Some(path) => Answers::Replay(known_calls(Cassette::load(path)?, path)?),
-        None => Answers::Live(Settings {
-            server_readable: policy.server_readable.clone(),
-            ..settings(flags)?
-        }),
+        None => Answers::Live(live.clone()),
     };
     let mut warnings = Vec::new();
     let (mut course_steps, mut title) = (Vec::new(), None);
     let (name, runs) = if is_course {
-        let planned = course::plan(&step_path, flags, &policy.limits, &grants).await?;
+        let planned = course::plan(
+            &step_path,
+            flags,
+            roster_file.as_ref(),
+            &policy.limits,
+            &grants,
+        )
+        .await?;
         let rhai = planned
             .runs
             .first()
@@ -164,7 +191,7 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
                 step.path()
             ));
         }
-        let mut runs = trainee_params(flags)?;
+        let mut runs = trainee_params(flags, roster_file.as_ref())?;
         for (_, params) in &mut runs {
             *params = check_params(step.path(), step.info(), params)?;
         }
@@ -177,7 +204,15 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
             .collect();
         (step.info().name.clone(), runs)
     };
-    check_ssh(&answers, &runs)?;
+    let mut runs = runs;
+    if let Some(file) = &roster_file {
+        for run in &mut runs {
+            if let Some(entry) = file.get(&run.trainee) {
+                run.person = entry.person.clone();
+            }
+        }
+    }
+    warnings.extend(check_ssh(&live, &runs)?);
     Ok(RunPlan {
         name,
         course: course_steps,
@@ -222,7 +257,7 @@ fn known_calls(cassette: Cassette, path: &Path) -> Result<Cassette, PlanError> {
     Ok(cassette)
 }
 
-fn fetch_error(f: Failure) -> PlanError {
+pub fn fetch_error(f: Failure) -> PlanError {
     if f.is_refusal() {
         PlanError::Load(LoadError::Step(f.message))
     } else {
@@ -277,10 +312,30 @@ pub fn param_map(flags: &Flags) -> Result<BTreeMap<String, String>, PlanError> {
 /// A trainee id and the params that trainee's run gets.
 pub type TraineeParams = (String, BTreeMap<String, String>);
 
-/// One param set per trainee: `--trainee` ids, else the single `--param` set.
-pub fn trainee_params(flags: &Flags) -> Result<Vec<TraineeParams>, PlanError> {
+/// One param set per trainee: the `--trainee`/`--trainees` ids (with `--roster`, the
+/// roster's trainees among them), else every trainee of the `--roster`, else the
+/// single `--param` set.
+pub fn trainee_params(
+    flags: &Flags,
+    roster_file: Option<&roster_csv::Roster>,
+) -> Result<Vec<TraineeParams>, PlanError> {
     let params = param_map(flags)?;
-    let trainees = roster::ids(&flags.trainees, &flags.live.roster)?;
+    let mut trainees = roster::ids(&flags.trainees, &flags.live.roster)?;
+    if let Some(file) = roster_file {
+        if trainees.is_empty() {
+            trainees = file.entries.iter().map(|e| e.trainee.clone()).collect();
+        } else if let Some(stranger) = trainees.iter().find(|t| file.get(t).is_none()) {
+            return Err(PlanError::Flag(format!(
+                "trainee {stranger} is not in --roster {}: with a roster, --trainee and --trainees pick among its trainees",
+                flags
+                    .live
+                    .roster_file
+                    .as_deref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            )));
+        }
+    }
     if trainees.is_empty() {
         let trainee = params
             .get(TRAINEE_PARAM)
@@ -410,7 +465,12 @@ fn password_from(file: &crate::flags::PasswordFile) -> Result<Secret, PlanError>
 }
 
 /// Live settings; the MySQL passwords come from the operator, never from a step.
-fn settings(flags: &Flags) -> Result<Settings, PlanError> {
+/// Built for a replay too, so its files and flags are checked as a live run's are;
+/// only the password prompt waits for a live run.
+fn settings(
+    flags: &Flags,
+    roster_file: Option<&roster_csv::Roster>,
+) -> Result<Settings, PlanError> {
     let mut unnamed = None;
     let mut named = std::collections::BTreeMap::new();
     for file in &flags.mysql_password_file {
@@ -449,6 +509,9 @@ fn settings(flags: &Flags) -> Result<Settings, PlanError> {
             ));
         }
         Some(secret)
+    } else if flags.ask_mysql_password && flags.replay.is_some() {
+        // A replay connects to nothing: no password to ask for.
+        None
     } else if flags.ask_mysql_password {
         let typed = rpassword::prompt_password("MySQL password: ").map_err(|e| {
             PlanError::Flag(format!(
@@ -471,27 +534,68 @@ fn settings(flags: &Flags) -> Result<Settings, PlanError> {
             mysql_password,
             mysql_credentials: named,
             timeout: Duration::from_secs(flags.probe_timeout),
-            ssh: ssh_pool(flags)?,
+            ssh: ssh_pool(flags, roster_file)?,
         },
         server_readable: Vec::new(),
+        aws_identities: roster_file
+            .map(roster_csv::Roster::aws_identities)
+            .unwrap_or_default(),
     })
 }
 
-/// The run's SSH pool when `--ssh-key` is given (checked per trainee in [`plan`]).
-fn ssh_pool(flags: &Flags) -> Result<Option<Arc<SshPool>>, PlanError> {
-    let Some(key_template) = &flags.ssh_key else {
+/// The run's SSH pool when `--ssh-key` is given or the roster names key files
+/// (checked per trainee in [`plan`]).
+fn ssh_pool(
+    flags: &Flags,
+    roster_file: Option<&roster_csv::Roster>,
+) -> Result<Option<Arc<SshPool>>, PlanError> {
+    let keys = roster_file
+        .map(roster_csv::Roster::ssh_keys)
+        .unwrap_or_default();
+    let instance_connect = flags.ssh_via == Some(crate::flags::SshVia::InstanceConnect);
+    if instance_connect && flags.ssh_key.is_some() {
+        return Err(PlanError::Flag(
+            "--ssh-key and --ssh-via instance-connect both say how to log in: keep one".into(),
+        ));
+    }
+    if flags.ssh_via == Some(crate::flags::SshVia::Key)
+        && flags.ssh_key.is_none()
+        && keys.is_empty()
+    {
+        return Err(PlanError::Flag(
+            "--ssh-via key needs the trainees' keys: --ssh-key 'keys/1day-{trainee}.pem' or a roster's ssh_key column".into(),
+        ));
+    }
+    if flags.ssh_key.is_none() && keys.is_empty() && !instance_connect {
         if flags.ssh_known_hosts.is_some() || flags.ssh_strict {
             return Err(PlanError::Flag(
-                "--ssh-known-hosts and --ssh-strict need --ssh-key".to_string(),
+                "--ssh-known-hosts and --ssh-strict need --ssh-key (or a roster's ssh_key column)"
+                    .to_string(),
             ));
         }
         return Ok(None);
-    };
+    }
+    let push = instance_connect.then(|| {
+        crate::caps::ssh::Pusher(Arc::new(
+            crate::caps::aws::instance_connect::InstanceConnect::new(
+                flags.region.clone(),
+                roster_file
+                    .map(roster_csv::Roster::aws_identities)
+                    .unwrap_or_default(),
+            ),
+        ))
+    });
     let settings = SshSettings {
-        key_template: key_template.clone(),
+        key_template: flags.ssh_key.clone(),
+        keys: if instance_connect {
+            Default::default()
+        } else {
+            keys
+        },
         user: flags.ssh_user.clone(),
         known_hosts: flags.ssh_known_hosts.clone(),
         strict: flags.ssh_strict,
+        push,
     };
     Ok(Some(Arc::new(SshPool::new(
         settings,
@@ -500,13 +604,12 @@ fn ssh_pool(flags: &Flags) -> Result<Option<Arc<SshPool>>, PlanError> {
     ))))
 }
 
-/// `--ssh-key` must name a readable key for every trainee of the run.
-fn check_ssh(answers: &Answers, runs: &[PlannedRun]) -> Result<(), PlanError> {
-    let Answers::Live(settings) = answers else {
-        return Ok(());
-    };
+/// The SSH settings, checked for every trainee of the run (live or replayed alike):
+/// a flag that cannot work is bad input; a trainee whose key file is missing is one
+/// warning, and only that trainee's in-server outcomes become `error` naming the key.
+fn check_ssh(settings: &Settings, runs: &[PlannedRun]) -> Result<Vec<String>, PlanError> {
     let Some(pool) = &settings.net.ssh else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     let trainees: Vec<&str> = runs.iter().map(|r| r.trainee.as_str()).collect();
     pool.settings().check(&trainees).map_err(PlanError::Flag)

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 /// The top-level modules, top to bottom: each may import only those after it.
 const LAYERS: &[&str] = &[
-    "cli", "author", "plan", "flags", "publish", "watch", "serve", "execute", "step", "gate",
-    "policy", "caps", "report", "history", "outcome", "error",
+    "cli", "author", "prepare", "plan", "flags", "publish", "watch", "serve", "execute", "step",
+    "gate", "policy", "caps", "report", "history", "outcome", "error", "text",
 ];
 
 type Module = Vec<String>;

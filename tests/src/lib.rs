@@ -22,6 +22,7 @@ pub mod layers;
 pub mod live;
 pub mod mariadb;
 pub mod probe_env;
+pub mod pushed_keys;
 pub mod report;
 pub mod servers;
 pub mod ssh_env;

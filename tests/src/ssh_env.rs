@@ -56,6 +56,10 @@ pub struct SshOptions {
     pub sshd_down: bool,
     /// `sudo` asks ec2-user for a password.
     pub sudo_needs_password: bool,
+    /// EC2 Instance Connect: sshd accepts only the key pushed for the server, which
+    /// its `AuthorizedKeysCommand` reads from `DIR/pushed/<public ip>` (see
+    /// [`crate::pushed_keys`]); the trainees' key files log in nowhere.
+    pub pushed_keys: bool,
 }
 
 /// The systemd unit of a server's own MySQL, as the manual's Amazon Linux names it.
@@ -222,6 +226,8 @@ pub struct SshEnv {
     alb_dns: Option<String>,
     /// Whether some server has its own MySQL (a route keeps its 127.0.0.1:3306 as is).
     local_mysql: bool,
+    /// sshd serves only pushed keys ([`SshOptions::pushed_keys`]).
+    pushed_keys: bool,
     children: Vec<Child>,
     bridges: Vec<Bridge>,
     pub dir: PathBuf,
@@ -347,6 +353,11 @@ impl SshEnv {
         ));
         std::fs::create_dir_all(dir.join("keys"))?;
         chmod(&dir, 0o755)?;
+        if options.pushed_keys {
+            // sshd reads pushed keys as `nobody`.
+            std::fs::create_dir_all(dir.join("pushed"))?;
+            chmod(&dir.join("pushed"), 0o755)?;
+        }
         let mut keys: Vec<(String, PathBuf)> = Vec::new();
         for spec in &fleet.servers {
             if keys.iter().any(|(t, _)| *t == spec.trainee) {
@@ -449,6 +460,7 @@ impl SshEnv {
             },
             alb_dns: fleet.alb_dns.clone(),
             local_mysql: fleet.servers.iter().any(|s| s.local_mysql.is_some()),
+            pushed_keys: options.pushed_keys,
             children: Vec::new(),
             bridges: Vec::new(),
             dir,
@@ -460,6 +472,12 @@ impl SshEnv {
             }
         }
         Ok(env)
+    }
+
+    /// Where the key pushed for the server at `public_ip` is served from
+    /// ([`SshOptions::pushed_keys`]).
+    pub fn pushed_key_file(&self, public_ip: &str) -> PathBuf {
+        self.dir.join("pushed").join(public_ip)
     }
 
     /// The key of `trainee` (panics for a trainee without a server: test data).
@@ -550,10 +568,18 @@ http {{\n    access_log off;\n    client_body_temp_path {d}/nginx-tmp/body;\n   
         let w = &self.web[i];
         let own_net = local_mysql.is_some();
         let listen_port = if own_net { 22 } else { w.ssh_port };
+        let keys = if self.pushed_keys {
+            format!(
+                "AuthorizedKeysFile none\nAuthorizedKeysCommand /bin/cat {}\nAuthorizedKeysCommandUser nobody\n",
+                self.pushed_key_file(&w.public_ip).display()
+            )
+        } else {
+            format!("AuthorizedKeysFile {}/authorized_keys\n", w.root.display())
+        };
         // LogLevel INFO: sshd logs each accepted login ([`SshEnv::logins`]).
         let config = format!(
             "Port {listen_port}\nListenAddress 127.0.0.1\nHostKey {root}/ssh_host_ed25519_key\nPidFile {root}/sshd.pid\n\
-AuthorizedKeysFile {root}/authorized_keys\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n\
+{keys}StrictModes no\nUsePAM no\nPasswordAuthentication no\n\
 KbdInteractiveAuthentication no\nPermitRootLogin no\nAllowTcpForwarding yes\nAllowUsers {SSH_USER}\n\
 PrintMotd no\nLogLevel INFO\nSubsystem sftp internal-sftp\n",
             root = w.root.display(),

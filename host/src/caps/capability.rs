@@ -61,6 +61,10 @@ pub struct Operation {
     /// snake_case: the Rhai function, the cassette's `operation`, the policy's grant.
     /// The WIT function is the same name in kebab-case ([`Operation::wit_name`]).
     pub name: &'static str,
+    /// The IAM action AWS checks for it (`ec2:DescribeInstances`), written here so
+    /// `labrun iam-policy` and preflight cannot drift from what labrun calls; `None`
+    /// for operations that are not AWS API calls (probes, server facts).
+    pub iam: Option<&'static str>,
     /// What it answers, in one line.
     pub about: &'static str,
     /// How an untrusted trainee's step may use it. Required: an operation without a

@@ -45,6 +45,7 @@ fn boxed<'a>(
 
 pub const OPERATIONS: &[Operation] = &[Operation {
     name: "lookup",
+    iam: None,
     about: "a name's CNAME chain and addresses; NXDOMAIN and no data are answers",
     scope: Scope::DerivedHost,
 }];

@@ -46,6 +46,7 @@ fn boxed<'a>(
 
 pub const OPERATIONS: &[Operation] = &[Operation {
     name: "get",
+    iam: None,
     about: "fetches a URL, following redirects only when asked",
     scope: Scope::DerivedHost,
 }];

@@ -47,6 +47,7 @@ fn boxed<'a>(
 
 pub const OPERATIONS: &[Operation] = &[Operation {
     name: "query",
+    iam: None,
     about: "runs one SELECT/SHOW statement",
     scope: Scope::DerivedHost,
 }];

@@ -50,6 +50,32 @@ mod tests {
     }
 
     #[test]
+    fn every_aws_operation_names_its_iam_action_and_no_probe_does() {
+        for cap in ALL {
+            for op in (cap.operations)() {
+                match op.iam {
+                    Some(action) => {
+                        assert_eq!(cap.name, "aws", "{}.{} is no AWS call", cap.name, op.name);
+                        let (service, name) = action.split_once(':').expect("service:Action");
+                        assert!(
+                            !service.is_empty()
+                                && service.chars().all(|c| c.is_ascii_lowercase()
+                                    || c.is_ascii_digit()
+                                    || c == '-')
+                                && name.starts_with(|c: char| c.is_ascii_uppercase())
+                                && name.chars().all(|c| c.is_ascii_alphanumeric()),
+                            "{}.{}: `{action}` is not service:Action",
+                            cap.name,
+                            op.name
+                        );
+                    }
+                    None => assert_ne!(cap.name, "aws", "aws.{} has no IAM action", op.name),
+                }
+            }
+        }
+    }
+
+    #[test]
     fn every_shipped_operation_has_a_scope_rule() {
         for cap in ALL {
             for op in (cap.operations)() {

@@ -35,21 +35,25 @@ pub const SPEC: Capability = Capability {
 pub const OPERATIONS: &[Operation] = &[
     Operation {
         name: "read_file",
+        iam: None,
         about: "an allow-listed file (nginx logs, resolv.conf, wp-config.php with its secrets redacted), size-capped",
         scope: Scope::OwnServer,
     },
     Operation {
         name: "service",
+        iam: None,
         about: "whether one systemd unit is active and enabled",
         scope: Scope::OwnServer,
     },
     Operation {
         name: "listening",
+        iam: None,
         about: "the listening TCP ports",
         scope: Scope::OwnServer,
     },
     Operation {
         name: "network",
+        iam: None,
         about: "addresses, routes and resolvers (`ip a`, `ip r`, /etc/resolv.conf)",
         scope: Scope::OwnServer,
     },

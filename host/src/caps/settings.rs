@@ -3,6 +3,20 @@
 
 use super::net::NetConfig;
 
+/// Where one trainee's AWS answers come from when it is not the operator's own AWS
+/// configuration (`--roster`'s `aws_profile` or `aws_role_arn`, and `region`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AwsIdentity {
+    /// A profile of the operator's AWS configuration.
+    pub profile: Option<String>,
+    /// A role in the trainee's account, assumed with the session name `labrun-<trainee>`.
+    pub role_arn: Option<String>,
+    /// The external id the role's trust policy asks for.
+    pub external_id: Option<String>,
+    /// The trainee's region, instead of `--region` or the configuration's.
+    pub region: Option<String>,
+}
+
 /// Everything a capability may need to answer live, given by the operator.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
@@ -16,6 +30,9 @@ pub struct Settings {
     /// Files `server.read_file` may read besides its defaults (the policy's
     /// `[server] readable`).
     pub server_readable: Vec<String>,
+    /// Trainees whose AWS answers come from an account, profile or region of their
+    /// own (`--roster`); the others use the operator's configuration.
+    pub aws_identities: std::collections::BTreeMap<String, AwsIdentity>,
 }
 
 impl Settings {

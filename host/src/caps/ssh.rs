@@ -35,38 +35,104 @@ pub const SSH_PORT: u16 = 22;
 #[derive(Debug, Clone)]
 pub struct SshSettings {
     /// Path of the trainee's private key, `{trainee}` replaced by the trainee id.
-    pub key_template: String,
+    pub key_template: Option<String>,
+    /// Each trainee's own key file (the roster's `ssh_key`), before the template.
+    pub keys: std::collections::BTreeMap<String, PathBuf>,
     /// The login user (EC2's Amazon Linux: `ec2-user`).
     pub user: String,
     /// Host keys trusted on first use and recorded here (OpenSSH's `accept-new`).
     pub known_hosts: Option<PathBuf>,
     /// Refuse hosts that `known_hosts` does not list.
     pub strict: bool,
+    /// `--ssh-via instance-connect`: a one-run key per server, its public half
+    /// pushed by this before the login, instead of the key files.
+    pub push: Option<Pusher>,
+}
+
+/// Pushes a one-run public key to the instance behind a server's address (EC2
+/// Instance Connect's SendSSHPublicKey), for `trainee`'s account.
+pub trait KeyPush: Send + Sync {
+    fn push<'a>(
+        &'a self,
+        trainee: &'a str,
+        server: &'a str,
+        user: &'a str,
+        public_key: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<(), SshError>>;
+}
+
+/// A [`KeyPush`] in the settings.
+#[derive(Clone)]
+pub struct Pusher(pub Arc<dyn KeyPush>);
+
+impl fmt::Debug for Pusher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Pusher")
+    }
+}
+
+/// A fresh Ed25519 key, in memory only, for one SSH connection.
+fn one_run_key() -> Result<russh::keys::PrivateKey, SshError> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| {
+        SshError::new(
+            ErrorKind::Credentials,
+            format!("no random bytes for a one-run SSH key: {e}"),
+        )
+    })?;
+    let pair = russh::keys::ssh_key::private::Ed25519Keypair::from_seed(&seed);
+    seed.fill(0);
+    Ok(russh::keys::PrivateKey::from(pair))
 }
 
 impl SshSettings {
-    /// The key file of `trainee`.
-    pub fn key_path(&self, trainee: &str) -> PathBuf {
-        PathBuf::from(self.key_template.replace(TRAINEE_PLACEHOLDER, trainee))
+    /// The key file of `trainee`: the roster's, else `--ssh-key`'s; `None` when
+    /// neither names one.
+    pub fn key_path(&self, trainee: &str) -> Option<PathBuf> {
+        if let Some(path) = self.keys.get(trainee) {
+            return Some(path.clone());
+        }
+        let template = self.key_template.as_ref()?;
+        Some(PathBuf::from(
+            template.replace(TRAINEE_PLACEHOLDER, trainee),
+        ))
     }
 
-    /// Bad input found before anything runs: one line for exit 64.
-    pub fn check(&self, trainees: &[&str]) -> Result<(), String> {
-        if trainees.len() > 1 && !self.key_template.contains(TRAINEE_PLACEHOLDER) {
-            return Err(format!(
-                "--ssh-key {} names one key for {} trainees: put {TRAINEE_PLACEHOLDER} in it, e.g. --ssh-key 'keys/1day-{TRAINEE_PLACEHOLDER}.pem'",
-                self.key_template,
-                trainees.len()
-            ));
+    /// Checks before anything runs. A flag that cannot work is `Err` (one line, exit
+    /// 64); a trainee whose key file cannot be read is one warning line each (only
+    /// that trainee's in-server outcomes become `error`, the class goes on).
+    pub fn check(&self, trainees: &[&str]) -> Result<Vec<String>, String> {
+        let templated: Vec<&&str> = trainees
+            .iter()
+            .filter(|t| !self.keys.contains_key(**t))
+            .collect();
+        if let Some(template) = &self.key_template {
+            if templated.len() > 1 && !template.contains(TRAINEE_PLACEHOLDER) {
+                return Err(format!(
+                    "--ssh-key {template} names one key for {} trainees: put {TRAINEE_PLACEHOLDER} in it, e.g. --ssh-key 'keys/1day-{TRAINEE_PLACEHOLDER}.pem'",
+                    templated.len()
+                ));
+            }
         }
-        for trainee in trainees {
-            let path = self.key_path(trainee);
-            std::fs::File::open(&path).map_err(|e| {
-                format!(
-                    "cannot read --ssh-key {} for {trainee}: {e}",
+        let mut warnings = Vec::new();
+        let files = if self.push.is_some() {
+            &[][..]
+        } else {
+            trainees
+        };
+        for trainee in files {
+            let Some(path) = self.key_path(trainee) else {
+                warnings.push(format!(
+                    "warning: {trainee} has no SSH key (no ssh_key in the roster, no --ssh-key): their in-server outcomes will be error"
+                ));
+                continue;
+            };
+            if let Err(e) = std::fs::File::open(&path) {
+                warnings.push(format!(
+                    "warning: cannot read the SSH key of {trainee}, {}: {e}; their in-server outcomes will be error, the class goes on",
                     path.display()
-                )
-            })?;
+                ));
+            }
         }
         if let Some(path) = &self.known_hosts {
             if path.exists() {
@@ -93,7 +159,7 @@ impl SshSettings {
         } else if self.strict {
             return Err("--ssh-strict needs --ssh-known-hosts FILE".to_string());
         }
-        Ok(())
+        Ok(warnings)
     }
 }
 
@@ -231,10 +297,15 @@ impl SshPool {
     {
         let trainee = current_trainee().unwrap_or_default();
         let key_path = self.settings.key_path(&trainee);
+        let key_shown = match (&self.settings.push, &key_path) {
+            (Some(_), _) => format!("instance-connect {trainee}"),
+            (None, Some(p)) => p.display().to_string(),
+            (None, None) => String::new(),
+        };
         let slot = {
             let mut sessions = self.sessions.lock().expect("ssh lock poisoned");
             let slot = sessions
-                .entry(format!("{server}\n{}", key_path.display()))
+                .entry(format!("{server}\n{key_shown}"))
                 .or_default();
             // A connection kept from an earlier run that the server has since closed
             // (sshd restarted, the instance rebooted): open a new one.
@@ -245,7 +316,7 @@ impl SshPool {
         };
         slot.get_or_init(|| async {
             let _permit = self.handshakes.acquire().await;
-            let work = self.open(server, &trainee, &key_path, dial);
+            let work = self.open(server, &trainee, key_path.as_deref(), dial);
             match tokio::time::timeout(self.timeout, work).await {
                 Ok(result) => result,
                 Err(_) => Err(SshError::new(
@@ -265,23 +336,53 @@ impl SshPool {
         &self,
         server: &str,
         trainee: &str,
-        key_path: &Path,
+        key_path: Option<&Path>,
         dial: D,
     ) -> Result<Arc<Session>, SshError>
     where
         D: FnOnce(Duration) -> Fut,
         Fut: Future<Output = Result<TcpStream, String>>,
     {
+        let (key, push) = match &self.settings.push {
+            Some(push) => (one_run_key()?, Some(push)),
+            None => (self.key_file(trainee, key_path).await?, None),
+        };
+        let stream = dial(self.timeout).await.map_err(|why| {
+            SshError::new(
+                ErrorKind::Network,
+                format!("cannot reach SSH on {server}: {why}"),
+            )
+        })?;
+        self.login(server, stream, key, push, trainee).await
+    }
+
+    /// The trainee's key file, read and decoded.
+    async fn key_file(
+        &self,
+        trainee: &str,
+        key_path: Option<&Path>,
+    ) -> Result<russh::keys::PrivateKey, SshError> {
         let whose = if trainee.is_empty() {
             "the --ssh-key".to_string()
         } else {
-            format!("{trainee}'s --ssh-key")
+            format!("{trainee}'s SSH key")
         };
-        // Never the path or the contents in a message: only whose key it is.
+        let Some(key_path) = key_path else {
+            return Err(SshError::new(
+                ErrorKind::Credentials,
+                format!("{trainee} has no SSH key: give it in the roster's ssh_key column or with --ssh-key"),
+            ));
+        };
+        // Never the path or the contents in a message: only whose key it is (and
+        // its file name, which the operator gave and a report may show).
+        let file = key_path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let text = tokio::fs::read_to_string(key_path).await.map_err(|e| {
             SshError::new(
                 ErrorKind::Credentials,
-                format!("cannot read {whose}: {}", e.kind()),
+                format!("cannot read {whose} ({file}): {}", e.kind()),
             )
         })?;
         let key = russh::keys::decode_secret_key(&text, None).map_err(|_| {
@@ -291,12 +392,24 @@ impl SshPool {
             )
         })?;
         drop(text);
-        let stream = dial(self.timeout).await.map_err(|why| {
-            SshError::new(
-                ErrorKind::Network,
-                format!("cannot reach SSH on {server}: {why}"),
-            )
-        })?;
+        Ok(key)
+    }
+
+    /// The handshake and the login with `key` over `stream`; with Instance Connect,
+    /// its public half is pushed between the two (AWS keeps it for 60 seconds).
+    async fn login(
+        &self,
+        server: &str,
+        stream: TcpStream,
+        key: russh::keys::PrivateKey,
+        push: Option<&Pusher>,
+        trainee: &str,
+    ) -> Result<Arc<Session>, SshError> {
+        let whose = match push {
+            Some(_) => "the key pushed with EC2 Instance Connect".to_string(),
+            None if trainee.is_empty() => "the --ssh-key".to_string(),
+            None => format!("{trainee}'s SSH key"),
+        };
         let verdict = Arc::new(Mutex::new(None));
         let client = Client {
             server: server.to_string(),
@@ -323,6 +436,17 @@ impl SshPool {
                 )
             })?;
         self.opened.fetch_add(1, Ordering::Relaxed);
+        if let Some(push) = push {
+            let public = key.public_key().to_openssh().map_err(|e| {
+                SshError::new(
+                    ErrorKind::Credentials,
+                    format!("cannot write the one-run public key: {e}"),
+                )
+            })?;
+            push.0
+                .push(trainee, server, &self.settings.user, &public)
+                .await?;
+        }
         let hash = handle
             .best_supported_rsa_hash()
             .await
@@ -614,17 +738,40 @@ mod tests {
 
     fn settings(template: &str) -> SshSettings {
         SshSettings {
-            key_template: template.to_string(),
+            key_template: Some(template.to_string()),
+            keys: Default::default(),
             user: "ec2-user".to_string(),
             known_hosts: None,
             strict: false,
+            push: None,
         }
     }
 
     #[test]
     fn the_key_template_names_each_trainees_key() {
         let s = settings("keys/1day-{trainee}.pem");
-        assert_eq!(s.key_path("user05"), PathBuf::from("keys/1day-user05.pem"));
+        assert_eq!(
+            s.key_path("user05"),
+            Some(PathBuf::from("keys/1day-user05.pem"))
+        );
+    }
+
+    #[test]
+    fn a_roster_key_wins_over_the_template_and_one_without_either_has_none() {
+        let mut s = settings("keys/1day-{trainee}.pem");
+        s.keys
+            .insert("user07".into(), PathBuf::from("/roster/user07.pem"));
+        assert_eq!(
+            s.key_path("user07"),
+            Some(PathBuf::from("/roster/user07.pem"))
+        );
+        s.key_template = None;
+        assert_eq!(s.key_path("user08"), None);
+        // One template key for one trainee, the others from the roster: no {trainee}.
+        let mut one = settings("/keys/shared.pem");
+        one.keys.insert("user01".into(), PathBuf::from("/k/1.pem"));
+        one.keys.insert("user02".into(), PathBuf::from("/k/2.pem"));
+        assert!(one.check(&["user01", "user02", "user03"]).is_ok());
     }
 
     #[test]
@@ -633,12 +780,15 @@ mod tests {
             .check(&["user01", "user02"])
             .unwrap_err();
         assert!(e.contains("{trainee}") && !e.contains('\n'), "{e}");
-        let e = settings("/nonexistent/{trainee}.pem")
-            .check(&["user01"])
-            .unwrap_err();
+        // A missing key is that trainee's warning, not the class's end.
+        let warnings = settings("/nonexistent/{trainee}.pem")
+            .check(&["user01", "user02"])
+            .unwrap();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(
-            e.starts_with("cannot read --ssh-key /nonexistent/user01.pem for user01"),
-            "{e}"
+            warnings[0]
+                .starts_with("warning: cannot read the SSH key of user01, /nonexistent/user01.pem"),
+            "{warnings:?}"
         );
         let mut strict = settings("/dev/null");
         strict.strict = true;

@@ -36,6 +36,7 @@ fn boxed<'a>(
 
 pub const OPERATIONS: &[Operation] = &[Operation {
     name: "connect",
+    iam: None,
     about: "tries to connect, then closes at once",
     scope: Scope::DerivedHost,
 }];

@@ -16,6 +16,13 @@ pub struct LiveArgs {
     #[arg(id = "roster", long = "trainees", value_name = "FROM..TO|@FILE")]
     pub roster: Vec<String>,
 
+    /// The class as a CSV file with a header row: `trainee` and optional `name`,
+    /// `email`, `idnumber`, `ssh_key`, `aws_profile` or `aws_role_arn` (+
+    /// `aws_external_id`), `region`. Every trainee in it is checked (or those
+    /// --trainee/--trainees pick).
+    #[arg(id = "roster_file", long = "roster", value_name = "FILE")]
+    pub roster_file: Option<PathBuf>,
+
     /// Re-run the whole class every SECONDS (at least 5) until Ctrl-C, --until or
     /// --for; then print the final report in --format and exit with its code.
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(5..=86_400))]

@@ -65,6 +65,20 @@ pub fn tally(rows: &[Outcome]) -> Tally {
     out
 }
 
+/// The grade an LMS imports, 0–100, rounded down: the outcomes done (as [`tally`]
+/// counts them) over the outcomes decided, done or `fail`/`pending`. An `error`
+/// (labrun could not look), a skip in a step not done and an undecided row count
+/// neither way. `None` when nothing was decided.
+pub fn grade(rows: &[Outcome]) -> Option<u32> {
+    let t = tally(rows);
+    let against = rows
+        .iter()
+        .filter(|o| !o.undecided && matches!(o.status, Status::Fail | Status::Pending))
+        .count();
+    let decided = t.passed + against;
+    (decided > 0).then(|| (100 * t.passed / decided) as u32)
+}
+
 /// The course steps a trainee has not reached: after their current step, with no row
 /// passed yet. The board shows them "not started", not as the fails they read as.
 pub fn not_started(steps: &[super::CourseStep], t: &super::TraineeReport) -> Vec<String> {
@@ -177,6 +191,21 @@ mod tests {
         );
         assert!(!step_done(&[row(None, "A5", Status::Error, true)]));
         assert!(!tally(&[]).done);
+    }
+
+    #[test]
+    fn the_grade_is_done_over_decided_and_an_outage_counts_neither_way() {
+        let rows = [
+            row(Some("S1"), "S1-A1", Status::Pass, false),
+            row(Some("S1"), "S1-C1", Status::Skip, false),
+            row(Some("S2"), "S2-A1", Status::Pass, false),
+            row(Some("S2"), "S2-A2", Status::Fail, false),
+            row(Some("S2"), "S2-A3", Status::Error, false),
+            row(Some("S2"), "S2-A4", Status::Error, true),
+        ];
+        // S1 done (its superseded skip counts): 3 done of 4 decided.
+        assert_eq!(grade(&rows), Some(75));
+        assert_eq!(grade(&[row(None, "A1", Status::Error, false)]), None);
     }
 
     #[test]

@@ -286,6 +286,7 @@ pub struct Planned {
 pub async fn plan(
     path: &Path,
     flags: &Flags,
+    roster_file: Option<&super::roster_csv::Roster>,
     limits: &Limits,
     grants: &Grants,
 ) -> Result<Planned, PlanError> {
@@ -293,44 +294,9 @@ pub async fn plan(
     let text = std::fs::read_to_string(path)
         .map_err(|e| bad(format!("cannot read course file {shown}: {e}")))?;
     let course = parse(&text, &shown)?;
-    let base = path.parent().unwrap_or(Path::new("."));
-    let sources: Vec<Source> = course.step.iter().map(|e| source(base, &e.step)).collect();
-    let by_reference = sources.iter().any(|s| matches!(s, Source::Reference(_)));
-    if !by_reference && (flags.fetch.lock.is_some() || !flags.fetch.trusted_keys.is_empty()) {
-        return Err(PlanError::Flag(format!(
-            "{shown}: --lock and --trusted-key apply to steps given by reference (REGISTRY/REPO:VERSION); this course names only local files"
-        )));
-    }
-    let mut steps: Vec<(Arc<Step>, crate::gate::StepId)> = Vec::new();
-    for (entry, source) in course.step.iter().zip(sources) {
-        let file = match source {
-            Source::File(file) => {
-                if !file.is_file() {
-                    return Err(bad(format!(
-                        "{shown}: step {} names {}, which does not exist (paths are relative to the course file)",
-                        entry.id,
-                        file.display()
-                    )));
-                }
-                file
-            }
-            Source::Reference(r) => pull(&r, &flags.fetch).await.map_err(|e| match e {
-                PlanError::Load(l) => bad(format!("{shown}: step {}: {l}", entry.id)),
-                other => other,
-            })?,
-        };
-        let step = load_step(&file, limits, grants).await.map_err(|e| {
-            bad(format!(
-                "{shown}: step {}: {}",
-                entry.id,
-                one_line(&e.to_string())
-            ))
-        })?;
-        let id = step_id(&step);
-        steps.push((Arc::new(step), id));
-    }
+    let steps = load_steps(path, &course, &flags.fetch, limits, grants).await?;
 
-    let given = trainee_params(flags)?;
+    let given = trainee_params(flags, roster_file)?;
     // A --param no step takes is a typo, as it would be for one step.
     if let Some((_, params)) = given.first() {
         for key in params.keys().filter(|k| *k != TRAINEE_PARAM) {
@@ -371,7 +337,11 @@ pub async fn plan(
                 step: Ok((step.clone(), id.clone())),
             });
         }
-        runs.push(PlannedRun { trainee, parts });
+        runs.push(PlannedRun {
+            trainee,
+            parts,
+            person: Default::default(),
+        });
     }
     let name = course.name.unwrap_or_else(|| {
         path.file_stem()
@@ -393,6 +363,75 @@ pub async fn plan(
             .collect(),
         runs,
     })
+}
+
+/// The steps a course names, in course order with their course ids, each loaded
+/// once (referenced ones pulled and verified first): what `labrun iam-policy` and
+/// preflight read without planning any trainee.
+pub async fn steps(
+    path: &Path,
+    fetch: &FetchArgs,
+    limits: &Limits,
+    grants: &Grants,
+) -> Result<Vec<(String, Arc<Step>)>, PlanError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| bad(format!("cannot read course file {shown}: {e}")))?;
+    let course = parse(&text, &shown)?;
+    let steps = load_steps(path, &course, fetch, limits, grants).await?;
+    Ok(course
+        .step
+        .iter()
+        .zip(steps)
+        .map(|(entry, (step, _))| (entry.id.clone(), step))
+        .collect())
+}
+
+async fn load_steps(
+    path: &Path,
+    course: &CourseFile,
+    fetch: &FetchArgs,
+    limits: &Limits,
+    grants: &Grants,
+) -> Result<Vec<(Arc<Step>, crate::gate::StepId)>, PlanError> {
+    let shown = path.display().to_string();
+    let base = path.parent().unwrap_or(Path::new("."));
+    let sources: Vec<Source> = course.step.iter().map(|e| source(base, &e.step)).collect();
+    let by_reference = sources.iter().any(|s| matches!(s, Source::Reference(_)));
+    if !by_reference && (fetch.lock.is_some() || !fetch.trusted_keys.is_empty()) {
+        return Err(PlanError::Flag(format!(
+            "{shown}: --lock and --trusted-key apply to steps given by reference (REGISTRY/REPO:VERSION); this course names only local files"
+        )));
+    }
+    let mut steps: Vec<(Arc<Step>, crate::gate::StepId)> = Vec::new();
+    for (entry, source) in course.step.iter().zip(sources) {
+        let file = match source {
+            Source::File(file) => {
+                if !file.is_file() {
+                    return Err(bad(format!(
+                        "{shown}: step {} names {}, which does not exist (paths are relative to the course file)",
+                        entry.id,
+                        file.display()
+                    )));
+                }
+                file
+            }
+            Source::Reference(r) => pull(&r, fetch).await.map_err(|e| match e {
+                PlanError::Load(l) => bad(format!("{shown}: step {}: {l}", entry.id)),
+                other => other,
+            })?,
+        };
+        let step = load_step(&file, limits, grants).await.map_err(|e| {
+            bad(format!(
+                "{shown}: step {}: {}",
+                entry.id,
+                one_line(&e.to_string())
+            ))
+        })?;
+        let id = step_id(&step);
+        steps.push((Arc::new(step), id));
+    }
+    Ok(steps)
 }
 
 async fn pull(reference: &str, fetch: &FetchArgs) -> Result<PathBuf, PlanError> {

@@ -53,6 +53,34 @@ pub fn ids(single: &[String], specs: &[String]) -> Result<Vec<String>, PlanError
     Ok(ids)
 }
 
+/// The longest trainee id, in characters.
+pub const MAX_ID_CHARS: usize = 64;
+
+/// A trainee id is short and printable: 1 to [`MAX_ID_CHARS`] characters, no space,
+/// control or bidi character (it names key files, rows and links).
+pub fn check_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("the trainee id is empty".into());
+    }
+    if let Some(c) = id
+        .chars()
+        .find(|c| c.is_whitespace() || crate::outcome::inert::needs_escape(*c))
+    {
+        return Err(format!(
+            "trainee id `{}` holds {}: an id is printable, without spaces",
+            crate::outcome::inert(id),
+            crate::outcome::inert::describe_char(c)
+        ));
+    }
+    if id.chars().count() > MAX_ID_CHARS {
+        return Err(format!(
+            "trainee id `{}…` is longer than {MAX_ID_CHARS} characters",
+            id.chars().take(16).collect::<String>()
+        ));
+    }
+    Ok(())
+}
+
 /// One id, or a range `PREFIXnn..PREFIXmm` expanded in order. The width of the
 /// first number is kept (`user01..user12` → `user01`, …, `user12`).
 pub fn expand(spec: &str) -> Result<Vec<String>, String> {

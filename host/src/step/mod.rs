@@ -454,6 +454,23 @@ impl Step {
         }
     }
 
+    /// `capability.operation` for every call the step can make, sorted: a
+    /// component's WIT imports (exactly what it can call), a script's named calls
+    /// ([`rhai::operations_named`]).
+    pub fn operations(&self) -> Result<Vec<String>, String> {
+        let mut ops = match self {
+            Step::Wasm(s) => s.manifest().operations.clone(),
+            Step::Rhai(s) => {
+                let source = std::fs::read_to_string(s.path())
+                    .map_err(|e| format!("cannot read step {}: {e}", s.path()))?;
+                rhai::operations_named(&source)
+            }
+        };
+        ops.sort();
+        ops.dedup();
+        Ok(ops)
+    }
+
     pub async fn run(self: Arc<Self>, ctx: RunContext) -> crate::outcome::TraineeReport {
         match &*self {
             Step::Rhai(s) => s.clone().run(ctx).await,
@@ -580,34 +597,19 @@ pub async fn describe(path: &std::path::Path) -> Result<Description, String> {
         .await
         .map_err(|e| e.to_string())?;
     let info = step.info().clone();
-    let (kind, host_version, mut operations, source_of_operations) = match &step {
+    let operations = step.operations()?;
+    let (kind, host_version, source_of_operations) = match &step {
         Step::Wasm(s) => (
             "wasm",
             s.manifest().host_versions().first().cloned(),
-            s.manifest().operations.clone(),
             "the component's WIT imports: exactly the operations it can call",
         ),
-        Step::Rhai(_) => {
-            let source = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read step {}: {e}", path.display()))?;
-            let mut ops = Vec::new();
-            for cap in crate::caps::registry::ALL {
-                for op in (cap.operations)() {
-                    if source.contains(&format!("{}::{}", cap.name, op.name)) {
-                        ops.push(format!("{}.{}", cap.name, op.name));
-                    }
-                }
-            }
-            (
-                "rhai",
-                None,
-                ops,
-                "the script's text: the capability::operation calls it names (a script is granted every capability its policy allows)",
-            )
-        }
+        Step::Rhai(_) => (
+            "rhai",
+            None,
+            "the script's text: the capability::operation calls it names, also through the lab library's functions it calls (a script is granted every capability its policy allows)",
+        ),
     };
-    operations.sort();
-    operations.dedup();
     let mut capabilities: Vec<String> = operations
         .iter()
         .filter_map(|o| o.split_once('.').map(|(c, _)| c.to_string()))

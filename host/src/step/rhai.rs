@@ -32,6 +32,83 @@ type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
 /// into every script before its own functions.
 pub const LAB_LIBRARY: &str = include_str!("lab.rhai");
 
+/// `capability.operation` for every call a script can make: those its text names, and
+/// those of the lab library's functions it calls (and that they call in turn), unless
+/// the script defines a function of that name itself. Text, not evaluation: a call in
+/// a comment counts too, so the list may be longer than what a run calls, never
+/// shorter (`labrun iam-policy` grants from it).
+pub fn operations_named(script: &str) -> Vec<String> {
+    let lab = top_level_functions(LAB_LIBRARY);
+    let own: std::collections::BTreeSet<&str> = top_level_functions(script)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    let mut ops = std::collections::BTreeSet::new();
+    let mut reached = std::collections::BTreeSet::new();
+    let mut texts = vec![script];
+    while let Some(text) = texts.pop() {
+        for cap in registry::ALL {
+            for op in (cap.operations)() {
+                if names(text, &format!("{}::{}", cap.name, op.name)) {
+                    ops.insert(format!("{}.{}", cap.name, op.name));
+                }
+            }
+        }
+        for (name, body) in &lab {
+            if !own.contains(name) && names(text, &format!("{name}(")) && reached.insert(*name) {
+                texts.push(body);
+            }
+        }
+    }
+    ops.into_iter().collect()
+}
+
+/// Every `fn NAME(` that starts a line, with its text up to the next one. Both the lab
+/// library and the steps define functions at the top level only (Rhai has no other).
+fn top_level_functions(source: &str) -> Vec<(&str, &str)> {
+    let mut starts = Vec::new();
+    let mut at = 0;
+    for line in source.split_inclusive('\n') {
+        let rest = line.trim_start();
+        let rest = rest.strip_prefix("private ").unwrap_or(rest);
+        if let Some(after) = rest.strip_prefix("fn ") {
+            let name = after
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .next()
+                .unwrap_or("");
+            if !name.is_empty() {
+                starts.push((name, at));
+            }
+        }
+        at += line.len();
+    }
+    let ends = starts
+        .iter()
+        .skip(1)
+        .map(|(_, start)| *start)
+        .chain([source.len()]);
+    starts
+        .iter()
+        .zip(ends)
+        .map(|((name, start), end)| (*name, &source[*start..end]))
+        .collect()
+}
+
+/// `text` holds `word` not glued to an identifier before it (nor after it, unless
+/// `word` ends with `(`).
+fn names(text: &str, word: &str) -> bool {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices(word).any(|(i, _)| {
+        let before = text[..i].chars().next_back().is_none_or(|c| !ident(c));
+        let after = word.ends_with('(')
+            || text[i + word.len()..]
+                .chars()
+                .next()
+                .is_none_or(|c| !ident(c));
+        before && after
+    })
+}
+
 pub struct RhaiStep {
     path: String,
     ast: AST,
@@ -927,6 +1004,31 @@ fn a_value(rhai: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn operations_follow_the_lab_library_functions_a_script_calls() {
+        let ops = operations_named(
+            "fn run(p) { let lb = http_only_from_load_balancer(g); aws::ec2_describe_vpcs(); }",
+        );
+        assert_eq!(
+            ops,
+            ["aws.ec2_describe_vpcs", "aws.elbv2_describe_load_balancers"]
+        );
+        // A script's own function of that name replaces the library's.
+        let ops = operations_named(
+            "fn http_only_from_load_balancer(g) { () }\nfn run(p) { http_only_from_load_balancer(g) }",
+        );
+        assert!(ops.is_empty(), "{ops:?}");
+        // A longer name that merely ends like a library function is not a call of it.
+        assert!(operations_named("fn run(p) { my_http_only_from_load_balancer(g) }").is_empty());
+        // Step 1 reaches the load balancers only through the lab library.
+        let step1 = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scripts/step1.rhai"
+        ))
+        .unwrap();
+        assert!(operations_named(&step1).contains(&"aws.elbv2_describe_load_balancers".to_string()));
+    }
 
     /// How a `run` that fails with `script` stops, as the report says it.
     fn stopped(script: &str) -> String {

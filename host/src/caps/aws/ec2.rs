@@ -22,11 +22,13 @@ use crate::caps::error::CapError;
 pub(crate) const OPERATIONS: &[Operation] = &[
     Operation {
         name: "ec2_describe_instances",
+        iam: Some("ec2:DescribeInstances"),
         about: "EC2 DescribeInstances → {\"Reservations\":[{\"Instances\":[…]}]}",
         scope: Scope::Filter(own_instances),
     },
     Operation {
         name: "ec2_describe_images",
+        iam: Some("ec2:DescribeImages"),
         about: "EC2 DescribeImages → {\"Images\":[…]}",
         scope: Scope::Filter(|a, o| {
             o.keep(a, "Images", |i| {
@@ -36,6 +38,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     },
     Operation {
         name: "ec2_describe_security_groups",
+        iam: Some("ec2:DescribeSecurityGroups"),
         about: "EC2 DescribeSecurityGroups → {\"SecurityGroups\":[…]}",
         scope: Scope::Filter(|a, o| {
             o.keep(a, "SecurityGroups", |g| {
@@ -45,21 +48,25 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     },
     Operation {
         name: "ec2_describe_subnets",
+        iam: Some("ec2:DescribeSubnets"),
         about: "EC2 DescribeSubnets → {\"Subnets\":[…]}",
         scope: Scope::Filter(|a, o| o.keep(a, "Subnets", |s| o.owns_tagged(s) || o.in_vpc(s))),
     },
     Operation {
         name: "ec2_describe_vpcs",
+        iam: Some("ec2:DescribeVpcs"),
         about: "EC2 DescribeVpcs → {\"Vpcs\":[…]}",
         scope: Scope::Filter(|a, o| o.keep(a, "Vpcs", |v| o.owns_tagged(v))),
     },
     Operation {
         name: "ec2_describe_route_tables",
+        iam: Some("ec2:DescribeRouteTables"),
         about: "EC2 DescribeRouteTables → {\"RouteTables\":[…]}",
         scope: Scope::Filter(|a, o| o.keep(a, "RouteTables", |t| o.owns_tagged(t) || o.in_vpc(t))),
     },
     Operation {
         name: "ec2_describe_internet_gateways",
+        iam: Some("ec2:DescribeInternetGateways"),
         about: "EC2 DescribeInternetGateways → {\"InternetGateways\":[…]}",
         scope: Scope::Filter(|a, o| {
             o.keep(a, "InternetGateways", |g| {
@@ -72,6 +79,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     },
     Operation {
         name: "ec2_describe_key_pairs",
+        iam: Some("ec2:DescribeKeyPairs"),
         about: "EC2 DescribeKeyPairs → {\"KeyPairs\":[…]} (never the key material)",
         scope: Scope::Filter(|a, o| {
             o.keep(a, "KeyPairs", |k| {

@@ -20,6 +20,7 @@ use crate::caps::error::CapError;
 pub(crate) const OPERATIONS: &[Operation] = &[
     Operation {
         name: "elbv2_describe_load_balancers",
+        iam: Some("elasticloadbalancing:DescribeLoadBalancers"),
         about: "ELBv2 DescribeLoadBalancers → {\"LoadBalancers\":[…]}",
         scope: Scope::Filter(|a, o| {
             o.keep(a, "LoadBalancers", |lb| {
@@ -29,6 +30,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     },
     Operation {
         name: "elbv2_describe_target_groups",
+        iam: Some("elasticloadbalancing:DescribeTargetGroups"),
         about: "ELBv2 DescribeTargetGroups → {\"TargetGroups\":[…]}",
         scope: Scope::Filter(|a, o| {
             o.keep(a, "TargetGroups", |tg| {
@@ -38,12 +40,14 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     },
     Operation {
         name: "elbv2_describe_target_health",
+        iam: Some("elasticloadbalancing:DescribeTargetHealth"),
         about:
             "ELBv2 DescribeTargetHealth (needs TargetGroupArn) → {\"TargetHealthDescriptions\":[…]}",
         scope: Scope::OwnResources(&["TargetGroupArn"]),
     },
     Operation {
         name: "elbv2_describe_listeners",
+        iam: Some("elasticloadbalancing:DescribeListeners"),
         about:
             "ELBv2 DescribeListeners (needs LoadBalancerArn or ListenerArns) → {\"Listeners\":[…]}",
         scope: Scope::OwnResources(&["LoadBalancerArn", "ListenerArns"]),

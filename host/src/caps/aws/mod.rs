@@ -40,6 +40,8 @@ use super::error::{CapError, ErrorKind};
 pub mod ec2;
 pub mod elbv2;
 mod error;
+pub mod identity;
+pub mod instance_connect;
 pub mod rate;
 pub mod rds;
 pub mod request;

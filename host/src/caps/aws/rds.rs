@@ -17,6 +17,7 @@ use crate::caps::error::CapError;
 pub(crate) const OPERATIONS: &[Operation] = &[
     Operation {
         name: "rds_describe_db_clusters",
+        iam: Some("rds:DescribeDBClusters"),
         about: "RDS DescribeDBClusters → {\"DBClusters\":[…]}",
         scope: Scope::Filter(|a, o| {
             o.keep(a, "DBClusters", |c| {
@@ -26,6 +27,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     },
     Operation {
         name: "rds_describe_db_instances",
+        iam: Some("rds:DescribeDBInstances"),
         about: "RDS DescribeDBInstances → {\"DBInstances\":[…]}",
         scope: Scope::Filter(|a, o| {
             o.keep(a, "DBInstances", |i| {
@@ -35,6 +37,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     },
     Operation {
         name: "rds_describe_db_subnet_groups",
+        iam: Some("rds:DescribeDBSubnetGroups"),
         about: "RDS DescribeDBSubnetGroups → {\"DBSubnetGroups\":[…]}",
         scope: Scope::Filter(|a, o| {
             o.keep(a, "DBSubnetGroups", |g| {
@@ -44,6 +47,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     },
     Operation {
         name: "rds_describe_events",
+        iam: Some("rds:DescribeEvents"),
         about: "RDS DescribeEvents → {\"Events\":[…]} (AWS keeps 14 days)",
         scope: Scope::Filter(|a, o| {
             o.keep(a, "Events", |e| {

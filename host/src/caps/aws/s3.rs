@@ -19,26 +19,31 @@ const MAX_KEYS: i32 = 1000;
 pub(crate) const OPERATIONS: &[Operation] = &[
     Operation {
         name: "s3_list_buckets",
+        iam: Some("s3:ListAllMyBuckets"),
         about: "S3 ListBuckets → {\"Buckets\":[…], \"Owner\"}",
         scope: Scope::Filter(|a, o| o.keep(a, "Buckets", |b| o.owns(b["Name"].as_str().unwrap_or("")))),
     },
     Operation {
         name: "s3_get_bucket_location",
+        iam: Some("s3:GetBucketLocation"),
         about: "S3 GetBucketLocation (Bucket) → {\"LocationConstraint\"}",
         scope: Scope::OwnNames(&["Bucket"]),
     },
     Operation {
         name: "s3_get_public_access_block",
+        iam: Some("s3:GetBucketPublicAccessBlock"),
         about: "S3 GetPublicAccessBlock (Bucket) → {\"PublicAccessBlockConfiguration\"}",
         scope: Scope::OwnNames(&["Bucket"]),
     },
     Operation {
         name: "s3_get_bucket_acl",
+        iam: Some("s3:GetBucketAcl"),
         about: "S3 GetBucketAcl (Bucket) → {\"Owner\", \"Grants\":[…]}",
         scope: Scope::OwnNames(&["Bucket"]),
     },
     Operation {
         name: "s3_list_objects_v2",
+        iam: Some("s3:ListBucket"),
         about: "S3 ListObjectsV2 (Bucket, Prefix, MaxKeys ≤ 1000) → {\"Contents\":[…], \"KeyCount\", \"IsTruncated\"}",
         scope: Scope::OwnNames(&["Bucket"]),
     },

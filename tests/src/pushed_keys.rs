@@ -1,0 +1,209 @@
+//! EC2 Instance Connect as the instance sees it: moto's SendSSHPublicKey is a stub (it
+//! answers Success and keeps nothing), so [`KeyCapture`] sits in front of moto, keeps
+//! each pushed public key in `DIR/<public ip>` (what the instance's metadata service
+//! would serve), and forwards every request to moto unchanged. A server started with
+//! [`crate::ssh_env::SshOptions::pushed_keys`] lets sshd's `AuthorizedKeysCommand`
+//! read that file, and nothing else: only a pushed key logs in. [`KeyCapture::deny`]
+//! makes it answer one AWS action with `AccessDenied`, as IAM does for an action the
+//! policy lacks.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// One push as the proxy saw it.
+#[derive(Debug, Clone)]
+pub struct Push {
+    pub instance_id: String,
+    pub os_user: String,
+    pub public_key: String,
+}
+
+/// An HTTP proxy on 127.0.0.1 in front of moto that keeps what SendSSHPublicKey
+/// pushed (see the module doc).
+pub struct KeyCapture {
+    pub addr: SocketAddr,
+    pushes: Arc<Mutex<Vec<Push>>>,
+    denied: Arc<Mutex<Option<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl KeyCapture {
+    /// `addresses`: instance id → the address its sshd serves pushed keys for;
+    /// `refused`: instances whose pushes are recorded but never served (a server that
+    /// refuses the key).
+    pub async fn start(
+        moto: &str,
+        dir: PathBuf,
+        addresses: HashMap<String, String>,
+        refused: Vec<String>,
+    ) -> KeyCapture {
+        std::fs::create_dir_all(&dir).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let upstream = moto
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let pushes = Arc::new(Mutex::new(Vec::new()));
+        let seen = pushes.clone();
+        let denied: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+        let deny = denied.clone();
+        let shared = Arc::new((dir, addresses, refused));
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((inbound, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (upstream, seen, shared) = (upstream.clone(), seen.clone(), shared.clone());
+                let deny = deny.lock().unwrap().clone();
+                tokio::spawn(async move {
+                    let _ = forward(inbound, &upstream, &seen, &shared, deny.as_deref()).await;
+                });
+            }
+        });
+        KeyCapture {
+            addr,
+            pushes,
+            denied,
+            task,
+        }
+    }
+
+    /// From now on, the query-protocol `action` (e.g. `DescribeTargetHealth`) is
+    /// answered `AccessDenied` (HTTP 403) instead of reaching moto.
+    pub fn deny(&self, action: &str) {
+        *self.denied.lock().unwrap() = Some(action.to_string());
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every push so far.
+    pub fn pushes(&self) -> Vec<Push> {
+        self.pushes.lock().unwrap().clone()
+    }
+}
+
+impl Drop for KeyCapture {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+type Shared = (PathBuf, HashMap<String, String>, Vec<String>);
+
+async fn forward(
+    mut inbound: TcpStream,
+    upstream: &str,
+    seen: &Mutex<Vec<Push>>,
+    shared: &Shared,
+    deny: Option<&str>,
+) -> std::io::Result<()> {
+    let (head, body) = read_message(&mut inbound, false).await?;
+    if let Some(action) = deny {
+        let text = String::from_utf8_lossy(&body);
+        if text.split('&').any(|kv| kv == format!("Action={action}")) {
+            let xml = format!(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>\
+                 <Message>User is not authorized to perform: {action}</Message></Error>\
+                 <RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
+            );
+            let answer = format!(
+                "HTTP/1.1 403 Forbidden\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{xml}",
+                xml.len()
+            );
+            inbound.write_all(answer.as_bytes()).await?;
+            return inbound.shutdown().await;
+        }
+    }
+    let target = head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case("x-amz-target")
+            .then(|| v.trim().to_string())
+    });
+    if target.as_deref() == Some("AWSEC2InstanceConnectService.SendSSHPublicKey") {
+        let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let text = |k: &str| request[k].as_str().unwrap_or_default().to_string();
+        let push = Push {
+            instance_id: text("InstanceId"),
+            os_user: text("InstanceOSUser"),
+            public_key: text("SSHPublicKey"),
+        };
+        let (dir, addresses, refused) = shared;
+        if let Some(address) = addresses.get(&push.instance_id) {
+            if !refused.contains(&push.instance_id) {
+                let file = dir.join(address);
+                std::fs::write(&file, format!("{}\n", push.public_key))?;
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644))?;
+            }
+        }
+        seen.lock().unwrap().push(push);
+    }
+    let mut out = TcpStream::connect(upstream).await?;
+    out.write_all(closing(&head).as_bytes()).await?;
+    out.write_all(&body).await?;
+    let (head, body) = read_message(&mut out, true).await?;
+    inbound.write_all(closing(&head).as_bytes()).await?;
+    inbound.write_all(&body).await?;
+    inbound.shutdown().await
+}
+
+/// The head with `Connection: close` (one request per connection).
+fn closing(head: &str) -> String {
+    let mut out: Vec<&str> = head
+        .trim_end()
+        .lines()
+        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+        .collect();
+    out.push("Connection: close");
+    format!("{}\r\n\r\n", out.join("\r\n"))
+}
+
+/// One HTTP/1.1 message: its head and its Content-Length body (or, for an answer
+/// without one, everything to the end).
+async fn read_message(stream: &mut TcpStream, to_eof: bool) -> std::io::Result<(String, Vec<u8>)> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let mut body = buf[head_end..].to_vec();
+    let length = head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case("content-length")
+            .then(|| v.trim().parse::<usize>().ok())
+            .flatten()
+    });
+    match length {
+        Some(n) => {
+            while body.len() < n {
+                let got = stream.read(&mut chunk).await?;
+                if got == 0 {
+                    break;
+                }
+                body.extend_from_slice(&chunk[..got]);
+            }
+        }
+        None if to_eof => {
+            stream.read_to_end(&mut body).await?;
+        }
+        None => {}
+    }
+    Ok((head, body))
+}
