@@ -374,15 +374,10 @@ pub fn unmatched_lines(report: &Report, lang: crate::outcome::Lang) -> Vec<Strin
         .iter()
         .filter(|t| t.unmatched)
         .map(|t| {
-            let id = crate::outcome::inert(&t.trainee);
-            match lang {
-                crate::outcome::Lang::En => format!(
-                    "warning: nothing in the AWS account is named for {id}: a typo in the roster, or nothing made yet (its checks fail)"
-                ),
-                crate::outcome::Lang::Ja => format!(
-                    "警告: AWS アカウントに {id} の名前を持つリソースがありません: 名簿の誤り、またはまだ何も作成されていません (チェックは不合格になります)"
-                ),
-            }
+            crate::text::Text::from(crate::text::class::Unmatched {
+                trainee: t.trainee.as_str(),
+            })
+            .render(lang)
         })
         .collect()
 }

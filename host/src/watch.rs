@@ -313,15 +313,12 @@ pub async fn run(plan: RunPlan, mut watch: WatchPlan) -> u8 {
                     eprintln!("labrun: dashboard on {}{note}", d.url);
                     if let Some(path) = &watch.trainee_links {
                         if let Err(e) = write_links(path, &class, &links, &d) {
-                            let path = path.display();
-                            match style.lang {
-                                Lang::En => {
-                                    eprintln!("labrun: cannot write --trainee-links {path}: {e}")
-                                }
-                                Lang::Ja => eprintln!(
-                                    "labrun: --trainee-links {path} に書き込めません: {e}"
-                                ),
-                            }
+                            let line =
+                                crate::text::Text::from(crate::text::class::LinksUnwritable {
+                                    path,
+                                    cause: crate::text::quoted(e),
+                                });
+                            eprintln!("labrun: {}", line.render(style.lang));
                             return exit::ERROR;
                         }
                         eprintln!("labrun: {}", links_line(path, links.len(), style.lang));
@@ -544,17 +541,8 @@ fn write_links(
     f.write_all(text.as_bytes())
 }
 
-fn links_line(path: &std::path::Path, n: usize, lang: Lang) -> String {
-    match lang {
-        Lang::En => format!(
-            "{n} trainee link(s) in {}: give each trainee their own line",
-            path.display()
-        ),
-        Lang::Ja => format!(
-            "受講者 {n} 名分のリンクを {} に書きました: 各受講者に自分の行だけを渡してください",
-            path.display()
-        ),
-    }
+fn links_line(path: &std::path::Path, count: usize, lang: Lang) -> String {
+    crate::text::Text::from(crate::text::class::LinksWritten { count, path }).render(lang)
 }
 
 /// A roster id that matches nothing: one line per id, once per watch.
@@ -720,21 +708,27 @@ fn show_changes(changes: &[Change], format: Format, style: &Style) {
 /// done counts ([`crate::outcome::done`]).
 fn first_line(t: &TraineeReport, clock: &str, lang: Lang) -> String {
     let tally = t.tally();
-    let name = crate::outcome::inert(&t.trainee);
-    match lang {
-        Lang::En => format!(
-            "{clock} {name} {}/{} passed{}\n",
-            tally.passed,
-            tally.total,
-            if tally.done { ", done" } else { "" }
-        ),
-        Lang::Ja => format!(
-            "{clock} {name} 合格 {}/{}{}\n",
-            tally.passed,
-            tally.total,
-            if tally.done { "、完了" } else { "" }
-        ),
-    }
+    let (trainee, passed, total) = (t.trainee.as_str(), tally.passed, tally.total);
+    let line: crate::text::Text = if tally.done {
+        crate::text::class::FirstLineDone {
+            clock,
+            trainee,
+            passed,
+            total,
+        }
+        .into()
+    } else {
+        crate::text::class::FirstLine {
+            clock,
+            trainee,
+            passed,
+            total,
+        }
+        .into()
+    };
+    let mut line = line.render(lang);
+    line.push('\n');
+    line
 }
 
 /// `HH:MM:SS` in local time.

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use super::{course_id, Answers, PlannedPart, RunPlan};
 use crate::outcome::{Outcome, Status, Undecided};
 use crate::policy::Policy;
-use crate::step::requires::{undecided_line, Need, Operator};
+use crate::step::requires::{needs_phrase, undecided_line, Need, Operator};
 
 /// The operator's side of deciding: what the plan was given.
 pub fn operator<'a>(answers: &Answers, policy: &'a Policy) -> Operator<'a> {
@@ -131,7 +131,8 @@ fn group(by_trainee: &[(String, UndecidedIds)]) -> Vec<Undecided> {
             };
             Undecided {
                 message: undecided_line(&ids, &needs, &trainees),
-                needs: needs.iter().map(Need::flag).collect(),
+                needs: needs.iter().cloned().map(String::from).collect(),
+                wanting: needs_phrase(&needs),
                 ids,
                 trainees,
             }

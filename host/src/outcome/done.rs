@@ -111,8 +111,11 @@ pub fn started(t: &super::TraineeReport) -> bool {
 pub struct Undecided {
     /// The ids as the report names them (`A5`, or `S3-A5` in a course).
     pub ids: Vec<String>,
-    /// What the operator would give, as flags or settings (`--ssh-key`).
+    /// What the checks need, as `describe()`'s `requires` names it (`ssh`, `vpc`,
+    /// `mysql`, `mysql:NAME`, a capability).
     pub needs: Vec<String>,
+    /// The same as the operator would give it ("--ssh-key and --mysql-password-file").
+    pub wanting: Message,
     /// The trainees concerned; empty when it is every trainee of the run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trainees: Vec<String>,

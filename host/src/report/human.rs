@@ -25,11 +25,13 @@ pub(super) fn label(status: Status, lang: Lang) -> &'static str {
 
 /// The label of a row: its status's, or UNDECIDED when labrun was not given what
 /// the check needs (its `error` or `skip` is not the trainee's).
-pub(super) fn row_label(outcome: &Outcome, lang: Lang) -> &'static str {
-    match (outcome.undecided, lang) {
-        (true, Lang::En) => "UNDECIDED",
-        (true, Lang::Ja) => "未判定",
-        (false, _) => label(outcome.status, lang),
+pub(super) fn row_label(outcome: &Outcome, lang: Lang) -> std::borrow::Cow<'static, str> {
+    if outcome.undecided {
+        crate::text::Text::from(crate::text::class::UndecidedLabel)
+            .render(lang)
+            .into()
+    } else {
+        label(outcome.status, lang).into()
     }
 }
 
@@ -76,7 +78,7 @@ pub fn render(report: &Report, style: &Style) -> String {
     let label_width = Status::ALL
         .iter()
         .map(|s| width(label(*s, lang)))
-        .chain(undecided.map(|o| width(row_label(o, lang))))
+        .chain(undecided.map(|o| width(&row_label(o, lang))))
         .max()
         .unwrap_or(0);
     let id_width = report
@@ -99,7 +101,7 @@ pub fn render(report: &Report, style: &Style) -> String {
         let _ = writeln!(
             out,
             "{indent}{on}{text}{off}{}  {}  {}",
-            " ".repeat(label_width.saturating_sub(width(text))),
+            " ".repeat(label_width.saturating_sub(width(&text))),
             padded(&inert(&outcome.id), id_width),
             inert(outcome.message.get(lang))
         );
@@ -165,7 +167,7 @@ pub fn render(report: &Report, style: &Style) -> String {
             s.pass,
             s.fail,
             s.pending,
-            if undecided > 0 { format!(" · {undecided} undecided") } else { String::new() },
+            undecided_count(undecided, lang),
             report.trainees.len()
         ),
         Lang::Ja => writeln!(
@@ -174,11 +176,19 @@ pub fn render(report: &Report, style: &Style) -> String {
             s.pass,
             s.fail,
             s.pending,
-            if undecided > 0 { format!(" · 未判定 {undecided}") } else { String::new() },
+            undecided_count(undecided, lang),
             report.trainees.len()
         ),
     };
     out
+}
+
+/// ` · 4 undecided` after the summary's counts, when there are any.
+fn undecided_count(count: usize, lang: Lang) -> String {
+    if count == 0 {
+        return String::new();
+    }
+    crate::text::Text::from(crate::text::class::UndecidedCount { count }).render(lang)
 }
 
 /// A course trainee's rows: one block per course step (its id, name and title, then

@@ -35,6 +35,7 @@ pub use trainee::CheckNow;
 
 use crate::outcome::Lang;
 use crate::report::html;
+use crate::text;
 
 /// The value of `--serve-token` that asks labrun to make one up and print it.
 pub const GENERATE: &str = "generate";
@@ -234,17 +235,23 @@ async fn events(State(state): State<AppState>) -> impl IntoResponse {
 async fn instructor_only(State(state): State<AppState>, request: Request, next: Next) -> Response {
     match state.access.viewer(request.uri(), request.headers()) {
         Viewer::Instructor => next.run(request).await,
-        Viewer::Trainee(_) => (
+        Viewer::Trainee(_) => both(
             StatusCode::FORBIDDEN,
-            "this is the instructor's board: a trainee's link opens only its own page\n",
-        )
-            .into_response(),
-        Viewer::Nobody => (
-            StatusCode::UNAUTHORIZED,
-            "a token is needed: open the URL labrun printed\n",
-        )
-            .into_response(),
+            text::class::BoardIsInstructors.into(),
+        ),
+        Viewer::Nobody => both(StatusCode::UNAUTHORIZED, text::class::TokenNeeded.into()),
     }
+}
+
+/// A refusal as plain text, in both languages (a browser's language is not known).
+fn both(code: StatusCode, text: crate::text::Text) -> Response {
+    let body = format!("{}\n{}\n", text.render(Lang::En), text.render(Lang::Ja));
+    (
+        code,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response()
 }
 
 async fn security_headers(request: Request, next: Next) -> Response {

@@ -19,7 +19,9 @@ use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{AppState, Viewer};
+use crate::outcome::Message;
 use crate::report::html;
+use crate::text::{self, Text};
 
 /// At most one Check now per trainee in this long.
 pub const CHECK_EVERY: Duration = Duration::from_secs(15);
@@ -75,11 +77,11 @@ impl Checks {
 }
 
 /// A refusal in both languages, answered as JSON.
-struct Refusal(StatusCode, &'static str, &'static str);
+struct Refusal(StatusCode, Text);
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        json_response(self.0, &json!({ "error": { "en": self.1, "ja": self.2 } }))
+        json_response(self.0, &json!({ "error": Message::text(self.1) }))
     }
 }
 
@@ -100,27 +102,19 @@ fn whose(state: &AppState, request: &Request) -> Result<String, Refusal> {
     match (state.access.viewer(request.uri(), request.headers()), asked) {
         (Viewer::Trainee(own), None) => Ok(own),
         (Viewer::Trainee(own), Some(asked)) if asked == own => Ok(own),
-        (Viewer::Trainee(_), Some(_)) => Err(refuse(
-            StatusCode::FORBIDDEN,
-            "a trainee's link opens only that trainee's page",
-            "受講者のリンクで開けるのはその受講者のページだけです",
-        )),
+        (Viewer::Trainee(_), Some(_)) => {
+            Err(refuse(StatusCode::FORBIDDEN, text::class::OwnPageOnly))
+        }
         (Viewer::Instructor, Some(asked)) => Ok(asked),
-        (Viewer::Instructor, None) => Err(refuse(
-            StatusCode::BAD_REQUEST,
-            "name the trainee: ?trainee=ID",
-            "受講者を指定してください: ?trainee=ID",
-        )),
-        (Viewer::Nobody, _) => Err(refuse(
-            StatusCode::UNAUTHORIZED,
-            "a token is needed: open your own link",
-            "トークンが必要です: 自分のリンクを開いてください",
-        )),
+        (Viewer::Instructor, None) => {
+            Err(refuse(StatusCode::BAD_REQUEST, text::class::NameTheTrainee))
+        }
+        (Viewer::Nobody, _) => Err(refuse(StatusCode::UNAUTHORIZED, text::class::OwnLinkNeeded)),
     }
 }
 
-fn refuse(code: StatusCode, en: &'static str, ja: &'static str) -> Refusal {
-    Refusal(code, en, ja)
+fn refuse(code: StatusCode, text: impl Into<Text>) -> Refusal {
+    Refusal(code, text.into())
 }
 
 fn json_response(code: StatusCode, value: &Value) -> Response {
@@ -163,7 +157,7 @@ pub fn trainee_view(snapshot: &Value, trainee: &str, wait_s: u64) -> Option<Valu
                 .as_array()
                 .is_none_or(|ts| ts.is_empty() || ts.iter().any(|t| t == trainee))
         })
-        .map(|u| json!({ "ids": u["ids"], "needs": u["needs"] }))
+        .map(|u| json!({ "ids": u["ids"], "needs": u["needs"], "wanting": u["wanting"] }))
         .collect();
     let w = &snapshot["watch"];
     Some(json!({
@@ -190,17 +184,11 @@ fn current_view(state: &AppState, trainee: &str) -> Result<Value, Refusal> {
     let Some(latest) = latest else {
         return Err(refuse(
             StatusCode::SERVICE_UNAVAILABLE,
-            "the first check of the class has not finished yet: try again in a moment",
-            "クラスの最初の確認がまだ終わっていません: 少し待ってから再度お試しください",
+            text::class::FirstCyclePending,
         ));
     };
-    trainee_view(&latest.value, trainee, state.checks.wait(trainee)).ok_or_else(|| {
-        refuse(
-            StatusCode::NOT_FOUND,
-            "no such trainee in this class",
-            "このクラスにその受講者はいません",
-        )
-    })
+    trainee_view(&latest.value, trainee, state.checks.wait(trainee))
+        .ok_or_else(|| refuse(StatusCode::NOT_FOUND, text::class::NoSuchTrainee))
 }
 
 /// `GET /me`: the trainee's page, their checklist inline.
@@ -236,21 +224,13 @@ pub(super) async fn check(State(state): State<AppState>, request: Request) -> Re
         return refused.into_response();
     }
     let Some(tx) = state.checks.tx.clone() else {
-        return refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "this dashboard does not take checks",
-            "このダッシュボードでは確認を受け付けていません",
-        )
-        .into_response();
+        return refuse(StatusCode::SERVICE_UNAVAILABLE, text::class::NoChecks).into_response();
     };
     if let Err(wait) = state.checks.take(&trainee) {
         let mut response = json_response(
             StatusCode::TOO_MANY_REQUESTS,
             &json!({
-                "error": {
-                    "en": format!("checked a moment ago: try again in {wait} s"),
-                    "ja": format!("先ほど確認したばかりです: {wait} 秒後にもう一度どうぞ"),
-                },
+                "error": Message::text(text::class::CheckTooSoon { seconds: wait }),
                 "retry_after_s": wait,
             }),
         );
@@ -260,13 +240,7 @@ pub(super) async fn check(State(state): State<AppState>, request: Request) -> Re
         return response;
     }
     let (done, answered) = oneshot::channel();
-    let gone = || {
-        refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the watch has stopped: no more checks",
-            "監視が終了しました: これ以上確認できません",
-        )
-    };
+    let gone = || refuse(StatusCode::SERVICE_UNAVAILABLE, text::class::WatchStopped);
     if tx
         .send(CheckNow {
             trainee: trainee.clone(),

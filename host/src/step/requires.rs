@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::caps::{registry, Settings};
 use crate::outcome::{inert, Message};
 use crate::policy::Policy;
+use crate::text::{self, Arg, Text};
 
 /// One thing a check needs from the operator.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -71,23 +72,21 @@ impl Need {
         ))
     }
 
-    /// What the operator would give, as they would type it.
-    pub fn flag(&self) -> String {
+    /// What the operator would give: a flag as it is typed, or a catalog text.
+    pub fn flag(&self) -> Arg {
         match self {
             Need::Ssh => "--ssh-key".into(),
-            Need::Vpc => "--ssh-key (or a tunnel with --connect-to)".into(),
+            Need::Vpc => Text::from(text::class::NeedVpc {
+                ssh: "--ssh-key",
+                tunnel: "--connect-to",
+            })
+            .into(),
             Need::Mysql(None) => "--mysql-password-file".into(),
-            Need::Mysql(Some(name)) => format!("--mysql-password-file {name}=FILE"),
-            Need::Capability(c) => format!("a policy granting `{c}`"),
-        }
-    }
-
-    /// The same in Japanese.
-    pub fn flag_ja(&self) -> String {
-        match self {
-            Need::Vpc => "--ssh-key (または --connect-to によるトンネル)".into(),
-            Need::Capability(c) => format!("`{c}` を許可するポリシー"),
-            other => other.flag(),
+            Need::Mysql(Some(name)) => format!("--mysql-password-file {name}=FILE").into(),
+            Need::Capability(c) => Text::from(text::class::NeedGrant {
+                capability: c.as_str(),
+            })
+            .into(),
         }
     }
 
@@ -178,33 +177,46 @@ impl<'a> Operator<'a> {
     }
 }
 
+/// What `needs` asks of the operator, one phrase: "--ssh-key and --mysql-password-file".
+fn needs_arg(needs: &[Need]) -> Arg {
+    let mut wanted: Option<Arg> = None;
+    for need in needs {
+        wanted = Some(match wanted {
+            None => need.flag(),
+            Some(first) => Text::from(text::class::NeedsAnd {
+                first,
+                second: need.flag(),
+            })
+            .into(),
+        });
+    }
+    wanted.unwrap_or_else(|| "".into())
+}
+
+/// [`needs_arg`] in both languages.
+pub fn needs_phrase(needs: &[Need]) -> Message {
+    Message::text(text::class::Wanting {
+        needs: needs_arg(needs),
+    })
+}
+
 /// The line for outcomes `ids` left undecided for want of `needs`, both languages:
 /// "A5 A6 D1 need --ssh-key: not decided in this run".
 pub fn undecided_line(ids: &[String], needs: &[Need], trainees: &[String]) -> Message {
-    let shown: Vec<String> = ids.iter().map(|i| inert(i).into_owned()).collect();
-    let shown = shown.join(" ");
-    let verb = if ids.len() == 1 { "needs" } else { "need" };
-    let en: Vec<String> = needs.iter().map(Need::flag).collect();
-    let ja: Vec<String> = needs.iter().map(Need::flag_ja).collect();
-    let (who_en, who_ja) = if trainees.is_empty() {
-        (String::new(), String::new())
+    let shown = ids.join(" ");
+    let needs = needs_arg(needs);
+    let line: Text = if ids.len() == 1 {
+        text::class::UndecidedOne { ids: shown, needs }.into()
     } else {
-        let names: Vec<String> = trainees.iter().map(|t| inert(t).into_owned()).collect();
-        (
-            format!(" (for {})", names.join(", ")),
-            format!(" ({} について)", names.join("、")),
-        )
+        text::class::UndecidedMany { ids: shown, needs }.into()
     };
-    Message::new(
-        format!(
-            "{shown} {verb} {}: not decided in this run{who_en}",
-            en.join(" and ")
-        ),
-        format!(
-            "{shown} は {} が必要です: この実行では判定しません{who_ja}",
-            ja.join(" と ")
-        ),
-    )
+    if trainees.is_empty() {
+        return Message::text(line);
+    }
+    Message::text(text::class::UndecidedFor {
+        line,
+        trainees: text::list(trainees),
+    })
 }
 
 #[cfg(test)]
