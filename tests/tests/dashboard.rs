@@ -485,3 +485,76 @@ async fn check_now_shows_a_fix_on_the_trainee_page_without_waiting_for_the_cycle
     watch.wait(CYCLE);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A course on the board: one step at a time (a tab per step, the step most trainees
+/// are at first), each trainee's current step, and the steps a trainee has not
+/// reached shown "not started", never `fail`. Replayed from the shipped course
+/// cassette: user05 finished the course; user06 is not in it (nothing answers for
+/// them), so they are at Step 1 and Steps 2 and 3 are not started.
+#[test]
+fn a_course_shows_one_step_at_a_time_and_steps_not_reached_as_not_started() {
+    let mut cmd = std::process::Command::new(labrun_tests::labrun_bin());
+    cmd.current_dir(workspace_root()).args([
+        "courses/wordpress-2019.toml",
+        "--trainee",
+        "user05",
+        "--trainee",
+        "user06",
+        "--replay",
+        "examples/course-user05.cassette.json",
+        "--watch",
+        "3600",
+        "--format",
+        "jsonl",
+        "--serve",
+        "127.0.0.1:0",
+        "--lang",
+        "en",
+    ]);
+    let mut watch = Watch::start(cmd);
+    let url = dashboard_url(&watch);
+    watch.cycle_where(CYCLE, |_| true);
+    let browser = Browser::start().unwrap_or_else(|e| panic!("{e:#}"));
+    browser.goto(&url).unwrap();
+    until(
+        &browser,
+        "return String(document.querySelectorAll('#tabs button').length);",
+        "3",
+        CYCLE,
+    );
+    let columns = "return [...document.querySelectorAll('#grid thead th[data-id]')].map((t) => t.dataset.id).join(' ');";
+    let first = browser.eval(columns).unwrap();
+    assert!(
+        first.as_str().unwrap().starts_with("S1-A1 ") && !first.as_str().unwrap().contains("S2-"),
+        "one step at a time: {first}"
+    );
+    let current = "return [...document.querySelectorAll('td.current-step')].map((t) => t.dataset.current).join(',');";
+    assert_eq!(browser.eval(current).unwrap(), ",S1", "user05 finished, user06 at S1");
+    browser
+        .eval("document.querySelector('#tabs button[data-step=\"S2\"]').click(); return 0;")
+        .unwrap();
+    let second = browser.eval(columns).unwrap();
+    assert!(second.as_str().unwrap().starts_with("S2-A1 "), "{second}");
+    let shown = |trainee: &str| {
+        browser
+            .eval(&format!(
+                "return [...new Set([...document.querySelectorAll('td.cell[data-trainee=\"{trainee}\"]')].map((c) => c.dataset.shown))].join(',');"
+            ))
+            .unwrap()
+    };
+    assert_eq!(shown("user06"), "notstarted", "Step 2 not reached");
+    assert!(
+        !shown("user05").as_str().unwrap().contains("fail"),
+        "{}",
+        shown("user05")
+    );
+    let errors: Vec<_> = browser
+        .console()
+        .unwrap()
+        .into_iter()
+        .filter(|(level, _)| level == "SEVERE")
+        .collect();
+    assert!(errors.is_empty(), "console: {errors:#?}");
+    watch.interrupt();
+    watch.wait(CYCLE);
+}
