@@ -17,6 +17,32 @@ use crate::text::{self, Lang, Text};
 /// The command line a first-time operator most likely wants.
 const EXAMPLE: &str = "labrun scripts/step3.rhai --param user=user05";
 
+/// [`main`], told whether standard output was closed when the process started
+/// (`>&-`; the binary looks before Rust's runtime hides it behind /dev/null): then
+/// no report could reach anyone, and nothing runs.
+pub async fn main_checked(args: Vec<std::ffi::OsString>, stdout_closed: bool) -> u8 {
+    if stdout_closed {
+        eprintln!("labrun: standard output is closed, so no report could be read: send it somewhere (e.g. > report.txt, or > /dev/null to keep only the exit code)");
+        return exit::ERROR;
+    }
+    exit_when_stdout_is_gone();
+    main(args).await
+}
+
+/// `println!` panics when standard output is gone (`labrun describe … | head -1`):
+/// that is one line and exit 2, as for a report, never a panic and its backtrace.
+fn exit_when_stdout_is_gone() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info.payload_as_str().unwrap_or("");
+        if let Some(why) = text.strip_prefix("failed printing to stdout: ") {
+            eprintln!("labrun: standard output was closed before everything was written ({why})");
+            std::process::exit(i32::from(exit::ERROR));
+        }
+        default(info)
+    }));
+}
+
 /// Parses the command line and runs; returns the process exit code.
 pub async fn main(args: Vec<std::ffi::OsString>) -> u8 {
     // Every line from here on, the flags' own errors included, in the run's language.

@@ -358,10 +358,8 @@ pub fn deliver(executed: &Executed, outputs: &Outputs) -> u8 {
         .and_then(|_| stdout.flush())
     {
         Ok(()) => code,
-        // A closed pipe (`labrun … | head`) is the reader's choice, not an error.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => code,
         Err(e) => {
-            eprintln!("labrun: cannot write the report to standard output: {e}");
+            eprintln!("labrun: {}", stdout_failed(&e));
             code.max(exit::ERROR)
         }
     }
@@ -380,6 +378,17 @@ pub fn unmatched_lines(report: &Report, lang: crate::outcome::Lang) -> Vec<Strin
             .render(lang)
         })
         .collect()
+}
+
+/// The one line when the report could not be written to standard output: the reader
+/// went away (`| head`), or the output is full. Either way part of the report is lost,
+/// and the exit code (2) says so.
+pub fn stdout_failed(e: &std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        "standard output was closed before the whole report was written (broken pipe): the exit code is 2, whatever the outcomes".to_string()
+    } else {
+        format!("cannot write the report to standard output: {e}")
+    }
 }
 
 /// Writes the cassette of a finished run (`--record`): every call and its answer,

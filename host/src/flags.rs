@@ -69,8 +69,10 @@ pub struct Flags {
     /// master password (also LABRUN_MYSQL_PASSWORD); `NAME=FILE` a named credential
     /// that a check picks with `credential: "NAME"` (also `LABRUN_MYSQL_PASSWORD_<NAME>`),
     /// e.g. `local=FILE` for the web server's own MySQL (Step 1 C3).
-    #[arg(long, value_name = "[NAME=]FILE", value_parser = parse_password_file)]
-    pub mysql_password_file: Vec<PasswordFile>,
+    // Raw text, parsed while planning ([`parse_password_file`]): clap would echo a
+    // value it refuses, and the value may be the password typed in the wrong place.
+    #[arg(long, value_name = "[NAME=]FILE")]
+    pub mysql_password_file: Vec<String>,
 
     /// Ask for the MySQL password on the terminal (not echoed).
     #[arg(long)]
@@ -179,8 +181,9 @@ pub struct PasswordFile {
 }
 
 /// `FILE` or `NAME=FILE` (a `NAME=` prefix only when NAME is a credential name, so a
-/// path with `=` further on stays a path).
-fn parse_password_file(text: &str) -> Result<PasswordFile, String> {
+/// path with `=` further on stays a path). No error repeats the value: a password
+/// typed in place of its file must not be echoed.
+pub fn parse_password_file(text: &str) -> Result<PasswordFile, String> {
     if text.is_empty() {
         return Err(
             "the file is empty: give FILE or NAME=FILE, e.g. local=/run/local-db.pw".into(),
@@ -189,17 +192,19 @@ fn parse_password_file(text: &str) -> Result<PasswordFile, String> {
     if let Some((name, path)) = text.split_once('=') {
         if !name.contains('/') {
             if name.is_empty() {
-                return Err(format!(
-                    "`{text}`: the credential name before `=` is empty: give NAME=FILE, e.g. local={path}"
-                ));
+                return Err(
+                    "the credential name before `=` is empty: give NAME=FILE, e.g. local=/run/local-db.pw"
+                        .into(),
+                );
             }
             if !crate::caps::mysql::credential_name(name) {
-                return Err(format!(
-                    "`{name}` is not a credential name: use lower-case letters, digits and _, e.g. local={path}"
-                ));
+                return Err(
+                    "the part before `=` is not a credential name (lower-case letters, digits and _; the value is not shown): give FILE or NAME=FILE, e.g. local=/run/local-db.pw"
+                        .into(),
+                );
             }
             if path.is_empty() {
-                return Err(format!("`{text}`: no file after `=`: give {name}=FILE"));
+                return Err(format!("no file after `{name}=`: give {name}=FILE"));
             }
             return Ok(PasswordFile {
                 name: Some(name.to_string()),

@@ -20,12 +20,31 @@ use crate::outcome::{Report, Status};
 /// The state file's format version.
 pub const STATE_VERSION: u32 = 1;
 
+/// The largest count or time (ms) a state file may hold: the largest integer a
+/// JSON reader such as the dashboard's JavaScript keeps exact.
+const MAX_NUMBER: u64 = (1 << 53) - 1;
+
+/// The longest trainee or check id a state file may hold (a course's ids are the
+/// step's id, `-`, the check's id).
+const MAX_NAME_CHARS: usize = 128;
+
+/// The first 32 characters of a name from a file, for an error line.
+fn cut(text: &str) -> String {
+    let mut cut: String = text.chars().take(32).collect();
+    if cut.len() < text.len() {
+        cut.push('…');
+    }
+    cut
+}
+
 /// One trainee's one id over time. Times are milliseconds since the Unix epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cell {
     pub status: Status,
-    /// The last status that said something about the trainee's work (not `error`:
-    /// that is labrun unable to look), so an outage never hides a regression.
+    /// The last status that said something about the trainee's work: not `error`
+    /// (labrun could not look), nor a `skip` while some of the trainee's checks were
+    /// in error (the outage's consequence, not the trainee's doing). `last_changed`
+    /// moves only when this does, so an outage resets no cell's time.
     pub known: Status,
     pub first_seen: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -121,9 +140,10 @@ impl History {
     }
 
     /// Reads a state file; a missing file is a fresh history. A file that is not a
-    /// state file, or belongs to another step, is an error (one line).
+    /// state file, belongs to another step or holds numbers or names labrun never
+    /// writes, is an error (one line).
     pub fn load(path: &Path, step: &str) -> Result<History, String> {
-        let text = match std::fs::read_to_string(path) {
+        let text = match crate::files::read_to_string(path, crate::files::cap::STATE) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(History::new(step)),
             Err(e) => return Err(format!("cannot read --state {}: {e}", path.display())),
@@ -141,39 +161,83 @@ impl History {
             return Err(format!(
                 "--state {} holds the history of step `{}`, not `{step}`: give another file",
                 path.display(),
-                history.step
+                crate::outcome::inert(&cut(&history.step))
             ));
         }
+        history.check().map_err(|why| {
+            format!(
+                "--state {} {why}: labrun never writes that; give another file (or delete it to start afresh)",
+                path.display()
+            )
+        })?;
         Ok(history)
     }
 
-    /// Writes the state file atomically: a temporary file beside it, then a rename.
-    /// Only its owner may read it (it holds the trainee links' key).
-    pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(format!(".tmp-{}", std::process::id()));
-        let tmp = std::path::PathBuf::from(tmp);
-        let text = serde_json::to_vec_pretty(self).expect("a history always serializes");
-        {
-            use std::io::Write;
-            use std::os::unix::fs::OpenOptionsExt;
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(&text)?;
-            f.sync_all()?;
+    /// The numbers and names of a state file are ones labrun writes: counts and
+    /// times a JSON reader keeps exact, printable trainee and check ids.
+    fn check(&self) -> Result<(), String> {
+        let number = |what: &str, n: u64| {
+            if n > MAX_NUMBER {
+                Err(format!("has {what} {n}, above {MAX_NUMBER}"))
+            } else {
+                Ok(())
+            }
+        };
+        number("cycles", self.cycles)?;
+        for (trainee, cells) in &self.cells {
+            crate::outcome::inert::check_printable(trainee, "trainee id", MAX_NAME_CHARS)
+                .map_err(|e| format!("holds {e}"))?;
+            for (id, cell) in cells {
+                crate::outcome::inert::check_printable(id, "check id", MAX_NAME_CHARS)
+                    .map_err(|e| format!("holds {e}"))?;
+                let at = |what: &str| format!("{what} of {} {}", cut(trainee), cut(id));
+                number(&at("first_seen"), cell.first_seen)?;
+                number(&at("last_changed"), cell.last_changed)?;
+                for t in cell.first_passed.iter().chain(&cell.regressed_at) {
+                    number(&at("a time"), *t)?;
+                }
+            }
         }
-        std::fs::rename(&tmp, path).inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })
+        for (trainee, place) in &self.trainees {
+            crate::outcome::inert::check_printable(trainee, "trainee id", MAX_NAME_CHARS)
+                .map_err(|e| format!("holds {e}"))?;
+            if let Some(id) = &place.at {
+                crate::outcome::inert::check_printable(id, "check id", MAX_NAME_CHARS)
+                    .map_err(|e| format!("holds {e}"))?;
+            }
+            let at = |what: &str| format!("{what} of {}", cut(trainee));
+            number(&at("since"), place.since)?;
+            if let Some(t) = place.finished_at {
+                number(&at("finished_at"), t)?;
+            }
+        }
+        // The key every trainee link derives from is as labrun makes it (32 random
+        // bytes, hex): a short or hand-made one would make the links guessable.
+        if let Some(key) = &self.link_key {
+            if key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err("has a link_key that is not 64 hex digits".to_string());
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the state file atomically: a temporary file beside it, then a rename.
+    /// A symlink is followed (the link stays); a path that is not a regular file is
+    /// refused. Only its owner may read it (it holds the trainee links' key).
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        let target = crate::files::output_target(path).map_err(std::io::Error::other)?;
+        let text = serde_json::to_vec_pretty(self).expect("a history always serializes");
+        crate::files::replace_private(&target, &text)
     }
 
     /// Folds one cycle's report in at time `now`; returns the changes, in report order.
+    ///
+    /// A regression is a fail after a pass with nothing but fail, pending, skip or
+    /// error in between: whatever labrun saw while it could not look (an outage's
+    /// errors, and the skips they cause) neither hides one nor counts as one.
     pub fn update(&mut self, report: &Report, now: u64) -> Vec<Change> {
-        self.cycles += 1;
+        // At most what a state file may hold, so a saved history always loads again.
+        self.cycles = self.cycles.saturating_add(1).min(MAX_NUMBER);
         self.fold(report, now)
     }
 
@@ -187,6 +251,8 @@ impl History {
         let mut changes = Vec::new();
         for t in &report.trainees {
             self.place(t, now);
+            // A skip beside an error most likely waits on that error's prerequisite.
+            let outage = t.results.iter().any(|o| o.status == Status::Error);
             let cells = self.cells.entry(t.trainee.clone()).or_default();
             for o in &t.results {
                 let change = |from: Option<Status>, regression: bool| Change {
@@ -216,19 +282,26 @@ impl History {
                 if cell.status == o.status {
                     continue;
                 }
-                let regression = o.status == Status::Fail && cell.known == Status::Pass;
+                let looked = match o.status {
+                    Status::Error => false,
+                    Status::Skip => !outage,
+                    _ => true,
+                };
+                let regression = o.status == Status::Fail
+                    && cell.first_passed.is_some()
+                    && cell.regressed_at.is_none();
                 let from = cell.status;
                 cell.status = o.status;
-                cell.last_changed = now;
-                if o.status != Status::Error {
+                if looked && cell.known != o.status {
                     cell.known = o.status;
+                    cell.last_changed = now;
                 }
                 if o.status == Status::Pass {
                     cell.first_passed.get_or_insert(now);
                     cell.regressed_at = None;
                 }
                 if regression {
-                    cell.regressions += 1;
+                    cell.regressions = cell.regressions.saturating_add(1);
                     cell.regressed_at = Some(now);
                 }
                 changes.push(change(Some(from), regression));
@@ -365,6 +438,100 @@ mod tests {
         }
     }
 
+    fn status() -> impl proptest::strategy::Strategy<Value = Status> {
+        proptest::sample::select(Status::ALL.to_vec())
+    }
+
+    /// A state file as labrun writes it, with any numbers, names and statuses.
+    fn state_json() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let number = prop_oneof![any::<u64>(), 0..10_000u64, Just((1u64 << 53) - 1)];
+        let name = prop_oneof![
+            "[A-Za-z0-9]{1,8}".boxed(),
+            ".{0,12}".boxed(),
+            Just("x".repeat(129)).boxed()
+        ];
+        let cell = (
+            status(),
+            status(),
+            number.clone(),
+            number.clone(),
+            any::<u32>(),
+        )
+            .prop_map(|(s, k, seen, changed, regressions)| {
+                json!({ "status": s, "known": s.max(k), "first_seen": seen,
+                        "last_changed": changed, "regressions": regressions })
+            });
+        let cells = proptest::collection::btree_map(
+            name.clone(),
+            proptest::collection::btree_map(name, cell, 0..3),
+            0..3,
+        );
+        (
+            prop_oneof![Just("step3".to_string()), ".{0,8}"],
+            number,
+            cells,
+        )
+            .prop_map(|(step, cycles, cells)| {
+                json!({ "version": STATE_VERSION, "step": step, "cycles": cycles, "cells": cells })
+                    .to_string()
+            })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Any state file loads, or is refused in one inert line; one that loads takes
+        /// another cycle and saves without a panic (no overflow, whatever it held).
+        #[test]
+        fn any_state_file_loads_or_is_refused_in_one_inert_line(
+            text in proptest::prop_oneof![state_json(), ".{0,200}"],
+            next in status(),
+        ) {
+            let dir = std::env::temp_dir().join(format!("labrun-history-prop-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join("state.json");
+            std::fs::write(&path, &text).unwrap();
+            match History::load(&path, "step3") {
+                Ok(mut h) => {
+                    h.update(&report(&[("u1", "A1", next)]), now_ms());
+                    h.save(&path).unwrap();
+                    proptest::prop_assert_eq!(History::load(&path, "step3").unwrap(), h);
+                }
+                Err(e) => {
+                    proptest::prop_assert!(
+                        !e.chars().any(crate::outcome::inert::needs_escape),
+                        "{:?}", e
+                    );
+                }
+            }
+        }
+
+        /// Whatever a cell goes through, an `error` never becomes what labrun knows of
+        /// the trainee's work, regressions never outnumber the fails, and a run of
+        /// errors leaves the last change where it was.
+        #[test]
+        fn any_sequence_of_cycles_keeps_the_history_honest(
+            statuses in proptest::collection::vec(status(), 1..24)
+        ) {
+            let mut h = History::new("step3");
+            let mut fails = 0;
+            for (t, s) in statuses.iter().enumerate() {
+                let before = h.cell("u1", "A1").map(|c| c.last_changed);
+                h.update(&report(&[("u1", "A1", *s)]), t as u64 + 1);
+                let cell = h.cell("u1", "A1").unwrap();
+                if *s == Status::Fail {
+                    fails += 1;
+                }
+                if *s == Status::Error && before.is_some() {
+                    proptest::prop_assert_eq!(Some(cell.last_changed), before);
+                }
+                proptest::prop_assert!(cell.known != Status::Error || statuses[..=t].iter().all(|s| *s == Status::Error));
+                proptest::prop_assert!(cell.regressions <= fails);
+            }
+        }
+    }
+
     #[test]
     fn first_pass_and_last_change_are_kept_and_only_changes_are_returned() {
         let mut h = History::new("step3");
@@ -406,6 +573,61 @@ mod tests {
             (cell.regressions, cell.regressed_at, cell.first_passed),
             (1, None, Some(1))
         );
+    }
+
+    #[test]
+    fn a_skip_caused_by_an_outage_neither_hides_a_regression_nor_moves_last_changed() {
+        let mut h = History::new("step3");
+        let finished = [("u1", "A1", Status::Pass), ("u1", "A2", Status::Pass)];
+        h.update(&report(&finished), 1);
+        // The outage: A1 cannot be looked at, so A2 (which needs A1) skips.
+        let c = h.update(
+            &report(&[("u1", "A1", Status::Error), ("u1", "A2", Status::Skip)]),
+            2,
+        );
+        assert!(c.iter().all(|c| !c.regression));
+        for id in ["A1", "A2"] {
+            assert_eq!(h.cell("u1", id).unwrap().last_changed, 1, "{id}");
+        }
+        // Back: A1 passes again, A2 now fails: it passed before, so it regressed.
+        let c = h.update(
+            &report(&[("u1", "A1", Status::Pass), ("u1", "A2", Status::Fail)]),
+            3,
+        );
+        assert_eq!(c.len(), 2);
+        assert!(!c[0].regression && c[1].regression, "{c:?}");
+        let a1 = h.cell("u1", "A1").unwrap();
+        assert_eq!(a1.last_changed, 1, "pass, outage, pass: A1 never changed");
+        let a2 = h.cell("u1", "A2").unwrap();
+        assert_eq!((a2.last_changed, a2.regressions), (3, 1));
+    }
+
+    #[test]
+    fn a_skip_after_a_real_fail_is_a_change_and_a_later_fail_still_a_regression() {
+        let mut h = History::new("step3");
+        h.update(
+            &report(&[("u1", "A1", Status::Pass), ("u1", "A2", Status::Pass)]),
+            1,
+        );
+        h.update(
+            &report(&[("u1", "A1", Status::Fail), ("u1", "A2", Status::Skip)]),
+            2,
+        );
+        assert_eq!(h.cell("u1", "A2").unwrap().last_changed, 2);
+        let c = h.update(
+            &report(&[("u1", "A1", Status::Pass), ("u1", "A2", Status::Fail)]),
+            3,
+        );
+        assert!(c[1].regression, "A2 passed at 1 and fails at 3");
+        assert_eq!(h.cell("u1", "A1").unwrap().regressions, 1);
+    }
+
+    #[test]
+    fn counters_saturate_instead_of_overflowing() {
+        let mut h = History::new("step3");
+        h.cycles = u64::MAX;
+        h.update(&report(&[("u1", "A1", Status::Pass)]), 1);
+        assert_eq!(h.cycles, MAX_NUMBER);
     }
 
     #[test]
@@ -481,6 +703,56 @@ mod tests {
         assert_eq!(h.trainees["u1"].finished_at, Some(20_000));
         assert_eq!(h.trainees["u1"].at, None);
         assert!(h.stuck(99_000, 5_000).iter().all(|s| s.trainee != "u1"));
+    }
+
+    #[test]
+    fn a_state_file_with_numbers_or_names_labrun_never_writes_is_refused_inert() {
+        let dir = std::env::temp_dir().join(format!("labrun-history-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("state.json");
+        let cell = r#"{"status":"pass","known":"pass","first_seen":1,"last_changed":1}"#;
+        for (text, why) in [
+            (
+                format!(
+                    r#"{{"version":1,"step":"step3","cycles":{},"cells":{{}}}}"#,
+                    u64::MAX
+                ),
+                "has cycles 18446744073709551615, above 9007199254740991",
+            ),
+            (
+                format!(
+                    r#"{{"version":1,"step":"step3","cycles":1,"cells":{{"u1":{{"A1":{}}}}}}}"#,
+                    cell.replace(
+                        "\"last_changed\":1",
+                        &format!("\"last_changed\":{}", 1u64 << 60)
+                    )
+                ),
+                "last_changed of u1 A1",
+            ),
+            (
+                format!(
+                    r#"{{"version":1,"step":"step3","cycles":1,"cells":{{"u\u001b]0;x\u0007":{{"A1":{cell}}}}}}}"#
+                ),
+                "trainee id `u\\u{1b}]0;x\\u{7}`, which holds the character U+001B",
+            ),
+            (
+                format!(
+                    r#"{{"version":1,"step":"step3","cycles":1,"cells":{{"u1":{{"{}":{cell}}}}}}}"#,
+                    "A".repeat(200)
+                ),
+                "200 characters long: at most 128",
+            ),
+            (
+                r#"{"version":1,"step":"st\u001b[2Jep","cycles":1,"cells":{}}"#.to_string(),
+                "holds the history of step `st\\u{1b}[2Jep`",
+            ),
+        ] {
+            std::fs::write(&path, &text).unwrap();
+            let e = History::load(&path, "step3").unwrap_err();
+            assert!(e.contains(why), "{text}: {e}");
+            assert!(!e.chars().any(crate::outcome::inert::needs_escape), "{e}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -17,7 +17,8 @@
 //!   that answers live, records and replays;
 //! - [`report`]: human, JSON, JSONL, JUnit, HTML and CSV reporters of an [`outcome`]
 //!   report, and the watch's terminal grid; [`history`]: who passed what when;
-//! - [`error`]: the bad-input type every loader returns;
+//! - [`error`]: the bad-input type every loader returns; [`files`]: the operator's
+//!   files read (regular files only, capped) and written (never over a device);
 //! - [`text`]: every line labrun writes for a person, in Japanese and English, from one
 //!   catalog (its doc says how to add one).
 
@@ -26,6 +27,7 @@ pub mod caps;
 pub mod cli;
 pub mod error;
 pub mod execute;
+pub mod files;
 pub mod flags;
 pub mod gate;
 pub mod history;

@@ -261,8 +261,8 @@ pub struct Summary {
     /// of the JSON when none was opened.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub ssh_connections: u64,
-    /// Throttling answers from AWS (retried ones included); after the first, the rest
-    /// of the run's AWS calls were slowed down. Left out when 0.
+    /// Throttling answers from AWS (each throttled attempt; labrun backs off and
+    /// retries them). Left out when 0.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub aws_throttled: u64,
     pub elapsed_ms: u64,

@@ -83,7 +83,15 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
     let is_class = class::is_class_file(&step_path) && !is_course;
     let policy = Arc::new(policy(flags, is_class)?);
     let grants = Grants::parse(&flags.grants)?;
-    let mut outputs = outputs(flags)?;
+    // Where each output really goes, checked before anything is read or created.
+    let targets = output_targets(flags)?;
+    let mut notice = None;
+    let password_files = flags
+        .mysql_password_file
+        .iter()
+        .map(|text| crate::flags::parse_password_file(text))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| PlanError::Flag(format!("--mysql-password-file: {e}")))?;
     let roster_file = match &flags.live.roster_file {
         Some(path) => Some(roster_csv::load(path)?),
         None => None,
@@ -104,7 +112,7 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
     // run will, so what the class refuses is refused the day before.
     let live = Settings {
         server_readable: policy.server_readable.clone(),
-        ..settings(flags, roster_file.as_ref())?
+        ..settings(flags, roster_file.as_ref(), &password_files)?
     };
     let answers = match &flags.replay {
         Some(path) => Answers::Replay(known_calls(Cassette::load(path)?, path)?),
@@ -156,7 +164,7 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
                  submission may read the whole account, not only its trainee's resources",
                 step_path.display()
             ));
-            outputs.notice = Some(Message::new(
+            notice = Some(Message::new(
                 format!(
                     "note: this class ran at instructor trust ({how}): each submission could read the whole account"
                 ),
@@ -213,6 +221,38 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
         }
     }
     warnings.extend(check_ssh(&live, &runs)?);
+    let steps = runs
+        .iter()
+        .flat_map(|r| &r.parts)
+        .filter_map(|p| p.step.as_ref().ok())
+        .map(|(step, _)| PathBuf::from(step.path()));
+    let mut inputs: Vec<(PathBuf, &str)> = Vec::new();
+    for step in steps.chain([step_path.clone()]) {
+        let catalog = crate::step::messages::sibling_path(&step);
+        inputs.push((step, "the step"));
+        inputs.push((catalog, "the step's message catalog"));
+    }
+    inputs.extend(flags.replay.iter().map(|p| (p.clone(), "--replay")));
+    inputs.extend(flags.policy.iter().map(|p| (p.clone(), "--policy")));
+    let roster = flags
+        .live
+        .roster_file
+        .iter()
+        .map(|p| (p.clone(), "--roster"));
+    inputs.extend(roster);
+    let known_hosts = flags.ssh_known_hosts.iter();
+    inputs.extend(known_hosts.map(|p| (p.clone(), "--ssh-known-hosts")));
+    for file in &password_files {
+        inputs.push((file.path.clone(), "--mysql-password-file"));
+    }
+    for spec in &flags.live.roster {
+        if let Some(file) = spec.strip_prefix('@') {
+            inputs.push((PathBuf::from(file), "--trainees @FILE"));
+        }
+    }
+    check_apart(&targets, &inputs)?;
+    let mut outputs = outputs(flags, &targets)?;
+    outputs.notice = notice;
     Ok(RunPlan {
         name,
         course: course_steps,
@@ -337,10 +377,14 @@ pub fn trainee_params(
         }
     }
     if trainees.is_empty() {
-        let trainee = params
-            .get(TRAINEE_PARAM)
-            .cloned()
-            .unwrap_or_else(|| "-".to_string());
+        let trainee = match params.get(TRAINEE_PARAM) {
+            Some(id) => {
+                roster::check_id(id)
+                    .map_err(|e| PlanError::Flag(format!("--param {TRAINEE_PARAM}=…: {e}")))?;
+                id.clone()
+            }
+            None => "-".to_string(),
+        };
         return Ok(vec![(trainee, params)]);
     }
     if params.contains_key(TRAINEE_PARAM) {
@@ -381,18 +425,76 @@ pub fn step_id(step: &Step) -> StepId {
     }
 }
 
-/// Where the results go, checked now: the audit file is created, the cassette's
-/// folder must take a new file.
-fn outputs(flags: &Flags) -> Result<Outputs, PlanError> {
-    let audit = match &flags.audit {
+/// The outputs a run writes, each as the flag that names it and where it really
+/// goes ([`crate::files::output_target`]): `--record`, `--audit`, `--state`,
+/// `--trainee-links`.
+pub struct OutputTargets(Vec<(&'static str, PathBuf)>);
+
+impl OutputTargets {
+    /// Where the output named by `flag` goes, if it was given.
+    pub fn get(&self, flag: &str) -> Option<&Path> {
+        self.0
+            .iter()
+            .find(|(f, _)| *f == flag)
+            .map(|(_, p)| p.as_path())
+    }
+}
+
+/// Every output path of the run, resolved and checked: a regular file or a new
+/// path in a folder that takes a new file (a device, fifo or folder is refused).
+fn output_targets(flags: &Flags) -> Result<OutputTargets, PlanError> {
+    let given = [
+        ("--record", &flags.record),
+        ("--audit", &flags.audit),
+        ("--state", &flags.live.state),
+        ("--trainee-links", &flags.live.trainee_links),
+    ];
+    let mut targets = Vec::new();
+    for (flag, path) in given {
+        if let Some(path) = path {
+            targets.push((flag, check_writable(path, flag)?));
+        }
+    }
+    Ok(OutputTargets(targets))
+}
+
+/// No output is written over an input of the run (the step, the cassette being
+/// replayed, …) or over another output: each would lose what the other held.
+fn check_apart(targets: &OutputTargets, inputs: &[(PathBuf, &str)]) -> Result<(), PlanError> {
+    let bad = |flag: &str, path: &Path, what: String| {
+        PlanError::Output(format!(
+            "cannot write {flag} {}: it is {what}; name another file",
+            path.display()
+        ))
+    };
+    for (n, (flag, target)) in targets.0.iter().enumerate() {
+        for (input, what) in inputs {
+            if crate::files::same_file(target, input) {
+                return Err(bad(
+                    flag,
+                    target,
+                    format!("also {what} ({})", input.display()),
+                ));
+            }
+        }
+        for (other, other_target) in &targets.0[..n] {
+            if crate::files::same_file(target, other_target) {
+                return Err(bad(flag, target, format!("also the output of {other}")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Where the results go, checked now: the audit file is created (only after every
+/// other check passed, so a refused run never truncates it).
+fn outputs(flags: &Flags, targets: &OutputTargets) -> Result<Outputs, PlanError> {
+    let audit = match targets.get("--audit") {
         Some(path) => Some(Arc::new(Audit::create(path).map_err(|e| {
             PlanError::Output(format!("cannot write --audit {}: {e}", path.display()))
         })?)),
         None => None,
     };
-    if let Some(path) = &flags.record {
-        check_writable(path, "--record")?;
-    }
     let style = Style {
         lang: match flags.lang {
             Some(LangArg::Ja) => Lang::Ja,
@@ -408,7 +510,7 @@ fn outputs(flags: &Flags) -> Result<Outputs, PlanError> {
         },
     };
     Ok(Outputs {
-        record: flags.record.clone(),
+        record: targets.get("--record").map(Path::to_path_buf),
         audit,
         format: flags.format,
         style,
@@ -418,43 +520,49 @@ fn outputs(flags: &Flags) -> Result<Outputs, PlanError> {
 }
 
 /// `check_writable` for the other planning modules (`--state`).
-pub fn check_writable_pub(path: &Path, flag: &str) -> Result<(), PlanError> {
+pub fn check_writable_pub(path: &Path, flag: &str) -> Result<PathBuf, PlanError> {
     check_writable(path, flag)
 }
 
-/// The file can be written later: its folder exists and takes a new file (tried with
-/// a probe file, removed at once), and an existing file is not a folder.
-fn check_writable(path: &Path, flag: &str) -> Result<(), PlanError> {
+/// Where the output `path` really goes (a symlink followed), checked: a regular file
+/// or a new path, in a folder that takes a new file (tried with a probe file,
+/// removed at once).
+fn check_writable(path: &Path, flag: &str) -> Result<PathBuf, PlanError> {
     let bad =
         |why: String| PlanError::Output(format!("cannot write {flag} {}: {why}", path.display()));
-    if path.is_dir() {
-        return Err(bad("it is a folder; name a file".into()));
-    }
-    let dir: PathBuf = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    if !dir.is_dir() {
-        return Err(bad(format!("the folder {} does not exist", dir.display())));
-    }
+    let target = crate::files::output_target(path).map_err(bad)?;
+    let dir = target.parent().unwrap_or(Path::new("/"));
     let probe = dir.join(format!(".labrun-write-check-{}", std::process::id()));
     match std::fs::File::create(&probe) {
         Ok(_) => {
             let _ = std::fs::remove_file(&probe);
-            Ok(())
+            Ok(target)
         }
         Err(e) => Err(bad(e.to_string())),
     }
 }
 
 /// The first line of a `--mysql-password-file`; unreadable or empty is a bad flag.
+/// A path that names no file is not shown: it may be the password itself, typed
+/// where its file was expected.
 fn password_from(file: &crate::flags::PasswordFile) -> Result<Secret, PlanError> {
     let shown = match &file.name {
         Some(name) => format!("{name}={}", file.path.display()),
         None => file.path.display().to_string(),
     };
-    let text = std::fs::read_to_string(&file.path)
-        .map_err(|e| PlanError::Flag(format!("cannot read --mysql-password-file {shown}: {e}")))?;
+    let text = crate::files::read_to_string(&file.path, crate::files::cap::SECRET).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            let flag = match &file.name {
+                Some(name) => format!("--mysql-password-file {name}=…"),
+                None => "--mysql-password-file …".to_string(),
+            };
+            PlanError::Flag(format!(
+                "{flag}: no such file (the value is not shown: it may be the password itself): give the path of a file whose first line is the password"
+            ))
+        } else {
+            PlanError::Flag(format!("cannot read --mysql-password-file {shown}: {e}"))
+        }
+    })?;
     let first = text.lines().next().unwrap_or("").to_string();
     if first.is_empty() {
         return Err(PlanError::Flag(format!(
@@ -470,10 +578,17 @@ fn password_from(file: &crate::flags::PasswordFile) -> Result<Secret, PlanError>
 fn settings(
     flags: &Flags,
     roster_file: Option<&roster_csv::Roster>,
+    password_files: &[crate::flags::PasswordFile],
 ) -> Result<Settings, PlanError> {
+    for (name, value) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if AWS_ENDPOINT_VARS.contains(&name.as_ref()) && !value.is_empty() {
+            check_aws_endpoint(&name, &value.to_string_lossy()).map_err(PlanError::Flag)?;
+        }
+    }
     let mut unnamed = None;
     let mut named = std::collections::BTreeMap::new();
-    for file in &flags.mysql_password_file {
+    for file in password_files {
         let secret = password_from(file)?;
         match &file.name {
             None if unnamed.is_some() => {
@@ -526,7 +641,7 @@ fn settings(
             .map(Secret::new)
     };
     Ok(Settings {
-        aws_rps: Some(flags.live.aws_rps),
+        aws_rps: flags.live.aws_rps,
         region: flags.region.clone(),
         net: NetConfig {
             connect_to: flags.connect_to.clone(),
@@ -541,6 +656,49 @@ fn settings(
             .map(roster_csv::Roster::aws_identities)
             .unwrap_or_default(),
     })
+}
+
+/// The environment variables that point the AWS SDK elsewhere (moto, a proxy).
+const AWS_ENDPOINT_VARS: [&str; 5] = [
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_EC2",
+    "AWS_ENDPOINT_URL_RDS",
+    "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2",
+    "AWS_ENDPOINT_URL_S3",
+];
+
+/// An AWS endpoint from the environment is an http(s) URL with a host and no user
+/// name or password (the SDK signs its requests; a password there would only be
+/// printed in every error). Checked now, so a typo is one line naming the variable,
+/// not an "invalid uri character" in every row. A value holding `@` is never shown.
+fn check_aws_endpoint(var: &str, value: &str) -> Result<(), String> {
+    let shown = if value.contains('@') {
+        "(not shown: it holds `@`)".to_string()
+    } else {
+        let cut: String = value.chars().take(80).collect();
+        format!("`{}`", crate::outcome::inert(&cut))
+    };
+    let fix =
+        "give e.g. http://127.0.0.1:5000 or https://ec2.ap-northeast-1.amazonaws.com, or unset it";
+    let url =
+        url::Url::parse(value).map_err(|e| format!("{var} {shown} is not a URL ({e}): {fix}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "{var} {shown} is not an http:// or https:// URL: {fix}"
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        let mut bare = url.clone();
+        let _ = bare.set_username("");
+        let _ = bare.set_password(None);
+        return Err(format!(
+            "{var} holds a user name or password before `@` (not shown): the AWS SDK signs its requests and sends none from the URL; drop it, e.g. {var}={bare}"
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{var} {shown} names no host: {fix}"));
+    }
+    Ok(())
 }
 
 /// The run's SSH pool when `--ssh-key` is given or the roster names key files

@@ -125,7 +125,7 @@ impl Policy {
 
     /// Reads a policy file: `trust = "untrusted"` picks the preset, other keys change it.
     pub fn load(path: &Path) -> Result<Policy, LoadError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = crate::files::read_to_string(path, crate::files::cap::TEXT).map_err(|e| {
             LoadError::Policy(format!("cannot read policy {}: {e}", path.display()))
         })?;
         Policy::parse(&text)

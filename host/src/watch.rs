@@ -39,6 +39,9 @@ use crate::outcome::{exit, Lang, Message, Report, TraineeReport};
 use crate::report::{self, Format, Style};
 use crate::serve::{CheckNow, Dashboard, ServePlan};
 
+/// How long a signal waits for the running steps to stop before the watch ends.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
 /// Everything `--watch` and its companions asked for, checked by [`crate::plan`].
 pub struct WatchPlan {
     pub interval: Duration,
@@ -266,11 +269,13 @@ pub fn done(report: &Report) -> bool {
 }
 
 /// Why the loop stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Stop {
     Done,
     Deadline,
     Signal,
+    /// Standard output is gone: the report cannot be shown any more.
+    Stdout(std::io::Error),
 }
 
 /// A running check: a cycle, or one trainee's Check now (when it started).
@@ -373,7 +378,9 @@ pub async fn run(plan: RunPlan, mut watch: WatchPlan) -> u8 {
                 if let Some(d) = &dashboard {
                     d.publish(cycle_now.snapshot.clone());
                 }
-                show(&cycle_now, &history, &class, &watch, format, &style, tty, first);
+                if let Err(e) = show(&cycle_now, &history, &class, &watch, format, &style, tty, first) {
+                    break Stop::Stdout(e);
+                }
                 let finished = watch.until_done && done(&cycle_now.report);
                 current = Some(Current {
                     cycle: cycle_now,
@@ -432,7 +439,9 @@ pub async fn run(plan: RunPlan, mut watch: WatchPlan) -> u8 {
                 if let Some(d) = &dashboard {
                     d.publish(now_current.cycle.snapshot.clone());
                 }
-                show_changes(&changes, format, &style);
+                if let Err(e) = show_changes(&changes, format, &style) {
+                    break Stop::Stdout(e);
+                }
                 for reply in replies {
                     let _ = reply.send(());
                 }
@@ -445,10 +454,30 @@ pub async fn run(plan: RunPlan, mut watch: WatchPlan) -> u8 {
     };
     // Pages waiting for a Check now get "the watch has stopped".
     drop(waiting);
+    if matches!(stop, Stop::Signal) && (cycle.is_some() || !checks.is_empty()) {
+        // The running steps stop at their next call, and the unfinished checks are
+        // dropped only then: no step thread is left inside the runtime.
+        crate::step::stop_all();
+        let _ = tokio::time::timeout(STOP_GRACE, async {
+            if let Some(cycle) = cycle.take() {
+                cycle.await;
+            }
+            while checks.next().await.is_some() {}
+        })
+        .await;
+    }
     drop(checks);
     drop(cycle);
     if let Some(pool) = class.ssh() {
         pool.close().await;
+    }
+    // Nobody reads the watch any more (`| head`, a closed terminal): it stopped.
+    if let Stop::Stdout(e) = &stop {
+        eprintln!(
+            "labrun: {}; the watch stops",
+            crate::execute::stdout_failed(e)
+        );
+        return exit::ERROR;
     }
     let Some(last) = current else {
         eprintln!("labrun: stopped before the first cycle finished; nothing to report");
@@ -460,7 +489,13 @@ pub async fn run(plan: RunPlan, mut watch: WatchPlan) -> u8 {
             last.cycle.number
         );
     }
-    final_report(&last.cycle, &history, format, &style) | state_code(state_error)
+    match final_report(&last.cycle, &history, format, &style) {
+        Ok(code) => code | state_code(state_error),
+        Err(e) => {
+            eprintln!("labrun: {}", crate::execute::stdout_failed(&e));
+            exit::ERROR
+        }
+    }
 }
 
 /// Folds one trainee's Check now answer into the current report, the history and
@@ -519,26 +554,22 @@ fn trainee_tokens(class: &Class, history: &mut History) -> BTreeMap<String, Stri
         .collect()
 }
 
-/// `--trainee-links FILE`: a CSV `trainee,url`, readable by its owner only.
+/// `--trainee-links FILE`: a CSV `trainee,url`, readable by its owner only (each
+/// link opens one trainee's page), written as `--state` is (atomically, a symlink
+/// followed).
 fn write_links(
     path: &std::path::Path,
     class: &Class,
     links: &BTreeMap<String, String>,
     dashboard: &Dashboard,
 ) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
     let mut text = String::from("trainee,url\r\n");
     for trainee in class.trainees() {
         let url = dashboard.trainee_url(&links[trainee]);
         text.push_str(&format!("{},{url}\r\n", report::csv::field(trainee)));
     }
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(text.as_bytes())
+    let target = crate::files::output_target(path).map_err(std::io::Error::other)?;
+    crate::files::replace_private(&target, text.as_bytes())
 }
 
 fn links_line(path: &std::path::Path, count: usize, lang: Lang) -> String {
@@ -581,8 +612,14 @@ fn state_code(error: bool) -> u8 {
     }
 }
 
-/// The final report in the chosen format; returns its exit code.
-fn final_report(last: &Cycle, history: &History, format: Format, style: &Style) -> u8 {
+/// The final report in the chosen format; returns its exit code, or why stdout
+/// could not take it.
+fn final_report(
+    last: &Cycle,
+    history: &History,
+    format: Format,
+    style: &Style,
+) -> std::io::Result<u8> {
     let text = match format {
         Format::Json => {
             let mut t = serde_json::to_string_pretty(&last.snapshot).expect("JSON serializes");
@@ -613,11 +650,11 @@ fn final_report(last: &Cycle, history: &History, format: Format, style: &Style) 
         _ => report::render(&last.report, format, style),
     };
     let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
-    last.report.exit_code()
+    out.write_all(text.as_bytes()).and_then(|_| out.flush())?;
+    Ok(last.report.exit_code())
 }
 
-/// Shows one cycle on stdout as the format asks.
+/// Shows one cycle on stdout as the format asks; the error is stdout's.
 #[allow(clippy::too_many_arguments)]
 fn show(
     cycle: &Cycle,
@@ -628,7 +665,7 @@ fn show(
     style: &Style,
     tty: bool,
     first: bool,
-) {
+) -> std::io::Result<()> {
     let clock = local_clock();
     let mut text = String::new();
     match format {
@@ -639,7 +676,7 @@ fn show(
         Format::Human if tty => {
             let throttled = match cycle.report.summary.aws_throttled {
                 0 => String::new(),
-                n => format!(" (throttled {n}×, slowed down)"),
+                n => format!(" (throttled {n}×, retried)"),
             };
             let header = format!(
                 "{} — {} · {clock} · cycle {} · {} AWS calls{throttled} · {} ms · next in {} s",
@@ -676,21 +713,22 @@ fn show(
     let throttled = cycle.report.summary.aws_throttled;
     if throttled > 0 && !(tty && format == Format::Human) {
         eprintln!(
-            "labrun: cycle {}: AWS throttled {throttled}×; the rest of the cycle's AWS calls were slowed down",
+            "labrun: cycle {}: AWS throttled {throttled}×; labrun backed off and retried at the pace AWS refills",
             cycle.number
         );
     }
     if !text.is_empty() {
         let mut out = std::io::stdout().lock();
-        let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+        out.write_all(text.as_bytes()).and_then(|_| out.flush())?;
     }
+    Ok(())
 }
 
 /// The change lines of a Check now (between cycles), as a cycle's would be shown:
 /// human formats only; `jsonl` keeps one line per cycle.
-fn show_changes(changes: &[Change], format: Format, style: &Style) {
+fn show_changes(changes: &[Change], format: Format, style: &Style) -> std::io::Result<()> {
     if format != Format::Human {
-        return;
+        return Ok(());
     }
     let clock = local_clock();
     let mut text = String::new();
@@ -700,8 +738,9 @@ fn show_changes(changes: &[Change], format: Format, style: &Style) {
     }
     if !text.is_empty() {
         let mut out = std::io::stdout().lock();
-        let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+        out.write_all(text.as_bytes()).and_then(|_| out.flush())?;
     }
+    Ok(())
 }
 
 /// A trainee on the first cycle: `09:52:10 user05 17/17 passed, done`, counted as

@@ -492,21 +492,35 @@ fn escape_sequences_from_a_step_reach_the_terminal_inert() {
 }
 
 #[test]
-fn a_hostile_trainee_id_is_shown_inert() {
+fn a_hostile_trainee_id_is_refused_at_the_roster_and_shown_inert() {
+    let long = "u".repeat(65);
+    for (id, needle) in [
+        (
+            "user05\x1b]0;pwned\x07\r\n  PASS     V9  fake",
+            "the trainee id `user05\\u{1b}]0;pwned\\u{7}\\r\\n  PASS",
+        ),
+        ("user\u{202e}50", "which holds the character U+202E"),
+        ("user 05", "which holds a space"),
+        (long.as_str(), "65 characters long: at most 64"),
+    ] {
+        let out = labrun(&[
+            fixture("tiny.rhai").to_str().unwrap(),
+            "--trainee",
+            id,
+            "--replay",
+            fixture("tiny.cassette.json").to_str().unwrap(),
+        ]);
+        assert_one_line_bad_input(&out, needle);
+        assert_eq!(raw_terminal_controls(&stderr(&out)), Vec::<char>::new());
+    }
     let out = labrun(&[
         fixture("tiny.rhai").to_str().unwrap(),
-        "--trainee",
-        "user05\x1b]0;pwned\x07\r\n  PASS     V9  fake",
+        "--param",
+        "user=user05\x1b[2J",
         "--replay",
         fixture("tiny.cassette.json").to_str().unwrap(),
     ]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(raw_terminal_controls(&text), Vec::<char>::new(), "{text:?}");
-    assert!(
-        text.contains("tiny · user05\\u{1b}]0;pwned\\u{7}\\r\\n  PASS     V9  fake"),
-        "{text}"
-    );
-    assert_eq!(text.lines().count(), 1 + 3 + 1 + 1, "{text}");
+    assert_one_line_bad_input(&out, "--param user=…: the trainee id `user05\\u{1b}[2J`");
 }
 
 #[test]
@@ -927,9 +941,25 @@ fn a_report_to_a_full_disk_is_exit_2_naming_standard_output() {
 
 #[test]
 fn an_audit_log_on_a_full_disk_is_exit_2_naming_it_and_the_report_is_printed() {
-    let out = labrun(&strs(&step3_replayed(&["--audit", "/dev/full"])));
-    assert_one_line(&out, 2, &["the audit log --audit", "/dev/full"]);
+    // A full disk of its own: a 4 KiB tmpfs in a private mount namespace (never the
+    // real /dev/full, which an output refuses as a device anyway).
+    let dir = scratch("audit-full");
+    let disk = dir.join("disk");
+    std::fs::create_dir(&disk).unwrap();
+    let audit = disk.join("audit.jsonl");
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg("mount -t tmpfs -o size=4k tmpfs \"$DISK\" && exec \"$@\"")
+        .arg("sh")
+        .arg(env!("CARGO_BIN_EXE_labrun"))
+        .args(step3_replayed(&["--audit", audit.to_str().unwrap()]))
+        .env("DISK", &disk)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("unshare runs (the tests run as root)");
+    assert_one_line(&out, 2, &["the audit log --audit", "audit.jsonl"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("18 pass"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -1393,6 +1423,14 @@ fn bad_mysql_password_files_are_one_line_before_anything_runs() {
     let good = dir.join("good.pw");
     std::fs::write(&good, "s3cret-local\n").unwrap();
     let missing = dir.join("missing.pw");
+    // A fifo would block a read forever: refused at once, never opened for reading.
+    let fifo = dir.join("fifo.pw");
+    let _ = std::fs::remove_file(&fifo);
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
     let tiny = fixture("tiny.rhai");
     let run = |value: String| {
         labrun(&[
@@ -1410,15 +1448,29 @@ fn bad_mysql_password_files_are_one_line_before_anything_runs() {
         ),
         (
             format!("Local={}", good.display()),
-            "`Local` is not a credential name".to_string(),
+            "the part before `=` is not a credential name".to_string(),
         ),
-        ("local=".to_string(), "no file after `=`".to_string()),
+        ("local=".to_string(), "no file after `local=`".to_string()),
         (
             format!("local={}", missing.display()),
-            format!(
-                "cannot read --mysql-password-file local={}",
-                missing.display()
-            ),
+            "--mysql-password-file local=…: no such file (the value is not shown".to_string(),
+        ),
+        // A password typed where its file was expected is never echoed.
+        (
+            "Tr0ub4dor&3".to_string(),
+            "--mysql-password-file …: no such file (the value is not shown".to_string(),
+        ),
+        (
+            "Pass=w0rd-typed".to_string(),
+            "the part before `=` is not a credential name".to_string(),
+        ),
+        (
+            "pass=w0rd-typed".to_string(),
+            "--mysql-password-file pass=…: no such file".to_string(),
+        ),
+        (
+            format!("local={}", fifo.display()),
+            "a fifo (named pipe), not a regular file".to_string(),
         ),
         (
             format!("local={}", empty.display()),
@@ -1428,7 +1480,9 @@ fn bad_mysql_password_files_are_one_line_before_anything_runs() {
     for (value, needle) in cases {
         let out = run(value);
         assert_one_line_bad_input(&out, &needle);
-        assert!(!stderr(&out).contains("s3cret-local"), "{}", stderr(&out));
+        for secret in ["s3cret-local", "Tr0ub4dor", "w0rd-typed"] {
+            assert!(!stderr(&out).contains(secret), "{}", stderr(&out));
+        }
     }
     // The same name twice is one line too.
     let out = labrun(&[
@@ -1451,5 +1505,483 @@ fn bad_mysql_password_files_are_one_line_before_anything_runs() {
         "--ask-mysql-password",
     ]);
     assert_one_line_bad_input(&out, "both give the Aurora password");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// --- issue 23: hardening II -------------------------------------------------------
+
+/// A fifo in `dir`, made with mkfifo(1).
+fn mkfifo(dir: &std::path::Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    let made = Command::new("mkfifo").arg(&path).status().unwrap();
+    assert!(made.success(), "mkfifo {}", path.display());
+    path
+}
+
+/// A character device node in `dir` with the given numbers (as root: `mknod`), a
+/// stand-in for /dev/null (1 3) or /dev/zero (1 5) that the real ones never risk.
+fn device(dir: &std::path::Path, name: &str, major: u32, minor: u32) -> PathBuf {
+    let path = dir.join(name);
+    let made = Command::new("mknod")
+        .arg(&path)
+        .args(["c", &major.to_string(), &minor.to_string()])
+        .status()
+        .unwrap();
+    assert!(
+        made.success(),
+        "mknod {} (the tests run as root)",
+        path.display()
+    );
+    path
+}
+
+/// [`labrun_env`], but the test fails instead of hanging when labrun blocks (on a
+/// fifo, say): killed after `limit`.
+fn labrun_within(args: &[&str], limit: std::time::Duration) -> Output {
+    let home = std::env::temp_dir().join(format!("labrun-cli-home-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_labrun"))
+        .env("HOME", &home)
+        .env("NO_COLOR", "1")
+        .env_remove("AWS_ENDPOINT_URL")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = std::time::Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > end {
+            let _ = child.kill();
+            panic!("labrun {args:?} still running after {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn outputs_never_overwrite_the_step_the_replayed_cassette_or_each_other() {
+    let dir = scratch("outputs-apart");
+    let step = dir.join("tiny.rhai");
+    std::fs::copy(fixture("tiny.rhai"), &step).unwrap();
+    let cassette = dir.join("tiny.cassette.json");
+    std::fs::copy(fixture("tiny.cassette.json"), &cassette).unwrap();
+    let hard = dir.join("hard-link-to-step.rhai");
+    std::fs::hard_link(&step, &hard).unwrap();
+    let (s, c, h) = (
+        step.to_str().unwrap(),
+        cassette.to_str().unwrap(),
+        hard.to_str().unwrap(),
+    );
+    let out_json = dir.join("out.json");
+    let o = out_json.to_str().unwrap();
+    for (args, needle) in [
+        (
+            vec![s, "--param", "user=user05", "--record", s],
+            "it is also the step",
+        ),
+        (
+            vec![s, "--param", "user=user05", "--record", h],
+            "it is also the step",
+        ),
+        (
+            vec![s, "--param", "user=user05", "--replay", c, "--audit", c],
+            "it is also --replay",
+        ),
+        (
+            vec![s, "--param", "user=user05", "--record", o, "--audit", o],
+            "it is also the output of --record",
+        ),
+        (
+            vec![
+                s,
+                "--param",
+                "user=user05",
+                "--ssh-key",
+                h,
+                "--ssh-known-hosts",
+                o,
+                "--audit",
+                o,
+            ],
+            "it is also --ssh-known-hosts",
+        ),
+    ] {
+        let out = labrun(&args);
+        assert_one_line_bad_input(&out, needle);
+        assert!(out.stdout.is_empty(), "nothing ran");
+    }
+    assert_eq!(
+        std::fs::read(&step).unwrap(),
+        std::fs::read(fixture("tiny.rhai")).unwrap()
+    );
+    assert_eq!(
+        std::fs::read(&cassette).unwrap(),
+        std::fs::read(fixture("tiny.cassette.json")).unwrap()
+    );
+    assert!(!out_json.exists(), "the audit log was not even created");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn outputs_on_devices_and_fifos_are_refused_and_symlinks_followed() {
+    let dir = scratch("outputs-kinds");
+    let null = device(&dir, "null", 1, 3);
+    let fifo = mkfifo(&dir, "fifo");
+    let step = fixture("no_calls.rhai");
+    for (flag, target, needle) in [
+        (
+            "--record",
+            &null,
+            "it is a character device, not a regular file",
+        ),
+        (
+            "--audit",
+            &null,
+            "it is a character device, not a regular file",
+        ),
+        (
+            "--record",
+            &fifo,
+            "it is a fifo (named pipe), not a regular file",
+        ),
+        (
+            "--audit",
+            &fifo,
+            "it is a fifo (named pipe), not a regular file",
+        ),
+    ] {
+        let out = labrun_within(
+            &[
+                step.to_str().unwrap(),
+                "--param",
+                "user=user05",
+                flag,
+                target.to_str().unwrap(),
+            ],
+            std::time::Duration::from_secs(30),
+        );
+        assert_one_line_bad_input(&out, needle);
+        assert!(stderr(&out).contains(flag), "{}", stderr(&out));
+    }
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::symlink_metadata(&null)
+        .unwrap()
+        .file_type()
+        .is_char_device());
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+
+    // A symlink to the real cassette: the cassette is replaced, the link stays.
+    let real = dir.join("real.cassette.json");
+    std::fs::write(&real, "old").unwrap();
+    let link = dir.join("link.cassette.json");
+    std::os::unix::fs::symlink("real.cassette.json", &link).unwrap();
+    let out = labrun(&[
+        step.to_str().unwrap(),
+        "--param",
+        "user=user05",
+        "--record",
+        link.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(std::fs::read_to_string(&real)
+        .unwrap()
+        .contains("labrun_cassette"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn input_fifos_devices_and_huge_files_are_refused_at_once() {
+    let dir = scratch("inputs");
+    let fifo = mkfifo(&dir, "fifo");
+    let zero = device(&dir, "zero", 1, 5);
+    let huge = dir.join("huge.toml");
+    // Sparse: 5 MiB on paper, nothing on disk.
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(5 << 20)
+        .unwrap();
+    let tiny = fixture("tiny.rhai");
+    let tiny = tiny.to_str().unwrap();
+    // A step whose sibling catalog is a fifo.
+    let step = dir.join("s.rhai");
+    std::fs::copy(fixture("no_calls.rhai"), &step).unwrap();
+    mkfifo(&dir, "s.messages.toml");
+    let fifo_step = mkfifo(&dir, "fifo.rhai");
+    let zero_step = device(&dir, "zero.wasm", 1, 5);
+    let (f, z, h) = (
+        fifo.to_str().unwrap(),
+        zero.to_str().unwrap(),
+        huge.to_str().unwrap(),
+    );
+    let at_fifo = format!("@{f}");
+    let at_zero = format!("@{z}");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec![tiny, "--param", "user=u", "--replay", f], "a fifo"),
+        (
+            vec![tiny, "--param", "user=u", "--replay", z],
+            "a character device",
+        ),
+        (vec![tiny, "--param", "user=u", "--policy", f], "a fifo"),
+        (
+            vec![tiny, "--param", "user=u", "--policy", h],
+            "larger than 4 MiB",
+        ),
+        (vec![tiny, "--trainees", &at_fifo], "a fifo"),
+        (vec![tiny, "--trainees", &at_zero], "a character device"),
+        (
+            vec![fifo_step.to_str().unwrap(), "--param", "user=u"],
+            "a fifo",
+        ),
+        (
+            vec![zero_step.to_str().unwrap(), "--param", "user=u"],
+            "a character device",
+        ),
+        (vec![step.to_str().unwrap(), "--param", "user=u"], "a fifo"),
+        (
+            vec![tiny, "--param", "user=u", "--mysql-password-file", z],
+            "a character device",
+        ),
+    ];
+    for (args, needle) in cases {
+        let out = labrun_within(&args, std::time::Duration::from_secs(30));
+        assert_one_line_bad_input(&out, needle);
+    }
+    // A `labrun test` case file that is a fifo.
+    let case_fifo = mkfifo(&dir, "case.toml");
+    let out = labrun_within(
+        &["test", tiny, case_fifo.to_str().unwrap()],
+        std::time::Duration::from_secs(30),
+    );
+    assert_one_line_bad_input(&out, "a fifo");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_closed_or_broken_standard_output_is_exit_2_with_one_line() {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::process::CommandExt;
+    let args = step3_replayed(&[]);
+    // `labrun … >&-`
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_labrun"));
+    cmd.args(&args).env("NO_COLOR", "1");
+    // SAFETY: close(2) is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::close(1);
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert_one_line(&out, 2, &["standard output is closed"]);
+
+    // `labrun … | reader that is gone`: a pipe whose read end is closed already.
+    let mut fds = [0; 2];
+    // SAFETY: pipe(2) fills the array we own.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: we own both ends; the read end is closed, the write end handed over.
+    let write_end = unsafe {
+        libc::close(fds[0]);
+        std::os::fd::OwnedFd::from_raw_fd(fds[1])
+    };
+    let gone = || std::process::Stdio::from(write_end.try_clone().unwrap());
+    let out = Command::new(env!("CARGO_BIN_EXE_labrun"))
+        .args(&args)
+        .env("NO_COLOR", "1")
+        .stdout(gone())
+        .output()
+        .unwrap();
+    assert_one_line(&out, 2, &["broken pipe"]);
+    // `labrun describe … | head -1` ends the same way, not with a panic.
+    let out = Command::new(env!("CARGO_BIN_EXE_labrun"))
+        .args(["describe", &args[0]])
+        .stdout(gone())
+        .output()
+        .unwrap();
+    assert_one_line(&out, 2, &["standard output was closed", "Broken pipe"]);
+}
+
+#[test]
+fn a_refused_fail_is_an_error_row_never_dropped() {
+    let out = labrun(&[
+        fixture("refused_fail.rhai").to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let report = json(&out);
+    let rows = report["trainees"][0]["results"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(
+        (rows[0]["id"].as_str(), rows[0]["status"].as_str()),
+        (Some("H1"), Some("pass"))
+    );
+    assert_eq!(
+        (rows[1]["id"].as_str(), rows[1]["status"].as_str()),
+        (Some("refused-1"), Some("error"))
+    );
+    let en = rows[1]["message"]["en"].as_str().unwrap();
+    assert!(
+        en.starts_with("the step reported a fail that labrun refused: outcome id `\\u{1b}]0;XXX"),
+        "{en}"
+    );
+    assert!(en.len() < 300, "the id is cut: {en}");
+    let human = labrun(&[
+        fixture("refused_fail.rhai").to_str().unwrap(),
+        "--lang",
+        "en",
+    ]);
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert_eq!(raw_terminal_controls(&text), Vec::<char>::new(), "{text:?}");
+    assert!(text.contains("ERROR    refused-1"), "{text}");
+}
+
+#[test]
+fn unclear_or_silently_accepted_values_are_one_line_naming_the_fix() {
+    let tiny = fixture("tiny.rhai");
+    let t = tiny.to_str().unwrap();
+    let cassette = fixture("tiny.cassette.json");
+    let c = cassette.to_str().unwrap();
+    // Negative numbers get the range, not clap's tip about `--`.
+    for (args, needle) in [
+        (vec!["--watch", "-1"], "-1 is not in 5..=86400"),
+        (vec!["--aws-rps", "-1"], "-1 is not in 1..=1000"),
+        (
+            vec!["--watch", "5", "--for", "-1m"],
+            "--for -1m: expected a duration",
+        ),
+        (
+            vec!["--watch", "5", "--until", "-1:00"],
+            "--until -1:00: expected `done`",
+        ),
+        (
+            vec!["--watch", "5", "--for", "1h1h"],
+            "at most once, largest first",
+        ),
+        (vec!["--grant", ""], "names no capability"),
+    ] {
+        let mut all = vec![t, "--param", "user=u", "--replay", c];
+        all.extend(args);
+        let out = labrun(&all);
+        assert_one_line_bad_input(&out, needle);
+        assert!(!stderr(&out).contains("-- -1"), "{}", stderr(&out));
+    }
+    // The AWS endpoint from the environment, checked before anything runs.
+    for (value, needle) in [
+        ("not a url", "AWS_ENDPOINT_URL `not a url` is not a URL"),
+        ("ftp://127.0.0.1:21", "is not an http:// or https:// URL"),
+        (
+            "http://admin:Hunter2pw@127.0.0.1:5000",
+            "AWS_ENDPOINT_URL holds a user name or password",
+        ),
+        ("http://x:Hunter2pw@[bad", "(not shown: it holds `@`)"),
+    ] {
+        let out = labrun_env(
+            &[t, "--param", "user=user05"],
+            &[
+                ("AWS_ENDPOINT_URL", value),
+                ("AWS_REGION", "ap-northeast-1"),
+            ],
+        );
+        assert_one_line_bad_input(&out, needle);
+        assert!(!stderr(&out).contains("Hunter2pw"), "{}", stderr(&out));
+    }
+    let out = labrun_env(
+        &[t, "--param", "user=user05"],
+        &[("AWS_ENDPOINT_URL_RDS", "rds")],
+    );
+    assert_one_line_bad_input(&out, "AWS_ENDPOINT_URL_RDS `rds` is not a URL");
+}
+
+#[test]
+fn a_cassette_with_two_answers_in_one_call_or_a_key_twice_is_refused() {
+    let dir = scratch("cassette-twice");
+    let tiny = fixture("tiny.rhai");
+    let call = |answer: &str| {
+        format!(
+            r#"{{"labrun_cassette":1,"calls":[{{"capability":"aws","operation":"ec2_describe_vpcs","request":{{}},{answer}}}]}}"#
+        )
+    };
+    for (text, needle) in [
+        (
+            call(
+                r#""response":{"Vpcs":[]},"error":{"capability":"aws","operation":"ec2_describe_vpcs","kind":"network","message":"down"}"#,
+            ),
+            "call 1 holds both a response and an error",
+        ),
+        (
+            call(
+                r#""response":{"Vpcs":[{"VpcId":"vpc-1","CidrBlock":"10.0.0.0/16","CidrBlock":"10.9.0.0/16"}]}"#,
+            ),
+            "the key `CidrBlock` appears twice in one object",
+        ),
+    ] {
+        let path = dir.join("c.json");
+        std::fs::write(&path, text).unwrap();
+        let out = labrun(&[
+            tiny.to_str().unwrap(),
+            "--param",
+            "user=user05",
+            "--replay",
+            path.to_str().unwrap(),
+        ]);
+        assert_one_line_bad_input(&out, needle);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn labrun_test_record_during_an_outage_keeps_the_good_cassette() {
+    let dir = scratch("record-outage");
+    let cassette = dir.join("finished.cassette.json");
+    std::fs::copy(fixture("tiny.cassette.json"), &cassette).unwrap();
+    let case = dir.join("finished.toml");
+    std::fs::write(
+        &case,
+        "cassette = \"finished.cassette.json\"\n[expect]\nV1 = \"pass\"\nV2 = \"pass\"\nV3 = \"error\"\n",
+    )
+    .unwrap();
+    // Nothing listens there: every AWS call is a network error.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let out = labrun_env(
+        &[
+            "test",
+            "--record",
+            fixture("tiny.rhai").to_str().unwrap(),
+            case.to_str().unwrap(),
+        ],
+        &[
+            ("AWS_REGION", "ap-northeast-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "not-a-real-secret"),
+            ("AWS_ENDPOINT_URL", &endpoint),
+        ],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("could not read the world while recording")
+            && err.contains("finished.cassette.json is left as it was"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&cassette).unwrap(),
+        std::fs::read(fixture("tiny.cassette.json")).unwrap(),
+        "the good cassette is untouched"
+    );
+    let aside = dir.join("finished.cassette.json.failed");
+    assert!(std::fs::read_to_string(&aside)
+        .unwrap()
+        .contains("\"network\""));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -446,3 +446,234 @@ fn the_dashboard_serves_page_report_events_and_health_and_needs_its_token() {
     assert!(seen.contains("event: report"));
     watch.interrupt();
 }
+
+// --- issue 23: hardening II -------------------------------------------------------
+
+#[test]
+fn a_state_file_behind_a_symlink_is_updated_and_the_link_kept() {
+    let dir = tmp("state-link");
+    let real = dir.join("real.state.json");
+    let link = dir.join("link.state.json");
+    std::os::unix::fs::symlink("real.state.json", &link).unwrap();
+    let link_s = link.display().to_string();
+    let run = |for_: &str| {
+        let args = replayed(&[
+            "--param",
+            "user=user05",
+            "--watch",
+            "5",
+            "--for",
+            for_,
+            "--format",
+            "json",
+            "--state",
+            &link_s,
+        ]);
+        command(&args.iter().map(String::as_str).collect::<Vec<_>>())
+            .output()
+            .unwrap()
+    };
+    let out = run("1s");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&real).unwrap()).unwrap();
+    assert_eq!(saved["cycles"], 1);
+    // Resumed through the link: the real file goes on.
+    let out = run("1s");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["watch"]["cycle"], 2);
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&real).unwrap()).unwrap();
+    assert_eq!(saved["cycles"], 2);
+    // A state file that is a fifo is refused at once, never waited on.
+    let fifo = dir.join("fifo.state.json");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let fifo_s = fifo.display().to_string();
+    assert_bad_input(
+        &[
+            STEP,
+            "--replay",
+            CASSETTE,
+            "--param",
+            "user=user05",
+            "--watch",
+            "5",
+            "--state",
+            &fifo_s,
+        ],
+        "it is a fifo (named pipe), not a regular file",
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_watch_whose_reader_went_away_stops_with_exit_2() {
+    let args = replayed(&[
+        "--param",
+        "user=user05",
+        "--watch",
+        "5",
+        "--format",
+        "jsonl",
+    ]);
+    let mut child = command(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // `| head -c1`: one byte read, then the pipe closed.
+    let mut out = child.stdout.take().unwrap();
+    let mut byte = [0u8; 1];
+    out.read_exact(&mut byte).unwrap();
+    drop(out);
+    let end = Instant::now() + LONG;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            panic!("the watch kept polling with nobody reading");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("broken pipe") && err.contains("the watch stops"),
+        "{err}"
+    );
+}
+
+/// A TCP endpoint that accepts and never answers: AWS as slow as it gets.
+fn silent_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for stream in listener.incoming().map_while(Result::ok) {
+            open.push(stream);
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn a_signal_mid_cycle_stops_the_running_steps_without_a_panic() {
+    let endpoint = silent_endpoint();
+    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGINT, libc::SIGTERM] {
+        let mut cmd = command(&[
+            STEP,
+            "--trainees",
+            "user01..user04",
+            "--watch",
+            "5",
+            "--format",
+            "json",
+        ]);
+        cmd.env("AWS_ENDPOINT_URL", &endpoint)
+            .env("AWS_REGION", "ap-northeast-1")
+            .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+            .env("AWS_SECRET_ACCESS_KEY", "not-a-real-secret")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        // Every step is waiting on AWS by now.
+        std::thread::sleep(Duration::from_millis(1500));
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let end = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > end {
+                let _ = child.kill();
+                panic!("the watch did not stop on signal {signal}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert!(
+            !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+            "{err}"
+        );
+        assert_eq!(status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("stopped before the first cycle finished"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn an_explicit_serve_token_is_never_printed_and_must_be_url_safe() {
+    let args = replayed(&[
+        "--param",
+        "user=user05",
+        "--watch",
+        "5",
+        "--format",
+        "json",
+        "--serve",
+        "127.0.0.1:0",
+        "--serve-token",
+        "Sup3rSecretToken",
+    ]);
+    let watch = Watch::start(&args);
+    let line = watch.stderr.recv_timeout(LONG).unwrap();
+    assert!(
+        line.starts_with("labrun: dashboard on http://127.0.0.1:"),
+        "{line}"
+    );
+    assert!(!line.contains("Sup3rSecretToken"), "{line}");
+    assert!(
+        line.contains("?token=… (the token given with --serve-token)"),
+        "{line}"
+    );
+    watch.interrupt();
+    drop(watch);
+    for token in ["tok\x1b]0;x\x07en", "tok en", "a&b"] {
+        let out = labrun(&[
+            STEP,
+            "--replay",
+            CASSETTE,
+            "--param",
+            "user=user05",
+            "--watch",
+            "5",
+            "--serve",
+            "127.0.0.1:0",
+            "--serve-token",
+            token,
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(64), "{err}");
+        assert!(err.contains("(the token is not shown)"), "{err}");
+        assert!(!err.contains(token) && !err.contains('\x1b'), "{err}");
+    }
+}

@@ -1,8 +1,8 @@
 //! Helpers for the live-class tests: a running `labrun --watch` child whose stdout and
 //! stderr arrive line by line, a TCP proxy on 127.0.0.1 that can be stopped and
-//! started again (an AWS outage, mid-watch), an HTTP proxy that injects AWS throttling
-//! errors in front of moto, and a minimal WebDriver client for
-//! headless Chromium (Debian's `chromium` and `chromium-driver`).
+//! started again (an AWS outage, mid-watch), the fault-injecting AWS proxy of
+//! [`crate::faults`], and a minimal WebDriver client for headless Chromium (Debian's
+//! `chromium` and `chromium-driver`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
+
+pub use crate::faults::{Fault, FaultProxy, Seen};
 
 /// A running watch: its stdout and stderr lines as they come.
 pub struct Watch {
@@ -179,187 +181,6 @@ impl Proxy {
         };
         self.serve(listener);
     }
-}
-
-/// One request a [`FaultProxy`] saw: when, its AWS `Action`, and whether the
-/// proxy answered it with a throttling error instead of forwarding it.
-#[derive(Debug, Clone)]
-pub struct Seen {
-    pub at: Instant,
-    pub action: String,
-    pub throttled: bool,
-}
-
-/// Fault injection in front of moto: an HTTP proxy on 127.0.0.1 that forwards every
-/// request to moto unchanged, after an injected latency ([`FaultProxy::latency`]), or
-/// answers the first `times` requests for one action with AWS's `Throttling` error
-/// (HTTP 400, the query protocol's error shape, as RDS and ELBv2 send it;
-/// [`FaultProxy::throttling`]). One request per connection (`Connection: close`).
-pub struct FaultProxy {
-    pub addr: SocketAddr,
-    seen: std::sync::Arc<std::sync::Mutex<Vec<Seen>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl FaultProxy {
-    pub async fn throttling(upstream: &str, action: &str, times: usize) -> FaultProxy {
-        FaultProxy::new(upstream, action, times, Duration::ZERO).await
-    }
-
-    /// Every request waits `delay` before it goes to moto (a far-away region).
-    pub async fn latency(upstream: &str, delay: Duration) -> FaultProxy {
-        FaultProxy::new(upstream, "", 0, delay).await
-    }
-
-    async fn new(upstream: &str, action: &str, times: usize, delay: Duration) -> FaultProxy {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let left = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(times));
-        let (upstream, action) = (upstream.to_string(), action.to_string());
-        let log = seen.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((inbound, _)) = listener.accept().await else {
-                    continue;
-                };
-                let (upstream, action, log, left) =
-                    (upstream.clone(), action.clone(), log.clone(), left.clone());
-                tokio::spawn(async move {
-                    let fault = Fault {
-                        action: &action,
-                        left: &left,
-                        delay,
-                    };
-                    let _ = proxy_one(inbound, &upstream, fault, &log).await;
-                });
-            }
-        });
-        FaultProxy { addr, seen, task }
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Every request so far, in arrival order.
-    pub fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-struct Fault<'a> {
-    action: &'a str,
-    left: &'a std::sync::atomic::AtomicUsize,
-    delay: Duration,
-}
-
-impl Drop for FaultProxy {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// Reads one HTTP/1.1 message head and its Content-Length body.
-async fn read_message(
-    stream: &mut tokio::net::TcpStream,
-    to_eof: bool,
-) -> std::io::Result<(String, Vec<u8>)> {
-    use tokio::io::AsyncReadExt;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let mut body = buf[head_end..].to_vec();
-    let length = head.lines().find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        k.eq_ignore_ascii_case("content-length")
-            .then(|| v.trim().parse::<usize>().ok())
-            .flatten()
-    });
-    match length {
-        Some(n) => {
-            while body.len() < n {
-                let got = stream.read(&mut chunk).await?;
-                if got == 0 {
-                    break;
-                }
-                body.extend_from_slice(&chunk[..got]);
-            }
-        }
-        None if to_eof => {
-            stream.read_to_end(&mut body).await?;
-        }
-        None => {}
-    }
-    Ok((head, body))
-}
-
-/// The head with its `Connection` header replaced by `Connection: close`.
-fn closing(head: &str) -> String {
-    let mut out: Vec<&str> = head
-        .trim_end()
-        .lines()
-        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
-        .collect();
-    out.push("Connection: close");
-    format!("{}\r\n\r\n", out.join("\r\n"))
-}
-
-async fn proxy_one(
-    mut inbound: tokio::net::TcpStream,
-    upstream: &str,
-    fault: Fault<'_>,
-    log: &std::sync::Mutex<Vec<Seen>>,
-) -> std::io::Result<()> {
-    use std::sync::atomic::Ordering;
-    use tokio::io::AsyncWriteExt;
-    let (head, body) = read_message(&mut inbound, false).await?;
-    let text = String::from_utf8_lossy(&body);
-    let seen_action = text
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("Action="))
-        .unwrap_or("")
-        .to_string();
-    let throttle = seen_action == fault.action
-        && fault
-            .left
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
-    log.lock().unwrap().push(Seen {
-        at: Instant::now(),
-        action: seen_action,
-        throttled: throttle,
-    });
-    if throttle {
-        let xml = "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>\
-                   <Message>Rate exceeded</Message></Error>\
-                   <RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>";
-        let answer = format!(
-            "HTTP/1.1 400 Bad Request\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\
-             Connection: close\r\n\r\n{xml}",
-            xml.len()
-        );
-        inbound.write_all(answer.as_bytes()).await?;
-        return inbound.shutdown().await;
-    }
-    tokio::time::sleep(fault.delay).await;
-    let mut out = tokio::net::TcpStream::connect(upstream).await?;
-    out.write_all(closing(&head).as_bytes()).await?;
-    out.write_all(&body).await?;
-    let (head, body) = read_message(&mut out, true).await?;
-    inbound.write_all(closing(&head).as_bytes()).await?;
-    inbound.write_all(&body).await?;
-    inbound.shutdown().await
 }
 
 /// chromedriver on a free 127.0.0.1 port and one headless Chromium session.

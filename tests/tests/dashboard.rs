@@ -529,7 +529,11 @@ fn a_course_shows_one_step_at_a_time_and_steps_not_reached_as_not_started() {
         "one step at a time: {first}"
     );
     let current = "return [...document.querySelectorAll('td.current-step')].map((t) => t.dataset.current).join(',');";
-    assert_eq!(browser.eval(current).unwrap(), ",S1", "user05 finished, user06 at S1");
+    assert_eq!(
+        browser.eval(current).unwrap(),
+        ",S1",
+        "user05 finished, user06 at S1"
+    );
     browser
         .eval("document.querySelector('#tabs button[data-step=\"S2\"]').click(); return 0;")
         .unwrap();

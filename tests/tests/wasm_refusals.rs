@@ -368,8 +368,8 @@ fn runaway_steps_are_stopped_and_named() {
 }
 
 /// The step contract holds for components as for scripts: an id the step did not
-/// declare is an `error` row (never its pass), and a declared id it never reported is an
-/// `error` row saying so.
+/// declare is an `error` row (never its pass), a declared id it never reported is an
+/// `error` row saying so, and an outcome labrun refused is an `error` row too.
 #[test]
 fn a_component_cannot_add_or_drop_checklist_ids() {
     let s = Scratch::new("contract");
@@ -418,6 +418,20 @@ fn a_component_cannot_add_or_drop_checklist_ids() {
             .starts_with("not a declared check: the step reported `X9` (pass) but describe() does not list it in `checks`"),
         "{}",
         undeclared[1]["message"]
+    );
+    // A fail the host refused (a 60,000-byte id) is an error row, its id cut.
+    let longid = rows("longid");
+    assert_eq!(longid.len(), 2, "{longid:?}");
+    assert_eq!(
+        (longid[1]["id"].as_str(), longid[1]["status"].as_str()),
+        (Some("refused-1"), Some("error"))
+    );
+    let en = longid[1]["message"]["en"].as_str().unwrap();
+    assert!(
+        en.starts_with("the step reported a fail that labrun refused: outcome id `XXXX")
+            && en.contains("is 60000 characters long")
+            && en.len() < 300,
+        "{en}"
     );
     let silent = rows("silent");
     assert_eq!(silent.len(), 1);
@@ -494,4 +508,44 @@ fn describe_a_component_from_its_imports() {
         "{}",
         run.stdout
     );
+}
+
+/// Under `ulimit -v` the instance pool cannot reserve its address space: the step
+/// runs all the same, with on-demand allocation, and a note names the limit.
+#[test]
+fn a_component_runs_under_an_address_space_limit_and_says_which() {
+    let s = Scratch::new("ulimit");
+    let cassette = workspace_root().join(CASSETTE);
+    let mut cmd = Command::new("sh");
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &s.0)
+        .env("LABRUN_CACHE_DIR", s.cache())
+        .env("LANG", "C")
+        .current_dir(workspace_root())
+        // 8 GiB, far below what the pool reserves.
+        .args(["-c", "ulimit -v 8388608 && exec \"$@\"", "sh"])
+        .arg(labrun_bin())
+        .arg(step3_wasm())
+        .args(["--param", "user=user05", "--replay"])
+        .arg(cassette)
+        .args(["--format", "json"]);
+    let run = run_labrun(cmd, TIMEOUT);
+    run.assert_code(0);
+    assert_eq!(
+        run.stderr.trim_end().lines().count(),
+        1,
+        "one note: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .starts_with("labrun: note: WebAssembly steps run without the instance pool")
+            && run
+                .stderr
+                .contains("the address-space limit (ulimit -v) is 8192 MiB"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.report().0["summary"]["pass"], 18);
 }

@@ -17,7 +17,8 @@
 //! `labrun STEP --replay CASSETTE` would, and prints one line. The exit code is 0 only
 //! when every case matched. `--record` makes the cassette from the live world instead
 //! (the run flags after `--`), and writes the observed statuses as the expectation of a
-//! case that has none yet.
+//! case that has none yet. A recording during an outage (a call that could not read
+//! the world) never replaces the cassette: it is written beside it (`….failed`), exit 2.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -39,7 +40,7 @@ const DEFAULT_TRAINEE: &str = "user05";
 #[command(
     name = "labrun test",
     about = "Runs a step against its regression cases: each a cassette plus the status every check id must get",
-    after_help = "A case file (TOML):\n  about = \"…\"\n  cassette = \"finished.cassette.json\"   # relative to the case file\n  trainee = \"user05\"\n  [params]   # optional\n  [expect]\n  A1 = \"pass\"\n\nExit codes: 0 every case matched · 1 some case did not · 64 bad input"
+    after_help = "A case file (TOML):\n  about = \"…\"\n  cassette = \"finished.cassette.json\"   # relative to the case file\n  trainee = \"user05\"\n  [params]   # optional\n  [expect]\n  A1 = \"pass\"\n\nExit codes: 0 every case matched · 1 some case did not · 2 a recording could not read the world (the cassette is left as it was) · 64 bad input"
 )]
 pub struct TestFlags {
     /// The step under test: a .rhai script or a .wasm component.
@@ -89,7 +90,7 @@ pub struct Case {
 /// Reads and checks one case file; the error is one line naming the file and the fix.
 pub fn load_case(path: &Path, recording: bool) -> Result<Case, String> {
     let shown = path.display();
-    let text = std::fs::read_to_string(path)
+    let text = crate::files::read_to_string(path, crate::files::cap::TEXT)
         .map_err(|e| format!("cannot read the case file {shown}: {e}"))?;
     let file: CaseFile = toml::from_str(&text).map_err(|e| {
         format!(
@@ -195,13 +196,17 @@ pub async fn main(args: Vec<OsString>) -> u8 {
             }
         }
     }
-    let mut failed = 0;
+    let (mut failed, mut not_recorded) = (0, 0);
     for case in &cases {
         match run_case(&flags, case).await {
             Ok(line) => println!("{line}"),
             Err(Outcome::Mismatch(line)) => {
                 failed += 1;
                 println!("{line}");
+            }
+            Err(Outcome::NotRecorded(line)) => {
+                not_recorded += 1;
+                eprintln!("labrun: {}", inert(&line));
             }
             Err(Outcome::BadInput(line)) => {
                 eprintln!("labrun: {}", inert(&line));
@@ -210,7 +215,10 @@ pub async fn main(args: Vec<OsString>) -> u8 {
         }
     }
     let total = cases.len();
-    if failed == 0 {
+    if not_recorded > 0 {
+        println!("{total} case(s): {not_recorded} not recorded (the world did not answer)");
+        exit::ERROR
+    } else if failed == 0 {
         println!("{total} case(s): all matched");
         exit::PASS
     } else {
@@ -222,6 +230,15 @@ pub async fn main(args: Vec<OsString>) -> u8 {
 enum Outcome {
     Mismatch(String),
     BadInput(String),
+    /// A recording during an outage, kept aside: exit 2.
+    NotRecorded(String),
+}
+
+/// `finished.cassette.json` → `finished.cassette.json.failed`, beside it.
+fn aside(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".failed");
+    PathBuf::from(name)
 }
 
 /// Runs one case (replaying, or recording) and says how it went in one line.
@@ -246,6 +263,24 @@ async fn run_case(flags: &TestFlags, case: &Case) -> Result<String, Outcome> {
         .map_err(|e| Outcome::BadInput(format!("{name}: {e}")))?;
     let (executed, outputs) = execute(planned).await;
     if let Some(path) = &outputs.record {
+        // An outage recorded would replace a good cassette with error answers.
+        let failed = executed.hub.failed();
+        if let Some(first) = failed.first() {
+            let aside = aside(path);
+            let kept = match crate::execute::save_cassette(&executed, &aside) {
+                Ok(()) => format!("what was recorded is in {} to look at", aside.display()),
+                Err(e) => format!("and {e}"),
+            };
+            return Err(Outcome::NotRecorded(format!(
+                "{name}: {} call(s) could not read the world while recording (first: {}.{}: {} ({})): {} is left as it was; {kept}; record again when the world answers",
+                failed.len(),
+                first.capability,
+                first.operation,
+                inert(&first.message),
+                first.kind.as_str(),
+                case.cassette.display()
+            )));
+        }
         crate::execute::save_cassette(&executed, path)
             .map_err(|e| Outcome::BadInput(format!("{name}: {e}")))?;
     }
@@ -289,7 +324,17 @@ fn write_expectations(path: &Path, got: &TraineeReport) -> Result<(), String> {
     }
     text.push_str("\n# recorded by labrun test --record: review each status\n[expect]\n");
     for row in &got.results {
-        let _ = writeln!(text, "{} = \"{}\"", row.id, row.status.as_str());
+        // `web-1:http` is no bare TOML key: quote it (ids hold no quote or backslash).
+        let bare = row
+            .id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        let key = if bare {
+            row.id.clone()
+        } else {
+            format!("\"{}\"", row.id)
+        };
+        let _ = writeln!(text, "{key} = \"{}\"", row.status.as_str());
     }
     std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

@@ -41,6 +41,26 @@ pub struct Capability {
     /// (credentials, network, timeout) is remembered and later calls fail fast. Probes
     /// fail per target, so they never trip.
     pub one_endpoint: bool,
+    /// Requests answered from the answer of a wider one (AWS: a trainee's resources
+    /// from the account-wide list): see [`Views`].
+    pub views: Option<Views>,
+}
+
+/// How a capability answers a narrowed request from a wider answer: the hub makes the
+/// wider call once (it is what the cassette records) and answers each narrowed
+/// request from an index of it.
+#[derive(Clone, Copy)]
+pub struct Views {
+    /// The wider request whose answer `request` narrows, or `None` when `request` is
+    /// to be sent as it is.
+    pub base: fn(operation: &str, request: &Value) -> Option<Value>,
+    /// Indexes a wider answer of `operation` (once per answer).
+    pub index: fn(operation: &str, answer: Value) -> Arc<dyn Indexed>,
+}
+
+/// A wider answer, indexed: answers each narrowed request of it.
+pub trait Indexed: Send + Sync {
+    fn select(&self, request: &Value) -> Result<Value, CapError>;
 }
 
 impl Capability {

@@ -74,19 +74,35 @@ pub fn canonical(value: &Value) -> String {
 
 impl Cassette {
     pub fn load(path: &Path) -> Result<Cassette, LoadError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            LoadError::Cassette(format!("cannot read cassette {}: {e}", path.display()))
-        })?;
+        let text =
+            crate::files::read_to_string(path, crate::files::cap::CASSETTE).map_err(|e| {
+                LoadError::Cassette(format!("cannot read cassette {}: {e}", path.display()))
+            })?;
         Cassette::parse(&text, &path.display().to_string())
     }
 
-    /// Reads a cassette's text; `name` names it in the error.
+    /// Reads a cassette's text; `name` names it in the error. Text that says two
+    /// things where labrun would silently take one (a key twice in one object, a
+    /// call with both a response and an error) is refused.
     pub fn parse(text: &str, name: &str) -> Result<Cassette, LoadError> {
-        let cassette: Cassette = serde_json::from_str(text).map_err(|e| {
+        let not_one = |e: String| {
             LoadError::Cassette(format!(
                 "{name} is not a labrun cassette (record one with --record FILE): {e}"
             ))
-        })?;
+        };
+        serde_json::from_str::<OneKeyEach>(text).map_err(|e| not_one(e.to_string()))?;
+        let value: Value = serde_json::from_str(text).map_err(|e| not_one(e.to_string()))?;
+        let calls = value.get("calls").and_then(Value::as_array);
+        for (n, call) in calls.into_iter().flatten().enumerate() {
+            if call.get("response").is_some() && call.get("error").is_some() {
+                return Err(LoadError::Cassette(format!(
+                    "{name}: call {} holds both a response and an error: a call has one answer; keep the one that happened",
+                    n + 1
+                )));
+            }
+        }
+        let cassette: Cassette =
+            serde_json::from_value(value).map_err(|e| not_one(e.to_string()))?;
         if cassette.labrun_cassette != CASSETTE_VERSION {
             return Err(LoadError::Cassette(format!(
                 "{name}: cassette format {} is not supported by this labrun (it reads format {})",
@@ -127,7 +143,8 @@ impl Cassette {
     }
 
     /// Writes the cassette next to its final name, then renames it into place, so a
-    /// failed write never leaves half a cassette.
+    /// failed write never leaves half a cassette. A symlink is followed (the link
+    /// stays); a path that is not a regular file is refused.
     pub fn save(&self, path: &Path) -> Result<(), OutputError> {
         let fail = |why: String| OutputError {
             what: "cassette",
@@ -136,23 +153,65 @@ impl Cassette {
         };
         let mut text = serde_json::to_string_pretty(self).map_err(|e| fail(e.to_string()))?;
         text.push('\n');
-        let tmp = path.with_file_name(format!(
-            ".{}.labrun-tmp",
-            path.file_name()
-                .map(|n| n.to_string_lossy())
-                .unwrap_or_default()
-        ));
-        let written = (|| {
-            use std::io::Write;
-            let mut file = std::fs::File::create(&tmp)?;
-            file.write_all(text.as_bytes())?;
-            file.sync_all()?;
-            std::fs::rename(&tmp, path)
-        })();
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
+        let target = crate::files::output_target(path).map_err(fail)?;
+        crate::files::replace(&target, text.as_bytes()).map_err(|e| fail(e.to_string()))
+    }
+}
+
+/// Any JSON document whose objects each name a key once (serde_json alone keeps the
+/// last of two and says nothing).
+struct OneKeyEach;
+
+impl<'de> Deserialize<'de> for OneKeyEach {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(OneKeyEach)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for OneKeyEach {
+    type Value = OneKeyEach;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_unit<E>(self) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self, A::Error> {
+        while seq.next_element::<OneKeyEach>()?.is_some() {}
+        Ok(self)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self, A::Error> {
+        let mut keys = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !keys.insert(key.clone()) {
+                let mut cut: String = key.chars().take(64).collect();
+                if cut.len() < key.len() {
+                    cut.push('…');
+                }
+                return Err(serde::de::Error::custom(format!(
+                    "the key `{}` appears twice in one object, and only one can be the recorded answer",
+                    crate::outcome::inert(&cut)
+                )));
+            }
+            map.next_value::<OneKeyEach>()?;
         }
-        written.map_err(|e| fail(e.to_string()))
+        Ok(self)
     }
 }
 
@@ -218,6 +277,33 @@ mod tests {
         let b = json!({"MaxRecords": 20, "Filters": [{"Values": ["1"], "Name": "x"}]});
         assert_eq!(call_key("aws", "op", &a), call_key("aws", "op", &b));
         assert_ne!(call_key("aws", "op", &a), call_key("aws", "op2", &a));
+    }
+
+    #[test]
+    fn a_cassette_saying_two_things_about_one_call_is_refused() {
+        let call = |answer: &str| {
+            format!(
+                r#"{{"labrun_cassette":1,"calls":[{{"capability":"aws","operation":"ec2_describe_vpcs","request":{{}},{answer}}}]}}"#
+            )
+        };
+        let both = call(
+            r#""response":{"Vpcs":[]},"error":{"capability":"aws","operation":"ec2_describe_vpcs","kind":"network","message":"down"}"#,
+        );
+        let e = Cassette::parse(&both, "c.json").unwrap_err();
+        assert!(
+            e.message()
+                .contains("call 1 holds both a response and an error"),
+            "{e}"
+        );
+        let twice = call(r#""response":{"Vpcs":[{"VpcId":"vpc-1","VpcId":"vpc-2"}]}"#);
+        let e = Cassette::parse(&twice, "c.json").unwrap_err();
+        assert!(
+            e.message()
+                .contains("the key `VpcId` appears twice in one object")
+                && e.message().contains("line 1"),
+            "{e}"
+        );
+        assert!(Cassette::parse(&call(r#""response":{"Vpcs":[]}"#), "c.json").is_ok());
     }
 
     #[test]

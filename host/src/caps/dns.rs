@@ -32,6 +32,7 @@ pub const SPEC: Capability = Capability {
     },
     untrusted_guard: capability::no_guard,
     one_endpoint: false,
+    views: None,
 };
 
 /// [`call`] as the capability's live answer.

@@ -31,6 +31,19 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// labrun could not read the world (credentials, throttling, network, a timeout,
+    /// a service fault): a fact about that moment, not about the trainee's work.
+    pub fn is_outage(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::Credentials
+                | ErrorKind::Throttling
+                | ErrorKind::Network
+                | ErrorKind::Timeout
+                | ErrorKind::Service
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::Credentials => "credentials",

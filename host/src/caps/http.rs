@@ -33,6 +33,7 @@ pub const SPEC: Capability = Capability {
     reveals: capability::reveals_nothing,
     untrusted_guard: no_redirects,
     one_endpoint: false,
+    views: None,
 };
 
 /// [`call`] as the capability's live answer.

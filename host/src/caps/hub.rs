@@ -6,12 +6,12 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
-use super::capability;
+use super::capability::{self, Indexed, Views};
 use super::cassette::{self, Answer, Call, Cassette};
 use super::error::{CapError, ErrorKind};
 use super::registry;
@@ -35,6 +35,8 @@ struct Entry {
     operation: String,
     request: Value,
     answer: OnceCell<Answer>,
+    /// The answer indexed for the narrowed requests it answers ([`Views`]).
+    index: OnceLock<Arc<dyn Indexed>>,
 }
 
 pub struct Hub {
@@ -79,33 +81,74 @@ impl Hub {
     }
 
     /// One capability call. Identical calls (same capability, operation and request)
-    /// are made once per run and share the answer, errors included.
+    /// are made once per run and share the answer, errors included. A request that
+    /// narrows a wider one ([`Views`]: a trainee's resources of an account-wide list)
+    /// is answered from the wider call, made once and indexed.
     pub async fn call(
         &self,
         capability: &str,
         operation: &str,
         request: Value,
     ) -> Result<Value, CapError> {
-        let key = cassette::call_key(capability, operation, &request);
-        let entry = {
-            let mut entries = self.entries.lock().expect("hub lock poisoned");
-            entries
-                .entry(key.clone())
-                .or_insert_with(|| {
-                    Arc::new(Entry {
-                        capability: capability.to_string(),
-                        operation: operation.to_string(),
-                        request: request.clone(),
-                        answer: OnceCell::new(),
-                    })
-                })
-                .clone()
-        };
+        if let Some((base, views)) = self.view_of(capability, operation, &request) {
+            let entry = self.entry(capability, operation, &base);
+            let answer = entry
+                .answer
+                .get_or_init(|| self.dispatch(capability, operation, &base))
+                .await;
+            return match answer {
+                Answer::Error(e) => Err(e.clone()),
+                Answer::Response(wide) => entry
+                    .index
+                    .get_or_init(|| (views.index)(operation, wide.clone()))
+                    .select(&request),
+            };
+        }
+        let entry = self.entry(capability, operation, &request);
         let answer = entry
             .answer
             .get_or_init(|| self.dispatch(capability, operation, &request))
             .await;
         answer.clone().into_result()
+    }
+
+    /// The run's one entry for this call.
+    fn entry(&self, capability: &str, operation: &str, request: &Value) -> Arc<Entry> {
+        let key = cassette::call_key(capability, operation, request);
+        let mut entries = self.entries.lock().expect("hub lock poisoned");
+        entries
+            .entry(key)
+            .or_insert_with(|| {
+                Arc::new(Entry {
+                    capability: capability.to_string(),
+                    operation: operation.to_string(),
+                    request: request.clone(),
+                    answer: OnceCell::new(),
+                    index: OnceLock::new(),
+                })
+            })
+            .clone()
+    }
+
+    /// The wider request `request` narrows, when the capability answers it so. A
+    /// cassette that holds this very request (recorded before views, or by hand)
+    /// answers it itself.
+    fn view_of(
+        &self,
+        capability: &str,
+        operation: &str,
+        request: &Value,
+    ) -> Option<(Value, Views)> {
+        let views = registry::get(capability)?.views?;
+        let base = (views.base)(operation, request)?;
+        if let Backend::Replay(index) = &self.backend {
+            let mut saved = request.clone();
+            cassette::redact(&mut saved);
+            if index.contains_key(&cassette::call_key(capability, operation, &saved)) {
+                return None;
+            }
+        }
+        Some((base, views))
     }
 
     async fn dispatch(&self, capability: &str, operation: &str, request: &Value) -> Answer {
@@ -289,6 +332,29 @@ impl Hub {
         let mut list: Vec<CapError> = broken.values().cloned().collect();
         list.sort_by(|a, b| a.capability.cmp(&b.capability));
         list
+    }
+
+    /// The calls of the run that could not read the world (a capability unusable,
+    /// throttled, unreachable, timed out, a service fault), in a stable order: a
+    /// recording that holds them is a recording of an outage, not of the trainee's
+    /// environment.
+    pub fn failed(&self) -> Vec<CapError> {
+        let entries = self.entries.lock().expect("hub lock poisoned");
+        let mut failed: Vec<CapError> = entries
+            .values()
+            .filter_map(|e| match e.answer.get()? {
+                Answer::Error(err) if err.kind.is_outage() => Some(err.clone()),
+                _ => None,
+            })
+            .collect();
+        failed.sort_by(|a, b| {
+            (&a.capability, &a.operation, &a.message).cmp(&(
+                &b.capability,
+                &b.operation,
+                &b.message,
+            ))
+        });
+        failed
     }
 
     /// Throttling answers of the run, every capability together.

@@ -24,8 +24,9 @@ pub struct Settings {
     pub region: Option<String>,
     /// Probe settings: `--connect-to`, `--dns-server`, the MySQL password, the timeout.
     pub net: NetConfig,
-    /// `--aws-rps`: AWS requests per second, per service, shared by every trainee
-    /// and cycle of this process (`None`: no cap beyond the concurrency bound).
+    /// `--aws-rps`: every AWS API paced at N requests per second instead of the
+    /// bucket AWS documents for it (`None`: the documented buckets; see
+    /// [`super::aws::rate`]).
     pub aws_rps: Option<u32>,
     /// Files `server.read_file` may read besides its defaults (the policy's
     /// `[server] readable`).

@@ -127,7 +127,7 @@ impl SshSettings {
                 ));
                 continue;
             };
-            if let Err(e) = std::fs::File::open(&path) {
+            if let Err(e) = crate::files::read(&path, crate::files::cap::SECRET) {
                 warnings.push(format!(
                     "warning: cannot read the SSH key of {trainee}, {}: {e}; their in-server outcomes will be error, the class goes on",
                     path.display()
@@ -136,7 +136,7 @@ impl SshSettings {
         }
         if let Some(path) = &self.known_hosts {
             if path.exists() {
-                std::fs::read_to_string(path).map_err(|e| {
+                crate::files::read_to_string(path, crate::files::cap::TEXT).map_err(|e| {
                     format!("cannot read --ssh-known-hosts {}: {e}", path.display())
                 })?;
             } else if self.strict {
@@ -379,12 +379,16 @@ impl SshPool {
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let text = tokio::fs::read_to_string(key_path).await.map_err(|e| {
-            SshError::new(
-                ErrorKind::Credentials,
-                format!("cannot read {whose} ({file}): {}", e.kind()),
-            )
-        })?;
+        let bytes = crate::files::read_async(key_path.to_path_buf(), crate::files::cap::SECRET);
+        let text = bytes
+            .await
+            .and_then(|b| String::from_utf8(b).map_err(std::io::Error::other))
+            .map_err(|e| {
+                SshError::new(
+                    ErrorKind::Credentials,
+                    format!("cannot read {whose} ({file}): {}", e.kind()),
+                )
+            })?;
         let key = russh::keys::decode_secret_key(&text, None).map_err(|_| {
             SshError::new(
                 ErrorKind::Credentials,
@@ -790,9 +794,18 @@ mod tests {
                 .starts_with("warning: cannot read the SSH key of user01, /nonexistent/user01.pem"),
             "{warnings:?}"
         );
-        let mut strict = settings("/dev/null");
+        let key = std::env::temp_dir().join(format!("labrun-ssh-key-{}.pem", std::process::id()));
+        std::fs::write(&key, "not read further").unwrap();
+        let mut strict = settings(key.to_str().unwrap());
         strict.strict = true;
         let e = strict.check(&["user01"]).unwrap_err();
         assert!(e.contains("--ssh-known-hosts"), "{e}");
+        // A device is no key file: refused at once, never opened.
+        let warnings = settings("/dev/zero").check(&["user01"]).unwrap();
+        assert!(
+            warnings[0].contains("a character device, not a regular file"),
+            "{warnings:?}"
+        );
+        let _ = std::fs::remove_file(&key);
     }
 }

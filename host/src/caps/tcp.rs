@@ -23,6 +23,7 @@ pub const SPEC: Capability = Capability {
     reveals: capability::reveals_nothing,
     untrusted_guard: capability::no_guard,
     one_endpoint: false,
+    views: None,
 };
 
 /// [`call`] as the capability's live answer.

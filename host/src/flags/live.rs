@@ -25,16 +25,26 @@ pub struct LiveArgs {
 
     /// Re-run the whole class every SECONDS (at least 5) until Ctrl-C, --until or
     /// --for; then print the final report in --format and exit with its code.
-    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(5..=86_400))]
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true, value_parser = |t: &str| super::in_range(t, 5, 86_400))]
     pub watch: Option<u64>,
 
     /// With --watch: stop when every trainee is `done` (the exit code would be 0), or
     /// at the local time HH:MM.
-    #[arg(long, value_name = "done|HH:MM", requires = "watch")]
+    #[arg(
+        long,
+        value_name = "done|HH:MM",
+        requires = "watch",
+        allow_hyphen_values = true
+    )]
     pub until: Option<String>,
 
     /// With --watch: stop after DURATION, e.g. 90m, 2h, 1h30m, 45s.
-    #[arg(long = "for", value_name = "DURATION", requires = "watch")]
+    #[arg(
+        long = "for",
+        value_name = "DURATION",
+        requires = "watch",
+        allow_hyphen_values = true
+    )]
     pub for_duration: Option<String>,
 
     /// With --watch: keep every trainee's history (first pass, last change,
@@ -62,7 +72,8 @@ pub struct LiveArgs {
     #[arg(long, value_name = "DURATION", requires = "watch")]
     pub stuck_after: Option<String>,
 
-    /// AWS requests per second, per service, shared by every trainee and cycle.
-    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub aws_rps: u32,
+    /// Pace every AWS API at N requests per second (bursts of N) instead of the token
+    /// buckets AWS documents for it; shared by every trainee and cycle.
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = |t: &str| super::in_range(t, 1, 1000).map(|n| n as u32))]
+    pub aws_rps: Option<u32>,
 }

@@ -73,6 +73,9 @@ fn parse(text: &str, shown: &str) -> Result<ClassFile, PlanError> {
                 n + 1
             )));
         }
+        if let Err(e) = super::roster::check_id(&sub.trainee) {
+            return Err(bad(format!("{}: submission {}: {e}", shown, n + 1)));
+        }
         if !seen.insert(sub.trainee.clone()) {
             return Err(bad(format!(
                 "{}: trainee {} has two submissions",
@@ -95,7 +98,7 @@ pub async fn plan(
     grants: &Grants,
 ) -> Result<(String, Vec<PlannedRun>), PlanError> {
     let bad = |text: String| PlanError::Load(LoadError::Class(text));
-    let text = std::fs::read_to_string(path)
+    let text = crate::files::read_to_string(path, crate::files::cap::TEXT)
         .map_err(|e| bad(format!("cannot read class file {}: {e}", path.display())))?;
     let class = parse(&text, &path.display().to_string())?;
     if !flags.trainees.is_empty() || !flags.live.roster.is_empty() {

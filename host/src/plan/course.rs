@@ -75,7 +75,7 @@ struct Entry {
 /// for a class file; TOML that is neither (or not TOML) is one line saying what each
 /// kind lists.
 pub fn is_course(path: &Path) -> Result<bool, PlanError> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::files::read_to_string(path, crate::files::cap::TEXT)
         .map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
     is_course_text(&text, &path.display().to_string())
 }
@@ -218,7 +218,7 @@ fn source(base: &Path, text: &str) -> Source {
 /// The step references a course names, in course order (for `labrun plugin lock`,
 /// which pins them all); local step files are not locked.
 pub fn references(path: &Path) -> Result<Vec<String>, PlanError> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::files::read_to_string(path, crate::files::cap::TEXT)
         .map_err(|e| bad(format!("cannot read course file {}: {e}", path.display())))?;
     let course = parse(&text, &path.display().to_string())?;
     let base = path.parent().unwrap_or(Path::new("."));
@@ -291,7 +291,7 @@ pub async fn plan(
     grants: &Grants,
 ) -> Result<Planned, PlanError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path)
+    let text = crate::files::read_to_string(path, crate::files::cap::TEXT)
         .map_err(|e| bad(format!("cannot read course file {shown}: {e}")))?;
     let course = parse(&text, &shown)?;
     let steps = load_steps(path, &course, &flags.fetch, limits, grants).await?;
@@ -375,7 +375,7 @@ pub async fn steps(
     grants: &Grants,
 ) -> Result<Vec<(String, Arc<Step>)>, PlanError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path)
+    let text = crate::files::read_to_string(path, crate::files::cap::TEXT)
         .map_err(|e| bad(format!("cannot read course file {shown}: {e}")))?;
     let course = parse(&text, &shown)?;
     let steps = load_steps(path, &course, fetch, limits, grants).await?;

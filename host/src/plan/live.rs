@@ -66,9 +66,6 @@ pub fn watch(flags: &Flags, plan: &RunPlan) -> Result<Option<WatchPlan>, PlanErr
         }
         None => DEFAULT_STUCK_AFTER,
     };
-    if let Some(path) = &live.trainee_links {
-        super::check_writable_pub(path, "--trainee-links")?;
-    }
     let title = plan.title.clone().unwrap_or_else(|| {
         plan.runs
             .iter()
@@ -140,6 +137,7 @@ pub fn until_clock(at: (u32, u32), now: (u32, u32, u32)) -> Duration {
 }
 
 /// `90m`, `2h`, `1h30m`, `45s`, or plain seconds; at least one second, at most a week.
+/// Each unit at most once, largest first (`1h1h` or `30m1h` is a typo, not 2 hours).
 pub fn duration(text: &str) -> Result<Duration, String> {
     let bad = || "expected a duration such as 45s, 90m, 2h or 1h30m".to_string();
     if text.is_empty() {
@@ -150,6 +148,8 @@ pub fn duration(text: &str) -> Result<Duration, String> {
     }
     let mut total: u64 = 0;
     let mut number = String::new();
+    // The unit before, as its size: the next must be smaller.
+    let mut last = u64::MAX;
     for c in text.chars() {
         if c.is_ascii_digit() {
             number.push(c);
@@ -161,6 +161,12 @@ pub fn duration(text: &str) -> Result<Duration, String> {
             's' => 1,
             _ => return Err(bad()),
         };
+        if unit >= last {
+            return Err(
+                "each of h, m and s at most once, largest first, e.g. 1h30m or 2m30s".to_string(),
+            );
+        }
+        last = unit;
         let n: u64 = number.parse().map_err(|_| bad())?;
         total = total.saturating_add(n.saturating_mul(unit));
         number.clear();
@@ -187,7 +193,9 @@ mod tests {
         assert_eq!(duration("90m").unwrap(), Duration::from_secs(5400));
         assert_eq!(duration("1h30m").unwrap(), Duration::from_secs(5400));
         assert_eq!(duration("45").unwrap(), Duration::from_secs(45));
-        for bad in ["", "0", "5x", "m", "1h30", "8d"] {
+        for bad in [
+            "", "0", "5x", "m", "1h30", "8d", "1h1h", "30m1h", "5s5s", "-1m", "-5",
+        ] {
             assert!(duration(bad).is_err(), "{bad}");
         }
         assert_eq!(clock("16:30").unwrap(), (16, 30));

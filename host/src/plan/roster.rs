@@ -1,7 +1,9 @@
 //! The roster: every trainee id the command line names, in order: the `--trainee`
 //! ids, then each `--trainees` range (`user01..user40`, zero padding kept) or roster
 //! file (`@roster.txt`: one id or range per line, `#` comments). An empty id, a
-//! duplicate, a malformed or backwards range and an unreadable file are bad input.
+//! duplicate, a malformed or backwards range and an unreadable file are bad input;
+//! so is an id that is not short and printable ([`check_id`], for every trainee id
+//! whatever names it: a class file, `--param user`, a roster).
 
 use std::collections::BTreeSet;
 
@@ -10,28 +12,49 @@ use super::PlanError;
 /// The most ids one range may expand to (a typo like `user1..user99999` is refused).
 pub const MAX_RANGE: u64 = 10_000;
 
+/// The longest trainee id, in characters.
+pub const MAX_ID_CHARS: usize = 64;
+
+/// A trainee id is 1 to [`MAX_ID_CHARS`] printable characters without spaces: it is
+/// printed in every report (a CSV gradebook, a terminal) and becomes part of AWS
+/// names and key paths. The error names the id inert and cut short.
+pub fn check_id(id: &str) -> Result<(), String> {
+    crate::outcome::inert::check_printable(id, "trainee id", MAX_ID_CHARS)
+}
+
+/// Text from the command line or a roster file for an error line: inert, cut short.
+fn shown(text: &str) -> String {
+    let mut cut: String = text.chars().take(MAX_ID_CHARS).collect();
+    if cut.len() < text.len() {
+        cut.push('…');
+    }
+    crate::outcome::inert(&cut).into_owned()
+}
+
 /// Every trainee id, checked: no empty id, no duplicate.
 pub fn ids(single: &[String], specs: &[String]) -> Result<Vec<String>, PlanError> {
     let mut out: Vec<(String, String)> = Vec::new();
     for id in single {
-        out.push((id.clone(), format!("--trainee {id}")));
+        out.push((id.clone(), format!("--trainee {}", shown(id))));
     }
     for spec in specs {
         if let Some(file) = spec.strip_prefix('@') {
-            let text = std::fs::read_to_string(file)
-                .map_err(|e| PlanError::Flag(format!("cannot read --trainees @{file}: {e}")))?;
+            let text = crate::files::read_to_string(file.as_ref(), crate::files::cap::TEXT)
+                .map_err(|e| {
+                    PlanError::Flag(format!("cannot read --trainees @{}: {e}", shown(file)))
+                })?;
             for (n, line) in text.lines().enumerate() {
                 let entry = line.split('#').next().unwrap_or("").trim();
                 if entry.is_empty() {
                     continue;
                 }
-                let origin = format!("--trainees @{file} line {}", n + 1);
+                let origin = format!("--trainees @{} line {}", shown(file), n + 1);
                 for id in expand(entry).map_err(|e| PlanError::Flag(format!("{origin}: {e}")))? {
                     out.push((id, origin.clone()));
                 }
             }
         } else {
-            let origin = format!("--trainees {spec}");
+            let origin = format!("--trainees {}", shown(spec));
             for id in expand(spec).map_err(|e| PlanError::Flag(format!("{origin}: {e}")))? {
                 out.push((id, origin.clone()));
             }
@@ -43,42 +66,16 @@ pub fn ids(single: &[String], specs: &[String]) -> Result<Vec<String>, PlanError
         if id.trim().is_empty() {
             return Err(PlanError::Flag(format!("{origin}: a trainee id is empty")));
         }
+        check_id(&id).map_err(|e| PlanError::Flag(format!("{origin}: {e}")))?;
         if !seen.insert(id.clone()) {
             return Err(PlanError::Flag(format!(
-                "trainee {id} is given twice (again in {origin})"
+                "trainee {} is given twice (again in {origin})",
+                shown(&id)
             )));
         }
         ids.push(id);
     }
     Ok(ids)
-}
-
-/// The longest trainee id, in characters.
-pub const MAX_ID_CHARS: usize = 64;
-
-/// A trainee id is short and printable: 1 to [`MAX_ID_CHARS`] characters, no space,
-/// control or bidi character (it names key files, rows and links).
-pub fn check_id(id: &str) -> Result<(), String> {
-    if id.is_empty() {
-        return Err("the trainee id is empty".into());
-    }
-    if let Some(c) = id
-        .chars()
-        .find(|c| c.is_whitespace() || crate::outcome::inert::needs_escape(*c))
-    {
-        return Err(format!(
-            "trainee id `{}` holds {}: an id is printable, without spaces",
-            crate::outcome::inert(id),
-            crate::outcome::inert::describe_char(c)
-        ));
-    }
-    if id.chars().count() > MAX_ID_CHARS {
-        return Err(format!(
-            "trainee id `{}…` is longer than {MAX_ID_CHARS} characters",
-            id.chars().take(16).collect::<String>()
-        ));
-    }
-    Ok(())
 }
 
 /// One id, or a range `PREFIXnn..PREFIXmm` expanded in order. The width of the

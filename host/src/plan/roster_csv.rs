@@ -89,7 +89,7 @@ pub fn load(path: &Path) -> Result<Roster, PlanError> {
             meta.len()
         )));
     }
-    let bytes = std::fs::read(path)
+    let bytes = crate::files::read(path, MAX_BYTES)
         .map_err(|e| PlanError::Flag(format!("cannot read --roster {shown}: {e}")))?;
     let text = String::from_utf8(bytes).map_err(|_| {
         PlanError::Flag(format!(

@@ -62,7 +62,7 @@ pub fn lookup(registry: &str) -> Result<Option<Credentials>, String> {
     let Some(path) = docker_config_path() else {
         return Ok(None);
     };
-    let text = match std::fs::read_to_string(&path) {
+    let text = match crate::files::read_to_string(&path, crate::files::cap::TEXT) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("cannot read {}: {e}", path.display())),

@@ -32,7 +32,7 @@ pub struct Entry {
 
 impl Lockfile {
     pub fn load(path: &Path) -> Result<Lockfile, Failure> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = crate::files::read_to_string(path, crate::files::cap::TEXT).map_err(|e| {
             Failure::refused(format!("cannot read lockfile {}: {e}", path.display()))
         })?;
         let lock: Lockfile = toml::from_str(&text).map_err(|e| {

@@ -661,7 +661,7 @@ pub async fn publish(
     };
     let created = artifact::created_now();
     let mut described = describe_for_publish(path, &created).await?;
-    let bytes = std::fs::read(path)
+    let bytes = crate::files::read(path, crate::files::cap::COMPONENT)
         .map_err(|e| Failure::refused(format!("cannot read step {}: {e}", path.display())))?;
     let mut layer = Descriptor::of(described.kind.layer_media_type(), &bytes);
     let file_name = format!("{}.{}", described.name, described.kind.extension());
@@ -672,12 +672,13 @@ pub async fn publish(
     let catalog_path = crate::step::messages::sibling_path(path);
     let catalog = match described.kind {
         Kind::Rhai if catalog_path.is_file() => {
-            let bytes = std::fs::read(&catalog_path).map_err(|e| {
-                Failure::refused(format!(
-                    "cannot read message catalog {}: {e}",
-                    catalog_path.display()
-                ))
-            })?;
+            let bytes =
+                crate::files::read(&catalog_path, crate::files::cap::TEXT).map_err(|e| {
+                    Failure::refused(format!(
+                        "cannot read message catalog {}: {e}",
+                        catalog_path.display()
+                    ))
+                })?;
             let mut d = Descriptor::of(artifact::MESSAGES_LAYER, &bytes);
             d.annotations.insert(
                 artifact::ANN_TITLE.to_string(),

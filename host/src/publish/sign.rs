@@ -88,7 +88,7 @@ pub fn keygen(out: &Path) -> Result<(PathBuf, String), Failure> {
 }
 
 fn read_key_line(path: &Path, prefix: &str, what: &str) -> Result<[u8; 32], Failure> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::files::read_to_string(path, crate::files::cap::SECRET)
         .map_err(|e| Failure::refused(format!("cannot read {what} {}: {e}", path.display())))?;
     let bad = || {
         Failure::refused(format!(

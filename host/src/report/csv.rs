@@ -5,8 +5,8 @@
 //! `passed` and `total` as done counts them ([`crate::outcome::done`]: undecided rows
 //! left out, a done step's skips counted); for a course `current_step` (empty once
 //! every step is done); `grade`, 0–100 ([`grade`]); and `done` (`yes`/`no`). RFC 4180
-//! quoting; a cell that a spreadsheet would read as a formula (`=`, `+`, `-`, `@`) is
-//! prefixed with `'`.
+//! quoting; control and bidi characters are shown escaped (`\u{1b}`), and a cell that
+//! a spreadsheet would read as a formula (`=`, `+`, `-`, `@`) is prefixed with `'`.
 
 use crate::outcome::{done, Person, Report, TraineeReport};
 
@@ -100,7 +100,9 @@ fn row(out: &mut String, cells: &[String]) {
 
 /// One CSV field: quoted when it must be, a formula's first character disarmed.
 pub fn field(text: &str) -> String {
-    let mut text = text.to_string();
+    // Inert first, as every other format shows names: a cell never carries a raw
+    // escape sequence, NUL or bidi control to the terminal or spreadsheet.
+    let mut text = crate::outcome::inert(text).into_owned();
     if text.starts_with(['=', '+', '-', '@']) {
         text.insert(0, '\'');
     }

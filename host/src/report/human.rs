@@ -142,8 +142,8 @@ pub fn render(report: &Report, style: &Style) -> String {
     };
     let calls = match (s.aws_throttled, lang) {
         (0, _) => calls,
-        (n, Lang::En) => format!("{calls} (AWS throttled {n}×: the rest of the run slowed down)"),
-        (n, Lang::Ja) => format!("{calls} (AWS のスロットリング {n} 回: 残りの呼び出しを減速)"),
+        (n, Lang::En) => format!("{calls} (AWS throttled {n}×: backed off and retried)"),
+        (n, Lang::Ja) => format!("{calls} (AWS のスロットリング {n} 回: 間隔を空けて再試行)"),
     };
     // Undecided rows are counted apart, as the rows show them.
     let undecided_of = |status: Status| {

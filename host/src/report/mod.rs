@@ -182,12 +182,59 @@ mod tests {
             prop_assert_eq!(cases, r.trainees.iter().map(|t| t.results.len()).sum::<usize>());
         }
 
+        /// A gradebook row per trainee and a column per id whatever the ids, names
+        /// and messages hold; nothing raw a terminal or spreadsheet would act on.
+        #[test]
+        fn csv_report_is_one_inert_row_per_trainee(r in report()) {
+            let text = render(&r, Format::Csv, &Style { lang: Lang::En, color: false });
+            let rows = parse_csv(&text);
+            prop_assert_eq!(rows.len(), r.trainees.len() + 1);
+            let columns = csv::ids(&r).len() + 4;
+            for row in &rows {
+                prop_assert_eq!(row.len(), columns, "{:?}", text);
+                for cell in row {
+                    prop_assert!(!cell.chars().any(crate::outcome::inert::needs_escape), "{:?}", cell);
+                    prop_assert!(!cell.starts_with(['=', '+', '-', '@']), "{:?}", cell);
+                }
+            }
+            let stripped = text.replace("\r\n", "");
+            prop_assert!(!stripped.chars().any(crate::outcome::inert::needs_escape));
+        }
+
         #[test]
         fn json_report_always_parses_back(r in report()) {
             let text = render(&r, Format::Json, &Style { lang: Lang::En, color: false });
             let back: Report = serde_json::from_str(&text).unwrap();
             prop_assert_eq!(back, r);
         }
+    }
+
+    /// RFC 4180, strictly: rows end with CRLF, a quoted field doubles its quotes.
+    fn parse_csv(text: &str) -> Vec<Vec<String>> {
+        let mut rows = Vec::new();
+        let (mut row, mut cell) = (Vec::new(), String::new());
+        let mut chars = text.chars().peekable();
+        let mut quoted = false;
+        while let Some(c) = chars.next() {
+            match (quoted, c) {
+                (true, '"') if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    cell.push('"');
+                }
+                (true, '"') => quoted = false,
+                (true, c) => cell.push(c),
+                (false, '"') if cell.is_empty() => quoted = true,
+                (false, ',') => row.push(std::mem::take(&mut cell)),
+                (false, '\r') if chars.peek() == Some(&'\n') => {
+                    chars.next();
+                    row.push(std::mem::take(&mut cell));
+                    rows.push(std::mem::take(&mut row));
+                }
+                (false, c) => cell.push(c),
+            }
+        }
+        assert!(row.is_empty() && cell.is_empty() && !quoted, "{text:?}");
+        rows
     }
 
     #[test]

@@ -61,7 +61,7 @@ pub fn bind(text: &str, token: Option<&str>, links: bool) -> Result<ServePlan, S
     let (token, generated) = match token {
         Some(GENERATE) => (Some(random_token()), true),
         Some("") => return Err("--serve-token is empty".to_string()),
-        Some(t) => (Some(t.to_string()), false),
+        Some(t) => (Some(check_token(t)?.to_string()), false),
         None if links => (Some(random_token()), true),
         None => (None, false),
     };
@@ -83,6 +83,28 @@ pub fn bind(text: &str, token: Option<&str>, links: bool) -> Result<ServePlan, S
         token,
         generated,
     })
+}
+
+/// The most characters a `--serve-token` may have.
+const MAX_TOKEN_CHARS: usize = 256;
+
+/// A token travels in a URL (`?token=`) and a header: URL-safe characters only. The
+/// error never repeats the token.
+fn check_token(token: &str) -> Result<&str, String> {
+    let fits = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~');
+    if let Some(bad) = token.chars().find(|c| !fits(*c)) {
+        return Err(format!(
+            "--serve-token holds {} (the token is not shown): use letters, digits and - _ . ~ only, or --serve-token {GENERATE}",
+            crate::outcome::inert::describe_char(bad)
+        ));
+    }
+    if token.len() > MAX_TOKEN_CHARS {
+        return Err(format!(
+            "--serve-token is {} characters long: at most {MAX_TOKEN_CHARS}",
+            token.len()
+        ));
+    }
+    Ok(token)
 }
 
 fn random_token() -> String {
@@ -137,9 +159,12 @@ impl Dashboard {
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
+        // A generated token is printed: only labrun knows it. One the operator gave
+        // is a secret they already hold, never echoed to a shared terminal or log.
         let base = base_url(plan.addr);
         let url = match &plan.token {
-            Some(t) => format!("{base}/?token={t}"),
+            Some(t) if plan.generated => format!("{base}/?token={t}"),
+            Some(_) => format!("{base}/?token=… (the token given with --serve-token)"),
             None => format!("{base}/"),
         };
         Ok(Dashboard { tx, url, base })

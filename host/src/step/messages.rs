@@ -73,7 +73,7 @@ pub fn sibling_path(step: &Path) -> PathBuf {
 /// The catalog beside `step`, if there is one. Errors are one line naming the file.
 pub fn load_beside(step: &Path) -> Result<Option<Catalog>, String> {
     let path = sibling_path(step);
-    let text = match std::fs::read_to_string(&path) {
+    let text = match crate::files::read_to_string(&path, crate::files::cap::TEXT) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {

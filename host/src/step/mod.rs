@@ -461,8 +461,9 @@ impl Step {
         let mut ops = match self {
             Step::Wasm(s) => s.manifest().operations.clone(),
             Step::Rhai(s) => {
-                let source = std::fs::read_to_string(s.path())
-                    .map_err(|e| format!("cannot read step {}: {e}", s.path()))?;
+                let source =
+                    crate::files::read_to_string(s.path().as_ref(), crate::files::cap::TEXT)
+                        .map_err(|e| format!("cannot read step {}: {e}", s.path()))?;
                 rhai::operations_named(&source)
             }
         };
@@ -705,6 +706,41 @@ impl Description {
     }
 }
 
+/// Why a step stopped when labrun itself is stopping.
+pub const STOPPING: &str = "labrun is stopping (Ctrl-C or SIGTERM)";
+
+static STOP_ASKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn stop_notify() -> &'static tokio::sync::Notify {
+    static NOTIFY: std::sync::OnceLock<tokio::sync::Notify> = std::sync::OnceLock::new();
+    NOTIFY.get_or_init(tokio::sync::Notify::new)
+}
+
+/// Shutdown (Ctrl-C or SIGTERM during a watch): every running step stops at its next
+/// operation or capability call, and a call in flight is given up, so no step is
+/// left calling into a runtime that is going away. Their unreported checks are
+/// `error` rows naming [`STOPPING`].
+pub fn stop_all() {
+    STOP_ASKED.store(true, std::sync::atomic::Ordering::SeqCst);
+    stop_notify().notify_waiters();
+}
+
+/// [`stop_all`] was called.
+pub fn stopping() -> bool {
+    STOP_ASKED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Resolves once [`stop_all`] is called (at once if it was).
+pub async fn stopped() {
+    let notified = stop_notify().notified();
+    tokio::pin!(notified);
+    notified.as_mut().enable();
+    if stopping() {
+        return;
+    }
+    notified.await;
+}
+
 /// Everything one trainee's run may use.
 #[derive(Clone)]
 pub struct RunContext {
@@ -729,20 +765,37 @@ struct Collected {
     ids: std::collections::HashSet<String>,
     log: Vec<String>,
     log_dropped: usize,
+    /// Outcomes the step reported and labrun refused, as (status, why); each becomes
+    /// an `error` row, so a refused fail is never silently gone.
+    refused: Vec<(Status, String)>,
+    refused_dropped: usize,
 }
+
+/// The most refused outcomes shown each as a row of its own; the rest are counted
+/// in the last one.
+const MAX_REFUSED_ROWS: usize = 8;
 
 impl Collector {
     /// Takes one outcome from a step (Rhai or WASM): the id must be valid (see
     /// [`check_id`]) and new, the count within `max_outcomes`; the messages are cut to
-    /// `max_message_bytes` on a character boundary.
+    /// `max_message_bytes` on a character boundary. A refused outcome is remembered
+    /// ([`Collector::refuse`]) as well as returned as the error.
     pub fn report(&self, outcome: Outcome, limits: &Limits) -> Result<(), String> {
-        check_id(&outcome.id)?;
+        let refused = |why: String| {
+            self.refuse(outcome.status, &why);
+            Err(why)
+        };
+        if let Err(why) = check_id(&outcome.id) {
+            return refused(why);
+        }
         let mut inner = self.inner.lock().expect("collector lock poisoned");
         if inner.ids.contains(&outcome.id) {
-            return Err(format!("outcome `{}` was reported twice", outcome.id));
+            drop(inner);
+            return refused(format!("outcome `{}` was reported twice", outcome.id));
         }
         if inner.outcomes.len() >= limits.max_outcomes {
-            return Err(format!(
+            drop(inner);
+            return refused(format!(
                 "too many outcomes: the limit is {}",
                 limits.max_outcomes
             ));
@@ -757,6 +810,17 @@ impl Collector {
         inner.ids.insert(outcome.id.clone());
         inner.outcomes.push(outcome);
         Ok(())
+    }
+
+    /// Remembers an outcome the step reported and labrun refused (`why` names its id
+    /// inert and cut short): it becomes an `error` row at [`Collector::finish`].
+    pub fn refuse(&self, status: Status, why: &str) {
+        let mut inner = self.inner.lock().expect("collector lock poisoned");
+        if inner.refused.len() < MAX_REFUSED_ROWS {
+            inner.refused.push((status, one_line_cause(why)));
+        } else {
+            inner.refused_dropped += 1;
+        }
     }
 
     /// The status the step reported for `id` so far, if it did.
@@ -792,14 +856,42 @@ impl Collector {
             .filter_map(|(i, o)| o.as_ref().map(|o| (o.id.clone(), i)))
             .collect();
         let mut rows = Vec::with_capacity(plan.len() + reported.len());
+        let mut unreported = false;
         for id in plan {
             match by_id.get(id).and_then(|&i| reported[i].take()) {
                 Some(outcome) => rows.push(outcome),
-                None => rows.push(not_reported(id, stopped.as_deref())),
+                None => {
+                    unreported = true;
+                    rows.push(not_reported(id, stopped.as_deref()));
+                }
             }
+        }
+        // A refusal that stopped the step (Rhai) already reads in every row it left
+        // unreported.
+        if let (Some(cause), true) = (stopped.as_deref(), unreported) {
+            inner
+                .refused
+                .retain(|(_, why)| !cause.contains(why.as_str()));
         }
         // What is left was reported but never declared: in the step's order.
         rows.extend(reported.into_iter().flatten().map(not_declared));
+        // Then what labrun refused, under ids of its own no other row has.
+        let mut n = 0;
+        let last = inner.refused.len();
+        for (i, (status, why)) in std::mem::take(&mut inner.refused).into_iter().enumerate() {
+            let id = loop {
+                n += 1;
+                let id = format!("refused-{n}");
+                if !rows.iter().any(|r| r.id == id) {
+                    break id;
+                }
+            };
+            let more = match inner.refused_dropped {
+                d if d > 0 && i + 1 == last => format!(" (and {d} more refused)"),
+                _ => String::new(),
+            };
+            rows.push(refused_row(id, status, &why, &more));
+        }
         if inner.log_dropped > 0 {
             let dropped = inner.log_dropped;
             inner.log.push(format!(
@@ -825,6 +917,23 @@ fn not_reported(id: &str, stopped: Option<&str>) -> Outcome {
         id: id.to_string(),
         status: Status::Error,
         message,
+        evidence: None,
+        step: None,
+        undecided: false,
+    }
+}
+
+/// An outcome labrun refused (a malformed or repeated id, one too many), shown as
+/// an `error` row under labrun's own id: the step tried to say something.
+fn refused_row(id: String, status: Status, why: &str, more: &str) -> Outcome {
+    let said = status.as_str();
+    Outcome {
+        id,
+        status: Status::Error,
+        message: Message::new(
+            format!("the step reported a {said} that labrun refused: {why}{more}"),
+            format!("ステップが報告した {said} を labrun は受け付けませんでした: {why}{more}"),
+        ),
         evidence: None,
         step: None,
         undecided: false,
@@ -1118,6 +1227,58 @@ mod tests {
         assert_eq!(rows[0].message.en, "あああ…");
         assert_eq!(log, ["いいい…"]);
         assert_eq!(truncate("あい", 0), "…");
+    }
+
+    #[test]
+    fn a_refused_outcome_is_an_error_row_with_its_id_cut_and_inert() {
+        let limits = Limits::default();
+        let c = Collector::default();
+        c.report(outcome("H1", Status::Pass, "ok"), &limits)
+            .unwrap();
+        let huge = format!("\u{1b}]0;{}", "X".repeat(60_000));
+        assert!(c
+            .report(outcome(&huge, Status::Fail, "hidden"), &limits)
+            .is_err());
+        assert!(c
+            .report(outcome("H1", Status::Fail, "again"), &limits)
+            .is_err());
+        let (rows, _) = c.finish(&["H1".to_string(), "refused-1".to_string()], None);
+        let ids: Vec<&str> = rows.iter().map(|o| o.id.as_str()).collect();
+        assert_eq!(ids, ["H1", "refused-1", "refused-2", "refused-3"]);
+        let (first, second) = (&rows[2], &rows[3]);
+        assert_eq!(
+            (first.status, second.status),
+            (Status::Error, Status::Error)
+        );
+        assert!(
+            first.message.en.starts_with(
+                "the step reported a fail that labrun refused: outcome id `\\u{1b}]0;XXX"
+            ),
+            "{}",
+            first.message.en
+        );
+        assert!(
+            first.message.en.len() < 300,
+            "cut: {}",
+            first.message.en.len()
+        );
+        assert!(!first.message.en.contains('\u{1b}'));
+        assert!(
+            second.message.en.contains("`H1` was reported twice"),
+            "{}",
+            second.message.en
+        );
+        // A flood of refusals is a few rows, the rest counted.
+        let c = Collector::default();
+        for _ in 0..100 {
+            let _ = c.report(outcome("bad id", Status::Pass, "x"), &limits);
+        }
+        let (rows, _) = c.finish(&[], None);
+        assert_eq!(rows.len(), MAX_REFUSED_ROWS);
+        assert!(rows[MAX_REFUSED_ROWS - 1]
+            .message
+            .en
+            .ends_with("(and 92 more refused)"));
     }
 
     #[test]

@@ -141,8 +141,8 @@ impl RhaiStep {
 
     fn load_here(path: &Path, limits: &Limits) -> Result<RhaiStep, String> {
         let shown = path.display().to_string();
-        let source =
-            std::fs::read_to_string(path).map_err(|e| format!("cannot read step {shown}: {e}"))?;
+        let source = crate::files::read_to_string(path, crate::files::cap::TEXT)
+            .map_err(|e| format!("cannot read step {shown}: {e}"))?;
         let engine = sandboxed_engine(limits, Instant::now() + limits.wall_clock);
         let ast = engine.compile(&source).map_err(|e| {
             let pos = e.position();
@@ -345,7 +345,11 @@ fn sandboxed_engine(limits: &Limits, deadline: Instant) -> Engine {
     engine.set_max_array_size(limits.max_array_size);
     engine.set_max_map_size(limits.max_map_size);
     engine.on_progress(move |ops| {
-        if ops % 1024 == 0 && Instant::now() > deadline {
+        if ops % 1024 != 0 {
+            None
+        } else if super::stopping() {
+            Some(Dynamic::from(super::STOPPING))
+        } else if Instant::now() > deadline {
             Some(Dynamic::from("wall-clock"))
         } else {
             None
@@ -378,22 +382,38 @@ impl Bridge {
     ) -> RhaiResult<Result<Value, CapError>> {
         let gate = self.ctx.gate.clone();
         let deadline = self.deadline;
+        let stop = || Box::new(EvalAltResult::ErrorTerminated(super::STOPPING.into(), pos));
+        // Never into a runtime that may be shutting down.
+        if super::stopping() {
+            return Err(stop());
+        }
         let result = match oversized_request(capability, operation, &request) {
             Some(too_big) => Err(gate.refuse(too_big)),
             None => self.handle.block_on(async move {
-                match tokio::time::timeout_at(deadline, gate.call(capability, operation, request))
-                    .await
-                {
-                    Ok(result) => result,
-                    Err(_) => Err(CapError::new(
+                let call =
+                    tokio::time::timeout_at(deadline, gate.call(capability, operation, request));
+                tokio::select! {
+                    answer = call => match answer {
+                        Ok(result) => result,
+                        Err(_) => Err(CapError::new(
+                            capability,
+                            operation,
+                            ErrorKind::Timeout,
+                            "the step's wall-clock limit ran out while waiting for this call",
+                        )),
+                    },
+                    _ = super::stopped() => Err(CapError::new(
                         capability,
                         operation,
                         ErrorKind::Timeout,
-                        "the step's wall-clock limit ran out while waiting for this call",
+                        super::STOPPING,
                     )),
                 }
             }),
         };
+        if super::stopping() {
+            return Err(stop());
+        }
         match self.ctx.gate.stop_cause() {
             Some(cause) => Err(Box::new(EvalAltResult::ErrorTerminated(
                 Dynamic::from(cause),
@@ -551,9 +571,6 @@ impl Bridge {
         evidence: Option<Value>,
         pos: Position,
     ) -> RhaiResult<()> {
-        if id.is_empty() {
-            return Err(runtime_error("an outcome needs a non-empty id".into(), pos));
-        }
         let mut evidence = evidence.filter(|v| !v.is_null()).map(|v| {
             let size = serde_json::to_vec(&v).map_or(usize::MAX, |b| b.len());
             bounded_evidence(v, size)

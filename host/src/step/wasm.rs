@@ -95,31 +95,18 @@ fn engine() -> Result<&'static Engine, String> {
     static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
     ENGINE
         .get_or_init(|| {
-            let limits = Limits::default();
-            let mut pool = PoolingAllocationConfig::default();
-            pool.total_component_instances(POOL_INSTANCES)
-                .total_core_instances(POOL_INSTANCES * 8)
-                .total_memories(POOL_INSTANCES * 2)
-                .total_tables(POOL_INSTANCES * 4)
-                .total_stacks(POOL_INSTANCES)
-                .max_core_instances_per_component(50)
-                .max_memories_per_component(8)
-                .max_tables_per_component(16)
-                .max_memory_size(limits.max_memory_bytes);
-            let mut config = Config::new();
-            config
-                .wasm_component_model(true)
-                .consume_fuel(true)
-                .max_wasm_stack(MAX_WASM_STACK)
-                .wasm_backtrace_max_frames(std::num::NonZeroUsize::new(BACKTRACE_FRAMES))
-                .epoch_interruption(true)
-                .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
-                // Reserve no more address space per memory than a step may use.
-                .memory_reservation(limits.max_memory_bytes as u64)
-                .memory_guard_size(64 << 10)
-                .memory_reservation_for_growth(0);
-            let engine = Engine::new(&config)
-                .map_err(|e| format!("cannot start the WebAssembly engine: {e}"))?;
+            let engine = match Engine::new(&config(pooling())) {
+                Ok(engine) => engine,
+                // The pool reserves its address space up front; under `ulimit -v` that
+                // fails, and instances are allocated one by one instead (slower to
+                // start, the same limits).
+                Err(pooled) => {
+                    let engine = Engine::new(&config(InstanceAllocationStrategy::OnDemand))
+                        .map_err(|e| format!("cannot start the WebAssembly engine: {e}"))?;
+                    eprintln!("labrun: note: {}", pool_refused(&pooled.to_string()));
+                    engine
+                }
+            };
             let weak = engine.weak();
             std::thread::Builder::new()
                 .name("labrun-epoch".into())
@@ -135,6 +122,64 @@ fn engine() -> Result<&'static Engine, String> {
         })
         .as_ref()
         .map_err(Clone::clone)
+}
+
+/// The pooling allocator: [`POOL_INSTANCES`] instances' memories, tables and stacks
+/// reserved once, so instantiating a step costs microseconds.
+fn pooling() -> InstanceAllocationStrategy {
+    let limits = Limits::default();
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(POOL_INSTANCES)
+        .total_core_instances(POOL_INSTANCES * 8)
+        .total_memories(POOL_INSTANCES * 2)
+        .total_tables(POOL_INSTANCES * 4)
+        .total_stacks(POOL_INSTANCES)
+        .max_core_instances_per_component(50)
+        .max_memories_per_component(8)
+        .max_tables_per_component(16)
+        .max_memory_size(limits.max_memory_bytes);
+    InstanceAllocationStrategy::Pooling(pool)
+}
+
+fn config(allocation: InstanceAllocationStrategy) -> Config {
+    let limits = Limits::default();
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .consume_fuel(true)
+        .max_wasm_stack(MAX_WASM_STACK)
+        .wasm_backtrace_max_frames(std::num::NonZeroUsize::new(BACKTRACE_FRAMES))
+        .epoch_interruption(true)
+        .allocation_strategy(allocation)
+        // Reserve no more address space per memory than a step may use.
+        .memory_reservation(limits.max_memory_bytes as u64)
+        .memory_guard_size(64 << 10)
+        .memory_reservation_for_growth(0);
+    config
+}
+
+/// The note when the pool could not be reserved: which limit stood in the way.
+fn pool_refused(error: &str) -> String {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct we own.
+    let got = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) } == 0;
+    let cause = if got && limit.rlim_cur != libc::RLIM_INFINITY {
+        format!(
+            "the address-space limit (ulimit -v) is {} MiB",
+            limit.rlim_cur >> 20
+        )
+    } else {
+        format!(
+            "the system refused it ({})",
+            error.lines().next().unwrap_or(error)
+        )
+    };
+    format!(
+        "WebAssembly steps run without the instance pool, which reserves the address space of {POOL_INSTANCES} steps up front: {cause}; each step's memory is allocated when it starts instead (slower to start, the same limits)"
+    )
 }
 
 fn linker(engine: &Engine) -> Result<Linker<State>, String> {
@@ -510,7 +555,8 @@ impl WasmStep {
 /// file gets a one-line reason.
 pub fn compile(path: &Path) -> Result<(Component, Manifest, Source), String> {
     let shown = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read step {shown}: {e}"))?;
+    let bytes = crate::files::read(path, crate::files::cap::COMPONENT)
+        .map_err(|e| format!("cannot read step {shown}: {e}"))?;
     let manifest_of = |component: &Component, engine: &Engine| Manifest {
         size: bytes.len(),
         sha256: hex::encode(cache::sha256(&bytes)),
@@ -805,8 +851,16 @@ impl wit::types::Host for State {}
 impl wit::report::Host for State {
     async fn outcome(&mut self, o: wit::report::Row) -> wasmtime::Result<Result<(), String>> {
         use wit::report::Status as S;
-        // The id first: it is quoted in every error below.
+        let status = match o.status {
+            S::Pass => Status::Pass,
+            S::Fail => Status::Fail,
+            S::Pending => Status::Pending,
+            S::Error => Status::Error,
+            S::Skip => Status::Skip,
+        };
+        // The id first: it is quoted in every error below. A refusal is also a row.
         if let Err(e) = crate::outcome::check_id(&o.id) {
+            self.collector.refuse(status, &e);
             return Ok(Err(e));
         }
         // Sized before it is parsed: a large value is never copied again.
@@ -819,22 +873,14 @@ impl wit::report::Host for State {
             None => None,
             Some(Ok(v)) => Some(v).filter(|v| !v.is_null()),
             Some(Err(e)) => {
-                return Ok(Err(format!(
-                    "the evidence of outcome `{}` is not JSON: {e}",
-                    o.id
-                )))
+                let why = format!("the evidence of outcome `{}` is not JSON: {e}", o.id);
+                self.collector.refuse(status, &why);
+                return Ok(Err(why));
             }
         };
         if let Some(v) = evidence.as_mut() {
             caps::cassette::redact(v);
         }
-        let status = match o.status {
-            S::Pass => Status::Pass,
-            S::Fail => Status::Fail,
-            S::Pending => Status::Pending,
-            S::Error => Status::Error,
-            S::Skip => Status::Skip,
-        };
         Ok(self.collector.report(
             Outcome {
                 id: o.id,

@@ -48,6 +48,37 @@ pub fn describe_char(c: char) -> String {
     }
 }
 
+/// A name from outside (a trainee id, a check id in a file) is 1 to `max` characters
+/// and none of them is one [`inert`] would escape or whitespace. The error names the
+/// thing (`what`), shows it inert and cut short, and says what is wrong.
+pub fn check_printable(text: &str, what: &str, max: usize) -> Result<(), String> {
+    if text.is_empty() {
+        return Err(format!("an empty {what}"));
+    }
+    let shown = || {
+        let mut cut: String = text.chars().take(32).collect();
+        if cut.len() < text.len() {
+            cut.push('…');
+        }
+        inert(&cut).into_owned()
+    };
+    if let Some(bad) = text.chars().find(|c| needs_escape(*c) || c.is_whitespace()) {
+        return Err(format!(
+            "the {what} `{}`, which holds {}: use printable characters without spaces",
+            shown(),
+            describe_char(bad)
+        ));
+    }
+    let chars = text.chars().count();
+    if chars > max {
+        return Err(format!(
+            "the {what} `{}`, {chars} characters long: at most {max}",
+            shown()
+        ));
+    }
+    Ok(())
+}
+
 fn push_inert(out: &mut String, c: char) {
     use std::fmt::Write;
     match c {

@@ -223,14 +223,14 @@ pub(crate) async fn call(
             // No IncludePublicKey: a step has no use for key material.
             let r = Req::new(op, request, &["Filters", "KeyNames", "KeyPairIds"])?;
             // Not paginated: one call returns every key pair.
-            let out = c
-                .describe_key_pairs()
-                .set_filters(filters(&r)?)
-                .set_key_names(r.strs("KeyNames")?)
-                .set_key_pair_ids(r.strs("KeyPairIds")?)
-                .send()
-                .await
-                .map_err(|e| from_sdk(op, &svc.endpoint, e))?;
+            let out = send_one!(
+                c.describe_key_pairs()
+                    .set_filters(filters(&r)?)
+                    .set_key_names(r.strs("KeyNames")?)
+                    .set_key_pair_ids(r.strs("KeyPairIds")?),
+                op,
+                svc
+            );
             Ok(serde_json::json!({
                 "KeyPairs": out.key_pairs().iter().map(key_pair).collect::<Vec<_>>()
             }))

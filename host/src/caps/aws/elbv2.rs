@@ -122,14 +122,14 @@ pub(crate) async fn call(
                         .collect()
                 });
             // Not paginated: one call returns every target.
-            let out = c
-                .describe_target_health()
-                .set_target_group_arn(Some(r.required_str("TargetGroupArn")?))
-                .set_targets(targets)
-                .set_include(include)
-                .send()
-                .await
-                .map_err(|e| from_sdk(op, &svc.endpoint, e))?;
+            let out = send_one!(
+                c.describe_target_health()
+                    .set_target_group_arn(Some(r.required_str("TargetGroupArn")?))
+                    .set_targets(targets)
+                    .set_include(include),
+                op,
+                svc
+            );
             Ok(json!({
                 "TargetHealthDescriptions": out
                     .target_health_descriptions()

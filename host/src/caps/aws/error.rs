@@ -14,6 +14,9 @@ use crate::caps::error::{CapError, ErrorKind};
 /// Longest message we pass on (AWS sometimes appends long encoded blobs).
 const MAX_MESSAGE: usize = 500;
 
+/// The code of an answer that was not a whole document ([`super::complete`]).
+pub(crate) const INCOMPLETE: &str = "incomplete_answer";
+
 /// Converts an SDK error from `operation` (sent to `endpoint`) into a [`CapError`].
 pub(crate) fn from_sdk<E>(
     operation: &str,
@@ -56,8 +59,8 @@ where
                 api_name(operation)
             ),
             ErrorKind::Throttling => format!(
-                "AWS throttled {} even after 5 attempts with adaptive retry ({shown}: \
-                 {detail}); the class shares one API budget, try again shortly",
+                "AWS throttled {} ({shown}: {detail}); the account's budget for this API \
+                 is used up (by labrun or others), try again shortly",
                 api_name(operation)
             ),
             ErrorKind::NotFound => format!("not found ({shown}): {detail}"),
@@ -117,6 +120,20 @@ where
             None,
             format!("could not connect to {endpoint}: {}", innermost(err)),
         ),
+        SdkError::ResponseError(_) if incomplete(err).is_some() => {
+            let cut = incomplete(err).expect("checked");
+            (
+                ErrorKind::Service,
+                Some(INCOMPLETE.to_string()),
+                format!(
+                    "AWS's answer to {} from {endpoint} was not a whole document ({}, {} \
+                     bytes received); none of it was used",
+                    api_name(operation),
+                    cut.why,
+                    cut.bytes
+                ),
+            )
+        }
         SdkError::ResponseError(r) => (
             ErrorKind::Service,
             None,
@@ -186,6 +203,18 @@ pub(crate) fn kind_of_code(code: Option<&str>, status: u16) -> ErrorKind {
     }
 }
 
+/// The incomplete answer ([`super::complete`]) somewhere in the error's chain.
+fn incomplete<'a>(err: &'a (dyn Error + 'static)) -> Option<&'a super::complete::Incomplete> {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(cut) = e.downcast_ref::<super::complete::Incomplete>() {
+            return Some(cut);
+        }
+        next = e.source();
+    }
+    None
+}
+
 /// Whether any error in the chain comes from loading credentials or choosing how to
 /// sign (the SDK reports both as dispatch or construction failures).
 fn is_credentials_problem(err: &(dyn Error + 'static)) -> bool {
@@ -220,7 +249,7 @@ fn innermost(err: &(dyn Error + 'static)) -> String {
 }
 
 /// `ec2_describe_instances` → `ec2:DescribeInstances` (the IAM action name).
-fn api_name(operation: &str) -> String {
+pub(crate) fn api_name(operation: &str) -> String {
     let Some((service, rest)) = operation.split_once('_') else {
         return operation.to_string();
     };

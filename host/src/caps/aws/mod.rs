@@ -7,19 +7,41 @@
 //! written once per type in [`ec2`], [`rds`] and [`elbv2`]; the fields each
 //! operation fills are listed in `docs/aws-operations.md`.
 
-/// Sends every page of a paginated describe call and collects them, mapping an SDK
-/// error to a [`CapError`] for `$op` (one shape for all twelve paginated operations).
+/// Sends every page of a paginated describe call and collects them, each page paced by
+/// the operation's token bucket ([`rate`]), mapping an SDK error to a [`CapError`] for
+/// `$op` (one shape for every paginated operation).
 macro_rules! all_pages {
-    ($request:expr, $op:expr, $svc:expr) => {
-        $request
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| from_sdk($op, &$svc.endpoint, e))?
-    };
+    ($request:expr, $op:expr, $svc:expr) => {{
+        let mut stream = $request.into_paginator().send();
+        let mut pages = Vec::new();
+        loop {
+            $svc.pace.take($op).await;
+            match stream.next().await {
+                // No further page was asked for: the token goes back.
+                None => {
+                    $svc.pace.refund($op);
+                    break;
+                }
+                Some(Ok(page)) => pages.push(page),
+                Some(Err(e)) => return Err(from_sdk($op, &$svc.endpoint, e)),
+            }
+        }
+        pages
+    }};
 }
 
+/// Sends one (unpaginated) request, paced by the operation's token bucket.
+macro_rules! send_one {
+    ($request:expr, $op:expr, $svc:expr) => {{
+        $svc.pace.take($op).await;
+        $request
+            .send()
+            .await
+            .map_err(|e| from_sdk($op, &$svc.endpoint, e))?
+    }};
+}
+
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
@@ -37,6 +59,7 @@ use super::capability::{self, Answer, Capability, Operation, Scope, Target};
 use super::cassette;
 use super::error::{CapError, ErrorKind};
 
+mod complete;
 pub mod ec2;
 pub mod elbv2;
 mod error;
@@ -47,12 +70,18 @@ pub mod rds;
 pub mod request;
 pub mod s3;
 pub mod scope;
+pub mod view;
 
 /// Capability name used in every [`CapError`] this module returns.
 pub const CAPABILITY: &str = "aws";
 
-/// Concurrent calls allowed per service (a class shares one throttling budget).
-pub const PER_SERVICE_CONCURRENCY: usize = 4;
+/// Calls of one service in flight at once, per run: a bound on connections, not on
+/// the rate (the token buckets of [`rate`] are that).
+pub const PER_SERVICE_CONCURRENCY: usize = 8;
+
+/// The account key of the standard AWS configuration's credentials (AWS keeps its
+/// buckets per account and region; see [`rate::Pace`]).
+pub const DEFAULT_ACCOUNT: &str = "default";
 
 /// The `aws` capability: every operation of [`ec2`], [`rds`] and [`elbv2`].
 pub const SPEC: Capability = Capability {
@@ -64,13 +93,13 @@ pub const SPEC: Capability = Capability {
             rps: settings.aws_rps,
             region: settings.region.clone(),
             clients: OnceCell::new(),
-            backoff: Arc::new(rate::Backoff::new(settings.aws_rps)),
         })
     },
     target,
     reveals: capability::reveals_nothing,
     untrusted_guard: capability::no_guard,
     one_endpoint: true,
+    views: Some(view::VIEWS),
 };
 
 /// Every operation, service by service (each service file owns its list).
@@ -116,8 +145,6 @@ struct LiveAws {
     rps: Option<u32>,
     region: Option<String>,
     clients: OnceCell<Result<AwsClients, CapError>>,
-    /// This run's (watch cycle's) throttling back-off: see [`rate::Backoff`].
-    backoff: Arc<rate::Backoff>,
 }
 
 impl Answer for LiveAws {
@@ -129,17 +156,10 @@ impl Answer for LiveAws {
         async move {
             let clients = self
                 .clients
-                .get_or_init(|| AwsClients::load(self.region.clone(), self.backoff.clone()))
+                .get_or_init(|| AwsClients::load(self.region.clone(), DEFAULT_ACCOUNT, self.rps))
                 .await;
             match clients {
-                Ok(clients) => {
-                    // Throttled once in this cycle: the whole cycle slows down.
-                    self.backoff.pace().await;
-                    if let (Some(rps), Some((service, _))) = (self.rps, operation.split_once('_')) {
-                        rate::pace(service, rps).await;
-                    }
-                    call(clients, operation, request).await
-                }
+                Ok(clients) => call(clients, operation, request).await,
                 Err(e) => Err(CapError {
                     operation: operation.to_string(),
                     ..e.clone()
@@ -150,7 +170,10 @@ impl Answer for LiveAws {
     }
 
     fn throttled(&self) -> u64 {
-        self.backoff.throttled()
+        match self.clients.get() {
+            Some(Ok(clients)) => clients.throttled(),
+            _ => 0,
+        }
     }
 }
 
@@ -163,22 +186,29 @@ pub struct AwsClients {
     pub(crate) elbv2: Service<aws_sdk_elasticloadbalancingv2::Client>,
     pub(crate) s3: Service<aws_sdk_s3::Client>,
     region: String,
+    /// The account's token buckets.
+    pace: rate::Pace,
+    /// Throttling answers these clients got (each retried attempt counts).
+    throttled: Arc<AtomicU64>,
 }
 
-/// A client, its concurrency bound, and where it sends requests (for messages).
+/// A client, its concurrency bound, its account's pacing, and where it sends requests
+/// (for messages).
 #[derive(Clone, Debug)]
 pub(crate) struct Service<C> {
     pub(crate) client: C,
     pub(crate) permits: Arc<Semaphore>,
+    pub(crate) pace: rate::Pace,
     /// Endpoint as a human would name it, e.g. `https://ec2.ap-northeast-1.amazonaws.com`.
     pub(crate) endpoint: String,
 }
 
 impl<C> Service<C> {
-    fn new(client: C, endpoint: String) -> Self {
+    fn new(client: C, endpoint: String, pace: &rate::Pace) -> Self {
         Service {
             client,
             permits: Arc::new(Semaphore::new(PER_SERVICE_CONCURRENCY)),
+            pace: pace.clone(),
             endpoint,
         }
     }
@@ -187,31 +217,27 @@ impl<C> Service<C> {
 impl AwsClients {
     /// Loads the standard AWS configuration (profiles, `AWS_REGION`,
     /// `AWS_ENDPOINT_URL`, SSO, IMDS). `region` overrides the configured region.
-    /// Adaptive retry with at most 5 attempts; timeouts: connect 5 s, attempt 20 s,
-    /// whole operation (all retries) 60 s.
+    /// Calls are paced by AWS's documented buckets and retried by [`rate::RETRY`];
+    /// timeouts: connect 5 s, each attempt 20 s.
     pub async fn from_env(region: Option<String>) -> Result<AwsClients, CapError> {
-        AwsClients::load(region, Arc::new(rate::Backoff::new(None))).await
+        AwsClients::load(region, DEFAULT_ACCOUNT, None).await
     }
 
-    /// [`AwsClients::from_env`], every client telling `backoff` about each throttling
-    /// answer (retried ones included).
-    async fn load(
+    /// [`AwsClients::from_env`] for the credentials of `account` (the key its token
+    /// buckets are shared under), paced by `--aws-rps` when given.
+    pub async fn load(
         region: Option<String>,
-        backoff: Arc<rate::Backoff>,
+        account: &str,
+        rps: Option<u32>,
     ) -> Result<AwsClients, CapError> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            // Adaptive: the class shares one API budget, so back off client-side too; a
-            // short max backoff keeps a throttled run from timing out without saying so.
-            .retry_config(
-                RetryConfig::adaptive()
-                    .with_max_attempts(5)
-                    .with_max_backoff(Duration::from_secs(5)),
-            )
+            // One retry policy, labrun's (rate::RETRY): the SDK's would stack on it.
+            .retry_config(RetryConfig::disabled())
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(5))
                     .operation_attempt_timeout(Duration::from_secs(20))
-                    .operation_timeout(Duration::from_secs(60))
+                    .operation_timeout(Duration::from_secs(20))
                     .build(),
             );
         if let Some(region) = region.filter(|r| !r.trim().is_empty()) {
@@ -235,37 +261,40 @@ impl AwsClients {
                 .or_else(|| config.endpoint_url().map(str::to_string))
                 .unwrap_or_else(|| format!("https://{host_prefix}.{region}.amazonaws.com"))
         };
-        let watch = || rate::Watch(backoff.clone());
+        let pace = rate::Pace::new(account, &region, rps);
         Ok(AwsClients {
             ec2: Service::new(
                 aws_sdk_ec2::Client::from_conf(
                     aws_sdk_ec2::config::Builder::from(&config)
-                        .interceptor(watch())
+                        .interceptor(complete::WholeAnswers)
                         .build(),
                 ),
                 endpoint("EC2", "ec2"),
+                &pace,
             ),
             rds: Service::new(
                 aws_sdk_rds::Client::from_conf(
                     aws_sdk_rds::config::Builder::from(&config)
-                        .interceptor(watch())
+                        .interceptor(complete::WholeAnswers)
                         .build(),
                 ),
                 endpoint("RDS", "rds"),
+                &pace,
             ),
             elbv2: Service::new(
                 aws_sdk_elasticloadbalancingv2::Client::from_conf(
                     aws_sdk_elasticloadbalancingv2::config::Builder::from(&config)
-                        .interceptor(watch())
+                        .interceptor(complete::WholeAnswers)
                         .build(),
                 ),
                 endpoint("ELASTIC_LOAD_BALANCING_V2", "elasticloadbalancing"),
+                &pace,
             ),
             // A local endpoint (moto) has no bucket subdomains: address buckets by path.
             s3: Service::new(
                 aws_sdk_s3::Client::from_conf(
                     aws_sdk_s3::config::Builder::from(&config)
-                        .interceptor(watch())
+                        .interceptor(complete::WholeAnswers)
                         .force_path_style(
                             config.endpoint_url().is_some()
                                 || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some(),
@@ -273,8 +302,11 @@ impl AwsClients {
                         .build(),
                 ),
                 endpoint("S3", "s3"),
+                &pace,
             ),
             region,
+            pace,
+            throttled: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -282,31 +314,73 @@ impl AwsClients {
     pub fn region(&self) -> &str {
         &self.region
     }
+
+    /// Throttling answers so far (every attempt that AWS throttled).
+    pub fn throttled(&self) -> u64 {
+        self.throttled.load(Ordering::Relaxed)
+    }
 }
 
 /// Runs one read-only operation (see [`SPEC`]). `request` is the AWS CLI input
 /// shape (`{}` or `null` for no parameters); the answer is the AWS CLI output shape
-/// with every page merged.
+/// with every page merged. Paced by the account's token buckets and retried by the
+/// one policy of [`rate::RETRY`]: an error comes back only when the call finally
+/// failed.
 pub async fn call(
     clients: &AwsClients,
     operation: &str,
     request: &Value,
 ) -> Result<Value, CapError> {
-    let known = SPEC.operation(operation).is_some();
+    if SPEC.operation(operation).is_none() {
+        return Err(unsupported(operation));
+    }
+    let (_, limit) = clients.pace.bucket(operation);
+    let started = tokio::time::Instant::now();
+    let mut attempt = 1;
+    loop {
+        let result = attempt_once(clients, operation, request).await;
+        let Err(error) = &result else {
+            return result;
+        };
+        if error.kind == ErrorKind::Throttling {
+            clients.throttled.fetch_add(1, Ordering::Relaxed);
+        }
+        match rate::RETRY.delay(error, attempt, started.elapsed(), limit) {
+            Some(wait) => {
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            None if attempt > 1 => {
+                return result.map_err(|mut e| {
+                    e.message = format!("{} (tried {attempt} times)", e.message);
+                    e
+                })
+            }
+            None => return result,
+        }
+    }
+}
+
+/// One attempt of an operation this capability has.
+async fn attempt_once(
+    clients: &AwsClients,
+    operation: &str,
+    request: &Value,
+) -> Result<Value, CapError> {
     match operation.split_once('_') {
-        Some(("ec2", _)) if known => {
+        Some(("ec2", _)) => {
             let _permit = acquire(&clients.ec2, operation).await?;
             ec2::call(&clients.ec2, operation, request).await
         }
-        Some(("rds", _)) if known => {
+        Some(("rds", _)) => {
             let _permit = acquire(&clients.rds, operation).await?;
             rds::call(&clients.rds, operation, request).await
         }
-        Some(("elbv2", _)) if known => {
+        Some(("elbv2", _)) => {
             let _permit = acquire(&clients.elbv2, operation).await?;
             elbv2::call(&clients.elbv2, operation, request).await
         }
-        Some(("s3", _)) if known => {
+        Some(("s3", _)) => {
             let _permit = acquire(&clients.s3, operation).await?;
             s3::call(&clients.s3, operation, request).await
         }

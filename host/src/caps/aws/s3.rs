@@ -82,12 +82,11 @@ pub(crate) async fn call(
         }
         "s3_get_bucket_location" => {
             let r = Req::new(op, request, &["Bucket"])?;
-            let out = c
-                .get_bucket_location()
-                .bucket(r.required_str("Bucket")?)
-                .send()
-                .await
-                .map_err(|e| from_sdk(op, &svc.endpoint, e))?;
+            let out = send_one!(
+                c.get_bucket_location().bucket(r.required_str("Bucket")?),
+                op,
+                svc
+            );
             // The AWS CLI prints null for us-east-1, where S3 returns no constraint.
             Ok(json!({
                 "LocationConstraint": out.location_constraint().map(|l| l.as_str().to_string())
@@ -95,12 +94,12 @@ pub(crate) async fn call(
         }
         "s3_get_public_access_block" => {
             let r = Req::new(op, request, &["Bucket"])?;
-            let out = c
-                .get_public_access_block()
-                .bucket(r.required_str("Bucket")?)
-                .send()
-                .await
-                .map_err(|e| from_sdk(op, &svc.endpoint, e))?;
+            let out = send_one!(
+                c.get_public_access_block()
+                    .bucket(r.required_str("Bucket")?),
+                op,
+                svc
+            );
             Ok(Obj::new()
                 .o(
                     "PublicAccessBlockConfiguration",
@@ -111,12 +110,11 @@ pub(crate) async fn call(
         }
         "s3_get_bucket_acl" => {
             let r = Req::new(op, request, &["Bucket"])?;
-            let out = c
-                .get_bucket_acl()
-                .bucket(r.required_str("Bucket")?)
-                .send()
-                .await
-                .map_err(|e| from_sdk(op, &svc.endpoint, e))?;
+            let out = send_one!(
+                c.get_bucket_acl().bucket(r.required_str("Bucket")?),
+                op,
+                svc
+            );
             Ok(Obj::new()
                 .o("Owner", out.owner(), owner_json)
                 .list("Grants", out.grants.as_ref(), grant)
@@ -134,15 +132,15 @@ pub(crate) async fn call(
                 ));
             }
             // One page only: a step asks about a prefix, not the whole bucket.
-            let out = c
-                .list_objects_v2()
-                .bucket(r.required_str("Bucket")?)
-                .set_prefix(r.str("Prefix")?)
-                .set_start_after(r.str("StartAfter")?)
-                .max_keys(max_keys)
-                .send()
-                .await
-                .map_err(|e| from_sdk(op, &svc.endpoint, e))?;
+            let out = send_one!(
+                c.list_objects_v2()
+                    .bucket(r.required_str("Bucket")?)
+                    .set_prefix(r.str("Prefix")?)
+                    .set_start_after(r.str("StartAfter")?)
+                    .max_keys(max_keys),
+                op,
+                svc
+            );
             Ok(Obj::new()
                 .n("IsTruncated", out.is_truncated)
                 .list("Contents", Some(&out.contents().to_vec()), object)

@@ -72,6 +72,13 @@ impl Grants {
         }
         let mut set = BTreeSet::new();
         for value in values {
+            if value.as_ref().split(',').all(|n| n.trim().is_empty()) {
+                return Err(LoadError::Grant(format!(
+                    "--grant `{}` names no capability: give CAP[,CAP…] from {}, or leave --grant out to grant them all",
+                    crate::outcome::inert(value.as_ref()),
+                    grantable().join(", ")
+                )));
+            }
             for name in value.as_ref().split(',').map(str::trim) {
                 if name.is_empty() {
                     continue;
@@ -267,5 +274,9 @@ mod tests {
         )
         .is_ok());
         assert!(Grants::parse(&["aws,nope"]).is_err());
+        for nothing in ["", " ", ",", " , "] {
+            let e = Grants::parse(&["aws", nothing]).unwrap_err();
+            assert!(e.message().contains("names no capability"), "{e}");
+        }
     }
 }
