@@ -488,18 +488,25 @@ async fn check_now_shows_a_fix_on_the_trainee_page_without_waiting_for_the_cycle
 
 /// A course on the board: one step at a time (a tab per step, the step most trainees
 /// are at first), each trainee's current step, and the steps a trainee has not
-/// reached shown "not started", never `fail`. Replayed from the shipped course
-/// cassette: user05 finished the course; user06 is not in it (nothing answers for
-/// them), so they are at Step 1 and Steps 2 and 3 are not started.
+/// reached shown "not started", never `fail`; the roster's names beside the ids.
+/// Replayed from the shipped course cassette: user05 finished the course; user06 is
+/// not in it (nothing answers for them), so they are at Step 1 and Steps 2 and 3 are
+/// not started.
 #[test]
 fn a_course_shows_one_step_at_a_time_and_steps_not_reached_as_not_started() {
+    let dir = std::env::temp_dir().join(format!("labrun-course-board-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let roster = dir.join("class.csv");
+    std::fs::write(
+        &roster,
+        "trainee,name,email\nuser05,Sato Hana,hana@example.org\nuser06,伊藤 健,ken@example.org\n",
+    )
+    .unwrap();
     let mut cmd = std::process::Command::new(labrun_tests::labrun_bin());
     cmd.current_dir(workspace_root()).args([
         "courses/wordpress-2019.toml",
-        "--trainee",
-        "user05",
-        "--trainee",
-        "user06",
+        "--roster",
+        roster.to_str().unwrap(),
         "--replay",
         "examples/course-user05.cassette.json",
         "--watch",
@@ -534,6 +541,12 @@ fn a_course_shows_one_step_at_a_time_and_steps_not_reached_as_not_started() {
         ",S1",
         "user05 finished, user06 at S1"
     );
+    let rows = "return [...document.querySelectorAll('#grid tbody td.trainee')].map((t) => t.textContent).join(',');";
+    assert_eq!(
+        browser.eval(rows).unwrap(),
+        "Sato Hana (user05),伊藤 健 (user06)",
+        "the roster's names beside the ids"
+    );
     browser
         .eval("document.querySelector('#tabs button[data-step=\"S2\"]').click(); return 0;")
         .unwrap();
@@ -561,4 +574,5 @@ fn a_course_shows_one_step_at_a_time_and_steps_not_reached_as_not_started() {
     assert!(errors.is_empty(), "console: {errors:#?}");
     watch.interrupt();
     watch.wait(CYCLE);
+    let _ = std::fs::remove_dir_all(&dir);
 }
