@@ -263,9 +263,16 @@ fn text_catalog(dir: &Path) -> Result<String, String> {
                 pieces_code(&ja_pieces)
             );
             let name = camel(key);
-            let _ = writeln!(modules, "    #[doc = {:?}]", format!("en: {en}"));
-            let _ = writeln!(modules, "    ///");
-            let _ = writeln!(modules, "    #[doc = {:?}]", format!("ja: {ja}"));
+            // A fenced text block: the catalog's texts are no Markdown (brackets,
+            // <NAME>, indented lines would be links, HTML or doctests). The fence is
+            // longer than any run of backticks inside, so a text cannot close it.
+            let longest_run = |t: &str| t.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+            let fence = "`".repeat(3.max(1 + longest_run(en).max(longest_run(ja))));
+            let _ = writeln!(
+                modules,
+                "    #[doc = {:?}]",
+                format!("{fence}text\nen: {en}\nja: {ja}\n{fence}")
+            );
             let fields: Vec<&String> = en_names.iter().collect();
             if fields.is_empty() {
                 let _ = writeln!(

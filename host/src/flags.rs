@@ -1,5 +1,6 @@
-//! The raw command line of `labrun STEP …` (clap): what the operator typed, before
-//! any of it is checked against files, steps or policies ([`crate::plan`] does that).
+//! The raw flags of `labrun STEP …` (clap): what the operator typed, before any of it
+//! is checked against files, steps or policies ([`crate::plan`] does that). The
+//! command tree they are the root of is [`crate::cli`]'s.
 
 pub mod live;
 
@@ -8,158 +9,98 @@ use std::path::PathBuf;
 use clap::{Parser, ValueEnum};
 
 use crate::report::Format;
+use crate::text::{help, string};
 
+// The run's flags. `labrun STEP …` is the root of the command tree: `cli::run` gives
+// it its about text and `cli` the subcommands (a doc comment here would become the
+// help's about text).
 #[derive(Debug, Parser)]
-#[command(
-    name = "labrun",
-    version,
-    about = "Checks whether a trainee really finished a hands-on AWS lab step",
-    after_help = "Other commands:\n  labrun inspect STEP    what a step imports and declares, without running it\n  labrun test STEP CASE… run a step against its regression cases (cassette + expected statuses)\n  labrun new step NAME   write a starter step with cases that pass\n  labrun iam-policy STEP the least-privilege IAM policy for what a step or course calls\n  labrun preflight STEP  check a class before it starts (same flags as a run)\n  labrun plugin …        share steps through OCI registries (publish, pull, lock, keygen, sign; see labrun plugin --help)\n\nExit codes: 0 all passed · 1 some fail/pending · 2 some error (could not check) · 64 bad input"
-)]
+#[command(name = "labrun")]
 pub struct Flags {
-    /// The step to run: a Rhai script (.rhai), a WebAssembly component (.wasm), or a
-    /// published step by reference, REGISTRY/REPO:VERSION or REGISTRY/REPO@sha256:….
+    #[arg(help = string(help::RunStep))]
     pub step: PathBuf,
 
-    /// A step param, KEY=VALUE (repeatable), e.g. --param user=user05.
-    #[arg(long = "param", value_name = "KEY=VALUE")]
+    #[arg(long = "param", value_name = "KEY=VALUE", help = string(help::RunParam))]
     pub params: Vec<String>,
 
-    /// Check this trainee (repeatable): one report row block per trainee, run
-    /// concurrently; sets the step's `user` param.
-    #[arg(long = "trainee", value_name = "ID")]
+    #[arg(long = "trainee", value_name = "ID", help = string(help::RunTrainee))]
     pub trainees: Vec<String>,
 
-    /// Report format.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
+    #[arg(long, value_enum, default_value_t = Format::Human, help = string(help::RunFormat))]
     pub format: Format,
 
-    /// Report language (default: from LC_ALL/LC_MESSAGES/LANG).
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, global = true, help = string(help::RunLang))]
     pub lang: Option<LangArg>,
 
-    /// Colour in the human report.
-    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto, help = string(help::RunColor))]
     pub color: ColorArg,
 
-    /// Record every capability call and its answer to this cassette (secrets redacted).
-    #[arg(long, value_name = "FILE", conflicts_with = "replay")]
+    #[arg(long, value_name = "FILE", conflicts_with = "replay", help = string(help::RunRecord))]
     pub record: Option<PathBuf>,
 
-    /// Answer every capability call from this cassette; no network, no credentials.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help = string(help::RunReplay))]
     pub replay: Option<PathBuf>,
 
-    /// AWS region, e.g. ap-northeast-1 (default: the standard AWS configuration, e.g.
-    /// AWS_REGION).
-    #[arg(long, value_parser = parse_region)]
+    #[arg(long, value_parser = parse_region, help = string(help::RunRegion))]
     pub region: Option<String>,
 
-    /// DNS server for the dns probe and for resolving probe targets, IP or IP:PORT
-    /// (default: the system resolver).
-    #[arg(long, value_name = "IP[:PORT]", value_parser = parse_dns_server)]
+    #[arg(long, value_name = "IP[:PORT]", value_parser = parse_dns_server, help = string(help::RunDnsServer))]
     pub dns_server: Option<std::net::SocketAddr>,
 
-    /// Where a probe for HOST:PORT really connects, curl's HOST:PORT:HOST2:PORT2
-    /// (repeatable), e.g. through an `ssh -L` tunnel to Aurora in a private subnet.
-    #[arg(long = "connect-to", value_name = "HOST:PORT:HOST2:PORT2")]
+    #[arg(long = "connect-to", value_name = "HOST:PORT:HOST2:PORT2", help = string(help::RunConnectTo))]
     pub connect_to: Vec<crate::caps::net::ConnectTo>,
 
-    /// File holding a MySQL password (first line), repeatable: `FILE` is the Aurora
-    /// master password (also LABRUN_MYSQL_PASSWORD); `NAME=FILE` a named credential
-    /// that a check picks with `credential: "NAME"` (also `LABRUN_MYSQL_PASSWORD_<NAME>`),
-    /// e.g. `local=FILE` for the web server's own MySQL (Step 1 C3).
     // Raw text, parsed while planning ([`parse_password_file`]): clap would echo a
     // value it refuses, and the value may be the password typed in the wrong place.
-    #[arg(long, value_name = "[NAME=]FILE")]
+    #[arg(long, value_name = "[NAME=]FILE", help = string(help::RunMysqlPasswordFile))]
     pub mysql_password_file: Vec<String>,
 
-    /// Ask for the MySQL password on the terminal (not echoed).
-    #[arg(long)]
+    #[arg(long, help = string(help::RunAskMysqlPassword))]
     pub ask_mysql_password: bool,
 
-    /// Time limit for one network probe, in seconds (1–600).
-    #[arg(long, value_name = "SECONDS", default_value_t = 5, allow_negative_numbers = true, value_parser = |t: &str| in_range(t, 1, 600))]
+    #[arg(long, value_name = "SECONDS", default_value_t = 5, allow_negative_numbers = true, value_parser = |t: &str| in_range(t, 1, 600), help = string(help::RunProbeTimeout))]
     pub probe_timeout: u64,
 
-    /// The trainee's SSH private key for probes `via` a web server and the `server`
-    /// capability; `{trainee}` is replaced by the trainee id, e.g. 'keys/1day-{trainee}.pem'.
-    #[arg(long, value_name = "TEMPLATE")]
+    #[arg(long, value_name = "TEMPLATE", help = string(help::RunSshKey))]
     pub ssh_key: Option<String>,
 
-    /// The SSH login user on the trainee's servers.
-    #[arg(long, value_name = "USER", default_value = "ec2-user")]
+    #[arg(long, value_name = "USER", default_value = "ec2-user", help = string(help::RunSshUser))]
     pub ssh_user: String,
 
-    /// SSH host keys: trusted on first use and recorded in FILE (OpenSSH's
-    /// accept-new); a changed key is an error naming both fingerprints.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help = string(help::RunSshKnownHosts))]
     pub ssh_known_hosts: Option<PathBuf>,
 
-    /// Refuse SSH hosts that --ssh-known-hosts does not list.
-    #[arg(long)]
+    #[arg(long, help = string(help::RunSshStrict))]
     pub ssh_strict: bool,
 
-    /// How labrun logs in to the trainees' servers: `key`, the trainees' key files
-    /// (--ssh-key, the roster's ssh_key); or `instance-connect`, a one-run key made in
-    /// memory per server whose public half EC2 Instance Connect pushes
-    /// (SendSSHPublicKey, the one AWS call labrun makes that is not a describe).
-    #[arg(long, value_enum, value_name = "HOW")]
+    #[arg(long, value_enum, value_name = "HOW", help = string(help::RunSshVia))]
     pub ssh_via: Option<SshVia>,
 
-    /// Capabilities a WebAssembly step may use, CAP[,CAP…] (repeatable; default: all
-    /// of aws, dns, mysql, http, tcp, server). A step importing another is refused before it runs.
-    #[arg(long = "grant", value_name = "CAP[,CAP…]")]
+    #[arg(long = "grant", value_name = "CAP[,CAP…]", help = string(help::RunGrant))]
     pub grants: Vec<String>,
 
-    /// Steps given by reference: lockfile, trusted keys, --insecure, --offline.
+    // Steps given by reference: lockfile, trusted keys, --insecure, --offline.
     #[command(flatten)]
     pub fetch: crate::publish::FetchArgs,
 
-    /// How many trainees to check (and class submissions to load) at once (1–256).
-    #[arg(long, value_name = "N", default_value_t = 8, allow_negative_numbers = true, value_parser = |t: &str| in_range(t, 1, 256).map(|n| n as u16))]
+    #[arg(long, value_name = "N", default_value_t = 8, allow_negative_numbers = true, value_parser = |t: &str| in_range(t, 1, 256).map(|n| n as u16), help = string(help::RunJobs))]
     pub jobs: u16,
 
-    /// Wall-clock limit for one trainee's run, in seconds (1–86400; default: the
-    /// policy's, 300 for instructor steps, 60 for untrusted ones).
-    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true, value_parser = |t: &str| in_range(t, 1, 86_400))]
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true, value_parser = |t: &str| in_range(t, 1, 86_400), help = string(help::RunTimeout))]
     pub timeout: Option<u64>,
 
-    /// How far the step is trusted: `untrusted` for trainee-submitted steps (their own
-    /// resources only, hosts derived from them only, tight limits). Default: instructor
-    /// for a step, untrusted for a class file (its submissions are the trainees').
-    #[arg(long, value_enum, conflicts_with = "policy")]
+    #[arg(long, value_enum, conflicts_with = "policy", help = string(help::RunTrust))]
     pub trust: Option<crate::policy::Trust>,
 
-    /// A policy file (TOML): `trust = "untrusted"` plus the grants and limits it changes.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help = string(help::RunPolicy))]
     pub policy: Option<PathBuf>,
 
-    /// Write every capability call (allowed or denied) as JSON lines to FILE.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help = string(help::RunAudit))]
     pub audit: Option<PathBuf>,
 
-    /// A live class: roster, watch loop, dashboard, AWS request rate.
+    // A live class: roster, watch loop, dashboard, AWS request rate.
     #[command(flatten)]
     pub live: live::LiveArgs,
-}
-
-/// clap's help and version are printed to stdout (`None`: exit 0); an error becomes
-/// one line without clap's "For more information" footer, for `labrun: … (see …)`.
-pub fn clap_failure(e: &clap::Error) -> Option<String> {
-    use clap::error::ErrorKind as K;
-    if matches!(e.kind(), K::DisplayHelp | K::DisplayVersion) {
-        let _ = e.print();
-        return None;
-    }
-    let text = e.render().to_string();
-    let line = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    Some(line.trim_start_matches("error: ").to_string())
 }
 
 /// A whole number within `lo..=hi`; the error names the range (also for `-1`, which

@@ -129,25 +129,6 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
             &grants,
         )
         .await?;
-        let rhai = planned
-            .runs
-            .first()
-            .map(|r| {
-                r.parts
-                    .iter()
-                    .filter(|p| {
-                        p.step
-                            .as_ref()
-                            .is_ok_and(|(s, _)| matches!(**s, Step::Rhai(_)))
-                    })
-                    .count()
-            })
-            .unwrap_or(0);
-        if !flags.grants.is_empty() && rhai > 0 {
-            warnings.push(format!(
-                "warning: --grant applies to WebAssembly steps only; it has no effect on the                  {rhai} Rhai step(s) of the course, which the policy alone limits"
-            ));
-        }
         course_steps = planned.steps;
         title = planned.title;
         (planned.name, planned.runs)
@@ -173,35 +154,12 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
                 ),
             ));
         }
-        let rhai = runs
-            .iter()
-            .filter(|r| {
-                r.parts.iter().any(|p| {
-                    p.step
-                        .as_ref()
-                        .is_ok_and(|(s, _)| matches!(**s, Step::Rhai(_)))
-                })
-            })
-            .count();
-        if !flags.grants.is_empty() && rhai > 0 {
-            warnings.push(format!(
-                "warning: --grant applies to WebAssembly steps only; it has no effect on the \
-                 {rhai} Rhai submission(s), which the policy alone limits"
-            ));
-        }
         (name, runs)
     } else {
         let step = Arc::new(Step::load(&step_path, &policy.limits, &grants).await?);
-        if !flags.grants.is_empty() && matches!(*step, Step::Rhai(_)) {
-            warnings.push(format!(
-                "warning: --grant applies to WebAssembly steps only; it has no effect on the \
-                 Rhai step {}, which the policy alone limits",
-                step.path()
-            ));
-        }
         let mut runs = trainee_params(flags, roster_file.as_ref())?;
         for (_, params) in &mut runs {
-            *params = check_params(step.path(), step.info(), params)?;
+            *params = check_params(step.path(), &step.info().params, params)?;
         }
         let id = step_id(&step);
         let runs = runs
@@ -219,6 +177,9 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
                 run.person = entry.person.clone();
             }
         }
+    }
+    if !flags.grants.is_empty() {
+        warnings.extend(grants_ignored_by(&runs));
     }
     warnings.extend(check_ssh(&live, &runs)?);
     let steps = runs
@@ -264,6 +225,26 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
         outputs,
         warnings,
     })
+}
+
+/// `--grant` limits WebAssembly steps only: the warning when some planned step is a
+/// Rhai script (of a step, a course or a class), which the policy alone limits.
+fn grants_ignored_by(runs: &[PlannedRun]) -> Option<String> {
+    let rhai: BTreeSet<&str> = runs
+        .iter()
+        .flat_map(|r| &r.parts)
+        .filter_map(|p| p.step.as_ref().ok())
+        .filter(|(s, _)| matches!(**s, Step::Rhai(_)))
+        .map(|(s, _)| s.path())
+        .collect();
+    let first = rhai.first()?;
+    let more = match rhai.len() - 1 {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    Some(format!(
+        "warning: --grant applies to WebAssembly steps only; it has no effect on the Rhai step {first}{more}, which the policy alone limits"
+    ))
 }
 
 /// A cassette whose every call names a capability and operation of this labrun: one

@@ -1149,18 +1149,194 @@ fn labrun_help_prints_the_help() {
 }
 
 #[test]
-fn help_lists_the_subcommands_and_the_ranges_of_numbers() {
+fn help_shows_the_ranges_of_numbers() {
     let out = labrun(&["--help"]);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
-    for word in [
-        "labrun inspect STEP",
-        "labrun plugin",
-        "(1–256)",
-        "(1–600)",
-        "1–86400",
-    ] {
+    for word in ["(1–256)", "(1–600)", "1–86400", "Exit codes:"] {
         assert!(text.contains(word), "{word:?} not in {text}");
+    }
+}
+
+/// Every command of the tree, as the words that name it: `[]` (the run),
+/// `["describe"]`, `["plugin", "lock"]`, … (clap's own `help` left out).
+fn command_paths(cmd: &clap::Command, at: Vec<String>, out: &mut Vec<Vec<String>>) {
+    out.push(at.clone());
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        let mut path = at.clone();
+        path.push(sub.get_name().to_string());
+        command_paths(sub, path, out);
+    }
+}
+
+#[test]
+fn every_command_has_its_help_and_labrun_help_lists_them() {
+    let mut paths = Vec::new();
+    command_paths(&labrun::cli::command(), Vec::new(), &mut paths);
+    for want in [
+        &["describe"][..],
+        &["test"],
+        &["new", "step"],
+        &["plugin", "publish"],
+        &["plugin", "pull"],
+        &["plugin", "lock"],
+        &["plugin", "keygen"],
+        &["plugin", "sign"],
+    ] {
+        assert!(paths.iter().any(|p| p == want), "{want:?} not in {paths:?}");
+    }
+    for path in &paths {
+        let words: Vec<&str> = path.iter().map(String::as_str).collect();
+        let shown = format!("labrun {}", words.join(" "));
+        let asked = labrun(&[&words[..], &["--help"]].concat());
+        assert_eq!(
+            asked.status.code(),
+            Some(0),
+            "{shown} --help: {}",
+            stderr(&asked)
+        );
+        let help = String::from_utf8_lossy(&asked.stdout).into_owned();
+        assert!(
+            help.contains(&format!("Usage: {}", shown.trim_end())),
+            "{shown} --help: {help}"
+        );
+        // `labrun help X` is `labrun X --help`.
+        let via_help = labrun(&[&["help"][..], &words[..]].concat());
+        assert_eq!(
+            via_help.status.code(),
+            Some(0),
+            "help {shown}: {}",
+            stderr(&via_help)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&via_help.stdout),
+            help,
+            "labrun help {}",
+            words.join(" ")
+        );
+        // A command's help lists each of its subcommands, by name, aliases too.
+        let cmd = path.iter().fold(labrun::cli::command(), |c, w| {
+            c.find_subcommand(w).expect("a path of the tree").clone()
+        });
+        for sub in cmd.get_subcommands() {
+            let listed = help
+                .lines()
+                .any(|l| l.trim_start().starts_with(&format!("{} ", sub.get_name())));
+            assert!(
+                listed,
+                "{shown} --help does not list {}: {help}",
+                sub.get_name()
+            );
+            for alias in sub.get_all_aliases() {
+                assert!(
+                    help.contains(alias),
+                    "{shown} --help hides the alias {alias}: {help}"
+                );
+            }
+        }
+    }
+    let bad = labrun(&["help", "no-such-command"]);
+    assert_one_line_bad_input(&bad, "no-such-command");
+}
+
+fn japanese(text: &str) -> bool {
+    text.chars().any(|c| {
+        matches!(c, '\u{3040}'..='\u{30ff}' | '\u{4e00}'..='\u{9fff}' | '\u{ff00}'..='\u{ffef}')
+    })
+}
+
+/// Every about and help text of the tree, with where it is: (`labrun plugin lock
+/// trusted_keys`, text). A missing one is an empty text.
+fn help_texts(cmd: &clap::Command, at: &str, out: &mut Vec<(String, String)>) {
+    out.push((
+        at.to_string(),
+        cmd.get_about().map(ToString::to_string).unwrap_or_default(),
+    ));
+    for arg in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
+        out.push((
+            format!("{at} {}", arg.get_id()),
+            arg.get_help().map(ToString::to_string).unwrap_or_default(),
+        ));
+    }
+    for sub in cmd.get_subcommands() {
+        help_texts(sub, &format!("{at} {}", sub.get_name()), out);
+    }
+}
+
+#[test]
+fn every_help_text_is_in_japanese_and_in_english() {
+    for lang in [labrun::text::Lang::Ja, labrun::text::Lang::En] {
+        labrun::text::set_lang(lang);
+        let mut texts = Vec::new();
+        help_texts(&labrun::cli::command(), "labrun", &mut texts);
+        assert!(texts.len() > 60, "{texts:?}");
+        for (at, text) in texts {
+            assert!(!text.is_empty(), "{at} has no help ({lang:?})");
+            let ja = lang == labrun::text::Lang::Ja;
+            assert_eq!(japanese(&text), ja, "{at} in {lang:?}: {text}");
+        }
+    }
+    // clap's own words too.
+    let ja = labrun(&["--help", "--lang", "ja"]);
+    assert_eq!(ja.status.code(), Some(0), "{}", stderr(&ja));
+    let text = String::from_utf8_lossy(&ja.stdout);
+    for english in [
+        "Usage:",
+        "Options:",
+        "Arguments:",
+        "Commands:",
+        "Print help",
+        "[default:",
+        "[possible values:",
+        "[aliases:",
+    ] {
+        assert!(!text.contains(english), "{english:?} in {text}");
+    }
+    for japanese in [
+        "使い方:",
+        "オプション:",
+        "引数:",
+        "コマンド:",
+        "[既定値: 8]",
+        "[指定できる値: human、json、junit、jsonl、html、csv]",
+        "[別名: inspect]",
+    ] {
+        assert!(text.contains(japanese), "{japanese:?} not in {text}");
+    }
+    // --lang after a subcommand works there too.
+    let ja = labrun(&["describe", "--help", "--lang", "ja"]);
+    assert!(
+        String::from_utf8_lossy(&ja.stdout).contains("使い方: labrun describe"),
+        "{}",
+        stderr(&ja)
+    );
+}
+
+#[test]
+fn a_parse_error_names_the_help_of_its_own_command() {
+    for (args, help) in [
+        (&["--jobs", "x", "s.rhai"][..], "(see labrun --help)"),
+        (&["describe"], "(see labrun describe --help)"),
+        (&["plugin", "lock"], "(see labrun plugin lock --help)"),
+        (&["new", "step"], "(see labrun new step --help)"),
+        (&["test", "s.rhai", "--bogus"], "(see labrun test --help)"),
+    ] {
+        let out = labrun(args);
+        assert_one_line_bad_input(&out, help);
+        assert!(!stderr(&out).contains("Usage:"), "{}", stderr(&out));
+    }
+    // A second step, or a subcommand after the step: one word too many.
+    let out = labrun(&["a.rhai", "b.rhai"]);
+    assert_one_line_bad_input(&out, "unexpected argument 'b.rhai' found");
+    // `labrun plugin` and `labrun new` alone: their help, and 64.
+    for group in ["plugin", "new"] {
+        let out = labrun(&[group]);
+        assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("Usage: labrun {group} ")),
+            "{}",
+            stderr(&out)
+        );
     }
 }
 
@@ -1411,7 +1587,13 @@ fn describe_shows_params_with_defaults_checks_and_operations() {
     let out = labrun(&["describe", fixture("default_cycle.rhai").to_str().unwrap()]);
     assert_one_line_bad_input(&out, "refer to each other in a cycle");
     let out = labrun(&["describe", "--format", "xml", "x.rhai"]);
-    assert_one_line_bad_input(&out, "--format xml: use human or json");
+    assert_one_line_bad_input(&out, "invalid value 'xml' for '--format <FORMAT>'");
+    assert_one_line_bad_input(&out, "[possible values: human, json]");
+    // `inspect` is describe's old name, kept for scripts.
+    let described = labrun(&["describe", fixture("defaults.rhai").to_str().unwrap()]);
+    let inspected = labrun(&["inspect", fixture("defaults.rhai").to_str().unwrap()]);
+    assert_eq!(inspected.status.code(), Some(0), "{}", stderr(&inspected));
+    assert_eq!(inspected.stdout, described.stdout);
 }
 
 #[test]
@@ -1505,6 +1687,40 @@ fn bad_mysql_password_files_are_one_line_before_anything_runs() {
         "--ask-mysql-password",
     ]);
     assert_one_line_bad_input(&out, "both give the Aurora password");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn grant_on_rhai_steps_is_one_warning_naming_them() {
+    let step = fixture("no_calls.rhai");
+    let out = labrun(&[
+        step.to_str().unwrap(),
+        "--param",
+        "user=u1",
+        "--grant",
+        "dns",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "labrun: warning: --grant applies to WebAssembly steps only; it has no effect on the Rhai step {}, which the policy alone limits\n",
+            step.display()
+        )
+    );
+    // A class of two Rhai submissions: still one line, counting the other.
+    let dir = scratch("grant-class");
+    let other = dir.join("other.rhai");
+    std::fs::copy(&step, &other).unwrap();
+    let class = class_file(&dir, &[("user01", step.clone()), ("user02", other)]);
+    let out = labrun(&[class.to_str().unwrap(), "--grant", "dns"]);
+    let err = stderr(&out);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("--grant")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(
+        warnings[0].ends_with(" and 1 more, which the policy alone limits"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -222,6 +222,17 @@ fn top_level_modules_import_only_lower_layers() {
 }
 
 #[test]
+fn the_docs_show_the_layers_as_they_are() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/adding-a-capability.md");
+    let docs = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let line = LAYERS.join(" → ");
+    assert!(
+        docs.lines().any(|l| l.trim() == line),
+        "docs/adding-a-capability.md shows the layers as\n    {line}"
+    );
+}
+
+#[test]
 fn no_module_cycles() {
     let (_, refs) = references();
     // parent → (sibling → (sibling it imports → where))

@@ -74,7 +74,7 @@ fn measure(mut cmd: Command) -> Measured {
 /// Step 3 for `trainees` of `acct`, AWS only, through `endpoint`.
 fn labrun(acct: &TestAccount, n: usize, endpoint: &str, extra: &[&str]) -> (Measured, Value) {
     let policy = std::env::temp_dir().join(format!("labrun-scale-{}.toml", std::process::id()));
-    std::fs::write(&policy, "[grants]\naws = [\"*\"]\n").unwrap();
+    std::fs::write(&policy, "trust = \"instructor\"\n[grants]\naws = [\"*\"]\n").unwrap();
     let mut cmd = acct.labrun();
     cmd.args([
         STEP,

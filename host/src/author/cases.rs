@@ -25,39 +25,31 @@ use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use clap::Parser;
+use clap::{Args, Parser};
 use serde::Deserialize;
 
 use crate::execute::execute;
 use crate::flags::Flags;
 use crate::outcome::{exit, inert, Status, TraineeReport};
 use crate::plan::{plan, TRAINEE_PARAM};
+use crate::text::{help, string};
 
 /// The trainee a case runs as when it names none.
 const DEFAULT_TRAINEE: &str = "user05";
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "labrun test",
-    about = "Runs a step against its regression cases: each a cassette plus the status every check id must get",
-    after_help = "A case file (TOML):\n  about = \"…\"\n  cassette = \"finished.cassette.json\"   # relative to the case file\n  trainee = \"user05\"\n  [params]   # optional\n  [expect]\n  A1 = \"pass\"\n\nExit codes: 0 every case matched · 1 some case did not · 2 a recording could not read the world (the cassette is left as it was) · 64 bad input"
-)]
+/// What `labrun test` takes ([`crate::cli::test`] puts it in the command tree).
+#[derive(Debug, Args)]
 pub struct TestFlags {
-    /// The step under test: a .rhai script or a .wasm component.
+    #[arg(help = string(help::TestStep))]
     pub step: PathBuf,
 
-    /// Case files (TOML), one or more.
-    #[arg(required = true, value_name = "CASE")]
+    #[arg(required = true, value_name = "CASE", help = string(help::TestCases))]
     pub cases: Vec<PathBuf>,
 
-    /// Record each case's cassette from the live world (with the run flags given
-    /// after `--`, e.g. --connect-to, --ssh-key); a case without expectations gets
-    /// the observed statuses written into its file, to review.
-    #[arg(long)]
+    #[arg(long, help = string(help::TestRecord))]
     pub record: bool,
 
-    /// Flags for the run when recording (after `--`), e.g. -- --region ap-northeast-1.
-    #[arg(last = true, value_name = "RUN FLAGS")]
+    #[arg(last = true, value_name = "RUN FLAGS", help = string(help::TestRunFlags))]
     pub run_flags: Vec<OsString>,
 }
 
@@ -179,12 +171,8 @@ pub fn compare(expect: &BTreeMap<String, Status>, got: &TraineeReport) -> Vec<St
     diffs
 }
 
-/// `labrun test …`; returns the exit code.
-pub async fn main(args: Vec<OsString>) -> u8 {
-    let flags = match TestFlags::try_parse_from(args) {
-        Ok(flags) => flags,
-        Err(e) => return super::clap_error(e, "labrun test --help"),
-    };
+/// Runs every case of `flags`; returns the exit code.
+pub async fn run(flags: &TestFlags) -> u8 {
     // Every case file is checked before any case runs.
     let mut cases = Vec::with_capacity(flags.cases.len());
     for path in &flags.cases {
@@ -198,7 +186,7 @@ pub async fn main(args: Vec<OsString>) -> u8 {
     }
     let (mut failed, mut not_recorded) = (0, 0);
     for case in &cases {
-        match run_case(&flags, case).await {
+        match run_case(flags, case).await {
             Ok(line) => println!("{line}"),
             Err(Outcome::Mismatch(line)) => {
                 failed += 1;

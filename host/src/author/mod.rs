@@ -6,14 +6,3 @@
 pub mod cases;
 pub mod component;
 pub mod new;
-
-/// clap's help goes to stdout (exit 0); its errors become one line (exit 64).
-fn clap_error(e: clap::Error, help: &str) -> u8 {
-    match crate::flags::clap_failure(&e) {
-        None => crate::outcome::exit::PASS,
-        Some(line) => {
-            eprintln!("labrun: {line} (see {help})");
-            crate::outcome::exit::BAD_INPUT
-        }
-    }
-}

@@ -4,51 +4,34 @@
 //! overwritten. `--component` writes a Rust crate for the same step instead
 //! ([`super::component`]).
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use clap::Parser;
+use clap::Args;
 
 use super::component;
 use crate::outcome::exit;
+use crate::text::{help, string};
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "labrun new",
-    about = "Writes a starter step: NAME.rhai and NAME.cases/ with two labrun test cases that pass"
-)]
-pub struct NewFlags {
-    /// What to create: `step`.
-    #[arg(value_parser = ["step"])]
-    pub kind: String,
-
-    /// The step's name: lowercase letters, digits, `-` and `_`, e.g. step4.
+/// What `labrun new step` takes ([`crate::cli::new`] puts it in the command tree).
+#[derive(Debug, Args)]
+pub struct NewStep {
+    #[arg(help = string(help::NewStepName))]
     pub name: String,
 
-    /// The directory to write into (default: the current one).
-    #[arg(long, value_name = "DIR", default_value = ".")]
+    #[arg(long, value_name = "DIR", default_value = ".", help = string(help::NewStepDir))]
     pub dir: PathBuf,
 
-    /// Write a Rust crate (DIR/NAME/) that builds the step as a WebAssembly component,
-    /// instead of a Rhai script.
-    #[arg(long)]
+    #[arg(long, help = string(help::NewStepComponent))]
     pub component: bool,
 
-    /// With --component: the labrun-step-sdk crate to build against (a labrun
-    /// checkout's plugins/sdk) instead of the copy of the SDK and WIT this labrun
-    /// writes into the crate.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", help = string(help::NewStepSdk))]
     pub sdk: Option<PathBuf>,
 }
 
-/// `labrun new …`; returns the exit code.
-pub fn main(args: Vec<OsString>) -> u8 {
-    let flags = match NewFlags::try_parse_from(args) {
-        Ok(flags) => flags,
-        Err(e) => return super::clap_error(e, "labrun new --help"),
-    };
+/// Writes the starter `flags` ask for; returns the exit code.
+pub fn run(flags: &NewStep) -> u8 {
     if flags.component {
-        return match write_component(&flags) {
+        return match write_component(flags) {
             Ok(files) => {
                 for f in &files {
                     println!("wrote {}", f.display());
@@ -67,7 +50,7 @@ pub fn main(args: Vec<OsString>) -> u8 {
             }
         };
     }
-    match write_step(&flags) {
+    match write_step(flags) {
         Ok(files) => {
             for f in &files {
                 println!("wrote {}", f.display());
@@ -118,7 +101,7 @@ fn check_dir(dir: &Path) -> Result<(), String> {
 
 /// Writes DIR/NAME/, a crate for the component (see [`component`]); returns its files.
 /// Every input is checked before anything is written.
-fn write_component(flags: &NewFlags) -> Result<Vec<PathBuf>, String> {
+fn write_component(flags: &NewStep) -> Result<Vec<PathBuf>, String> {
     check_name(&flags.name)?;
     component::check_crate_name(&flags.name)?;
     check_dir(&flags.dir)?;
@@ -143,7 +126,7 @@ fn write_component(flags: &NewFlags) -> Result<Vec<PathBuf>, String> {
 }
 
 /// Writes the files; the first is the script, the rest the cases.
-fn write_step(flags: &NewFlags) -> Result<Vec<PathBuf>, String> {
+fn write_step(flags: &NewStep) -> Result<Vec<PathBuf>, String> {
     check_name(&flags.name)?;
     if let Some(sdk) = &flags.sdk {
         return Err(format!(

@@ -165,7 +165,7 @@ pub async fn plan(
                     params.insert(k.clone(), v.clone());
                 }
             }
-            check_params(step.path(), step.info(), &params)
+            check_params(step.path(), &step.info().params, &params)
                 .map(|filled| {
                     params = filled;
                     let id = step_id(&step);

@@ -232,32 +232,15 @@ pub fn references(path: &Path) -> Result<Vec<String>, PlanError> {
         .collect())
 }
 
-/// `labrun plugin lock …` with course files among its references: each course file
-/// becomes the step references it names, so one `plugin lock COURSE` pins every
-/// published step of the course. Other arguments (and the values of `--lock` and
-/// `--trusted-key`) are left as they are; any other command line is returned as is.
-pub fn expand_lock_args(
-    args: Vec<std::ffi::OsString>,
-) -> Result<Vec<std::ffi::OsString>, PlanError> {
-    if args.get(2).is_none_or(|a| a != "lock") {
-        return Ok(args);
-    }
-    let mut out = Vec::with_capacity(args.len());
-    let mut takes_value = false;
-    for (n, arg) in args.into_iter().enumerate() {
-        let text = arg.to_string_lossy().into_owned();
-        let value_of_flag = std::mem::replace(
-            &mut takes_value,
-            matches!(text.as_str(), "--lock" | "--trusted-key"),
-        );
+/// The references `labrun plugin lock` pins: a course file among them stands for the
+/// step references it names, so one `plugin lock COURSE` pins every published step of
+/// the course; anything else is kept as given.
+pub fn lock_references(given: Vec<String>) -> Result<Vec<String>, PlanError> {
+    let mut out = Vec::with_capacity(given.len());
+    for text in given {
         let path = Path::new(&text);
-        let candidate = n > 2
-            && !value_of_flag
-            && !text.starts_with('-')
-            && super::class::is_class_file(path)
-            && path.is_file();
-        if !candidate || !is_course(path)? {
-            out.push(arg);
+        if !(super::class::is_class_file(path) && path.is_file() && is_course(path)?) {
+            out.push(text);
             continue;
         }
         let references = references(path)?;
@@ -266,7 +249,7 @@ pub fn expand_lock_args(
                 "{text} names no step by reference (REGISTRY/REPO:VERSION): its steps are local files, which a lockfile does not pin"
             )));
         }
-        out.extend(references.into_iter().map(std::ffi::OsString::from));
+        out.extend(references);
     }
     Ok(out)
 }
@@ -325,7 +308,7 @@ pub async fn plan(
                 }
             }
             // The step's defaults fill what neither the course nor --param gave.
-            let params = check_params(step.path(), step.info(), &params).map_err(|e| {
+            let params = check_params(step.path(), &step.info().params, &params).map_err(|e| {
                 PlanError::Load(LoadError::Params(format!(
                     "{shown}: step {}: {e}",
                     entry.id

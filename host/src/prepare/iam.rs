@@ -20,6 +20,7 @@ use crate::policy::Limits;
 use crate::publish::FetchArgs;
 use crate::step::wasm::Grants;
 use crate::step::Step;
+use crate::text::{help, string};
 
 /// The IAM action of the one call that is not read-only: pushing a one-run public key.
 pub const SEND_SSH_PUBLIC_KEY: &str = "ec2-instance-connect:SendSSHPublicKey";
@@ -114,23 +115,14 @@ pub async fn policy_text(
     Ok(text)
 }
 
-/// `labrun iam-policy`'s arguments.
-#[derive(Debug, clap::Parser)]
-#[command(
-    name = "labrun iam-policy",
-    bin_name = "labrun iam-policy",
-    about = "Print the least-privilege IAM policy (JSON) for exactly the AWS operations a step or course can call",
-    after_help = "Exit codes: 0 printed · 2 a step reference could not be fetched · 64 bad input"
-)]
+/// `labrun iam-policy`'s arguments ([`crate::cli::iam_policy`] puts them in the tree).
+#[derive(Debug, clap::Args)]
 pub struct IamArgs {
-    /// A step (.rhai, .wasm, or REGISTRY/REPO:VERSION) or a course file (.toml).
+    #[arg(help = string(help::IamPolicyStep))]
     pub step: std::path::PathBuf,
-    /// Also grant what `--ssh-via instance-connect` calls: SendSSHPublicKey for the
-    /// login user, and DescribeInstances to find the instance.
-    #[arg(long, value_enum, value_name = "HOW")]
+    #[arg(long, value_enum, value_name = "HOW", help = string(help::IamPolicySshVia))]
     pub ssh_via: Option<crate::flags::SshVia>,
-    /// The SSH login user the Instance Connect grant is for.
-    #[arg(long, value_name = "USER", default_value = "ec2-user")]
+    #[arg(long, value_name = "USER", default_value = "ec2-user", help = string(help::IamPolicySshUser))]
     pub ssh_user: String,
     #[command(flatten)]
     pub fetch: FetchArgs,

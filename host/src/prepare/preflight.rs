@@ -231,23 +231,11 @@ pub async fn check(plan: &RunPlan) -> Findings {
     out
 }
 
-/// `labrun preflight STEP|COURSE [RUN FLAGS]`: plans as the run would (bad input is
-/// exit 64), checks, prints one line per finding; returns the exit code.
-pub async fn main(args: Vec<std::ffi::OsString>) -> u8 {
-    use clap::Parser;
-    let flags = match crate::flags::Flags::try_parse_from(
-        std::iter::once("labrun preflight".into()).chain(args.into_iter().skip(2)),
-    ) {
-        Ok(flags) => flags,
-        Err(e) => {
-            let Some(line) = crate::flags::clap_failure(&e) else {
-                return crate::outcome::exit::PASS;
-            };
-            eprintln!("labrun: preflight: {line} (see labrun preflight --help)");
-            return crate::outcome::exit::BAD_INPUT;
-        }
-    };
-    let plan = match crate::plan::plan(&flags).await {
+/// `labrun preflight STEP|COURSE [RUN FLAGS]` ([`crate::cli::preflight`] parses them):
+/// plans as the run would (bad input is exit 64), checks, prints one line per
+/// finding; returns the exit code.
+pub async fn run(flags: &crate::flags::Flags) -> u8 {
+    let plan = match crate::plan::plan(flags).await {
         Ok(plan) => plan,
         Err(e) => {
             eprintln!("labrun: {}", crate::outcome::inert(&e.to_string()));

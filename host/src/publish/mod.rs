@@ -1,5 +1,6 @@
-//! Sharing steps through OCI registries: `labrun plugin publish|pull|lock|keygen|sign`
-//! and running a step straight from a reference (`labrun REGISTRY/REPO:VERSION`).
+//! Sharing steps through OCI registries: what `labrun plugin publish|pull|lock|keygen|sign`
+//! do ([`crate::cli::plugin`] is their command line) and running a step straight from a
+//! reference (`labrun REGISTRY/REPO:VERSION`).
 //!
 //! - [`reference`](mod@reference): what counts as a reference (an explicit registry, a tag or digest).
 //! - [`client`]: the registry protocol, auth (anonymous, Basic, Bearer), HTTPS.
@@ -24,12 +25,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use clap::{Args, Parser, Subcommand};
+use clap::Args;
 use serde_json::json;
 
 use crate::outcome::exit;
 use crate::step::wasm::{policy, Grants};
 use crate::step::{Limits, Step};
+use crate::text::{help, string};
 use artifact::{Descriptor, Index, Kind, Manifest};
 use cache::{sha256_digest, Store};
 use client::Registry;
@@ -76,197 +78,42 @@ impl Failure {
 /// How a step given by reference is fetched and checked (flags of runs and pulls).
 #[derive(Debug, Clone, Default, Args)]
 pub struct FetchArgs {
-    /// Resolve step references through this lockfile (see `labrun plugin lock`): a
-    /// reference must be pinned there, a tag whose digest moved is refused, and the
-    /// pinned content runs from the cache when the registry cannot be reached.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help = string(help::FetchLock))]
     pub lock: Option<PathBuf>,
 
-    /// Require a valid signature by this public key (repeatable: any one of them) on a
-    /// step given by reference.
-    #[arg(long = "trusted-key", value_name = "PUBKEY")]
+    #[arg(long = "trusted-key", value_name = "PUBKEY", help = string(help::FetchTrustedKey))]
     pub trusted_keys: Vec<PathBuf>,
 
-    /// Talk plain HTTP to a registry on this machine (127.0.0.1, ::1, localhost) only.
-    #[arg(long)]
+    #[arg(long, help = string(help::FetchInsecure))]
     pub insecure: bool,
 
-    /// Never contact a registry: a step reference must be a digest or locked, and cached.
-    #[arg(long)]
+    #[arg(long, help = string(help::FetchOffline))]
     pub offline: bool,
 }
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "labrun plugin",
-    bin_name = "labrun plugin",
-    about = "Share steps through OCI registries: publish, pull, lock, sign",
-    after_help = "Exit codes: 0 done · 2 the registry could not be used (down, credentials, server error) · 64 bad input or refused (digest mismatch, moved tag, missing or bad signature, overwrite)"
-)]
-pub struct PluginCli {
-    #[command(subcommand)]
-    pub command: PluginCommand,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum PluginCommand {
-    /// Push a step (.rhai or .wasm) as an OCI artifact; prints the manifest digest.
-    Publish {
-        /// The step file.
-        step: PathBuf,
-        /// Where: REGISTRY/REPO:VERSION, e.g. registry.example/labs/step3:1.0.0.
-        #[arg(long, value_name = "REGISTRY/REPO:VERSION")]
-        to: String,
-        /// org.opencontainers.image.source annotation (e.g. the course repository URL).
-        #[arg(long, value_name = "URL")]
-        source: Option<String>,
-        /// org.opencontainers.image.description (default: the step's English title).
-        #[arg(long, value_name = "TEXT")]
-        description: Option<String>,
-        /// Plain HTTP to a registry on this machine only.
-        #[arg(long)]
-        insecure: bool,
-    },
-    /// Fetch a step into the local cache, verified; prints DIGEST and the cached file.
-    Pull {
-        /// REGISTRY/REPO:VERSION or REGISTRY/REPO@sha256:…
-        reference: String,
-        #[command(flatten)]
-        fetch: FetchArgs,
-    },
-    /// Pin step references to their current manifest digests in a lockfile (and cache
-    /// them, so locked runs work offline).
-    Lock {
-        /// REGISTRY/REPO:VERSION references, one or more; a course file (a .toml
-        /// listing `[[step]]`) stands for every step reference it names.
-        #[arg(required = true)]
-        references: Vec<String>,
-        /// The lockfile to create or update.
-        #[arg(long, value_name = "FILE", default_value = "labrun.lock")]
-        lock: PathBuf,
-        /// Require a valid signature by this public key before pinning (repeatable).
-        #[arg(long = "trusted-key", value_name = "PUBKEY")]
-        trusted_keys: Vec<PathBuf>,
-        /// Plain HTTP to a registry on this machine only.
-        #[arg(long)]
-        insecure: bool,
-    },
-    /// Create an ed25519 key pair: KEY (private, mode 600) and KEY.pub.
-    Keygen {
-        #[arg(long, value_name = "KEY")]
-        out: PathBuf,
-    },
-    /// Sign the manifest a reference points to; the signature is stored in the
-    /// registry as an OCI referrer of it (or under the tag `sha256-<hex>.sig`).
-    Sign {
-        reference: String,
-        /// The private key file from `labrun plugin keygen`.
-        #[arg(long, value_name = "KEY")]
-        key: PathBuf,
-        /// Plain HTTP to a registry on this machine only.
-        #[arg(long)]
-        insecure: bool,
-    },
-}
-
-/// `labrun plugin …`: `args[0]` is the program, `args[1]` is `plugin`.
-pub async fn main(args: Vec<std::ffi::OsString>) -> u8 {
-    let cli = match PluginCli::try_parse_from(args.into_iter().skip(1)) {
-        Ok(cli) => cli,
-        Err(e) => {
-            use clap::error::ErrorKind as K;
-            if matches!(e.kind(), K::DisplayHelp | K::DisplayVersion)
-                || e.kind() == K::DisplayHelpOnMissingArgumentOrSubcommand
-            {
-                let _ = e.print();
-                return if e.kind() == K::DisplayHelpOnMissingArgumentOrSubcommand {
-                    exit::BAD_INPUT
-                } else {
-                    exit::PASS
-                };
-            }
-            let text = e.render().to_string();
-            let line = text
-                .lines()
-                .map(str::trim)
-                .filter(|l| {
-                    !l.is_empty()
-                        && !l.starts_with("For more information")
-                        && !l.starts_with("Usage:")
-                })
-                .collect::<Vec<_>>()
-                .join(" ");
-            eprintln!(
-                "labrun: {} (see labrun plugin --help)",
-                line.trim_start_matches("error: ")
-            );
-            return exit::BAD_INPUT;
-        }
-    };
-    match plugin(cli.command).await {
-        Ok(()) => exit::PASS,
-        Err(f) => {
-            eprintln!("labrun: {}", f.message);
-            f.exit_code()
-        }
+/// `labrun plugin lock`: pins each reference to its manifest digest in the lockfile
+/// `lock` (created or updated), pulling (and so verifying and caching) each first.
+pub async fn lock_references(
+    references: &[String],
+    lock: &Path,
+    trusted_keys: &[PathBuf],
+    insecure: bool,
+) -> Result<(), Failure> {
+    let mut lockfile = Lockfile::load_or_new(lock)?;
+    for text in references {
+        let reference = parse_reference(text)?;
+        let fetch = FetchArgs {
+            lock: None,
+            trusted_keys: trusted_keys.to_vec(),
+            insecure,
+            offline: false,
+        };
+        let pulled = pull(text, &fetch).await?;
+        lockfile.pin(&reference.to_string(), &pulled.digest);
+        println!("{reference}\t{}", pulled.digest);
     }
-}
-
-async fn plugin(command: PluginCommand) -> Result<(), Failure> {
-    match command {
-        PluginCommand::Publish {
-            step,
-            to,
-            source,
-            description,
-            insecure,
-        } => {
-            let digest = publish(&step, &to, source, description, insecure).await?;
-            println!("{digest}");
-        }
-        PluginCommand::Pull { reference, fetch } => {
-            let pulled = pull(&reference, &fetch).await?;
-            println!("{}\t{}", pulled.digest, pulled.path.display());
-        }
-        PluginCommand::Lock {
-            references,
-            lock,
-            trusted_keys,
-            insecure,
-        } => {
-            let mut lockfile = Lockfile::load_or_new(&lock)?;
-            for text in &references {
-                let reference = parse_reference(text)?;
-                let fetch = FetchArgs {
-                    lock: None,
-                    trusted_keys: trusted_keys.clone(),
-                    insecure,
-                    offline: false,
-                };
-                let pulled = pull(text, &fetch).await?;
-                lockfile.pin(&reference.to_string(), &pulled.digest);
-                println!("{reference}\t{}", pulled.digest);
-            }
-            lockfile.save(&lock)?;
-            eprintln!("labrun: {} pinned in {}", references.len(), lock.display());
-        }
-        PluginCommand::Keygen { out } => {
-            let (public, id) = sign::keygen(&out)?;
-            eprintln!(
-                "labrun: wrote private key {} and public key {} (key id {id})",
-                out.display(),
-                public.display()
-            );
-        }
-        PluginCommand::Sign {
-            reference,
-            key,
-            insecure,
-        } => {
-            let digest = sign_reference(&reference, &key, insecure).await?;
-            println!("{digest}");
-        }
-    }
+    lockfile.save(lock)?;
+    eprintln!("labrun: {} pinned in {}", references.len(), lock.display());
     Ok(())
 }
 
@@ -770,7 +617,11 @@ pub async fn publish(
     Ok(digest)
 }
 
-async fn sign_reference(text: &str, key_path: &Path, insecure: bool) -> Result<String, Failure> {
+pub async fn sign_reference(
+    text: &str,
+    key_path: &Path,
+    insecure: bool,
+) -> Result<String, Failure> {
     let reference = parse_reference(text)?;
     let key = sign::load_signing_key(key_path)?;
     let registry = Registry::new(&reference, true, insecure)?;

@@ -256,7 +256,7 @@ fn linker(engine: &Engine) -> Result<Linker<State>, String> {
     Ok(linker)
 }
 
-/// What `labrun inspect` shows about a component.
+/// What a component imports, and its size and sha256 (`labrun describe` shows them).
 #[derive(Debug, Clone)]
 pub struct Manifest {
     pub size: usize,

@@ -320,6 +320,11 @@ impl fmt::Display for Text {
     }
 }
 
+/// A message in the process language, as an owned string (clap's help texts).
+pub fn string(text: impl Into<Text>) -> String {
+    text.into().to_string()
+}
+
 /// A typed value (an error, a cause) that says itself through the catalog.
 pub trait ToText {
     fn text(&self) -> Text;

@@ -1,8 +1,10 @@
 //! The lab library for components: what `host/src/step/lab.rhai` gives scripts, typed.
-//! Account-wide lookups that return [`crate::shapes`] structs (labrun answers an
-//! identical call once per run, so a class shares them), finding by name or tag, CIDR
-//! tests, running a check so that a capability error becomes its `error` row, and
-//! reporting a [`Message`] (from a [`crate::Catalog`]) as pass/fail/pending/skip.
+//! Lookups of a trainee's own resources that return [`crate::shapes`] structs (asked
+//! as the AWS API takes them, with filters and identifiers: labrun answers each from
+//! one account-wide call per run, so a class of N costs N small answers), finding by
+//! name or tag, CIDR tests, running a check so that a capability error becomes its
+//! `error` row, and reporting a [`Message`] (from a [`crate::Catalog`]) as
+//! pass/fail/pending/skip.
 
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
@@ -112,15 +114,6 @@ pub fn instances() -> Result<Vec<Instance>, Error> {
     Ok(r.into_iter().flat_map(|r| r.instances).collect())
 }
 
-/// Instances with Name tag `name` that are not terminated.
-pub fn instances_named(name: &str) -> Result<Vec<Instance>, Error> {
-    use crate::shapes::Tagged;
-    Ok(instances()?
-        .into_iter()
-        .filter(|i| i.name() == Some(name) && i.state.name != "terminated")
-        .collect())
-}
-
 /// The account's own AMIs.
 pub fn own_images() -> Result<Vec<Image>, Error> {
     describe(
@@ -173,6 +166,159 @@ pub fn listeners(load_balancer_arn: &str) -> Result<Vec<Listener>, Error> {
         json!({ "LoadBalancerArn": load_balancer_arn }),
         "Listeners",
     )
+}
+
+// ------------------------------------------------------------------ one trainee's part
+
+/// An EC2 filter matching `value` literally: `*`, `?` and `\\` are EC2's wildcards and
+/// escape, so they are escaped.
+pub fn filter(name: &str, value: &str) -> Value {
+    let mut literal = String::with_capacity(value.len());
+    for c in value.chars() {
+        if matches!(c, '*' | '?' | '\\') {
+            literal.push('\\');
+        }
+        literal.push(c);
+    }
+    json!({ "Name": name, "Values": [literal] })
+}
+
+/// An RDS filter (RDS has no wildcards).
+fn rds_filter(name: &str, value: &str) -> Value {
+    json!({ "Name": name, "Values": [value] })
+}
+
+/// The first item of a narrowed answer.
+fn one<T: DeserializeOwned>(
+    operation: &str,
+    request: Value,
+    list: &str,
+) -> Result<Option<T>, Error> {
+    Ok(describe(operation, request, list)?.into_iter().next())
+}
+
+/// An identifier lookup: AWS's `not_found` for a name that names nothing is `None`.
+fn found<T>(result: Result<Option<T>, Error>) -> Result<Option<T>, Error> {
+    match result {
+        Err(Error::Cap(e)) if e.kind == "not_found" => Ok(None),
+        other => other,
+    }
+}
+
+/// The VPC whose Name tag is `name`.
+pub fn vpc_named(name: &str) -> Result<Option<Vpc>, Error> {
+    one(
+        "ec2_describe_vpcs",
+        json!({ "Filters": [filter("tag:Name", name)] }),
+        "Vpcs",
+    )
+}
+
+/// The subnets of the VPC `vpc_id`.
+pub fn subnets_of(vpc_id: &str) -> Result<Vec<Subnet>, Error> {
+    describe(
+        "ec2_describe_subnets",
+        json!({ "Filters": [filter("vpc-id", vpc_id)] }),
+        "Subnets",
+    )
+}
+
+/// The subnet `id`.
+pub fn subnet(id: &str) -> Result<Option<Subnet>, Error> {
+    one(
+        "ec2_describe_subnets",
+        json!({ "Filters": [filter("subnet-id", id)] }),
+        "Subnets",
+    )
+}
+
+/// Instances with Name tag `name` that are not terminated.
+pub fn instances_named(name: &str) -> Result<Vec<Instance>, Error> {
+    let request = json!({ "Filters": [filter("tag:Name", name)] });
+    let r: Vec<Reservation> = describe("ec2_describe_instances", request, "Reservations")?;
+    Ok(r.into_iter()
+        .flat_map(|r| r.instances)
+        .filter(|i| i.state.name != "terminated")
+        .collect())
+}
+
+/// The account's own AMI named `name`.
+pub fn own_image_named(name: &str) -> Result<Option<Image>, Error> {
+    one(
+        "ec2_describe_images",
+        json!({ "Owners": ["self"], "Filters": [filter("name", name)] }),
+        "Images",
+    )
+}
+
+/// The security group `name`, inside the VPC `vpc_id` when it is given.
+pub fn security_group(name: &str, vpc_id: Option<&str>) -> Result<Option<SecurityGroup>, Error> {
+    let mut filters = vec![filter("group-name", name)];
+    filters.extend(vpc_id.map(|v| filter("vpc-id", v)));
+    one(
+        "ec2_describe_security_groups",
+        json!({ "Filters": filters }),
+        "SecurityGroups",
+    )
+}
+
+/// The Aurora cluster `id`.
+pub fn db_cluster(id: &str) -> Result<Option<DbCluster>, Error> {
+    one(
+        "rds_describe_db_clusters",
+        json!({ "Filters": [rds_filter("db-cluster-id", id)] }),
+        "DBClusters",
+    )
+}
+
+/// The DB instance `id`.
+pub fn db_instance(id: &str) -> Result<Option<DbInstance>, Error> {
+    one(
+        "rds_describe_db_instances",
+        json!({ "Filters": [rds_filter("db-instance-id", id)] }),
+        "DBInstances",
+    )
+}
+
+/// The DB instances of the cluster `id`.
+pub fn db_instances_of(cluster: &str) -> Result<Vec<DbInstance>, Error> {
+    describe(
+        "rds_describe_db_instances",
+        json!({ "Filters": [rds_filter("db-cluster-id", cluster)] }),
+        "DBInstances",
+    )
+}
+
+/// The DB subnet group `name`.
+pub fn db_subnet_group(name: &str) -> Result<Option<DbSubnetGroup>, Error> {
+    found(one(
+        "rds_describe_db_subnet_groups",
+        json!({ "DBSubnetGroupName": name }),
+        "DBSubnetGroups",
+    ))
+}
+
+/// The RDS events of the cluster `id` in the last `minutes`.
+pub fn cluster_events(id: &str, minutes: i64) -> Result<Vec<Event>, Error> {
+    events(json!({ "SourceType": "db-cluster", "Duration": minutes, "SourceIdentifier": id }))
+}
+
+/// The load balancer `name`.
+pub fn load_balancer(name: &str) -> Result<Option<LoadBalancer>, Error> {
+    found(one(
+        "elbv2_describe_load_balancers",
+        json!({ "Names": [name] }),
+        "LoadBalancers",
+    ))
+}
+
+/// The target group `name`.
+pub fn target_group(name: &str) -> Result<Option<TargetGroup>, Error> {
+    found(one(
+        "elbv2_describe_target_groups",
+        json!({ "Names": [name] }),
+        "TargetGroups",
+    ))
 }
 
 /// The first item whose Name tag is `name`.

@@ -1,7 +1,7 @@
 //! The SDK's lab library on the host target: catalogs, addresses, rules, and the typed
 //! shapes read from the same golden AWS answers the host's shape tests use.
 
-use labrun_step_sdk::lab::{bare, in_cidr, ip4, Found};
+use labrun_step_sdk::lab::{bare, filter, in_cidr, ip4, Found};
 use labrun_step_sdk::shapes::{
     DbCluster, DbInstance, Instance, Listener, LoadBalancer, Reservation, SecurityGroup, Tagged,
     TargetGroup,
@@ -149,4 +149,14 @@ fn golden_aws_answers_read_as_shapes() {
     let tg: TargetGroup = golden("elbv2_target_group");
     assert!(!tg.arn.is_empty());
     let _: Listener = golden("elbv2_listener");
+}
+
+#[test]
+fn ec2_filters_take_names_literally() {
+    assert_eq!(
+        filter("tag:Name", "webserver#1-user05"),
+        serde_json::json!({ "Name": "tag:Name", "Values": ["webserver#1-user05"] })
+    );
+    // EC2 reads `*` and `?` as wildcards and `\` as their escape.
+    assert_eq!(filter("tag:Name", r"a*b?c\d")["Values"][0], r"a\*b\?c\\d");
 }

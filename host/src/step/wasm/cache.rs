@@ -40,7 +40,7 @@ pub fn cache_dir() -> Option<PathBuf> {
     Some(base.join("labrun").join("components"))
 }
 
-/// How a component was obtained (for `inspect` and the benchmark).
+/// How a component was obtained (for the benchmark).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     Compiled,
