@@ -193,7 +193,8 @@ fn needs_arg(needs: &[Need]) -> Arg {
     wanted.unwrap_or_else(|| "".into())
 }
 
-/// [`needs_arg`] in both languages.
+/// What `needs` asks of the operator (`--ssh-key and --mysql-password-file`), in both
+/// languages.
 pub fn needs_phrase(needs: &[Need]) -> Message {
     Message::text(text::class::Wanting {
         needs: needs_arg(needs),
