@@ -544,8 +544,8 @@ fn a_course_shows_one_step_at_a_time_and_steps_not_reached_as_not_started() {
     let rows = "return [...document.querySelectorAll('#grid tbody td.trainee')].map((t) => t.textContent).join(',');";
     assert_eq!(
         browser.eval(rows).unwrap(),
-        "Sato Hana (user05),伊藤 健 (user06)",
-        "the roster's names beside the ids"
+        "Sato Hana (user05),伊藤 健 (user06) ⚠",
+        "the roster's names beside the ids; nothing is named for user06: marked"
     );
     browser
         .eval("document.querySelector('#tabs button[data-step=\"S2\"]').click(); return 0;")
