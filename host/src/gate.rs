@@ -1,8 +1,9 @@
 //! The gate: every capability call of one trainee's run passes one policy check and
 //! leaves one audit record. The gate knows no request shapes: each capability tells it
 //! what a request targets and how an operation is scoped ([`crate::caps::Capability`]).
-//! Under a scoped policy AWS answers hold only the trainee's own resources and probes
-//! may reach only hosts derived from them.
+//! Under a scoped policy AWS answers hold only the trainee's own resources, probes
+//! may reach only hosts derived from them, and a call goes `via` (probes, `server`)
+//! only one of the trainee's own EC2 instances.
 
 pub mod audit;
 

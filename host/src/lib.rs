@@ -3,14 +3,16 @@
 //! One path through the program, each stage a module that imports only the ones
 //! below it (checked by `host/tests/layers.rs`):
 //!
-//! - [`cli`]: dispatch and exit codes; [`plan`]: the raw [`flags`] become a checked
-//!   run plan (steps, trainees, params, policy, settings, outputs); [`publish`]: steps
-//!   shared through OCI registries; [`author`]: the step authors' kit (`labrun test`,
-//!   `labrun new`);
+//! - [`cli`]: the command tree (one file per subcommand) and exit codes; [`author`]:
+//!   the step authors' kit (`labrun test`, `labrun new`); [`prepare`]: a real class
+//!   prepared (`labrun iam-policy`, `labrun preflight`); [`plan`]: the raw [`flags`]
+//!   become a checked run plan (steps, trainees, params, policy, settings, outputs);
+//!   [`publish`]: steps shared through OCI registries;
 //! - [`watch`]: the watch loop of a live class (cycles, history, outputs) and
 //!   [`serve`], its dashboard;
 //! - [`execute`]: every trainee's run, then the outputs;
-//! - [`step`]: the two step front-ends, Rhai scripts and WebAssembly components;
+//! - [`step`]: what a step declares, and the two front-ends that run it (Rhai scripts
+//!   and WebAssembly components);
 //! - [`gate`]: one policy check and one audit record per capability call, under a
 //!   [`policy`];
 //! - [`caps`]: the capabilities (each one module, listed in a registry) and the hub

@@ -1,8 +1,9 @@
 //! Planning: the raw flags ([`Flags`]) become a checked [`RunPlan`] before anything
 //! runs: the policy and limits, the step (pulled if given by reference), the class
-//! file's submissions or the course's steps, one param set per trainee (and step), the operator's settings, and the
-//! outputs (`--record` and `--audit` are opened or checked here, so a bad path fails
-//! before any check runs). Bad input is a [`PlanError`]: one line, exit 64.
+//! file's submissions or the course's steps, one param set per trainee (and step), the
+//! operator's settings, and the outputs (`--record` and `--audit` are opened or
+//! checked here, so a bad path fails before any check runs). Bad input is a
+//! [`PlanError`]: one line, exit 64.
 
 pub mod class;
 pub mod course;

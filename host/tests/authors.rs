@@ -294,6 +294,86 @@ fn prerequisite_cycles_and_unknown_ids_are_bad_input() {
     assert_eq!(err.lines().count(), 1);
 }
 
+#[test]
+fn a_message_the_step_can_reach_but_its_catalog_lacks_is_refused_at_load() {
+    // A fail path's template missing from the catalog is bad input before anything
+    // runs (describe, a run, a rehearsal), naming where the step asks for it: not an
+    // `error` row in place of the hint, met only in class.
+    let dir = scratch("catalog-reach");
+    std::fs::write(dir.join("empty.cassette.json"), EMPTY_CASSETTE).unwrap();
+    std::fs::write(
+        dir.join("s.rhai"),
+        "fn describe() { #{ name: \"s\", params: #{ user: \"trainee\" }, checks: [\"A1\"] } }\n\
+         fn run(p) { guard(\"A1\", Fn(\"a1\"), p, #{}); }\n\
+         fn a1(w, st) {\n\
+         \x20   if w.user == \"nobody\" { return fail(\"A1\", msg(\"A1\", \"not_member\", w), ()); }\n\
+         \x20   pass(\"A1\", msg(\"A1\", \"member\", w), ())\n\
+         }\n",
+    )
+    .unwrap();
+    let catalog = "[A1]\ntitle = { en = \"membership\", ja = \"メンバー\" }\nmember = { en = \"{user} is a member\", ja = \"{user} はメンバーです\" }\n";
+    std::fs::write(dir.join("s.messages.toml"), catalog).unwrap();
+    for args in [
+        vec!["describe", "s.rhai"],
+        vec![
+            "s.rhai",
+            "--trainee",
+            "user05",
+            "--replay",
+            "empty.cassette.json",
+        ],
+    ] {
+        let out = labrun(&dir, &args);
+        assert_eq!(out.status.code(), Some(64), "{args:?}");
+        let err = text(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("s.rhai:4:")
+                && err.contains("msg(\"A1\", \"not_member\")")
+                && err.contains("s.messages.toml has no template A1.not_member"),
+            "{err}"
+        );
+        assert!(out.stdout.is_empty(), "nothing ran: {}", text(&out.stdout));
+    }
+    // With the template the step loads and its pass path reports from the catalog.
+    std::fs::write(
+        dir.join("s.messages.toml"),
+        format!("{catalog}not_member = {{ en = \"{{user}} is not a member\", ja = \"{{user}} はメンバーではありません\" }}\n"),
+    )
+    .unwrap();
+    let out = labrun(
+        &dir,
+        &[
+            "s.rhai",
+            "--trainee",
+            "user05",
+            "--replay",
+            "empty.cassette.json",
+            "--format",
+            "json",
+        ],
+    );
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr)));
+    assert_eq!(
+        report["trainees"][0]["results"][0]["message"]["en"],
+        "user05 is a member"
+    );
+    // A key the script computes cannot be checked: refused, saying so.
+    std::fs::write(
+        dir.join("s.rhai"),
+        "fn describe() { #{ name: \"s\", checks: [\"A1\"] } }\nfn run(p) { let k = \"member\"; report::pass(\"A1\", msg(\"A1\", k, p).en, \"\"); }\n",
+    )
+    .unwrap();
+    let out = labrun(&dir, &["describe", "s.rhai"]);
+    assert_eq!(out.status.code(), Some(64));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("s.rhai:2:") && err.contains("msg() takes its id and key as quoted text"),
+        "{err}"
+    );
+}
+
 /// Where the component crates build: the plugins' own persistent target dir (as
 /// tests/run computes it), so the dependencies the plugins built are reused and the
 /// build is incremental.

@@ -1237,6 +1237,16 @@ fn every_command_has_its_help_and_labrun_help_lists_them() {
     }
     let bad = labrun(&["help", "no-such-command"]);
     assert_one_line_bad_input(&bad, "no-such-command");
+    // README's list of subcommands names each of them.
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    for path in paths.iter().filter(|p| p.len() == 1) {
+        assert!(
+            readme.contains(&format!("`labrun {}", path[0])),
+            "README does not name labrun {}",
+            path[0]
+        );
+    }
 }
 
 fn japanese(text: &str) -> bool {

@@ -230,6 +230,15 @@ fn the_docs_show_the_layers_as_they_are() {
         docs.lines().any(|l| l.trim() == line),
         "docs/adding-a-capability.md shows the layers as\n    {line}"
     );
+    // lib.rs's doc, the map of the program, names every one of them.
+    let lib = std::fs::read_to_string(src().join("lib.rs")).expect("host/src/lib.rs");
+    let map: String = lib.lines().filter(|l| l.starts_with("//!")).collect();
+    for layer in LAYERS {
+        assert!(
+            map.contains(&format!("[`{layer}`]")),
+            "lib.rs's doc does not name {layer}"
+        );
+    }
 }
 
 #[test]

@@ -121,3 +121,32 @@ fn every_aws_operation_is_documented() {
         "docs/aws-operations.md says it {count}"
     );
 }
+
+#[test]
+fn the_capability_guide_names_every_field_and_scope() {
+    let guide = repo_file("docs/adding-a-capability.md");
+    let code = repo_file("host/src/caps/capability.rs");
+    let fields = block(&code, "pub struct", "Capability").expect("struct Capability");
+    for field in fields
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pub ")?.split_once(':'))
+        .map(|(name, _)| name)
+    {
+        assert!(
+            guide.contains(&format!("| `{field}` |")),
+            "docs/adding-a-capability.md's table lacks Capability::{field}"
+        );
+    }
+    let scopes = block(&code, "pub enum", "Scope").expect("enum Scope");
+    for scope in scopes
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with("//") && l.ends_with(','))
+        .map(|l| l.split(['(', ',']).next().unwrap())
+    {
+        assert!(
+            guide.contains(&format!("`Scope::{scope}")),
+            "docs/adding-a-capability.md does not explain Scope::{scope}"
+        );
+    }
+}

@@ -89,7 +89,8 @@ start_one() {
         rm -f "$DIR/$n.err" "$DIR/$n.pid"
         local extra=()
         [ "$n" = reader ] && extra+=(--read-only)
-        "$MARIADBD" --no-defaults --user="$RUN_USER" \
+        mkdir -p "$DIR/$n.tmp" && chown "$RUN_USER" "$DIR/$n.tmp"
+        "$MARIADBD" --no-defaults --user="$RUN_USER" --tmpdir="$DIR/$n.tmp" \
             --datadir="$DIR/$n" --port="$port" --bind-address=127.0.0.1 \
             --socket="$DIR/$n.sock" --pid-file="$DIR/$n.pid" --log-error="$DIR/$n.err" \
             --skip-name-resolve --skip-log-bin --innodb-buffer-pool-size=32M \
@@ -189,7 +190,11 @@ EOF
         done
     )
 
+    # Temporary tables are named after mariadbd's pid: in the shared /tmp, two
+    # installs in separate pid namespaces (parallel test runs) collide on them.
+    mkdir -p "$DIR/install.tmp" && chown "$RUN_USER" "$DIR/install.tmp"
     if ! "$INSTALL_DB" --no-defaults --user="$RUN_USER" --datadir="$DIR/template.tmp" \
+        --tmpdir="$DIR/install.tmp" \
         --auth-root-authentication-method=socket --skip-test-db --skip-name-resolve \
         --extra-file="$setup" \
         --innodb-log-file-size=8M --innodb-buffer-pool-size=32M --skip-log-bin \

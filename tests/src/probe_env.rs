@@ -428,6 +428,18 @@ impl ProbeEnv {
         self.args.clone()
     }
 
+    /// [`ProbeEnv::args`] with a longer `--probe-timeout`, for a test whose probes
+    /// include slow steps of its own (an SSH login that first pushes a key through
+    /// AWS) and that is not about timeouts: a loaded machine must not turn them into
+    /// `error`.
+    pub fn args_with_probe_timeout(&self, secs: u64) -> Vec<String> {
+        let mut args = self.args.clone();
+        if let Some(i) = args.iter().position(|a| a == "--probe-timeout") {
+            args[i + 1] = secs.to_string();
+        }
+        args
+    }
+
     /// The MySQL password file given to labrun (a wrong one for
     /// [`ProbeBroken::WrongDbPassword`]).
     pub fn password_file(&self) -> &Path {

@@ -25,7 +25,7 @@ fn run(acct: &TestAccount, capture: &KeyCapture, ssh: &SshEnv, probes: &ProbeEnv
         .arg("--ssh-known-hosts")
         .arg(&ssh.known_hosts)
         .args(ssh.routes())
-        .args(probes.args());
+        .args(probes.args_with_probe_timeout(15));
     run_labrun(cmd, TIMEOUT)
 }
 

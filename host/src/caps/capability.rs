@@ -1,7 +1,7 @@
 //! What a capability is: the one description that the hub, the gate, the policy,
 //! both step front-ends (Rhai modules, WIT imports) and `--grant` read.
 //!
-//! Each capability module (`aws`, `dns`, `mysql`, `http`, `tcp`) exports one
+//! Each capability module (`aws`, `dns`, `mysql`, `http`, `tcp`, `server`) exports one
 //! [`Capability`] value, `SPEC`, and [`super::registry`] lists them. A capability says
 //! in that one place: its name (the Rhai module, the WIT interface, the policy key),
 //! its operations with their untrusted-step [`Scope`], how it answers live

@@ -1,5 +1,7 @@
 //! The operator's settings for live answers: what the command line says about the
-//! world (region, probe routing, the MySQL passwords). Steps never see them.
+//! world (region and AWS pace, each roster trainee's own AWS account, probe routing,
+//! the MySQL passwords, the files `server` may read besides its defaults). Steps never
+//! see them.
 
 use super::net::NetConfig;
 

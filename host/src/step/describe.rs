@@ -97,7 +97,7 @@ pub async fn describe(path: &Path) -> Result<Description, String> {
                 "the component's WIT imports: exactly the operations it can call";
         }
         Step::Rhai(_) => {
-            described.source_of_operations = "the script's text: the capability::operation calls it names, also through the lab library's functions it calls (a script is granted every capability its policy allows)";
+            described.source_of_operations = "the capability::operation calls `run` can reach, in the script and the lab library's functions it calls (a script is granted every capability its policy allows)";
         }
     }
     described.capabilities = crate::caps::registry::ALL

@@ -166,6 +166,13 @@ impl Catalog {
             .map(|t| Message::new(t.en.clone(), t.ja.clone()))
     }
 
+    /// Whether the catalog has template `section.key`.
+    pub fn has(&self, section: &str, key: &str) -> bool {
+        self.sections
+            .get(section)
+            .is_some_and(|s| s.contains_key(key))
+    }
+
     /// Every check's title, by id (the step's own excluded).
     pub fn titles(&self) -> BTreeMap<String, Message> {
         self.sections

@@ -23,6 +23,7 @@ pub mod info;
 pub mod messages;
 pub mod needs;
 pub mod params;
+pub mod reach;
 pub mod requires;
 pub mod rhai;
 pub mod stop;
@@ -99,17 +100,12 @@ impl Step {
     }
 
     /// `capability.operation` for every call the step can make, sorted: a
-    /// component's WIT imports (exactly what it can call), a script's named calls
-    /// ([`rhai::operations_named`]).
+    /// component's WIT imports (exactly what it can call), the calls a script's `run`
+    /// can reach, in its own functions and the lab library's ([`reach`]).
     pub fn operations(&self) -> Result<Vec<String>, String> {
         let mut ops = match self {
             Step::Wasm(s) => s.manifest().operations.clone(),
-            Step::Rhai(s) => {
-                let source =
-                    crate::files::read_to_string(s.path().as_ref(), crate::files::cap::TEXT)
-                        .map_err(|e| format!("cannot read step {}: {e}", s.path()))?;
-                rhai::operations_named(&source)
-            }
+            Step::Rhai(s) => s.operations(),
         };
         ops.sort();
         ops.dedup();

@@ -32,89 +32,14 @@ type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
 /// into every script before its own functions.
 pub const LAB_LIBRARY: &str = include_str!("lab.rhai");
 
-/// `capability.operation` for every call a script can make: those its text names, and
-/// those of the lab library's functions it calls (and that they call in turn), unless
-/// the script defines a function of that name itself. Text, not evaluation: a call in
-/// a comment counts too, so the list may be longer than what a run calls, never
-/// shorter (`labrun iam-policy` grants from it).
-pub fn operations_named(script: &str) -> Vec<String> {
-    let lab = top_level_functions(LAB_LIBRARY);
-    let own: std::collections::BTreeSet<&str> = top_level_functions(script)
-        .into_iter()
-        .map(|(name, _)| name)
-        .collect();
-    let mut ops = std::collections::BTreeSet::new();
-    let mut reached = std::collections::BTreeSet::new();
-    let mut texts = vec![script];
-    while let Some(text) = texts.pop() {
-        for cap in registry::ALL {
-            for op in (cap.operations)() {
-                if names(text, &format!("{}::{}", cap.name, op.name)) {
-                    ops.insert(format!("{}.{}", cap.name, op.name));
-                }
-            }
-        }
-        for (name, body) in &lab {
-            if !own.contains(name) && names(text, &format!("{name}(")) && reached.insert(*name) {
-                texts.push(body);
-            }
-        }
-    }
-    ops.into_iter().collect()
-}
-
-/// Every `fn NAME(` that starts a line, with its text up to the next one. Both the lab
-/// library and the steps define functions at the top level only (Rhai has no other).
-fn top_level_functions(source: &str) -> Vec<(&str, &str)> {
-    let mut starts = Vec::new();
-    let mut at = 0;
-    for line in source.split_inclusive('\n') {
-        let rest = line.trim_start();
-        let rest = rest.strip_prefix("private ").unwrap_or(rest);
-        if let Some(after) = rest.strip_prefix("fn ") {
-            let name = after
-                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-                .next()
-                .unwrap_or("");
-            if !name.is_empty() {
-                starts.push((name, at));
-            }
-        }
-        at += line.len();
-    }
-    let ends = starts
-        .iter()
-        .skip(1)
-        .map(|(_, start)| *start)
-        .chain([source.len()]);
-    starts
-        .iter()
-        .zip(ends)
-        .map(|((name, start), end)| (*name, &source[*start..end]))
-        .collect()
-}
-
-/// `text` holds `word` not glued to an identifier before it (nor after it, unless
-/// `word` ends with `(`).
-fn names(text: &str, word: &str) -> bool {
-    let ident = |c: char| c.is_alphanumeric() || c == '_';
-    text.match_indices(word).any(|(i, _)| {
-        let before = text[..i].chars().next_back().is_none_or(|c| !ident(c));
-        let after = word.ends_with('(')
-            || text[i + word.len()..]
-                .chars()
-                .next()
-                .is_none_or(|c| !ident(c));
-        before && after
-    })
-}
-
 pub struct RhaiStep {
     path: String,
     ast: AST,
     info: StepInfo,
     /// The step's message catalog (`<stem>.messages.toml` beside it), for `msg(…)`.
     catalog: Arc<Catalog>,
+    /// `capability.operation` for each operation `run` can reach, sorted.
+    operations: Vec<String>,
 }
 
 impl RhaiStep {
@@ -191,12 +116,21 @@ impl RhaiStep {
         let catalog = messages::load_beside(path)?;
         let info = step_info(&described, catalog.as_ref())
             .map_err(|e| format!("{shown}: describe(): {e}"))?;
+        let reach = super::reach::reach(&ast);
+        check_messages(&shown, path, &reach.msgs, catalog.as_ref())?;
+        let operations = operations(&reach);
         Ok(RhaiStep {
             path: shown,
             ast,
             info,
             catalog: Arc::new(catalog.unwrap_or_default()),
+            operations,
         })
+    }
+
+    /// `capability.operation` for each operation `run` can reach (labrun describe).
+    pub fn operations(&self) -> Vec<String> {
+        self.operations.clone()
     }
 
     pub fn info(&self) -> &StepInfo {
@@ -301,6 +235,62 @@ impl RhaiStep {
             .map(|e| stop_cause(*e, &ctx.limits, &self.path));
         collector.finish(&self.info.checks, stopped.as_deref())
     }
+}
+
+/// `capability.operation` for each registered operation among those reached, in the
+/// registry's order.
+fn operations(reach: &super::reach::Reach) -> Vec<String> {
+    registry::ALL
+        .iter()
+        .flat_map(|cap| (cap.operations)().iter().map(move |op| (cap.name, op.name)))
+        .filter(|(c, o)| reach.operations.contains(&(c.to_string(), o.to_string())))
+        .map(|(c, o)| format!("{c}.{o}"))
+        .collect()
+}
+
+/// Refuses, before anything runs, a `msg(id, key…)` the step can reach that its catalog
+/// cannot fill: a template the catalog lacks would otherwise show only in class, as an
+/// `error` row in place of the hint.
+fn check_messages(
+    shown: &str,
+    path: &Path,
+    msgs: &[super::reach::MsgCall],
+    catalog: Option<&Catalog>,
+) -> Result<(), String> {
+    use crate::text::{step_catalog, Text};
+    for m in msgs {
+        let at = format!(
+            "{shown}:{}:{}",
+            m.position.line().unwrap_or(0),
+            m.position.position().unwrap_or(0)
+        );
+        let Some((id, key)) = &m.literal else {
+            return Err(Text::from(step_catalog::MsgNotLiteral { at }).to_string());
+        };
+        let catalog_path = messages::sibling_path(path);
+        match catalog {
+            None => {
+                return Err(Text::from(step_catalog::MsgWithoutCatalog {
+                    at,
+                    id,
+                    key,
+                    catalog: &catalog_path,
+                })
+                .to_string())
+            }
+            Some(c) if !c.has(id, key) => {
+                return Err(Text::from(step_catalog::MsgNotInCatalog {
+                    at,
+                    id,
+                    key,
+                    catalog: &catalog_path,
+                })
+                .to_string())
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// Native stack a Rhai step may need per call level and nested expression. Rhai
@@ -1022,9 +1012,21 @@ fn a_value(rhai: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The operations of a script with the lab library merged in, as a loaded step
+    /// lists them.
+    fn operations_of(script: &str) -> Vec<String> {
+        let limits = Limits::default();
+        let engine = sandboxed_engine(&limits, Instant::now() + limits.wall_clock);
+        let ast = engine
+            .compile(LAB_LIBRARY)
+            .unwrap()
+            .merge(&engine.compile(script).unwrap());
+        operations(&super::super::reach::reach(&ast))
+    }
+
     #[test]
     fn operations_follow_the_lab_library_functions_a_script_calls() {
-        let ops = operations_named(
+        let ops = operations_of(
             "fn run(p) { let lb = http_only_from_load_balancer(g); aws::ec2_describe_vpcs(); }",
         );
         assert_eq!(
@@ -1032,19 +1034,19 @@ mod tests {
             ["aws.ec2_describe_vpcs", "aws.elbv2_describe_load_balancers"]
         );
         // A script's own function of that name replaces the library's.
-        let ops = operations_named(
+        let ops = operations_of(
             "fn http_only_from_load_balancer(g) { () }\nfn run(p) { http_only_from_load_balancer(g) }",
         );
         assert!(ops.is_empty(), "{ops:?}");
         // A longer name that merely ends like a library function is not a call of it.
-        assert!(operations_named("fn run(p) { my_http_only_from_load_balancer(g) }").is_empty());
+        assert!(operations_of("fn run(p) { my_http_only_from_load_balancer(g) }").is_empty());
         // Step 1 reaches the load balancers only through the lab library.
         let step1 = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../scripts/step1.rhai"
         ))
         .unwrap();
-        assert!(operations_named(&step1).contains(&"aws.elbv2_describe_load_balancers".to_string()));
+        assert!(operations_of(&step1).contains(&"aws.elbv2_describe_load_balancers".to_string()));
     }
 
     /// How a `run` that fails with `script` stops, as the report says it.
@@ -1307,5 +1309,50 @@ mod tests {
             "{err}"
         );
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Every helper lives once: a function two shipped steps need is in the lab library,
+    /// never copied into both, and no step redefines one the library has.
+    #[test]
+    fn no_function_is_defined_in_two_steps_or_beside_the_lab_library() {
+        let limits = Limits::default();
+        let engine = sandboxed_engine(&limits, Instant::now() + limits.wall_clock);
+        let lab: std::collections::BTreeSet<String> = engine
+            .compile(LAB_LIBRARY)
+            .unwrap()
+            .iter_functions()
+            .map(|f| f.name.to_string())
+            .collect();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts");
+        let mut scripts: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "rhai"))
+            .collect();
+        scripts.sort();
+        assert!(scripts.len() >= 3, "{scripts:?}");
+        let mut defined_in: BTreeMap<String, String> = BTreeMap::new();
+        for path in &scripts {
+            let file = path.file_name().unwrap().to_string_lossy().into_owned();
+            let ast = engine
+                .compile(std::fs::read_to_string(path).unwrap())
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
+            let mut names: Vec<String> = ast.iter_functions().map(|f| f.name.to_string()).collect();
+            names.sort();
+            names.dedup();
+            for name in names {
+                // What every step defines: its interface to labrun, not a helper.
+                if name == "describe" || name == "run" {
+                    continue;
+                }
+                assert!(
+                    !lab.contains(&name),
+                    "{file} defines `{name}`, which the lab library has: call the library's"
+                );
+                if let Some(other) = defined_in.insert(name.clone(), file.clone()) {
+                    panic!("`{name}` is defined in both {other} and {file}: move it to the lab library (host/src/step/lab.rhai)");
+                }
+            }
+        }
     }
 }

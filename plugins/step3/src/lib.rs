@@ -108,6 +108,11 @@ impl Step for Step3 {
                 "availability zones of the ALB, comma-separated",
                 "ap-northeast-1c,ap-northeast-1d",
             )
+            .param_default(
+                "access_log",
+                "nginx's access log on the web servers",
+                "/var/log/nginx/access.log",
+            )
             .checks(CHECKS);
         let info = NEEDS.iter().fold(info, |info, (id, before)| {
             info.needs(id, before.iter().copied())
@@ -123,10 +128,19 @@ impl Step for Step3 {
         let catalog =
             Catalog::parse(CATALOG).map_err(|e| format!("scripts/step3.messages.toml: {e}"))?;
         let mut s = Trainee::new(&params, catalog)?;
+        // What the console cannot show (DNS, MySQL, HTTP, the servers' logs) is seen
+        // as the trainee's servers see it: through webserver#1 over SSH when the
+        // operator gave --ssh-key, as the manual does; without it, straight (an
+        // `ssh -L` tunnel and --connect-to).
+        s.via = public_address(&s.web1).ok().flatten();
+        s.ssh = s.via.as_deref().is_some_and(ssh_usable);
         let mut list = Checklist::new(&NEEDS);
         list.check("A1", || s.a1_reader_member());
         list.check("A2", || s.a2_reader_placement());
         list.check("A3", || s.a3_endpoints());
+        list.check("A4", || s.a4_endpoint_dns());
+        list.check("A5", || s.a5_databases());
+        list.check("A6", || s.a6_reader_read_only());
         list.check("A7", || s.a7_failover());
         list.check("B1", || s.b1_ami());
         list.check("B2", || s.b2_web2());
@@ -134,19 +148,9 @@ impl Step for Step3 {
         list.check("C2", || s.c2_alb_sg());
         list.check("C3", || s.c3_target_group());
         list.check("C4", || s.c4_listener());
-        list.check("E1", || s.e1_web_sg());
-
-        // What the console cannot show: DNS, MySQL and HTTP as the trainee's servers
-        // see them. MySQL goes through webserver#1 over SSH when the operator gave
-        // --ssh-key, as the manual does; without it, straight (an `ssh -L` tunnel and
-        // --connect-to).
-        s.via = public_address(&s.web1).ok().flatten();
-        s.ssh = s.via.as_deref().is_some_and(ssh_usable);
-        list.check("A4", || s.a4_endpoint_dns());
-        list.check("A5", || s.a5_databases());
-        list.check("A6", || s.a6_reader_read_only());
         list.check("C5", || s.c5_wordpress_via_alb());
         list.check("D1", || s.d1_site_url());
+        list.check("E1", || s.e1_web_sg());
         list.check("E2", || s.e2_no_direct_http());
         list.check("F1", || s.f1_both_targets_receive());
         Ok(())
@@ -179,6 +183,7 @@ struct Trainee {
     alb: String,
     tg: String,
     alb_azs: Vec<String>,
+    access_log: String,
     /// webserver#1's public address: where checks go `via` over SSH.
     via: Option<String>,
     /// The operator gave SSH settings (see [`ssh_usable`]).
@@ -215,6 +220,7 @@ impl Trainee {
                 .split(',')
                 .map(|az| az.trim().to_string())
                 .collect(),
+            access_log: p("access_log")?,
             via: None,
             ssh: false,
         })
@@ -1153,7 +1159,7 @@ impl Trainee {
         // read after them: labrun answers identical calls once per run).
         let mut stamps = Vec::new();
         for (_, ip) in &servers {
-            stamps.push(last_stamp(&access_log(ip, 1)?));
+            stamps.push(last_stamp(&access_log(&self.access_log, ip, 1)?));
         }
         let marker = format!("labrun-f1={}-{}", self.user, stamps.join("-"));
         let mut answered = 0;
@@ -1166,7 +1172,7 @@ impl Trainee {
         let mut received = BTreeMap::new();
         let mut p = Found::new();
         for (name, ip) in &servers {
-            let log = access_log(ip, F1_TAIL_LINES)?;
+            let log = access_log(&self.access_log, ip, F1_TAIL_LINES)?;
             let n = log.split('\n').filter(|l| l.contains(&marker)).count();
             received.insert(name.as_str(), n);
             if n == 0 {
@@ -1214,10 +1220,8 @@ fn ssh_usable(via: &str) -> bool {
     }
 }
 
-fn access_log(ip: &str, lines: u64) -> Result<String, CapError> {
-    let f = server::read_file(json!({
-        "via": ip, "path": "/var/log/nginx/access.log", "tail_lines": lines,
-    }))?;
+fn access_log(path: &str, ip: &str, lines: u64) -> Result<String, CapError> {
+    let f = server::read_file(json!({ "via": ip, "path": path, "tail_lines": lines }))?;
     Ok(text(&f["content"]))
 }
 

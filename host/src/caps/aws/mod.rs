@@ -3,9 +3,17 @@
 //!
 //! A step names an operation (`ec2_describe_instances`, …) and passes the AWS CLI
 //! *input* shape as JSON; it gets back the AWS CLI *output* shape (PascalCase keys,
-//! all pages merged, no pagination tokens). The mapping from SDK types to JSON is
-//! written once per type in [`ec2`], [`rds`] and [`elbv2`]; the fields each
-//! operation fills are listed in `docs/aws-operations.md`.
+//! all pages merged, no pagination tokens). Each service file ([`ec2`], [`rds`],
+//! [`elbv2`], [`s3`]) owns its operations (name, IAM action, scope) and writes the
+//! mapping from its SDK types to JSON once per type; the fields each operation fills
+//! are listed in `docs/aws-operations.md`.
+//!
+//! Around them: [`request`] reads the input shape strictly, `complete` refuses an
+//! answer cut short, [`rate`] paces and retries, `error` maps SDK errors, [`view`]
+//! answers a trainee's narrowed question from one account-wide call, [`scope`] says
+//! which resources are an untrusted trainee's, [`identity`] whose account a call goes
+//! to, and [`instance_connect`] pushes the one-run SSH key (`--ssh-via
+//! instance-connect`).
 
 /// Sends every page of a paginated describe call and collects them, each page paced by
 /// the operation's token bucket ([`rate`]), mapping an SDK error to a [`CapError`] for
@@ -83,10 +91,11 @@ pub const PER_SERVICE_CONCURRENCY: usize = 8;
 /// buckets per account and region; see [`rate::Pace`]).
 pub const DEFAULT_ACCOUNT: &str = "default";
 
-/// The `aws` capability: every operation of [`ec2`], [`rds`] and [`elbv2`].
+/// The `aws` capability: every operation of [`ec2`], [`rds`], [`elbv2`] and [`s3`].
 pub const SPEC: Capability = Capability {
     name: CAPABILITY,
-    about: "read-only AWS describe calls (EC2, RDS, ELBv2) in the AWS CLI's JSON shape",
+    about:
+        "read-only AWS describe and list calls (EC2, RDS, ELBv2, S3) in the AWS CLI's JSON shape",
     operations,
     connect: |settings| {
         Arc::new(LiveAws {
