@@ -15,21 +15,16 @@ use futures::future::join_all;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-mod ja;
-
 use crate::caps::{Cassette, Hub, Settings};
 use crate::gate::{Audit, Gate, StepId};
 use crate::outcome::{exit, CourseStep, Message, Outcome, Report, Status, Summary, TraineeReport};
 use crate::policy::Policy;
 use crate::report::{self, Format, Style};
 use crate::step::{RunContext, Step};
+use crate::text::{self, execute as t, quoted, Text};
 
 /// The row a trainee gets when their step cannot run at all.
 pub const UNLOADABLE_ID: &str = "step";
-
-/// How the Japanese of a row labrun wrote for a check the step never reported begins
-/// (`step::Collector::finish`); its cause after that is labrun's English.
-const NOT_CHECKED_JA: &str = "未確認: ";
 
 /// Everything a run needs, checked: built by [`crate::plan::plan`].
 pub struct RunPlan {
@@ -47,7 +42,7 @@ pub struct RunPlan {
     pub jobs: usize,
     pub outputs: Outputs,
     /// Lines for stderr before anything runs (`warning: …`): accepted, but worth saying.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Text>,
 }
 
 /// One trainee's run as planned: one part for a step or a class submission, or a
@@ -68,7 +63,7 @@ pub struct PlannedPart {
     /// `None` outside a course, where rows keep the step's own ids.
     pub course_step: Option<String>,
     pub params: std::collections::BTreeMap<String, String>,
-    pub step: Result<(Arc<Step>, StepId), String>,
+    pub step: Result<(Arc<Step>, StepId), Text>,
 }
 
 impl PlannedRun {
@@ -76,7 +71,7 @@ impl PlannedRun {
     pub fn single(
         trainee: String,
         params: std::collections::BTreeMap<String, String>,
-        step: Result<(Arc<Step>, StepId), String>,
+        step: Result<(Arc<Step>, StepId), Text>,
     ) -> PlannedRun {
         PlannedRun {
             trainee,
@@ -179,15 +174,7 @@ pub async fn execute(plan: RunPlan) -> (Executed, Outputs) {
     // SSH connections to the trainees' servers end with the run.
     hub.close().await;
 
-    // labrun's own causes in the rows it wrote for a step (a check not reached)
-    // read in Japanese too; what the step wrote is the step's.
     let mut trainees = trainees;
-    for row in trainees.iter_mut().flat_map(|t| t.results.iter_mut()) {
-        if row.status == Status::Error && row.message.ja.starts_with(NOT_CHECKED_JA) {
-            row.message.ja = ja::translate(&row.message.ja);
-        }
-    }
-
     let summary = Summary {
         aws_calls: hub.live_calls(),
         replayed_calls: hub.replayed_calls(),
@@ -228,7 +215,7 @@ pub async fn execute(plan: RunPlan) -> (Executed, Outputs) {
 async fn run_part(
     trainee: &str,
     params: std::collections::BTreeMap<String, String>,
-    step: Result<(Arc<Step>, StepId), String>,
+    step: Result<(Arc<Step>, StepId), Text>,
     hub: &Arc<Hub>,
     policy: &Arc<Policy>,
     audit: &Option<Arc<Audit>>,
@@ -257,7 +244,7 @@ async fn run_part(
         Ok(report) => report,
         Err(e) => unloadable(
             gate.trainee().to_string(),
-            format!("the step crashed inside labrun: {e}"),
+            t::Crashed { why: quoted(e) }.into(),
         ),
     };
     // Denials belong in the report, not only in the audit log; the log stays
@@ -266,7 +253,7 @@ async fn run_part(
     report.log.extend(
         gate.denials(room)
             .into_iter()
-            .map(|d| format!("denied: {d}")),
+            .map(|denial| Text::from(t::Denied { denial }).to_string()),
     );
     gate.finish();
     report
@@ -285,7 +272,7 @@ fn merge(
         if let Some((_, report)) = parts.into_iter().next() {
             return report;
         }
-        return unloadable(trainee, "the run has no step".to_string());
+        return unloadable(trainee, t::NoStep.into());
     }
     let mut merged = TraineeReport {
         trainee,
@@ -342,10 +329,12 @@ pub fn deliver(executed: &Executed, outputs: &Outputs) -> u8 {
     // The one line an operator needs when a whole capability was unusable.
     for err in executed.hub.broken() {
         eprintln!(
-            "labrun: could not use {}: {} ({})",
-            err.capability,
-            crate::outcome::inert(&err.message),
-            err.kind.as_str()
+            "labrun: {}",
+            Text::from(text::caps::Broken {
+                capability: &err.capability,
+                why: err.message_arg(),
+                kind: err.kind.as_str(),
+            })
         );
     }
     let mut text = report::render(report, outputs.format, &outputs.style);
@@ -383,11 +372,11 @@ pub fn unmatched_lines(report: &Report, lang: crate::outcome::Lang) -> Vec<Strin
 /// The one line when the report could not be written to standard output: the reader
 /// went away (`| head`), or the output is full. Either way part of the report is lost,
 /// and the exit code (2) says so.
-pub fn stdout_failed(e: &std::io::Error) -> String {
+pub fn stdout_failed(e: &std::io::Error) -> Text {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
-        "standard output was closed before the whole report was written (broken pipe): the exit code is 2, whatever the outcomes".to_string()
+        t::BrokenPipe.into()
     } else {
-        format!("cannot write the report to standard output: {e}")
+        t::CannotWriteReport { why: quoted(e) }.into()
     }
 }
 
@@ -411,19 +400,13 @@ pub fn save_cassette(
 }
 
 /// A report for a trainee whose step could not run: one `error` row saying why.
-pub fn unloadable(trainee: String, why: String) -> TraineeReport {
+pub fn unloadable(trainee: String, why: Text) -> TraineeReport {
     TraineeReport {
         trainee,
         results: vec![Outcome {
             id: UNLOADABLE_ID.to_string(),
             status: Status::Error,
-            message: Message::new(
-                format!("the submitted step could not run: {why}"),
-                format!(
-                    "提出されたステップを実行できませんでした: {}",
-                    ja::translate(&why)
-                ),
-            ),
+            message: Message::text(t::CouldNotRun { why }),
             evidence: None,
             step: None,
             undecided: false,

@@ -10,6 +10,8 @@ use std::io::{self, Read};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 
+use crate::text::{files as t, quoted, Text};
+
 /// The most labrun reads of each kind of input.
 pub mod cap {
     /// A step script, a class, course, policy, case, catalog or lock file, a roster.
@@ -50,12 +52,8 @@ pub fn read(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
 
 /// [`read`] as UTF-8 text.
 pub fn read_to_string(path: &Path, cap: u64) -> io::Result<String> {
-    String::from_utf8(read(path, cap)?).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            "it is not UTF-8 text: give the text file itself",
-        )
-    })
+    String::from_utf8(read(path, cap)?)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, Text::from(t::NotUtf8)))
 }
 
 /// [`read`] without blocking the async runtime.
@@ -72,38 +70,32 @@ fn regular(meta: &Metadata) -> io::Result<()> {
     }
     Err(io::Error::new(
         io::ErrorKind::InvalidInput,
-        format!(
-            "it is {}, not a regular file: give a file (labrun does not read pipes or devices)",
-            kind(meta)
-        ),
+        Text::from(t::NotRegularInput { kind: kind(meta) }),
     ))
 }
 
 /// What a file that is not a regular file is, in words.
-fn kind(meta: &Metadata) -> &'static str {
-    let t = meta.file_type();
-    if t.is_dir() {
-        "a folder"
-    } else if t.is_fifo() {
-        "a fifo (named pipe)"
-    } else if t.is_char_device() {
-        "a character device"
-    } else if t.is_block_device() {
-        "a block device"
-    } else if t.is_socket() {
-        "a socket"
+fn kind(meta: &Metadata) -> Text {
+    let kind = meta.file_type();
+    if kind.is_dir() {
+        t::KindFolder.into()
+    } else if kind.is_fifo() {
+        t::KindFifo.into()
+    } else if kind.is_char_device() {
+        t::KindCharDevice.into()
+    } else if kind.is_block_device() {
+        t::KindBlockDevice.into()
+    } else if kind.is_socket() {
+        t::KindSocket.into()
     } else {
-        "not a regular file"
+        t::KindOther.into()
     }
 }
 
 fn too_large(cap: u64) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidInput,
-        format!(
-            "it is larger than {}, the most labrun reads for it: give the right file",
-            size(cap)
-        ),
+        Text::from(t::TooLarge { size: size(cap) }),
     )
 }
 
@@ -123,50 +115,43 @@ const MAX_LINKS: usize = 40;
 /// chain of symlinks (a dangling link names a new file), as an absolute path. It is
 /// a regular file or does not exist yet, and its folder exists; the error says why
 /// not, in words for "cannot write FLAG PATH: …".
-pub fn output_target(path: &Path) -> Result<PathBuf, String> {
+pub fn output_target(path: &Path) -> Result<PathBuf, Text> {
     let mut at = absolute(path)?;
     for _ in 0..MAX_LINKS {
         match std::fs::symlink_metadata(&at) {
             Ok(meta) if meta.file_type().is_symlink() => {
-                let link = std::fs::read_link(&at).map_err(|e| e.to_string())?;
+                let link =
+                    std::fs::read_link(&at).map_err(|e| Text::from(t::Os { why: quoted(e) }))?;
                 let dir = at.parent().unwrap_or(Path::new("/")).to_path_buf();
                 at = normal(&dir.join(link));
             }
             Ok(meta) if meta.is_file() => return canonical_dir(&at),
-            Ok(meta) if meta.is_dir() => return Err("it is a folder; name a file".into()),
-            Ok(meta) => {
-                return Err(format!(
-                "it is {}, not a regular file: labrun writes only to regular files or new paths",
-                kind(&meta)
-            ))
-            }
+            Ok(meta) if meta.is_dir() => return Err(t::IsAFolder.into()),
+            Ok(meta) => return Err(t::NotRegular { kind: kind(&meta) }.into()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return canonical_dir(&at),
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(t::Os { why: quoted(e) }.into()),
         }
     }
-    Err(format!(
-        "it is a chain of more than {MAX_LINKS} symlinks: name the file itself"
-    ))
+    Err(t::TooManyLinks { max: MAX_LINKS }.into())
 }
 
 /// `path` with its folder resolved (symlinks, `..`); the folder must exist.
-fn canonical_dir(path: &Path) -> Result<PathBuf, String> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| "it names no file: name a file".to_string())?;
+fn canonical_dir(path: &Path) -> Result<PathBuf, Text> {
+    let name = path.file_name().ok_or_else(|| Text::from(t::NoFileName))?;
     let dir = path.parent().unwrap_or(Path::new("/"));
     match std::fs::canonicalize(dir) {
         Ok(dir) if dir.is_dir() => Ok(dir.join(name)),
-        Ok(dir) => Err(format!("{} is not a folder", dir.display())),
-        Err(_) => Err(format!("the folder {} does not exist", dir.display())),
+        Ok(dir) => Err(t::NotAFolder { dir }.into()),
+        Err(_) => Err(t::NoFolder { dir }.into()),
     }
 }
 
-fn absolute(path: &Path) -> Result<PathBuf, String> {
+fn absolute(path: &Path) -> Result<PathBuf, Text> {
     if path.as_os_str().is_empty() {
-        return Err("the path is empty: name a file".into());
+        return Err(t::EmptyPath.into());
     }
-    let cwd = std::env::current_dir().map_err(|e| format!("no current folder: {e}"))?;
+    let cwd =
+        std::env::current_dir().map_err(|e| Text::from(t::NoCurrentFolder { why: quoted(e) }))?;
     Ok(normal(&cwd.join(path)))
 }
 
@@ -270,24 +255,26 @@ mod tests {
         let s = Scratch::new("read");
         let fifo = s.path("fifo");
         mkfifo(&fifo);
-        let e = read(&fifo, cap::TEXT).unwrap_err();
+        let e = read(&fifo, cap::TEXT).unwrap_err().to_string();
         assert!(
             e.to_string()
                 .contains("a fifo (named pipe), not a regular file"),
             "{e}"
         );
-        let e = read(&s.0, cap::TEXT).unwrap_err();
+        let e = read(&s.0, cap::TEXT).unwrap_err().to_string();
         assert!(e.to_string().contains("a folder"), "{e}");
         let big = s.path("big");
         std::fs::write(&big, vec![b'x'; 2049]).unwrap();
-        let e = read(&big, 2 << 10).unwrap_err();
+        let e = read(&big, 2 << 10).unwrap_err().to_string();
         assert!(e.to_string().contains("larger than 2 KiB"), "{e}");
         assert_eq!(read(&big, 4 << 10).unwrap().len(), 2049);
         let link = s.path("link");
         std::os::unix::fs::symlink(&big, &link).unwrap();
         assert_eq!(read(&link, 4 << 10).unwrap().len(), 2049);
         std::fs::write(s.path("bin"), [0xff, 0xfe]).unwrap();
-        let e = read_to_string(&s.path("bin"), cap::TEXT).unwrap_err();
+        let e = read_to_string(&s.path("bin"), cap::TEXT)
+            .unwrap_err()
+            .to_string();
         assert!(e.to_string().contains("not UTF-8"), "{e}");
     }
 
@@ -317,18 +304,25 @@ mod tests {
 
         let fifo = s.path("fifo");
         mkfifo(&fifo);
-        let e = output_target(&fifo).unwrap_err();
+        let e = output_target(&fifo).unwrap_err().to_string();
         assert!(e.contains("a fifo"), "{e}");
         std::os::unix::fs::symlink(&fifo, s.path("to-fifo")).unwrap();
         assert!(output_target(&s.path("to-fifo"))
             .unwrap_err()
+            .to_string()
             .contains("a fifo"));
-        assert!(output_target(&s.0).unwrap_err().contains("folder"));
-        let e = output_target(&s.path("none/x.json")).unwrap_err();
+        assert!(output_target(&s.0)
+            .unwrap_err()
+            .to_string()
+            .contains("folder"));
+        let e = output_target(&s.path("none/x.json"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("does not exist"), "{e}");
         std::os::unix::fs::symlink("loop", s.path("loop")).unwrap();
         assert!(output_target(&s.path("loop"))
             .unwrap_err()
+            .to_string()
             .contains("chain"));
 
         let hard = s.path("hard.json");

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap::{Parser, ValueEnum};
 
 use crate::report::Format;
-use crate::text::{help, string};
+use crate::text::{flags as t, help, string, Text};
 
 // The run's flags. `labrun STEP …` is the root of the command tree: `cli::run` gives
 // it its about text and `cli` the subcommands (a doc comment here would become the
@@ -103,13 +103,120 @@ pub struct Flags {
     pub live: live::LiveArgs,
 }
 
+/// A clap error as one line in the run's language, from clap's error kind and the
+/// context it gives (the argument, the value, the valid values, a similar name),
+/// never from clap's rendered English; our own value parsers' refusals are texts.
+pub fn clap_text(e: &clap::Error) -> Text {
+    use crate::text::{clap as c, list, quoted};
+    use clap::error::{ContextKind as C, ContextValue as V, ErrorKind as K};
+    let many = |kind: C| -> Vec<String> {
+        match e.get(kind) {
+            Some(V::String(s)) => vec![s.clone()],
+            Some(V::Strings(v)) => v.clone(),
+            Some(V::StyledStr(s)) => vec![s.to_string()],
+            Some(V::StyledStrs(v)) => v.iter().map(|s| s.to_string()).collect(),
+            Some(V::Number(n)) => vec![n.to_string()],
+            _ => Vec::new(),
+        }
+    };
+    let one = |kind: C| many(kind).into_iter().next();
+    let arg = one(C::InvalidArg).unwrap_or_default();
+    match e.kind() {
+        K::UnknownArgument => match one(C::SuggestedArg) {
+            Some(tip) => c::UnknownArgumentTip { arg, tip }.into(),
+            None => c::UnknownArgument { arg }.into(),
+        },
+        K::InvalidValue => match one(C::InvalidValue) {
+            Some(value) if !value.is_empty() => {
+                let valid = many(C::ValidValue);
+                if valid.is_empty() {
+                    c::InvalidValue { value, arg }.into()
+                } else {
+                    c::InvalidValuePossible {
+                        value,
+                        arg,
+                        possible: list(valid),
+                    }
+                    .into()
+                }
+            }
+            _ => c::NoValue { arg }.into(),
+        },
+        K::ValueValidation => {
+            let value = one(C::InvalidValue).unwrap_or_default();
+            let why = match std::error::Error::source(e) {
+                Some(source) => match source.downcast_ref::<Text>() {
+                    Some(text) => crate::text::Arg::Text(text.clone()),
+                    None => quoted(source),
+                },
+                None => quoted(""),
+            };
+            c::BadValue { value, arg, why }.into()
+        }
+        K::MissingRequiredArgument => c::MissingRequired {
+            args: list(many(C::InvalidArg)),
+        }
+        .into(),
+        K::ArgumentConflict => match one(C::PriorArg) {
+            Some(prior) => c::Conflict { arg, prior }.into(),
+            None => c::ConflictAlone { arg }.into(),
+        },
+        K::NoEquals => c::NoEquals { arg }.into(),
+        K::TooManyValues | K::TooFewValues | K::WrongNumberOfValues => {
+            c::WrongNumber { arg }.into()
+        }
+        K::InvalidSubcommand => c::UnknownSubcommand {
+            name: one(C::InvalidSubcommand).unwrap_or_default(),
+        }
+        .into(),
+        K::MissingSubcommand => c::MissingSubcommand.into(),
+        K::InvalidUtf8 => c::InvalidUtf8.into(),
+        _ => {
+            // A kind clap may add later: its own words, quoted, on one line.
+            let line = e.render().to_string();
+            let line = line
+                .lines()
+                .map(str::trim)
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            c::Other {
+                why: quoted(line.trim_start_matches("error: ")),
+            }
+            .into()
+        }
+    }
+}
+
+/// Whether clap's error is a missing required argument named `name` (`<STEP>`).
+pub fn missing_argument(e: &clap::Error, name: &str) -> bool {
+    use clap::error::{ContextKind as C, ContextValue as V, ErrorKind as K};
+    e.kind() == K::MissingRequiredArgument
+        && match e.get(C::InvalidArg) {
+            Some(V::Strings(v)) => v.iter().any(|a| a == name),
+            Some(V::String(s)) => s == name,
+            _ => false,
+        }
+}
+
 /// A whole number within `lo..=hi`; the error names the range (also for `-1`, which
 /// clap alone would take for a flag and answer with a tip about `--`).
-fn in_range(text: &str, lo: u64, hi: u64) -> Result<u64, String> {
+pub fn in_range(text: &str, lo: u64, hi: u64) -> Result<u64, Text> {
     match text.trim().parse::<i128>() {
         Ok(n) if (i128::from(lo)..=i128::from(hi)).contains(&n) => Ok(n as u64),
-        Ok(_) => Err(format!("{text} is not in {lo}..={hi}")),
-        Err(_) => Err(format!("`{text}` is not a whole number in {lo}..={hi}")),
+        Ok(_) => Err(t::NotInRange {
+            value: text,
+            lo,
+            hi,
+        }
+        .into()),
+        Err(_) => Err(t::NotANumber {
+            value: text,
+            lo,
+            hi,
+        }
+        .into()),
     }
 }
 
@@ -124,28 +231,20 @@ pub struct PasswordFile {
 /// `FILE` or `NAME=FILE` (a `NAME=` prefix only when NAME is a credential name, so a
 /// path with `=` further on stays a path). No error repeats the value: a password
 /// typed in place of its file must not be echoed.
-pub fn parse_password_file(text: &str) -> Result<PasswordFile, String> {
+pub fn parse_password_file(text: &str) -> Result<PasswordFile, Text> {
     if text.is_empty() {
-        return Err(
-            "the file is empty: give FILE or NAME=FILE, e.g. local=/run/local-db.pw".into(),
-        );
+        return Err(t::PasswordFileEmpty.into());
     }
     if let Some((name, path)) = text.split_once('=') {
         if !name.contains('/') {
             if name.is_empty() {
-                return Err(
-                    "the credential name before `=` is empty: give NAME=FILE, e.g. local=/run/local-db.pw"
-                        .into(),
-                );
+                return Err(t::NoCredentialName.into());
             }
             if !crate::caps::mysql::credential_name(name) {
-                return Err(
-                    "the part before `=` is not a credential name (lower-case letters, digits and _; the value is not shown): give FILE or NAME=FILE, e.g. local=/run/local-db.pw"
-                        .into(),
-                );
+                return Err(t::BadCredentialName.into());
             }
             if path.is_empty() {
-                return Err(format!("no file after `{name}=`: give {name}=FILE"));
+                return Err(t::NoFileAfter { name }.into());
             }
             return Ok(PasswordFile {
                 name: Some(name.to_string()),
@@ -159,27 +258,27 @@ pub fn parse_password_file(text: &str) -> Result<PasswordFile, String> {
     })
 }
 
-fn parse_dns_server(text: &str) -> Result<std::net::SocketAddr, String> {
+fn parse_dns_server(text: &str) -> Result<std::net::SocketAddr, Text> {
     let addr = match text.parse::<std::net::SocketAddr>() {
         Ok(addr) => addr,
         Err(_) => text
             .trim_matches(|c| c == '[' || c == ']')
             .parse::<std::net::IpAddr>()
             .map(|ip| std::net::SocketAddr::new(ip, 53))
-            .map_err(|_| format!("`{text}` is not IP[:PORT], e.g. 10.0.0.2 or 127.0.0.1:5353"))?,
+            .map_err(|_| Text::from(t::NotIpPort { value: text }))?,
     };
     if addr.port() == 0 {
-        return Err(format!(
-            "port 0 is no DNS server's port: give 1–65535, e.g. {}:53",
-            addr.ip()
-        ));
+        return Err(t::PortZero {
+            ip: addr.ip().to_string(),
+        }
+        .into());
     }
     Ok(addr)
 }
 
 /// An AWS region name: lowercase letters, digits and dashes, e.g. ap-northeast-1.
 /// Anything else would reach the SDK and come back as interceptor text in every row.
-pub fn parse_region(text: &str) -> Result<String, String> {
+pub fn parse_region(text: &str) -> Result<String, Text> {
     let ok = !text.is_empty()
         && text.len() <= 64
         && text
@@ -191,10 +290,10 @@ pub fn parse_region(text: &str) -> Result<String, String> {
     if ok {
         Ok(text.to_string())
     } else {
-        Err(format!(
-            "`{}` is not an AWS region: lowercase letters, digits and dashes, e.g. ap-northeast-1",
-            text.escape_debug()
-        ))
+        Err(t::NotARegion {
+            value: text.escape_debug().to_string(),
+        }
+        .into())
     }
 }
 

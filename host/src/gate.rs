@@ -22,6 +22,7 @@ use crate::caps::{
     cassette, registry, CapError, Capability, ErrorKind, Hub, Operation, Scope, Target,
 };
 use crate::policy::Policy;
+use crate::text::{gate as t, Lang, Text};
 pub use audit::Audit;
 
 /// Longest audit target kept, in characters.
@@ -37,10 +38,10 @@ const AUDITED_DENIALS: u64 = 100;
 /// What was denied, bounded.
 #[derive(Default)]
 struct Denials {
-    kept: Vec<String>,
+    kept: Vec<Text>,
     count: u64,
     /// Set once the step must stop.
-    stop: Option<String>,
+    stop: Option<Text>,
 }
 
 /// Which step is running, for the audit log.
@@ -95,19 +96,19 @@ impl Gate {
     }
 
     /// Denials for the report: at most `max` lines, then one line counting the rest.
-    pub fn denials(&self, max: usize) -> Vec<String> {
+    pub fn denials(&self, max: usize) -> Vec<Text> {
         let denials = self.denials.lock().expect("gate lock poisoned");
-        let mut lines: Vec<String> = denials.kept.iter().take(max).cloned().collect();
+        let mut lines: Vec<Text> = denials.kept.iter().take(max).cloned().collect();
         let more = denials.count.saturating_sub(lines.len() as u64);
         if more > 0 {
-            lines.push(format!("… {more} more denials"));
+            lines.push(t::MoreDenials { more }.into());
         }
         lines
     }
 
     /// Why the step must stop now (too many calls or denials), once that happened.
     /// The front-ends end the step with this cause after the call that tripped it.
-    pub fn stop_cause(&self) -> Option<String> {
+    pub fn stop_cause(&self) -> Option<Text> {
         self.denials
             .lock()
             .expect("gate lock poisoned")
@@ -118,7 +119,9 @@ impl Gate {
     /// Refuses a call the step boundary found oversized (its request is never parsed
     /// or copied further); it counts as a denial like any other.
     pub fn refuse(&self, error: CapError) -> CapError {
-        let reason = error.message.clone();
+        let reason = Text::from(t::Said {
+            what: error.message_arg(),
+        });
         self.deny(
             &error.capability,
             &error.operation,
@@ -142,7 +145,7 @@ impl Gate {
                 "step": self.step.name,
                 "step_sha256": self.step.sha256,
                 "allowed": false,
-                "summary": format!("{unlogged} more denials not logged one by one"),
+                "summary": Text::from(t::NotLogged { unlogged }).render(Lang::En),
                 "denials": denials.count,
             }));
         }
@@ -154,26 +157,39 @@ impl Gate {
         operation: &str,
         target: &Aimed,
         started: Instant,
-        reason: &str,
+        reason: &Text,
     ) {
         let count = {
             let mut denials = self.denials.lock().expect("gate lock poisoned");
             denials.count += 1;
             if denials.kept.len() < KEPT_DENIALS {
-                denials.kept.push(format!(
-                    "{capability}.{operation} {}: {reason}",
-                    target.describe()
-                ));
+                denials.kept.push(
+                    t::Denial {
+                        capability,
+                        operation,
+                        target: target.describe(),
+                        reason,
+                    }
+                    .into(),
+                );
             }
             if denials.count >= MAX_DENIALS && denials.stop.is_none() {
-                denials.stop = Some(format!(
-                    "the step was denied {MAX_DENIALS} capability calls; it is stopped (last: {capability}.{operation}: {reason})"
-                ));
+                denials.stop = Some(
+                    t::TooManyDenials {
+                        max: MAX_DENIALS,
+                        capability,
+                        operation,
+                        reason,
+                    }
+                    .into(),
+                );
             }
             denials.count
         };
         if count <= AUDITED_DENIALS {
-            self.record(capability, operation, target, started, Err(reason), 0);
+            // The audit log is a machine's record: one language, English.
+            let reason = reason.render(Lang::En);
+            self.record(capability, operation, target, started, Err(&reason), 0);
         }
     }
 
@@ -228,16 +244,15 @@ impl Gate {
         };
         let total = self.answer_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
         if total > self.policy.max_answer_bytes {
-            let reason = format!(
-                "the run received more than {} bytes of answers (limit max_answer_bytes)",
-                self.policy.max_answer_bytes
-            );
+            let reason = Text::from(t::TooManyBytes {
+                max: self.policy.max_answer_bytes,
+            });
             self.record(
                 capability,
                 operation,
                 &audit_target,
                 started,
-                Err(&reason),
+                Err(&reason.render(Lang::En)),
                 bytes,
             );
             return Err(
@@ -267,7 +282,7 @@ impl Gate {
         operation: &str,
         request: &Value,
         target: &Target,
-    ) -> Result<(), String> {
+    ) -> Result<(), Text> {
         if let Some(why) = self.policy.refusal(capability, operation) {
             return Err(why);
         }
@@ -275,15 +290,20 @@ impl Gate {
             let mut calls = self.calls.lock().expect("gate lock poisoned");
             let n = calls.entry(capability.to_string()).or_insert(0);
             if *n >= max {
-                let why = format!(
-                    "more than {max} {capability} calls in one run (limit max_calls.{capability})"
-                );
+                let why = Text::from(t::TooManyCalls { max, capability });
                 // Past its call limit a step is stopped, not answered denial after denial.
                 self.denials
                     .lock()
                     .expect("gate lock poisoned")
                     .stop
-                    .get_or_insert_with(|| format!("{capability}.{operation}: {why}"));
+                    .get_or_insert_with(|| {
+                        t::Stopped {
+                            capability,
+                            operation,
+                            why: &why,
+                        }
+                        .into()
+                    });
                 return Err(why);
             }
             *n += 1;
@@ -302,41 +322,51 @@ impl Gate {
             self.check_server(via).await?;
         }
         match op.scope {
-            Scope::Refused => Err(format!(
-                "{capability}.{operation} has no scope rule for untrusted steps, so they may not use it"
-            )),
+            Scope::Refused => Err(t::NoScopeRule {
+                capability,
+                operation,
+            }
+            .into()),
             Scope::Filter(_) => Ok(()),
             Scope::OwnResources(_) => {
                 let Target::Resources(names) = target else {
                     return Ok(());
                 };
-                let owner = self
-                    .owner()
-                    .await
-                    .map_err(|e| format!("could not list the trainee's resources: {}", e.message))?;
+                let owner = self.owner().await.map_err(|e| {
+                    Text::from(t::CannotListResources {
+                        why: e.message_arg(),
+                    })
+                })?;
                 match names.iter().find(|arn| !owner.owns_arn(arn)) {
-                    Some(arn) => Err(format!(
-                        "{} does not belong to {}",
-                        short(arn),
-                        self.trainee
-                    )),
+                    Some(arn) => Err(t::NotTheirs {
+                        name: short(arn),
+                        trainee: &self.trainee,
+                    }
+                    .into()),
                     None => Ok(()),
                 }
             }
             Scope::OwnNames(_) => match target {
-                Target::Resources(names) => match names.iter().find(|n| !crate::caps::owner::owns(n, &self.trainee)) {
-                    Some(name) => Err(format!("{} does not belong to {}", short(name), self.trainee)),
+                Target::Resources(names) => match names
+                    .iter()
+                    .find(|n| !crate::caps::owner::owns(n, &self.trainee))
+                {
+                    Some(name) => Err(t::NotTheirs {
+                        name: short(name),
+                        trainee: &self.trainee,
+                    }
+                    .into()),
                     None => Ok(()),
                 },
                 _ => Ok(()),
             },
             Scope::OwnServer => match via {
                 Some(_) => Ok(()),
-                None => Err("the request names no server (`via`)".to_string()),
+                None => Err(t::NoServer.into()),
             },
             Scope::DerivedHost => {
                 let Target::Host(host) = target else {
-                    return Err("the request names no host".to_string());
+                    return Err(t::NoHost.into());
                 };
                 // Through the trainee's own server, its loopback is that server's own
                 // (Step 1's local MySQL); link-local (instance metadata) never.
@@ -344,37 +374,35 @@ impl Gate {
                     return Ok(());
                 }
                 if is_special(host) {
-                    return Err(format!(
-                        "{} is a loopback, link-local or unspecified address: never reachable from untrusted steps",
-                        short(host)
-                    ));
+                    return Err(t::SpecialHost { host: short(host) }.into());
                 }
                 let hosts = self
                     .hosts
                     .get_or_init(|| async { self.derive_hosts().await.map(Mutex::new) })
                     .await
                     .as_ref()
-                    .map_err(|e| format!("could not list the trainee's hosts: {}", e.message))?;
+                    .map_err(|e| {
+                        Text::from(t::CannotListHosts {
+                            why: e.message_arg(),
+                        })
+                    })?;
                 if hosts.lock().expect("gate lock poisoned").contains(host) {
                     Ok(())
                 } else {
-                    Err(format!(
-                        "{} is not one of {}'s resources (endpoints, DNS names and addresses from AWS)",
-                        short(host),
-                        self.trainee
-                    ))
+                    Err(t::NotDerived {
+                        host: short(host),
+                        trainee: &self.trainee,
+                    }
+                    .into())
                 }
             }
         }
     }
 
     /// `via` must be one of the trainee's own EC2 instances.
-    async fn check_server(&self, via: &str) -> Result<(), String> {
+    async fn check_server(&self, via: &str) -> Result<(), Text> {
         if is_special(via) {
-            return Err(format!(
-                "{} is a loopback, link-local or unspecified address: never a server to go via",
-                short(via)
-            ));
+            return Err(t::SpecialVia { via: short(via) }.into());
         }
         let servers = self
             .servers
@@ -384,15 +412,19 @@ impl Gate {
             })
             .await
             .as_ref()
-            .map_err(|e| format!("could not list the trainee's servers: {}", e.message))?;
+            .map_err(|e| {
+                Text::from(t::CannotListServers {
+                    why: e.message_arg(),
+                })
+            })?;
         if servers.contains(via) {
             Ok(())
         } else {
-            Err(format!(
-                "via {} is not one of {}'s EC2 instances (their addresses and DNS names from AWS)",
-                short(via),
-                self.trainee
-            ))
+            Err(t::NotAServer {
+                via: short(via),
+                trainee: &self.trainee,
+            }
+            .into())
         }
     }
 

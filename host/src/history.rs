@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::outcome::{Report, Status};
+use crate::text::Text;
 
 /// The state file's format version.
 pub const STATE_VERSION: u32 = 1;
@@ -142,80 +143,117 @@ impl History {
     /// Reads a state file; a missing file is a fresh history. A file that is not a
     /// state file, belongs to another step or holds numbers or names labrun never
     /// writes, is an error (one line).
-    pub fn load(path: &Path, step: &str) -> Result<History, String> {
+    pub fn load(path: &Path, step: &str) -> Result<History, Text> {
+        use crate::text::{history as t, quoted};
         let text = match crate::files::read_to_string(path, crate::files::cap::STATE) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(History::new(step)),
-            Err(e) => return Err(format!("cannot read --state {}: {e}", path.display())),
+            Err(e) => {
+                return Err(t::CannotRead {
+                    path,
+                    why: quoted(e),
+                }
+                .into())
+            }
         };
-        let history: History = serde_json::from_str(&text)
-            .map_err(|e| format!("--state {} is not a labrun state file: {e}", path.display()))?;
+        let history: History = serde_json::from_str(&text).map_err(|e| {
+            Text::from(t::NotAStateFile {
+                path,
+                why: quoted(e),
+            })
+        })?;
         if history.version != STATE_VERSION {
-            return Err(format!(
-                "--state {} has version {}; this labrun reads version {STATE_VERSION}",
-                path.display(),
-                history.version
-            ));
+            return Err(t::Version {
+                path,
+                version: history.version,
+                reads: STATE_VERSION,
+            }
+            .into());
         }
         if history.step != step {
-            return Err(format!(
-                "--state {} holds the history of step `{}`, not `{step}`: give another file",
-                path.display(),
-                crate::outcome::inert(&cut(&history.step))
-            ));
+            return Err(t::OtherStep {
+                path,
+                theirs: cut(&history.step),
+                step,
+            }
+            .into());
         }
-        history.check().map_err(|why| {
-            format!(
-                "--state {} {why}: labrun never writes that; give another file (or delete it to start afresh)",
-                path.display()
-            )
-        })?;
+        history
+            .check()
+            .map_err(|why| Text::from(t::NeverWritten { path, why }))?;
         Ok(history)
     }
 
     /// The numbers and names of a state file are ones labrun writes: counts and
     /// times a JSON reader keeps exact, printable trainee and check ids.
-    fn check(&self) -> Result<(), String> {
-        let number = |what: &str, n: u64| {
+    fn check(&self) -> Result<(), Text> {
+        use crate::text::history as t;
+        let number = |what: Text, n: u64| -> Result<(), Text> {
             if n > MAX_NUMBER {
-                Err(format!("has {what} {n}, above {MAX_NUMBER}"))
+                Err(t::Number {
+                    what,
+                    n,
+                    max: MAX_NUMBER,
+                }
+                .into())
             } else {
                 Ok(())
             }
         };
-        number("cycles", self.cycles)?;
+        number(t::Cycles.into(), self.cycles)?;
         for (trainee, cells) in &self.cells {
-            crate::outcome::inert::check_printable(trainee, "trainee id", MAX_NAME_CHARS)
-                .map_err(|e| format!("holds {e}"))?;
+            crate::outcome::inert::check_printable(
+                trainee,
+                crate::text::roster::TraineeId.into(),
+                MAX_NAME_CHARS,
+            )
+            .map_err(|why| Text::from(t::HoldsName { why }))?;
             for (id, cell) in cells {
-                crate::outcome::inert::check_printable(id, "check id", MAX_NAME_CHARS)
-                    .map_err(|e| format!("holds {e}"))?;
-                let at = |what: &str| format!("{what} of {} {}", cut(trainee), cut(id));
-                number(&at("first_seen"), cell.first_seen)?;
-                number(&at("last_changed"), cell.last_changed)?;
-                for t in cell.first_passed.iter().chain(&cell.regressed_at) {
-                    number(&at("a time"), *t)?;
+                crate::outcome::inert::check_printable(id, t::CheckId.into(), MAX_NAME_CHARS)
+                    .map_err(|why| Text::from(t::HoldsName { why }))?;
+                let at = |field: &str| -> Text {
+                    t::FieldOf {
+                        field,
+                        trainee: cut(trainee),
+                        id: cut(id),
+                    }
+                    .into()
+                };
+                number(at("first_seen"), cell.first_seen)?;
+                number(at("last_changed"), cell.last_changed)?;
+                for time in cell.first_passed.iter().chain(&cell.regressed_at) {
+                    number(at("a time"), *time)?;
                 }
             }
         }
         for (trainee, place) in &self.trainees {
-            crate::outcome::inert::check_printable(trainee, "trainee id", MAX_NAME_CHARS)
-                .map_err(|e| format!("holds {e}"))?;
+            crate::outcome::inert::check_printable(
+                trainee,
+                crate::text::roster::TraineeId.into(),
+                MAX_NAME_CHARS,
+            )
+            .map_err(|why| Text::from(t::HoldsName { why }))?;
             if let Some(id) = &place.at {
-                crate::outcome::inert::check_printable(id, "check id", MAX_NAME_CHARS)
-                    .map_err(|e| format!("holds {e}"))?;
+                crate::outcome::inert::check_printable(id, t::CheckId.into(), MAX_NAME_CHARS)
+                    .map_err(|why| Text::from(t::HoldsName { why }))?;
             }
-            let at = |what: &str| format!("{what} of {}", cut(trainee));
-            number(&at("since"), place.since)?;
-            if let Some(t) = place.finished_at {
-                number(&at("finished_at"), t)?;
+            let at = |field: &str| -> Text {
+                t::PlaceOf {
+                    field,
+                    trainee: cut(trainee),
+                }
+                .into()
+            };
+            number(at("since"), place.since)?;
+            if let Some(time) = place.finished_at {
+                number(at("finished_at"), time)?;
             }
         }
         // The key every trainee link derives from is as labrun makes it (32 random
         // bytes, hex): a short or hand-made one would make the links guessable.
         if let Some(key) = &self.link_key {
             if key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err("has a link_key that is not 64 hex digits".to_string());
+                return Err(t::LinkKey.into());
             }
         }
         Ok(())
@@ -500,7 +538,7 @@ mod tests {
                 }
                 Err(e) => {
                     proptest::prop_assert!(
-                        !e.chars().any(crate::outcome::inert::needs_escape),
+                        !e.en().chars().any(crate::outcome::inert::needs_escape),
                         "{:?}", e
                     );
                 }
@@ -651,11 +689,12 @@ mod tests {
             1,
             "no temporary file left"
         );
-        let e = History::load(&path, "step4").unwrap_err();
+        let e = History::load(&path, "step4").unwrap_err().to_string();
         assert!(e.contains("not `step4`"), "{e}");
         std::fs::write(&path, "{").unwrap();
         assert!(History::load(&path, "step3")
             .unwrap_err()
+            .to_string()
             .contains("not a labrun state file"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -748,7 +787,7 @@ mod tests {
             ),
         ] {
             std::fs::write(&path, &text).unwrap();
-            let e = History::load(&path, "step3").unwrap_err();
+            let e = History::load(&path, "step3").unwrap_err().to_string();
             assert!(e.contains(why), "{text}: {e}");
             assert!(!e.chars().any(crate::outcome::inert::needs_escape), "{e}");
         }

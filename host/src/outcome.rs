@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 // Where they lived before the host catalog; the text layer owns them now.
-use crate::text::Text;
+use crate::text::{self, Text};
 pub use crate::text::{inert, Lang};
 pub use done::{Tally, Undecided};
 
@@ -16,10 +16,10 @@ pub const MAX_ID_CHARS: usize = 32;
 /// An outcome id is short and printable: 1 to [`MAX_ID_CHARS`] characters, each an
 /// ASCII letter or digit or one of `-` `_` `.` `:` `#` (e.g. `A1`, `C5`, `web-1:http`).
 /// The error says what is wrong and shows the id inert and cut short.
-pub fn check_id(id: &str) -> Result<(), String> {
+pub fn check_id(id: &str) -> Result<(), Text> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '#');
     if id.is_empty() {
-        return Err("an outcome id must not be empty".to_string());
+        return Err(text::outcome::IdEmpty.into());
     }
     let shown = || {
         let mut cut: String = id.chars().take(MAX_ID_CHARS).collect();
@@ -29,18 +29,19 @@ pub fn check_id(id: &str) -> Result<(), String> {
         inert(&cut).into_owned()
     };
     if let Some(bad) = id.chars().find(|c| !allowed(*c)) {
-        return Err(format!(
-            "outcome id `{}` holds {}: an id is letters, digits and - _ . : # only",
-            shown(),
-            inert::describe_char(bad)
-        ));
+        return Err(text::outcome::IdChar {
+            id: shown(),
+            bad: inert::describe_char(bad),
+        }
+        .into());
     }
     if id.len() > MAX_ID_CHARS {
-        return Err(format!(
-            "outcome id `{}` is {} characters long: an id is at most {MAX_ID_CHARS}",
-            shown(),
-            id.len()
-        ));
+        return Err(text::outcome::IdLong {
+            id: shown(),
+            chars: id.len(),
+            max: MAX_ID_CHARS,
+        }
+        .into());
     }
     Ok(())
 }
@@ -110,6 +111,16 @@ impl Message {
         match lang {
             Lang::En => &self.en,
             Lang::Ja => &self.ja,
+        }
+    }
+}
+
+/// A row's message as a value of a host text: each language its own.
+impl From<&Message> for crate::text::Arg {
+    fn from(m: &Message) -> Self {
+        crate::text::Arg::Each {
+            en: m.en.clone(),
+            ja: m.ja.clone(),
         }
     }
 }

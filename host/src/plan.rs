@@ -32,6 +32,7 @@ use crate::publish::Failure;
 use crate::report::Style;
 use crate::step::wasm::Grants;
 use crate::step::{check_params, Step};
+use crate::text::{self, plan as t, quoted, Text, ToText};
 
 /// The param that names the trainee in every lab step.
 pub const TRAINEE_PARAM: &str = "user";
@@ -44,13 +45,22 @@ pub enum PlanError {
     Load(#[from] LoadError),
     /// A flag that contradicts another or is malformed: one line, exit 64.
     #[error("{0}")]
-    Flag(String),
+    Flag(Text),
     /// An output file that cannot be written: one line, exit 64.
     #[error("{0}")]
-    Output(String),
+    Output(Text),
     /// A step given by reference could not be fetched (registry down): exit 2.
     #[error("{0}")]
-    Fetch(String),
+    Fetch(Text),
+}
+
+impl ToText for PlanError {
+    fn text(&self) -> Text {
+        match self {
+            PlanError::Load(e) => e.text(),
+            PlanError::Flag(t) | PlanError::Output(t) | PlanError::Fetch(t) => t.clone(),
+        }
+    }
 }
 
 impl PlanError {
@@ -92,7 +102,7 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
         .iter()
         .map(|text| crate::flags::parse_password_file(text))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| PlanError::Flag(format!("--mysql-password-file: {e}")))?;
+        .map_err(|why| PlanError::Flag(t::PasswordFileFlag { why }.into()))?;
     let roster_file = match &flags.live.roster_file {
         Some(path) => Some(roster_csv::load(path)?),
         None => None,
@@ -104,10 +114,12 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
         .as_ref()
         .and_then(|r| r.entries.iter().find(|e| e.aws.is_some()))
     {
-        return Err(PlanError::Flag(format!(
-            "--roster: {} has aws_profile, aws_role_arn or region: trainees in their own AWS accounts are not supported yet; leave those columns empty to check every trainee in the operator's account (AWS_PROFILE, --region)",
-            entry.trainee
-        )));
+        return Err(PlanError::Flag(
+            t::OwnAccounts {
+                trainee: &entry.trainee,
+            }
+            .into(),
+        ));
     }
     // A rehearsal (--replay) checks the operator's files and flags exactly as the live
     // run will, so what the class refuses is refused the day before.
@@ -136,24 +148,19 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
     } else if is_class {
         let (name, runs) = class::plan(&step_path, flags, &policy.limits, &grants).await?;
         if policy.trust == Trust::Instructor {
-            let how = if flags.policy.is_some() {
-                "the --policy file says trust = \"instructor\""
+            let how: Text = if flags.policy.is_some() {
+                t::TrustFromPolicy.into()
             } else {
-                "--trust instructor"
+                t::TrustFromFlag.into()
             };
-            warnings.push(format!(
-                "warning: the class file {} runs at instructor trust ({how}): every \
-                 submission may read the whole account, not only its trainee's resources",
-                step_path.display()
-            ));
-            notice = Some(Message::new(
-                format!(
-                    "note: this class ran at instructor trust ({how}): each submission could read the whole account"
-                ),
-                format!(
-                    "注意: このクラスは instructor の信頼レベルで実行されました ({how}): 各提出はアカウント全体を読めました"
-                ),
-            ));
+            warnings.push(
+                t::ClassAtInstructorTrust {
+                    path: &step_path,
+                    how: &how,
+                }
+                .into(),
+            );
+            notice = Some(Message::text(t::ClassRanAtInstructorTrust { how }));
         }
         (name, runs)
     } else {
@@ -188,28 +195,29 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
         .flat_map(|r| &r.parts)
         .filter_map(|p| p.step.as_ref().ok())
         .map(|(step, _)| PathBuf::from(step.path()));
-    let mut inputs: Vec<(PathBuf, &str)> = Vec::new();
+    let mut inputs: Vec<(PathBuf, Text)> = Vec::new();
+    let flag = |flag: &'static str| Text::from(t::InputFlag { flag });
     for step in steps.chain([step_path.clone()]) {
         let catalog = crate::step::messages::sibling_path(&step);
-        inputs.push((step, "the step"));
-        inputs.push((catalog, "the step's message catalog"));
+        inputs.push((step, t::TheStep.into()));
+        inputs.push((catalog, t::TheCatalog.into()));
     }
-    inputs.extend(flags.replay.iter().map(|p| (p.clone(), "--replay")));
-    inputs.extend(flags.policy.iter().map(|p| (p.clone(), "--policy")));
+    inputs.extend(flags.replay.iter().map(|p| (p.clone(), flag("--replay"))));
+    inputs.extend(flags.policy.iter().map(|p| (p.clone(), flag("--policy"))));
     let roster = flags
         .live
         .roster_file
         .iter()
-        .map(|p| (p.clone(), "--roster"));
+        .map(|p| (p.clone(), flag("--roster")));
     inputs.extend(roster);
     let known_hosts = flags.ssh_known_hosts.iter();
-    inputs.extend(known_hosts.map(|p| (p.clone(), "--ssh-known-hosts")));
+    inputs.extend(known_hosts.map(|p| (p.clone(), flag("--ssh-known-hosts"))));
     for file in &password_files {
-        inputs.push((file.path.clone(), "--mysql-password-file"));
+        inputs.push((file.path.clone(), flag("--mysql-password-file")));
     }
     for spec in &flags.live.roster {
         if let Some(file) = spec.strip_prefix('@') {
-            inputs.push((PathBuf::from(file), "--trainees @FILE"));
+            inputs.push((PathBuf::from(file), flag("--trainees @FILE")));
         }
     }
     check_apart(&targets, &inputs)?;
@@ -230,7 +238,7 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
 
 /// `--grant` limits WebAssembly steps only: the warning when some planned step is a
 /// Rhai script (of a step, a course or a class), which the policy alone limits.
-fn grants_ignored_by(runs: &[PlannedRun]) -> Option<String> {
+fn grants_ignored_by(runs: &[PlannedRun]) -> Option<Text> {
     let rhai: BTreeSet<&str> = runs
         .iter()
         .flat_map(|r| &r.parts)
@@ -238,42 +246,45 @@ fn grants_ignored_by(runs: &[PlannedRun]) -> Option<String> {
         .filter(|(s, _)| matches!(**s, Step::Rhai(_)))
         .map(|(s, _)| s.path())
         .collect();
-    let first = rhai.first()?;
-    let more = match rhai.len() - 1 {
-        0 => String::new(),
-        n => format!(" and {n} more"),
-    };
-    Some(format!(
-        "warning: --grant applies to WebAssembly steps only; it has no effect on the Rhai step {first}{more}, which the policy alone limits"
-    ))
+    let first = *rhai.first()?;
+    Some(match rhai.len() - 1 {
+        0 => t::GrantIgnored { first }.into(),
+        more => t::GrantIgnoredMore { first, more }.into(),
+    })
 }
 
 /// A cassette whose every call names a capability and operation of this labrun: one
 /// that names others was recorded by something else, and would answer nothing.
 fn known_calls(cassette: Cassette, path: &Path) -> Result<Cassette, PlanError> {
     for (n, call) in cassette.calls.iter().enumerate() {
-        let bad = |text: String| {
-            Err(PlanError::Load(LoadError::Cassette(format!(
-                "{}: call {} names {text}",
-                path.display(),
-                n + 1
-            ))))
+        let bad = |what: Text| {
+            Err(PlanError::Load(LoadError::Cassette(
+                text::cassette::CallNames {
+                    path,
+                    call: n + 1,
+                    what,
+                }
+                .into(),
+            )))
         };
         let (cap, op) = (
-            call.capability.escape_debug(),
-            call.operation.escape_debug(),
+            call.capability.escape_debug().to_string(),
+            call.operation.escape_debug().to_string(),
         );
         let Some(spec) = registry::get(&call.capability) else {
-            return bad(format!(
-                "unknown capability `{cap}`; this labrun has: {}",
-                registry::names().join(", ")
-            ));
+            return bad(text::caps::UnknownCapability {
+                capability: cap,
+                known: text::list(registry::names()),
+            }
+            .into());
         };
         if spec.operation(&call.operation).is_none() {
-            return bad(format!(
-                "unknown operation `{cap}.{op}`; {cap} has: {}",
-                spec.operation_names().join(", ")
-            ));
+            return bad(text::probe::UnknownOperation {
+                capability: cap,
+                operation: op,
+                known: text::list(spec.operation_names()),
+            }
+            .into());
         }
     }
     Ok(cassette)
@@ -281,9 +292,9 @@ fn known_calls(cassette: Cassette, path: &Path) -> Result<Cassette, PlanError> {
 
 pub fn fetch_error(f: Failure) -> PlanError {
     if f.is_refusal() {
-        PlanError::Load(LoadError::Step(f.message))
+        PlanError::Load(LoadError::Step(f.text()))
     } else {
-        PlanError::Fetch(f.message)
+        PlanError::Fetch(f.text())
     }
 }
 
@@ -310,22 +321,24 @@ pub fn policy(flags: &Flags, class: bool) -> Result<Policy, PlanError> {
 pub fn param_map(flags: &Flags) -> Result<BTreeMap<String, String>, PlanError> {
     let mut map = BTreeMap::new();
     for raw in &flags.params {
-        let (key, value) = raw.split_once('=').ok_or_else(|| {
-            PlanError::Flag(format!(
-                "--param {raw}: expected KEY=VALUE, e.g. --param user=user05"
-            ))
-        })?;
+        let (key, value) = raw
+            .split_once('=')
+            .ok_or_else(|| PlanError::Flag(t::ParamNotPair { raw }.into()))?;
         let key = key.trim();
         if key.is_empty() {
-            return Err(PlanError::Flag(format!("--param {raw}: the key is empty")));
+            return Err(PlanError::Flag(t::ParamNoKey { raw }.into()));
         }
         if key == TRAINEE_PARAM && value.trim().is_empty() {
-            return Err(PlanError::Flag(format!(
-                "--param {raw}: the trainee id is empty, e.g. --param {TRAINEE_PARAM}=user05"
-            )));
+            return Err(PlanError::Flag(
+                t::ParamNoTrainee {
+                    raw,
+                    param: TRAINEE_PARAM,
+                }
+                .into(),
+            ));
         }
         if map.insert(key.to_string(), value.to_string()).is_some() {
-            return Err(PlanError::Flag(format!("--param {key} is given twice")));
+            return Err(PlanError::Flag(t::ParamTwice { key }.into()));
         }
     }
     Ok(map)
@@ -347,22 +360,32 @@ pub fn trainee_params(
         if trainees.is_empty() {
             trainees = file.entries.iter().map(|e| e.trainee.clone()).collect();
         } else if let Some(stranger) = trainees.iter().find(|t| file.get(t).is_none()) {
-            return Err(PlanError::Flag(format!(
-                "trainee {stranger} is not in --roster {}: with a roster, --trainee and --trainees pick among its trainees",
-                flags
-                    .live
-                    .roster_file
-                    .as_deref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default()
-            )));
+            return Err(PlanError::Flag(
+                t::NotInRoster {
+                    trainee: stranger,
+                    roster: flags
+                        .live
+                        .roster_file
+                        .as_deref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                }
+                .into(),
+            ));
         }
     }
     if trainees.is_empty() {
         let trainee = match params.get(TRAINEE_PARAM) {
             Some(id) => {
-                roster::check_id(id)
-                    .map_err(|e| PlanError::Flag(format!("--param {TRAINEE_PARAM}=…: {e}")))?;
+                roster::check_id(id).map_err(|why| {
+                    PlanError::Flag(
+                        t::ParamTrainee {
+                            param: TRAINEE_PARAM,
+                            why,
+                        }
+                        .into(),
+                    )
+                })?;
                 id.clone()
             }
             None => "-".to_string(),
@@ -370,20 +393,21 @@ pub fn trainee_params(
         return Ok(vec![(trainee, params)]);
     }
     if params.contains_key(TRAINEE_PARAM) {
-        return Err(PlanError::Flag(format!(
-            "give the trainee either with --trainee or with --param {TRAINEE_PARAM}=…, not both"
-        )));
+        return Err(PlanError::Flag(
+            t::TraineeTwoWays {
+                param: TRAINEE_PARAM,
+            }
+            .into(),
+        ));
     }
     let mut seen = BTreeSet::new();
     let mut runs = Vec::new();
     for id in &trainees {
         if id.trim().is_empty() {
-            return Err(PlanError::Flag(
-                "--trainee needs a trainee id, e.g. --trainee user05; it is empty".to_string(),
-            ));
+            return Err(PlanError::Flag(t::TraineeEmpty.into()));
         }
         if !seen.insert(id) {
-            return Err(PlanError::Flag(format!("--trainee {id} is given twice")));
+            return Err(PlanError::Flag(t::TraineeTwice { id }.into()));
         }
         let mut p = params.clone();
         p.insert(TRAINEE_PARAM.to_string(), id.clone());
@@ -442,26 +466,19 @@ fn output_targets(flags: &Flags) -> Result<OutputTargets, PlanError> {
 
 /// No output is written over an input of the run (the step, the cassette being
 /// replayed, …) or over another output: each would lose what the other held.
-fn check_apart(targets: &OutputTargets, inputs: &[(PathBuf, &str)]) -> Result<(), PlanError> {
-    let bad = |flag: &str, path: &Path, what: String| {
-        PlanError::Output(format!(
-            "cannot write {flag} {}: it is {what}; name another file",
-            path.display()
-        ))
+fn check_apart(targets: &OutputTargets, inputs: &[(PathBuf, Text)]) -> Result<(), PlanError> {
+    let bad = |flag: &str, path: &Path, what: Text| {
+        PlanError::Output(t::AlsoAnother { flag, path, what }.into())
     };
     for (n, (flag, target)) in targets.0.iter().enumerate() {
         for (input, what) in inputs {
             if crate::files::same_file(target, input) {
-                return Err(bad(
-                    flag,
-                    target,
-                    format!("also {what} ({})", input.display()),
-                ));
+                return Err(bad(flag, target, t::AlsoInput { what, input }.into()));
             }
         }
         for (other, other_target) in &targets.0[..n] {
             if crate::files::same_file(target, other_target) {
-                return Err(bad(flag, target, format!("also the output of {other}")));
+                return Err(bad(flag, target, t::AlsoOutput { other: *other }.into()));
             }
         }
     }
@@ -473,7 +490,14 @@ fn check_apart(targets: &OutputTargets, inputs: &[(PathBuf, &str)]) -> Result<()
 fn outputs(flags: &Flags, targets: &OutputTargets) -> Result<Outputs, PlanError> {
     let audit = match targets.get("--audit") {
         Some(path) => Some(Arc::new(Audit::create(path).map_err(|e| {
-            PlanError::Output(format!("cannot write --audit {}: {e}", path.display()))
+            PlanError::Output(
+                t::CannotWrite {
+                    flag: "--audit",
+                    path,
+                    why: quoted(e),
+                }
+                .into(),
+            )
         })?)),
         None => None,
     };
@@ -510,9 +534,8 @@ pub fn check_writable_pub(path: &Path, flag: &str) -> Result<PathBuf, PlanError>
 /// or a new path, in a folder that takes a new file (tried with a probe file,
 /// removed at once).
 fn check_writable(path: &Path, flag: &str) -> Result<PathBuf, PlanError> {
-    let bad =
-        |why: String| PlanError::Output(format!("cannot write {flag} {}: {why}", path.display()));
-    let target = crate::files::output_target(path).map_err(bad)?;
+    let bad = |why: text::Arg| PlanError::Output(t::CannotWrite { flag, path, why }.into());
+    let target = crate::files::output_target(path).map_err(|why| bad(why.into()))?;
     let dir = target.parent().unwrap_or(Path::new("/"));
     let probe = dir.join(format!(".labrun-write-check-{}", std::process::id()));
     match std::fs::File::create(&probe) {
@@ -520,7 +543,7 @@ fn check_writable(path: &Path, flag: &str) -> Result<PathBuf, PlanError> {
             let _ = std::fs::remove_file(&probe);
             Ok(target)
         }
-        Err(e) => Err(bad(e.to_string())),
+        Err(e) => Err(bad(quoted(e))),
     }
 }
 
@@ -532,24 +555,31 @@ fn password_from(file: &crate::flags::PasswordFile) -> Result<Secret, PlanError>
         Some(name) => format!("{name}={}", file.path.display()),
         None => file.path.display().to_string(),
     };
-    let text = crate::files::read_to_string(&file.path, crate::files::cap::SECRET).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            let flag = match &file.name {
-                Some(name) => format!("--mysql-password-file {name}=…"),
-                None => "--mysql-password-file …".to_string(),
-            };
-            PlanError::Flag(format!(
-                "{flag}: no such file (the value is not shown: it may be the password itself): give the path of a file whose first line is the password"
-            ))
-        } else {
-            PlanError::Flag(format!("cannot read --mysql-password-file {shown}: {e}"))
-        }
-    })?;
-    let first = text.lines().next().unwrap_or("").to_string();
+    let content =
+        crate::files::read_to_string(&file.path, crate::files::cap::SECRET).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                PlanError::Flag(
+                    t::NoPasswordFile {
+                        flag: match &file.name {
+                            Some(name) => format!("--mysql-password-file {name}=…"),
+                            None => "--mysql-password-file …".to_string(),
+                        },
+                    }
+                    .into(),
+                )
+            } else {
+                PlanError::Flag(
+                    t::CannotReadPassword {
+                        file: &shown,
+                        why: quoted(e),
+                    }
+                    .into(),
+                )
+            }
+        })?;
+    let first = content.lines().next().unwrap_or("").to_string();
     if first.is_empty() {
-        return Err(PlanError::Flag(format!(
-            "--mysql-password-file {shown} is empty"
-        )));
+        return Err(PlanError::Flag(t::PasswordEmpty { file: &shown }.into()));
     }
     Ok(Secret::new(first))
 }
@@ -573,17 +603,11 @@ fn settings(
     for file in password_files {
         let secret = password_from(file)?;
         match &file.name {
-            None if unnamed.is_some() => {
-                return Err(PlanError::Flag(
-                    "--mysql-password-file FILE is given twice: the Aurora password is one file (name the others, e.g. local=FILE)".into(),
-                ))
-            }
+            None if unnamed.is_some() => return Err(PlanError::Flag(t::PasswordFileTwice.into())),
             None => unnamed = Some(secret),
             Some(name) => {
                 if named.insert(name.clone(), secret).is_some() {
-                    return Err(PlanError::Flag(format!(
-                        "--mysql-password-file {name}=… is given twice: one file per credential"
-                    )));
+                    return Err(PlanError::Flag(t::CredentialTwice { name }.into()));
                 }
             }
         }
@@ -601,20 +625,15 @@ fn settings(
     }
     let mysql_password = if let Some(secret) = unnamed {
         if flags.ask_mysql_password {
-            return Err(PlanError::Flag(
-                "--ask-mysql-password and --mysql-password-file FILE both give the Aurora password: keep one".into(),
-            ));
+            return Err(PlanError::Flag(t::PasswordTwoWays.into()));
         }
         Some(secret)
     } else if flags.ask_mysql_password && flags.replay.is_some() {
         // A replay connects to nothing: no password to ask for.
         None
     } else if flags.ask_mysql_password {
-        let typed = rpassword::prompt_password("MySQL password: ").map_err(|e| {
-            PlanError::Flag(format!(
-                "--ask-mysql-password needs a terminal ({e}); use --mysql-password-file"
-            ))
-        })?;
+        let typed = rpassword::prompt_password(Text::from(t::PasswordPrompt).to_string())
+            .map_err(|e| PlanError::Flag(t::NeedsTerminal { why: quoted(e) }.into()))?;
         Some(Secret::new(typed))
     } else {
         std::env::var("LABRUN_MYSQL_PASSWORD")
@@ -653,32 +672,35 @@ const AWS_ENDPOINT_VARS: [&str; 5] = [
 /// name or password (the SDK signs its requests; a password there would only be
 /// printed in every error). Checked now, so a typo is one line naming the variable,
 /// not an "invalid uri character" in every row. A value holding `@` is never shown.
-fn check_aws_endpoint(var: &str, value: &str) -> Result<(), String> {
-    let shown = if value.contains('@') {
-        "(not shown: it holds `@`)".to_string()
+fn check_aws_endpoint(var: &str, value: &str) -> Result<(), Text> {
+    let shown: Text = if value.contains('@') {
+        t::NotShown.into()
     } else {
         let cut: String = value.chars().take(80).collect();
-        format!("`{}`", crate::outcome::inert(&cut))
+        t::Shown { value: cut }.into()
     };
-    let fix =
-        "give e.g. http://127.0.0.1:5000 or https://ec2.ap-northeast-1.amazonaws.com, or unset it";
-    let url =
-        url::Url::parse(value).map_err(|e| format!("{var} {shown} is not a URL ({e}): {fix}"))?;
+    let url = url::Url::parse(value).map_err(|e| {
+        Text::from(t::EndpointNotUrl {
+            var,
+            shown: &shown,
+            why: quoted(e),
+        })
+    })?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!(
-            "{var} {shown} is not an http:// or https:// URL: {fix}"
-        ));
+        return Err(t::EndpointScheme { var, shown }.into());
     }
     if !url.username().is_empty() || url.password().is_some() {
         let mut bare = url.clone();
         let _ = bare.set_username("");
         let _ = bare.set_password(None);
-        return Err(format!(
-            "{var} holds a user name or password before `@` (not shown): the AWS SDK signs its requests and sends none from the URL; drop it, e.g. {var}={bare}"
-        ));
+        return Err(t::EndpointUser {
+            var,
+            bare: bare.to_string(),
+        }
+        .into());
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("{var} {shown} names no host: {fix}"));
+        return Err(t::EndpointNoHost { var, shown }.into());
     }
     Ok(())
 }
@@ -694,24 +716,17 @@ fn ssh_pool(
         .unwrap_or_default();
     let instance_connect = flags.ssh_via == Some(crate::flags::SshVia::InstanceConnect);
     if instance_connect && flags.ssh_key.is_some() {
-        return Err(PlanError::Flag(
-            "--ssh-key and --ssh-via instance-connect both say how to log in: keep one".into(),
-        ));
+        return Err(PlanError::Flag(t::KeyAndInstanceConnect.into()));
     }
     if flags.ssh_via == Some(crate::flags::SshVia::Key)
         && flags.ssh_key.is_none()
         && keys.is_empty()
     {
-        return Err(PlanError::Flag(
-            "--ssh-via key needs the trainees' keys: --ssh-key 'keys/1day-{trainee}.pem' or a roster's ssh_key column".into(),
-        ));
+        return Err(PlanError::Flag(t::ViaKeyNeedsKeys.into()));
     }
     if flags.ssh_key.is_none() && keys.is_empty() && !instance_connect {
         if flags.ssh_known_hosts.is_some() || flags.ssh_strict {
-            return Err(PlanError::Flag(
-                "--ssh-known-hosts and --ssh-strict need --ssh-key (or a roster's ssh_key column)"
-                    .to_string(),
-            ));
+            return Err(PlanError::Flag(t::NeedsSshKey.into()));
         }
         return Ok(None);
     }
@@ -747,7 +762,7 @@ fn ssh_pool(
 /// The SSH settings, checked for every trainee of the run (live or replayed alike):
 /// a flag that cannot work is bad input; a trainee whose key file is missing is one
 /// warning, and only that trainee's in-server outcomes become `error` naming the key.
-fn check_ssh(settings: &Settings, runs: &[PlannedRun]) -> Result<Vec<String>, PlanError> {
+fn check_ssh(settings: &Settings, runs: &[PlannedRun]) -> Result<Vec<Text>, PlanError> {
     let Some(pool) = &settings.net.ssh else {
         return Ok(Vec::new());
     };

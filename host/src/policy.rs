@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use crate::caps::registry;
 use crate::error::LoadError;
+use crate::text::{self, inert, list, quoted, Text, ToText};
 
 /// How far a step is trusted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -126,33 +127,46 @@ impl Policy {
     /// Reads a policy file: `trust = "untrusted"` picks the preset, other keys change it.
     pub fn load(path: &Path) -> Result<Policy, LoadError> {
         let text = crate::files::read_to_string(path, crate::files::cap::TEXT).map_err(|e| {
-            LoadError::Policy(format!("cannot read policy {}: {e}", path.display()))
+            LoadError::Policy(
+                text::policy::CannotRead {
+                    path,
+                    why: quoted(e),
+                }
+                .into(),
+            )
         })?;
         Policy::parse(&text)
-            .map_err(|e| LoadError::Policy(format!("policy {}: {e}", path.display())))
+            .map_err(|e| LoadError::Policy(text::policy::InFile { path, what: e }.into()))
     }
 
-    pub fn parse(text: &str) -> Result<Policy, String> {
-        let file: PolicyFile =
-            toml::from_str(text).map_err(|e| e.to_string().replace('\n', " "))?;
+    /// A policy file's text; the error says what is wrong, for [`Policy::load`] to
+    /// name the file.
+    pub fn parse(text: &str) -> Result<Policy, Text> {
+        let file: PolicyFile = toml::from_str(text).map_err(|e| {
+            Text::from(text::policy::NotToml {
+                why: quoted(e.to_string().replace('\n', " ")),
+            })
+        })?;
         let mut policy = Policy::preset(file.trust);
         if let Some(grants) = file.grants {
             let mut map = BTreeMap::new();
             for (cap, ops) in grants {
                 let known = registry::get(&cap)
                     .ok_or_else(|| {
-                        format!(
-                            "unknown capability `{cap}` in [grants]; known: {}",
-                            registry::names().join(", ")
-                        )
+                        Text::from(text::policy::UnknownCapability {
+                            capability: inert(&cap),
+                            known: list(registry::names()),
+                        })
                     })?
                     .operation_names();
                 for op in &ops {
                     if op != "*" && !known.contains(&op.as_str()) {
-                        return Err(format!(
-                            "unknown operation `{op}` for `{cap}` in [grants]; known: {}",
-                            known.join(", ")
-                        ));
+                        return Err(text::policy::UnknownOperation {
+                            operation: inert(op),
+                            capability: &cap,
+                            known: list(known),
+                        }
+                        .into());
                     }
                 }
                 map.insert(cap, ops);
@@ -162,10 +176,11 @@ impl Policy {
         if let Some(server) = file.server {
             for path in server.readable {
                 if let Err(why) = readable_path(&path) {
-                    return Err(format!(
-                        "[server] readable: `{}` {why}",
-                        crate::outcome::inert(&path)
-                    ));
+                    return Err(text::policy::Readable {
+                        path: inert(&path),
+                        why: why.text(),
+                    }
+                    .into());
                 }
                 if !policy.server_readable.contains(&path) {
                     policy.server_readable.push(path);
@@ -183,7 +198,7 @@ impl Policy {
             macro_rules! set {
                 ($($field:ident),*) => { $( if let Some(v) = l.$field {
                     lim.$field = in_range(stringify!($field), v)?.try_into().map_err(|_| {
-                        format!("limits.{} = {v} does not fit this machine", stringify!($field))
+                        Text::from(text::policy::TooBigHere { key: stringify!($field), value: v })
                     })?;
                 } )* };
             }
@@ -203,7 +218,10 @@ impl Policy {
             if let Some(calls) = l.max_calls {
                 for (cap, n) in calls {
                     if registry::get(&cap).is_none() {
-                        return Err(format!("unknown capability `{cap}` in [limits.max_calls]"));
+                        return Err(text::policy::UnknownCallsCapability {
+                            capability: inert(&cap),
+                        }
+                        .into());
                     }
                     let n = in_range_named(&format!("max_calls.{cap}"), "max_calls", n)?;
                     policy.max_calls.insert(cap, n);
@@ -217,15 +235,17 @@ impl Policy {
     }
 
     /// None when granted, else why not (naming the setting to change).
-    pub fn refusal(&self, capability: &str, operation: &str) -> Option<String> {
+    pub fn refusal(&self, capability: &str, operation: &str) -> Option<Text> {
         match self.grants.get(capability) {
-            None => Some(format!(
-                "the policy does not grant the `{capability}` capability (add it under [grants])"
-            )),
+            None => Some(text::policy::NotGrantedCapability { capability }.into()),
             Some(ops) if ops.iter().any(|o| o == "*" || o == operation) => None,
-            Some(_) => Some(format!(
-                "the policy does not grant {capability}.{operation} (add it to grants.{capability})"
-            )),
+            Some(_) => Some(
+                text::policy::NotGrantedOperation {
+                    capability,
+                    operation,
+                }
+                .into(),
+            ),
         }
     }
 }
@@ -247,28 +267,48 @@ struct ServerFile {
     readable: Vec<String>,
 }
 
+/// Why a path cannot be one `server.read_file` may read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadReadable {
+    NotAbsolute,
+    TooLong,
+    Character,
+    NotPlain,
+}
+
+impl ToText for BadReadable {
+    fn text(&self) -> Text {
+        match self {
+            BadReadable::NotAbsolute => text::policy::ReadableNotAbsolute.into(),
+            BadReadable::TooLong => text::policy::ReadableTooLong.into(),
+            BadReadable::Character => text::policy::ReadableCharacter.into(),
+            BadReadable::NotPlain => text::policy::ReadableNotPlain.into(),
+        }
+    }
+}
+
 /// A file `server.read_file` may be allowed to read: an absolute, plain path. It goes
 /// into a fixed command run on the server, so it holds no shell syntax at all (letters,
 /// digits and `/._-+@` only), and no `.` or `..` step, so the list says what it means.
-pub fn readable_path(path: &str) -> Result<(), &'static str> {
+pub fn readable_path(path: &str) -> Result<(), BadReadable> {
     if !path.starts_with('/') || path.len() < 2 {
-        return Err("is not an absolute path (give e.g. /var/log/httpd/access_log)");
+        return Err(BadReadable::NotAbsolute);
     }
     if path.len() > 512 {
-        return Err("is longer than 512 bytes");
+        return Err(BadReadable::TooLong);
     }
     if !path
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "/._-+@".contains(c))
     {
-        return Err("holds a character other than letters, digits and /._-+@");
+        return Err(BadReadable::Character);
     }
     if path.ends_with('/')
         || path[1..]
             .split('/')
             .any(|part| part.is_empty() || part == "." || part == ".." || part.starts_with('-'))
     {
-        return Err("is not a plain file path (no //, . or .. steps, trailing / or leading -)");
+        return Err(BadReadable::NotPlain);
     }
     Ok(())
 }
@@ -277,45 +317,85 @@ pub fn readable_path(path: &str) -> Result<(), &'static str> {
 /// The same ranges as the flags (`--timeout` 1..=86400). Zero is never "no limit":
 /// every limit is at least 1, and each maximum keeps deadlines and sizes far from
 /// overflowing (`Instant + Duration`, fuel, allocations).
-pub const LIMIT_RANGES: &[(&str, u64, u64, &str)] = &[
-    ("wall_clock_secs", 1, 86_400, "seconds"),
-    ("max_operations", 1, 1_000_000_000_000, "Rhai operations"),
+pub const LIMIT_RANGES: &[(&str, u64, u64, Unit)] = &[
+    ("wall_clock_secs", 1, 86_400, Unit::Seconds),
+    ("max_operations", 1, 1_000_000_000_000, Unit::Operations),
     // Rhai nests native stack frames for both; a step runs on a stack sized for
     // their product (step::rhai), at most 128 × 128.
-    ("max_call_levels", 1, 128, "nested calls"),
-    ("max_expr_depth", 1, 128, "nested expressions"),
-    ("max_string_size", 1, 1 << 30, "bytes"),
-    ("max_array_size", 1, 100_000_000, "items"),
-    ("max_map_size", 1, 100_000_000, "entries"),
-    ("max_outcomes", 1, 100_000, "outcomes"),
-    ("max_message_bytes", 1, 1 << 20, "bytes"),
-    ("max_log_lines", 1, 1_000_000, "lines"),
-    ("max_fuel", 1, 100_000_000_000_000, "fuel"),
+    ("max_call_levels", 1, 128, Unit::NestedCalls),
+    ("max_expr_depth", 1, 128, Unit::NestedExpressions),
+    ("max_string_size", 1, 1 << 30, Unit::Bytes),
+    ("max_array_size", 1, 100_000_000, Unit::Items),
+    ("max_map_size", 1, 100_000_000, Unit::Entries),
+    ("max_outcomes", 1, 100_000, Unit::Outcomes),
+    ("max_message_bytes", 1, 1 << 20, Unit::Bytes),
+    ("max_log_lines", 1, 1_000_000, Unit::Lines),
+    ("max_fuel", 1, 100_000_000_000_000, Unit::Fuel),
     // From one wasm page to what the engine's instance pool holds per memory (the
     // instructor default): more could not be granted anyway.
-    ("max_memory_bytes", 1 << 16, 256 << 20, "bytes"),
-    ("max_calls", 1, 10_000_000, "calls"),
-    ("max_answer_bytes", 1, 1 << 40, "bytes"),
+    ("max_memory_bytes", 1 << 16, 256 << 20, Unit::Bytes),
+    ("max_calls", 1, 10_000_000, Unit::Calls),
+    ("max_answer_bytes", 1, 1 << 40, Unit::Bytes),
 ];
+
+/// What a limit counts, as its range is explained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Seconds,
+    Operations,
+    NestedCalls,
+    NestedExpressions,
+    Bytes,
+    Items,
+    Entries,
+    Outcomes,
+    Lines,
+    Fuel,
+    Calls,
+}
+
+impl ToText for Unit {
+    fn text(&self) -> Text {
+        use text::policy as t;
+        match self {
+            Unit::Seconds => t::UnitSeconds.into(),
+            Unit::Operations => t::UnitOperations.into(),
+            Unit::NestedCalls => t::UnitNestedCalls.into(),
+            Unit::NestedExpressions => t::UnitNestedExpressions.into(),
+            Unit::Bytes => t::UnitBytes.into(),
+            Unit::Items => t::UnitItems.into(),
+            Unit::Entries => t::UnitEntries.into(),
+            Unit::Outcomes => t::UnitOutcomes.into(),
+            Unit::Lines => t::UnitLines.into(),
+            Unit::Fuel => t::UnitFuel.into(),
+            Unit::Calls => t::UnitCalls.into(),
+        }
+    }
+}
 
 /// `value` if it is within `key`'s range in [`LIMIT_RANGES`], else one line naming the
 /// key, the value and the range.
-fn in_range(key: &str, value: i64) -> Result<u64, String> {
+fn in_range(key: &str, value: i64) -> Result<u64, Text> {
     in_range_named(key, key, value)
 }
 
 /// [`in_range`] for a key shown as `shown` (e.g. `max_calls.aws`) whose range is
 /// `key`'s.
-fn in_range_named(shown: &str, key: &str, value: i64) -> Result<u64, String> {
+fn in_range_named(shown: &str, key: &str, value: i64) -> Result<u64, Text> {
     let &(_, min, max, unit) = LIMIT_RANGES
         .iter()
         .find(|(name, ..)| *name == key)
         .expect("every limit has a range");
     match u64::try_from(value) {
         Ok(v) if (min..=max).contains(&v) => Ok(v),
-        _ => Err(format!(
-            "limits.{shown} = {value} is out of range: give {min}..={max} ({unit}; there is no \"no limit\")"
-        )),
+        _ => Err(text::policy::OutOfRange {
+            key: shown,
+            value,
+            min,
+            max,
+            unit: unit.text(),
+        }
+        .into()),
     }
 }
 
@@ -343,6 +423,7 @@ struct LimitsFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::Lang;
 
     #[test]
     fn file_starts_from_its_preset() {
@@ -357,8 +438,13 @@ mod tests {
         assert!(p
             .refusal("aws", "ec2_describe_instances")
             .unwrap()
+            .render(Lang::En)
             .contains("grants.aws"));
-        assert!(p.refusal("mysql", "query").unwrap().contains("`mysql`"));
+        assert!(p
+            .refusal("mysql", "query")
+            .unwrap()
+            .render(Lang::En)
+            .contains("`mysql`"));
     }
 
     #[test]
@@ -383,7 +469,7 @@ mod tests {
             // A TOML basic string; the escape character as TOML's own escape.
             let quoted = bad.replace('\u{1b}', "\\u001B");
             let text = format!("trust = \"untrusted\"\n[server]\nreadable = [\"{quoted}\"]\n");
-            let err = Policy::parse(&text).unwrap_err();
+            let err = Policy::parse(&text).unwrap_err().render(Lang::En);
             assert!(err.starts_with("[server] readable: `"), "{bad}: {err}");
             assert!(!err.contains('\u{1b}'), "{err}");
         }
@@ -394,6 +480,7 @@ mod tests {
         assert!(
             Policy::parse("trust = \"untrusted\"\n[grants]\nssh = [\"*\"]\n")
                 .unwrap_err()
+                .render(Lang::En)
                 .contains("unknown capability `ssh`")
         );
         assert!(Policy::parse("trust = \"root\"\n").is_err());
@@ -408,6 +495,7 @@ mod tests {
         Policy::parse(&format!(
             "trust = \"untrusted\"\n{table}\n{key} = {value}\n"
         ))
+        .map_err(|e| e.render(Lang::En))
     }
 
     #[test]
@@ -427,7 +515,13 @@ mod tests {
                     err,
                     format!(
                         "limits.{key} = {bad} is out of range: give {min}..={max} ({}; there is no \"no limit\")",
-                        LIMIT_RANGES.iter().find(|r| key.starts_with(r.0)).unwrap().3
+                        LIMIT_RANGES
+                            .iter()
+                            .find(|r| key.starts_with(r.0))
+                            .unwrap()
+                            .3
+                            .text()
+                            .render(Lang::En)
                     )
                 );
             }

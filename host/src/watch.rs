@@ -474,8 +474,10 @@ pub async fn run(plan: RunPlan, mut watch: WatchPlan) -> u8 {
     // Nobody reads the watch any more (`| head`, a closed terminal): it stopped.
     if let Stop::Stdout(e) = &stop {
         eprintln!(
-            "labrun: {}; the watch stops",
-            crate::execute::stdout_failed(e)
+            "labrun: {}",
+            crate::text::Text::from(crate::text::watch::Stops {
+                why: crate::execute::stdout_failed(e),
+            })
         );
         return exit::ERROR;
     }

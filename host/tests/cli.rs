@@ -617,11 +617,12 @@ fn policy_limits_out_of_range_are_bad_input_naming_the_key() {
 
 #[test]
 fn a_cassette_answer_of_the_wrong_type_is_one_line_naming_it() {
-    for (cassette, names) in [
-        ("wrong_type.cassette.json", "`filter`"),
+    for (cassette, names, names_ja) in [
+        ("wrong_type.cassette.json", "`filter`", "`filter`"),
         (
             "wrong_field_type.cassette.json",
             "field `Value` read from a bool",
+            "フィールド `Value` を真偽値から読みました",
         ),
     ] {
         let out = labrun(&[
@@ -637,7 +638,7 @@ fn a_cassette_answer_of_the_wrong_type_is_one_line_naming_it() {
         let report = json(&out);
         for row in report["trainees"][0]["results"].as_array().unwrap() {
             assert_eq!(row["status"], "error", "{row}");
-            for lang in ["en", "ja"] {
+            for (lang, names) in [("en", names), ("ja", names_ja)] {
                 let message = row["message"][lang].as_str().unwrap();
                 assert!(!message.contains('\n'), "{cassette}: {message:?}");
                 assert!(message.contains("tiny.rhai:"), "{cassette}: {message}");
@@ -1406,7 +1407,7 @@ fn labruns_own_causes_read_in_japanese_and_remote_text_is_kept() {
     let out = labrun(&[class.to_str().unwrap(), "--lang", "ja"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("を読めません: No such file or directory"),
+        text.contains("を読めません: 「No such file or directory"),
         "{text}"
     );
     assert!(text.contains(": 構文エラー: "), "{text}");

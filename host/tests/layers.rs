@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 /// The top-level modules, top to bottom: each may import only those after it.
 const LAYERS: &[&str] = &[
     "cli", "author", "prepare", "plan", "flags", "publish", "watch", "serve", "execute", "step",
-    "gate", "policy", "caps", "report", "history", "outcome", "error", "text", "files",
+    "gate", "policy", "caps", "report", "history", "outcome", "error", "files", "text",
 ];
 
 type Module = Vec<String>;

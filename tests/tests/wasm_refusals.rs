@@ -356,7 +356,7 @@ fn runaway_steps_are_stopped_and_named() {
     let (r, log, code) = row("panic");
     assert_eq!(
         r["message"]["en"],
-        stopped("the step crashed (wasm trap: wasm `unreachable` instruction executed): misbehave was told to panic")
+        stopped("the step crashed (wasm trap: wasm `unreachable` instruction executed): “misbehave was told to panic”")
     );
     assert_eq!(code, Some(2));
     assert!(

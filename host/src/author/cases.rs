@@ -30,9 +30,9 @@ use serde::Deserialize;
 
 use crate::execute::execute;
 use crate::flags::Flags;
-use crate::outcome::{exit, inert, Status, TraineeReport};
+use crate::outcome::{exit, Status, TraineeReport};
 use crate::plan::{plan, TRAINEE_PARAM};
-use crate::text::{help, string};
+use crate::text::{help, quoted, string, test as t, Arg, Text, ToText};
 
 /// The trainee a case runs as when it names none.
 const DEFAULT_TRAINEE: &str = "user05";
@@ -80,50 +80,53 @@ pub struct Case {
 }
 
 /// Reads and checks one case file; the error is one line naming the file and the fix.
-pub fn load_case(path: &Path, recording: bool) -> Result<Case, String> {
-    let shown = path.display();
-    let text = crate::files::read_to_string(path, crate::files::cap::TEXT)
-        .map_err(|e| format!("cannot read the case file {shown}: {e}"))?;
+pub fn load_case(path: &Path, recording: bool) -> Result<Case, Text> {
+    let text = crate::files::read_to_string(path, crate::files::cap::TEXT).map_err(|e| {
+        Text::from(t::CannotRead {
+            path,
+            why: quoted(e),
+        })
+    })?;
     let file: CaseFile = toml::from_str(&text).map_err(|e| {
-        format!(
-            "{shown} is not a case file (cassette = \"….cassette.json\", [expect] A1 = \"pass\"): {}",
-            one_line(&e.to_string())
-        )
+        Text::from(t::NotACase {
+            path,
+            why: quoted(one_line(&e.to_string())),
+        })
     })?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let cassette = dir.join(&file.cassette);
     if !recording && !cassette.is_file() {
-        return Err(format!(
-            "{shown}: its cassette {} does not exist: record it with labrun test --record STEP {shown} -- RUN FLAGS",
-            cassette.display()
-        ));
+        return Err(t::NoCassette {
+            path,
+            cassette: &cassette,
+        }
+        .into());
     }
     if file.params.contains_key(TRAINEE_PARAM) {
-        return Err(format!(
-            "{shown}: give the trainee as trainee = \"…\", not as [params] {TRAINEE_PARAM}"
-        ));
+        return Err(t::TraineeAsParam {
+            path,
+            param: TRAINEE_PARAM,
+        }
+        .into());
     }
     let trainee = file.trainee.unwrap_or_else(|| DEFAULT_TRAINEE.to_string());
     if trainee.trim().is_empty() {
-        return Err(format!(
-            "{shown}: trainee is empty; write e.g. trainee = \"user05\""
-        ));
+        return Err(t::EmptyTrainee { path }.into());
     }
     let mut expect = BTreeMap::new();
     for (id, status) in file.expect {
         let Some(status) = Status::parse(&status) else {
-            return Err(format!(
-                "{shown}: [expect] {} = \"{}\" is not a status: pass, fail, pending, error or skip",
-                inert(&id),
-                inert(&status)
-            ));
+            return Err(t::NotAStatus {
+                path,
+                id: &id,
+                status: &status,
+            }
+            .into());
         };
         expect.insert(id, status);
     }
     if expect.is_empty() && !recording {
-        return Err(format!(
-            "{shown}: no [expect] table: list the status of every check id (A1 = \"pass\"), or record the case with labrun test --record"
-        ));
+        return Err(t::NoExpect { path }.into());
     }
     Ok(Case {
         path: path.to_path_buf(),
@@ -136,36 +139,40 @@ pub fn load_case(path: &Path, recording: bool) -> Result<Case, String> {
 }
 
 /// What differs between a case's expectation and a run, one entry per id.
-pub fn compare(expect: &BTreeMap<String, Status>, got: &TraineeReport) -> Vec<String> {
+pub fn compare(expect: &BTreeMap<String, Status>, got: &TraineeReport) -> Vec<Text> {
     let mut diffs = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for row in &got.results {
         seen.insert(row.id.as_str());
         match expect.get(&row.id) {
             Some(want) if *want == row.status => {}
-            Some(want) => diffs.push(format!(
-                "{}: expected {}, got {} ({})",
-                inert(&row.id),
-                want.as_str(),
-                row.status.as_str(),
-                inert(&row.message.en)
-            )),
-            None => diffs.push(format!(
-                "{}: got {}, which the case does not expect: add {} = \"{}\"",
-                inert(&row.id),
-                row.status.as_str(),
-                inert(&row.id),
-                row.status.as_str()
-            )),
+            Some(want) => diffs.push(
+                t::Expected {
+                    id: &row.id,
+                    want: want.as_str(),
+                    got: row.status.as_str(),
+                    message: Arg::from(&row.message),
+                }
+                .into(),
+            ),
+            None => diffs.push(
+                t::Unexpected {
+                    id: &row.id,
+                    got: row.status.as_str(),
+                }
+                .into(),
+            ),
         }
     }
     for (id, want) in expect {
         if !seen.contains(id.as_str()) {
-            diffs.push(format!(
-                "{}: expected {}, but the step did not report it",
-                inert(id),
-                want.as_str()
-            ));
+            diffs.push(
+                t::NotReported {
+                    id,
+                    want: want.as_str(),
+                }
+                .into(),
+            );
         }
     }
     diffs
@@ -179,7 +186,7 @@ pub async fn run(flags: &TestFlags) -> u8 {
         match load_case(path, flags.record) {
             Ok(case) => cases.push(case),
             Err(e) => {
-                eprintln!("labrun: {}", inert(&e));
+                eprintln!("labrun: {e}");
                 return exit::BAD_INPUT;
             }
         }
@@ -194,32 +201,38 @@ pub async fn run(flags: &TestFlags) -> u8 {
             }
             Err(Outcome::NotRecorded(line)) => {
                 not_recorded += 1;
-                eprintln!("labrun: {}", inert(&line));
+                eprintln!("labrun: {line}");
             }
             Err(Outcome::BadInput(line)) => {
-                eprintln!("labrun: {}", inert(&line));
+                eprintln!("labrun: {line}");
                 return exit::BAD_INPUT;
             }
         }
     }
     let total = cases.len();
     if not_recorded > 0 {
-        println!("{total} case(s): {not_recorded} not recorded (the world did not answer)");
+        println!(
+            "{}",
+            Text::from(t::NotRecordedCount {
+                total,
+                not_recorded
+            })
+        );
         exit::ERROR
     } else if failed == 0 {
-        println!("{total} case(s): all matched");
+        println!("{}", Text::from(t::AllMatched { total }));
         exit::PASS
     } else {
-        println!("{total} case(s): {failed} did not match");
+        println!("{}", Text::from(t::SomeDidNot { total, failed }));
         exit::FAIL
     }
 }
 
 enum Outcome {
-    Mismatch(String),
-    BadInput(String),
+    Mismatch(Text),
+    BadInput(Text),
     /// A recording during an outage, kept aside: exit 2.
-    NotRecorded(String),
+    NotRecorded(Text),
 }
 
 /// `finished.cassette.json` → `finished.cassette.json.failed`, beside it.
@@ -230,7 +243,7 @@ fn aside(path: &Path) -> PathBuf {
 }
 
 /// Runs one case (replaying, or recording) and says how it went in one line.
-async fn run_case(flags: &TestFlags, case: &Case) -> Result<String, Outcome> {
+async fn run_case(flags: &TestFlags, case: &Case) -> Result<Text, Outcome> {
     let name = case.path.display().to_string();
     let mut args: Vec<OsString> = vec!["labrun".into(), flags.step.clone().into_os_string()];
     args.extend(["--trainee".into(), case.trainee.clone().into()]);
@@ -244,69 +257,78 @@ async fn run_case(flags: &TestFlags, case: &Case) -> Result<String, Outcome> {
     } else {
         args.extend(["--replay".into(), case.cassette.clone().into_os_string()]);
     }
-    let run_flags = Flags::try_parse_from(args)
-        .map_err(|e| Outcome::BadInput(format!("{name}: {}", one_line(&e.render().to_string()))))?;
-    let planned = plan(&run_flags)
-        .await
-        .map_err(|e| Outcome::BadInput(format!("{name}: {e}")))?;
+    let bad = |why: Text| Outcome::BadInput(t::InCase { name: &name, why }.into());
+    let run_flags = Flags::try_parse_from(args).map_err(|e| bad(crate::flags::clap_text(&e)))?;
+    let planned = plan(&run_flags).await.map_err(|e| bad(e.text()))?;
     let (executed, outputs) = execute(planned).await;
     if let Some(path) = &outputs.record {
         // An outage recorded would replace a good cassette with error answers.
         let failed = executed.hub.failed();
         if let Some(first) = failed.first() {
             let aside = aside(path);
-            let kept = match crate::execute::save_cassette(&executed, &aside) {
-                Ok(()) => format!("what was recorded is in {} to look at", aside.display()),
-                Err(e) => format!("and {e}"),
+            let kept: Text = match crate::execute::save_cassette(&executed, &aside) {
+                Ok(()) => t::KeptAside { path: &aside }.into(),
+                Err(e) => t::AndAlso { why: e.text() }.into(),
             };
-            return Err(Outcome::NotRecorded(format!(
-                "{name}: {} call(s) could not read the world while recording (first: {}.{}: {} ({})): {} is left as it was; {kept}; record again when the world answers",
-                failed.len(),
-                first.capability,
-                first.operation,
-                inert(&first.message),
-                first.kind.as_str(),
-                case.cassette.display()
-            )));
+            return Err(Outcome::NotRecorded(
+                t::NotRecorded {
+                    name: &name,
+                    count: failed.len(),
+                    capability: &first.capability,
+                    operation: &first.operation,
+                    why: first.message_arg(),
+                    kind: first.kind.as_str(),
+                    cassette: &case.cassette,
+                    kept,
+                }
+                .into(),
+            ));
         }
-        crate::execute::save_cassette(&executed, path)
-            .map_err(|e| Outcome::BadInput(format!("{name}: {e}")))?;
+        crate::execute::save_cassette(&executed, path).map_err(|e| bad(e.text()))?;
     }
     let Some(got) = executed.report.trainees.first() else {
-        return Err(Outcome::Mismatch(format!(
-            "FAIL  {name}: the run reported no trainee"
-        )));
+        return Err(Outcome::Mismatch(t::NoTrainee { name: &name }.into()));
     };
     if flags.record && case.expect.is_empty() {
         write_expectations(&case.path, got).map_err(Outcome::BadInput)?;
-        return Ok(format!(
-            "wrote {name}: {} expectation(s) from the recorded run; review them",
-            got.results.len()
-        ));
+        return Ok(t::Wrote {
+            name: &name,
+            count: got.results.len(),
+        }
+        .into());
     }
     let diffs = compare(&case.expect, got);
-    let about = case
-        .about
-        .as_deref()
-        .map(|a| format!(" ({})", inert(a)))
-        .unwrap_or_default();
+    let about: Text = match case.about.as_deref() {
+        Some(about) => t::About { about }.into(),
+        None => t::NoAbout.into(),
+    };
     if diffs.is_empty() {
-        Ok(format!(
-            "ok    {name}{about}: {} id(s) as expected",
-            got.results.len()
-        ))
+        Ok(t::Matched {
+            name: &name,
+            about,
+            count: got.results.len(),
+        }
+        .into())
     } else {
-        Err(Outcome::Mismatch(format!(
-            "FAIL  {name}{about}: {}",
-            diffs.join("; ")
-        )))
+        Err(Outcome::Mismatch(
+            t::Differs {
+                name: &name,
+                about,
+                diffs: Arg::Joined(diffs.into_iter().map(Arg::Text).collect()),
+            }
+            .into(),
+        ))
     }
 }
 
 /// Appends the observed statuses to a case file that has no `[expect]` yet.
-fn write_expectations(path: &Path, got: &TraineeReport) -> Result<(), String> {
-    let mut text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+fn write_expectations(path: &Path, got: &TraineeReport) -> Result<(), Text> {
+    let mut text = std::fs::read_to_string(path).map_err(|e| {
+        Text::from(t::CannotReadFile {
+            path,
+            why: quoted(e),
+        })
+    })?;
     if !text.ends_with('\n') && !text.is_empty() {
         text.push('\n');
     }
@@ -324,7 +346,12 @@ fn write_expectations(path: &Path, got: &TraineeReport) -> Result<(), String> {
         };
         let _ = writeln!(text, "{key} = \"{}\"", row.status.as_str());
     }
-    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    std::fs::write(path, text).map_err(|e| {
+        Text::from(t::CannotWrite {
+            path,
+            why: quoted(e),
+        })
+    })
 }
 
 fn one_line(text: &str) -> String {
@@ -382,7 +409,10 @@ mod tests {
             row("B1", Status::Pass),
         ]);
         assert_eq!(
-            compare(&expect, &got),
+            compare(&expect, &got)
+                .iter()
+                .map(Text::en)
+                .collect::<Vec<_>>(),
             [
                 "A2: expected pass, got error (A2 said so)",
                 "B1: got pass, which the case does not expect: add B1 = \"pass\"",
@@ -406,11 +436,11 @@ mod tests {
             "s.toml",
             "cassette = \"c.cassette.json\"\n[expect]\nA1 = \"passed\"\n",
         );
-        let e = load_case(&bad_status, false).unwrap_err();
+        let e = load_case(&bad_status, false).unwrap_err().en();
         assert!(e.ends_with("s.toml: [expect] A1 = \"passed\" is not a status: pass, fail, pending, error or skip"), "{e}");
 
         let no_expect = write("n.toml", "cassette = \"c.cassette.json\"\n");
-        let e = load_case(&no_expect, false).unwrap_err();
+        let e = load_case(&no_expect, false).unwrap_err().en();
         assert!(e.contains("no [expect] table"), "{e}");
         assert!(
             load_case(&no_expect, true).is_ok(),
@@ -421,14 +451,14 @@ mod tests {
             "m.toml",
             "cassette = \"gone.json\"\n[expect]\nA1 = \"pass\"\n",
         );
-        let e = load_case(&missing, false).unwrap_err();
+        let e = load_case(&missing, false).unwrap_err().en();
         assert!(
             e.contains("gone.json does not exist: record it with labrun test --record"),
             "{e}"
         );
 
         let unknown = write("u.toml", "cassette = \"c.cassette.json\"\nexpected = 1\n");
-        let e = load_case(&unknown, false).unwrap_err();
+        let e = load_case(&unknown, false).unwrap_err().en();
         assert!(
             e.contains("u.toml is not a case file") && e.contains("unknown field"),
             "{e}"
@@ -439,7 +469,7 @@ mod tests {
             "p.toml",
             "cassette = \"c.cassette.json\"\n[params]\nuser = \"x\"\n[expect]\nA1 = \"pass\"\n",
         );
-        let e = load_case(&user, false).unwrap_err();
+        let e = load_case(&user, false).unwrap_err().en();
         assert!(e.contains("give the trainee as trainee"), "{e}");
     }
 }

@@ -36,7 +36,7 @@ pub struct Capability {
     pub reveals: fn(operation: &str, answer: &Value) -> Vec<String>,
     /// Requests an untrusted step may not make even to its own targets (e.g. HTTP
     /// redirects, which could lead anywhere): `Err(why)`.
-    pub untrusted_guard: fn(operation: &str, request: &Value) -> Result<(), String>,
+    pub untrusted_guard: fn(operation: &str, request: &Value) -> Result<(), crate::text::Text>,
     /// One endpoint serves the whole class (AWS): an unusable-capability error
     /// (credentials, network, timeout) is remembered and later calls fail fast. Probes
     /// fail per target, so they never trip.
@@ -193,7 +193,7 @@ impl Answer for NetAnswer {
 }
 
 /// No extra refusal (most capabilities).
-pub fn no_guard(_operation: &str, _request: &Value) -> Result<(), String> {
+pub fn no_guard(_operation: &str, _request: &Value) -> Result<(), crate::text::Text> {
     Ok(())
 }
 

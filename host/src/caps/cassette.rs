@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::error::CapError;
 use crate::error::{LoadError, OutputError};
+use crate::text::{self, quoted};
 
 pub const CASSETTE_VERSION: u32 = 1;
 
@@ -76,7 +77,13 @@ impl Cassette {
     pub fn load(path: &Path) -> Result<Cassette, LoadError> {
         let text =
             crate::files::read_to_string(path, crate::files::cap::CASSETTE).map_err(|e| {
-                LoadError::Cassette(format!("cannot read cassette {}: {e}", path.display()))
+                LoadError::Cassette(
+                    text::cassette::CannotRead {
+                        path,
+                        why: quoted(e),
+                    }
+                    .into(),
+                )
             })?;
         Cassette::parse(&text, &path.display().to_string())
     }
@@ -86,28 +93,35 @@ impl Cassette {
     /// call with both a response and an error) is refused.
     pub fn parse(text: &str, name: &str) -> Result<Cassette, LoadError> {
         let not_one = |e: String| {
-            LoadError::Cassette(format!(
-                "{name} is not a labrun cassette (record one with --record FILE): {e}"
-            ))
+            LoadError::Cassette(
+                text::cassette::NotACassette {
+                    name,
+                    why: quoted(e),
+                }
+                .into(),
+            )
         };
         serde_json::from_str::<OneKeyEach>(text).map_err(|e| not_one(e.to_string()))?;
         let value: Value = serde_json::from_str(text).map_err(|e| not_one(e.to_string()))?;
         let calls = value.get("calls").and_then(Value::as_array);
         for (n, call) in calls.into_iter().flatten().enumerate() {
             if call.get("response").is_some() && call.get("error").is_some() {
-                return Err(LoadError::Cassette(format!(
-                    "{name}: call {} holds both a response and an error: a call has one answer; keep the one that happened",
-                    n + 1
-                )));
+                return Err(LoadError::Cassette(
+                    text::cassette::TwoKinds { name, call: n + 1 }.into(),
+                ));
             }
         }
         let cassette: Cassette =
             serde_json::from_value(value).map_err(|e| not_one(e.to_string()))?;
         if cassette.labrun_cassette != CASSETTE_VERSION {
-            return Err(LoadError::Cassette(format!(
-                "{name}: cassette format {} is not supported by this labrun (it reads format {})",
-                cassette.labrun_cassette, CASSETTE_VERSION
-            )));
+            return Err(LoadError::Cassette(
+                text::cassette::Format {
+                    name,
+                    found: cassette.labrun_cassette,
+                    reads: CASSETTE_VERSION,
+                }
+                .into(),
+            ));
         }
         cassette.check(name)?;
         Ok(cassette)
@@ -122,13 +136,16 @@ impl Cassette {
             let key = call_key(&call.capability, &call.operation, &call.request);
             if let Some((first, answer)) = seen.insert(key, (n, &call.answer)) {
                 if *answer != call.answer {
-                    return Err(LoadError::Cassette(format!(
-                        "{name}: calls {} and {} are the same {}.{} request with different answers; keep one",
-                        first + 1,
-                        n + 1,
-                        call.capability.escape_debug(),
-                        call.operation.escape_debug()
-                    )));
+                    return Err(LoadError::Cassette(
+                        text::cassette::TwoAnswers {
+                            name,
+                            first: first + 1,
+                            second: n + 1,
+                            capability: call.capability.escape_debug().to_string(),
+                            operation: call.operation.escape_debug().to_string(),
+                        }
+                        .into(),
+                    ));
                 }
             }
         }
@@ -146,15 +163,15 @@ impl Cassette {
     /// failed write never leaves half a cassette. A symlink is followed (the link
     /// stays); a path that is not a regular file is refused.
     pub fn save(&self, path: &Path) -> Result<(), OutputError> {
-        let fail = |why: String| OutputError {
-            what: "cassette",
+        let fail = |why: text::Arg| OutputError {
+            what: crate::error::Output::Cassette,
             path: path.display().to_string(),
             why,
         };
-        let mut text = serde_json::to_string_pretty(self).map_err(|e| fail(e.to_string()))?;
-        text.push('\n');
-        let target = crate::files::output_target(path).map_err(fail)?;
-        crate::files::replace(&target, text.as_bytes()).map_err(|e| fail(e.to_string()))
+        let mut content = serde_json::to_string_pretty(self).map_err(|e| fail(quoted(e)))?;
+        content.push('\n');
+        let target = crate::files::output_target(path).map_err(|why| fail(why.into()))?;
+        crate::files::replace(&target, content.as_bytes()).map_err(|e| fail(quoted(e)))
     }
 }
 
@@ -289,18 +306,18 @@ mod tests {
         let both = call(
             r#""response":{"Vpcs":[]},"error":{"capability":"aws","operation":"ec2_describe_vpcs","kind":"network","message":"down"}"#,
         );
-        let e = Cassette::parse(&both, "c.json").unwrap_err();
+        let e = Cassette::parse(&both, "c.json").unwrap_err().to_string();
         assert!(
-            e.message()
+            e.to_string()
                 .contains("call 1 holds both a response and an error"),
             "{e}"
         );
         let twice = call(r#""response":{"Vpcs":[{"VpcId":"vpc-1","VpcId":"vpc-2"}]}"#);
-        let e = Cassette::parse(&twice, "c.json").unwrap_err();
+        let e = Cassette::parse(&twice, "c.json").unwrap_err().to_string();
         assert!(
-            e.message()
+            e.to_string()
                 .contains("the key `VpcId` appears twice in one object")
-                && e.message().contains("line 1"),
+                && e.to_string().contains("line 1"),
             "{e}"
         );
         assert!(Cassette::parse(&call(r#""response":{"Vpcs":[]}"#), "c.json").is_ok());
@@ -367,7 +384,7 @@ mod tests {
         fn any_json_loads_or_is_refused_in_one_line(value in any_json()) {
             match Cassette::parse(&value.to_string(), "c.json") {
                 Ok(c) => { let _ = c.index(); }
-                Err(e) => proptest::prop_assert!(!e.message().contains('\n'), "{e}"),
+                Err(e) => proptest::prop_assert!(!e.to_string().contains('\n'), "{e}"),
             }
         }
     }

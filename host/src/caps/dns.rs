@@ -12,6 +12,7 @@ use super::capability::{self, Capability, NetAnswer, Operation, Scope};
 use super::error::{CapError, ErrorKind};
 use super::net::{forward_via, Fields, NetConfig};
 use super::resolver::{build_resolver, build_tcp_resolver, classify, fqdn, Answer};
+use crate::text::{self, quoted, Text};
 
 /// The `dns` capability.
 pub const SPEC: Capability = Capability {
@@ -60,10 +61,11 @@ pub async fn call(net: &NetConfig, operation: &str, request: &Value) -> Result<V
             CAPABILITY,
             other,
             ErrorKind::Unsupported,
-            format!(
-                "unknown operation `dns.{other}`; dns has: {}",
-                SPEC.operation_names().join(", ")
-            ),
+            text::probe::UnknownOperation {
+                capability: CAPABILITY,
+                operation: other,
+                known: text::list(SPEC.operation_names()),
+            },
         )),
     }
 }
@@ -79,21 +81,18 @@ async fn lookup(net: &NetConfig, request: &Value) -> Result<Value, CapError> {
     let in_vpc = match via {
         None => None,
         Some(via) => {
-            let resolver = fields.required_string("resolver").map_err(|_| {
-                fields.invalid(
-                    "a lookup `via` a server needs `resolver`: the VPC resolver, the VPC CIDR base + 2 (10.0.0.2 for 10.0.0.0/16)",
-                )
-            })?;
-            let ip: IpAddr = resolver.trim().parse().map_err(|_| {
-                fields.invalid(format!(
-                    "request field `resolver`: `{resolver}` is not an IP address"
-                ))
-            })?;
+            let resolver = fields
+                .required_string("resolver")
+                .map_err(|_| fields.invalid(text::probe::NeedsResolver))?;
+            let ip: IpAddr = resolver
+                .trim()
+                .parse()
+                .map_err(|_| fields.invalid(text::probe::ResolverNotIp { resolver }))?;
             Some((via, ip))
         }
     };
     if in_vpc.is_none() && fields.string("resolver")?.is_some() {
-        return Err(fields.invalid("request field `resolver` is only for a lookup `via` a server"));
+        return Err(fields.invalid(text::probe::ResolverOnlyVia));
     }
     let name = fields.required_string("name")?.trim();
     let types: Vec<RecordType> = match fields.string("type")? {
@@ -103,16 +102,11 @@ async fn lookup(net: &NetConfig, request: &Value) -> Result<Value, CapError> {
             "AAAA" => vec![RecordType::AAAA],
             "CNAME" => vec![RecordType::CNAME],
             "ANY" => vec![RecordType::ANY],
-            _ => {
-                return Err(fields.invalid(format!(
-                    "request field `type` must be A, AAAA, CNAME or ANY (default: A and AAAA), not `{t}`"
-                )))
-            }
+            _ => return Err(fields.invalid(text::probe::BadType { value: t })),
         },
     };
     let fqdn = fqdn(name);
-    let error =
-        |kind: ErrorKind, message: String| CapError::new(CAPABILITY, "lookup", kind, message);
+    let error = |kind: ErrorKind, message: Text| CapError::new(CAPABILITY, "lookup", kind, message);
     // Through a server: its VPC resolver over TCP, through an SSH channel kept open
     // for the lookup (`_forward`).
     let (server, resolver, _forward) = match in_vpc {
@@ -128,7 +122,12 @@ async fn lookup(net: &NetConfig, request: &Value) -> Result<Value, CapError> {
                 .map_err(|f| {
                     error(
                         ErrorKind::Network,
-                        format!("DNS server {ip} via {via}: {}", f.message),
+                        text::probe::DnsVia {
+                            ip,
+                            via,
+                            why: quoted(f.message),
+                        }
+                        .into(),
                     )
                 })?;
             let resolver = build_tcp_resolver(forward.addr, net.timeout);
@@ -138,7 +137,11 @@ async fn lookup(net: &NetConfig, request: &Value) -> Result<Value, CapError> {
     let resolver = resolver.map_err(|e| {
         error(
             ErrorKind::Network,
-            format!("cannot set up the DNS resolver ({server}): {e}"),
+            text::probe::ResolverSetup {
+                server: &server,
+                why: quoted(e),
+            }
+            .into(),
         )
     })?;
     let queries = types.iter().map(|t| resolver.lookup(fqdn.as_str(), *t));
@@ -147,10 +150,12 @@ async fn lookup(net: &NetConfig, request: &Value) -> Result<Value, CapError> {
     let results = tokio::time::timeout(net.timeout, all).await.map_err(|_| {
         error(
             ErrorKind::Timeout,
-            format!(
-                "DNS server {server} did not answer for {name} within {} ms",
-                net.timeout.as_millis()
-            ),
+            text::probe::DnsTimeout {
+                server: &server,
+                name,
+                ms: net.timeout.as_millis() as u64,
+            }
+            .into(),
         )
     })?;
 
@@ -161,7 +166,12 @@ async fn lookup(net: &NetConfig, request: &Value) -> Result<Value, CapError> {
             Err(e) => classify(&e).map_err(|(kind, code, why)| {
                 let e = error(
                     kind,
-                    format!("DNS lookup of {name} via {server} failed: {why}"),
+                    text::probe::DnsFailed {
+                        name,
+                        server: &server,
+                        why: quoted(why),
+                    }
+                    .into(),
                 );
                 match code {
                     Some(code) => e.with_code(code),

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::text::{self, Arg, Lang, Text};
+
 /// Why a capability call did not produce an answer. A step maps most of these to the
 /// `error` status ("labrun could not check"); `NotFound` is usually an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,8 +65,13 @@ impl ErrorKind {
 /// A failed capability call. `code` keeps the remote error code (AWS error code such
 /// as `DBClusterNotFoundFault`, MySQL error number such as `1045`) so steps can tell
 /// failures apart without parsing text.
+///
+/// The message is made from a host catalog text and crosses the step boundary (Rhai,
+/// WIT, cassettes) already rendered: `message` in English, what every step and
+/// cassette has always seen, and `message_ja` in Japanese, which a Rhai step's error
+/// rows use (absent from cassettes recorded before it, and from WIT's `cap-error`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[error("{capability}.{operation}: {message}")]
+#[error("{capability}.{operation}: {}", self.message_in(text::lang()))]
 pub struct CapError {
     pub capability: String,
     pub operation: String,
@@ -72,6 +79,8 @@ pub struct CapError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_ja: Option<Box<str>>,
 }
 
 impl CapError {
@@ -79,14 +88,32 @@ impl CapError {
         capability: &str,
         operation: &str,
         kind: ErrorKind,
-        message: impl Into<String>,
+        message: impl Into<Text>,
     ) -> Self {
+        let message = message.into();
         CapError {
             capability: capability.to_string(),
             operation: operation.to_string(),
             kind,
             code: None,
-            message: message.into(),
+            message: message.render(Lang::En),
+            message_ja: Some(message.render(Lang::Ja).into()),
+        }
+    }
+
+    /// The message in `lang` (English where no Japanese was recorded).
+    pub fn message_in(&self, lang: Lang) -> &str {
+        match (lang, &self.message_ja) {
+            (Lang::Ja, Some(ja)) => ja,
+            _ => &self.message,
+        }
+    }
+
+    /// The message as a value of another text, in that text's language.
+    pub fn message_arg(&self) -> Arg {
+        Arg::Each {
+            en: self.message.clone(),
+            ja: self.message_in(Lang::Ja).to_string(),
         }
     }
 

@@ -22,6 +22,7 @@ use futures::FutureExt;
 
 use super::capability::{self, Capability, NetAnswer, Operation, Scope};
 use super::error::{CapError, ErrorKind};
+use crate::text::{self, quoted, Lang, Text};
 
 /// The `http` capability.
 pub const SPEC: Capability = Capability {
@@ -64,16 +65,14 @@ fn url_host(_operation: &str, request: &Value) -> capability::Target {
 }
 
 /// Redirects could lead anywhere: an untrusted step gets the first answer only.
-fn no_redirects(_operation: &str, request: &Value) -> Result<(), String> {
+fn no_redirects(_operation: &str, request: &Value) -> Result<(), Text> {
     if request
         .get("max_redirects")
         .and_then(Value::as_u64)
         .unwrap_or(0)
         > 0
     {
-        return Err(
-            "redirects are not followed for untrusted steps: they could lead anywhere".into(),
-        );
+        return Err(text::probe::NoRedirects.into());
     }
     Ok(())
 }
@@ -92,10 +91,11 @@ pub async fn call(net: &NetConfig, operation: &str, request: &Value) -> Result<V
             CAPABILITY,
             other,
             ErrorKind::Unsupported,
-            format!(
-                "unknown operation `http.{other}`; http has: {}",
-                SPEC.operation_names().join(", ")
-            ),
+            text::probe::UnknownOperation {
+                capability: CAPABILITY,
+                operation: other,
+                known: text::list(SPEC.operation_names()),
+            },
         )),
     }
 }
@@ -154,13 +154,19 @@ async fn get(net: &NetConfig, request: &Value) -> Result<Value, CapError> {
     if let Some(map) = fields.object("headers")? {
         for (name, value) in map {
             let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                fields.invalid(format!("request header name `{name}` is not valid"))
+                fields.invalid(text::probe::HeaderName {
+                    name: name.as_str(),
+                })
             })?;
             let value = value.as_str().ok_or_else(|| {
-                fields.invalid(format!("request header `{name}` must be a string"))
+                fields.invalid(text::probe::HeaderNotString {
+                    name: name.as_str(),
+                })
             })?;
             let value = HeaderValue::from_str(value).map_err(|_| {
-                fields.invalid(format!("request header `{name}` has an invalid value"))
+                fields.invalid(text::probe::HeaderValue {
+                    name: name.as_str(),
+                })
             })?;
             headers.push((header, value));
         }
@@ -235,18 +241,18 @@ async fn get(net: &NetConfig, request: &Value) -> Result<Value, CapError> {
 
 fn parse_url(fields: &Fields<'_>, text: &str) -> Result<Url, CapError> {
     let url = Url::parse(text).map_err(|e| {
-        fields.invalid(format!(
-            "request field `url`: `{text}` is not a valid URL ({e})"
-        ))
+        fields.invalid(text::probe::BadUrl {
+            url: text,
+            why: quoted(e),
+        })
     })?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(fields.invalid(format!(
-            "request field `url`: only http and https URLs can be fetched, not `{}`",
-            url.scheme()
-        )));
+        return Err(fields.invalid(text::probe::UrlScheme {
+            scheme: url.scheme(),
+        }));
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(fields.invalid(format!("request field `url`: `{text}` has no host")));
+        return Err(fields.invalid(text::probe::UrlNoHost { url: text }));
     }
     Ok(url)
 }
@@ -264,7 +270,7 @@ async fn fetch(
     let remaining = deadline.saturating_duration_since(Deadline::now());
     let (stream, _addr) = connect_via(net, via, host, port, remaining)
         .await
-        .map_err(|e| fail("unreachable", e.message))?
+        .map_err(|e| fail("unreachable", e.message.render(Lang::En)))?
         .map_err(|f| fail(f.failure, f.message))?;
     if url.scheme() == "https" {
         let config = tls_config().map_err(|e| fail("tls", e))?;

@@ -168,10 +168,10 @@ impl Hub {
                 capability,
                 operation,
                 ErrorKind::Unsupported,
-                format!(
-                    "unknown capability `{capability}`; this labrun has: {}",
-                    registry::names().join(", ")
-                ),
+                crate::text::caps::UnknownCapability {
+                    capability: crate::text::inert(capability),
+                    known: crate::text::list(registry::names()),
+                },
             ));
         };
         if spec.operation(operation).is_none() {
@@ -179,10 +179,11 @@ impl Hub {
                 capability,
                 operation,
                 ErrorKind::Unsupported,
-                format!(
-                    "unknown operation `{capability}.{operation}`; {capability} has: {}",
-                    spec.operation_names().join(", ")
-                ),
+                crate::text::probe::UnknownOperation {
+                    capability,
+                    operation: crate::text::inert(operation),
+                    known: crate::text::list(spec.operation_names()),
+                },
             ));
         }
         let (answerers, secrets) = match &self.backend {
@@ -198,11 +199,11 @@ impl Hub {
                         capability,
                         operation,
                         ErrorKind::NotRecorded,
-                        format!(
-                            "the cassette has no answer for {capability}.{operation} {}; \
-                             record it again with --record against the live environment",
-                            cassette::canonical(request)
-                        ),
+                        crate::text::caps::NotRecorded {
+                            capability,
+                            operation,
+                            request: cassette::canonical(request),
+                        },
                     ))
                 });
             }
@@ -219,7 +220,7 @@ impl Hub {
                 capability,
                 operation,
                 ErrorKind::Unsupported,
-                "this capability has no live answer in this run",
+                crate::text::caps::NoLiveAnswer,
             )),
         };
         // Probes fail per target (one trainee's closed port says nothing about the

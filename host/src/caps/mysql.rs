@@ -23,6 +23,7 @@ use futures::FutureExt;
 
 use super::capability::{self, Capability, NetAnswer, Operation, Scope};
 use super::error::{CapError, ErrorKind};
+use crate::text::{self, inert, mysql as t, quoted, Text, ToText};
 
 /// The `mysql` capability.
 pub const SPEC: Capability = Capability {
@@ -55,15 +56,23 @@ pub const OPERATIONS: &[Operation] = &[Operation {
 
 /// Without the operator's password there is nothing to try: say where it comes from.
 async fn live(net: &NetConfig, operation: &str, request: &Value) -> Result<Value, CapError> {
-    if let Err(mut missing) = password(net, operation, request) {
+    if let Err(missing) = password(net, operation, request) {
         // A malformed `credential` is the request's fault: `call` says so.
         if missing.kind == ErrorKind::Credentials {
             // Name everything the operator has to add, not just the first thing.
             if let (Some(via), None) = (request.get("via").and_then(Value::as_str), &net.ssh) {
-                missing.message.push_str(&format!(
-                    "; going via {} also needs the operator's SSH settings (--ssh-key)",
-                    crate::outcome::inert(via)
-                ));
+                let code = missing.code.clone();
+                let mut also = CapError::new(
+                    CAPABILITY,
+                    operation,
+                    missing.kind,
+                    t::AlsoSsh {
+                        missing: missing.message_arg(),
+                        via,
+                    },
+                );
+                also.code = code;
+                return Err(also);
             }
             return Err(missing);
         }
@@ -78,35 +87,33 @@ fn password<'a>(
     operation: &str,
     request: &Value,
 ) -> Result<&'a Secret, CapError> {
-    let missing = |message: String| {
+    let missing = |message: Text| {
         CapError::new(CAPABILITY, operation, ErrorKind::Credentials, message)
             .with_code("no-password")
     };
     match request.get("credential") {
-        None | Some(Value::Null) => net.mysql_password.as_ref().ok_or_else(|| {
-            missing(
-                "no MySQL password given: pass --mysql-password-file FILE or set \
-                 LABRUN_MYSQL_PASSWORD (the password set when the Aurora cluster was created)"
-                    .into(),
-            )
-        }),
+        None | Some(Value::Null) => net
+            .mysql_password
+            .as_ref()
+            .ok_or_else(|| missing(t::NoPassword.into())),
         Some(Value::String(name)) if credential_name(name) => {
             net.mysql_credentials.get(name).ok_or_else(|| {
-                missing(format!(
-                    "no MySQL credential `{name}` given: pass --mysql-password-file {name}=FILE \
-                     or set LABRUN_MYSQL_PASSWORD_{} (the Aurora password is not used for it)",
-                    name.to_ascii_uppercase()
-                ))
+                missing(
+                    t::NoCredential {
+                        name,
+                        env: name.to_ascii_uppercase(),
+                    }
+                    .into(),
+                )
             })
         }
         Some(other) => Err(CapError::new(
             CAPABILITY,
             operation,
             ErrorKind::InvalidRequest,
-            format!(
-                "request field `credential` must name an operator credential (lower-case letters, digits, _), e.g. \"local\"; got {}",
-                crate::outcome::inert(&other.to_string())
-            ),
+            t::BadCredential {
+                got: other.to_string(),
+            },
         )),
     }
 }
@@ -128,9 +135,6 @@ pub const MAX_ROWS: usize = 1000;
 /// At most this many bytes of values are returned.
 pub const MAX_BYTES: usize = 1024 * 1024;
 
-const PASSWORD_HINT: &str =
-    "the password comes from the operator: --mysql-password-file or LABRUN_MYSQL_PASSWORD";
-
 pub async fn call(net: &NetConfig, operation: &str, request: &Value) -> Result<Value, CapError> {
     match operation {
         "query" => query(net, request).await,
@@ -138,21 +142,22 @@ pub async fn call(net: &NetConfig, operation: &str, request: &Value) -> Result<V
             CAPABILITY,
             other,
             ErrorKind::Unsupported,
-            format!(
-                "unknown operation `mysql.{other}`; mysql has: {}",
-                SPEC.operation_names().join(", ")
-            ),
+            text::probe::UnknownOperation {
+                capability: CAPABILITY,
+                operation: other,
+                known: text::list(SPEC.operation_names()),
+            },
         )),
     }
 }
 
-fn error(kind: ErrorKind, message: impl Into<String>) -> CapError {
+fn error(kind: ErrorKind, message: impl Into<Text>) -> CapError {
     CapError::new(CAPABILITY, "query", kind, message)
 }
 
 async fn query(net: &NetConfig, request: &Value) -> Result<Value, CapError> {
     if request.get("password").is_some() {
-        return Err(error(ErrorKind::InvalidRequest, PASSWORD_HINT));
+        return Err(error(ErrorKind::InvalidRequest, t::PasswordHint));
     }
     let fields = Fields::new(
         CAPABILITY,
@@ -174,11 +179,7 @@ async fn query(net: &NetConfig, request: &Value) -> Result<Value, CapError> {
     let user = fields.required_string("user")?;
     let database = fields.string("database")?.filter(|d| !d.is_empty());
     let sql = fields.required_string("sql")?;
-    check_read_only(sql).map_err(|why| {
-        fields.invalid(format!(
-            "only a single SELECT or SHOW statement is allowed (read-only probe): {why}"
-        ))
-    })?;
+    check_read_only(sql).map_err(|why| fields.invalid(t::NotReadOnly { why: why.text() }))?;
 
     let timeout = net.timeout;
     let password = match password(net, "query", request) {
@@ -201,16 +202,18 @@ async fn query(net: &NetConfig, request: &Value) -> Result<Value, CapError> {
         Ok(r) => r,
         Err(_) => Err(error(
             ErrorKind::Timeout,
-            format!(
-                "no result from MySQL at {host}:{port} within {} ms",
-                timeout.as_millis()
-            ),
+            t::NoResult {
+                host,
+                port,
+                ms: timeout.as_millis() as u64,
+            },
         )),
     };
     // Belt and braces: whatever a server or driver says, the password is never echoed.
     result.map_err(|mut e| {
         if let Some(p) = password.as_deref().filter(|p| !p.is_empty()) {
             e.message = e.message.replace(p, "[redacted]");
+            e.message_ja = e.message_ja.map(|m| m.replace(p, "[redacted]").into());
         }
         e
     })
@@ -234,31 +237,42 @@ async fn run(
             let forward = forward_via(net, server, host, port)
                 .await
                 .map_err(|e| e.into_cap(CAPABILITY, "query"))?
-                .map_err(|f| error(ErrorKind::Network, f.message).with_code("2003"))?;
+                .map_err(|f| {
+                    error(
+                        ErrorKind::Network,
+                        t::Forward {
+                            why: quoted(f.message),
+                        },
+                    )
+                    .with_code("2003")
+                })?;
             let addr = forward.addr;
             (
                 Some(forward),
                 addr.ip().to_string(),
                 addr.port(),
                 vec![addr.ip()],
-                format!(" (via {server})"),
+                Some(Text::from(t::Via { server })),
             )
         }
         None => {
             let (to_host, to_port) = net.route(host, port);
             let via = if (to_host.as_str(), to_port) != (host, port) {
-                format!(" (connect-to {to_host}:{to_port})")
+                Some(Text::from(t::ConnectTo {
+                    host: &to_host,
+                    port: to_port,
+                }))
             } else {
-                String::new()
+                None
             };
             let addrs =
                 resolve(net, &to_host, to_port, net.timeout)
                     .await
                     .map_err(|e| match e {
-                        ResolveError::Timeout(m) => error(ErrorKind::Timeout, format!("{m}{via}")),
+                        ResolveError::Timeout(m) => error(ErrorKind::Timeout, with_via(m, &via)),
                         other => error(
                             ErrorKind::Network,
-                            format!("cannot resolve MySQL host: {}{via}", other.message()),
+                            with_via(t::CannotResolve { why: other.text() }.into(), &via),
                         )
                         .with_code("2005"),
                     })?;
@@ -276,9 +290,12 @@ async fn run(
         .prefer_socket(false)
         .stmt_cache_size(0)
         .wait_timeout(None);
-    let mut conn = Conn::new(opts)
-        .await
-        .map_err(|e| sql_error(&e, &format!("connecting to {host}:{port}{via} as {user}")))?;
+    let mut conn = Conn::new(opts).await.map_err(|e| {
+        sql_error(
+            &e,
+            with_via(t::Connecting { host, port, user }.into(), &via),
+        )
+    })?;
     let result = session(&mut conn, sql, net.timeout).await;
     // Close politely unless rows were left unread (dropping then discards them).
     if result.as_ref().is_ok_and(|(_, truncated)| !truncated) {
@@ -290,7 +307,7 @@ async fn run(
 async fn session(conn: &mut Conn, sql: &str, timeout: Duration) -> Result<(Value, bool), CapError> {
     conn.query_drop("SET SESSION TRANSACTION READ ONLY")
         .await
-        .map_err(|e| sql_error(&e, "SET SESSION TRANSACTION READ ONLY"))?;
+        .map_err(|e| sql_error(&e, t::SetReadOnly.into()))?;
     // MariaDB's limit is in seconds, MySQL's in milliseconds; each server rejects the
     // other's variable, which is fine: the whole call is bounded by the timeout anyway.
     let secs = timeout.as_secs_f64().max(0.001);
@@ -307,13 +324,17 @@ async fn session(conn: &mut Conn, sql: &str, timeout: Duration) -> Result<(Value
     let mut result = conn
         .query_iter(sql)
         .await
-        .map_err(|e| sql_error(&e, "query"))?;
+        .map_err(|e| sql_error(&e, t::Query.into()))?;
     let columns = result.columns().unwrap_or_else(|| Vec::new().into());
     let names: Vec<String> = columns.iter().map(|c| c.name_str().into_owned()).collect();
     let mut rows = Vec::new();
     let mut bytes = 0usize;
     let mut truncated = false;
-    while let Some(row) = result.next().await.map_err(|e| sql_error(&e, "query"))? {
+    while let Some(row) = result
+        .next()
+        .await
+        .map_err(|e| sql_error(&e, t::Query.into()))?
+    {
         if rows.len() >= MAX_ROWS {
             truncated = true;
             break;
@@ -336,7 +357,7 @@ async fn session(conn: &mut Conn, sql: &str, timeout: Duration) -> Result<(Value
         result
             .drop_result()
             .await
-            .map_err(|e| sql_error(&e, "query"))?;
+            .map_err(|e| sql_error(&e, t::Query.into()))?;
     } else {
         drop(result);
     }
@@ -395,8 +416,16 @@ fn to_json(value: SqlValue, column_type: ColumnType) -> (Value, usize) {
     }
 }
 
+/// `what`, and the server it went through or the `--connect-to` route, if any.
+fn with_via(what: Text, via: &Option<Text>) -> Text {
+    match via {
+        Some(via) => t::WithVia { what, via }.into(),
+        None => what,
+    }
+}
+
 /// Maps a driver error to a CapError that keeps the MySQL error number as `code`.
-fn sql_error(e: &mysql_async::Error, doing: &str) -> CapError {
+fn sql_error(e: &mysql_async::Error, doing: Text) -> CapError {
     match e {
         mysql_async::Error::Server(s) => {
             let kind = match s.code {
@@ -408,7 +437,12 @@ fn sql_error(e: &mysql_async::Error, doing: &str) -> CapError {
             };
             error(
                 kind,
-                format!("{doing}: ERROR {} ({}): {}", s.code, s.state, s.message),
+                t::ServerError {
+                    doing,
+                    code: s.code,
+                    state: &s.state,
+                    message: quoted(&s.message),
+                },
             )
             .with_code(s.code.to_string())
         }
@@ -416,30 +450,78 @@ fn sql_error(e: &mysql_async::Error, doing: &str) -> CapError {
             let text = io.to_string();
             match io {
                 mysql_async::IoError::Io(ioe) if ioe.kind() == std::io::ErrorKind::TimedOut => {
-                    error(ErrorKind::Timeout, format!("{doing}: {text}"))
+                    error(
+                        ErrorKind::Timeout,
+                        t::Failed {
+                            doing,
+                            why: quoted(text),
+                        },
+                    )
                 }
                 _ => error(
                     ErrorKind::Network,
-                    format!("{doing}: cannot connect to MySQL: {text}"),
+                    t::CannotConnect {
+                        doing,
+                        why: quoted(text),
+                    },
                 )
                 .with_code("2003"),
             }
         }
-        mysql_async::Error::Driver(d) => {
-            error(ErrorKind::Network, format!("{doing}: {d}")).with_code("2013")
+        mysql_async::Error::Driver(d) => error(
+            ErrorKind::Network,
+            t::Failed {
+                doing,
+                why: quoted(d),
+            },
+        )
+        .with_code("2013"),
+        other => error(
+            ErrorKind::Service,
+            t::Failed {
+                doing,
+                why: quoted(other),
+            },
+        ),
+    }
+}
+
+/// Why a statement is not one read-only SELECT or SHOW.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotReadOnly {
+    Semicolon,
+    Empty,
+    /// The first word, as it was written (upper-cased).
+    First(String),
+    /// A clause that writes or locks.
+    Clause(&'static str),
+    Executable,
+    Comment,
+    Quote,
+}
+
+impl ToText for NotReadOnly {
+    fn text(&self) -> Text {
+        match self {
+            NotReadOnly::Semicolon => t::Semicolon.into(),
+            NotReadOnly::Empty => t::EmptyStatement.into(),
+            NotReadOnly::First(word) => t::NotSelect { word: inert(word) }.into(),
+            NotReadOnly::Clause(what) => t::NotAllowedClause { what: *what }.into(),
+            NotReadOnly::Executable => t::ExecutableComment.into(),
+            NotReadOnly::Comment => t::OpenComment.into(),
+            NotReadOnly::Quote => t::OpenQuote.into(),
         }
-        other => error(ErrorKind::Service, format!("{doing}: {other}")),
     }
 }
 
 /// Accepts a single SELECT or SHOW statement (an optional trailing `;`); rejects
 /// anything that could write. Conservative: the text is checked both as if backslashes
 /// escape inside strings and as if they do not (NO_BACKSLASH_ESCAPES), and must pass both.
-pub fn check_read_only(sql: &str) -> Result<(), String> {
+pub fn check_read_only(sql: &str) -> Result<(), NotReadOnly> {
     let trimmed = sql.trim_end();
     let body = trimmed.strip_suffix(';').unwrap_or(trimmed);
     if body.contains(';') {
-        return Err("`;` may only end the statement".into());
+        return Err(NotReadOnly::Semicolon);
     }
     for backslash_escapes in [true, false] {
         let words = words(body, backslash_escapes)?;
@@ -448,13 +530,13 @@ pub fn check_read_only(sql: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_words(words: &[String]) -> Result<(), String> {
+fn check_words(words: &[String]) -> Result<(), NotReadOnly> {
     let first = words.first().map(String::as_str).unwrap_or("");
     if !matches!(first, "SELECT" | "SHOW") {
         return Err(if first.is_empty() {
-            "the statement is empty".to_string()
+            NotReadOnly::Empty
         } else {
-            format!("`{first}` is not SELECT or SHOW")
+            NotReadOnly::First(first.to_string())
         });
     }
     for (i, w) in words.iter().enumerate() {
@@ -467,14 +549,14 @@ fn check_words(words: &[String]) -> Result<(), String> {
             _ => None,
         };
         if let Some(what) = bad {
-            return Err(format!("{what} is not allowed"));
+            return Err(NotReadOnly::Clause(what));
         }
     }
     Ok(())
 }
 
 /// Upper-cased words and symbols outside comments and quoted literals.
-fn words(sql: &str, backslash_escapes: bool) -> Result<Vec<String>, String> {
+fn words(sql: &str, backslash_escapes: bool) -> Result<Vec<String>, NotReadOnly> {
     let chars: Vec<char> = sql.chars().collect();
     let mut out = Vec::new();
     let mut word = String::new();
@@ -492,11 +574,11 @@ fn words(sql: &str, backslash_escapes: bool) -> Result<Vec<String>, String> {
             '/' if next == Some('*') => {
                 flush(&mut word, &mut out);
                 if matches!(chars.get(i + 2), Some('!') | Some('M')) {
-                    return Err("executable comments (/*! … */) are not allowed".into());
+                    return Err(NotReadOnly::Executable);
                 }
                 let end = (i + 2..chars.len().saturating_sub(1))
                     .find(|&j| chars[j] == '*' && chars[j + 1] == '/')
-                    .ok_or("unterminated /* comment")?;
+                    .ok_or(NotReadOnly::Comment)?;
                 i = end + 2;
                 continue;
             }
@@ -520,7 +602,7 @@ fn words(sql: &str, backslash_escapes: bool) -> Result<Vec<String>, String> {
                 i += 1;
                 loop {
                     match chars.get(i) {
-                        None => return Err("unterminated quoted text".into()),
+                        None => return Err(NotReadOnly::Quote),
                         Some('\\') if backslash_escapes && quote != '`' => i += 2,
                         Some(&q) if q == quote => {
                             if chars.get(i + 1) == Some(&quote) {

@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use super::error::{CapError, ErrorKind};
 pub(crate) use super::resolver::ResolveError;
-use super::ssh::{Forward, Session, SshError, SshPool, SSH_PORT};
+use super::ssh::{DialError, Forward, Session, SshError, SshPool, SSH_PORT};
+use crate::text::{self, inert, quoted, Lang, Text, ToText};
 
 /// One `--connect-to HOST:PORT:HOST2:PORT2` rule: a probe for HOST:PORT connects to
 /// HOST2:PORT2 instead. An empty HOST or PORT matches any; an empty HOST2 or PORT2 keeps
@@ -250,19 +251,26 @@ pub(crate) async fn resolve(
         None => {
             let lookup = tokio::net::lookup_host((bare.to_string(), port));
             match tokio::time::timeout(timeout, lookup).await {
-                Err(_) => Err(ResolveError::Timeout(format!(
-                    "the system resolver did not resolve {bare} within {} ms",
-                    timeout.as_millis()
-                ))),
-                Ok(Err(e)) => Err(ResolveError::NotFound(format!(
-                    "cannot resolve {bare} with the system resolver: {e}"
-                ))),
+                Err(_) => Err(ResolveError::Timeout(
+                    text::dns::SystemTimeout {
+                        name: bare,
+                        ms: timeout.as_millis() as u64,
+                    }
+                    .into(),
+                )),
+                Ok(Err(e)) => Err(ResolveError::NotFound(
+                    text::dns::SystemFailed {
+                        name: bare,
+                        why: quoted(e),
+                    }
+                    .into(),
+                )),
                 Ok(Ok(addrs)) => {
                     let addrs: Vec<SocketAddr> = addrs.collect();
                     if addrs.is_empty() {
-                        Err(ResolveError::NotFound(format!(
-                            "{bare} has no address (system resolver)"
-                        )))
+                        Err(ResolveError::NotFound(
+                            text::dns::SystemNoAddress { name: bare }.into(),
+                        ))
                     } else {
                         Ok(addrs)
                     }
@@ -302,7 +310,8 @@ pub(crate) async fn connect(
                 ResolveError::Timeout(_) => "timeout",
                 _ => "dns",
             },
-            message: format!("{}{via}", e.message()),
+            // A probe's answer is data, in English like every answer a step reads.
+            message: format!("{}{via}", e.text().render(Lang::En)),
         })?;
     let mut last: Option<ConnectFailure> = None;
     for addr in addrs {
@@ -370,7 +379,7 @@ pub(crate) async fn via_session(net: &NetConfig, via: &str) -> Result<Arc<Sessio
     let Some(pool) = &net.ssh else {
         return Err(SshError {
             kind: ErrorKind::Unsupported,
-            message: format!("going via {server} needs the operator's SSH settings (--ssh-key)"),
+            message: text::ssh::NeedsSettings { server: &server }.into(),
         });
     };
     let dial = server.clone();
@@ -378,7 +387,7 @@ pub(crate) async fn via_session(net: &NetConfig, via: &str) -> Result<Arc<Sessio
         connect(net, &dial, SSH_PORT, timeout)
             .await
             .map(|(stream, _)| stream)
-            .map_err(|f| f.message)
+            .map_err(|f| DialError(f.message))
     })
     .await
 }
@@ -481,10 +490,9 @@ impl<'a> Fields<'a> {
                 capability,
                 operation,
                 ErrorKind::InvalidRequest,
-                format!(
-                    "the request must be an object with fields {}",
-                    allowed.join(", ")
-                ),
+                text::probe::NotAnObject {
+                    fields: text::list(allowed.iter().copied()),
+                },
             )
         })?;
         let fields = Fields {
@@ -493,15 +501,17 @@ impl<'a> Fields<'a> {
             map,
         };
         if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
-            return Err(fields.invalid(format!(
-                "unknown request field `{unknown}`; {capability}.{operation} accepts {}",
-                allowed.join(", ")
-            )));
+            return Err(fields.invalid(text::probe::UnknownField {
+                field: inert(unknown),
+                capability,
+                operation,
+                fields: text::list(allowed.iter().copied()),
+            }));
         }
         Ok(fields)
     }
 
-    pub(crate) fn invalid(&self, message: impl Into<String>) -> CapError {
+    pub(crate) fn invalid(&self, message: impl Into<Text>) -> CapError {
         CapError::new(
             self.capability,
             self.operation,
@@ -514,14 +524,14 @@ impl<'a> Fields<'a> {
         match self.map.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.as_str())),
-            Some(_) => Err(self.invalid(format!("request field `{name}` must be a string"))),
+            Some(_) => Err(self.invalid(text::probe::NotAString { field: name })),
         }
     }
 
     pub(crate) fn required_string(&self, name: &str) -> Result<&'a str, CapError> {
         match self.string(name)? {
             Some(s) if !s.trim().is_empty() => Ok(s),
-            _ => Err(self.invalid(format!("request field `{name}` is required"))),
+            _ => Err(self.invalid(text::probe::Required { field: name })),
         }
     }
 
@@ -539,10 +549,7 @@ impl<'a> Fields<'a> {
             return Ok(Some(via));
         }
         let cut: String = raw.chars().take(80).collect();
-        let shown = crate::outcome::inert(&cut);
-        Err(self.invalid(format!(
-            "request field `via`: `{shown}` is not a server address; give the server's IP address or DNS name (no port, no scheme), e.g. its public IP from ec2_describe_instances, or leave `via` out to connect directly"
-        )))
+        Err(self.invalid(text::probe::BadVia { via: cut }))
     }
 
     /// An unsigned integer (also accepted as a string of digits, since Rhai maps may
@@ -556,9 +563,11 @@ impl<'a> Fields<'a> {
         };
         match value {
             Some(v) if (min..=max).contains(&v) => Ok(Some(v)),
-            _ => Err(self.invalid(format!(
-                "request field `{name}` must be an integer from {min} to {max}"
-            ))),
+            _ => Err(self.invalid(text::probe::NotInRange {
+                field: name,
+                min,
+                max,
+            })),
         }
     }
 
@@ -566,7 +575,7 @@ impl<'a> Fields<'a> {
         match self.map.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Object(m)) => Ok(Some(m)),
-            Some(_) => Err(self.invalid(format!("request field `{name}` must be an object"))),
+            Some(_) => Err(self.invalid(text::probe::NotAnObjectField { field: name })),
         }
     }
 }

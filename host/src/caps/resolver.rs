@@ -12,22 +12,25 @@ use hickory_resolver::proto::rr::Record;
 use hickory_resolver::{Resolver, TokioResolver};
 
 use super::error::ErrorKind;
+use crate::text::{dns as t, quoted, Text, ToText};
 
 /// Why a name did not resolve to an address.
 #[derive(Debug)]
 pub(crate) enum ResolveError {
     /// The name does not exist or has no address.
-    NotFound(String),
+    NotFound(Text),
     /// The resolver did not answer in time.
-    Timeout(String),
+    Timeout(Text),
     /// The resolver failed (unreachable, SERVFAIL, …).
-    Failed(String),
+    Failed(Text),
 }
 
-impl ResolveError {
-    pub(crate) fn message(&self) -> &str {
+impl ToText for ResolveError {
+    fn text(&self) -> Text {
         match self {
-            ResolveError::NotFound(m) | ResolveError::Timeout(m) | ResolveError::Failed(m) => m,
+            ResolveError::NotFound(m) | ResolveError::Timeout(m) | ResolveError::Failed(m) => {
+                m.clone()
+            }
         }
     }
 }
@@ -47,7 +50,7 @@ pub(crate) fn fqdn(name: &str) -> String {
     }
 }
 
-pub(crate) type Failure = (ErrorKind, Option<String>, String);
+pub(crate) type Failure = (ErrorKind, Option<String>, Text);
 
 /// NXDOMAIN / no data → an answer; anything else → why the server gave none.
 pub(crate) fn classify(e: &NetError) -> Result<Answer, Failure> {
@@ -58,30 +61,38 @@ pub(crate) fn classify(e: &NetError) -> Result<Answer, Failure> {
             code => Err((
                 ErrorKind::Service,
                 Some(code.to_string()),
-                format!("server answered {code}"),
+                t::Answered {
+                    code: code.to_string(),
+                }
+                .into(),
             )),
         },
         NetError::Dns(DnsError::ResponseCode(ResponseCode::NXDomain)) => Ok(Answer::NxDomain),
         NetError::Dns(DnsError::ResponseCode(code)) => Err((
             ErrorKind::Service,
             Some(code.to_string()),
-            format!("server answered {code}"),
+            t::Answered {
+                code: code.to_string(),
+            }
+            .into(),
         )),
-        NetError::Timeout => Err((ErrorKind::Timeout, None, "no answer (timeout)".into())),
-        NetError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
-            Err((ErrorKind::Timeout, None, format!("no answer: {io}")))
-        }
+        NetError::Timeout => Err((ErrorKind::Timeout, None, t::NoAnswerTimeout.into())),
+        NetError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => Err((
+            ErrorKind::Timeout,
+            None,
+            t::NoAnswer { why: quoted(io) }.into(),
+        )),
         NetError::Io(io) => Err((
             ErrorKind::Network,
             None,
-            format!("server unreachable: {io}"),
+            t::Unreachable { why: quoted(io) }.into(),
         )),
-        NetError::NoConnections => Err((
+        NetError::NoConnections => Err((ErrorKind::Network, None, t::NoConnection.into())),
+        other => Err((
             ErrorKind::Network,
             None,
-            "server unreachable (no connection could be made)".into(),
+            t::Other { why: quoted(other) }.into(),
         )),
-        other => Err((ErrorKind::Network, None, other.to_string())),
     }
 }
 
@@ -144,38 +155,70 @@ pub(crate) async fn resolve_ips(
     timeout: Duration,
 ) -> Result<Vec<IpAddr>, ResolveError> {
     let resolver = build_resolver(Some(server), timeout).map_err(|e| {
-        ResolveError::Failed(format!("cannot set up the DNS resolver ({server}): {e}"))
+        ResolveError::Failed(
+            crate::text::probe::ResolverSetup {
+                server: server.to_string(),
+                why: quoted(e),
+            }
+            .into(),
+        )
     })?;
     let fqdn = fqdn(name);
     let lookup = resolver.lookup_ip(fqdn.as_str());
     match tokio::time::timeout(timeout, lookup).await {
-        Err(_) => Err(ResolveError::Timeout(format!(
-            "DNS server {server} did not resolve {name} within {} ms",
-            timeout.as_millis()
-        ))),
+        Err(_) => Err(ResolveError::Timeout(
+            t::ResolveTimeout {
+                server: server.to_string(),
+                name,
+                ms: timeout.as_millis() as u64,
+            }
+            .into(),
+        )),
         Ok(Ok(ips)) => {
             let ips: Vec<IpAddr> = ips.iter().collect();
             if ips.is_empty() {
-                Err(ResolveError::NotFound(format!(
-                    "{name} has no address (DNS server {server})"
-                )))
+                Err(ResolveError::NotFound(
+                    t::NoAddress {
+                        name,
+                        server: server.to_string(),
+                    }
+                    .into(),
+                ))
             } else {
                 Ok(ips)
             }
         }
         Ok(Err(e)) => match classify(&e) {
-            Ok(Answer::NxDomain) => Err(ResolveError::NotFound(format!(
-                "{name} does not exist (NXDOMAIN from DNS server {server})"
-            ))),
-            Ok(_) => Err(ResolveError::NotFound(format!(
-                "{name} has no address (DNS server {server})"
-            ))),
-            Err((ErrorKind::Timeout, _, why)) => Err(ResolveError::Timeout(format!(
-                "DNS server {server} did not resolve {name}: {why}"
-            ))),
-            Err((_, _, why)) => Err(ResolveError::Failed(format!(
-                "DNS server {server} did not resolve {name}: {why}"
-            ))),
+            Ok(Answer::NxDomain) => Err(ResolveError::NotFound(
+                t::NxDomain {
+                    name,
+                    server: server.to_string(),
+                }
+                .into(),
+            )),
+            Ok(_) => Err(ResolveError::NotFound(
+                t::NoAddress {
+                    name,
+                    server: server.to_string(),
+                }
+                .into(),
+            )),
+            Err((ErrorKind::Timeout, _, why)) => Err(ResolveError::Timeout(
+                t::DidNotResolve {
+                    server: server.to_string(),
+                    name,
+                    why,
+                }
+                .into(),
+            )),
+            Err((_, _, why)) => Err(ResolveError::Failed(
+                t::DidNotResolve {
+                    server: server.to_string(),
+                    name,
+                    why,
+                }
+                .into(),
+            )),
         },
     }
 }

@@ -14,6 +14,7 @@ use super::capability::{self, Answer as Live, Capability, Operation, Scope};
 use super::error::{CapError, ErrorKind};
 use super::net::{via_session, Fields, NetConfig};
 use super::ssh::{Output, Session};
+use crate::text::{self, quoted, server as t, Text};
 
 /// The `server` capability.
 pub const SPEC: Capability = Capability {
@@ -110,7 +111,7 @@ impl Live for Facts {
     }
 }
 
-fn error(operation: &str, kind: ErrorKind, message: impl Into<String>) -> CapError {
+fn error(operation: &str, kind: ErrorKind, message: impl Into<Text>) -> CapError {
     CapError::new(CAPABILITY, operation, kind, message)
 }
 
@@ -130,10 +131,11 @@ pub async fn call(
             other => Err(error(
                 other,
                 ErrorKind::Unsupported,
-                format!(
-                    "unknown operation `server.{other}`; server has: {}",
-                    SPEC.operation_names().join(", ")
-                ),
+                text::probe::UnknownOperation {
+                    capability: CAPABILITY,
+                    operation: other,
+                    known: text::list(SPEC.operation_names()),
+                },
             )),
         }
     };
@@ -142,10 +144,9 @@ pub async fn call(
         Err(_) => Err(error(
             operation,
             ErrorKind::Timeout,
-            format!(
-                "no answer from the server within {} ms",
-                net.timeout.as_millis()
-            ),
+            t::NoAnswer {
+                ms: net.timeout.as_millis() as u64,
+            },
         )),
     }
 }
@@ -156,7 +157,7 @@ async fn session(
     operation: &str,
 ) -> Result<Arc<Session>, CapError> {
     let Some(via) = fields.via()? else {
-        return Err(fields.invalid("request field `via` is required: the server to read from"));
+        return Err(fields.invalid(t::ViaRequired));
     };
     via_session(net, via)
         .await
@@ -206,11 +207,10 @@ async fn read_file(
             .copied()
             .chain(readable.iter().map(String::as_str))
             .collect();
-        return Err(fields.invalid(format!(
-            "request field `path`: `{}` is not readable; server.read_file reads {} (a policy's [server] readable adds paths)",
-            crate::outcome::inert(path),
-            all.join(", ")
-        )));
+        return Err(fields.invalid(t::NotReadable {
+            path,
+            readable: text::list(all),
+        }));
     };
     let tail = fields.uint("tail_lines", 1, MAX_TAIL_LINES)?;
     let max = fields
@@ -234,11 +234,11 @@ async fn read_file(
             return Err(error(
                 op,
                 ErrorKind::Denied,
-                format!(
-                    "{path} on {} needs root and sudo asked for a password (`sudo -n` refused: {}); give the SSH user passwordless sudo, as EC2's ec2-user has",
-                    session.server(),
-                    stderr.trim()
-                ),
+                t::NeedsSudo {
+                    path,
+                    server: session.server(),
+                    why: quoted(stderr.trim()),
+                },
             )
             .with_code("sudo"));
         }
@@ -253,11 +253,11 @@ async fn read_file(
         return Err(error(
             op,
             kind,
-            format!(
-                "cannot read {path} on {}: {}",
-                session.server(),
-                stderr.trim()
-            ),
+            t::CannotRead {
+                path,
+                server: session.server(),
+                why: quoted(stderr.trim()),
+            },
         ));
     }
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -292,9 +292,7 @@ async fn service(net: &NetConfig, request: &Value) -> Result<Value, CapError> {
     let fields = Fields::new(CAPABILITY, op, request, &["via", "unit"])?;
     let unit = fields.required_string("unit")?.trim();
     if !unit_name(unit) {
-        return Err(fields.invalid(format!(
-            "request field `unit`: `{unit}` is not a systemd unit name"
-        )));
+        return Err(fields.invalid(t::NotAUnit { unit }));
     }
     let session = session(net, &fields, op).await?;
     let active = exec(&session, op, &format!("systemctl is-active -- {unit}"), 256).await?;
@@ -329,11 +327,10 @@ async fn listening(net: &NetConfig, request: &Value) -> Result<Value, CapError> 
         return Err(error(
             op,
             ErrorKind::Service,
-            format!(
-                "`ss -ltn` failed on {}: {}",
-                session.server(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
+            t::SsFailed {
+                server: session.server(),
+                why: quoted(String::from_utf8_lossy(&out.stderr).trim()),
+            },
         ));
     }
     let mut ports = Vec::new();

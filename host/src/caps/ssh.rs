@@ -23,6 +23,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OnceCell, Semaphore};
 
 use super::error::{CapError, ErrorKind};
+use crate::text::{quoted, ssh as t, Text};
 
 /// The placeholder of `--ssh-key` replaced by the trainee id.
 pub const TRAINEE_PLACEHOLDER: &str = "{trainee}";
@@ -74,12 +75,8 @@ impl fmt::Debug for Pusher {
 /// A fresh Ed25519 key, in memory only, for one SSH connection.
 fn one_run_key() -> Result<russh::keys::PrivateKey, SshError> {
     let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|e| {
-        SshError::new(
-            ErrorKind::Credentials,
-            format!("no random bytes for a one-run SSH key: {e}"),
-        )
-    })?;
+    getrandom::fill(&mut seed)
+        .map_err(|e| SshError::new(ErrorKind::Credentials, t::NoRandom { why: quoted(e) }))?;
     let pair = russh::keys::ssh_key::private::Ed25519Keypair::from_seed(&seed);
     seed.fill(0);
     Ok(russh::keys::PrivateKey::from(pair))
@@ -101,17 +98,19 @@ impl SshSettings {
     /// Checks before anything runs. A flag that cannot work is `Err` (one line, exit
     /// 64); a trainee whose key file cannot be read is one warning line each (only
     /// that trainee's in-server outcomes become `error`, the class goes on).
-    pub fn check(&self, trainees: &[&str]) -> Result<Vec<String>, String> {
+    pub fn check(&self, trainees: &[&str]) -> Result<Vec<Text>, Text> {
         let templated: Vec<&&str> = trainees
             .iter()
             .filter(|t| !self.keys.contains_key(**t))
             .collect();
         if let Some(template) = &self.key_template {
             if templated.len() > 1 && !template.contains(TRAINEE_PLACEHOLDER) {
-                return Err(format!(
-                    "--ssh-key {template} names one key for {} trainees: put {TRAINEE_PLACEHOLDER} in it, e.g. --ssh-key 'keys/1day-{TRAINEE_PLACEHOLDER}.pem'",
-                    templated.len()
-                ));
+                return Err(t::OneKey {
+                    template,
+                    trainees: templated.len(),
+                    placeholder: TRAINEE_PLACEHOLDER,
+                }
+                .into());
             }
         }
         let mut warnings = Vec::new();
@@ -122,42 +121,40 @@ impl SshSettings {
         };
         for trainee in files {
             let Some(path) = self.key_path(trainee) else {
-                warnings.push(format!(
-                    "warning: {trainee} has no SSH key (no ssh_key in the roster, no --ssh-key): their in-server outcomes will be error"
-                ));
+                warnings.push(t::NoKeyWarning { trainee: *trainee }.into());
                 continue;
             };
             if let Err(e) = crate::files::read(&path, crate::files::cap::SECRET) {
-                warnings.push(format!(
-                    "warning: cannot read the SSH key of {trainee}, {}: {e}; their in-server outcomes will be error, the class goes on",
-                    path.display()
-                ));
+                warnings.push(
+                    t::CannotReadKeyWarning {
+                        trainee: *trainee,
+                        path: &path,
+                        why: quoted(e),
+                    }
+                    .into(),
+                );
             }
         }
         if let Some(path) = &self.known_hosts {
             if path.exists() {
                 crate::files::read_to_string(path, crate::files::cap::TEXT).map_err(|e| {
-                    format!("cannot read --ssh-known-hosts {}: {e}", path.display())
+                    Text::from(t::CannotReadKnownHosts {
+                        path,
+                        why: quoted(e),
+                    })
                 })?;
             } else if self.strict {
-                return Err(format!(
-                    "--ssh-strict: --ssh-known-hosts {} does not exist, so every host would be refused",
-                    path.display()
-                ));
+                return Err(t::StrictNoFile { path }.into());
             }
             let dir = match path.parent() {
                 Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
                 _ => PathBuf::from("."),
             };
             if !dir.is_dir() {
-                return Err(format!(
-                    "--ssh-known-hosts {}: the folder {} does not exist",
-                    path.display(),
-                    dir.display()
-                ));
+                return Err(t::NoFolder { path, dir }.into());
             }
         } else if self.strict {
-            return Err("--ssh-strict needs --ssh-known-hosts FILE".to_string());
+            return Err(t::StrictNeedsKnownHosts.into());
         }
         Ok(warnings)
     }
@@ -177,11 +174,15 @@ fn current_trainee() -> Option<String> {
     TRAINEE.try_with(Clone::clone).ok()
 }
 
+/// Why the TCP connection to a server's SSH port failed, in the probes' own words.
+#[derive(Debug)]
+pub struct DialError(pub String);
+
 /// Why the SSH side failed: labrun could not check (an `error` outcome).
 #[derive(Debug, Clone)]
 pub struct SshError {
     pub kind: ErrorKind,
-    pub message: String,
+    pub message: Text,
 }
 
 impl SshError {
@@ -190,7 +191,7 @@ impl SshError {
         CapError::new(capability, operation, self.kind, self.message).with_code("ssh")
     }
 
-    fn new(kind: ErrorKind, message: impl Into<String>) -> SshError {
+    fn new(kind: ErrorKind, message: impl Into<Text>) -> SshError {
         SshError {
             kind,
             message: message.into(),
@@ -293,7 +294,7 @@ impl SshPool {
     pub async fn session<D, Fut>(&self, server: &str, dial: D) -> Result<Arc<Session>, SshError>
     where
         D: FnOnce(Duration) -> Fut,
-        Fut: Future<Output = Result<TcpStream, String>>,
+        Fut: Future<Output = Result<TcpStream, DialError>>,
     {
         let trainee = current_trainee().unwrap_or_default();
         let key_path = self.settings.key_path(&trainee);
@@ -321,10 +322,10 @@ impl SshPool {
                 Ok(result) => result,
                 Err(_) => Err(SshError::new(
                     ErrorKind::Timeout,
-                    format!(
-                        "no SSH session with {server} within {} ms",
-                        self.timeout.as_millis()
-                    ),
+                    t::NoSession {
+                        server,
+                        ms: self.timeout.as_millis() as u64,
+                    },
                 )),
             }
         })
@@ -341,7 +342,7 @@ impl SshPool {
     ) -> Result<Arc<Session>, SshError>
     where
         D: FnOnce(Duration) -> Fut,
-        Fut: Future<Output = Result<TcpStream, String>>,
+        Fut: Future<Output = Result<TcpStream, DialError>>,
     {
         let (key, push) = match &self.settings.push {
             Some(push) => (one_run_key()?, Some(push)),
@@ -350,7 +351,10 @@ impl SshPool {
         let stream = dial(self.timeout).await.map_err(|why| {
             SshError::new(
                 ErrorKind::Network,
-                format!("cannot reach SSH on {server}: {why}"),
+                t::CannotReach {
+                    server,
+                    why: quoted(why.0),
+                },
             )
         })?;
         self.login(server, stream, key, push, trainee).await
@@ -362,16 +366,13 @@ impl SshPool {
         trainee: &str,
         key_path: Option<&Path>,
     ) -> Result<russh::keys::PrivateKey, SshError> {
-        let whose = if trainee.is_empty() {
-            "the --ssh-key".to_string()
+        let whose: Text = if trainee.is_empty() {
+            t::TheKey.into()
         } else {
-            format!("{trainee}'s SSH key")
+            t::TraineesKey { trainee }.into()
         };
         let Some(key_path) = key_path else {
-            return Err(SshError::new(
-                ErrorKind::Credentials,
-                format!("{trainee} has no SSH key: give it in the roster's ssh_key column or with --ssh-key"),
-            ));
+            return Err(SshError::new(ErrorKind::Credentials, t::NoKey { trainee }));
         };
         // Never the path or the contents in a message: only whose key it is (and
         // its file name, which the operator gave and a report may show).
@@ -386,15 +387,15 @@ impl SshPool {
             .map_err(|e| {
                 SshError::new(
                     ErrorKind::Credentials,
-                    format!("cannot read {whose} ({file}): {}", e.kind()),
+                    t::CannotReadWhose {
+                        whose: &whose,
+                        file: &file,
+                        why: quoted(e.kind()),
+                    },
                 )
             })?;
-        let key = russh::keys::decode_secret_key(&text, None).map_err(|_| {
-            SshError::new(
-                ErrorKind::Credentials,
-                format!("{whose} is not an unencrypted private key (PEM or OpenSSH)"),
-            )
-        })?;
+        let key = russh::keys::decode_secret_key(&text, None)
+            .map_err(|_| SshError::new(ErrorKind::Credentials, t::NotAKey { whose: &whose }))?;
         drop(text);
         Ok(key)
     }
@@ -409,10 +410,10 @@ impl SshPool {
         push: Option<&Pusher>,
         trainee: &str,
     ) -> Result<Arc<Session>, SshError> {
-        let whose = match push {
-            Some(_) => "the key pushed with EC2 Instance Connect".to_string(),
-            None if trainee.is_empty() => "the --ssh-key".to_string(),
-            None => format!("{trainee}'s SSH key"),
+        let whose: Text = match push {
+            Some(_) => t::PushedKey.into(),
+            None if trainee.is_empty() => t::TheKey.into(),
+            None => t::TraineesKey { trainee }.into(),
         };
         let verdict = Arc::new(Mutex::new(None));
         let client = Client {
@@ -436,7 +437,13 @@ impl SshPool {
                     } else {
                         ErrorKind::Network
                     },
-                    refused.unwrap_or_else(|| format!("SSH handshake with {server} failed: {e}")),
+                    refused.unwrap_or_else(|| {
+                        t::Handshake {
+                            server,
+                            why: quoted(&e),
+                        }
+                        .into()
+                    }),
                 )
             })?;
         self.opened.fetch_add(1, Ordering::Relaxed);
@@ -444,7 +451,7 @@ impl SshPool {
             let public = key.public_key().to_openssh().map_err(|e| {
                 SshError::new(
                     ErrorKind::Credentials,
-                    format!("cannot write the one-run public key: {e}"),
+                    t::CannotWritePublic { why: quoted(e) },
                 )
             })?;
             push.0
@@ -466,17 +473,21 @@ impl SshPool {
             .map_err(|e| {
                 SshError::new(
                     ErrorKind::Credentials,
-                    format!("SSH authentication on {server} failed: {e}"),
+                    t::AuthFailed {
+                        server,
+                        why: quoted(e),
+                    },
                 )
             })?;
         if !auth.success() {
             let _ = handle.disconnect(Disconnect::ByApplication, "", "en").await;
             return Err(SshError::new(
                 ErrorKind::Credentials,
-                format!(
-                    "SSH authentication as {} on {server} failed: the server refused {whose} (publickey)",
-                    self.settings.user
-                ),
+                t::AuthRefused {
+                    user: &self.settings.user,
+                    server,
+                    whose,
+                },
             ));
         }
         Ok(Arc::new(Session {
@@ -551,15 +562,19 @@ impl Session {
             }
             Err(russh::Error::ChannelOpenFailure(why)) => Err(SshError::new(
                 ErrorKind::Denied,
-                format!(
-                    "{} refused to forward to {host}:{port}: {} (does sshd allow TCP forwarding?)",
-                    self.server,
-                    why.description()
-                ),
+                t::NoForwarding {
+                    server: &self.server,
+                    host,
+                    port,
+                    why: quoted(why.description()),
+                },
             )),
             Err(e) => Err(SshError::new(
                 ErrorKind::Network,
-                format!("the SSH connection to {} failed: {e}", self.server),
+                t::ConnectionFailed {
+                    server: &self.server,
+                    why: quoted(e),
+                },
             )),
         }
     }
@@ -576,7 +591,7 @@ impl Session {
             Err(u) => return Ok(Err(u)),
         };
         let local = |e: std::io::Error| {
-            SshError::new(ErrorKind::Network, format!("loopback pipe for SSH: {e}"))
+            SshError::new(ErrorKind::Network, t::LoopbackPipe { why: quoted(e) })
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.map_err(local)?;
         let addr = listener.local_addr().map_err(local)?;
@@ -600,7 +615,7 @@ impl Session {
             Err(u) => return Ok(Err(u)),
         };
         let local = |e: std::io::Error| {
-            SshError::new(ErrorKind::Network, format!("loopback port for SSH: {e}"))
+            SshError::new(ErrorKind::Network, t::LoopbackPort { why: quoted(e) })
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.map_err(local)?;
         let addr = listener.local_addr().map_err(local)?;
@@ -627,7 +642,10 @@ impl Session {
         let failed = |e: russh::Error| {
             SshError::new(
                 ErrorKind::Network,
-                format!("the SSH connection to {} failed: {e}", self.server),
+                t::ConnectionFailed {
+                    server: &self.server,
+                    why: quoted(e),
+                },
             )
         };
         let mut channel = self.handle.channel_open_session().await.map_err(failed)?;
@@ -672,13 +690,14 @@ struct Client {
     known_hosts: Option<PathBuf>,
     strict: bool,
     /// Why the host key was refused, for the error message.
-    verdict: Arc<Mutex<Option<String>>>,
+    verdict: Arc<Mutex<Option<Text>>>,
     /// The pool's known-hosts lock.
     lock: Arc<Mutex<()>>,
 }
 
 impl Client {
-    fn refuse(&self, why: String) -> Result<bool, russh::Error> {
+    fn refuse(&self, why: impl Into<Text>) -> Result<bool, russh::Error> {
+        let why = why.into();
         *self.verdict.lock().expect("ssh lock poisoned") = Some(why);
         Ok(false)
     }
@@ -701,37 +720,41 @@ impl client::Handler for Client {
         let _file = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         match russh::keys::check_known_hosts_path(&host, SSH_PORT, server_key, &path) {
             Ok(true) => Ok(true),
-            Ok(false) if self.strict => self.refuse(format!(
-                "the SSH host key of {host} ({}) is not in --ssh-known-hosts {} and --ssh-strict refuses unknown hosts",
-                fingerprint(server_key),
-                path.display()
-            )),
+            Ok(false) if self.strict => self.refuse(t::UnknownHost {
+                host: &host,
+                fingerprint: fingerprint(server_key),
+                path: &path,
+            }),
             Ok(false) => match russh::keys::known_hosts::learn_known_hosts_path(
                 &host, SSH_PORT, server_key, &path,
             ) {
                 Ok(()) => Ok(true),
-                Err(e) => self.refuse(format!(
-                    "cannot record the SSH host key of {host} in --ssh-known-hosts {}: {e}",
-                    path.display()
-                )),
+                Err(e) => self.refuse(t::CannotRecord {
+                    host: &host,
+                    path: &path,
+                    why: quoted(e),
+                }),
             },
             Err(russh::keys::Error::KeyChanged { .. }) => {
-                let recorded = russh::keys::known_hosts::known_host_keys_path(&host, SSH_PORT, &path)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .find(|(_, k)| k.algorithm() == server_key.algorithm())
-                    .map(|(_, k)| fingerprint(&k))
-                    .unwrap_or_else(|| "?".to_string());
-                self.refuse(format!(
-                    "the SSH host key of {host} changed: --ssh-known-hosts {} has {recorded}, the server now shows {}; if the server was really replaced, remove its line",
-                    path.display(),
-                    fingerprint(server_key)
-                ))
+                let recorded =
+                    russh::keys::known_hosts::known_host_keys_path(&host, SSH_PORT, &path)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .find(|(_, k)| k.algorithm() == server_key.algorithm())
+                        .map(|(_, k)| fingerprint(&k))
+                        .unwrap_or_else(|| "?".to_string());
+                self.refuse(t::KeyChanged {
+                    host: &host,
+                    path: &path,
+                    recorded,
+                    shown: fingerprint(server_key),
+                })
             }
-            Err(e) => self.refuse(format!(
-                "cannot check the SSH host key of {host} against --ssh-known-hosts {}: {e}",
-                path.display()
-            )),
+            Err(e) => self.refuse(t::CannotCheck {
+                host: &host,
+                path: &path,
+                why: quoted(e),
+            }),
         }
     }
 }
@@ -782,28 +805,33 @@ mod tests {
     fn bad_ssh_settings_are_one_line_naming_the_flag() {
         let e = settings("/nonexistent/one.pem")
             .check(&["user01", "user02"])
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("{trainee}") && !e.contains('\n'), "{e}");
         // A missing key is that trainee's warning, not the class's end.
-        let warnings = settings("/nonexistent/{trainee}.pem")
+        let warnings: Vec<String> = settings("/nonexistent/{trainee}.pem")
             .check(&["user01", "user02"])
-            .unwrap();
+            .unwrap()
+            .iter()
+            .map(Text::en)
+            .collect();
         assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(
-            warnings[0]
-                .starts_with("warning: cannot read the SSH key of user01, /nonexistent/user01.pem"),
+            warnings[0].starts_with("cannot read the SSH key of user01, /nonexistent/user01.pem"),
             "{warnings:?}"
         );
         let key = std::env::temp_dir().join(format!("labrun-ssh-key-{}.pem", std::process::id()));
         std::fs::write(&key, "not read further").unwrap();
         let mut strict = settings(key.to_str().unwrap());
         strict.strict = true;
-        let e = strict.check(&["user01"]).unwrap_err();
+        let e = strict.check(&["user01"]).unwrap_err().to_string();
         assert!(e.contains("--ssh-known-hosts"), "{e}");
         // A device is no key file: refused at once, never opened.
         let warnings = settings("/dev/zero").check(&["user01"]).unwrap();
         assert!(
-            warnings[0].contains("a character device, not a regular file"),
+            warnings[0]
+                .en()
+                .contains("a character device, not a regular file"),
             "{warnings:?}"
         );
         let _ = std::fs::remove_file(&key);

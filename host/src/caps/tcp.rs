@@ -54,10 +54,11 @@ pub async fn call(net: &NetConfig, operation: &str, request: &Value) -> Result<V
             CAPABILITY,
             other,
             ErrorKind::Unsupported,
-            format!(
-                "unknown operation `tcp.{other}`; tcp has: {}",
-                SPEC.operation_names().join(", ")
-            ),
+            crate::text::probe::UnknownOperation {
+                capability: CAPABILITY,
+                operation: other,
+                known: crate::text::list(SPEC.operation_names()),
+            },
         )),
     }
 }
@@ -73,7 +74,8 @@ async fn connect_op(net: &NetConfig, request: &Value) -> Result<Value, CapError>
     let host = fields.required_string("host")?.trim();
     let port = fields
         .uint("port", 1, 65535)?
-        .ok_or_else(|| fields.invalid("request field `port` is required"))? as u16;
+        .ok_or_else(|| fields.invalid(crate::text::probe::Required { field: "port" }))?
+        as u16;
     let timeout = fields
         .uint("timeout_ms", 1, MAX_TIMEOUT_MS)?
         .map(Duration::from_millis)

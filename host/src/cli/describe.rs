@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{ArgMatches, Args, Command, FromArgMatches, ValueEnum};
 
-use crate::outcome::{exit, inert};
+use crate::outcome::exit;
 use crate::text::{help, string};
 
 #[derive(Debug, Args)]
@@ -47,7 +47,7 @@ pub async fn exec(matches: &ArgMatches) -> u8 {
             exit::PASS
         }
         Err(e) => {
-            eprintln!("labrun: {}", inert(&e));
+            eprintln!("labrun: {e}");
             exit::BAD_INPUT
         }
     }

@@ -53,7 +53,7 @@ pub fn command() -> Command {
 /// no report could reach anyone, and nothing runs.
 pub async fn main_checked(args: Vec<OsString>, stdout_closed: bool) -> u8 {
     if stdout_closed {
-        eprintln!("labrun: standard output is closed, so no report could be read: send it somewhere (e.g. > report.txt, or > /dev/null to keep only the exit code)");
+        eprintln!("labrun: {}", Text::from(text::cli::StdoutClosed));
         return exit::ERROR;
     }
     exit_when_stdout_is_gone();
@@ -67,7 +67,12 @@ fn exit_when_stdout_is_gone() {
     std::panic::set_hook(Box::new(move |info| {
         let text = info.payload_as_str().unwrap_or("");
         if let Some(why) = text.strip_prefix("failed printing to stdout: ") {
-            eprintln!("labrun: standard output was closed before everything was written ({why})");
+            eprintln!(
+                "labrun: {}",
+                Text::from(text::cli::StdoutGone {
+                    why: text::quoted(why)
+                })
+            );
             std::process::exit(i32::from(exit::ERROR));
         }
         default(info)
@@ -105,7 +110,7 @@ pub async fn main(args: Vec<OsString>) -> u8 {
         Some(("plugin", m)) => plugin::exec(m).await,
         Some((name, _)) => {
             // A subcommand added to `command()` but not here: the author's slip.
-            eprintln!("labrun: `{name}` is in the command tree but has no exec()");
+            eprintln!("labrun: {}", Text::from(text::cli::NoExec { name }));
             exit::ERROR
         }
     }
@@ -128,7 +133,7 @@ fn help_of(args: &[OsString]) -> String {
 
 /// A clap outcome as labrun prints it: help and version on stdout (exit 0); help
 /// asked for by giving too little (`labrun plugin`) on stderr (exit 64); an error as
-/// one line, `labrun: … (see HELP)` (exit 64).
+/// one line in the run's language, `labrun: … (see HELP)` (exit 64).
 pub fn clap_error(e: &clap::Error, help: &str) -> u8 {
     use clap::error::{ContextKind, ContextValue, ErrorKind as K};
     match e.kind() {
@@ -144,36 +149,25 @@ pub fn clap_error(e: &clap::Error, help: &str) -> u8 {
     }
     // `labrun a.rhai b.rhai` or `labrun a.rhai describe`: clap calls the second word
     // a subcommand in conflict with the step; it is one word too many.
-    let line = match (
+    let what: Text = match (
         e.kind(),
         e.get(ContextKind::InvalidSubcommand),
         e.get(ContextKind::PriorArg),
     ) {
-        (K::ArgumentConflict, Some(ContextValue::String(word)), Some(_)) => format!(
-            "unexpected argument '{}' found: a run takes one step, and a subcommand comes first (labrun describe STEP)",
-            word.escape_debug()
-        ),
-        _ => one_line(e),
+        (K::ArgumentConflict, Some(ContextValue::String(word)), Some(_)) => {
+            text::cli::OneStep { word }.into()
+        }
+        _ => crate::flags::clap_text(e),
     };
-    let example = if help == "labrun --help" && line.contains("<STEP>") {
-        format!(", e.g. {}", run::EXAMPLE)
+    let what = if help == "labrun --help" && crate::flags::missing_argument(e, "<STEP>") {
+        text::cli::WithExample {
+            what,
+            example: run::EXAMPLE,
+        }
+        .into()
     } else {
-        String::new()
+        what
     };
-    eprintln!("labrun: {line}{example} (see {help})");
+    eprintln!("labrun: {}", Text::from(text::cli::SeeHelp { what, help }));
     exit::BAD_INPUT
-}
-
-/// clap's rendered error on one line, without its usage block and "For more
-/// information" footer (the caller names the help instead).
-fn one_line(e: &clap::Error) -> String {
-    let text = e.render().to_string();
-    let line = text
-        .lines()
-        .map(str::trim)
-        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
-    line.trim_start_matches("error: ").to_string()
 }

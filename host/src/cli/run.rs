@@ -8,7 +8,7 @@ use crate::execute::{deliver, execute};
 use crate::flags::Flags;
 use crate::outcome::inert;
 use crate::plan::plan;
-use crate::text::{help, string};
+use crate::text::{self, help, string, Text};
 
 /// The command line a first-time operator most likely wants.
 pub const EXAMPLE: &str = "labrun scripts/step3.rhai --param user=user05";
@@ -33,7 +33,10 @@ pub async fn exec(matches: &ArgMatches) -> u8 {
         }
     };
     for warning in &plan.warnings {
-        eprintln!("labrun: {warning}");
+        eprintln!(
+            "labrun: {}",
+            Text::from(text::cli::Warning { what: warning })
+        );
     }
     let watch = match crate::plan::live::watch(&flags, &plan) {
         Ok(watch) => watch,

@@ -51,9 +51,9 @@ impl Audit {
         match out.failed.take().map_or(flushed, Err) {
             Ok(()) => Ok(()),
             Err(e) => Err(OutputError {
-                what: "the audit log --audit",
+                what: crate::error::Output::Audit,
                 path: self.path.display().to_string(),
-                why: e.to_string(),
+                why: crate::text::quoted(e),
             }),
         }
     }

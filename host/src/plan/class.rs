@@ -27,6 +27,7 @@ use crate::flags::Flags;
 use crate::policy::Limits;
 use crate::step::check_params;
 use crate::step::wasm::Grants;
+use crate::text::{class_file as t, quoted, Text, ToText};
 
 pub fn is_class_file(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "toml")
@@ -53,35 +54,40 @@ pub const DESCRIBE_LIMIT: Duration = Duration::from_secs(5);
 /// Reads a class file's text (`shown` names it in errors): at least one submission,
 /// each with a trainee id, no trainee twice.
 fn parse(text: &str, shown: &str) -> Result<ClassFile, PlanError> {
-    let bad = |text: String| PlanError::Load(LoadError::Class(text));
+    let bad = |why: Text| PlanError::Load(LoadError::Class(why));
     let class: ClassFile = toml::from_str(text).map_err(|e| {
-        bad(format!(
-            "{} is not a class file ([[submission]] trainee = \"user05\", step = \"…\"): {}",
-            shown,
-            e.to_string().replace('\n', " ")
-        ))
+        bad(t::NotAClassFile {
+            path: shown,
+            why: quoted(e.to_string().replace('\n', " ")),
+        }
+        .into())
     })?;
     if class.submission.is_empty() {
-        return Err(bad(format!("{} lists no [[submission]]", shown)));
+        return Err(bad(t::NoSubmission { path: shown }.into()));
     }
     let mut seen = std::collections::BTreeSet::new();
     for (n, sub) in class.submission.iter().enumerate() {
         if sub.trainee.trim().is_empty() {
-            return Err(bad(format!(
-                "{}: submission {} has an empty trainee id; write e.g. trainee = \"user05\"",
-                shown,
-                n + 1
-            )));
+            return Err(bad(t::EmptyTrainee {
+                path: shown,
+                n: n + 1,
+            }
+            .into()));
         }
         if let Err(e) = super::roster::check_id(&sub.trainee) {
-            return Err(bad(format!("{}: submission {}: {e}", shown, n + 1)));
+            return Err(bad(t::BadTrainee {
+                path: shown,
+                n: n + 1,
+                why: e,
+            }
+            .into()));
         }
         if !seen.insert(sub.trainee.clone()) {
-            return Err(bad(format!(
-                "{}: trainee {} has two submissions",
-                shown,
-                crate::outcome::inert(&sub.trainee)
-            )));
+            return Err(bad(t::TwoSubmissions {
+                path: shown,
+                trainee: &sub.trainee,
+            }
+            .into()));
         }
     }
     Ok(class)
@@ -97,22 +103,28 @@ pub async fn plan(
     limits: &Limits,
     grants: &Grants,
 ) -> Result<(String, Vec<PlannedRun>), PlanError> {
-    let bad = |text: String| PlanError::Load(LoadError::Class(text));
-    let text = crate::files::read_to_string(path, crate::files::cap::TEXT)
-        .map_err(|e| bad(format!("cannot read class file {}: {e}", path.display())))?;
-    let class = parse(&text, &path.display().to_string())?;
+    let source = crate::files::read_to_string(path, crate::files::cap::TEXT).map_err(|e| {
+        PlanError::Load(LoadError::Class(
+            t::CannotRead {
+                path,
+                why: quoted(e),
+            }
+            .into(),
+        ))
+    })?;
+    let class = parse(&source, &path.display().to_string())?;
     if !flags.trainees.is_empty() || !flags.live.roster.is_empty() {
-        return Err(PlanError::Flag(
-            "a class file names its trainees: drop --trainee".to_string(),
-        ));
+        return Err(PlanError::Flag(t::DropTrainee.into()));
     }
     let extra = param_map(flags)?;
     // One trainee's step must never be pointed at another trainee's names.
     if extra.contains_key(TRAINEE_PARAM) {
-        return Err(PlanError::Flag(format!(
-            "a class file names its trainees: each submission's {TRAINEE_PARAM} is its own \
-             trainee; drop --param {TRAINEE_PARAM}=…"
-        )));
+        return Err(PlanError::Flag(
+            t::DropParam {
+                param: TRAINEE_PARAM,
+            }
+            .into(),
+        ));
     }
     let base = path.parent().unwrap_or(Path::new("."));
     let describe_limits = Arc::new(Limits {
@@ -144,12 +156,13 @@ pub async fn plan(
             let step = match loaded {
                 Ok(Ok(step)) => Ok(step),
                 // Stopped at the describe limit: say which limit it was.
-                Ok(Err(why)) if started.elapsed() >= limit => Err(format!(
-                    "{why} (describe() may take at most {} s while a class is planned)",
-                    limit.as_secs()
-                )),
-                Ok(Err(why)) => Err(why.to_string()),
-                Err(e) => Err(format!("the step crashed inside labrun while loading: {e}")),
+                Ok(Err(why)) if started.elapsed() >= limit => Err(t::DescribeLimit {
+                    why: why.text(),
+                    secs: limit.as_secs(),
+                }
+                .into()),
+                Ok(Err(why)) => Err(why.text()),
+                Err(e) => Err(t::LoadCrashed { why: quoted(e) }.into()),
             };
             (sub.trainee, step)
         }
@@ -171,7 +184,7 @@ pub async fn plan(
                     let id = step_id(&step);
                     (Arc::new(step), id)
                 })
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.text())
         });
         planned.push(PlannedRun::single(trainee, params, step));
     }

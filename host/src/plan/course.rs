@@ -39,10 +39,9 @@ use crate::publish::reference::Reference;
 use crate::publish::FetchArgs;
 use crate::step::wasm::Grants;
 use crate::step::{check_params, Step};
+use crate::text::{course as t, quoted, Text, ToText};
 
 /// How the two kinds of `.toml` file are told apart.
-const KINDS: &str =
-    "a course file lists [[step]] (id, step, params), a class file lists [[submission]] (trainee, step)";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -75,29 +74,31 @@ struct Entry {
 /// for a class file; TOML that is neither (or not TOML) is one line saying what each
 /// kind lists.
 pub fn is_course(path: &Path) -> Result<bool, PlanError> {
-    let text = crate::files::read_to_string(path, crate::files::cap::TEXT)
-        .map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
+    let text = crate::files::read_to_string(path, crate::files::cap::TEXT).map_err(|e| {
+        bad(t::CannotReadFile {
+            path,
+            why: quoted(e),
+        })
+    })?;
     is_course_text(&text, &path.display().to_string())
 }
 
 fn is_course_text(text: &str, shown: &str) -> Result<bool, PlanError> {
     let table: toml::Table = toml::from_str(text).map_err(|e| {
-        bad(format!(
-            "{shown} is not valid TOML ({KINDS}): {}",
-            one_line(&e.to_string())
-        ))
+        bad(t::NotToml {
+            path: shown,
+            why: quoted(one_line(&e.to_string())),
+        })
     })?;
     match (table.contains_key("step"), table.contains_key("submission")) {
-        (true, true) => Err(bad(format!(
-            "{shown} lists both [[step]] and [[submission]]: {KINDS}; split it in two"
-        ))),
+        (true, true) => Err(bad(t::Both { path: shown })),
         (true, false) => Ok(true),
         _ => Ok(false),
     }
 }
 
-fn bad(text: String) -> PlanError {
-    PlanError::Load(LoadError::Course(text))
+fn bad(why: impl Into<Text>) -> PlanError {
+    PlanError::Load(LoadError::Course(why.into()))
 }
 
 fn one_line(text: &str) -> String {
@@ -109,55 +110,63 @@ fn one_line(text: &str) -> String {
 /// trainee (`{user}`).
 fn parse(text: &str, shown: &str) -> Result<CourseFile, PlanError> {
     let course: CourseFile = toml::from_str(text).map_err(|e| {
-        bad(format!(
-            "{shown} is not a course file ([[step]] id = \"S1\", step = \"…\", params = {{ … }}): {}",
-            one_line(&e.to_string())
-        ))
+        bad(t::NotACourse {
+            path: shown,
+            why: quoted(one_line(&e.to_string())),
+        })
     })?;
     if course.step.is_empty() {
-        return Err(bad(format!("{shown} lists no [[step]]")));
+        return Err(bad(t::NoStep { path: shown }));
     }
     if let Some(name) = &course.name {
         if name.trim().is_empty() || name.chars().any(crate::outcome::inert::needs_escape) {
-            return Err(bad(format!(
-                "{shown}: name = {:?} is not a course name; write e.g. name = \"wordpress-2019\"",
-                crate::outcome::inert(name)
-            )));
+            return Err(bad(t::BadName {
+                path: shown,
+                name: format!("{name:?}"),
+            }));
         }
     }
     let mut seen = BTreeSet::new();
     for (n, entry) in course.step.iter().enumerate() {
-        let which = format!("{shown}: step {}", n + 1);
         let prefix_ok = !entry.id.is_empty()
             && entry.id.len() <= MAX_STEP_ID_CHARS
             && entry.id.chars().all(|c| c.is_ascii_alphanumeric());
         if !prefix_ok {
-            return Err(bad(format!(
-                "{which} has id = \"{}\": a course step id is 1 to {MAX_STEP_ID_CHARS} letters or digits, e.g. id = \"S1\"",
-                crate::outcome::inert(&entry.id)
-            )));
+            return Err(bad(t::BadId {
+                path: shown,
+                n: n + 1,
+                id: &entry.id,
+                max: MAX_STEP_ID_CHARS,
+            }));
         }
         if !seen.insert(entry.id.clone()) {
-            return Err(bad(format!(
-                "{shown}: the step id {} is given twice",
-                entry.id
-            )));
+            return Err(bad(t::IdTwice {
+                path: shown,
+                id: &entry.id,
+            }));
         }
         if entry.step.trim().is_empty() {
-            return Err(bad(format!(
-                "{shown}: step {} names no step file; write e.g. step = \"../scripts/step1.rhai\"",
-                entry.id
-            )));
+            return Err(bad(t::NoStepFile {
+                path: shown,
+                id: &entry.id,
+            }));
         }
         if entry.params.contains_key(TRAINEE_PARAM) {
-            return Err(bad(format!(
-                "{shown}: step {} sets params.{TRAINEE_PARAM}: the trainee is given with --trainee, not in a course",
-                entry.id
-            )));
+            return Err(bad(t::SetsTrainee {
+                path: shown,
+                id: &entry.id,
+                param: TRAINEE_PARAM,
+            }));
         }
         for (key, value) in &entry.params {
-            placeholders(value, "")
-                .map_err(|e| bad(format!("{shown}: step {} param {key}: {e}", entry.id)))?;
+            placeholders(value, "").map_err(|why| {
+                bad(t::InParam {
+                    path: shown,
+                    id: &entry.id,
+                    key,
+                    why,
+                })
+            })?;
         }
     }
     Ok(course)
@@ -168,24 +177,26 @@ fn parse(text: &str, shown: &str) -> Result<CourseFile, PlanError> {
 pub const MAX_STEP_ID_CHARS: usize = 8;
 
 /// `value` with `{user}` replaced by `trainee`; any other `{…}` is refused, naming it.
-fn placeholders(value: &str, trainee: &str) -> Result<String, String> {
+fn placeholders(value: &str, trainee: &str) -> Result<String, Text> {
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
     while let Some(open) = rest.find('{') {
         out.push_str(&rest[..open]);
         let after = &rest[open + 1..];
         let Some(close) = after.find('}') else {
-            return Err(format!(
-                "`{}` opens `{{` without closing it; the one placeholder is {{{TRAINEE_PARAM}}}",
-                crate::outcome::inert(value)
-            ));
+            return Err(t::Unclosed {
+                value,
+                param: TRAINEE_PARAM,
+            }
+            .into());
         };
         let name = &after[..close];
         if name != TRAINEE_PARAM {
-            return Err(format!(
-                "`{{{}}}` is not a placeholder a course knows; the one placeholder is {{{TRAINEE_PARAM}}} (the trainee id)",
-                crate::outcome::inert(name)
-            ));
+            return Err(t::UnknownPlaceholder {
+                name,
+                param: TRAINEE_PARAM,
+            }
+            .into());
         }
         out.push_str(trainee);
         rest = &after[close + 1..];
@@ -218,8 +229,12 @@ fn source(base: &Path, text: &str) -> Source {
 /// The step references a course names, in course order (for `labrun plugin lock`,
 /// which pins them all); local step files are not locked.
 pub fn references(path: &Path) -> Result<Vec<String>, PlanError> {
-    let text = crate::files::read_to_string(path, crate::files::cap::TEXT)
-        .map_err(|e| bad(format!("cannot read course file {}: {e}", path.display())))?;
+    let text = crate::files::read_to_string(path, crate::files::cap::TEXT).map_err(|e| {
+        bad(t::CannotRead {
+            path,
+            why: quoted(e),
+        })
+    })?;
     let course = parse(&text, &path.display().to_string())?;
     let base = path.parent().unwrap_or(Path::new("."));
     Ok(course
@@ -245,9 +260,7 @@ pub fn lock_references(given: Vec<String>) -> Result<Vec<String>, PlanError> {
         }
         let references = references(path)?;
         if references.is_empty() {
-            return Err(bad(format!(
-                "{text} names no step by reference (REGISTRY/REPO:VERSION): its steps are local files, which a lockfile does not pin"
-            )));
+            return Err(bad(t::NoReference { path: &text }));
         }
         out.extend(references);
     }
@@ -274,8 +287,12 @@ pub async fn plan(
     grants: &Grants,
 ) -> Result<Planned, PlanError> {
     let shown = path.display().to_string();
-    let text = crate::files::read_to_string(path, crate::files::cap::TEXT)
-        .map_err(|e| bad(format!("cannot read course file {shown}: {e}")))?;
+    let text = crate::files::read_to_string(path, crate::files::cap::TEXT).map_err(|e| {
+        bad(t::CannotRead {
+            path,
+            why: quoted(e),
+        })
+    })?;
     let course = parse(&text, &shown)?;
     let steps = load_steps(path, &course, &flags.fetch, limits, grants).await?;
 
@@ -284,10 +301,13 @@ pub async fn plan(
     if let Some((_, params)) = given.first() {
         for key in params.keys().filter(|k| *k != TRAINEE_PARAM) {
             if !steps.iter().any(|(s, _)| s.info().params.contains_key(key)) {
-                return Err(PlanError::Load(LoadError::Params(format!(
-                    "unknown param `{}`: no step of {shown} takes it",
-                    crate::outcome::inert(key)
-                ))));
+                return Err(PlanError::Load(LoadError::Params(
+                    t::UnknownParam {
+                        param: key,
+                        path: &shown,
+                    }
+                    .into(),
+                )));
             }
         }
     }
@@ -297,8 +317,14 @@ pub async fn plan(
         for (entry, (step, id)) in course.step.iter().zip(&steps) {
             let mut params = BTreeMap::new();
             for (key, value) in &entry.params {
-                let value = placeholders(value, &trainee)
-                    .map_err(|e| bad(format!("{shown}: step {} param {key}: {e}", entry.id)))?;
+                let value = placeholders(value, &trainee).map_err(|why| {
+                    bad(t::InParam {
+                        path: &shown,
+                        id: &entry.id,
+                        key,
+                        why,
+                    })
+                })?;
                 params.insert(key.clone(), value);
             }
             // The operator's --param wins over the course file, for the steps that take it.
@@ -309,10 +335,14 @@ pub async fn plan(
             }
             // The step's defaults fill what neither the course nor --param gave.
             let params = check_params(step.path(), &step.info().params, &params).map_err(|e| {
-                PlanError::Load(LoadError::Params(format!(
-                    "{shown}: step {}: {e}",
-                    entry.id
-                )))
+                PlanError::Load(LoadError::Params(
+                    t::InStep {
+                        path: &shown,
+                        id: &entry.id,
+                        why: e.text(),
+                    }
+                    .into(),
+                ))
             })?;
             parts.push(PlannedPart {
                 course_step: Some(entry.id.clone()),
@@ -358,8 +388,12 @@ pub async fn steps(
     grants: &Grants,
 ) -> Result<Vec<(String, Arc<Step>)>, PlanError> {
     let shown = path.display().to_string();
-    let text = crate::files::read_to_string(path, crate::files::cap::TEXT)
-        .map_err(|e| bad(format!("cannot read course file {shown}: {e}")))?;
+    let text = crate::files::read_to_string(path, crate::files::cap::TEXT).map_err(|e| {
+        bad(t::CannotRead {
+            path,
+            why: quoted(e),
+        })
+    })?;
     let course = parse(&text, &shown)?;
     let steps = load_steps(path, &course, fetch, limits, grants).await?;
     Ok(course
@@ -382,34 +416,38 @@ async fn load_steps(
     let sources: Vec<Source> = course.step.iter().map(|e| source(base, &e.step)).collect();
     let by_reference = sources.iter().any(|s| matches!(s, Source::Reference(_)));
     if !by_reference && (fetch.lock.is_some() || !fetch.trusted_keys.is_empty()) {
-        return Err(PlanError::Flag(format!(
-            "{shown}: --lock and --trusted-key apply to steps given by reference (REGISTRY/REPO:VERSION); this course names only local files"
-        )));
+        return Err(PlanError::Flag(
+            t::LockOnlyReferences { path: &shown }.into(),
+        ));
     }
     let mut steps: Vec<(Arc<Step>, crate::gate::StepId)> = Vec::new();
     for (entry, source) in course.step.iter().zip(sources) {
         let file = match source {
             Source::File(file) => {
                 if !file.is_file() {
-                    return Err(bad(format!(
-                        "{shown}: step {} names {}, which does not exist (paths are relative to the course file)",
-                        entry.id,
-                        file.display()
-                    )));
+                    return Err(bad(t::Missing {
+                        path: &shown,
+                        id: &entry.id,
+                        file: &file,
+                    }));
                 }
                 file
             }
             Source::Reference(r) => pull(&r, fetch).await.map_err(|e| match e {
-                PlanError::Load(l) => bad(format!("{shown}: step {}: {l}", entry.id)),
+                PlanError::Load(l) => bad(t::InStep {
+                    path: &shown,
+                    id: &entry.id,
+                    why: l.text(),
+                }),
                 other => other,
             })?,
         };
         let step = load_step(&file, limits, grants).await.map_err(|e| {
-            bad(format!(
-                "{shown}: step {}: {}",
-                entry.id,
-                one_line(&e.to_string())
-            ))
+            bad(t::InStep {
+                path: &shown,
+                id: &entry.id,
+                why: e.text(),
+            })
         })?;
         let id = step_id(&step);
         steps.push((Arc::new(step), id));

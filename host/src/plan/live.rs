@@ -14,6 +14,7 @@ use crate::execute::RunPlan;
 use crate::flags::Flags;
 use crate::history::History;
 use crate::outcome::Message;
+use crate::text::{live as t, Text};
 use crate::watch::WatchPlan;
 
 /// The watch the flags ask for, or `None` for a one-shot run.
@@ -23,9 +24,7 @@ pub fn watch(flags: &Flags, plan: &RunPlan) -> Result<Option<WatchPlan>, PlanErr
         return Ok(None);
     };
     if flags.record.is_some() {
-        return Err(PlanError::Flag(
-            "--record writes one run's cassette: it cannot be combined with --watch".into(),
-        ));
+        return Err(PlanError::Flag(t::RecordAndWatch.into()));
     }
     let mut until_done = false;
     let mut deadline: Option<Instant> = None;
@@ -33,12 +32,30 @@ pub fn watch(flags: &Flags, plan: &RunPlan) -> Result<Option<WatchPlan>, PlanErr
         if until == "done" {
             until_done = true;
         } else {
-            let at = clock(until).map_err(|e| PlanError::Flag(format!("--until {until}: {e}")))?;
+            let at = clock(until).map_err(|why| {
+                PlanError::Flag(
+                    t::InFlag {
+                        flag: "--until",
+                        value: until,
+                        why,
+                    }
+                    .into(),
+                )
+            })?;
             deadline = Some(Instant::now() + until_clock(at, crate::watch::local_hms()));
         }
     }
     if let Some(text) = &live.for_duration {
-        let d = duration(text).map_err(|e| PlanError::Flag(format!("--for {text}: {e}")))?;
+        let d = duration(text).map_err(|why| {
+            PlanError::Flag(
+                t::InFlag {
+                    flag: "--for",
+                    value: text,
+                    why,
+                }
+                .into(),
+            )
+        })?;
         let at = Instant::now() + d;
         deadline = Some(deadline.map_or(at, |d| d.min(at)));
     }
@@ -61,9 +78,16 @@ pub fn watch(flags: &Flags, plan: &RunPlan) -> Result<Option<WatchPlan>, PlanErr
         None => None,
     };
     let stuck_after = match &live.stuck_after {
-        Some(text) => {
-            duration(text).map_err(|e| PlanError::Flag(format!("--stuck-after {text}: {e}")))?
-        }
+        Some(text) => duration(text).map_err(|why| {
+            PlanError::Flag(
+                t::InFlag {
+                    flag: "--stuck-after",
+                    value: text,
+                    why,
+                }
+                .into(),
+            )
+        })?,
         None => DEFAULT_STUCK_AFTER,
     };
     let title = plan.title.clone().unwrap_or_else(|| {
@@ -109,8 +133,8 @@ fn titles(plan: &RunPlan) -> std::collections::BTreeMap<String, Message> {
 }
 
 /// `HH:MM` → (hour, minute).
-pub fn clock(text: &str) -> Result<(u32, u32), String> {
-    let bad = || "expected `done` or a local time HH:MM, e.g. 16:30".to_string();
+pub fn clock(text: &str) -> Result<(u32, u32), Text> {
+    let bad = || Text::from(t::NotAClock);
     let (h, m) = text.split_once(':').ok_or_else(bad)?;
     if h.is_empty() || h.len() > 2 || m.len() != 2 {
         return Err(bad());
@@ -138,8 +162,8 @@ pub fn until_clock(at: (u32, u32), now: (u32, u32, u32)) -> Duration {
 
 /// `90m`, `2h`, `1h30m`, `45s`, or plain seconds; at least one second, at most a week.
 /// Each unit at most once, largest first (`1h1h` or `30m1h` is a typo, not 2 hours).
-pub fn duration(text: &str) -> Result<Duration, String> {
-    let bad = || "expected a duration such as 45s, 90m, 2h or 1h30m".to_string();
+pub fn duration(text: &str) -> Result<Duration, Text> {
+    let bad = || Text::from(t::NotADuration);
     if text.is_empty() {
         return Err(bad());
     }
@@ -162,9 +186,7 @@ pub fn duration(text: &str) -> Result<Duration, String> {
             _ => return Err(bad()),
         };
         if unit >= last {
-            return Err(
-                "each of h, m and s at most once, largest first, e.g. 1h30m or 2m30s".to_string(),
-            );
+            return Err(t::UnitOrder.into());
         }
         last = unit;
         let n: u64 = number.parse().map_err(|_| bad())?;
@@ -177,9 +199,9 @@ pub fn duration(text: &str) -> Result<Duration, String> {
     check_duration(total)
 }
 
-fn check_duration(secs: u64) -> Result<Duration, String> {
+fn check_duration(secs: u64) -> Result<Duration, Text> {
     if secs == 0 || secs > 7 * 86_400 {
-        return Err("a duration is between 1 second and 7 days".to_string());
+        return Err(t::DurationRange.into());
     }
     Ok(Duration::from_secs(secs))
 }

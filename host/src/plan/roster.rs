@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 
 use super::PlanError;
+use crate::text::{quoted, roster as t, Text};
 
 /// The most ids one range may expand to (a typo like `user1..user99999` is refused).
 pub const MAX_RANGE: u64 = 10_000;
@@ -18,8 +19,8 @@ pub const MAX_ID_CHARS: usize = 64;
 /// A trainee id is 1 to [`MAX_ID_CHARS`] printable characters without spaces: it is
 /// printed in every report (a CSV gradebook, a terminal) and becomes part of AWS
 /// names and key paths. The error names the id inert and cut short.
-pub fn check_id(id: &str) -> Result<(), String> {
-    crate::outcome::inert::check_printable(id, "trainee id", MAX_ID_CHARS)
+pub fn check_id(id: &str) -> Result<(), Text> {
+    crate::outcome::inert::check_printable(id, t::TraineeId.into(), MAX_ID_CHARS)
 }
 
 /// Text from the command line or a roster file for an error line: inert, cut short.
@@ -33,29 +34,56 @@ fn shown(text: &str) -> String {
 
 /// Every trainee id, checked: no empty id, no duplicate.
 pub fn ids(single: &[String], specs: &[String]) -> Result<Vec<String>, PlanError> {
-    let mut out: Vec<(String, String)> = Vec::new();
+    let mut out: Vec<(String, Text)> = Vec::new();
     for id in single {
-        out.push((id.clone(), format!("--trainee {}", shown(id))));
+        out.push((id.clone(), t::FromTrainee { id: shown(id) }.into()));
     }
     for spec in specs {
         if let Some(file) = spec.strip_prefix('@') {
-            let text = crate::files::read_to_string(file.as_ref(), crate::files::cap::TEXT)
+            let content = crate::files::read_to_string(file.as_ref(), crate::files::cap::TEXT)
                 .map_err(|e| {
-                    PlanError::Flag(format!("cannot read --trainees @{}: {e}", shown(file)))
+                    PlanError::Flag(
+                        t::CannotRead {
+                            file: shown(file),
+                            why: quoted(e),
+                        }
+                        .into(),
+                    )
                 })?;
-            for (n, line) in text.lines().enumerate() {
+            for (n, line) in content.lines().enumerate() {
                 let entry = line.split('#').next().unwrap_or("").trim();
                 if entry.is_empty() {
                     continue;
                 }
-                let origin = format!("--trainees @{} line {}", shown(file), n + 1);
-                for id in expand(entry).map_err(|e| PlanError::Flag(format!("{origin}: {e}")))? {
+                let origin = Text::from(t::FromFileLine {
+                    file: shown(file),
+                    line: n + 1,
+                });
+                let expanded = expand(entry).map_err(|why| {
+                    PlanError::Flag(
+                        t::At {
+                            origin: &origin,
+                            why,
+                        }
+                        .into(),
+                    )
+                })?;
+                for id in expanded {
                     out.push((id, origin.clone()));
                 }
             }
         } else {
-            let origin = format!("--trainees {}", shown(spec));
-            for id in expand(spec).map_err(|e| PlanError::Flag(format!("{origin}: {e}")))? {
+            let origin = Text::from(t::FromSpec { spec: shown(spec) });
+            let expanded = expand(spec).map_err(|why| {
+                PlanError::Flag(
+                    t::At {
+                        origin: &origin,
+                        why,
+                    }
+                    .into(),
+                )
+            })?;
+            for id in expanded {
                 out.push((id, origin.clone()));
             }
         }
@@ -64,14 +92,25 @@ pub fn ids(single: &[String], specs: &[String]) -> Result<Vec<String>, PlanError
     let mut ids = Vec::with_capacity(out.len());
     for (id, origin) in out {
         if id.trim().is_empty() {
-            return Err(PlanError::Flag(format!("{origin}: a trainee id is empty")));
+            return Err(PlanError::Flag(t::EmptyId { origin }.into()));
         }
-        check_id(&id).map_err(|e| PlanError::Flag(format!("{origin}: {e}")))?;
+        check_id(&id).map_err(|why| {
+            PlanError::Flag(
+                t::At {
+                    origin: &origin,
+                    why,
+                }
+                .into(),
+            )
+        })?;
         if !seen.insert(id.clone()) {
-            return Err(PlanError::Flag(format!(
-                "trainee {} is given twice (again in {origin})",
-                shown(&id)
-            )));
+            return Err(PlanError::Flag(
+                t::Twice {
+                    id: shown(&id),
+                    origin,
+                }
+                .into(),
+            ));
         }
         ids.push(id);
     }
@@ -80,36 +119,32 @@ pub fn ids(single: &[String], specs: &[String]) -> Result<Vec<String>, PlanError
 
 /// One id, or a range `PREFIXnn..PREFIXmm` expanded in order. The width of the
 /// first number is kept (`user01..user12` → `user01`, …, `user12`).
-pub fn expand(spec: &str) -> Result<Vec<String>, String> {
+pub fn expand(spec: &str) -> Result<Vec<String>, Text> {
     let Some((from, to)) = spec.split_once("..") else {
         return Ok(vec![spec.to_string()]);
     };
-    let shape = "a range is FROM..TO with the same prefix, e.g. user01..user40";
     if from.is_empty() || to.is_empty() {
-        return Err(format!("both ends of the range are needed: {shape}"));
+        return Err(t::BothEnds.into());
     }
-    let (fp, fd) =
-        split_number(from).ok_or_else(|| format!("`{from}` ends with no number: {shape}"))?;
-    let (tp, td) =
-        split_number(to).ok_or_else(|| format!("`{to}` ends with no number: {shape}"))?;
+    let (fp, fd) = split_number(from).ok_or_else(|| Text::from(t::NoNumber { end: from }))?;
+    let (tp, td) = split_number(to).ok_or_else(|| Text::from(t::NoNumber { end: to }))?;
     if fp != tp {
-        return Err(format!(
-            "`{from}` and `{to}` have different prefixes: {shape}"
-        ));
+        return Err(t::Prefixes { from, to }.into());
     }
     let parse = |d: &str| {
         d.parse::<u64>()
-            .map_err(|_| format!("`{d}` is too large a number"))
+            .map_err(|_| Text::from(t::TooLarge { number: d }))
     };
     let (a, b) = (parse(fd)?, parse(td)?);
     if a > b {
-        return Err(format!("`{from}` comes after `{to}`: {shape}"));
+        return Err(t::Backwards { from, to }.into());
     }
     if b - a >= MAX_RANGE {
-        return Err(format!(
-            "the range holds {} ids, more than {MAX_RANGE}",
-            b - a + 1
-        ));
+        return Err(t::TooMany {
+            count: b - a + 1,
+            max: MAX_RANGE,
+        }
+        .into());
     }
     let width = fd.len();
     Ok((a..=b).map(|n| format!("{fp}{n:0width$}")).collect())
@@ -153,7 +188,7 @@ mod tests {
             ("user..userx", "no number"),
             ("u0..u99999", "more than"),
         ] {
-            let e = expand(spec).unwrap_err();
+            let e = expand(spec).unwrap_err().to_string();
             assert!(e.contains(why), "{spec}: {e}");
         }
     }
@@ -175,11 +210,15 @@ mod tests {
             ["admin", "user01", "user02", "user10", "user11", "user12", "user13"]
         );
 
-        let e = ids(&strings(&["user02"]), &strings(&["user01..user03"])).unwrap_err();
+        let e = ids(&strings(&["user02"]), &strings(&["user01..user03"]))
+            .unwrap_err()
+            .to_string();
         assert!(e.to_string().contains("user02 is given twice"), "{e}");
-        let e = ids(&strings(&[""]), &[]).unwrap_err();
+        let e = ids(&strings(&[""]), &[]).unwrap_err().to_string();
         assert!(e.to_string().contains("empty"), "{e}");
-        let e = ids(&[], &strings(&["@/nonexistent/roster.txt"])).unwrap_err();
+        let e = ids(&[], &strings(&["@/nonexistent/roster.txt"]))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.to_string()
                 .starts_with("cannot read --trainees @/nonexistent/roster.txt"),

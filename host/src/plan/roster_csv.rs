@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use super::PlanError;
 use crate::caps::settings::AwsIdentity;
 use crate::outcome::Person;
+use crate::text::{self, list, quoted, roster_csv as t, Text};
 
 /// Every column a roster may have, in the order the docs list them.
 pub const COLUMNS: &[&str] = &[
@@ -76,76 +77,98 @@ impl Roster {
 /// Reads and checks a roster file.
 pub fn load(path: &Path) -> Result<Roster, PlanError> {
     let shown = path.display().to_string();
-    let meta = std::fs::metadata(path)
-        .map_err(|e| PlanError::Flag(format!("cannot read --roster {shown}: {e}")))?;
+    let cannot = |e: std::io::Error| {
+        PlanError::Flag(
+            t::CannotRead {
+                path: &shown,
+                why: quoted(e),
+            }
+            .into(),
+        )
+    };
+    let meta = std::fs::metadata(path).map_err(cannot)?;
     if !meta.is_file() {
-        return Err(PlanError::Flag(format!(
-            "--roster {shown} is not a regular file: give the CSV file the spreadsheet exported"
-        )));
+        return Err(PlanError::Flag(t::NotAFile { path: &shown }.into()));
     }
     if meta.len() > MAX_BYTES {
-        return Err(PlanError::Flag(format!(
-            "--roster {shown} is {} bytes, more than a roster's {MAX_BYTES}",
-            meta.len()
-        )));
+        return Err(PlanError::Flag(
+            t::TooBig {
+                path: &shown,
+                bytes: meta.len(),
+                max: MAX_BYTES,
+            }
+            .into(),
+        ));
     }
-    let bytes = crate::files::read(path, MAX_BYTES)
-        .map_err(|e| PlanError::Flag(format!("cannot read --roster {shown}: {e}")))?;
-    let text = String::from_utf8(bytes).map_err(|_| {
-        PlanError::Flag(format!(
-            "--roster {shown} is not UTF-8 text: export it as \"CSV UTF-8\""
-        ))
-    })?;
+    let bytes = crate::files::read(path, MAX_BYTES).map_err(cannot)?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| PlanError::Flag(t::NotUtf8 { path: &shown }.into()))?;
     let base = path.parent().unwrap_or(Path::new("."));
     parse(&text, &shown, base).map_err(PlanError::Flag)
 }
 
 /// Parses a roster's text; `base` resolves relative `ssh_key` paths.
-pub fn parse(text: &str, shown: &str, base: &Path) -> Result<Roster, String> {
+pub fn parse(text: &str, shown: &str, base: &Path) -> Result<Roster, Text> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let rows =
-        records(text).map_err(|(line, why)| format!("--roster {shown} line {line}: {why}"))?;
+    let at_line = |line: usize| Text::from(t::AtLine { path: shown, line });
+    let rows = records(text).map_err(|(line, why)| {
+        Text::from(t::At {
+            at: at_line(line),
+            why,
+        })
+    })?;
     let mut rows = rows
         .into_iter()
         .filter(|(_, cells)| !(cells.len() == 1 && cells[0].trim().is_empty()));
     let Some((_, header)) = rows.next() else {
-        return Err(format!(
-            "--roster {shown} is empty: its first line names the columns, e.g. trainee,name,email"
-        ));
+        return Err(t::Empty { path: shown }.into());
     };
     let mut columns: Vec<&'static str> = Vec::with_capacity(header.len());
     for cell in &header {
         let name = cell.trim().to_ascii_lowercase();
         let Some(column) = COLUMNS.iter().find(|c| **c == name) else {
-            return Err(format!(
-                "--roster {shown} line 1: unknown column `{}`; a roster has {}",
-                crate::outcome::inert(cell.trim()),
-                COLUMNS.join(", ")
-            ));
+            return Err(t::At {
+                at: at_line(1),
+                why: Text::from(t::UnknownColumn {
+                    column: cell.trim(),
+                    columns: list(COLUMNS.iter().copied()),
+                }),
+            }
+            .into());
         };
         if columns.contains(column) {
-            return Err(format!(
-                "--roster {shown} line 1: the column {column} is given twice"
-            ));
+            return Err(t::At {
+                at: at_line(1),
+                why: Text::from(t::ColumnTwice { column: *column }),
+            }
+            .into());
         }
         columns.push(column);
     }
     if !columns.contains(&"trainee") {
-        return Err(format!(
-            "--roster {shown} line 1: no trainee column; the first line names the columns, e.g. trainee,name,email"
-        ));
+        return Err(t::At {
+            at: at_line(1),
+            why: Text::from(t::NoTraineeColumn),
+        }
+        .into());
     }
     let mut roster = Roster::default();
     let mut lines: BTreeMap<String, usize> = BTreeMap::new();
     for (line, cells) in rows {
-        let at = format!("--roster {shown} line {line}");
+        let at = |why: Text| -> Text {
+            t::At {
+                at: at_line(line),
+                why,
+            }
+            .into()
+        };
         if cells.len() != columns.len() {
-            return Err(format!(
-                "{at}: {} cells for {} columns ({})",
-                cells.len(),
-                columns.len(),
-                columns.join(",")
-            ));
+            return Err(at(t::CellCount {
+                cells: cells.len(),
+                count: columns.len(),
+                columns: columns.join(","),
+            }
+            .into()));
         }
         let row: BTreeMap<&str, &str> = columns
             .iter()
@@ -160,21 +183,20 @@ pub fn parse(text: &str, shown: &str, base: &Path) -> Result<Roster, String> {
         };
         let trainee = cell("trainee").unwrap_or_default();
         if trainee.is_empty() {
-            return Err(format!("{at}: the trainee id is empty"));
+            return Err(at(text::roster::IdEmpty.into()));
         }
-        super::roster::check_id(&trainee).map_err(|e| format!("{at}: {e}"))?;
+        super::roster::check_id(&trainee).map_err(at)?;
         if let Some(first) = lines.insert(trainee.clone(), line) {
-            return Err(format!(
-                "{at}: trainee {trainee} is given twice (first on line {first})"
-            ));
+            return Err(at(t::TraineeTwice {
+                trainee: &trainee,
+                first,
+            }
+            .into()));
         }
         if let Some(email) = cell("email") {
             let (user, domain) = email.split_once('@').unwrap_or(("", ""));
             if user.is_empty() || domain.is_empty() || email.contains(char::is_whitespace) {
-                return Err(format!(
-                    "{at}: `{}` is not an email address",
-                    crate::outcome::inert(&email)
-                ));
+                return Err(at(t::NotAnEmail { email: &email }.into()));
             }
         }
         let aws = identity(
@@ -183,7 +205,7 @@ pub fn parse(text: &str, shown: &str, base: &Path) -> Result<Roster, String> {
             cell("aws_external_id"),
             cell("region"),
         )
-        .map_err(|e| format!("{at}: {e}"))?;
+        .map_err(at)?;
         roster.entries.push(Entry {
             person: Person {
                 name: cell("name"),
@@ -196,9 +218,7 @@ pub fn parse(text: &str, shown: &str, base: &Path) -> Result<Roster, String> {
         });
     }
     if roster.entries.is_empty() {
-        return Err(format!(
-            "--roster {shown} names no trainee: one row per trainee under the header"
-        ));
+        return Err(t::NoTrainee { path: shown }.into());
     }
     Ok(roster)
 }
@@ -209,15 +229,12 @@ fn identity(
     role_arn: Option<String>,
     external_id: Option<String>,
     region: Option<String>,
-) -> Result<Option<AwsIdentity>, String> {
+) -> Result<Option<AwsIdentity>, Text> {
     if profile.is_some() && role_arn.is_some() {
-        return Err(
-            "give aws_profile or aws_role_arn, not both: a trainee's account is reached one way"
-                .into(),
-        );
+        return Err(t::ProfileAndRole.into());
     }
     if external_id.is_some() && role_arn.is_none() {
-        return Err("aws_external_id goes with aws_role_arn: this row has no role".into());
+        return Err(t::ExternalIdNoRole.into());
     }
     if let Some(arn) = &role_arn {
         role_account(arn)?;
@@ -229,15 +246,12 @@ fn identity(
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c));
         if !ok {
-            return Err("aws_external_id is 2–1224 letters, digits or _+=,.@:/-".into());
+            return Err(t::BadExternalId.into());
         }
     }
     if let Some(p) = &profile {
         if p.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            return Err(format!(
-                "aws_profile `{}` is not a profile name",
-                crate::outcome::inert(p)
-            ));
+            return Err(t::BadProfile { profile: p }.into());
         }
     }
     if let Some(r) = &region {
@@ -256,13 +270,8 @@ fn identity(
 
 /// The account of a role ARN, `arn:aws:iam::123456789012:role/NAME` (or another AWS
 /// partition, or a role path `role/path/NAME`), or why it is not one.
-pub fn role_account(arn: &str) -> Result<&str, String> {
-    let bad = || {
-        format!(
-            "aws_role_arn `{}` is not a role ARN: write arn:aws:iam::123456789012:role/NAME",
-            crate::outcome::inert(arn)
-        )
-    };
+pub fn role_account(arn: &str) -> Result<&str, Text> {
+    let bad = || Text::from(t::BadRoleArn { arn });
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let [arn_, partition, service, region, account, resource] = parts[..] else {
         return Err(bad());
@@ -293,7 +302,7 @@ type Record = (usize, Vec<String>);
 
 /// RFC 4180 records; a quoted cell may hold commas, quotes (`""`) and line breaks.
 /// Error: (line, why).
-fn records(text: &str) -> Result<Vec<Record>, (usize, String)> {
+fn records(text: &str) -> Result<Vec<Record>, (usize, Text)> {
     let mut out = Vec::new();
     let mut cells: Vec<String> = Vec::new();
     let mut cell = String::new();
@@ -324,12 +333,7 @@ fn records(text: &str) -> Result<Vec<Record>, (usize, String)> {
                 quoted = true;
                 was_quoted = true;
             }
-            '"' => {
-                return Err((
-                    line,
-                    "a quote inside an unquoted cell; quote the whole cell".into(),
-                ))
-            }
+            '"' => return Err((line, t::QuoteInside.into())),
             ',' => {
                 cells.push(std::mem::take(&mut cell));
                 was_quoted = false;
@@ -342,14 +346,12 @@ fn records(text: &str) -> Result<Vec<Record>, (usize, String)> {
                 line += 1;
                 start = line;
             }
-            _ if was_quoted && !c.is_whitespace() => {
-                return Err((line, "text after a quoted cell's closing quote".into()))
-            }
+            _ if was_quoted && !c.is_whitespace() => return Err((line, t::AfterQuote.into())),
             _ => cell.push(c),
         }
     }
     if quoted {
-        return Err((start, "a quoted cell is not closed".into()));
+        return Err((start, t::Unclosed.into()));
     }
     if !cell.is_empty() || !cells.is_empty() {
         cells.push(cell);
@@ -363,7 +365,7 @@ mod tests {
     use super::*;
 
     fn roster(text: &str) -> Result<Roster, String> {
-        parse(text, "class.csv", Path::new("/class"))
+        parse(text, "class.csv", Path::new("/class")).map_err(|e| e.en())
     }
 
     #[test]

@@ -78,10 +78,9 @@ pub async fn steps(path: &Path, fetch: &FetchArgs) -> Result<Vec<Arc<Step>>, Pla
     let is_toml = crate::plan::class::is_class_file(path);
     if is_toml && path.is_file() {
         if !crate::plan::course::is_course(path)? {
-            return Err(PlanError::Flag(format!(
-                "{} is a class file: give a step or a course, whose operations are known before trainees submit anything",
-                path.display()
-            )));
+            return Err(PlanError::Flag(
+                crate::text::prepare::ClassFile { path }.into(),
+            ));
         }
         let steps = crate::plan::course::steps(path, fetch, &limits, &grants).await?;
         return Ok(steps.into_iter().map(|(_, step)| step).collect());
@@ -96,7 +95,7 @@ pub async fn steps(path: &Path, fetch: &FetchArgs) -> Result<Vec<Arc<Step>>, Pla
 pub fn operations(steps: &[Arc<Step>]) -> Result<Vec<String>, PlanError> {
     let mut all = BTreeSet::new();
     for step in steps {
-        all.extend(step.operations().map_err(PlanError::Flag)?);
+        all.extend(step.operations()?);
     }
     Ok(all.into_iter().collect())
 }

@@ -99,8 +99,8 @@ pub async fn check(plan: &RunPlan) -> Findings {
         out.push(Finding::new(
             Verdict::Problem,
             "settings",
-            warning.trim_start_matches("warning: ").to_string(),
-            warning.trim_start_matches("warning: ").to_string(),
+            warning.render(Lang::En),
+            warning.render(Lang::Ja),
         ));
     }
     for undecided in crate::execute::undecided::undecided(plan) {

@@ -66,6 +66,15 @@ impl Failure {
         self.refused
     }
 
+    /// The line to show. (Until publish's messages move into the host catalog, its
+    /// English words are carried as they are.)
+    pub fn text(&self) -> crate::text::Text {
+        crate::text::publish::Failed {
+            why: self.message.as_str(),
+        }
+        .into()
+    }
+
     pub fn exit_code(&self) -> u8 {
         if self.refused {
             exit::BAD_INPUT

@@ -35,7 +35,7 @@ pub use trainee::CheckNow;
 
 use crate::outcome::Lang;
 use crate::report::html;
-use crate::text;
+use crate::text::{self, Text};
 
 /// The value of `--serve-token` that asks labrun to make one up and print it.
 pub const GENERATE: &str = "generate";
@@ -52,30 +52,35 @@ pub struct ServePlan {
 /// Binds ADDR now (a port in use is an error now, not mid-class). A non-loopback
 /// address needs a token; `generate` makes a random one, and so do trainee links
 /// (`links`) without one: the board is then never open to a trainee's browser.
-pub fn bind(text: &str, token: Option<&str>, links: bool) -> Result<ServePlan, String> {
+pub fn bind(text: &str, token: Option<&str>, links: bool) -> Result<ServePlan, Text> {
+    use crate::text::{quoted, serve as s};
     let addr = text
         .to_socket_addrs()
         .ok()
         .and_then(|mut a| a.next())
-        .ok_or_else(|| format!("--serve {text}: expected ADDRESS:PORT, e.g. 127.0.0.1:8080"))?;
+        .ok_or_else(|| Text::from(s::NotAnAddress { value: text }))?;
     let (token, generated) = match token {
         Some(GENERATE) => (Some(random_token()), true),
-        Some("") => return Err("--serve-token is empty".to_string()),
+        Some("") => return Err(s::EmptyToken.into()),
         Some(t) => (Some(check_token(t)?.to_string()), false),
         None if links => (Some(random_token()), true),
         None => (None, false),
     };
     if !addr.ip().is_loopback() && token.is_none() {
-        return Err(format!(
-            "--serve {text} is reachable from other machines: give --serve-token TOKEN \
-             (or --serve-token {GENERATE}) so trainees cannot read each other's evidence"
-        ));
+        return Err(s::NeedsToken {
+            value: text,
+            generate: GENERATE,
+        }
+        .into());
     }
-    let listener =
-        std::net::TcpListener::bind(addr).map_err(|e| format!("cannot serve on {text}: {e}"))?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| format!("cannot serve on {text}: {e}"))?;
+    let cannot = |e: std::io::Error| {
+        Text::from(s::CannotServe {
+            value: text,
+            why: quoted(e),
+        })
+    };
+    let listener = std::net::TcpListener::bind(addr).map_err(cannot)?;
+    listener.set_nonblocking(true).map_err(cannot)?;
     let addr = listener.local_addr().unwrap_or(addr);
     Ok(ServePlan {
         listener,
@@ -90,19 +95,22 @@ const MAX_TOKEN_CHARS: usize = 256;
 
 /// A token travels in a URL (`?token=`) and a header: URL-safe characters only. The
 /// error never repeats the token.
-fn check_token(token: &str) -> Result<&str, String> {
+fn check_token(token: &str) -> Result<&str, Text> {
+    use crate::text::serve as s;
     let fits = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~');
     if let Some(bad) = token.chars().find(|c| !fits(*c)) {
-        return Err(format!(
-            "--serve-token holds {} (the token is not shown): use letters, digits and - _ . ~ only, or --serve-token {GENERATE}",
-            crate::outcome::inert::describe_char(bad)
-        ));
+        return Err(s::TokenChar {
+            bad: crate::outcome::inert::describe_char(bad),
+            generate: GENERATE,
+        }
+        .into());
     }
     if token.len() > MAX_TOKEN_CHARS {
-        return Err(format!(
-            "--serve-token is {} characters long: at most {MAX_TOKEN_CHARS}",
-            token.len()
-        ));
+        return Err(s::TokenLong {
+            chars: token.len(),
+            max: MAX_TOKEN_CHARS,
+        }
+        .into());
     }
     Ok(token)
 }
@@ -309,15 +317,16 @@ mod tests {
     fn a_port_in_use_and_an_open_address_without_token_are_refused() {
         let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = taken.local_addr().unwrap().to_string();
-        let e = bind(&addr, None, false).err().unwrap();
+        let e = bind(&addr, None, false).err().unwrap().to_string();
         assert!(e.starts_with(&format!("cannot serve on {addr}:")), "{e}");
-        let e = bind("0.0.0.0:0", None, false).err().unwrap();
+        let e = bind("0.0.0.0:0", None, false).err().unwrap().to_string();
         assert!(e.contains("--serve-token"), "{e}");
         let ok = bind("127.0.0.1:0", Some(GENERATE), false).unwrap();
         assert!(ok.generated && ok.token.as_ref().unwrap().len() == 36);
         assert!(bind("nonsense", None, false)
             .err()
             .unwrap()
+            .to_string()
             .contains("ADDRESS:PORT"));
         let links = bind("127.0.0.1:0", None, true).unwrap();
         assert!(

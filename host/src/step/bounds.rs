@@ -2,6 +2,7 @@
 //! request and of evidence, a stop cause as one bounded line, and text cut on a
 //! character boundary.
 
+use crate::text::{quoted, Arg};
 use serde_json::Value;
 
 /// Largest capability request a step may hand the host (JSON bytes): refused before
@@ -14,10 +15,10 @@ pub fn request_too_big(capability: &str, operation: &str, size: usize) -> crate:
         capability,
         operation,
         crate::caps::ErrorKind::InvalidRequest,
-        format!(
-            "the request is {size} bytes; the limit is {} KiB",
-            MAX_REQUEST_BYTES >> 10
-        ),
+        crate::text::caps::RequestTooBig {
+            size,
+            limit: MAX_REQUEST_BYTES >> 10,
+        },
     )
     .with_code("limit")
 }
@@ -49,6 +50,12 @@ pub fn evidence_from(value: Value) -> Option<Value> {
 
 /// Longest stop cause kept (characters): it is repeated in every unreported row.
 pub const MAX_CAUSE_CHARS: usize = 500;
+
+/// Words a step or its engine wrote about why it stopped (a script's thrown text, a
+/// Rhai or guest error): on one line, cut to [`MAX_CAUSE_CHARS`], and quoted.
+pub fn remote_cause(cause: &str) -> Arg {
+    quoted(bounded_cause(&one_line_cause(cause)))
+}
 
 /// A stop cause cut to [`MAX_CAUSE_CHARS`] characters.
 pub fn bounded_cause(cause: &str) -> String {

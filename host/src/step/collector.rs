@@ -4,9 +4,10 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
-use super::bounds::{bounded_cause, one_line_cause, truncate};
+use super::bounds::truncate;
 use super::Limits;
 use crate::outcome::{check_id, Message, Outcome, Status};
+use crate::text::{self, Text};
 
 /// Collects what a step reports, enforcing the limits on outcomes and log output.
 #[derive(Default)]
@@ -23,7 +24,7 @@ struct Collected {
     log_dropped: usize,
     /// Outcomes the step reported and labrun refused, as (status, why); each becomes
     /// an `error` row, so a refused fail is never silently gone.
-    refused: Vec<(Status, String)>,
+    refused: Vec<(Status, Text)>,
     refused_dropped: usize,
 }
 
@@ -36,8 +37,8 @@ impl Collector {
     /// [`check_id`]) and new, the count within `max_outcomes`; the messages are cut to
     /// `max_message_bytes` on a character boundary. A refused outcome is remembered
     /// ([`Collector::refuse`]) as well as returned as the error.
-    pub fn report(&self, outcome: Outcome, limits: &Limits) -> Result<(), String> {
-        let refused = |why: String| {
+    pub fn report(&self, outcome: Outcome, limits: &Limits) -> Result<(), Text> {
+        let refused = |why: Text| {
             self.refuse(outcome.status, &why);
             Err(why)
         };
@@ -47,14 +48,16 @@ impl Collector {
         let mut inner = self.inner.lock().expect("collector lock poisoned");
         if inner.ids.contains(&outcome.id) {
             drop(inner);
-            return refused(format!("outcome `{}` was reported twice", outcome.id));
+            return refused(text::run::ReportedTwice { id: &outcome.id }.into());
         }
         if inner.outcomes.len() >= limits.max_outcomes {
             drop(inner);
-            return refused(format!(
-                "too many outcomes: the limit is {}",
-                limits.max_outcomes
-            ));
+            return refused(
+                text::run::TooManyOutcomes {
+                    max: limits.max_outcomes,
+                }
+                .into(),
+            );
         }
         let outcome = Outcome {
             message: Message {
@@ -70,10 +73,10 @@ impl Collector {
 
     /// Remembers an outcome the step reported and labrun refused (`why` names its id
     /// inert and cut short): it becomes an `error` row at [`Collector::finish`].
-    pub fn refuse(&self, status: Status, why: &str) {
+    pub fn refuse(&self, status: Status, why: &Text) {
         let mut inner = self.inner.lock().expect("collector lock poisoned");
         if inner.refused.len() < MAX_REFUSED_ROWS {
-            inner.refused.push((status, one_line_cause(why)));
+            inner.refused.push((status, why.clone()));
         } else {
             inner.refused_dropped += 1;
         }
@@ -97,11 +100,8 @@ impl Collector {
     /// The final rows in checklist order. Planned ids the step never reported become
     /// `error`, carrying why the step stopped (if it did, as one bounded line); ids the
     /// step reported without declaring them follow as `error` rows saying so.
-    pub fn finish(&self, plan: &[String], stopped: Option<&str>) -> (Vec<Outcome>, Vec<String>) {
-        let stopped = stopped.map(bounded_cause);
-        let stopped = stopped.as_deref();
+    pub fn finish(&self, plan: &[String], stopped: Option<&Text>) -> (Vec<Outcome>, Vec<String>) {
         let mut inner = std::mem::take(&mut *self.inner.lock().expect("collector lock poisoned"));
-        let stopped = stopped.map(one_line_cause);
         let mut reported: Vec<Option<Outcome>> = std::mem::take(&mut inner.outcomes)
             .into_iter()
             .map(Some)
@@ -118,16 +118,14 @@ impl Collector {
                 Some(outcome) => rows.push(outcome),
                 None => {
                     unreported = true;
-                    rows.push(not_reported(id, stopped.as_deref()));
+                    rows.push(not_reported(id, stopped));
                 }
             }
         }
         // A refusal that stopped the step (Rhai) already reads in every row it left
         // unreported.
-        if let (Some(cause), true) = (stopped.as_deref(), unreported) {
-            inner
-                .refused
-                .retain(|(_, why)| !cause.contains(why.as_str()));
+        if let (Some(cause), true) = (stopped, unreported) {
+            inner.refused.retain(|(_, why)| !cause.holds(why));
         }
         // What is left was reported but never declared: in the step's order.
         rows.extend(reported.into_iter().flatten().map(not_declared));
@@ -143,31 +141,25 @@ impl Collector {
                 }
             };
             let more = match inner.refused_dropped {
-                d if d > 0 && i + 1 == last => format!(" (and {d} more refused)"),
-                _ => String::new(),
+                d if d > 0 && i + 1 == last => Some(d),
+                _ => None,
             };
-            rows.push(refused_row(id, status, &why, &more));
+            rows.push(refused_row(id, status, why, more));
         }
         if inner.log_dropped > 0 {
             let dropped = inner.log_dropped;
-            inner.log.push(format!(
-                "… {dropped} more log lines dropped (limit reached)"
-            ));
+            inner
+                .log
+                .push(Text::from(text::run::LogDropped { dropped }).to_string());
         }
         (rows, inner.log)
     }
 }
 
-fn not_reported(id: &str, stopped: Option<&str>) -> Outcome {
+fn not_reported(id: &str, stopped: Option<&Text>) -> Outcome {
     let message = match stopped {
-        Some(cause) => Message::new(
-            format!("not checked: the step stopped before this check: {cause}"),
-            format!("未確認: このチェックの前にステップが停止しました: {cause}"),
-        ),
-        None => Message::new(
-            "not checked: the step ended without reporting this check",
-            "未確認: ステップがこのチェックを報告せずに終了しました",
-        ),
+        Some(cause) => Message::text(text::run::NotCheckedStopped { cause }),
+        None => Message::text(text::run::NotCheckedEnded),
     };
     Outcome {
         id: id.to_string(),
@@ -181,15 +173,16 @@ fn not_reported(id: &str, stopped: Option<&str>) -> Outcome {
 
 /// An outcome labrun refused (a malformed or repeated id, one too many), shown as
 /// an `error` row under labrun's own id: the step tried to say something.
-fn refused_row(id: String, status: Status, why: &str, more: &str) -> Outcome {
+fn refused_row(id: String, status: Status, why: Text, more: Option<usize>) -> Outcome {
     let said = status.as_str();
+    let message = match more {
+        Some(more) => Message::text(text::run::RefusedMore { said, why, more }),
+        None => Message::text(text::run::Refused { said, why }),
+    };
     Outcome {
         id,
         status: Status::Error,
-        message: Message::new(
-            format!("the step reported a {said} that labrun refused: {why}{more}"),
-            format!("ステップが報告した {said} を labrun は受け付けませんでした: {why}{more}"),
-        ),
+        message,
         evidence: None,
         step: None,
         undecided: false,
@@ -202,14 +195,7 @@ fn not_declared(outcome: Outcome) -> Outcome {
     let id = &outcome.id;
     let said = outcome.status.as_str();
     Outcome {
-        message: Message::new(
-            format!(
-                "not a declared check: the step reported `{id}` ({said}) but describe() does not list it in `checks`; declare it there"
-            ),
-            format!(
-                "宣言されていないチェック: ステップは `{id}` ({said}) を報告しましたが、describe() の checks にありません。checks に宣言してください"
-            ),
-        ),
+        message: Message::text(text::run::NotDeclared { id, said }),
         status: Status::Error,
         ..outcome
     }
@@ -219,6 +205,7 @@ fn not_declared(outcome: Outcome) -> Outcome {
 mod tests {
     use super::*;
     use crate::step::bounds::MAX_CAUSE_BYTES;
+    use crate::step::bounds::{one_line_cause, remote_cause};
 
     fn outcome(id: &str, status: Status, en: &str) -> Outcome {
         Outcome {
@@ -246,7 +233,8 @@ mod tests {
         ] {
             let err = c
                 .report(outcome(bad, Status::Pass, "x"), &limits)
-                .unwrap_err();
+                .unwrap_err()
+                .to_string();
             assert!(err.len() < 200 && !err.contains('\n'), "{err}");
         }
         assert!(c
@@ -254,11 +242,13 @@ mod tests {
             .is_ok());
         let err = c
             .report(outcome(&"i".repeat(32), Status::Fail, "y"), &limits)
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(err.ends_with("was reported twice"), "{err}");
         let err = c
             .report(outcome(&"i".repeat(33), Status::Pass, "x"), &limits)
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("at most 32"), "{err}");
     }
 
@@ -369,7 +359,10 @@ mod tests {
         let cut = one_line_cause(&huge);
         assert!(cut.len() <= MAX_CAUSE_BYTES + 3 && !cut.contains('\n'));
         let c = Collector::default();
-        let (rows, _) = c.finish(&["A1".to_string()], Some(&huge));
+        let cause = Text::from(text::rhai::Thrown {
+            what: remote_cause(&huge),
+        });
+        let (rows, _) = c.finish(&["A1".to_string()], Some(&cause));
         assert!(rows[0].message.en.len() < MAX_CAUSE_BYTES + 100);
         assert!(!rows[0].message.en.contains('\n'));
     }

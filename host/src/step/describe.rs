@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::{wasm, Limits, Param, Step};
+use crate::error::LoadError;
 use crate::outcome::{inert, Message};
 
 /// What a step is, declares and may call.
@@ -54,11 +55,9 @@ pub struct DescribedCheck {
 /// Loads a step (describe() runs; nothing else) and says what it declares and may
 /// call: for a component, the operations its WIT imports name (exactly what it can
 /// call); for a script, the `capability::operation` calls its text names.
-pub async fn describe(path: &Path) -> Result<Description, String> {
+pub async fn describe(path: &Path) -> Result<Description, LoadError> {
     let limits = Limits::default();
-    let step = Step::load(path, &limits, &wasm::Grants::all())
-        .await
-        .map_err(|e| e.to_string())?;
+    let step = Step::load(path, &limits, &wasm::Grants::all()).await?;
     let info = step.info().clone();
     let mut described = Description {
         step: path.display().to_string(),

@@ -8,7 +8,9 @@ use serde::Serialize;
 
 use super::needs::check_needs;
 use super::params::{check_param_decls, Param};
-use crate::outcome::{check_id, inert, Message};
+use crate::outcome::{check_id, Message};
+use crate::text::inert::{describe_char, needs_escape};
+use crate::text::{step as t, Text};
 
 /// What a step says about itself before it runs.
 #[derive(Debug, Clone, Serialize)]
@@ -41,54 +43,41 @@ pub const MAX_NAME_CHARS: usize = 64;
 /// [`MAX_NAME_CHARS`] printable characters, and a `checks` list that is not empty,
 /// holds valid outcome ids (see [`check_id`]) and names each id once. The error is one
 /// line saying what to change in `describe()`.
-pub fn check_info(info: &StepInfo) -> Result<(), String> {
+pub fn check_info(info: &StepInfo) -> Result<(), Text> {
     let name_chars = info.name.chars().count();
     if name_chars == 0 {
-        return Err("`name` is empty: a step names itself, e.g. name: \"step3\"".to_string());
+        return Err(t::NameEmpty.into());
     }
     if name_chars > MAX_NAME_CHARS {
-        return Err(format!(
-            "`name` is {name_chars} characters long: a step name is at most {MAX_NAME_CHARS}"
-        ));
+        return Err(t::NameLong {
+            chars: name_chars,
+            max: MAX_NAME_CHARS,
+        }
+        .into());
     }
-    if let Some(bad) = info
-        .name
-        .chars()
-        .find(|c| crate::outcome::inert::needs_escape(*c))
-    {
-        return Err(format!(
-            "`name` `{}` holds {}: a step name is printable text on one line",
-            inert(&info.name),
-            crate::outcome::inert::describe_char(bad)
-        ));
+    if let Some(bad) = info.name.chars().find(|c| needs_escape(*c)) {
+        return Err(t::NameChar {
+            name: &info.name,
+            bad: describe_char(bad),
+        }
+        .into());
     }
     if info.checks.is_empty() {
-        return Err(
-            "`checks` is empty: a step declares the checklist ids it reports, e.g. checks: [\"A1\", \"A2\"]"
-                .to_string(),
-        );
+        return Err(t::ChecksEmpty.into());
     }
     let mut seen = HashSet::with_capacity(info.checks.len());
     for id in &info.checks {
-        check_id(id).map_err(|e| format!("`checks`: {e}"))?;
+        check_id(id).map_err(|why| Text::from(t::BadCheck { why }))?;
         if !seen.insert(id.as_str()) {
-            return Err(format!(
-                "`checks` lists `{id}` twice: declare each checklist id once"
-            ));
+            return Err(t::CheckTwice { id }.into());
         }
     }
     check_needs(&info.needs, &seen)?;
     if let Some(id) = info.requires.keys().find(|id| !seen.contains(id.as_str())) {
-        return Err(format!(
-            "`requires` names `{}`, which `checks` does not list: declare it or drop it from `requires`",
-            inert(id)
-        ));
+        return Err(t::RequiresUndeclared { id }.into());
     }
     if let Some(id) = info.titles.keys().find(|id| !seen.contains(id.as_str())) {
-        return Err(format!(
-            "`titles` names `{}`, which `checks` does not list: title only declared checks",
-            inert(id)
-        ));
+        return Err(t::TitleUndeclared { id }.into());
     }
     check_param_decls(&info.params)
 }
@@ -112,20 +101,28 @@ mod tests {
     #[test]
     fn the_checklist_must_be_declared_once_and_not_empty() {
         assert!(check_info(&info("step3", &["A1", "A2", "web-1:http", "x.y_z#2"])).is_ok());
-        let err = check_info(&info("step3", &[])).unwrap_err();
+        let err = check_info(&info("step3", &[])).unwrap_err().to_string();
         assert!(err.starts_with("`checks` is empty"), "{err}");
-        let err = check_info(&info("step3", &["A1", "A2", "A1"])).unwrap_err();
+        let err = check_info(&info("step3", &["A1", "A2", "A1"]))
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             "`checks` lists `A1` twice: declare each checklist id once"
         );
-        let err = check_info(&info("step3", &["A 1"])).unwrap_err();
+        let err = check_info(&info("step3", &["A 1"]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("holds a space"), "{err}");
         let long = "C".repeat(100_000);
-        let err = check_info(&info("step3", &[&long])).unwrap_err();
+        let err = check_info(&info("step3", &[&long]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("100000 characters long"), "{err}");
         assert!(err.len() < 200, "the error shows the id cut short: {err}");
-        let err = check_info(&info("step3", &["A1\x1b[2J\n"])).unwrap_err();
+        let err = check_info(&info("step3", &["A1\x1b[2J\n"]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("A1\\u{1b}[2J\\n"), "{err}");
         assert!(err.contains("U+001B"), "{err}");
         assert!(!err.contains('\x1b') && !err.contains('\n'), "{err}");
@@ -136,13 +133,18 @@ mod tests {
         assert!(check_info(&info("Step 3: web tier", &["A1"])).is_ok());
         assert!(check_info(&info("", &["A1"]))
             .unwrap_err()
+            .to_string()
             .contains("`name` is empty"));
-        let err = check_info(&info("step3\x1b[2J", &["A1"])).unwrap_err();
+        let err = check_info(&info("step3\x1b[2J", &["A1"]))
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("step3\\u{1b}[2J") && !err.contains('\x1b'),
             "{err}"
         );
-        let err = check_info(&info(&"n".repeat(65), &["A1"])).unwrap_err();
+        let err = check_info(&info(&"n".repeat(65), &["A1"]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("at most 64"), "{err}");
     }
 }

@@ -24,15 +24,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::outcome::{inert, Message};
+use crate::text::{catalog as t, quoted, Text};
 
 // The template syntax is the SDK's, word for word: one reader for one catalog format.
 #[path = "../../../plugins/sdk/src/template.rs"]
 mod template;
 use template::render;
 
-/// The `{name}` placeholders of a template, the error's quoted name made inert.
-pub fn placeholders(text: &str) -> Result<BTreeSet<String>, String> {
-    template::placeholders(text).map_err(|e| inert(&e).into_owned())
+/// The `{name}` placeholders of a template. The error is the shared template
+/// reader's (the SDK's) own words, quoted.
+pub fn placeholders(text: &str) -> Result<BTreeSet<String>, Text> {
+    template::placeholders(text).map_err(|e| t::Syntax { why: quoted(e) }.into())
 }
 
 /// The section that titles the step itself rather than one check.
@@ -71,53 +73,53 @@ pub fn sibling_path(step: &Path) -> PathBuf {
 }
 
 /// The catalog beside `step`, if there is one. Errors are one line naming the file.
-pub fn load_beside(step: &Path) -> Result<Option<Catalog>, String> {
+pub fn load_beside(step: &Path) -> Result<Option<Catalog>, Text> {
     let path = sibling_path(step);
-    let text = match crate::files::read_to_string(&path, crate::files::cap::TEXT) {
-        Ok(t) => t,
+    let source = match crate::files::read_to_string(&path, crate::files::cap::TEXT) {
+        Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {
-            return Err(format!(
-                "cannot read message catalog {}: {e}",
-                path.display()
-            ))
+            return Err(t::CannotRead {
+                path: &path,
+                why: quoted(e),
+            }
+            .into())
         }
     };
-    Catalog::parse(&text)
+    Catalog::parse(&source)
         .map(Some)
-        .map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(|why| t::InFile { path: &path, why }.into())
 }
 
 impl Catalog {
     /// Parses and checks a catalog's text. The error is one line, without the path.
-    pub fn parse(text: &str) -> Result<Catalog, String> {
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            let what = super::one_line_cause(e.message());
+    pub fn parse(text: &str) -> Result<Catalog, Text> {
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| -> Text {
+            let what = quoted(super::one_line_cause(e.message()));
             match e.span() {
                 Some(span) => {
                     let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-                    format!("line {line}: not valid TOML: {what}")
+                    t::NotTomlAt { line, why: what }.into()
                 }
-                None => format!("not valid TOML: {what}"),
+                None => t::NotToml { why: what }.into(),
             }
         })?;
         let mut sections = BTreeMap::new();
         for (section, value) in table {
             let shown = inert(&section);
             let toml::Value::Table(entries) = value else {
-                return Err(format!(
-                    "`{shown}` must be a section ([{shown}]) of templates {{ en = \"…\", ja = \"…\" }}"
-                ));
+                return Err(t::NotASection { section: shown }.into());
             };
             let mut templates = BTreeMap::new();
             for (key, value) in entries {
                 let at = format!("{shown}.{}", inert(&key));
                 let template = template(&at, &value)?;
                 if key == "title" && !template.names.is_empty() {
-                    return Err(format!(
-                        "`{at}`: a title has no placeholders, found {{{}}}",
-                        template.names.iter().next().expect("not empty")
-                    ));
+                    return Err(t::TitlePlaceholder {
+                        at: &at,
+                        name: template.names.iter().next().expect("not empty"),
+                    }
+                    .into());
                 }
                 templates.insert(key, template);
             }
@@ -128,18 +130,14 @@ impl Catalog {
 
     /// Refuses a catalog that does not fit the step's declared checks: a title for an
     /// undeclared id (a typo), or declared checks some of which lack a title.
-    pub fn check_ids(&self, checks: &[String]) -> Result<(), String> {
+    pub fn check_ids(&self, checks: &[String]) -> Result<(), Text> {
         let declared: BTreeSet<&str> = checks.iter().map(String::as_str).collect();
         for (section, templates) in &self.sections {
             if section != STEP_SECTION
                 && templates.contains_key("title")
                 && !declared.contains(section.as_str())
             {
-                return Err(format!(
-                    "[{}] has a title but `checks` does not list `{}`: title only declared checks",
-                    inert(section),
-                    inert(section)
-                ));
+                return Err(t::TitleUndeclared { section }.into());
             }
         }
         let titled: Vec<&str> = checks
@@ -149,10 +147,7 @@ impl Catalog {
             .collect();
         if !titled.is_empty() {
             if let Some(missing) = checks.iter().find(|id| self.title(id).is_none()) {
-                return Err(format!(
-                    "[{}] has no title: give every declared check one (title = {{ en = \"…\", ja = \"…\" }})",
-                    inert(missing)
-                ));
+                return Err(t::NoTitle { id: missing }.into());
             }
         }
         Ok(())
@@ -189,24 +184,19 @@ impl Catalog {
         section: &str,
         key: &str,
         vars: &BTreeMap<String, Var>,
-    ) -> Result<Message, String> {
-        let t = self
+    ) -> Result<Message, Text> {
+        let template = self
             .sections
             .get(section)
             .and_then(|s| s.get(key))
-            .ok_or_else(|| {
-                format!(
-                    "the message catalog has no template {}.{}",
-                    inert(section),
-                    inert(key)
-                )
-            })?;
-        if let Some(missing) = t.names.iter().find(|n| !vars.contains_key(*n)) {
-            return Err(format!(
-                "message {}.{} needs a value for {{{missing}}}",
-                inert(section),
-                inert(key)
-            ));
+            .ok_or_else(|| Text::from(t::NoTemplate { section, key }))?;
+        if let Some(missing) = template.names.iter().find(|n| !vars.contains_key(*n)) {
+            return Err(t::NeedsValue {
+                section,
+                key,
+                name: missing,
+            }
+            .into());
         }
         let fill = |text: &str, en: bool| {
             render(text, |name| match &vars[name] {
@@ -215,43 +205,54 @@ impl Catalog {
                 Var::Each(m) => m.ja.clone(),
             })
         };
-        Ok(Message::new(fill(&t.en, true), fill(&t.ja, false)))
+        Ok(Message::new(
+            fill(&template.en, true),
+            fill(&template.ja, false),
+        ))
     }
 }
 
-fn template(at: &str, value: &toml::Value) -> Result<Template, String> {
-    let toml::Value::Table(t) = value else {
-        return Err(format!(
-            "`{at}` must be {{ en = \"…\", ja = \"…\" }}, not a {}",
-            value.type_str()
-        ));
+fn template(at: &str, value: &toml::Value) -> Result<Template, Text> {
+    let toml::Value::Table(table) = value else {
+        return Err(t::NotATemplate {
+            at,
+            found: value.type_str(),
+        }
+        .into());
     };
-    if let Some(extra) = t.keys().find(|k| *k != "en" && *k != "ja") {
-        return Err(format!(
-            "`{at}` has `{}`: a template has exactly en and ja",
-            inert(extra)
-        ));
+    if let Some(extra) = table.keys().find(|k| *k != "en" && *k != "ja") {
+        return Err(t::ExtraKey { at, key: extra }.into());
     }
-    let text = |lang: &str| -> Result<String, String> {
-        match t.get(lang) {
+    let lang_text = |lang: &'static str| -> Result<String, Text> {
+        match table.get(lang) {
             Some(toml::Value::String(s)) => Ok(s.clone()),
-            Some(other) => Err(format!(
-                "`{at}.{lang}` must be a string, not a {}",
-                other.type_str()
-            )),
-            None => Err(format!(
-                "`{at}` has no {lang} template: give both en and ja"
-            )),
+            Some(other) => Err(t::NotAString {
+                at,
+                lang,
+                found: other.type_str(),
+            }
+            .into()),
+            None => Err(t::NoLanguage { at, lang }.into()),
         }
     };
-    let (en, ja) = (text("en")?, text("ja")?);
-    let en_names = placeholders(&en).map_err(|e| format!("`{at}.en`: {e}"))?;
-    let ja_names = placeholders(&ja).map_err(|e| format!("`{at}.ja`: {e}"))?;
+    let (en, ja) = (lang_text("en")?, lang_text("ja")?);
+    let en_names = placeholders(&en).map_err(|why| {
+        Text::from(t::InTemplate {
+            at,
+            lang: "en",
+            why,
+        })
+    })?;
+    let ja_names = placeholders(&ja).map_err(|why| {
+        Text::from(t::InTemplate {
+            at,
+            lang: "ja",
+            why,
+        })
+    })?;
     // English names every value; Japanese may leave one out (an English-only detail).
     if let Some(unknown) = ja_names.difference(&en_names).next() {
-        return Err(format!(
-            "`{at}`: unknown placeholder {{{unknown}}} in ja: en has no {{{unknown}}} (en names every value a message takes)"
-        ));
+        return Err(t::UnknownInJa { at, name: unknown }.into());
     }
     Ok(Template {
         en,
@@ -263,9 +264,10 @@ fn template(at: &str, value: &toml::Value) -> Result<Template, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::Lang;
 
     fn refused(text: &str) -> String {
-        Catalog::parse(text).expect_err("refused")
+        Catalog::parse(text).expect_err("refused").render(Lang::En)
     }
 
     #[test]
@@ -284,10 +286,12 @@ mod tests {
         assert!(c
             .format("A1", "ok", &BTreeMap::new())
             .unwrap_err()
+            .render(Lang::En)
             .contains("needs a value for {a}"));
         assert!(c
             .format("A1", "nope", &vars)
             .unwrap_err()
+            .render(Lang::En)
             .contains("no template A1.nope"));
     }
 
@@ -325,10 +329,12 @@ mod tests {
         assert!(c
             .check_ids(&ids(&["A1", "A2"]))
             .unwrap_err()
+            .render(Lang::En)
             .contains("[A2] has no title"));
         assert!(c
             .check_ids(&ids(&["B1"]))
             .unwrap_err()
+            .render(Lang::En)
             .contains("[A1] has a title but `checks` does not list `A1`"));
     }
 }

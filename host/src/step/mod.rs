@@ -36,9 +36,10 @@ use std::sync::Arc;
 use crate::caps::Hub;
 use crate::error::LoadError;
 pub use crate::policy::Limits;
+use crate::text;
 
 pub use bounds::{
-    bounded_cause, bounded_evidence, evidence_from, one_line_cause, request_too_big,
+    bounded_cause, bounded_evidence, evidence_from, one_line_cause, remote_cause, request_too_big,
     MAX_CAUSE_BYTES, MAX_CAUSE_CHARS, MAX_EVIDENCE_BYTES, MAX_REQUEST_BYTES,
 };
 pub use collector::Collector;
@@ -46,7 +47,7 @@ pub use describe::{describe, Description};
 pub use info::{check_info, StepInfo, MAX_NAME_CHARS};
 pub use needs::{enforce_needs, unmet_need};
 pub use params::{check_param_decls, check_params, Param, MAX_PARAM_NAME_CHARS};
-pub use stop::{stop_all, stopped, stopping, STOPPING};
+pub use stop::{stop_all, stopped, stopping, stopping_text};
 
 /// A loaded step, whatever its front-end; the rest of the program sees only this.
 pub enum Step {
@@ -67,20 +68,20 @@ impl Step {
             Some("wasm") => wasm::WasmStep::load(path, limits, grants)
                 .await
                 .map(|s| Step::Wasm(Arc::new(s))),
-            _ => Err(format!(
-                "{}: unknown step type; a step is a Rhai script (.rhai) or a WebAssembly component (.wasm)",
-                path.display()
-            )),
+            _ => Err(text::load::UnknownType { path }.into()),
         }
         .map_err(LoadError::Step)?;
         // A checklist longer than the outcomes a run may report can never be met.
         let declared = step.info().checks.len();
         if declared > limits.max_outcomes {
-            return Err(LoadError::Step(format!(
-                "{}: describe() declares {declared} checks; the limit is {} (max_outcomes)",
-                path.display(),
-                limits.max_outcomes
-            )));
+            return Err(LoadError::Step(
+                text::load::TooManyChecks {
+                    path,
+                    declared,
+                    max: limits.max_outcomes,
+                }
+                .into(),
+            ));
         }
         Ok(step)
     }
@@ -102,7 +103,7 @@ impl Step {
     /// `capability.operation` for every call the step can make, sorted: a
     /// component's WIT imports (exactly what it can call), the calls a script's `run`
     /// can reach, in its own functions and the lab library's ([`reach`]).
-    pub fn operations(&self) -> Result<Vec<String>, String> {
+    pub fn operations(&self) -> Result<Vec<String>, LoadError> {
         let mut ops = match self {
             Step::Wasm(s) => s.manifest().operations.clone(),
             Step::Rhai(s) => s.operations(),

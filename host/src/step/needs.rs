@@ -4,30 +4,24 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use crate::outcome::{inert, Message, Outcome, Status};
+use crate::outcome::{Message, Outcome, Status};
+use crate::text::{self, step as t, Text};
 
 /// Prerequisites name declared ids, never the id itself, and form no cycle.
 pub fn check_needs(
     needs: &BTreeMap<String, Vec<String>>,
     declared: &HashSet<&str>,
-) -> Result<(), String> {
+) -> Result<(), Text> {
     for (id, before) in needs {
         if !declared.contains(id.as_str()) {
-            return Err(format!(
-                "`needs` names `{}`, which `checks` does not list: declare it or drop it from `needs`",
-                inert(id)
-            ));
+            return Err(t::NeedsUndeclared { id }.into());
         }
         for b in before {
             if !declared.contains(b.as_str()) {
-                return Err(format!(
-                    "`needs`: `{}` needs `{}`, which `checks` does not list",
-                    inert(id),
-                    inert(b)
-                ));
+                return Err(t::NeedsUndeclaredBefore { id, before: b }.into());
             }
             if b == id {
-                return Err(format!("`needs`: `{}` needs itself", inert(id)));
+                return Err(t::NeedsItself { id }.into());
             }
         }
     }
@@ -37,14 +31,14 @@ pub fn check_needs(
         needs: &'a BTreeMap<String, Vec<String>>,
         path: &mut Vec<&'a str>,
         done: &mut HashSet<&'a str>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Text> {
         if let Some(at) = path.iter().position(|p| *p == id) {
             let mut cycle: Vec<&str> = path[at..].to_vec();
             cycle.push(id);
-            return Err(format!(
-                "`needs` has a cycle: {}; a check cannot wait for itself",
-                inert(&cycle.join(" → "))
-            ));
+            return Err(t::NeedsCycle {
+                cycle: cycle.join(" → "),
+            }
+            .into());
         }
         if !done.insert(id) {
             return Ok(());
@@ -99,10 +93,7 @@ pub fn enforce_needs(rows: &mut [Outcome], needs: &BTreeMap<String, Vec<String>>
             rows[i] = Outcome {
                 id: rows[i].id.clone(),
                 status: Status::Skip,
-                message: Message::new(
-                    format!("skipped: {unmet} did not pass"),
-                    format!("省略: {unmet} が合格していないため"),
-                ),
+                message: Message::text(text::run::SkippedUnmet { unmet }),
                 evidence: None,
                 step: rows[i].step.clone(),
                 undecided: false,

@@ -8,7 +8,8 @@ use serde::Serialize;
 
 use super::template::{self, Piece};
 use crate::error::LoadError;
-use crate::outcome::inert;
+use crate::text::inert::describe_char;
+use crate::text::{self, list, step as t, Arg, Text};
 
 /// One param a step declares: given with `--param NAME=VALUE` (the trainee id fills
 /// `user`), else its default; a required param has no default and must be given.
@@ -48,87 +49,85 @@ pub const MAX_PARAM_NAME_CHARS: usize = 64;
 
 /// The param name rule: 1 to [`MAX_PARAM_NAME_CHARS`] ASCII letters, digits, `_`
 /// or `-` (it is typed on the command line and in course files).
-fn param_name(name: &str) -> Result<(), String> {
+fn param_name(name: &str) -> Result<(), Text> {
     if name.is_empty() {
-        return Err("a param name is not empty".into());
+        return Err(t::ParamNameEmpty.into());
     }
     if name.chars().count() > MAX_PARAM_NAME_CHARS {
-        return Err(format!(
-            "a param name is at most {MAX_PARAM_NAME_CHARS} characters"
-        ));
+        return Err(t::ParamNameLong {
+            max: MAX_PARAM_NAME_CHARS,
+        }
+        .into());
     }
     if let Some(bad) = name
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
     {
-        return Err(format!(
-            "a param name holds ASCII letters, digits, `_` and `-` only, not {}",
-            crate::outcome::inert::describe_char(bad)
-        ));
+        return Err(t::ParamNameChar {
+            bad: describe_char(bad),
+        }
+        .into());
     }
     Ok(())
 }
 
 /// The params a step declares, as one list for an error: `user (trainee id),
 /// reader (Aurora reader; default wp-{user}-slave)`.
-fn declared(params: &BTreeMap<String, Param>) -> String {
+fn declared(params: &BTreeMap<String, Param>) -> Arg {
     if params.is_empty() {
-        return "no params".to_string();
+        return Text::from(t::NoParams).into();
     }
-    params
-        .iter()
-        .map(|(k, p)| match &p.default {
-            Some(d) => format!("{} ({}; default {})", inert(k), inert(&p.about), inert(d)),
-            None => format!("{} ({})", inert(k), inert(&p.about)),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+    list(params.iter().map(|(k, p)| -> Text {
+        match &p.default {
+            Some(d) => t::ParamWithDefault {
+                name: k,
+                about: &p.about,
+                default: d,
+            }
+            .into(),
+            None => t::ParamRequired {
+                name: k,
+                about: &p.about,
+            }
+            .into(),
+        }
+    }))
 }
 
 /// The declared params' rules: valid names, a required param has no default and
 /// one that is not required has one, every `{name}` in a default names a declared
 /// param and no defaults refer to each other in a cycle. One line saying what to
 /// change in `describe()`.
-pub fn check_param_decls(params: &BTreeMap<String, Param>) -> Result<(), String> {
+pub fn check_param_decls(params: &BTreeMap<String, Param>) -> Result<(), Text> {
     let mut refs: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (name, p) in params {
-        param_name(name).map_err(|e| format!("`params`: `{}`: {e}", inert(name)))?;
+        param_name(name).map_err(|why| Text::from(t::BadParamName { name, why }))?;
         match (&p.default, p.required) {
-            (Some(_), true) => {
-                return Err(format!(
-                    "`params`: `{name}` is required and has a default: drop one of them"
-                ))
-            }
-            (None, false) => {
-                return Err(format!(
-                    "`params`: `{name}` is neither required nor has a default: give it `default: \"…\"` or `required: true`"
-                ))
-            }
+            (Some(_), true) => return Err(t::RequiredWithDefault { name }.into()),
+            (None, false) => return Err(t::NeitherRequiredNorDefault { name }.into()),
             _ => {}
         }
         let Some(default) = &p.default else { continue };
-        let pieces = template::parse(default).map_err(|e| {
-            format!(
-                "`params`: the default of `{name}` (`{}`) {e}",
-                inert(default)
-            )
-        })?;
+        let pieces = template::parse(default)
+            .map_err(|why| Text::from(t::BadDefault { name, default, why }))?;
         let mut to = Vec::new();
         for piece in pieces {
             if let Piece::Ref(r) = piece {
                 param_name(r).map_err(|e| {
-                    format!(
-                        "`params`: the default of `{name}` (`{}`) refers to `{{{}}}`: {e}",
-                        inert(default),
-                        inert(r)
-                    )
+                    Text::from(t::BadDefault {
+                        name,
+                        default,
+                        why: Text::from(t::RefersTo { name: r, why: e }),
+                    })
                 })?;
                 if !params.contains_key(r) {
-                    return Err(format!(
-                        "`params`: the default of `{name}` (`{}`) refers to `{{{r}}}`, which the step does not declare; it declares {}",
-                        inert(default),
-                        params.keys().map(|k| inert(k).into_owned()).collect::<Vec<_>>().join(", ")
-                    ));
+                    return Err(t::DefaultUndeclared {
+                        name,
+                        default,
+                        refers: r,
+                        declared: list(params.keys()),
+                    }
+                    .into());
                 }
                 to.push(r);
             }
@@ -141,14 +140,14 @@ pub fn check_param_decls(params: &BTreeMap<String, Param>) -> Result<(), String>
         refs: &BTreeMap<&'a str, Vec<&'a str>>,
         path: &mut Vec<&'a str>,
         done: &mut std::collections::HashSet<&'a str>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Text> {
         if let Some(start) = path.iter().position(|p| *p == at) {
             let mut cycle: Vec<String> = path[start..].iter().map(|p| format!("`{p}`")).collect();
             cycle.push(format!("`{at}`"));
-            return Err(format!(
-                "`params`: the defaults of {} refer to each other in a cycle; give one of them a default that does not refer back",
-                cycle.join(" → ")
-            ));
+            return Err(t::DefaultsCycle {
+                cycle: cycle.join(" → "),
+            }
+            .into());
         }
         if !done.insert(at) {
             return Ok(());
@@ -177,24 +176,37 @@ pub fn check_params(
     params: &BTreeMap<String, Param>,
     given: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>, LoadError> {
-    check_param_decls(params)
-        .map_err(|e| LoadError::Params(format!("{step_path}: describe(): {e}")))?;
+    check_param_decls(params).map_err(|why| {
+        LoadError::Params(
+            text::load::Describe {
+                path: step_path,
+                why,
+            }
+            .into(),
+        )
+    })?;
     for name in given.keys() {
         if !params.contains_key(name) {
-            return Err(LoadError::Params(format!(
-                "unknown param `{}`: {step_path} takes {}",
-                inert(name),
-                declared(params)
-            )));
+            return Err(LoadError::Params(
+                text::load::UnknownParam {
+                    param: name,
+                    path: step_path,
+                    takes: declared(params),
+                }
+                .into(),
+            ));
         }
     }
     for (name, p) in params {
         if p.required && !given.contains_key(name) {
-            return Err(LoadError::Params(format!(
-                "missing param `{name}`: give it with --param {name}=VALUE ({step_path} takes {})",
-                declared(params),
-                name = inert(name)
-            )));
+            return Err(LoadError::Params(
+                text::load::MissingParam {
+                    param: name,
+                    path: step_path,
+                    takes: declared(params),
+                }
+                .into(),
+            ));
         }
     }
     let mut filled = given.clone();
@@ -228,9 +240,9 @@ pub fn check_params(
         }
         if filled.len() == before {
             // Unreachable after check_param_decls; refuse rather than loop.
-            return Err(LoadError::Params(format!(
-                "{step_path}: describe(): the params' defaults cannot be filled"
-            )));
+            return Err(LoadError::Params(
+                text::load::DefaultsUnfilled { path: step_path }.into(),
+            ));
         }
     }
     Ok(filled)
@@ -245,17 +257,17 @@ mod tests {
         let step = step_with(&[("user", Param::required("trainee\r\n  PASS  A1"))]);
         let err = check_params("s.rhai", &step, &BTreeMap::new()).unwrap_err();
         assert_eq!(
-            err.message(),
+            err.to_string(),
             "missing param `user`: give it with --param user=VALUE \
              (s.rhai takes user (trainee\\r\\n  PASS  A1))"
         );
         let given = BTreeMap::from([("usr\x1b[2J".to_string(), "x".to_string())]);
         let err = check_params("s.rhai", &step, &given).unwrap_err();
         assert!(
-            err.message()
+            err.to_string()
                 .starts_with("unknown param `usr\\u{1b}[2J`: s.rhai takes user"),
             "{}",
-            err.message()
+            err.to_string()
         );
     }
 
@@ -325,13 +337,15 @@ mod tests {
         let err =
             check_params("s.rhai", &step, &given(&[("user", "u"), ("raeder", "x")])).unwrap_err();
         assert_eq!(
-            err.message(),
+            err.to_string(),
             "unknown param `raeder`: s.rhai takes reader (Aurora reader; default wp-{user}-slave), user (trainee id)"
         );
         assert!(matches!(err, LoadError::Params(_)));
-        let err = check_params("s.rhai", &step, &given(&[("reader", "x")])).unwrap_err();
+        let err = check_params("s.rhai", &step, &given(&[("reader", "x")]))
+            .unwrap_err()
+            .to_string();
         assert!(err
-            .message()
+            .to_string()
             .starts_with("missing param `user`: give it with --param user=VALUE"));
     }
 
@@ -342,9 +356,9 @@ mod tests {
             ("reader", Param::with_default("reader", "wp-{usr}-slave")),
         ]);
         let expected = "`params`: the default of `reader` (`wp-{usr}-slave`) refers to `{usr}`, which the step does not declare; it declares reader, user";
-        assert_eq!(check_param_decls(&step).unwrap_err(), expected);
+        assert_eq!(check_param_decls(&step).unwrap_err().to_string(), expected);
         let err = check_params("s.rhai", &step, &given(&[("user", "u")])).unwrap_err();
-        assert_eq!(err.message(), format!("s.rhai: describe(): {expected}"));
+        assert_eq!(err.to_string(), format!("s.rhai: describe(): {expected}"));
         for (bad, says) in [
             ("wp-{user", "has a `{` without its `}`"),
             ("wp-}", "has a `}` without its `{`"),
@@ -355,7 +369,7 @@ mod tests {
                 ("user", Param::required("trainee id")),
                 ("reader", Param::with_default("reader", bad)),
             ]);
-            let err = check_param_decls(&step).unwrap_err();
+            let err = check_param_decls(&step).unwrap_err().to_string();
             assert!(err.contains(says) && !err.contains('\n'), "{bad}: {err}");
         }
     }
@@ -368,7 +382,7 @@ mod tests {
             ("b", Param::with_default("b", "{c}")),
             ("c", Param::with_default("c", "{user}{a}")),
         ]);
-        let err = check_param_decls(&step).unwrap_err();
+        let err = check_param_decls(&step).unwrap_err().to_string();
         assert_eq!(
             err,
             "`params`: the defaults of `a` → `b` → `c` → `a` refer to each other in a cycle; give one of them a default that does not refer back"
@@ -377,11 +391,12 @@ mod tests {
         let all = given(&[("user", "u"), ("a", "1"), ("b", "2"), ("c", "3")]);
         assert!(check_params("s.rhai", &step, &all)
             .unwrap_err()
-            .message()
+            .to_string()
             .contains("cycle"));
         let selfish = step_with(&[("a", Param::with_default("a", "{a}"))]);
         assert!(check_param_decls(&selfish)
             .unwrap_err()
+            .to_string()
             .contains("`a` → `a`"));
     }
 
@@ -394,6 +409,8 @@ mod tests {
         };
         assert!(check_param_decls(&step_with(&[("a", both)]))
             .unwrap_err()
+            .to_string()
+            .to_string()
             .contains("is required and has a default"));
         let neither = Param {
             about: "x".into(),
@@ -402,8 +419,11 @@ mod tests {
         };
         assert!(check_param_decls(&step_with(&[("a", neither)]))
             .unwrap_err()
+            .to_string()
             .contains("neither required nor has a default"));
-        let err = check_param_decls(&step_with(&[("us\x1ber", Param::required("x"))])).unwrap_err();
+        let err = check_param_decls(&step_with(&[("us\x1ber", Param::required("x"))]))
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("us\\u{1b}er") && err.contains("U+001B"),
             "{err}"

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::caps::{registry, Settings};
-use crate::outcome::{inert, Message};
+use crate::outcome::Message;
 use crate::policy::Policy;
 use crate::text::{self, Arg, Text};
 
@@ -46,7 +46,7 @@ impl From<Need> for String {
 
 impl Need {
     /// `ssh`, `vpc`, `mysql`, `mysql:NAME`, or a capability's name.
-    pub fn parse(text: &str) -> Result<Need, String> {
+    pub fn parse(text: &str) -> Result<Need, Text> {
         match text {
             "ssh" => return Ok(Need::Ssh),
             "vpc" => return Ok(Need::Vpc),
@@ -55,21 +55,18 @@ impl Need {
         }
         if let Some(name) = text.strip_prefix("mysql:") {
             if !crate::caps::mysql::credential_name(name) {
-                return Err(format!(
-                    "`requires`: `{}` names no MySQL credential: give mysql:NAME with a name of lower-case letters, digits and _",
-                    inert(text)
-                ));
+                return Err(crate::text::step::RequiresNoCredential { need: text }.into());
             }
             return Ok(Need::Mysql(Some(name.to_string())));
         }
         if registry::get(text).is_some() {
             return Ok(Need::Capability(text.to_string()));
         }
-        Err(format!(
-            "`requires`: `{}` is not something an operator gives: use ssh, vpc, mysql, mysql:NAME or a capability ({})",
-            inert(text),
-            registry::names().join(", ")
-        ))
+        Err(crate::text::step::RequiresUnknown {
+            need: text,
+            capabilities: registry::names().join(", "),
+        }
+        .into())
     }
 
     /// What the operator would give: a flag as it is typed, or a catalog text.
@@ -234,7 +231,7 @@ mod tests {
         );
         assert_eq!(Need::parse("dns").unwrap(), Need::Capability("dns".into()));
         for bad in ["", "sshkey", "mysql:", "mysql:Bad-Name", "\u{1b}[2J"] {
-            let e = Need::parse(bad).unwrap_err();
+            let e = Need::parse(bad).unwrap_err().to_string();
             assert!(e.starts_with("`requires`"), "{e}");
             assert!(!e.contains('\u{1b}'), "{e}");
         }

@@ -23,7 +23,8 @@ use super::{
     bounded_evidence, request_too_big, Collector, Limits, RunContext, StepInfo, MAX_REQUEST_BYTES,
 };
 use crate::caps::{self, registry, CapError, Capability, ErrorKind};
-use crate::outcome::{inert, Message, Outcome, Status, TraineeReport};
+use crate::outcome::{Message, Outcome, Status, TraineeReport};
+use crate::text::{self, quoted, rhai as t, Text};
 
 type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
 
@@ -46,57 +47,71 @@ impl RhaiStep {
     /// Compiles the script and asks it to describe itself. Errors are one line,
     /// `path:line:column: what`, ready to print. Runs on a thread with the stack a
     /// step's nesting limits need (see `rhai_stack_bytes`).
-    pub fn load(path: &Path, limits: &Limits) -> Result<RhaiStep, String> {
+    pub fn load(path: &Path, limits: &Limits) -> Result<RhaiStep, Text> {
         std::thread::scope(|scope| {
             std::thread::Builder::new()
                 .name("labrun-rhai-load".into())
                 .stack_size(rhai_stack_bytes(limits))
                 .spawn_scoped(scope, || RhaiStep::load_here(path, limits))
-                .map_err(|e| format!("{}: cannot start a thread to load it: {e}", path.display()))?
+                .map_err(|e| {
+                    Text::from(t::NoThread {
+                        path,
+                        why: quoted(e),
+                    })
+                })?
                 .join()
                 .unwrap_or_else(|panic| {
-                    Err(format!(
-                        "{}: loading the step crashed inside labrun: {}",
-                        path.display(),
-                        panic_text(&panic)
-                    ))
+                    Err(t::LoadCrashed {
+                        path,
+                        why: quoted(panic_text(&panic)),
+                    }
+                    .into())
                 })
         })
     }
 
-    fn load_here(path: &Path, limits: &Limits) -> Result<RhaiStep, String> {
+    fn load_here(path: &Path, limits: &Limits) -> Result<RhaiStep, Text> {
         let shown = path.display().to_string();
-        let source = crate::files::read_to_string(path, crate::files::cap::TEXT)
-            .map_err(|e| format!("cannot read step {shown}: {e}"))?;
+        let source = crate::files::read_to_string(path, crate::files::cap::TEXT).map_err(|e| {
+            Text::from(text::load::CannotRead {
+                path,
+                why: quoted(e),
+            })
+        })?;
         let engine = sandboxed_engine(limits, Instant::now() + limits.wall_clock);
         let ast = engine.compile(&source).map_err(|e| {
             let pos = e.position();
             // `default` is reserved in Rhai, so a param's default is a quoted key.
-            let hint = match e.err_type() {
+            let why = quoted(super::one_line_cause(&e.err_type().to_string()));
+            let (line, column) = (pos.line().unwrap_or(0), pos.position().unwrap_or(0));
+            match e.err_type() {
                 rhai::ParseErrorType::Reserved(word) if word == "default" => {
-                    " (as a map key write it quoted: \"default\": \"…\")"
+                    Text::from(t::SyntaxDefault {
+                        path: &shown,
+                        line,
+                        column,
+                        why,
+                    })
                 }
-                _ => "",
-            };
-            format!(
-                "{shown}:{}:{}: syntax error: {}{hint}",
-                pos.line().unwrap_or(0),
-                pos.position().unwrap_or(0),
-                inert(&super::one_line_cause(&e.err_type().to_string()))
-            )
+                _ => t::Syntax {
+                    path: &shown,
+                    line,
+                    column,
+                    why,
+                }
+                .into(),
+            }
         })?;
         // The lab library comes first: the step's own functions replace its namesakes.
         let lab = engine
             .compile(LAB_LIBRARY)
-            .map_err(|e| format!("the lab library does not compile (a labrun bug): {e}"))?;
+            .map_err(|e| Text::from(t::LabLibrary { why: quoted(e) }))?;
         let ast = lab.merge(&ast);
         if !ast
             .iter_functions()
             .any(|f| f.name == "run" && f.params.len() == 1)
         {
-            return Err(format!(
-                "{shown}: a step script must define `fn run(params)`"
-            ));
+            return Err(t::NoRun { path: &shown }.into());
         }
         let described: Dynamic = engine
             .call_fn_with_options(
@@ -108,14 +123,18 @@ impl RhaiStep {
             )
             .map_err(|e| {
                 if matches!(*e, EvalAltResult::ErrorFunctionNotFound(..)) {
-                    format!("{shown}: a step script must define `fn describe()` returning #{{ name, title, params, checks }}")
+                    Text::from(t::NoDescribe { path: &shown })
                 } else {
-                    format!("{shown}: describe() failed: {}", inert(&eval_error_text(*e)))
+                    t::DescribeFailed {
+                        path: &shown,
+                        why: eval_error_text(*e),
+                    }
+                    .into()
                 }
             })?;
         let catalog = messages::load_beside(path)?;
         let info = step_info(&described, catalog.as_ref())
-            .map_err(|e| format!("{shown}: describe(): {e}"))?;
+            .map_err(|why| Text::from(text::load::Describe { path: &shown, why }))?;
         let reach = super::reach::reach(&ast);
         check_messages(&shown, path, &reach.msgs, catalog.as_ref())?;
         let operations = operations(&reach);
@@ -156,19 +175,19 @@ impl RhaiStep {
                 let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     step.run_blocking(ctx, handle)
                 }));
-                let _ = done.send(run.map_err(|panic| panic_text(&panic)));
+                let _ = done.send(run.map_err(|panic| quoted(panic_text(&panic))));
             });
         let joined = match spawned {
             Ok(_) => joined
                 .await
-                .unwrap_or_else(|_| Err("its thread ended without a result".to_string())),
-            Err(e) => Err(format!("cannot start its thread: {e}")),
+                .unwrap_or_else(|_| Err(Text::from(t::ThreadEnded).into())),
+            Err(e) => Err(Text::from(t::NoRunThread { why: quoted(e) }).into()),
         };
         let (results, log) = match joined {
             Ok(done) => done,
             Err(why) => {
                 let collector = Collector::default();
-                let cause = format!("the step crashed inside labrun: {why}");
+                let cause = Text::from(text::execute::Crashed { why });
                 collector.finish(&self.info.checks, Some(&cause))
             }
         };
@@ -233,7 +252,7 @@ impl RhaiStep {
         let stopped = result
             .err()
             .map(|e| stop_cause(*e, &ctx.limits, &self.path));
-        collector.finish(&self.info.checks, stopped.as_deref())
+        collector.finish(&self.info.checks, stopped.as_ref())
     }
 }
 
@@ -256,8 +275,8 @@ fn check_messages(
     path: &Path,
     msgs: &[super::reach::MsgCall],
     catalog: Option<&Catalog>,
-) -> Result<(), String> {
-    use crate::text::{step_catalog, Text};
+) -> Result<(), Text> {
+    use crate::text::step_catalog;
     for m in msgs {
         let at = format!(
             "{shown}:{}:{}",
@@ -265,27 +284,27 @@ fn check_messages(
             m.position.position().unwrap_or(0)
         );
         let Some((id, key)) = &m.literal else {
-            return Err(Text::from(step_catalog::MsgNotLiteral { at }).to_string());
+            return Err(step_catalog::MsgNotLiteral { at }.into());
         };
         let catalog_path = messages::sibling_path(path);
         match catalog {
             None => {
-                return Err(Text::from(step_catalog::MsgWithoutCatalog {
+                return Err(step_catalog::MsgWithoutCatalog {
                     at,
                     id,
                     key,
                     catalog: &catalog_path,
-                })
-                .to_string())
+                }
+                .into())
             }
             Some(c) if !c.has(id, key) => {
-                return Err(Text::from(step_catalog::MsgNotInCatalog {
+                return Err(step_catalog::MsgNotInCatalog {
                     at,
                     id,
                     key,
                     catalog: &catalog_path,
-                })
-                .to_string())
+                }
+                .into())
             }
             Some(_) => {}
         }
@@ -338,13 +357,17 @@ fn sandboxed_engine(limits: &Limits, deadline: Instant) -> Engine {
         if ops % 1024 != 0 {
             None
         } else if super::stopping() {
-            Some(Dynamic::from(super::STOPPING))
+            Some(Dynamic::from(super::stopping_text()))
         } else if Instant::now() > deadline {
             Some(Dynamic::from("wall-clock"))
         } else {
             None
         }
     });
+    // labrun's errors thrown into a script (see `runtime_error`) read as English text
+    // there, as every capability answer does.
+    engine.register_fn("to_string", |t: &mut Text| t.en());
+    engine.register_fn("to_debug", |t: &mut Text| t.en());
     // A step reports through `report::`; stray prints go to the step log, never stdout.
     engine.on_print(|_| {});
     engine.on_debug(|_, _, _| {});
@@ -372,7 +395,12 @@ impl Bridge {
     ) -> RhaiResult<Result<Value, CapError>> {
         let gate = self.ctx.gate.clone();
         let deadline = self.deadline;
-        let stop = || Box::new(EvalAltResult::ErrorTerminated(super::STOPPING.into(), pos));
+        let stop = || {
+            Box::new(EvalAltResult::ErrorTerminated(
+                Dynamic::from(super::stopping_text()),
+                pos,
+            ))
+        };
         // Never into a runtime that may be shutting down.
         if super::stopping() {
             return Err(stop());
@@ -389,14 +417,14 @@ impl Bridge {
                             capability,
                             operation,
                             ErrorKind::Timeout,
-                            "the step's wall-clock limit ran out while waiting for this call",
+                            t::CallOutOfTime,
                         )),
                     },
                     _ = super::stopped() => Err(CapError::new(
                         capability,
                         operation,
                         ErrorKind::Timeout,
-                        super::STOPPING,
+                        super::stopping_text(),
                     )),
                 }
             }),
@@ -420,13 +448,24 @@ fn oversized_request(capability: &str, operation: &str, request: &Value) -> Opti
     (size > MAX_REQUEST_BYTES).then(|| request_too_big(capability, operation, size))
 }
 
-fn to_json(value: &Dynamic, what: &str, pos: Position) -> RhaiResult<Value> {
-    rhai::serde::from_dynamic::<Value>(value)
-        .map_err(|e| runtime_error(format!("{what} cannot be turned into JSON: {e}"), pos))
+fn to_json(value: &Dynamic, what: Text, pos: Position) -> RhaiResult<Value> {
+    rhai::serde::from_dynamic::<Value>(value).map_err(|e| {
+        runtime_error(
+            t::NotJson {
+                what,
+                why: quoted(e),
+            }
+            .into(),
+            pos,
+        )
+    })
 }
 
-fn runtime_error(message: String, pos: Position) -> Box<EvalAltResult> {
-    Box::new(EvalAltResult::ErrorRuntime(message.into(), pos))
+/// An error labrun throws into the script: the script can `catch` it (it reads as
+/// the English text, `${e}`); uncaught, it stops the step and is shown in the run's
+/// language.
+fn runtime_error(message: Text, pos: Position) -> Box<EvalAltResult> {
+    Box::new(EvalAltResult::ErrorRuntime(Dynamic::from(message), pos))
 }
 
 /// A capability error is thrown as a map the script can `catch`:
@@ -448,7 +487,7 @@ fn capability_module(bridge: &Arc<Bridge>, spec: &'static Capability) -> Module 
             operation,
             move |nctx: NativeCallContext, request: Map| -> RhaiResult<Dynamic> {
                 let pos = nctx.call_position();
-                let request = to_json(&Dynamic::from_map(request), "the request", pos)?;
+                let request = to_json(&Dynamic::from_map(request), t::TheRequest.into(), pos)?;
                 match b.call(capability, operation, request, pos)? {
                     Ok(value) => rhai::serde::to_dynamic(value),
                     Err(e) => Err(throw_cap_error(e, pos)),
@@ -495,7 +534,7 @@ fn report_module(bridge: &Arc<Bridge>) -> Module {
                   evidence: Dynamic|
                   -> RhaiResult<()> {
                 let pos = nctx.call_position();
-                let evidence = to_json(&evidence, "the evidence", pos)?;
+                let evidence = to_json(&evidence, t::TheEvidence.into(), pos)?;
                 b.report(id, status, en, ja, Some(evidence), pos)
             },
         );
@@ -518,24 +557,20 @@ fn report_module(bridge: &Arc<Bridge>) -> Module {
                 outcome
                     .get(name)
                     .and_then(|v| v.clone().into_string().ok())
-                    .ok_or_else(|| {
-                        runtime_error(
-                            format!("report::outcome needs a string field `{name}`"),
-                            pos,
-                        )
-                    })
+                    .ok_or_else(|| runtime_error(t::NeedsField { name }.into(), pos))
             };
             let status_text = field("status")?;
             let status = Status::parse(&status_text).ok_or_else(|| {
                 runtime_error(
-                    format!(
-                        "unknown status `{status_text}`: use pass, fail, pending, error or skip"
-                    ),
+                    t::UnknownStatus {
+                        status: &status_text,
+                    }
+                    .into(),
                     pos,
                 )
             })?;
             let evidence = match outcome.get("evidence") {
-                Some(v) => Some(to_json(v, "the evidence", pos)?),
+                Some(v) => Some(to_json(v, t::TheEvidence.into(), pos)?),
                 None => None,
             };
             b.report(
@@ -636,25 +671,25 @@ fn register_msg(engine: &mut Engine, catalog: &Arc<Catalog>) {
     });
 }
 
-fn step_info(described: &Dynamic, catalog: Option<&Catalog>) -> Result<StepInfo, String> {
+fn step_info(described: &Dynamic, catalog: Option<&Catalog>) -> Result<StepInfo, Text> {
     let map = described
         .clone()
         .try_cast::<Map>()
-        .ok_or("must return a map #{ name, title, params, checks }")?;
+        .ok_or(Text::from(t::NotAMap))?;
     let text = |v: &Dynamic| v.clone().into_string().ok();
     let name = map
         .get("name")
         .and_then(text)
-        .ok_or("`name` must be a string")?;
+        .ok_or(Text::from(t::NameNotString))?;
     let title = match map.get("title") {
-        Some(t) => {
-            let t = t
+        Some(title) => {
+            let title = title
                 .clone()
                 .try_cast::<Map>()
-                .ok_or("`title` must be #{ en, ja }")?;
+                .ok_or(Text::from(t::TitleNotPair))?;
             Message::new(
-                t.get("en").and_then(text).unwrap_or_default(),
-                t.get("ja").and_then(text).unwrap_or_default(),
+                title.get("en").and_then(text).unwrap_or_default(),
+                title.get("ja").and_then(text).unwrap_or_default(),
             )
         }
         None => catalog
@@ -663,58 +698,54 @@ fn step_info(described: &Dynamic, catalog: Option<&Catalog>) -> Result<StepInfo,
     };
     let mut params = BTreeMap::new();
     if let Some(p) = map.get("params") {
-        let p = p.clone().try_cast::<Map>().ok_or(
-            "`params` must be a map of name → description or #{ about, default, required }",
-        )?;
+        let p = p
+            .clone()
+            .try_cast::<Map>()
+            .ok_or(Text::from(t::ParamsNotMap))?;
         for (k, v) in p {
             params.insert(k.to_string(), param(&k, &v)?);
         }
     }
     let c = map
         .get("checks")
-        .ok_or("`checks` is missing: a step declares the checklist ids it reports, e.g. checks: [\"A1\", \"A2\"]")?
+        .ok_or(Text::from(t::ChecksMissing))?
         .clone()
         .try_cast::<rhai::Array>()
-        .ok_or("`checks` must be an array of ids")?;
+        .ok_or(Text::from(t::ChecksNotArray))?;
     let mut checks = Vec::with_capacity(c.len());
     for id in c {
-        checks.push(text(&id).ok_or("`checks` must hold strings")?);
+        checks.push(text(&id).ok_or(Text::from(t::ChecksNotStrings))?);
     }
     let mut needs = BTreeMap::new();
     if let Some(n) = map.get("needs") {
         let n = n
             .clone()
             .try_cast::<Map>()
-            .ok_or("`needs` must be a map of id → [ids that must pass first], e.g. needs: #{ A2: [\"A1\"] }")?;
+            .ok_or(Text::from(t::NeedsNotMap))?;
         for (id, before) in n {
-            let before = before.try_cast::<rhai::Array>().ok_or_else(|| {
-                format!(
-                    "`needs`: `{}` must map to an array of ids, e.g. [\"A1\"]",
-                    inert(&id)
-                )
-            })?;
+            let before = before
+                .try_cast::<rhai::Array>()
+                .ok_or_else(|| Text::from(t::NeedsNotArray { id: id.as_str() }))?;
             let mut list = Vec::with_capacity(before.len());
             for b in before {
-                list.push(text(&b).ok_or("`needs` must hold arrays of id strings")?);
+                list.push(text(&b).ok_or(Text::from(t::NeedsNotStrings))?);
             }
             needs.insert(id.to_string(), list);
         }
     }
     let mut requires = BTreeMap::new();
     if let Some(r) = map.get("requires") {
-        let r = r.clone().try_cast::<Map>().ok_or(
-            "`requires` must be a map of id → [what the operator gives], e.g. requires: #{ A5: [\"ssh\", \"mysql\"] }",
-        )?;
+        let r = r
+            .clone()
+            .try_cast::<Map>()
+            .ok_or(Text::from(t::RequiresNotMap))?;
         for (id, list) in r {
-            let list = list.try_cast::<rhai::Array>().ok_or_else(|| {
-                format!(
-                    "`requires`: `{}` must map to an array, e.g. [\"ssh\"]",
-                    inert(&id)
-                )
-            })?;
+            let list = list
+                .try_cast::<rhai::Array>()
+                .ok_or_else(|| Text::from(t::RequiresNotArray { id: id.as_str() }))?;
             let mut needs_of = Vec::with_capacity(list.len());
             for n in list {
-                let n = text(&n).ok_or("`requires` must hold arrays of strings")?;
+                let n = text(&n).ok_or(Text::from(t::RequiresNotStrings))?;
                 needs_of.push(super::requires::Need::parse(&n)?);
             }
             requires.insert(id.to_string(), needs_of);
@@ -722,14 +753,14 @@ fn step_info(described: &Dynamic, catalog: Option<&Catalog>) -> Result<StepInfo,
     }
     let mut titles = BTreeMap::new();
     if let Some(t) = map.get("titles") {
-        let t = t
+        let titles_map = t
             .clone()
             .try_cast::<Map>()
-            .ok_or("`titles` must be a map of check id → #{ en, ja }")?;
-        for (id, v) in t {
+            .ok_or(Text::from(t::TitlesNotMap))?;
+        for (id, v) in titles_map {
             let m = v
                 .try_cast::<Map>()
-                .ok_or_else(|| format!("`titles`: `{}` must be #{{ en, ja }}", inert(&id)))?;
+                .ok_or_else(|| Text::from(t::TitleNotMap { id: id.as_str() }))?;
             titles.insert(
                 id.to_string(),
                 Message::new(
@@ -741,11 +772,11 @@ fn step_info(described: &Dynamic, catalog: Option<&Catalog>) -> Result<StepInfo,
     }
     if let Some(c) = catalog {
         c.check_ids(&checks)
-            .map_err(|e| format!("its message catalog: {e}"))?;
+            .map_err(|why| Text::from(t::ItsCatalog { why }))?;
         let from_catalog = c.titles();
         if !from_catalog.is_empty() {
             if !titles.is_empty() {
-                return Err("`titles` is given both here and in the message catalog: keep them in the catalog only".to_string());
+                return Err(t::TitlesTwice.into());
             }
             titles = from_catalog;
         }
@@ -767,39 +798,44 @@ fn step_info(described: &Dynamic, catalog: Option<&Catalog>) -> Result<StepInfo,
 /// `#{ about: "…", "default": "wp-{user}-slave" }` / `#{ about: "…", required: true }`
 /// (`default` is a reserved word in Rhai, so that key is quoted).
 /// Without `required`, a param is required exactly when it has no default.
-fn param(name: &str, value: &Dynamic) -> Result<super::Param, String> {
-    let shown = inert(name);
+fn param(name: &str, value: &Dynamic) -> Result<super::Param, Text> {
     if let Ok(about) = value.clone().into_string() {
         return Ok(super::Param::required(about));
     }
     let map = value.clone().try_cast::<Map>().ok_or_else(|| {
-        format!(
-            "`params`: `{shown}` must be a description string or #{{ about, default, required }}, not {}",
-            a_value(value.type_name())
-        )
+        Text::from(t::ParamNotMap {
+            name,
+            got: a_value(value.type_name()),
+        })
     })?;
     let mut about = String::new();
     let mut default = None;
     let mut required = None;
     for (key, v) in &map {
-        let wrong = |what: &str| {
-            format!(
-                "`params`: `{shown}`: `{key}` must be {what}, not {}",
-                a_value(v.type_name())
-            )
+        let wrong = |what: Text| {
+            Text::from(t::ParamKeyType {
+                name,
+                key: key.as_str(),
+                what,
+                got: a_value(v.type_name()),
+            })
         };
         match key.as_str() {
-            "about" => about = v.clone().into_string().map_err(|_| wrong("a string"))?,
+            "about" => {
+                about = v
+                    .clone()
+                    .into_string()
+                    .map_err(|_| wrong(t::AStringValue.into()))?
+            }
             "default" => {
-                default = Some(v.clone().into_string().map_err(|_| wrong("a string"))?)
+                default = Some(
+                    v.clone()
+                        .into_string()
+                        .map_err(|_| wrong(t::AStringValue.into()))?,
+                )
             }
-            "required" => required = Some(v.as_bool().map_err(|_| wrong("true or false"))?),
-            other => {
-                return Err(format!(
-                    "`params`: `{shown}` has an unknown key `{}`: a param is #{{ about, default, required }}",
-                    inert(other)
-                ))
-            }
+            "required" => required = Some(v.as_bool().map_err(|_| wrong(t::TrueOrFalse.into()))?),
+            other => return Err(t::ParamUnknownKey { name, key: other }.into()),
         }
     }
     let required = required.unwrap_or(default.is_none());
@@ -812,53 +848,64 @@ fn param(name: &str, value: &Dynamic) -> Result<super::Param, String> {
 
 /// Why a run stopped, in one line with `path:line:column` where Rhai knows it, and
 /// the script function it stopped in (Rhai's own multi-line call trace folded).
-fn stop_cause(err: EvalAltResult, limits: &Limits, path: &str) -> String {
+fn stop_cause(err: EvalAltResult, limits: &Limits, path: &str) -> Text {
     let (inner, pos, calls) = innermost(err);
-    let what = match inner {
+    let what: Text = match inner {
         // The gate's stop carries its cause; the wall clock's token is "wall-clock".
-        EvalAltResult::ErrorTerminated(token, _)
-            if token.is_string()
-                && token.clone().into_string().ok().as_deref() != Some("wall-clock") =>
-        {
-            token.into_string().unwrap_or_default()
+        EvalAltResult::ErrorTerminated(token, _) if token.is::<Text>() => token.cast::<Text>(),
+        EvalAltResult::ErrorTerminated(..) => t::WallClock {
+            secs: limits.wall_clock.as_secs(),
         }
-        EvalAltResult::ErrorTerminated(..) => format!(
-            "the step ran past its wall-clock limit of {} s",
-            limits.wall_clock.as_secs()
-        ),
-        EvalAltResult::ErrorTooManyOperations(..) => format!(
-            "the step used more than {} operations (the CPU limit)",
-            limits.max_operations
-        ),
+        .into(),
+        EvalAltResult::ErrorTooManyOperations(..) => t::Operations {
+            max: limits.max_operations,
+        }
+        .into(),
         EvalAltResult::ErrorDataTooLarge(what, _) => {
-            let (thing, limit, name) = if what.contains("string") {
-                ("a string", limits.max_string_size, "max_string_size")
+            if what.contains("string") {
+                t::StringTooLarge {
+                    max: limits.max_string_size,
+                }
+                .into()
             } else if what.contains("array") {
-                ("an array", limits.max_array_size, "max_array_size")
+                t::ArrayTooLarge {
+                    max: limits.max_array_size,
+                }
+                .into()
             } else {
-                ("a map", limits.max_map_size, "max_map_size")
-            };
-            format!("{thing} grew past {limit} (the {name} limit)")
+                t::MapTooLarge {
+                    max: limits.max_map_size,
+                }
+                .into()
+            }
         }
-        EvalAltResult::ErrorTooManyModules(..) => {
-            "`import` is not available to steps: they load no modules or files".to_string()
+        EvalAltResult::ErrorTooManyModules(..) => t::NoImport.into(),
+        EvalAltResult::ErrorStackOverflow(..) => t::Nesting {
+            levels: limits.max_call_levels,
         }
-        EvalAltResult::ErrorStackOverflow(..) => format!(
-            "the step nested calls deeper than {} levels",
-            limits.max_call_levels
-        ),
+        .into(),
         other => eval_error_text(other),
     };
-    let within = match calls.as_slice() {
-        [] => String::new(),
-        [only] => format!(" (in fn {only})"),
-        [innermost, .., outermost] => format!(" (in fn {innermost}, called from {outermost})"),
+    let what: Text = match calls.as_slice() {
+        [] => what,
+        [only] => t::InFn { what, name: only }.into(),
+        [innermost, .., outermost] => t::InFnCalledFrom {
+            what,
+            name: innermost,
+            from: outermost,
+        }
+        .into(),
     };
-    let line = match (pos.line(), pos.position()) {
-        (Some(line), Some(col)) => format!("{path}:{line}:{col}: {what}{within}"),
-        _ => format!("{path}: {what}{within}"),
-    };
-    super::one_line_cause(&line)
+    match (pos.line(), pos.position()) {
+        (Some(line), Some(column)) => t::At {
+            path,
+            line,
+            column,
+            what,
+        }
+        .into(),
+        _ => t::AtFile { path, what }.into(),
+    }
 }
 
 /// The error that really happened, where, and the script functions it happened in
@@ -883,85 +930,107 @@ fn innermost(err: EvalAltResult) -> (EvalAltResult, Position, Vec<String>) {
     }
 }
 
-/// Said after an error that means a value had another type than the script expects:
-/// in a step, that is nearly always an answer of another shape (e.g. a cassette).
-const WRONG_TYPE_HINT: &str =
-    "a value has another type than the step expects (e.g. a capability answer of another shape)";
-
 /// The error's message in one line, without Rhai's position suffix or call trace; a
-/// thrown capability error map prints as `aws.operation: message`; a value of the
-/// wrong type names the function, field or index it was used with.
-fn eval_error_text(err: EvalAltResult) -> String {
+/// thrown capability error map says `aws.operation: message`; a value of the wrong
+/// type names the function, field or index it was used with, and says what that
+/// usually means. What the script threw and what Rhai itself says stay quoted.
+fn eval_error_text(err: EvalAltResult) -> Text {
     let (mut err, ..) = innermost(err);
-    let text = match &err {
+    let hinted = |what: Text| -> Text { t::WrongType { what }.into() };
+    let text: Option<Text> = match &err {
+        EvalAltResult::ErrorRuntime(value, _) if value.is::<Text>() => {
+            Some(value.clone().cast::<Text>())
+        }
         EvalAltResult::ErrorRuntime(value, _) => {
             if let Ok(cap) = rhai::serde::from_dynamic::<CapError>(value) {
-                Some(cap.to_string())
+                Some(
+                    t::CapFailed {
+                        capability: &cap.capability,
+                        operation: &cap.operation,
+                        why: cap.message_arg(),
+                    }
+                    .into(),
+                )
             } else {
-                value.clone().into_string().ok()
+                value
+                    .clone()
+                    .into_string()
+                    .ok()
+                    .map(|s| t::Thrown { what: remote(&s) }.into())
             }
         }
         EvalAltResult::ErrorFunctionNotFound(signature, _) => Some(not_found_text(signature)),
-        EvalAltResult::ErrorMismatchDataType(expected, actual, _) => Some(format!(
-            "got {} where {} was expected: {WRONG_TYPE_HINT}",
-            a_value(actual),
-            a_value(expected)
+        EvalAltResult::ErrorMismatchDataType(expected, actual, _) => Some(hinted(
+            t::GotWhere {
+                got: a_value(actual),
+                expected: a_value(expected),
+            }
+            .into(),
         )),
-        EvalAltResult::ErrorIndexingType(what, _) => Some(match what.split_once(" [") {
-            Some((on, with)) => format!(
-                "cannot index {} with {}: {WRONG_TYPE_HINT}",
-                a_value(on),
-                a_value(with.trim_end_matches(']'))
-            ),
-            None => format!("cannot index {}: {WRONG_TYPE_HINT}", a_value(what)),
-        }),
-        EvalAltResult::ErrorDotExpr(text, _) => field_text(text),
-        EvalAltResult::ErrorFor(_) => Some(format!(
-            "`for` needs a list, a range or a string to loop over: {WRONG_TYPE_HINT}"
-        )),
+        EvalAltResult::ErrorIndexingType(what, _) => Some(hinted(match what.split_once(" [") {
+            Some((on, with)) => t::CannotIndexWith {
+                on: a_value(on),
+                with: a_value(with.trim_end_matches(']')),
+            }
+            .into(),
+            None => t::CannotIndex { on: a_value(what) }.into(),
+        })),
+        EvalAltResult::ErrorDotExpr(text, _) => field_text(text).map(hinted),
+        EvalAltResult::ErrorFor(_) => Some(hinted(t::ForNeedsList.into())),
         _ => None,
     };
-    let text = text.unwrap_or_else(|| {
+    text.unwrap_or_else(|| {
         err.clear_position();
-        err.to_string()
-    });
-    super::one_line_cause(&text)
+        t::Engine {
+            what: remote(&err.to_string()),
+        }
+        .into()
+    })
+}
+
+/// Text the script or the engine wrote, on one line and quoted.
+fn remote(text: &str) -> text::Arg {
+    super::remote_cause(text)
 }
 
 /// `Function not found: filter (string, Fn)` for people: which function, field or
 /// index got a value of the wrong type.
-fn not_found_text(signature: &str) -> String {
+fn not_found_text(signature: &str) -> Text {
     let (name, args) = match signature.split_once(" (") {
         Some((name, args)) => (name, args.strip_suffix(')').unwrap_or(args)),
         None => (signature, ""),
     };
     let mut types = args.split(", ").filter(|a| !a.is_empty());
+    let hinted = |what: Text| -> Text { t::WrongType { what }.into() };
     if let Some(field) = name
         .strip_prefix("get$")
         .or_else(|| name.strip_prefix("set$"))
     {
         let on = a_value(types.next().unwrap_or("?"));
-        return format!("field `{field}` used on {on}, which has no fields: {WRONG_TYPE_HINT}");
+        return hinted(t::FieldUsedOn { field, on }.into());
     }
     if name == "index$get$" || name == "index$set$" {
         let on = a_value(types.next().unwrap_or("?"));
         let with = a_value(types.next().unwrap_or("?"));
-        return format!("cannot index {on} with {with}: {WRONG_TYPE_HINT}");
+        return hinted(t::CannotIndexWith { on, with }.into());
     }
-    let args: Vec<String> = types.map(type_name).collect();
+    let args: Vec<Text> = types.map(type_name).collect();
     if args.is_empty() || name.contains("::") {
         // An unknown function (e.g. an operation a capability does not have).
-        return format!("Function not found: {signature}");
+        return t::NoFunction { signature }.into();
     }
-    format!(
-        "Function not found: `{name}` does not take ({}): {WRONG_TYPE_HINT}",
-        args.join(", ")
+    hinted(
+        t::DoesNotTake {
+            name,
+            args: text::list(args),
+        }
+        .into(),
     )
 }
 
 /// Rhai's `Unknown property 'Value' - a getter is not registered for type 'bool'` (and
 /// its setter twin) for people; `None` for any other dot-expression error.
-fn field_text(text: &str) -> Option<String> {
+fn field_text(text: &str) -> Option<Text> {
     let quoted = |s: &str| -> Option<String> {
         let (_, rest) = s.split_once('\'')?;
         Some(rest.split_once('\'')?.0.to_string())
@@ -969,42 +1038,78 @@ fn field_text(text: &str) -> Option<String> {
     let field = quoted(text)?;
     let (_, on) = text.split_once("for type ")?;
     let on = a_value(&quoted(on)?);
-    let verb = if text.starts_with("No writable property") {
-        "set on"
+    Some(if text.starts_with("No writable property") {
+        t::FieldSetOn { field, on }.into()
     } else {
-        "read from"
-    };
-    Some(format!(
-        "field `{field}` {verb} {on}, which has no fields: {WRONG_TYPE_HINT}"
-    ))
+        t::FieldReadFrom { field, on }.into()
+    })
 }
 
-/// Rhai's type names as a step author knows them: `number`, `string`, `list`, …
-fn type_name(rhai: &str) -> String {
+/// A Rhai type as a step author knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum RhaiType {
+    String,
+    Number,
+    Decimal,
+    Unit,
+    Function,
+    Map,
+    List,
+    Bool,
+    /// Any other type, by its own name (`int32`, `char`, …).
+    Other(String),
+}
+
+fn rhai_type(rhai: &str) -> RhaiType {
     let names: Vec<&str> = rhai.split('|').map(str::trim).collect();
     if names
         .iter()
         .any(|n| matches!(*n, "&str" | "ImmutableString" | "String" | "string"))
     {
-        return "string".into();
+        return RhaiType::String;
     }
     match names[0] {
-        "i64" | "int" | "INT" => "number".into(),
-        "f64" | "float" | "FLOAT" => "decimal number".into(),
-        "()" => "()".into(),
-        "Fn" | "FnPtr" => "function".into(),
-        "Map" | "map" => "map".into(),
-        "Array" | "array" => "list".into(),
-        other => other.rsplit("::").next().unwrap_or(other).to_string(),
+        "i64" | "int" | "INT" => RhaiType::Number,
+        "f64" | "float" | "FLOAT" => RhaiType::Decimal,
+        "()" => RhaiType::Unit,
+        "Fn" | "FnPtr" => RhaiType::Function,
+        "Map" | "map" => RhaiType::Map,
+        "Array" | "array" => RhaiType::List,
+        "bool" => RhaiType::Bool,
+        other => RhaiType::Other(other.rsplit("::").next().unwrap_or(other).to_string()),
+    }
+}
+
+/// Rhai's type names as a step author knows them: `number`, `string`, `list`, …
+fn type_name(rhai: &str) -> Text {
+    match rhai_type(rhai) {
+        RhaiType::String => t::TypeString.into(),
+        RhaiType::Number => t::TypeNumber.into(),
+        RhaiType::Decimal => t::TypeDecimal.into(),
+        RhaiType::Unit => t::TypeUnit.into(),
+        RhaiType::Function => t::TypeFunction.into(),
+        RhaiType::Map => t::TypeMap.into(),
+        RhaiType::List => t::TypeList.into(),
+        RhaiType::Bool => t::TypeBool.into(),
+        RhaiType::Other(name) => t::TypeOther { name }.into(),
     }
 }
 
 /// A value of a Rhai type, with its article: `a number`, `nothing ()`, `an int32`.
-fn a_value(rhai: &str) -> String {
-    match type_name(rhai).as_str() {
-        "()" => "nothing ()".into(),
-        name if name.starts_with(['a', 'e', 'i', 'o', 'u']) => format!("an {name}"),
-        name => format!("a {name}"),
+fn a_value(rhai: &str) -> Text {
+    match rhai_type(rhai) {
+        RhaiType::String => t::AString.into(),
+        RhaiType::Number => t::ANumber.into(),
+        RhaiType::Decimal => t::ADecimal.into(),
+        RhaiType::Unit => t::Nothing.into(),
+        RhaiType::Function => t::AFunction.into(),
+        RhaiType::Map => t::AMap.into(),
+        RhaiType::List => t::AList.into(),
+        RhaiType::Bool => t::ABool.into(),
+        RhaiType::Other(name) if name.starts_with(['a', 'e', 'i', 'o', 'u']) => {
+            t::AnOther { name }.into()
+        }
+        RhaiType::Other(name) => t::AOther { name }.into(),
     }
 }
 
@@ -1057,7 +1162,7 @@ mod tests {
         let err = engine
             .call_fn::<Dynamic>(&mut Scope::new(), &ast, "run", (Map::new(),))
             .unwrap_err();
-        stop_cause(*err, &limits, "step.rhai")
+        stop_cause(*err, &limits, "step.rhai").en()
     }
 
     const HINT: &str = "a value has another type than the step expects";
@@ -1131,9 +1236,9 @@ mod tests {
         }
         assert_eq!(
             stopped(r#"fn run(p) { throw "line one\nline two" }"#),
-            "step.rhai:1:13: line one line two"
+            "step.rhai:1:13: “line one line two”"
         );
-        assert!(stopped(r#"fn f() { throw "x" } fn run(p) { f() }"#).ends_with("x (in fn f)"));
+        assert!(stopped(r#"fn f() { throw "x" } fn run(p) { f() }"#).ends_with("“x” (in fn f)"));
     }
 
     #[test]
@@ -1168,9 +1273,14 @@ mod tests {
         assert_eq!(m["ja"].to_string(), "a、b・5");
         let err = engine
             .eval::<Map>(r#"msg("A1", "ok", #{ x: 5 })"#)
-            .unwrap_err()
-            .to_string();
+            .unwrap_err();
+        let err = eval_error_text(*err).en();
         assert!(err.contains("message A1.ok needs a value for {y}"), "{err}");
+        // A script that catches it reads it as text.
+        let caught: String = engine
+            .eval(r#"let r = ""; try { msg("A1", "ok", #{ x: 5 }); } catch (e) { r = `${e}`; } r"#)
+            .unwrap();
+        assert!(caught.contains("needs a value for {y}"), "{caught}");
 
         // Titles in both places, or a declared check without one, are refused.
         std::fs::write(
@@ -1178,7 +1288,7 @@ mod tests {
             "fn describe() { #{ name: \"s\", checks: [\"A1\"], titles: #{ A1: #{ en: \"x\", ja: \"x\" } } } }\nfn run(p) {}\n",
         )
         .unwrap();
-        let err = RhaiStep::load(&path, &limits).err().unwrap();
+        let err = RhaiStep::load(&path, &limits).err().unwrap().to_string();
         assert!(
             err.contains("both here and in the message catalog"),
             "{err}"
@@ -1188,13 +1298,13 @@ mod tests {
             "fn describe() { #{ name: \"s\", checks: [\"A1\", \"A2\"] } }\nfn run(p) {}\n",
         )
         .unwrap();
-        let err = RhaiStep::load(&path, &limits).err().unwrap();
+        let err = RhaiStep::load(&path, &limits).err().unwrap().to_string();
         assert!(
             err.contains("its message catalog: [A2] has no title"),
             "{err}"
         );
         std::fs::write(&catalog, "[A1\n").unwrap();
-        let err = RhaiStep::load(&path, &limits).err().unwrap();
+        let err = RhaiStep::load(&path, &limits).err().unwrap().to_string();
         assert!(
             err.starts_with(&format!("{}: line 1: not valid TOML", catalog.display())),
             "{err}"
@@ -1220,7 +1330,7 @@ mod tests {
                 ),
             )
             .unwrap();
-            let err = RhaiStep::load(&path, &limits).err().unwrap();
+            let err = RhaiStep::load(&path, &limits).err().unwrap().to_string();
             assert!(
                 err.contains("describe(): ") && err.contains(expected),
                 "{err}"
@@ -1228,7 +1338,7 @@ mod tests {
         }
         let path = dir.join("step.rhai");
         std::fs::write(&path, "fn describe() { #{ name: \"s\" } }\nfn run(p) {}\n").unwrap();
-        let err = RhaiStep::load(&path, &limits).err().unwrap();
+        let err = RhaiStep::load(&path, &limits).err().unwrap().to_string();
         assert!(err.contains("`checks` is missing"), "{err}");
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -1288,7 +1398,7 @@ mod tests {
                 "refers to `{b}`, which the step does not declare",
             ),
         ] {
-            let err = described(params).unwrap_err();
+            let err = described(params).unwrap_err().to_string();
             assert!(err.contains(says), "{params}: {err}");
         }
     }
@@ -1303,9 +1413,12 @@ mod tests {
             "fn describe() { #{ name: \"s\", params: #{ r: #{ default: \"x\" } }, checks: [\"A1\"] } }\nfn run(p) {}\n",
         )
         .unwrap();
-        let err = RhaiStep::load(&path, &Limits::default()).err().unwrap();
+        let err = RhaiStep::load(&path, &Limits::default())
+            .err()
+            .unwrap()
+            .to_string();
         assert!(
-            err.ends_with("'default' is a reserved keyword (as a map key write it quoted: \"default\": \"…\")"),
+            err.ends_with("'default' is a reserved keyword” (as a map key write it quoted: \"default\": \"…\")"),
             "{err}"
         );
         let _ = std::fs::remove_dir_all(dir);

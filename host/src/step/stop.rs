@@ -2,8 +2,12 @@
 //! operation or capability call, and a call in flight is given up, so no step is left
 //! calling into a runtime that is going away.
 
+use crate::text::{self, Text};
+
 /// Why a step stopped when labrun itself is stopping.
-pub const STOPPING: &str = "labrun is stopping (Ctrl-C or SIGTERM)";
+pub fn stopping_text() -> Text {
+    text::run::Stopping.into()
+}
 
 static STOP_ASKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -13,7 +17,7 @@ fn stop_notify() -> &'static tokio::sync::Notify {
 }
 
 /// Stops every running step; their unreported checks are `error` rows naming
-/// [`STOPPING`].
+/// [`stopping_text`].
 pub fn stop_all() {
     STOP_ASKED.store(true, std::sync::atomic::Ordering::SeqCst);
     stop_notify().notify_waiters();

@@ -2,6 +2,8 @@
 //! params, `{{` and `}}` for literal braces. Which names a reference may hold is the
 //! params' rule ([`super::params`]).
 
+use crate::text::{step as t, Text};
+
 /// A piece of a default template: literal text or a reference to another param.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Piece<'a> {
@@ -11,7 +13,7 @@ pub enum Piece<'a> {
 
 /// Splits a default template into text and `{name}` references; `{{` and `}}` are
 /// literal braces. The error says what is wrong with the braces.
-pub fn parse(text: &str) -> Result<Vec<Piece<'_>>, String> {
+pub fn parse(text: &str) -> Result<Vec<Piece<'_>>, Text> {
     let mut pieces = Vec::new();
     let mut literal = String::new();
     let mut rest = text;
@@ -21,7 +23,7 @@ pub fn parse(text: &str) -> Result<Vec<Piece<'_>>, String> {
             rest = &rest[2..];
         } else if c == '{' {
             let Some(end) = rest.find('}') else {
-                return Err("has a `{` without its `}` (write `{{` for a literal brace)".into());
+                return Err(t::OpenBrace.into());
             };
             let name = &rest[1..end];
             if !literal.is_empty() {
@@ -30,7 +32,7 @@ pub fn parse(text: &str) -> Result<Vec<Piece<'_>>, String> {
             pieces.push(Piece::Ref(name));
             rest = &rest[end + 1..];
         } else if c == '}' {
-            return Err("has a `}` without its `{` (write `}}` for a literal brace)".into());
+            return Err(t::CloseBrace.into());
         } else {
             literal.push(c);
             rest = &rest[c.len_utf8()..];

@@ -34,6 +34,11 @@ use super::{Collector, Limits, RunContext, StepInfo};
 use crate::caps::{self, registry, CapError, ErrorKind};
 use crate::gate::Gate;
 use crate::outcome::{Message, Outcome, Status, TraineeReport};
+use crate::text::{self, quoted, wasm as t, Lang, Text};
+
+/// What the host tells a guest that called it wrongly (WIT `result<_, string>`): in
+/// English, as every answer a guest reads.
+type ToGuest = String;
 pub use cache::Source;
 pub use policy::Grants;
 
@@ -91,8 +96,8 @@ const MAX_TABLE_ELEMENTS: usize = 100_000;
 const POOL_INSTANCES: u32 = 300;
 
 /// One engine per process: compiled code is shared by every trainee's run.
-fn engine() -> Result<&'static Engine, String> {
-    static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
+fn engine() -> Result<&'static Engine, Text> {
+    static ENGINE: OnceLock<Result<Engine, Text>> = OnceLock::new();
     ENGINE
         .get_or_init(|| {
             let engine = match Engine::new(&config(pooling())) {
@@ -102,8 +107,13 @@ fn engine() -> Result<&'static Engine, String> {
                 // start, the same limits).
                 Err(pooled) => {
                     let engine = Engine::new(&config(InstanceAllocationStrategy::OnDemand))
-                        .map_err(|e| format!("cannot start the WebAssembly engine: {e}"))?;
-                    eprintln!("labrun: note: {}", pool_refused(&pooled.to_string()));
+                        .map_err(|e| Text::from(t::NoEngine { why: quoted(e) }))?;
+                    eprintln!(
+                        "labrun: {}",
+                        Text::from(t::Note {
+                            what: pool_refused(&pooled.to_string()),
+                        })
+                    );
                     engine
                 }
             };
@@ -117,7 +127,7 @@ fn engine() -> Result<&'static Engine, String> {
                         std::thread::sleep(TICK);
                     }
                 })
-                .map_err(|e| format!("cannot start the WebAssembly epoch timer: {e}"))?;
+                .map_err(|e| Text::from(t::NoTimer { why: quoted(e) }))?;
             Ok(engine)
         })
         .as_ref()
@@ -159,36 +169,38 @@ fn config(allocation: InstanceAllocationStrategy) -> Config {
 }
 
 /// The note when the pool could not be reserved: which limit stood in the way.
-fn pool_refused(error: &str) -> String {
+fn pool_refused(error: &str) -> Text {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit only writes the struct we own.
     let got = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) } == 0;
-    let cause = if got && limit.rlim_cur != libc::RLIM_INFINITY {
-        format!(
-            "the address-space limit (ulimit -v) is {} MiB",
-            limit.rlim_cur >> 20
-        )
+    let cause: Text = if got && limit.rlim_cur != libc::RLIM_INFINITY {
+        t::AddressLimit {
+            mib: limit.rlim_cur >> 20,
+        }
+        .into()
     } else {
-        format!(
-            "the system refused it ({})",
-            error.lines().next().unwrap_or(error)
-        )
+        t::SystemRefused {
+            why: quoted(error.lines().next().unwrap_or(error)),
+        }
+        .into()
     };
-    format!(
-        "WebAssembly steps run without the instance pool, which reserves the address space of {POOL_INSTANCES} steps up front: {cause}; each step's memory is allocated when it starts instead (slower to start, the same limits)"
-    )
+    t::NoPool {
+        instances: POOL_INSTANCES,
+        cause,
+    }
+    .into()
 }
 
-fn linker(engine: &Engine) -> Result<Linker<State>, String> {
+fn linker(engine: &Engine) -> Result<Linker<State>, Text> {
     let mut linker = Linker::new(engine);
     // Linked for completeness; the grants refuse wasi:sockets imports before linking
     // matters, and the context allows no address anyway.
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-        .map_err(|e| format!("cannot link WASI: {e}"))?;
-    let link = |e: wasmtime::Error| format!("cannot link labrun:host: {e}");
+        .map_err(|e| Text::from(t::NoWasi { why: quoted(e) }))?;
+    let link = |e: wasmtime::Error| Text::from(t::NoHostLink { why: quoted(e) });
     wit::types::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s).map_err(link)?;
     wit::report::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s).map_err(link)?;
     wit::log::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s).map_err(link)?;
@@ -303,19 +315,24 @@ pub struct WasmStep {
 impl WasmStep {
     /// Reads, checks grants, compiles (or loads from the cache) and asks the
     /// component to describe itself. Errors are one line, ready to print.
-    pub async fn load(path: &Path, limits: &Limits, grants: &Grants) -> Result<WasmStep, String> {
+    pub async fn load(path: &Path, limits: &Limits, grants: &Grants) -> Result<WasmStep, Text> {
         let shown = path.display().to_string();
         let (component, manifest, source) = compile(path)?;
         policy::check_imports(manifest.imports.iter().map(String::as_str), grants)
-            .map_err(|e| format!("{shown}: {e}"))?;
+            .map_err(|why| Text::from(t::InStep { path: &shown, why }))?;
         let engine = engine()?;
-        let pre = linker(engine)?
-            .instantiate_pre(&component)
-            .map_err(|e| format!("{shown}: cannot link the step: {}", one_line(&e)))?;
-        let not_a_step = |version: &str| {
-            format!(
-                "{shown}: not a labrun step: it must export `describe` and `run` (world labrun:host/step@{version})"
-            )
+        let pre = linker(engine)?.instantiate_pre(&component).map_err(|e| {
+            Text::from(t::CannotLink {
+                path: &shown,
+                why: quoted(one_line(&e)),
+            })
+        })?;
+        let not_a_step = |version: &str| -> Text {
+            t::NotAStep {
+                path: &shown,
+                version,
+            }
+            .into()
         };
         // The minor it imports fixes the shape of its exports (one version: checked).
         let pre = match manifest.host_versions().first().map(String::as_str) {
@@ -351,7 +368,7 @@ impl WasmStep {
         step.info = step
             .describe(limits)
             .await
-            .map_err(|e| format!("{shown}: describe() failed: {e}"))?;
+            .map_err(|why| Text::from(t::DescribeFailed { path: &shown, why }))?;
         Ok(step)
     }
 
@@ -372,7 +389,7 @@ impl WasmStep {
         self.source
     }
 
-    async fn describe(&self, limits: &Limits) -> Result<StepInfo, String> {
+    async fn describe(&self, limits: &Limits) -> Result<StepInfo, Text> {
         let deadline = Instant::now() + limits.wall_clock.min(Duration::from_secs(30));
         let collector = Arc::new(Collector::default());
         let (mut store, output) = self.store(None, collector, limits, deadline);
@@ -436,10 +453,7 @@ impl WasmStep {
         {
             Ok(Ok(d)) => d,
             // The guest's panic text goes to stderr or a row: one line, inert.
-            Ok(Err(e)) => {
-                let cause = super::one_line_cause(&trap_cause(&e, &store, limits, &output));
-                return Err(crate::outcome::inert(&cause).into_owned());
-            }
+            Ok(Err(e)) => return Err(trap_cause(&e, &store, limits, &output)),
             Err(_) => return Err(wall_clock_text(limits)),
         };
         super::check_info(&described)?;
@@ -510,7 +524,7 @@ impl WasmStep {
                 Pre::V0_1(pre) => {
                     let instance = pre.instantiate_async(&mut store).await?;
                     let run = instance
-                        .get_typed_func::<(Vec<(String, String)>,), (Result<(), String>,)>(
+                        .get_typed_func::<(Vec<(String, String)>,), (Result<(), GuestWords>,)>(
                             &mut store, "run",
                         )?;
                     run.call_async(&mut store, (params.clone(),))
@@ -524,21 +538,27 @@ impl WasmStep {
             work,
         )
         .await;
+        let at = |what: Text| -> Text {
+            t::At {
+                path: &self.path,
+                what,
+            }
+            .into()
+        };
         let stopped = match result {
             Ok(Ok(Ok(()))) => None,
-            Ok(Ok(Err(text))) => Some(format!("{}: {}", self.path, text)),
-            Ok(Err(e)) => Some(format!(
-                "{}: {}",
-                self.path,
-                trap_cause(&e, &store, &ctx.limits, &output)
-            )),
-            Err(_) => Some(format!("{}: {}", self.path, wall_clock_text(&ctx.limits))),
+            Ok(Ok(Err(words))) => Some(at(t::Returned {
+                why: super::remote_cause(&words),
+            }
+            .into())),
+            Ok(Err(e)) => Some(at(trap_cause(&e, &store, &ctx.limits, &output))),
+            Err(_) => Some(at(wall_clock_text(&ctx.limits))),
         };
         drop(store);
         for line in output.lines() {
             collector.log(&line, &ctx.limits);
         }
-        let (mut results, log) = collector.finish(&self.info.checks, stopped.as_deref());
+        let (mut results, log) = collector.finish(&self.info.checks, stopped.as_ref());
         super::enforce_needs(&mut results, &self.info.needs);
         TraineeReport {
             trainee: ctx.trainee,
@@ -553,10 +573,14 @@ impl WasmStep {
 
 /// Reads and compiles (or loads from the cache); checks the bytes first so a wrong
 /// file gets a one-line reason.
-pub fn compile(path: &Path) -> Result<(Component, Manifest, Source), String> {
+pub fn compile(path: &Path) -> Result<(Component, Manifest, Source), Text> {
     let shown = path.display().to_string();
-    let bytes = crate::files::read(path, crate::files::cap::COMPONENT)
-        .map_err(|e| format!("cannot read step {shown}: {e}"))?;
+    let bytes = crate::files::read(path, crate::files::cap::COMPONENT).map_err(|e| {
+        Text::from(text::load::CannotRead {
+            path,
+            why: quoted(e),
+        })
+    })?;
     let manifest_of = |component: &Component, engine: &Engine| Manifest {
         size: bytes.len(),
         sha256: hex::encode(cache::sha256(&bytes)),
@@ -575,15 +599,20 @@ pub fn compile(path: &Path) -> Result<(Component, Manifest, Source), String> {
         let manifest = manifest_of(&component, engine);
         return Ok((component, manifest, Source::Cached));
     }
-    let component = Component::new(engine, &bytes).map_err(|e| {
-        let text = one_line(&e);
-        if text.contains("unexpected end") {
-            format!(
-                "{shown}: truncated WebAssembly component: the file ends inside a section after {} bytes",
-                bytes.len()
-            )
+    let component = Component::new(engine, &bytes).map_err(|e| -> Text {
+        let words = one_line(&e);
+        if words.contains("unexpected end") {
+            t::Truncated {
+                path: &shown,
+                bytes: bytes.len(),
+            }
+            .into()
         } else {
-            format!("{shown}: not a valid WebAssembly component: {text}")
+            t::NotAComponent {
+                path: &shown,
+                why: quoted(words),
+            }
+            .into()
         }
     })?;
     if let Some(cache) = &cache {
@@ -626,30 +655,30 @@ fn imported_operations(component: &Component, engine: &Engine) -> Vec<String> {
     ops
 }
 
-fn check_header(shown: &str, bytes: &[u8]) -> Result<(), String> {
+fn check_header(shown: &str, bytes: &[u8]) -> Result<(), Text> {
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
-        return Err(format!(
-            "{shown}: not a WebAssembly file (it does not start with the \\0asm header)"
-        ));
+        return Err(t::NotWasm { path: shown }.into());
     }
     match &bytes[4..8] {
-        [1, 0, 0, 0] => Err(format!(
-            "{shown}: a core WebAssembly module, not a component: build the step with `cargo build --target wasm32-wasip2`"
-        )),
+        [1, 0, 0, 0] => Err(t::CoreModule { path: shown }.into()),
         [_, _, 1, 0] => Ok(()),
-        other => Err(format!(
-            "{shown}: unsupported WebAssembly binary version {:02x?}",
-            other
-        )),
+        other => Err(t::BinaryVersion {
+            path: shown,
+            version: format!("{other:02x?}"),
+        }
+        .into()),
     }
 }
 
-fn wall_clock_text(limits: &Limits) -> String {
-    format!(
-        "the step ran past its wall-clock limit of {} s",
-        limits.wall_clock.as_secs()
-    )
+fn wall_clock_text(limits: &Limits) -> Text {
+    text::rhai::WallClock {
+        secs: limits.wall_clock.as_secs(),
+    }
+    .into()
 }
+
+/// Text a guest wrote (its `run`'s error under labrun:host 0.1).
+type GuestWords = String;
 
 /// Why a call into the guest failed, naming the limit that stopped it.
 fn trap_cause(
@@ -657,28 +686,36 @@ fn trap_cause(
     store: &Store<State>,
     limits: &Limits,
     output: &BoundedOutput,
-) -> String {
+) -> Text {
     if let Some(hit) = &store.data().limiter.hit {
         return hit.clone();
     }
     match err.downcast_ref::<Trap>() {
-        Some(Trap::OutOfFuel) => format!(
-            "the step used more than {} units of fuel (the CPU limit)",
-            limits.max_fuel
-        ),
-        Some(Trap::Interrupt) => wall_clock_text(limits),
-        Some(Trap::StackOverflow) => format!(
-            "the step recursed past {} KiB of call stack (the stack limit)",
-            MAX_WASM_STACK >> 10
-        ),
-        Some(Trap::MemoryOutOfBounds) if shadow_stack_overflow(err) => {
-            "the step recursed past the stack it was built with (the stack limit: 1 MiB for Rust unless linked with -z stack-size)".to_string()
+        Some(Trap::OutOfFuel) => t::Fuel {
+            max: limits.max_fuel,
         }
+        .into(),
+        Some(Trap::Interrupt) => wall_clock_text(limits),
+        Some(Trap::StackOverflow) => t::Stack {
+            kib: MAX_WASM_STACK >> 10,
+        }
+        .into(),
+        Some(Trap::MemoryOutOfBounds) if shadow_stack_overflow(err) => t::ShadowStack.into(),
         Some(trap) => match output.panic_message() {
-            Some(line) => format!("the step crashed ({trap}): {line}"),
-            None => format!("the step crashed ({trap})"),
+            Some(line) => t::CrashedSaying {
+                trap: trap.to_string(),
+                why: super::remote_cause(&line),
+            }
+            .into(),
+            None => t::Crashed {
+                trap: trap.to_string(),
+            }
+            .into(),
         },
-        None => format!("the step failed: {}", one_line(err)),
+        None => t::Failed {
+            why: super::remote_cause(&one_line(err)),
+        }
+        .into(),
     }
 }
 
@@ -732,7 +769,7 @@ impl WasiView for State {
 /// Memory and table growth limits; remembers which one stopped the step.
 struct Limiter {
     max_memory: usize,
-    hit: Option<String>,
+    hit: Option<Text>,
 }
 
 impl ResourceLimiter for Limiter {
@@ -743,12 +780,12 @@ impl ResourceLimiter for Limiter {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         if desired > self.max_memory {
-            let text = format!(
-                "the step needed more than {} MiB of memory (the memory limit)",
-                self.max_memory >> 20
-            );
-            self.hit = Some(text.clone());
-            return Err(wasmtime::Error::msg(text));
+            let why = Text::from(t::Memory {
+                mib: self.max_memory >> 20,
+            });
+            let english = why.render(Lang::En);
+            self.hit = Some(why);
+            return Err(wasmtime::Error::msg(english));
         }
         Ok(true)
     }
@@ -760,11 +797,12 @@ impl ResourceLimiter for Limiter {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         if desired > MAX_TABLE_ELEMENTS {
-            let text = format!(
-                "the step grew a table past {MAX_TABLE_ELEMENTS} elements (the table limit)"
-            );
-            self.hit = Some(text.clone());
-            return Err(wasmtime::Error::msg(text));
+            let why = Text::from(t::Table {
+                max: MAX_TABLE_ELEMENTS,
+            });
+            let english = why.render(Lang::En);
+            self.hit = Some(why);
+            return Err(wasmtime::Error::msg(english));
         }
         Ok(true)
     }
@@ -782,14 +820,15 @@ impl State {
                 capability,
                 operation,
                 ErrorKind::Denied,
-                "capabilities cannot be used in describe()",
+                t::NoCapsInDescribe,
             ))));
         };
         if request.len() > super::MAX_REQUEST_BYTES {
             let too_big = gate.refuse(super::request_too_big(capability, operation, request.len()));
             if let Some(cause) = gate.stop_cause() {
-                self.limiter.hit = Some(cause.clone());
-                return Err(wasmtime::Error::msg(cause));
+                let english = cause.render(Lang::En);
+                self.limiter.hit = Some(cause);
+                return Err(wasmtime::Error::msg(english));
             }
             return Ok(Err(to_wit(too_big)));
         }
@@ -800,7 +839,7 @@ impl State {
                     capability,
                     operation,
                     ErrorKind::InvalidRequest,
-                    format!("the request is not JSON: {e}"),
+                    t::NotJson { why: quoted(e) },
                 ))))
             }
         };
@@ -812,13 +851,14 @@ impl State {
                         capability,
                         operation,
                         ErrorKind::Timeout,
-                        "the step's wall-clock limit ran out while waiting for this call",
+                        text::rhai::CallOutOfTime,
                     ))
                 });
         // Past the gate's limits the step is stopped, not answered denial after denial.
         if let Some(cause) = gate.stop_cause() {
-            self.limiter.hit = Some(cause.clone());
-            return Err(wasmtime::Error::msg(cause));
+            let english = cause.render(Lang::En);
+            self.limiter.hit = Some(cause);
+            return Err(wasmtime::Error::msg(english));
         }
         Ok(answer.map(|v| v.to_string()).map_err(to_wit))
     }
@@ -849,7 +889,7 @@ fn to_wit(e: CapError) -> wit::types::CapError {
 impl wit::types::Host for State {}
 
 impl wit::report::Host for State {
-    async fn outcome(&mut self, o: wit::report::Row) -> wasmtime::Result<Result<(), String>> {
+    async fn outcome(&mut self, o: wit::report::Row) -> wasmtime::Result<Result<(), ToGuest>> {
         use wit::report::Status as S;
         let status = match o.status {
             S::Pass => Status::Pass,
@@ -861,7 +901,7 @@ impl wit::report::Host for State {
         // The id first: it is quoted in every error below. A refusal is also a row.
         if let Err(e) = crate::outcome::check_id(&o.id) {
             self.collector.refuse(status, &e);
-            return Ok(Err(e));
+            return Ok(Err(e.en()));
         }
         // Sized before it is parsed: a large value is never copied again.
         let size = o.evidence.as_ref().map_or(0, String::len);
@@ -873,25 +913,31 @@ impl wit::report::Host for State {
             None => None,
             Some(Ok(v)) => Some(v).filter(|v| !v.is_null()),
             Some(Err(e)) => {
-                let why = format!("the evidence of outcome `{}` is not JSON: {e}", o.id);
+                let why = Text::from(t::EvidenceNotJson {
+                    id: &o.id,
+                    why: quoted(e),
+                });
                 self.collector.refuse(status, &why);
-                return Ok(Err(why));
+                return Ok(Err(why.en()));
             }
         };
         if let Some(v) = evidence.as_mut() {
             caps::cassette::redact(v);
         }
-        Ok(self.collector.report(
-            Outcome {
-                id: o.id,
-                status,
-                message: Message::new(o.en, o.ja),
-                evidence,
-                step: None,
-                undecided: false,
-            },
-            &self.limits,
-        ))
+        Ok(self
+            .collector
+            .report(
+                Outcome {
+                    id: o.id,
+                    status,
+                    message: Message::new(o.en, o.ja),
+                    evidence,
+                    step: None,
+                    undecided: false,
+                },
+                &self.limits,
+            )
+            .map_err(|e| e.en()))
     }
 }
 
@@ -962,11 +1008,13 @@ impl BoundedOutput {
             .map(|l| format!("output: {l}"))
             .collect();
         if inner.1 > 0 {
-            lines.push(format!(
-                "output: … {} more bytes dropped (the output limit is {} KiB)",
-                inner.1,
-                self.cap >> 10
-            ));
+            lines.push(
+                Text::from(t::OutputDropped {
+                    bytes: inner.1,
+                    kib: self.cap >> 10,
+                })
+                .to_string(),
+            );
         }
         lines
     }

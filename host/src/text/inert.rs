@@ -38,22 +38,27 @@ pub fn inert(text: &str) -> Cow<'_, str> {
 
 /// One character named for an error message: `'x'`, or its escape when it is not
 /// printable (`U+001B`), or `a space`.
-pub fn describe_char(c: char) -> String {
+pub fn describe_char(c: char) -> super::Text {
+    use super::chars as t;
     if c == ' ' {
-        "a space".to_string()
+        t::Space.into()
     } else if needs_escape(c) || c.is_whitespace() {
-        format!("the character U+{:04X}", c as u32)
+        t::Code {
+            code: format!("U+{:04X}", c as u32),
+        }
+        .into()
     } else {
-        format!("the character `{c}`")
+        t::Char { c }.into()
     }
 }
 
 /// A name from outside (a trainee id, a check id in a file) is 1 to `max` characters
 /// and none of them is one [`inert`] would escape or whitespace. The error names the
 /// thing (`what`), shows it inert and cut short, and says what is wrong.
-pub fn check_printable(text: &str, what: &str, max: usize) -> Result<(), String> {
+pub fn check_printable(text: &str, what: super::Text, max: usize) -> Result<(), super::Text> {
+    use super::chars as t;
     if text.is_empty() {
-        return Err(format!("an empty {what}"));
+        return Err(t::Empty { what }.into());
     }
     let shown = || {
         let mut cut: String = text.chars().take(32).collect();
@@ -63,18 +68,22 @@ pub fn check_printable(text: &str, what: &str, max: usize) -> Result<(), String>
         inert(&cut).into_owned()
     };
     if let Some(bad) = text.chars().find(|c| needs_escape(*c) || c.is_whitespace()) {
-        return Err(format!(
-            "the {what} `{}`, which holds {}: use printable characters without spaces",
-            shown(),
-            describe_char(bad)
-        ));
+        return Err(t::Holds {
+            what,
+            text: shown(),
+            bad: describe_char(bad),
+        }
+        .into());
     }
     let chars = text.chars().count();
     if chars > max {
-        return Err(format!(
-            "the {what} `{}`, {chars} characters long: at most {max}",
-            shown()
-        ));
+        return Err(t::TooLong {
+            what,
+            text: shown(),
+            chars,
+            max,
+        }
+        .into());
     }
     Ok(())
 }

@@ -160,6 +160,11 @@ pub enum Arg {
     Text(Text),
     /// Values joined with `, ` (English) or `、` (Japanese).
     List(Vec<Arg>),
+    /// A message already rendered in each language (a row's message, a capability
+    /// error that crossed the step boundary as text).
+    Each { en: String, ja: String },
+    /// Sentences joined with `; ` (English) or `。` (Japanese).
+    Joined(Vec<Arg>),
 }
 
 /// Remote text, kept as it came and marked as quoted (see the module doc).
@@ -233,6 +238,17 @@ macro_rules! numbers {
 }
 numbers!(u8, u16, u32, u64, usize, i32, i64, char);
 
+macro_rules! shown {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Arg {
+            fn from(v: $t) -> Arg {
+                Arg::Plain(v.to_string())
+            }
+        }
+    )*};
+}
+shown!(std::net::IpAddr, std::net::SocketAddr);
+
 impl Arg {
     fn render_into(&self, lang: Lang, out: &mut String) {
         match self {
@@ -247,10 +263,16 @@ impl Arg {
                 out.push_str(close);
             }
             Arg::Text(t) => t.render_into(lang, out),
-            Arg::List(items) => {
-                let sep = match lang {
-                    Lang::En => ", ",
-                    Lang::Ja => "、",
+            Arg::Each { en, ja } => out.push_str(&inert(match lang {
+                Lang::En => en,
+                Lang::Ja => ja,
+            })),
+            Arg::List(items) | Arg::Joined(items) => {
+                let sep = match (self, lang) {
+                    (Arg::List(_), Lang::En) => ", ",
+                    (Arg::List(_), Lang::Ja) => "、",
+                    (_, Lang::En) => "; ",
+                    (_, Lang::Ja) => "。",
                 };
                 for (i, item) in items.iter().enumerate() {
                     if i > 0 {
@@ -287,6 +309,24 @@ impl Text {
         self.args.iter().find(|(n, _)| *n == name).map(|(_, a)| a)
     }
 
+    /// Whether `other` is this text or one of its arguments, at any depth (a cause
+    /// that quotes a refusal holds it).
+    pub fn holds(&self, other: &Text) -> bool {
+        fn arg_holds(arg: &Arg, other: &Text) -> bool {
+            match arg {
+                Arg::Text(t) => t.holds(other),
+                Arg::List(items) | Arg::Joined(items) => items.iter().any(|a| arg_holds(a, other)),
+                _ => false,
+            }
+        }
+        self == other || self.args.iter().any(|(_, a)| arg_holds(a, other))
+    }
+
+    /// In English: what machine records (the audit log) and tests read.
+    pub fn en(&self) -> String {
+        self.render(Lang::En)
+    }
+
     /// The message in `lang`.
     pub fn render(&self, lang: Lang) -> String {
         let mut out = String::new();
@@ -319,6 +359,9 @@ impl fmt::Display for Text {
         f.write_str(&self.render(lang()))
     }
 }
+
+/// A text is also an error: flag parsers (clap's `value_parser`) return it.
+impl std::error::Error for Text {}
 
 /// A message in the process language, as an owned string (clap's help texts).
 pub fn string(text: impl Into<Text>) -> String {

@@ -6,14 +6,14 @@
 //! the call then fails as an incomplete answer (retried like a 5xx, and an `error`
 //! row naming the operation if it stays so).
 
-use std::fmt;
-
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
+
+use crate::text::{aws as t, Text, ToText};
 
 /// The SDK interceptor every AWS client of labrun carries.
 #[derive(Debug)]
@@ -56,42 +56,45 @@ pub struct Incomplete {
     /// The AWS action, e.g. `DescribeVpcs`.
     pub action: String,
     pub bytes: usize,
-    pub why: String,
+    pub why: Text,
 }
 
-impl fmt::Display for Incomplete {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "the answer to {} is incomplete ({}, {} bytes received); it was not used",
-            self.action, self.why, self.bytes
-        )
+impl ToText for Incomplete {
+    fn text(&self) -> Text {
+        t::Incomplete {
+            action: &self.action,
+            why: &self.why,
+            bytes: self.bytes,
+        }
+        .into()
     }
 }
+
+crate::display_as_text!(Incomplete);
 
 impl std::error::Error for Incomplete {}
 
 /// Whether `body` is one whole XML document: an optional prolog, a root element, and
 /// nothing after the root's end. Checks the frame only (where a cut shows), not every
 /// element inside.
-pub fn whole_xml(body: &[u8]) -> Result<(), String> {
+pub fn whole_xml(body: &[u8]) -> Result<(), Text> {
     let text = String::from_utf8_lossy(body);
     let mut rest = text.trim_start_matches('\u{feff}').trim_start();
     if rest.is_empty() {
-        return Err("no document at all".to_string());
+        return Err(t::NoDocument {}.into());
     }
     // Prolog: the XML declaration, processing instructions, comments.
     loop {
         if let Some(after) = rest.strip_prefix("<?") {
             rest = after
                 .split_once("?>")
-                .ok_or("it ends inside the XML declaration")?
+                .ok_or_else(|| Text::from(t::InDeclaration {}))?
                 .1
                 .trim_start();
         } else if let Some(after) = rest.strip_prefix("<!--") {
             rest = after
                 .split_once("-->")
-                .ok_or("it ends inside a comment")?
+                .ok_or_else(|| Text::from(t::InComment {}))?
                 .1
                 .trim_start();
         } else {
@@ -100,22 +103,24 @@ pub fn whole_xml(body: &[u8]) -> Result<(), String> {
     }
     let after_lt = rest
         .strip_prefix('<')
-        .ok_or("it does not start with an element")?;
+        .ok_or_else(|| Text::from(t::NoElement {}))?;
     let name_len = after_lt
         .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
-        .ok_or("it ends inside its first tag")?;
+        .ok_or_else(|| Text::from(t::InFirstTag {}))?;
     let root = &after_lt[..name_len];
     if root.is_empty() {
-        return Err("it does not start with an element".to_string());
+        return Err(t::NoElement {}.into());
     }
-    let start_tag_end = after_lt.find('>').ok_or("it ends inside its first tag")?;
+    let start_tag_end = after_lt
+        .find('>')
+        .ok_or_else(|| Text::from(t::InFirstTag {}))?;
     let end = rest.trim_end();
     if after_lt[..start_tag_end].ends_with('/') {
         // `<Root/>`: an empty document is whole when nothing follows.
         return if after_lt[start_tag_end + 1..].trim().is_empty() {
             Ok(())
         } else {
-            Err(format!("text follows the empty <{root}/>"))
+            Err(t::AfterEmpty { root }.into())
         };
     }
     let closing = end
@@ -124,7 +129,7 @@ pub fn whole_xml(body: &[u8]) -> Result<(), String> {
     if closing == Some(root) {
         Ok(())
     } else {
-        Err(format!("the document ends before its closing </{root}>"))
+        Err(t::BeforeClose { root }.into())
     }
 }
 
@@ -164,7 +169,7 @@ mod tests {
         }
         let why = whole_xml(&bytes[..bytes.len() / 2]).unwrap_err();
         assert_eq!(
-            why,
+            why.en(),
             "the document ends before its closing </DescribeVpcsResponse>"
         );
         assert!(whole_xml(b"").is_err());
@@ -179,10 +184,13 @@ mod tests {
         let e = Incomplete {
             action: "DescribeVpcs".into(),
             bytes: 123,
-            why: "the document ends before its closing </DescribeVpcsResponse>".into(),
+            why: t::BeforeClose {
+                root: "DescribeVpcsResponse",
+            }
+            .into(),
         };
         assert_eq!(
-            e.to_string(),
+            e.text().en(),
             "the answer to DescribeVpcs is incomplete (the document ends before its \
              closing </DescribeVpcsResponse>, 123 bytes received); it was not used"
         );

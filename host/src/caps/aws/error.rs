@@ -10,6 +10,7 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 
 use super::CAPABILITY;
 use crate::caps::error::{CapError, ErrorKind};
+use crate::text::{aws as t, quoted, Arg, Text};
 
 /// Longest message we pass on (AWS sometimes appends long encoded blobs).
 const MAX_MESSAGE: usize = 500;
@@ -27,7 +28,7 @@ where
     E: ProvideErrorMetadata + Error + Send + Sync + 'static,
 {
     let (kind, code, message) = classify(operation, endpoint, &err);
-    let mut e = CapError::new(CAPABILITY, operation, kind, clean(&message));
+    let mut e = CapError::new(CAPABILITY, operation, kind, message);
     if let Some(code) = code {
         e = e.with_code(code);
     }
@@ -38,7 +39,7 @@ fn classify<E>(
     operation: &str,
     endpoint: &str,
     err: &SdkError<E, HttpResponse>,
-) -> (ErrorKind, Option<String>, String)
+) -> (ErrorKind, Option<String>, Text)
 where
     E: ProvideErrorMetadata + Error + Send + Sync + 'static,
 {
@@ -46,26 +47,44 @@ where
         let e = service.err();
         let status = service.raw().status().as_u16();
         let code = e.code().map(str::to_string);
-        let detail = clip(e.message().unwrap_or("no message"), 250);
+        let detail = quoted(clean(&clip(e.message().unwrap_or("no message"), 250)));
         let kind = kind_of_code(code.as_deref(), status);
         let shown = code.clone().unwrap_or_else(|| format!("HTTP {status}"));
-        let message = match kind {
-            ErrorKind::Credentials => format!(
-                "AWS rejected the credentials ({shown}: {detail}); refresh them \
-                 (aws sso login, new keys, AWS_PROFILE) and check the clock"
-            ),
-            ErrorKind::Denied => format!(
-                "the AWS identity is not allowed to call {} ({shown}: {detail})",
-                api_name(operation)
-            ),
-            ErrorKind::Throttling => format!(
-                "AWS throttled {} ({shown}: {detail}); the account's budget for this API \
-                 is used up (by labrun or others), try again shortly",
-                api_name(operation)
-            ),
-            ErrorKind::NotFound => format!("not found ({shown}): {detail}"),
-            ErrorKind::InvalidRequest => format!("AWS rejected the request ({shown}): {detail}"),
-            _ => format!("AWS returned an error ({shown}, HTTP {status}): {detail}"),
+        let api = api_name(operation);
+        let message: Text = match kind {
+            ErrorKind::Credentials => t::Rejected {
+                code: shown,
+                detail,
+            }
+            .into(),
+            ErrorKind::Denied => t::Denied {
+                api,
+                code: shown,
+                detail,
+            }
+            .into(),
+            ErrorKind::Throttling => t::Throttled {
+                api,
+                code: shown,
+                detail,
+            }
+            .into(),
+            ErrorKind::NotFound => t::NotFound {
+                code: shown,
+                detail,
+            }
+            .into(),
+            ErrorKind::InvalidRequest => t::BadRequest {
+                code: shown,
+                detail,
+            }
+            .into(),
+            _ => t::ServiceError {
+                code: shown,
+                status,
+                detail,
+            }
+            .into(),
         };
         return (kind, code, message);
     }
@@ -74,81 +93,86 @@ where
     // loading credentials is what failed, since that hides behind several variants.
     let chain = DisplayErrorContext(err).to_string();
     if is_credentials_problem(err) {
-        let reason = if chain.contains("no credentials found in chain") {
-            "none found in the environment, AWS profile files, web identity, container or \
-             instance metadata"
-                .to_string()
+        let reason: Arg = if chain.contains("no credentials found in chain") {
+            Text::from(t::NoneFound).into()
         } else {
-            innermost(err)
+            quoted(clean(&innermost(err)))
         };
         return (
             ErrorKind::Credentials,
             None,
-            format!(
-                "no usable AWS credentials ({reason}); set AWS_PROFILE or \
-                 AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run `aws sso login`"
-            ),
+            t::NoCredentials { reason }.into(),
         );
     }
     match err {
-        SdkError::TimeoutError(_) => (
-            ErrorKind::Timeout,
-            None,
-            format!(
-                "no answer from {endpoint} within the time limit (20 s per attempt, 60 s \
-                 in all)"
-            ),
-        ),
+        SdkError::TimeoutError(_) => (ErrorKind::Timeout, None, t::NoAnswer { endpoint }.into()),
         SdkError::DispatchFailure(d) if d.is_timeout() => (
             ErrorKind::Timeout,
             None,
-            format!(
-                "could not connect to {endpoint} in time: {}",
-                innermost(err)
-            ),
+            t::ConnectTimeout {
+                endpoint,
+                why: quoted(clean(&innermost(err))),
+            }
+            .into(),
         ),
         SdkError::DispatchFailure(d) if d.is_user() => (
             ErrorKind::InvalidRequest,
             None,
-            format!(
-                "could not send the request to {endpoint}: {}",
-                clip(&chain, 250)
-            ),
+            t::CannotSend {
+                endpoint,
+                why: quoted(clean(&clip(&chain, 250))),
+            }
+            .into(),
         ),
         SdkError::DispatchFailure(_) => (
             ErrorKind::Network,
             None,
-            format!("could not connect to {endpoint}: {}", innermost(err)),
+            t::CannotConnect {
+                endpoint,
+                why: quoted(clean(&innermost(err))),
+            }
+            .into(),
         ),
         SdkError::ResponseError(_) if incomplete(err).is_some() => {
             let cut = incomplete(err).expect("checked");
             (
                 ErrorKind::Service,
                 Some(INCOMPLETE.to_string()),
-                format!(
-                    "AWS's answer to {} from {endpoint} was not a whole document ({}, {} \
-                     bytes received); none of it was used",
-                    api_name(operation),
-                    cut.why,
-                    cut.bytes
-                ),
+                t::NotWhole {
+                    api: api_name(operation),
+                    endpoint,
+                    why: &cut.why,
+                    bytes: cut.bytes,
+                }
+                .into(),
             )
         }
         SdkError::ResponseError(r) => (
             ErrorKind::Service,
             None,
-            format!(
-                "unreadable answer from {endpoint} (HTTP {}): {}",
-                r.raw().status().as_u16(),
-                innermost(err)
-            ),
+            t::Unreadable {
+                endpoint,
+                status: r.raw().status().as_u16(),
+                why: quoted(clean(&innermost(err))),
+            }
+            .into(),
         ),
         SdkError::ConstructionFailure(_) => (
             ErrorKind::InvalidRequest,
             None,
-            format!("could not build the request: {}", clip(&chain, 250)),
+            t::CannotBuild {
+                why: quoted(clean(&clip(&chain, 250))),
+            }
+            .into(),
         ),
-        _ => (ErrorKind::Service, None, chain),
+        _ => (
+            ErrorKind::Service,
+            None,
+            t::Other {
+                why: quoted(clean(&chain)),
+            }
+            .into(),
+        ),
     }
 }
 

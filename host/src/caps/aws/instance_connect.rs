@@ -18,6 +18,7 @@ use super::identity;
 use crate::caps::error::ErrorKind;
 use crate::caps::settings::AwsIdentity;
 use crate::caps::ssh::{KeyPush, SshError};
+use crate::text::{instance_connect as t, quoted, Text};
 
 /// The SDK clients of one account.
 struct Clients {
@@ -64,9 +65,7 @@ impl InstanceConnect {
             if config.region().is_none() {
                 return Err(SshError {
                     kind: ErrorKind::Credentials,
-                    message:
-                        "EC2 Instance Connect needs an AWS region: set AWS_REGION or pass --region"
-                            .into(),
+                    message: t::NeedsRegion.into(),
                 });
             }
             Ok(Arc::new(Clients {
@@ -96,10 +95,10 @@ fn is_private(ip: &IpAddr) -> bool {
     }
 }
 
-fn failed(what: String) -> SshError {
+fn failed(what: impl Into<Text>) -> SshError {
     SshError {
         kind: ErrorKind::Service,
-        message: what,
+        message: what.into(),
     }
 }
 
@@ -125,21 +124,17 @@ impl KeyPush for InstanceConnect {
                 .send()
                 .await
                 .map_err(|e| {
-                    failed(format!(
-                        "EC2 Instance Connect: cannot find the instance of {server} (ec2:DescribeInstances): {}",
-                        aws_smithy_types::error::display::DisplayErrorContext(&e)
-                    ))
+                    failed(t::CannotFind {
+                        server,
+                        why: quoted(aws_smithy_types::error::display::DisplayErrorContext(&e)),
+                    })
                 })?;
             let instance = found
                 .reservations()
                 .iter()
                 .flat_map(|r| r.instances())
                 .next()
-                .ok_or_else(|| {
-                    failed(format!(
-                        "EC2 Instance Connect: no instance has the address {server}"
-                    ))
-                })?;
+                .ok_or_else(|| failed(t::NoInstance { server }))?;
             let id = instance.instance_id().unwrap_or_default();
             let mut send = clients
                 .connect
@@ -161,16 +156,17 @@ impl KeyPush for InstanceConnect {
                     } else {
                         ErrorKind::Service
                     },
-                    message: format!(
-                        "EC2 Instance Connect refused to push a key to {id} ({server}) for {user} (ec2-instance-connect:SendSSHPublicKey): {}",
-                        aws_smithy_types::error::display::DisplayErrorContext(&e)
-                    ),
+                    message: t::Refused {
+                        id,
+                        server,
+                        user,
+                        why: quoted(aws_smithy_types::error::display::DisplayErrorContext(&e)),
+                    }
+                    .into(),
                 }
             })?;
             if !answer.success() {
-                return Err(failed(format!(
-                    "EC2 Instance Connect did not take the key for {id} ({server})"
-                )));
+                return Err(failed(t::NotTaken { id, server }));
             }
             Ok(())
         }

@@ -258,8 +258,7 @@ impl AwsClients {
                 CAPABILITY,
                 "config",
                 ErrorKind::InvalidRequest,
-                "no AWS region configured: set AWS_REGION (or a region in the AWS profile) \
-                 or pass --region",
+                crate::text::aws::NoRegion,
             )
             .with_code("config"));
         };
@@ -402,10 +401,10 @@ fn unsupported(operation: &str) -> CapError {
         CAPABILITY,
         operation,
         ErrorKind::Unsupported,
-        format!(
-            "unknown AWS operation `{operation}`; supported operations: {}",
-            SPEC.operation_names().join(", ")
-        ),
+        crate::text::aws::UnknownOperation {
+            operation,
+            supported: crate::text::list(SPEC.operation_names()),
+        },
     )
 }
 
@@ -418,7 +417,7 @@ async fn acquire<'a, C>(
             CAPABILITY,
             operation,
             ErrorKind::Service,
-            "AWS client is shutting down",
+            crate::text::aws::ShuttingDown,
         )
     })
 }

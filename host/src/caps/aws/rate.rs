@@ -353,7 +353,12 @@ mod tests {
 
     #[test]
     fn throttling_is_retried_with_a_jittered_doubling_backoff_until_attempts_run_out() {
-        let throttled = CapError::new("aws", "op", ErrorKind::Throttling, "slow down");
+        let throttled = CapError::new(
+            "aws",
+            "op",
+            ErrorKind::Throttling,
+            crate::text::aws::ShuttingDown,
+        );
         let r = RETRY;
         // One refill interval of EC2's bucket (50 ms), doubled per attempt, capped.
         assert_eq!(r.backoff_cap(1, EC2_DESCRIBE), Duration::from_millis(100));
@@ -389,7 +394,7 @@ mod tests {
     #[test]
     fn only_transient_errors_are_retried() {
         let e = |kind, code: Option<&str>| {
-            let e = CapError::new("aws", "op", kind, "x");
+            let e = CapError::new("aws", "op", kind, crate::text::aws::ShuttingDown);
             match code {
                 Some(c) => e.with_code(c),
                 None => e,

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use super::CAPABILITY;
 use crate::caps::error::{CapError, ErrorKind};
+use crate::text::{self, request as t, Arg, Text};
 
 /// One filter: its `Name` and its `Values`.
 pub type NamedValues = (String, Vec<String>);
@@ -42,41 +43,49 @@ impl<'a> Req<'a> {
             Value::Null if path.is_empty() => None,
             Value::Object(map) => Some(map),
             other => {
-                let what = if path.is_empty() {
-                    "the request".to_string()
+                let what: Text = if path.is_empty() {
+                    t::TheRequest.into()
                 } else {
-                    format!("field `{path}`")
+                    t::Field { path: &path }.into()
                 };
                 return Err(invalid(
                     operation,
-                    format!(
-                        "{what} must be a JSON object, got {}; accepted fields: {}",
-                        type_name(other),
-                        list(accepted)
-                    ),
+                    t::NotAnObject {
+                        what,
+                        got: type_name(other),
+                        accepted: list(accepted),
+                    },
                 ));
             }
         };
         if let Some(map) = map {
             if let Some(unknown) = map.keys().find(|k| !accepted.contains(&k.as_str())) {
-                let hint = accepted
-                    .iter()
-                    .find(|a| a.eq_ignore_ascii_case(unknown))
-                    .map(|a| format!(" (did you mean `{a}`? field names are case-sensitive)"))
-                    .unwrap_or_default();
-                return Err(invalid(
-                    operation,
-                    format!(
-                        "unknown field `{}`{hint}; accepted fields{}: {}",
-                        join(&path, unknown),
-                        if path.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" in `{path}`")
-                        },
-                        list(accepted)
-                    ),
-                ));
+                let field = join(&path, unknown);
+                let accepted = list(accepted);
+                let hint = accepted_name(unknown, &accepted);
+                let message: Text = match (hint, path.is_empty()) {
+                    (Some(hint), true) => t::UnknownFieldHint {
+                        field,
+                        hint,
+                        accepted,
+                    }
+                    .into(),
+                    (Some(hint), false) => t::UnknownFieldHintIn {
+                        field,
+                        hint,
+                        path: &path,
+                        accepted,
+                    }
+                    .into(),
+                    (None, true) => t::UnknownField { field, accepted }.into(),
+                    (None, false) => t::UnknownFieldIn {
+                        field,
+                        path: &path,
+                        accepted,
+                    }
+                    .into(),
+                };
+                return Err(invalid(operation, message));
             }
         }
         Ok(Req {
@@ -90,21 +99,23 @@ impl<'a> Req<'a> {
         self.map?.get(name).filter(|v| !v.is_null())
     }
 
-    fn wrong(&self, name: &str, expected: &str, got: &Value) -> CapError {
+    fn wrong(&self, name: &str, expected: impl Into<Text>, got: &Value) -> CapError {
         invalid(
             self.operation,
-            format!(
-                "field `{}` must be {expected}, got {}",
-                join(&self.path, name),
-                type_name(got)
-            ),
+            t::WrongType {
+                field: join(&self.path, name),
+                expected: expected.into(),
+                got: type_name(got),
+            },
         )
     }
 
     fn missing(&self, name: &str) -> CapError {
         invalid(
             self.operation,
-            format!("field `{}` is required", join(&self.path, name)),
+            t::Required {
+                field: join(&self.path, name),
+            },
         )
     }
 
@@ -113,7 +124,7 @@ impl<'a> Req<'a> {
         match self.get(name) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(v) => Err(self.wrong(name, "a string", v)),
+            Some(v) => Err(self.wrong(name, t::AString, v)),
         }
     }
 
@@ -127,11 +138,11 @@ impl<'a> Req<'a> {
         match self.str(name)? {
             Some(s) if !allowed.contains(&s.as_str()) => Err(invalid(
                 self.operation,
-                format!(
-                    "field `{}` has value {s:?}; allowed values: {}",
-                    join(&self.path, name),
-                    allowed.join(", ")
-                ),
+                t::NotAllowed {
+                    field: join(&self.path, name),
+                    value: format!("{s:?}"),
+                    allowed: text::list(allowed.iter().copied()),
+                },
             )),
             other => Ok(other),
         }
@@ -146,11 +157,11 @@ impl<'a> Req<'a> {
                 .enumerate()
                 .map(|(i, v)| match v {
                     Value::String(s) => Ok(s.clone()),
-                    other => Err(self.wrong(&format!("{name}[{i}]"), "a string", other)),
+                    other => Err(self.wrong(&format!("{name}[{i}]"), t::AString, other)),
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some),
-            Some(v) => Err(self.wrong(name, "an array of strings", v)),
+            Some(v) => Err(self.wrong(name, t::Strings, v)),
         }
     }
 
@@ -164,11 +175,11 @@ impl<'a> Req<'a> {
         {
             return Err(invalid(
                 self.operation,
-                format!(
-                    "field `{}` contains {bad:?}; allowed values: {}",
-                    join(&self.path, name),
-                    allowed.join(", ")
-                ),
+                t::ContainsNotAllowed {
+                    field: join(&self.path, name),
+                    value: format!("{bad:?}"),
+                    allowed: text::list(allowed.iter().copied()),
+                },
             ));
         }
         Ok(values)
@@ -182,8 +193,8 @@ impl<'a> Req<'a> {
                 .as_i64()
                 .and_then(|i| i32::try_from(i).ok())
                 .map(Some)
-                .ok_or_else(|| self.wrong(name, "a 32-bit integer", v)),
-            Some(v) => Err(self.wrong(name, "an integer", v)),
+                .ok_or_else(|| self.wrong(name, t::Int32, v)),
+            Some(v) => Err(self.wrong(name, t::Integer, v)),
         }
     }
 
@@ -192,7 +203,7 @@ impl<'a> Req<'a> {
         match self.get(name) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(v) => Err(self.wrong(name, "true or false", v)),
+            Some(v) => Err(self.wrong(name, t::TrueOrFalse, v)),
         }
     }
 
@@ -206,15 +217,14 @@ impl<'a> Req<'a> {
                     .map_err(|_| {
                         invalid(
                             self.operation,
-                            format!(
-                                "field `{}` must be an RFC 3339 timestamp such as \
-                             \"2024-05-01T09:30:00Z\", got {s:?}",
-                                join(&self.path, name)
-                            ),
+                            t::NotATimestamp {
+                                field: join(&self.path, name),
+                                value: format!("{s:?}"),
+                            },
                         )
                     })
             }
-            Some(v) => Err(self.wrong(name, "an RFC 3339 timestamp string", v)),
+            Some(v) => Err(self.wrong(name, t::Timestamp, v)),
         }
     }
 
@@ -235,7 +245,7 @@ impl<'a> Req<'a> {
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some),
-            Some(v) => Err(self.wrong(name, "an array of objects", v)),
+            Some(v) => Err(self.wrong(name, t::Objects, v)),
         }
     }
 
@@ -257,7 +267,7 @@ impl<'a> Req<'a> {
 }
 
 /// An `InvalidRequest` error of the AWS capability.
-pub(crate) fn invalid(operation: &str, message: impl Into<String>) -> CapError {
+pub(crate) fn invalid(operation: &str, message: impl Into<Text>) -> CapError {
     CapError::new(CAPABILITY, operation, ErrorKind::InvalidRequest, message)
 }
 
@@ -269,22 +279,34 @@ fn join(path: &str, name: &str) -> String {
     }
 }
 
-fn list(accepted: &[&str]) -> String {
+/// The accepted field names, or that there are none.
+fn list(accepted: &[&str]) -> Arg {
     if accepted.is_empty() {
-        "none (pass {} or null)".to_string()
+        Text::from(t::NoFields).into()
     } else {
-        accepted.join(", ")
+        text::list(accepted.iter().copied())
     }
 }
 
-fn type_name(v: &Value) -> &'static str {
+/// The accepted field a wrongly cased one meant.
+fn accepted_name(unknown: &str, accepted: &Arg) -> Option<String> {
+    let Arg::List(items) = accepted else {
+        return None;
+    };
+    items.iter().find_map(|a| match a {
+        Arg::Plain(a) if a.eq_ignore_ascii_case(unknown) => Some(a.clone()),
+        _ => None,
+    })
+}
+
+fn type_name(v: &Value) -> Text {
     match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+        Value::Null => t::Null.into(),
+        Value::Bool(_) => t::ABoolean.into(),
+        Value::Number(_) => t::ANumber.into(),
+        Value::String(_) => t::AString.into(),
+        Value::Array(_) => t::AnArray.into(),
+        Value::Object(_) => t::AnObject.into(),
     }
 }
 

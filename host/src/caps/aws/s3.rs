@@ -128,7 +128,10 @@ pub(crate) async fn call(
                     super::CAPABILITY,
                     op,
                     crate::caps::error::ErrorKind::InvalidRequest,
-                    format!("`MaxKeys` must be 1 to {MAX_KEYS}, got {max_keys}"),
+                    crate::text::request::MaxKeys {
+                        max: MAX_KEYS,
+                        got: max_keys,
+                    },
                 ));
             }
             // One page only: a step asks about a prefix, not the whole bucket.

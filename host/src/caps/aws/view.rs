@@ -628,7 +628,7 @@ impl Indexed for Index {
                 CAPABILITY,
                 spec.operation,
                 ErrorKind::InvalidRequest,
-                "this request is not a view of an account-wide answer",
+                crate::text::aws::NotAView,
             )
         })?;
         if let Some((id, names)) = &narrowed.ids {
@@ -647,7 +647,10 @@ impl Indexed for Index {
                     CAPABILITY,
                     spec.operation,
                     ErrorKind::NotFound,
-                    format!("not found ({}): {aws}", id.code),
+                    crate::text::aws::NotFound {
+                        code: id.code,
+                        detail: crate::text::quoted(aws),
+                    },
                 )
                 .with_code(id.code));
             }

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use crate::caps::registry;
 use crate::error::LoadError;
+use crate::text::{inert, list, wasm as t, Text};
 
 /// The package and version this labrun provides (`wit/labrun-host.wit`).
 pub const HOST_PACKAGE: &str = "labrun:host";
@@ -73,21 +74,26 @@ impl Grants {
         let mut set = BTreeSet::new();
         for value in values {
             if value.as_ref().split(',').all(|n| n.trim().is_empty()) {
-                return Err(LoadError::Grant(format!(
-                    "--grant `{}` names no capability: give CAP[,CAP…] from {}, or leave --grant out to grant them all",
-                    crate::outcome::inert(value.as_ref()),
-                    grantable().join(", ")
-                )));
+                return Err(LoadError::Grant(
+                    t::NoGrant {
+                        value: value.as_ref(),
+                        grantable: list(grantable()),
+                    }
+                    .into(),
+                ));
             }
             for name in value.as_ref().split(',').map(str::trim) {
                 if name.is_empty() {
                     continue;
                 }
                 if registry::get(name).is_none() {
-                    return Err(LoadError::Grant(format!(
-                        "--grant {name}: unknown capability; labrun grants {}",
-                        grantable().join(", ")
-                    )));
+                    return Err(LoadError::Grant(
+                        t::UnknownGrant {
+                            name: inert(name),
+                            grantable: list(grantable()),
+                        }
+                        .into(),
+                    ));
                 }
                 set.insert(name.to_string());
             }
@@ -145,28 +151,36 @@ pub fn compatible(version: &str) -> bool {
 pub fn check_imports<'a>(
     imports: impl IntoIterator<Item = &'a str>,
     grants: &Grants,
-) -> Result<(), String> {
+) -> Result<(), Text> {
     let mut ungranted: Vec<(String, &str)> = Vec::new();
     let mut seen_version: Option<&str> = None;
     for name in imports {
         let Some(import) = split_import(name) else {
-            return Err(format!(
-                "step imports `{name}`, which labrun does not provide (a step imports only {HOST_PACKAGE} interfaces and basic WASI)"
-            ));
+            return Err(t::ImportsUnknown {
+                name,
+                package: HOST_PACKAGE,
+            }
+            .into());
         };
         if import.package == HOST_PACKAGE {
             let version = import.version.unwrap_or("(no version)");
             if !compatible(version) {
-                return Err(format!(
-                    "step built for {HOST_PACKAGE}@{version}; this labrun provides {HOST_PACKAGE}@{HOST_VERSION} (and serves {}): rebuild the step against this labrun's wit/",
-                    SERVED_VERSIONS.join(", ")
-                ));
+                return Err(t::BuiltFor {
+                    package: HOST_PACKAGE,
+                    version,
+                    provides: HOST_VERSION,
+                    serves: list(SERVED_VERSIONS.iter().copied()),
+                }
+                .into());
             }
             match seen_version {
                 Some(first) if first != version => {
-                    return Err(format!(
-                        "step imports both {HOST_PACKAGE}@{first} and {HOST_PACKAGE}@{version}: build it against one version of this labrun's wit/"
-                    ))
+                    return Err(t::TwoVersions {
+                        package: HOST_PACKAGE,
+                        first,
+                        second: version,
+                    }
+                    .into())
                 }
                 _ => seen_version = Some(version),
             }
@@ -177,10 +191,13 @@ pub fn check_imports<'a>(
                 Some(cap) if grants.contains(cap.name) => {}
                 Some(cap) => ungranted.push((name.to_string(), cap.name)),
                 None => {
-                    return Err(format!(
-                        "step imports {name}, which this labrun does not provide ({HOST_PACKAGE}@{HOST_VERSION} has {})",
-                        ALWAYS.iter().copied().chain(grantable()).collect::<Vec<_>>().join(", ")
-                    ))
+                    return Err(t::NoSuchInterface {
+                        name,
+                        package: HOST_PACKAGE,
+                        version: HOST_VERSION,
+                        has: list(ALWAYS.iter().copied().chain(grantable())),
+                    }
+                    .into())
                 }
             }
             continue;
@@ -192,36 +209,41 @@ pub fn check_imports<'a>(
                 ("wasi:sockets", "ip-name-lookup") => "dns",
                 _ => "tcp",
             };
-            return Err(format!(
-                "step imports {path}, which labrun never grants: use {HOST_PACKAGE}/{instead}"
-            ));
+            return Err(t::NeverGranted {
+                path: &path,
+                package: HOST_PACKAGE,
+                instead,
+            }
+            .into());
         }
         if WASI_ALLOWED.contains(&path.as_str()) {
             if import.version.is_some_and(|v| !v.starts_with("0.2.")) {
-                return Err(format!(
-                    "step imports {name}; this labrun provides WASI 0.2 only: build with --target wasm32-wasip2"
-                ));
+                return Err(t::WasiVersion { name }.into());
             }
             continue;
         }
-        return Err(format!(
-            "step imports {name}, which labrun does not provide (a step imports only {HOST_PACKAGE} interfaces and basic WASI)"
-        ));
+        return Err(t::ImportsUnknown {
+            name,
+            package: HOST_PACKAGE,
+        }
+        .into());
     }
     match ungranted.as_slice() {
         [] => Ok(()),
-        [(name, cap)] => Err(format!(
-            "step imports {name} but {cap} is not granted; grant it with --grant {cap}"
-        )),
+        [(name, cap)] => Err(t::NotGranted {
+            name,
+            capability: *cap,
+        }
+        .into()),
         many => {
             let names: Vec<&str> = many.iter().map(|(n, _)| n.as_str()).collect();
             let caps: Vec<&str> = many.iter().map(|(_, c)| *c).collect();
-            Err(format!(
-                "step imports {} but {} are not granted; grant them with --grant {}",
-                names.join(", "),
-                caps.join(", "),
-                caps.join(",")
-            ))
+            Err(t::NotGrantedMany {
+                names: list(names),
+                capabilities: list(caps.iter().copied()),
+                flag: caps.join(","),
+            }
+            .into())
         }
     }
 }
@@ -239,11 +261,11 @@ mod tests {
         )
         .is_ok());
         assert_eq!(
-            check_imports(["labrun:host/mysql@0.1.0"], &aws_only).unwrap_err(),
+            check_imports(["labrun:host/mysql@0.1.0"], &aws_only).unwrap_err().to_string(),
             "step imports labrun:host/mysql@0.1.0 but mysql is not granted; grant it with --grant mysql"
         );
         assert_eq!(
-            check_imports(["labrun:host/report@1.0.0"], &aws_only).unwrap_err(),
+            check_imports(["labrun:host/report@1.0.0"], &aws_only).unwrap_err().to_string(),
             "step built for labrun:host@1.0.0; this labrun provides labrun:host@0.2.0 (and serves 0.1.0, 0.2.0): rebuild the step against this labrun's wit/"
         );
         // An older minor is served; a newer one, or a newer patch, is not.
@@ -251,6 +273,7 @@ mod tests {
         assert!(check_imports(["labrun:host/report@0.1.0"], &aws_only).is_ok());
         assert!(check_imports(["labrun:host/report@0.3.0"], &aws_only)
             .unwrap_err()
+            .to_string()
             .starts_with(
                 "step built for labrun:host@0.3.0; this labrun provides labrun:host@0.2.0"
             ));
@@ -261,11 +284,13 @@ mod tests {
                 ["labrun:host/report@0.1.0", "labrun:host/aws@0.2.0"],
                 &aws_only
             )
-            .unwrap_err(),
+            .unwrap_err().to_string(),
             "step imports both labrun:host@0.1.0 and labrun:host@0.2.0: build it against one version of this labrun's wit/"
         );
         assert_eq!(
-            check_imports(["wasi:sockets/tcp@0.2.6"], &Grants::all()).unwrap_err(),
+            check_imports(["wasi:sockets/tcp@0.2.6"], &Grants::all())
+                .unwrap_err()
+                .to_string(),
             "step imports wasi:sockets/tcp, which labrun never grants: use labrun:host/tcp"
         );
         assert!(check_imports(
@@ -275,8 +300,8 @@ mod tests {
         .is_ok());
         assert!(Grants::parse(&["aws,nope"]).is_err());
         for nothing in ["", " ", ",", " , "] {
-            let e = Grants::parse(&["aws", nothing]).unwrap_err();
-            assert!(e.message().contains("names no capability"), "{e}");
+            let e = Grants::parse(&["aws", nothing]).unwrap_err().to_string();
+            assert!(e.to_string().contains("names no capability"), "{e}");
         }
     }
 }
