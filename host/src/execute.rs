@@ -53,6 +53,9 @@ pub struct PlannedRun {
     pub parts: Vec<PlannedPart>,
     /// Who the trainee is (`--roster`), carried into their report.
     pub person: crate::outcome::Person,
+    /// Where the trainee's AWS calls go: their own account's label (`--roster`,
+    /// [`crate::caps::settings::AwsIdentity::label`]); `None`: the operator's.
+    pub account: Option<String>,
 }
 
 /// One step of a trainee's run: the step it runs (or why that step could not load)
@@ -81,6 +84,7 @@ impl PlannedRun {
                 step,
             }],
             person: Default::default(),
+            account: None,
         }
     }
 }
@@ -148,6 +152,7 @@ pub async fn execute(plan: RunPlan) -> (Executed, Outputs) {
                 for part in planned.parts {
                     let report = run_part(
                         &planned.trainee,
+                        planned.account.as_deref(),
                         part.params,
                         part.step,
                         &hub,
@@ -214,6 +219,7 @@ pub async fn execute(plan: RunPlan) -> (Executed, Outputs) {
 /// the step that made each call); a step that could not load is one `error` row.
 async fn run_part(
     trainee: &str,
+    account: Option<&str>,
     params: std::collections::BTreeMap<String, String>,
     step: Result<(Arc<Step>, StepId), Text>,
     hub: &Arc<Hub>,
@@ -224,13 +230,16 @@ async fn run_part(
         Ok(step) => step,
         Err(why) => return unloadable(trainee.to_string(), why),
     };
-    let gate = Arc::new(Gate::new(
-        hub.clone(),
-        policy.clone(),
-        trainee.to_string(),
-        step_id,
-        audit.clone(),
-    ));
+    let gate = Arc::new(
+        Gate::new(
+            hub.clone(),
+            policy.clone(),
+            trainee.to_string(),
+            step_id,
+            audit.clone(),
+        )
+        .in_account(account),
+    );
     let ctx = RunContext {
         hub: hub.clone(),
         gate: gate.clone(),

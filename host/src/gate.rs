@@ -55,6 +55,8 @@ pub struct Gate {
     hub: Arc<Hub>,
     policy: Arc<Policy>,
     trainee: String,
+    /// The trainee's own AWS account's label (`--roster`); `None`: the operator's.
+    account: Option<String>,
     step: StepId,
     audit: Option<Arc<Audit>>,
     calls: Mutex<BTreeMap<String, u64>>,
@@ -80,6 +82,7 @@ impl Gate {
             hub,
             policy,
             trainee,
+            account: None,
             step,
             audit,
             calls: Mutex::new(BTreeMap::new()),
@@ -89,6 +92,13 @@ impl Gate {
             hosts: OnceCell::new(),
             servers: OnceCell::new(),
         }
+    }
+
+    /// The gate of a trainee in their own AWS account: every AWS call goes there,
+    /// the gate's own (the trainee's resources, for a scoped policy) too.
+    pub fn in_account(mut self, account: Option<&str>) -> Gate {
+        self.account = account.map(str::to_string);
+        self
     }
 
     pub fn trainee(&self) -> &str {
@@ -220,7 +230,8 @@ impl Gate {
             Ok(()) => {
                 crate::caps::ssh::as_trainee(
                     &self.trainee,
-                    self.hub.call(capability, operation, request),
+                    self.hub
+                        .call_in(self.account.as_deref(), capability, operation, request),
                 )
                 .await
             }
@@ -447,7 +458,9 @@ impl Gate {
 
     /// An account-wide call made for the gate itself (shared through the hub).
     async fn describe(&self, operation: &'static str) -> Result<Value, CapError> {
-        self.hub.call("aws", operation, json!({})).await
+        self.hub
+            .call_in(self.account.as_deref(), "aws", operation, json!({}))
+            .await
     }
 
     async fn owner(&self) -> Result<&Owner, CapError> {

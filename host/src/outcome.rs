@@ -306,7 +306,7 @@ impl Summary {
     }
 }
 
-/// Exit codes, documented in README.md.
+/// Exit codes, documented in docs/reference.md ("Exit codes").
 pub mod exit {
     /// Every trainee is done ([`super::done`]): every outcome that could be decided
     /// passed or was skipped (a skip always follows a failure, a check labrun cannot

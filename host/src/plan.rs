@@ -107,20 +107,6 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
         Some(path) => Some(roster_csv::load(path)?),
         None => None,
     };
-    // Each trainee's own account is read from the roster but not yet routed: the
-    // hub's answers are per call, not per account, so a run would read the
-    // operator's account for everyone. Refused rather than checked in the wrong place.
-    if let Some(entry) = roster_file
-        .as_ref()
-        .and_then(|r| r.entries.iter().find(|e| e.aws.is_some()))
-    {
-        return Err(PlanError::Flag(
-            t::OwnAccounts {
-                trainee: &entry.trainee,
-            }
-            .into(),
-        ));
-    }
     // A rehearsal (--replay) checks the operator's files and flags exactly as the live
     // run will, so what the class refuses is refused the day before.
     let live = Settings {
@@ -183,6 +169,7 @@ pub async fn plan(flags: &Flags) -> Result<RunPlan, PlanError> {
         for run in &mut runs {
             if let Some(entry) = file.get(&run.trainee) {
                 run.person = entry.person.clone();
+                run.account = entry.aws.as_ref().map(|aws| aws.label());
             }
         }
     }
@@ -656,6 +643,7 @@ fn settings(
         aws_identities: roster_file
             .map(roster_csv::Roster::aws_identities)
             .unwrap_or_default(),
+        aws_account: None,
     })
 }
 

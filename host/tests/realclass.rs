@@ -204,18 +204,48 @@ fn every_roster_refusal_is_one_line_and_exit_64() {
         ],
         "cannot read --roster /nonexistent/class.csv",
     );
-    // A trainee's own account is read and checked, then refused until it is routed:
-    // never silently checked in the operator's account.
+}
+
+/// A trainee in their own account is checked there, never in the operator's: the
+/// shipped cassette, recorded in the operator's account, holds no answer of account
+/// 111111111111, so every AWS row is an error saying so (none passes on the
+/// operator's answers).
+#[test]
+fn a_trainee_in_their_own_account_is_never_answered_from_the_operators() {
+    let dir = scratch("own-account");
     let own = dir.join("own-account.csv");
     std::fs::write(
         &own,
         "trainee,aws_role_arn,aws_external_id\nuser05,arn:aws:iam::111111111111:role/labrun,ext-05\n",
     )
     .unwrap();
-    assert_bad_input(
-        &[STEP, "--replay", CASSETTE, "--roster", &own.display().to_string()],
-        "user05 has aws_profile, aws_role_arn or region: trainees in their own AWS accounts are not supported yet",
+    let out = labrun(&[
+        STEP,
+        "--replay",
+        CASSETTE,
+        "--roster",
+        &own.display().to_string(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = report["trainees"][0]["results"].as_array().unwrap();
+    let a1 = rows.iter().find(|r| r["id"] == "A1").unwrap();
+    assert_eq!(a1["status"], "error", "{a1}");
+    assert!(
+        a1["message"]["en"]
+            .as_str()
+            .unwrap()
+            .contains("in account 111111111111"),
+        "{a1}"
+    );
+    assert!(rows.iter().all(|r| r["status"] != "pass"), "{rows:?}");
 }
 
 /// A rehearsal refused what the class then refused too late (it accepted both).

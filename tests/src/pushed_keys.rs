@@ -5,7 +5,8 @@
 //! [`crate::ssh_env::SshOptions::pushed_keys`] lets sshd's `AuthorizedKeysCommand`
 //! read that file, and nothing else: only a pushed key logs in. [`KeyCapture::deny`]
 //! makes it answer one AWS action with `AccessDenied`, as IAM does for an action the
-//! policy lacks.
+//! policy lacks; [`KeyCapture::deny_role_in`] refuses to assume the roles of one
+//! account, as STS does when a role's trust policy leaves the caller out.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -28,8 +29,33 @@ pub struct Push {
 pub struct KeyCapture {
     pub addr: SocketAddr,
     pushes: Arc<Mutex<Vec<Push>>>,
-    denied: Arc<Mutex<Option<String>>>,
+    denied: Arc<Mutex<Option<Denial>>>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// What the proxy answers `AccessDenied`: a query-protocol action, and with it only
+/// the requests that name a role of `role_account`.
+#[derive(Debug, Clone)]
+struct Denial {
+    action: String,
+    role_account: Option<String>,
+}
+
+impl Denial {
+    fn matches(&self, body: &str) -> bool {
+        let mut pairs = body.split('&');
+        let action = format!("Action={}", self.action);
+        if !body.split('&').any(|kv| kv == action) {
+            return false;
+        }
+        match &self.role_account {
+            None => true,
+            // RoleArn=arn%3Aaws%3Aiam%3A%3A<account>%3Arole%2F…
+            Some(account) => pairs.any(|kv| {
+                kv.starts_with("RoleArn=") && kv.contains(&format!("%3A%3A{account}%3A"))
+            }),
+        }
+    }
 }
 
 impl KeyCapture {
@@ -51,7 +77,7 @@ impl KeyCapture {
             .to_string();
         let pushes = Arc::new(Mutex::new(Vec::new()));
         let seen = pushes.clone();
-        let denied: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+        let denied: Arc<Mutex<Option<Denial>>> = Arc::new(Mutex::new(None));
         let deny = denied.clone();
         let shared = Arc::new((dir, addresses, refused));
         let task = tokio::spawn(async move {
@@ -62,7 +88,7 @@ impl KeyCapture {
                 let (upstream, seen, shared) = (upstream.clone(), seen.clone(), shared.clone());
                 let deny = deny.lock().unwrap().clone();
                 tokio::spawn(async move {
-                    let _ = forward(inbound, &upstream, &seen, &shared, deny.as_deref()).await;
+                    let _ = forward(inbound, &upstream, &seen, &shared, deny.as_ref()).await;
                 });
             }
         });
@@ -77,7 +103,19 @@ impl KeyCapture {
     /// From now on, the query-protocol `action` (e.g. `DescribeTargetHealth`) is
     /// answered `AccessDenied` (HTTP 403) instead of reaching moto.
     pub fn deny(&self, action: &str) {
-        *self.denied.lock().unwrap() = Some(action.to_string());
+        *self.denied.lock().unwrap() = Some(Denial {
+            action: action.to_string(),
+            role_account: None,
+        });
+    }
+
+    /// From now on, STS `AssumeRole` on a role of `account` is answered
+    /// `AccessDenied`; every other request reaches moto.
+    pub fn deny_role_in(&self, account: &str) {
+        *self.denied.lock().unwrap() = Some(Denial {
+            action: "AssumeRole".to_string(),
+            role_account: Some(account.to_string()),
+        });
     }
 
     pub fn url(&self) -> String {
@@ -103,12 +141,12 @@ async fn forward(
     upstream: &str,
     seen: &Mutex<Vec<Push>>,
     shared: &Shared,
-    deny: Option<&str>,
+    deny: Option<&Denial>,
 ) -> std::io::Result<()> {
     let (head, body) = read_message(&mut inbound, false).await?;
-    if let Some(action) = deny {
-        let text = String::from_utf8_lossy(&body);
-        if text.split('&').any(|kv| kv == format!("Action={action}")) {
+    if let Some(denial) = deny {
+        let action = &denial.action;
+        if denial.matches(&String::from_utf8_lossy(&body)) {
             let xml = format!(
                 "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>\
                  <Message>User is not authorized to perform: {action}</Message></Error>\

@@ -272,7 +272,7 @@ async fn a_class_of_forty_untrusted_runs_keeps_every_honest_run_right() {
     peak_rss_note();
 }
 
-/// Prints the peak RSS of the child processes (the labrun class run) for the README.
+/// Prints the peak RSS of the child processes (the labrun class run) for docs/performance.md.
 fn peak_rss_note() {
     // getrusage(RUSAGE_CHILDREN).ru_maxrss, in KiB on Linux.
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
@@ -361,10 +361,10 @@ async fn a_checklist_past_the_outcome_limit_is_refused_at_load() {
     let report = run.report().0;
     assert_honest_unaffected(&report);
     let rows = results(&report, "user05");
-    assert_eq!(rows.len(), 1, "one row, not 5000");
+    assert_eq!(rows.len(), 1, "one row, not 1000");
     assert_eq!(rows[0]["id"], "step");
     assert!(
-        message(&rows[0]).contains("declares 5000 checks; the limit is 100 (max_outcomes)"),
+        message(&rows[0]).contains("declares 1000 checks; the limit is 100 (max_outcomes)"),
         "{}",
         rows[0]
     );

@@ -27,6 +27,11 @@ pub struct Cassette {
 pub struct Call {
     pub capability: String,
     pub operation: String,
+    /// The account the call went to ([`super::settings::AwsIdentity::label`]), when
+    /// it was a trainee's own (`--roster`); absent: the operator's, as in every
+    /// cassette recorded before accounts were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     pub request: Value,
     #[serde(flatten)]
     pub answer: Answer,
@@ -51,6 +56,35 @@ impl Answer {
 /// Identifies a call independently of key order in the request.
 pub fn call_key(capability: &str, operation: &str, request: &Value) -> String {
     format!("{capability}\u{1f}{operation}\u{1f}{}", canonical(request))
+}
+
+/// [`call_key`] of a call to `account` (`None`: the operator's, whose keys are
+/// [`call_key`]'s own).
+pub fn account_key(
+    account: Option<&str>,
+    capability: &str,
+    operation: &str,
+    request: &Value,
+) -> String {
+    match account {
+        None => call_key(capability, operation, request),
+        Some(account) => format!(
+            "{account}\u{1e}{}",
+            call_key(capability, operation, request)
+        ),
+    }
+}
+
+impl Call {
+    /// Identifies the call: its account, capability, operation and request.
+    pub fn key(&self) -> String {
+        account_key(
+            self.account.as_deref(),
+            &self.capability,
+            &self.operation,
+            &self.request,
+        )
+    }
 }
 
 /// JSON text with object keys sorted at every level.
@@ -133,7 +167,7 @@ impl Cassette {
     fn check(&self, name: &str) -> Result<(), LoadError> {
         let mut seen: HashMap<String, (usize, &Answer)> = HashMap::new();
         for (n, call) in self.calls.iter().enumerate() {
-            let key = call_key(&call.capability, &call.operation, &call.request);
+            let key = call.key();
             if let Some((first, answer)) = seen.insert(key, (n, &call.answer)) {
                 if *answer != call.answer {
                     return Err(LoadError::Cassette(
@@ -155,7 +189,7 @@ impl Cassette {
     pub fn index(self) -> HashMap<String, Answer> {
         self.calls
             .into_iter()
-            .map(|c| (call_key(&c.capability, &c.operation, &c.request), c.answer))
+            .map(|c| (c.key(), c.answer))
             .collect()
     }
 
@@ -294,6 +328,29 @@ mod tests {
         let b = json!({"MaxRecords": 20, "Filters": [{"Values": ["1"], "Name": "x"}]});
         assert_eq!(call_key("aws", "op", &a), call_key("aws", "op", &b));
         assert_ne!(call_key("aws", "op", &a), call_key("aws", "op2", &a));
+    }
+
+    #[test]
+    fn a_call_names_its_account_and_one_without_is_the_operators() {
+        let text = r#"{"labrun_cassette":1,"calls":[
+            {"capability":"aws","operation":"ec2_describe_vpcs","request":{},"response":{"Vpcs":[]}},
+            {"capability":"aws","operation":"ec2_describe_vpcs","account":"111111111111","request":{},"response":{"Vpcs":[{"VpcId":"vpc-1"}]}}
+        ]}"#;
+        let cassette = Cassette::parse(text, "c.json").unwrap();
+        assert_eq!(cassette.calls[0].account, None);
+        let index = cassette.clone().index();
+        let own = account_key(Some("111111111111"), "aws", "ec2_describe_vpcs", &json!({}));
+        let operator = account_key(None, "aws", "ec2_describe_vpcs", &json!({}));
+        assert_eq!(operator, call_key("aws", "ec2_describe_vpcs", &json!({})));
+        assert_eq!(index[&operator], Answer::Response(json!({"Vpcs": []})));
+        assert_eq!(
+            index[&own],
+            Answer::Response(json!({"Vpcs": [{"VpcId": "vpc-1"}]}))
+        );
+        // Saved again, the operator's call stays as old cassettes have it.
+        let saved = serde_json::to_value(&cassette).unwrap();
+        assert!(saved["calls"][0].get("account").is_none());
+        assert_eq!(saved["calls"][1]["account"], "111111111111");
     }
 
     #[test]

@@ -3,6 +3,12 @@
 //! recording; identical calls within a run are made once and shared, so a class of
 //! forty trainees that each list the account's DB clusters costs one
 //! DescribeDBClusters.
+//!
+//! A capability with one endpoint for the class (AWS) answers per account: the
+//! operator's, and each account of trainees in their own (`--roster`), one answerer
+//! each ([`Settings::accounts`]). Calls are shared within an account, never across
+//! two, a cassette records each call's account, and one account found unusable (a
+//! role that cannot be assumed) fails only its own trainees' calls.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +28,9 @@ enum Backend {
     Live {
         /// Each capability's live answerer, by name.
         answerers: HashMap<&'static str, Arc<dyn capability::Answer>>,
+        /// The one-endpoint capabilities' answerers for each trainee account, by
+        /// capability and account label.
+        accounts: HashMap<(&'static str, String), Arc<dyn capability::Answer>>,
         /// The operator's secrets, scrubbed from every answer and error.
         secrets: Vec<String>,
         /// The run's SSH connections, closed by [`Hub::close`].
@@ -32,6 +41,8 @@ enum Backend {
 
 struct Entry {
     capability: String,
+    /// A trainee account's label; `None`: the operator's (and every probe).
+    account: Option<String>,
     operation: String,
     request: Value,
     answer: OnceCell<Answer>,
@@ -42,10 +53,10 @@ struct Entry {
 pub struct Hub {
     backend: Backend,
     entries: Mutex<HashMap<String, Arc<Entry>>>,
-    /// Per capability: the first error that says the capability itself is unusable
-    /// (no credentials, unreachable endpoint). Later calls fail fast with it instead
-    /// of each waiting out its own retries.
-    broken: Mutex<HashMap<String, CapError>>,
+    /// Per capability and account: the first error that says the capability itself
+    /// is unusable there (no credentials, unreachable endpoint). Later calls fail fast
+    /// with it instead of each waiting out its own retries.
+    broken: Mutex<HashMap<(String, Option<String>), CapError>>,
     live_calls: AtomicU64,
     replayed_calls: AtomicU64,
 }
@@ -55,11 +66,25 @@ impl Hub {
     /// its configuration on first use, so a step that never calls AWS never needs
     /// credentials).
     pub fn live(settings: Settings) -> Hub {
+        let accounts = registry::ALL
+            .iter()
+            .filter(|cap| cap.one_endpoint)
+            .flat_map(|cap| {
+                settings.accounts().into_iter().map(|account| {
+                    let own = Settings {
+                        aws_account: Some(Arc::new(account.clone())),
+                        ..settings.clone()
+                    };
+                    ((cap.name, account.label), (cap.connect)(&own))
+                })
+            })
+            .collect();
         Hub::with_backend(Backend::Live {
             answerers: registry::ALL
                 .iter()
                 .map(|cap| (cap.name, (cap.connect)(&settings)))
                 .collect(),
+            accounts,
             secrets: settings.secrets(),
             ssh: settings.net.ssh.clone(),
         })
@@ -80,21 +105,35 @@ impl Hub {
         }
     }
 
-    /// One capability call. Identical calls (same capability, operation and request)
-    /// are made once per run and share the answer, errors included. A request that
-    /// narrows a wider one ([`Views`]: a trainee's resources of an account-wide list)
-    /// is answered from the wider call, made once and indexed.
+    /// One capability call, in the operator's account: [`Hub::call_in`].
     pub async fn call(
         &self,
         capability: &str,
         operation: &str,
         request: Value,
     ) -> Result<Value, CapError> {
-        if let Some((base, views)) = self.view_of(capability, operation, &request) {
-            let entry = self.entry(capability, operation, &base);
+        self.call_in(None, capability, operation, request).await
+    }
+
+    /// One capability call, in `account` (a trainee account's label, `None`: the
+    /// operator's; probes have no account and ignore it). Identical calls (same
+    /// account, capability, operation and request) are made once per run and share
+    /// the answer, errors included. A request that narrows a wider one ([`Views`]: a
+    /// trainee's resources of an account-wide list) is answered from the wider call,
+    /// made once and indexed.
+    pub async fn call_in(
+        &self,
+        account: Option<&str>,
+        capability: &str,
+        operation: &str,
+        request: Value,
+    ) -> Result<Value, CapError> {
+        let account = account.filter(|_| registry::get(capability).is_some_and(|c| c.one_endpoint));
+        if let Some((base, views)) = self.view_of(account, capability, operation, &request) {
+            let entry = self.entry(account, capability, operation, &base);
             let answer = entry
                 .answer
-                .get_or_init(|| self.dispatch(capability, operation, &base))
+                .get_or_init(|| self.dispatch(account, capability, operation, &base))
                 .await;
             return match answer {
                 Answer::Error(e) => Err(e.clone()),
@@ -104,23 +143,30 @@ impl Hub {
                     .select(&request),
             };
         }
-        let entry = self.entry(capability, operation, &request);
+        let entry = self.entry(account, capability, operation, &request);
         let answer = entry
             .answer
-            .get_or_init(|| self.dispatch(capability, operation, &request))
+            .get_or_init(|| self.dispatch(account, capability, operation, &request))
             .await;
         answer.clone().into_result()
     }
 
     /// The run's one entry for this call.
-    fn entry(&self, capability: &str, operation: &str, request: &Value) -> Arc<Entry> {
-        let key = cassette::call_key(capability, operation, request);
+    fn entry(
+        &self,
+        account: Option<&str>,
+        capability: &str,
+        operation: &str,
+        request: &Value,
+    ) -> Arc<Entry> {
+        let key = cassette::account_key(account, capability, operation, request);
         let mut entries = self.entries.lock().expect("hub lock poisoned");
         entries
             .entry(key)
             .or_insert_with(|| {
                 Arc::new(Entry {
                     capability: capability.to_string(),
+                    account: account.map(str::to_string),
                     operation: operation.to_string(),
                     request: request.clone(),
                     answer: OnceCell::new(),
@@ -135,6 +181,7 @@ impl Hub {
     /// answers it itself.
     fn view_of(
         &self,
+        account: Option<&str>,
         capability: &str,
         operation: &str,
         request: &Value,
@@ -144,19 +191,28 @@ impl Hub {
         if let Backend::Replay(index) = &self.backend {
             let mut saved = request.clone();
             cassette::redact(&mut saved);
-            if index.contains_key(&cassette::call_key(capability, operation, &saved)) {
+            if index.contains_key(&cassette::account_key(
+                account, capability, operation, &saved,
+            )) {
                 return None;
             }
         }
         Some((base, views))
     }
 
-    async fn dispatch(&self, capability: &str, operation: &str, request: &Value) -> Answer {
+    async fn dispatch(
+        &self,
+        account: Option<&str>,
+        capability: &str,
+        operation: &str,
+        request: &Value,
+    ) -> Answer {
+        let broken_key = (capability.to_string(), account.map(str::to_string));
         if let Some(err) = self
             .broken
             .lock()
             .expect("hub lock poisoned")
-            .get(capability)
+            .get(&broken_key)
         {
             return Answer::Error(CapError {
                 operation: operation.to_string(),
@@ -186,35 +242,51 @@ impl Hub {
                 },
             ));
         }
-        let (answerers, secrets) = match &self.backend {
+        let (answerers, accounts, secrets) = match &self.backend {
             Backend::Replay(index) => {
                 self.replayed_calls.fetch_add(1, Ordering::Relaxed);
                 // A cassette holds its requests redacted (a credential's name too):
                 // look a request up the way it was saved.
                 let mut saved = request.clone();
                 cassette::redact(&mut saved);
-                let key = cassette::call_key(capability, operation, &saved);
+                let key = cassette::account_key(account, capability, operation, &saved);
                 return index.get(&key).cloned().unwrap_or_else(|| {
                     Answer::Error(CapError::new(
                         capability,
                         operation,
                         ErrorKind::NotRecorded,
-                        crate::text::caps::NotRecorded {
-                            capability,
-                            operation,
-                            request: cassette::canonical(request),
+                        match account {
+                            None => crate::text::Text::from(crate::text::caps::NotRecorded {
+                                capability,
+                                operation,
+                                request: cassette::canonical(request),
+                            }),
+                            Some(account) => crate::text::caps::NotRecordedInAccount {
+                                capability,
+                                operation,
+                                request: cassette::canonical(request),
+                                account,
+                            }
+                            .into(),
                         },
                     ))
                 });
             }
             Backend::Live {
-                answerers, secrets, ..
-            } => (answerers, secrets),
+                answerers,
+                accounts,
+                secrets,
+                ..
+            } => (answerers, accounts, secrets),
         };
         if spec.one_endpoint {
             self.live_calls.fetch_add(1, Ordering::Relaxed);
         }
-        let result = match answerers.get(capability) {
+        let answerer = match account {
+            None => answerers.get(capability),
+            Some(account) => accounts.get(&(spec.name, account.to_string())),
+        };
+        let result = match answerer {
             Some(answerer) => answerer.call(operation, request).await,
             None => Err(CapError::new(
                 capability,
@@ -236,7 +308,7 @@ impl Hub {
                 self.broken
                     .lock()
                     .expect("hub lock poisoned")
-                    .entry(capability.to_string())
+                    .entry(broken_key)
                     .or_insert_with(|| err.clone());
             }
         }
@@ -278,6 +350,7 @@ impl Hub {
                     Call {
                         capability: e.capability.clone(),
                         operation: e.operation.clone(),
+                        account: e.account.clone(),
                         request,
                         answer,
                     },
@@ -327,10 +400,20 @@ impl Hub {
         }
     }
 
-    /// Capabilities found unusable during the run, with the error that said so.
+    /// Capabilities found unusable during the run, with the error that said so; in
+    /// a trainee account, the capability is named with it: `aws (111111111111)`.
     pub fn broken(&self) -> Vec<CapError> {
         let broken = self.broken.lock().expect("hub lock poisoned");
-        let mut list: Vec<CapError> = broken.values().cloned().collect();
+        let mut list: Vec<CapError> = broken
+            .iter()
+            .map(|((_, account), err)| match account {
+                None => err.clone(),
+                Some(account) => CapError {
+                    capability: format!("{} ({account})", err.capability),
+                    ..err.clone()
+                },
+            })
+            .collect();
         list.sort_by(|a, b| a.capability.cmp(&b.capability));
         list
     }

@@ -354,6 +354,7 @@ pub async fn plan(
             trainee,
             parts,
             person: Default::default(),
+            account: None,
         });
     }
     let name = course.name.unwrap_or_else(|| {

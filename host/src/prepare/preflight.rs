@@ -27,6 +27,7 @@ use crate::caps::owner::{self, Owner};
 use crate::caps::{CapError, ErrorKind, Hub, Settings};
 use crate::execute::{Answers, RunPlan};
 use crate::outcome::{Lang, Message};
+use crate::text::{inert, preflight as t, quoted, Text};
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,11 +48,11 @@ pub struct Finding {
 }
 
 impl Finding {
-    fn new(verdict: Verdict, area: &'static str, en: String, ja: String) -> Finding {
+    fn new(verdict: Verdict, area: &'static str, text: impl Into<Text>) -> Finding {
         Finding {
             verdict,
             area,
-            message: Message::new(en, ja),
+            message: Message::text(text),
         }
     }
 
@@ -96,12 +97,7 @@ impl Findings {
 pub async fn check(plan: &RunPlan) -> Findings {
     let mut out = Findings::default();
     for warning in &plan.warnings {
-        out.push(Finding::new(
-            Verdict::Problem,
-            "settings",
-            warning.render(Lang::En),
-            warning.render(Lang::Ja),
-        ));
+        out.push(Finding::new(Verdict::Problem, "settings", warning.clone()));
     }
     for undecided in crate::execute::undecided::undecided(plan) {
         out.push(Finding {
@@ -113,12 +109,7 @@ pub async fn check(plan: &RunPlan) -> Findings {
     let settings = match &plan.answers {
         Answers::Live(settings) => settings.clone(),
         Answers::Replay(_) => {
-            out.push(Finding::new(
-                Verdict::Note,
-                "settings",
-                "--replay: the files and flags are checked; nothing live is asked".into(),
-                "--replay: ファイルとフラグは確認済みです。実環境には問い合わせません".into(),
-            ));
+            out.push(Finding::new(Verdict::Note, "settings", t::Replay));
             return out;
         }
     };
@@ -129,13 +120,11 @@ pub async fn check(plan: &RunPlan) -> Findings {
 
     // AWS: one group (account and region) at a time, every operation of the steps.
     let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
-    let aws_checks = groups.iter().map(|(label, members)| {
+    let aws_checks = groups.iter().map(|(account, label, members)| {
         let hub = hub.clone();
         let operations = operations.clone();
         async move {
-            let first = members[0].clone();
-            let (findings, seen) =
-                crate::caps::ssh::as_trainee(&first, aws(&hub, label, members, &operations)).await;
+            let (findings, seen) = aws(&hub, account.as_deref(), label, members, &operations).await;
             (findings, members.clone(), seen)
         }
     });
@@ -167,8 +156,9 @@ pub async fn check(plan: &RunPlan) -> Findings {
                     findings.push(Finding::new(
                         Verdict::Note,
                         "ssh",
-                        format!("{trainee}: no running server whose Name holds {trainee} yet: SSH not checked"),
-                        format!("{trainee}: 名前に {trainee} を含む実行中のサーバーがまだありません: SSH は未確認です"),
+                        t::NoServer {
+                            trainee: trainee.as_str(),
+                        },
                     ));
                 }
                 let tries = servers.iter().map(|(name, address)| {
@@ -190,15 +180,22 @@ pub async fn check(plan: &RunPlan) -> Findings {
                             findings.push(Finding::new(
                                 Verdict::Ok,
                                 "ssh",
-                                format!("{trainee}: {name} ({address}) accepts the SSH login"),
-                                format!("{trainee}: {name} ({address}) に SSH でログインできます"),
+                                t::SshOk {
+                                    trainee: trainee.as_str(),
+                                    name: inert(&name),
+                                    address: address.as_str(),
+                                },
                             ));
                         }
                         Err(e) => findings.push(Finding::new(
                             Verdict::Problem,
                             "ssh",
-                            format!("{trainee}: {name} ({address}): {}", e.message),
-                            format!("{trainee}: {name} ({address}): {}", e.message),
+                            t::SshProblem {
+                                trainee: trainee.as_str(),
+                                name: inert(&name),
+                                address: address.as_str(),
+                                why: quoted(&e.message),
+                            },
                         )),
                     }
                 }
@@ -214,12 +211,7 @@ pub async fn check(plan: &RunPlan) -> Findings {
             }
         }
     } else {
-        out.push(Finding::new(
-            Verdict::Note,
-            "ssh",
-            "no --ssh-key, roster ssh_key or --ssh-via: the in-server outcomes are not decided in this class".into(),
-            "--ssh-key も名簿の ssh_key も --ssh-via もありません: サーバー内の項目はこのクラスでは判定されません".into(),
-        ));
+        out.push(Finding::new(Verdict::Note, "ssh", t::NoSsh));
     }
 
     // MySQL: the Aurora password, through the first trainee whose server answered
@@ -254,12 +246,12 @@ pub async fn run(flags: &crate::flags::Flags) -> u8 {
         .iter()
         .filter(|f| f.verdict == Verdict::Problem)
         .count();
-    out.push_str(&match (problems, lang) {
-        (0, Lang::En) => "ready: no problem found\n".to_string(),
-        (0, Lang::Ja) => "準備完了: 問題は見つかりませんでした\n".to_string(),
-        (n, Lang::En) => format!("{n} problem(s): fix them before the class\n"),
-        (n, Lang::Ja) => format!("{n} 件の問題: クラスの前に直してください\n"),
-    });
+    let last: Text = match problems {
+        0 => t::Ready.into(),
+        count => t::Problems { count }.into(),
+    };
+    out.push_str(&last.render(lang));
+    out.push('\n');
     print!("{out}");
     findings.exit_code()
 }
@@ -279,32 +271,47 @@ fn operations(plan: &RunPlan) -> Vec<String> {
     all.into_iter().collect()
 }
 
-/// The trainees grouped by where their AWS answers come from, each group named for
-/// the lines: `the operator's account`, or the role's account, or the profile, with
-/// the region when the roster gives one.
-fn accounts(settings: &Settings, trainees: &[String]) -> Vec<(String, Vec<String>)> {
-    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+/// The trainees grouped by where their AWS answers come from (the account the run's
+/// calls go to, [`Settings::account_of`]), each group named for the lines: `the
+/// operator's account`, or the role's account, or the profile, with the region when
+/// the roster gives one.
+fn accounts(settings: &Settings, trainees: &[String]) -> Vec<(Option<String>, Text, Vec<String>)> {
+    let mut groups: BTreeMap<Option<String>, (Text, Vec<String>)> = BTreeMap::new();
     for trainee in trainees {
-        let label = match settings.aws_identities.get(trainee) {
-            None => "the operator's AWS account".to_string(),
+        let label: Text = match settings.aws_identities.get(trainee) {
+            None => t::Operator.into(),
             Some(id) => {
-                let whose = match (&id.role_arn, &id.profile) {
-                    (Some(arn), _) => format!(
-                        "account {}",
-                        crate::plan::roster_csv::role_account(arn).unwrap_or(arn)
-                    ),
-                    (None, Some(profile)) => format!("profile {profile}"),
-                    (None, None) => "the operator's AWS account".to_string(),
+                let whose: Text = match (&id.role_arn, &id.profile) {
+                    (Some(arn), _) => t::Account {
+                        account: crate::plan::roster_csv::role_account(arn).unwrap_or(arn),
+                    }
+                    .into(),
+                    (None, Some(profile)) => t::Profile {
+                        profile: inert(profile),
+                    }
+                    .into(),
+                    (None, None) => t::Operator.into(),
                 };
                 match &id.region {
-                    Some(region) => format!("{whose} in {region}"),
+                    Some(region) => t::InRegion {
+                        whose,
+                        region: region.as_str(),
+                    }
+                    .into(),
                     None => whose,
                 }
             }
         };
-        groups.entry(label).or_default().push(trainee.clone());
+        groups
+            .entry(settings.account_of(trainee))
+            .or_insert_with(|| (label, Vec::new()))
+            .1
+            .push(trainee.clone());
     }
-    groups.into_iter().collect()
+    groups
+        .into_iter()
+        .map(|(account, (label, members))| (account, label, members))
+        .collect()
 }
 
 /// What the AWS checks of one account saw, for the SSH and MySQL checks.
@@ -317,7 +324,8 @@ struct Seen {
 /// Asks every operation once for the group; what was denied names its IAM action.
 async fn aws(
     hub: &Hub,
-    label: &str,
+    account: Option<&str>,
+    label: &Text,
     members: &[String],
     operations: &[String],
 ) -> (Vec<Finding>, Seen) {
@@ -338,12 +346,14 @@ async fn aws(
             findings.push(Finding::new(
                 Verdict::Note,
                 "aws",
-                format!("{label}: {action} not checked: nothing it names exists yet (the first trainee's run will ask)"),
-                format!("{label}: {action} は未確認です: 対象がまだありません (最初の実行で呼ばれます)"),
+                t::NotChecked {
+                    label: label.clone(),
+                    action,
+                },
             ));
             continue;
         };
-        match hub.call("aws", op.name, request).await {
+        match hub.call_in(account, "aws", op.name, request).await {
             Ok(answer) => {
                 answered += 1;
                 remember(op.name, &answer, &mut found, &mut seen);
@@ -356,14 +366,11 @@ async fn aws(
             Err(e) if e.kind == ErrorKind::Denied => findings.push(Finding::new(
                 Verdict::Problem,
                 "aws",
-                format!(
-                    "{label}: {action} is denied: add it to the policy (labrun iam-policy prints it); {}",
-                    e.message
-                ),
-                format!(
-                    "{label}: {action} が拒否されました: ポリシーに追加してください (labrun iam-policy が出力します); {}",
-                    e.message
-                ),
+                t::Denied {
+                    label: label.clone(),
+                    action,
+                    why: e.message_arg(),
+                },
             )),
             Err(e) => {
                 findings.push(unusable(label, &e));
@@ -383,27 +390,26 @@ async fn aws(
         Finding::new(
             Verdict::Ok,
             "aws",
-            format!(
-                "{label}: credentials and region work; {answered} operation(s) answered ({} trainee(s): {})",
-                members.len(),
-                short_list(members)
-            ),
-            format!(
-                "{label}: 認証情報とリージョンは有効です。{answered} 個の操作が応答しました (受講者 {} 人: {})",
-                members.len(),
-                short_list(members)
-            ),
+            t::AwsOk {
+                label: label.clone(),
+                answered,
+                count: members.len(),
+                members: short_list(members),
+            },
         ),
     );
     (findings, seen)
 }
 
-fn unusable(label: &str, e: &CapError) -> Finding {
+fn unusable(label: &Text, e: &CapError) -> Finding {
     Finding::new(
         Verdict::Problem,
         "aws",
-        format!("{label}: {} ({})", e.message, e.kind.as_str()),
-        format!("{label}: {} ({})", e.message, e.kind.as_str()),
+        t::Unusable {
+            label: label.clone(),
+            why: e.message_arg(),
+            kind: e.kind.as_str(),
+        },
     )
 }
 
@@ -513,12 +519,7 @@ async fn mysql(
     reachable: &BTreeMap<String, String>,
 ) -> Finding {
     if settings.net.mysql_password.is_none() {
-        return Finding::new(
-            Verdict::Note,
-            "mysql",
-            "no Aurora password (--mysql-password-file, --ask-mysql-password, LABRUN_MYSQL_PASSWORD): the MySQL outcomes are not decided in this class".into(),
-            "Aurora のパスワードがありません (--mysql-password-file, --ask-mysql-password, LABRUN_MYSQL_PASSWORD): MySQL の項目はこのクラスでは判定されません".into(),
-        );
+        return Finding::new(Verdict::Note, "mysql", t::NoPassword);
     }
     for (trainee, address) in reachable {
         let Some(cluster) = seen.get(trainee).and_then(|s| {
@@ -550,23 +551,27 @@ async fn mysql(
             Ok(_) => Finding::new(
                 Verdict::Ok,
                 "mysql",
-                format!("{trainee}: {endpoint} accepts the Aurora password as {user} (through {address})"),
-                format!("{trainee}: {endpoint} は {user} として Aurora のパスワードを受け付けます ({address} 経由)"),
+                t::MysqlOk {
+                    trainee: trainee.as_str(),
+                    endpoint,
+                    user,
+                    address: address.as_str(),
+                },
             ),
             Err(e) => Finding::new(
                 Verdict::Problem,
                 "mysql",
-                format!("{trainee}: {endpoint} as {user} through {address}: {}", e.message),
-                format!("{trainee}: {endpoint} ({user}, {address} 経由): {}", e.message),
+                t::MysqlProblem {
+                    trainee: trainee.as_str(),
+                    endpoint,
+                    user,
+                    address: address.as_str(),
+                    why: e.message_arg(),
+                },
             ),
         };
     }
-    Finding::new(
-        Verdict::Note,
-        "mysql",
-        "no trainee has both a server that accepted SSH and an Aurora cluster yet: the password is not checked".into(),
-        "SSH で入れるサーバーと Aurora クラスターの両方を持つ受講者がまだいません: パスワードは未確認です".into(),
-    )
+    Finding::new(Verdict::Note, "mysql", t::NoMysqlTarget)
 }
 
 #[cfg(test)]

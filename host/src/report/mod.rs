@@ -15,7 +15,7 @@ use crate::outcome::{Lang, Report};
 pub enum Format {
     /// Aligned table for people (colour on a terminal).
     Human,
-    /// The JSON contract documented in README.md.
+    /// The JSON contract documented in docs/reference.md ("Report formats").
     Json,
     /// JUnit XML for CI dashboards: one testsuite per trainee, one testcase per id.
     Junit,

@@ -5,9 +5,10 @@
 
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 
-use crate::caps::settings::AwsIdentity;
+use crate::caps::error::{CapError, ErrorKind};
+use crate::caps::settings::{Account, AwsIdentity};
 
 /// The SDK configuration of `identity` (`None`: the operator's), starting from
 /// `loader`'s retry and timeout settings; `region` when the identity names none.
@@ -44,6 +45,73 @@ pub async fn config(
     base.into_builder()
         .credentials_provider(SharedCredentialsProvider::new(provider))
         .build()
+}
+
+/// Gets `account`'s credentials now (its role assumed, its profile read), so a role
+/// the operator may not assume is one error naming the role and the account, which
+/// every call of that account's trainees then reports, instead of a credentials
+/// error per call that points at the operator's own configuration.
+pub async fn reach(config: &SdkConfig, account: &Account) -> Result<(), CapError> {
+    let Some(provider) = config.credentials_provider() else {
+        return Ok(());
+    };
+    let Err(e) = provider.provide_credentials().await else {
+        return Ok(());
+    };
+    let why = crate::text::quoted(service_words(&e));
+    let account_label = account.label.as_str();
+    let how: crate::text::Text = match (&account.identity.role_arn, &account.identity.profile) {
+        (Some(arn), _) => crate::text::aws::CannotAssume {
+            account: account_label,
+            role: arn.as_str(),
+            session: session_name(&account.trainee),
+            why,
+            external: if account.identity.external_id.is_some() {
+                crate::text::Arg::from(crate::text::Text::from(crate::text::aws::WithExternalId))
+            } else {
+                crate::text::Arg::from("")
+            },
+        }
+        .into(),
+        (None, Some(profile)) => crate::text::aws::CannotUseProfile {
+            account: account_label,
+            profile: crate::text::inert(profile),
+            why,
+        }
+        .into(),
+        (None, None) => crate::text::aws::CannotGetCredentials {
+            account: account_label,
+            why,
+        }
+        .into(),
+    };
+    Err(CapError::new(
+        super::CAPABILITY,
+        "config",
+        ErrorKind::Credentials,
+        how,
+    ))
+}
+
+/// What AWS said (`AccessDenied: User is not authorized …`), found in an error's
+/// chain of causes, else its innermost cause; at most 300 characters.
+fn service_words(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = Some(error);
+    let mut last = error;
+    while let Some(e) = cause {
+        let said = e
+            .downcast_ref::<aws_smithy_types::error::ErrorMetadata>()
+            .and_then(|meta| match (meta.code(), meta.message()) {
+                (Some(code), Some(message)) => Some(format!("{code}: {message}")),
+                (code, message) => code.or(message).map(str::to_string),
+            });
+        if let Some(words) = said {
+            return words.chars().take(300).collect();
+        }
+        last = e;
+        cause = e.source();
+    }
+    last.to_string().chars().take(300).collect()
 }
 
 /// `labrun-<trainee>` as a role session name allows it: 2–64 characters of

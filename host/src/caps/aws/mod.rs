@@ -55,7 +55,6 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::BehaviorVersion;
 use aws_smithy_types::date_time::Format;
 use aws_smithy_types::DateTime;
 use futures::future::BoxFuture;
@@ -66,6 +65,7 @@ use tokio::sync::{OnceCell, Semaphore};
 use super::capability::{self, Answer, Capability, Operation, Scope, Target};
 use super::cassette;
 use super::error::{CapError, ErrorKind};
+use super::settings::Account;
 
 mod complete;
 pub mod ec2;
@@ -101,6 +101,7 @@ pub const SPEC: Capability = Capability {
         Arc::new(LiveAws {
             rps: settings.aws_rps,
             region: settings.region.clone(),
+            account: settings.aws_account.clone(),
             clients: OnceCell::new(),
         })
     },
@@ -153,6 +154,8 @@ struct LiveAws {
     /// `--aws-rps`: see [`rate`].
     rps: Option<u32>,
     region: Option<String>,
+    /// A trainee's own account (`--roster`); `None`: the operator's configuration.
+    account: Option<Arc<Account>>,
     clients: OnceCell<Result<AwsClients, CapError>>,
 }
 
@@ -165,7 +168,9 @@ impl Answer for LiveAws {
         async move {
             let clients = self
                 .clients
-                .get_or_init(|| AwsClients::load(self.region.clone(), DEFAULT_ACCOUNT, self.rps))
+                .get_or_init(|| {
+                    AwsClients::load(self.region.clone(), self.account.as_deref(), self.rps)
+                })
                 .await;
             match clients {
                 Ok(clients) => call(clients, operation, request).await,
@@ -229,17 +234,18 @@ impl AwsClients {
     /// Calls are paced by AWS's documented buckets and retried by [`rate::RETRY`];
     /// timeouts: connect 5 s, each attempt 20 s.
     pub async fn from_env(region: Option<String>) -> Result<AwsClients, CapError> {
-        AwsClients::load(region, DEFAULT_ACCOUNT, None).await
+        AwsClients::load(region, None, None).await
     }
 
-    /// [`AwsClients::from_env`] for the credentials of `account` (the key its token
-    /// buckets are shared under), paced by `--aws-rps` when given.
+    /// [`AwsClients::from_env`], or the credentials of a trainee's own `account`
+    /// (its role assumed, its profile, its region: [`identity::config`]); paced by
+    /// the account's token buckets, or by `--aws-rps` when given.
     pub async fn load(
         region: Option<String>,
-        account: &str,
+        account: Option<&Account>,
         rps: Option<u32>,
     ) -> Result<AwsClients, CapError> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        let loader = identity::loader()
             // One retry policy, labrun's (rate::RETRY): the SDK's would stack on it.
             .retry_config(RetryConfig::disabled())
             .timeout_config(
@@ -249,10 +255,13 @@ impl AwsClients {
                     .operation_timeout(Duration::from_secs(20))
                     .build(),
             );
-        if let Some(region) = region.filter(|r| !r.trim().is_empty()) {
-            loader = loader.region(aws_config::Region::new(region.trim().to_string()));
-        }
-        let config = loader.load().await;
+        let config = identity::config(
+            loader,
+            region,
+            account.map(|a| &a.identity),
+            account.map_or("", |a| a.trainee.as_str()),
+        )
+        .await;
         let Some(region) = config.region().map(|r| r.as_ref().to_string()) else {
             return Err(CapError::new(
                 CAPABILITY,
@@ -262,6 +271,9 @@ impl AwsClients {
             )
             .with_code("config"));
         };
+        if let Some(account) = account {
+            identity::reach(&config, account).await?;
+        }
         let endpoint = |env_suffix: &str, host_prefix: &str| {
             std::env::var(format!("AWS_ENDPOINT_URL_{env_suffix}"))
                 .ok()
@@ -269,7 +281,11 @@ impl AwsClients {
                 .or_else(|| config.endpoint_url().map(str::to_string))
                 .unwrap_or_else(|| format!("https://{host_prefix}.{region}.amazonaws.com"))
         };
-        let pace = rate::Pace::new(account, &region, rps);
+        let pace = rate::Pace::new(
+            &account.map_or(DEFAULT_ACCOUNT.to_string(), |a| a.identity.account()),
+            &region,
+            rps,
+        );
         Ok(AwsClients {
             ec2: Service::new(
                 aws_sdk_ec2::Client::from_conf(
