@@ -486,9 +486,18 @@ pub async fn run(plan: RunPlan, mut watch: WatchPlan) -> u8 {
         return exit::ERROR;
     };
     if tty && format == Format::Human {
+        let why: crate::text::Text = match stop {
+            Stop::Done => crate::text::watch::EndedDone.into(),
+            Stop::Deadline => crate::text::watch::EndedDeadline.into(),
+            // A gone stdout returned above; a signal is the only other way out.
+            Stop::Signal | Stop::Stdout(_) => crate::text::watch::EndedSignal.into(),
+        };
         eprintln!(
-            "labrun: watch ended ({stop:?}) after {} cycles",
-            last.cycle.number
+            "labrun: {}",
+            crate::text::Text::from(crate::text::watch::Ended {
+                why,
+                cycles: last.cycle.number,
+            })
         );
     }
     match final_report(&last.cycle, &history, format, &style) {
@@ -639,11 +648,12 @@ fn final_report(
                         .cell(&t2.trainee, &o.id)
                         .is_some_and(|c| c.regressed_at.is_some())
                     {
-                        t.push_str(&format!(
-                            "REGRESSION {} {}: it passed before and fails now\n",
-                            crate::outcome::inert(&t2.trainee),
-                            crate::outcome::inert(&o.id)
-                        ));
+                        let line = crate::text::Text::from(crate::text::watch::Regression {
+                            trainee: &t2.trainee,
+                            id: &o.id,
+                        });
+                        t.push_str(&line.render(style.lang));
+                        t.push('\n');
                     }
                 }
             }

@@ -9,17 +9,19 @@
 //!    another. labrun's wall time, CPU time per trainee, AWS calls; moto sits behind a
 //!    proxy that enforces EC2's documented token bucket for every API (100 tokens, 20
 //!    per second) and counts what it throttles.
-//! 2. The class of 40 again, replayed from the cassette of its live run: CPU per
-//!    trainee with no network at all.
+//! 2. Each class again, replayed from the cassette of its live run: CPU per trainee
+//!    with no network at all.
 //! 3. The class of 40 at 30 ms with every third request throttled, beside the same
 //!    run unthrottled: wall time, and whether every verdict is the same.
 //!
-//! Run it so:
+//! Each class is built and measured before the next is built; each row goes to
+//! stderr as soon as it is measured, and the tables to stdout at the end. Run it so
+//! (the harness only forwards bytes and waits, so a dev build of it will do):
 //!
 //! ```sh
 //! cargo build --release -p labrun
 //! LABRUN_BIN=target/release/labrun LABRUN_MOTO_URL=http://127.0.0.1:PORT \
-//!     cargo bench -p labrun-tests --bench scale
+//!     cargo bench --profile dev -p labrun-tests --bench scale
 //! ```
 //!
 //! (a moto 5.2.5 server as `tests/run` starts one, and its venv's python with boto3 at
@@ -150,6 +152,13 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// A table row, printed to stderr at once (a long run shows its progress, and a run
+/// cut short keeps what it measured) and kept for the tables on stdout.
+fn row(table: &mut Vec<String>, line: String) {
+    eprintln!("{line}");
+    table.push(line);
+}
+
 fn main() {
     let sizes: Vec<usize> = std::env::var("LABRUN_BENCH_SIZES")
         .ok()
@@ -164,9 +173,10 @@ fn main() {
     let moto = labrun_tests::moto_url();
     let upstream = moto.trim_start_matches("http://").to_string();
 
-    // Each class in its own account, holding exactly that class.
-    let mut classes = Vec::new();
+    let (mut live, mut replayed, mut throttled_rows) = (Vec::new(), Vec::new(), Vec::new());
+    let mut cpu_per_trainee = BTreeMap::new();
     for &n in &sizes {
+        // Each class in its own account, holding exactly that class.
         let acct = runtime.block_on(TestAccount::new());
         let ids: Vec<String> = (1..=n).map(|i| format!("user{i:03}")).collect();
         let worlds: Vec<(&str, Broken)> = ids.iter().map(|t| (t.as_str(), Broken::None)).collect();
@@ -179,96 +189,99 @@ fn main() {
             "{n} worlds built in moto in {:.1} s",
             built.elapsed().as_secs_f64()
         );
-        classes.push((n, acct));
+
+        let record = std::env::temp_dir().join(format!("labrun-scale-{n}.cassette.json"));
+        let record = record.display().to_string();
+        let mut unthrottled = None;
+        for latency in [Duration::ZERO, LATENCY] {
+            let proxy = runtime.block_on(FaultProxy::buckets(&upstream, 100.0, 20.0, latency));
+            let extra: &[&str] = if latency.is_zero() {
+                &["--record", &record]
+            } else {
+                &[]
+            };
+            let (m, report) = labrun(&acct, n, &proxy.url(), extra);
+            let throttled = proxy.count(Fault::Throttle);
+            let calls = report["summary"]["aws_calls"].as_u64().unwrap_or(0);
+            assert_eq!(
+                passed(&report),
+                11 * n as u64,
+                "every AWS outcome passes:\n{}",
+                m.stderr
+            );
+            let proxy = runtime.block_on(FaultProxy::buckets(&upstream, 100.0, 20.0, latency));
+            let (peer, peer_out) = boto3(&acct, n, &proxy.url());
+            let per = m.cpu / n as u32;
+            if latency.is_zero() {
+                cpu_per_trainee.insert(n, per);
+            } else {
+                unthrottled = Some((m.wall, verdicts(&report)));
+            }
+            row(
+                &mut live,
+                format!(
+                    "| {n} | {} ms | {} | {} | {calls} ({}) | {throttled} | {} ({} calls, {} pass) | {:.1}× faster |",
+                    latency.as_millis(),
+                    secs(m.wall),
+                    ms(per),
+                    11 + 2 * n,
+                    secs(peer.wall),
+                    peer_out["calls"],
+                    peer_out["pass"],
+                    peer.wall.as_secs_f64() / m.wall.as_secs_f64()
+                ),
+            );
+        }
+
+        let (m, report) = labrun(&acct, n, "http://127.0.0.1:9", &["--replay", &record]);
+        assert_eq!(passed(&report), 11 * n as u64, "{}", m.stderr);
+        row(
+            &mut replayed,
+            format!("| {n} | {} | {} |", secs(m.wall), ms(m.cpu / n as u32)),
+        );
+        let _ = std::fs::remove_file(&record);
+
+        if let (40, Some((clean_wall, clean))) = (n, unthrottled) {
+            let proxy = runtime.block_on(FaultProxy::every(&upstream, 3, Fault::Throttle, LATENCY));
+            let (m, report) = labrun(&acct, n, &proxy.url(), &[]);
+            let same = verdicts(&report) == clean;
+            row(
+                &mut throttled_rows,
+                format!("| unthrottled | {} | 0 | — |", secs(clean_wall)),
+            );
+            row(
+                &mut throttled_rows,
+                format!(
+                    "| 1 in 3 throttled | {} ({:.1}×) | {} | {} |",
+                    secs(m.wall),
+                    m.wall.as_secs_f64() / clean_wall.as_secs_f64(),
+                    report["summary"]["aws_throttled"],
+                    if same { "unchanged" } else { "CHANGED" }
+                ),
+            );
+        }
     }
 
     println!("\n### A class of N in one account (release build; one run each)\n");
     println!("| trainees | added latency | labrun wall | labrun CPU per trainee | AWS calls (11 + 2N) | throttled by the EC2-bucket proxy | boto3 script wall | labrun vs boto3 |");
     println!("|---|---|---|---|---|---|---|---|");
-    let mut cpu_per_trainee = BTreeMap::new();
-    let mut class_of_40 = None;
-    for (n, acct) in &classes {
-        for latency in [Duration::ZERO, LATENCY] {
-            let proxy = runtime.block_on(FaultProxy::buckets(&upstream, 100.0, 20.0, latency));
-            let record = std::env::temp_dir().join(format!("labrun-scale-{n}.cassette.json"));
-            let extra: Vec<String> = if latency.is_zero() {
-                vec!["--record".into(), record.display().to_string()]
-            } else {
-                Vec::new()
-            };
-            let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
-            let (m, report) = labrun(acct, *n, &proxy.url(), &extra);
-            let throttled = proxy.count(Fault::Throttle);
-            let calls = report["summary"]["aws_calls"].as_u64().unwrap_or(0);
-            assert_eq!(
-                passed(&report),
-                11 * *n as u64,
-                "every AWS outcome passes:\n{}",
-                m.stderr
-            );
-            let proxy = runtime.block_on(FaultProxy::buckets(&upstream, 100.0, 20.0, latency));
-            let (peer, peer_out) = boto3(acct, *n, &proxy.url());
-            let per = m.cpu / *n as u32;
-            if latency.is_zero() {
-                cpu_per_trainee.insert(*n, per);
-            } else if *n == 40 {
-                class_of_40 = Some((m.wall, verdicts(&report)));
-            }
-            println!(
-                "| {n} | {} ms | {} | {} | {calls} ({}) | {throttled} | {} ({} calls, {} pass) | {:.1}× faster |",
-                latency.as_millis(),
-                secs(m.wall),
-                ms(per),
-                11 + 2 * n,
-                secs(peer.wall),
-                peer_out["calls"],
-                peer_out["pass"],
-                peer.wall.as_secs_f64() / m.wall.as_secs_f64()
-            );
-        }
-    }
-    if let (Some(small), Some(big)) = (
-        cpu_per_trainee
-            .iter()
-            .find(|(n, _)| **n == 10)
-            .map(|(_, c)| *c),
-        cpu_per_trainee.iter().next_back().map(|(n, c)| (*n, *c)),
-    ) {
+    live.iter().for_each(|l| println!("{l}"));
+    if let (Some(small), Some(big)) = (cpu_per_trainee.get(&10), cpu_per_trainee.iter().next_back())
+    {
         println!(
             "\nCPU per trainee at {} trainees is {:.2}× that at 10 (0 ms latency).",
             big.0,
             big.1.as_secs_f64() / small.as_secs_f64()
         );
     }
-
     println!("\n### Replayed from the live run's cassette (no network)\n");
     println!("| trainees | wall | CPU per trainee |");
     println!("|---|---|---|");
-    for (n, acct) in &classes {
-        let record = std::env::temp_dir().join(format!("labrun-scale-{n}.cassette.json"));
-        let record = record.display().to_string();
-        let (m, report) = labrun(acct, *n, "http://127.0.0.1:9", &["--replay", &record]);
-        assert_eq!(passed(&report), 11 * *n as u64, "{}", m.stderr);
-        println!("| {n} | {} | {} |", secs(m.wall), ms(m.cpu / *n as u32));
-        let _ = std::fs::remove_file(&record);
-    }
-
-    if let (Some((clean_wall, clean)), Some((_, acct))) =
-        (class_of_40, classes.iter().find(|(n, _)| *n == 40))
-    {
-        let proxy = runtime.block_on(FaultProxy::every(&upstream, 3, Fault::Throttle, LATENCY));
-        let (m, report) = labrun(acct, 40, &proxy.url(), &[]);
-        let same = verdicts(&report) == clean;
+    replayed.iter().for_each(|l| println!("{l}"));
+    if !throttled_rows.is_empty() {
         println!("\n### Every third AWS request throttled (40 trainees, 30 ms)\n");
         println!("| cycle | wall | throttling answers | verdicts |");
         println!("|---|---|---|---|");
-        println!("| unthrottled | {} | 0 | — |", secs(clean_wall));
-        println!(
-            "| 1 in 3 throttled | {} ({:.1}×) | {} | {} |",
-            secs(m.wall),
-            m.wall.as_secs_f64() / clean_wall.as_secs_f64(),
-            report["summary"]["aws_throttled"],
-            if same { "unchanged" } else { "CHANGED" }
-        );
+        throttled_rows.iter().for_each(|l| println!("{l}"));
     }
 }

@@ -43,7 +43,7 @@ pub async fn exec(matches: &ArgMatches) -> u8 {
             exit::PASS
         }
         Ok(d) => {
-            print!("{}", d.human());
+            print!("{}", d.human(crate::text::lang()));
             exit::PASS
         }
         Err(e) => {

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::{wasm, Limits, Param, Step};
 use crate::error::LoadError;
 use crate::outcome::{inert, Message};
+use crate::text::{describe as t, Arg, Lang, Text};
 
 /// What a step is, declares and may call.
 #[derive(Debug, Clone, Serialize)]
@@ -113,63 +114,75 @@ pub async fn describe(path: &Path) -> Result<Description, LoadError> {
 }
 
 impl Description {
-    /// The human form: one fact a line, step text shown inert.
-    pub fn human(&self) -> String {
+    /// The human form in `lang`: one fact a line, step text shown inert (a param's
+    /// `about`, the step's own words in one language, is quoted in Japanese).
+    pub fn human(&self, lang: Lang) -> String {
         let mut out = String::new();
-        let kind = if self.kind == "wasm" {
-            "WebAssembly component"
+        let kind: Text = if self.kind == "wasm" {
+            t::KindWasm.into()
         } else {
-            "Rhai script"
+            t::KindRhai.into()
         };
         let mut line = |text: String| {
             out.push_str(&text);
             out.push('\n');
         };
-        line(format!("{} ({kind})", inert(&self.step)));
-        line(format!("  name: {}", inert(&self.name)));
-        line(format!(
-            "  title: {} / {}",
-            inert(&self.title.en),
-            inert(&self.title.ja)
-        ));
+        let say = |text: Text| text.render(lang);
+        line(format!("{} ({})", inert(&self.step), say(kind)));
+        line(say(t::Name { name: &self.name }.into()));
+        line(say(t::Title {
+            title: self.title.get(lang),
+        }
+        .into()));
         if let Some(v) = &self.host_version {
-            line(format!("  built for: {}@{v}", wasm::policy::HOST_PACKAGE));
+            line(say(t::BuiltFor {
+                host: format!("{}@{v}", wasm::policy::HOST_PACKAGE),
+            }
+            .into()));
         }
         if let (Some(size), Some(sha256)) = (self.size, &self.sha256) {
-            line(format!("  size: {size} bytes"));
+            line(say(t::Size { size }.into()));
             line(format!("  sha256: {sha256}"));
         }
-        line("  params:".into());
+        line(say(t::Params.into()));
         if self.params.is_empty() {
-            line("    (none)".into());
+            line(say(t::NoParams.into()));
         }
         for p in &self.params {
-            let how = match &p.param.default {
-                Some(d) => format!("default {}", inert(d)),
-                None => "required".to_string(),
-            };
-            line(format!(
-                "    {:<14} {how}: {}",
-                inert(&p.name),
-                inert(&p.param.about)
-            ));
+            let name = format!("{:<14}", inert(&p.name));
+            line(say(match &p.param.default {
+                Some(default) => t::ParamDefault {
+                    name,
+                    default,
+                    about: &p.param.about,
+                }
+                .into(),
+                None => t::ParamRequired {
+                    name,
+                    about: &p.param.about,
+                }
+                .into(),
+            }));
         }
-        line("  checks:".into());
+        line(say(t::Checks.into()));
         for c in &self.checks {
             line(match &c.title {
-                Some(t) => format!("    {:<6} {} / {}", c.id, inert(&t.en), inert(&t.ja)),
+                Some(title) => format!("    {:<6} {}", c.id, inert(title.get(lang))),
                 None => format!("    {}", c.id),
             });
         }
-        line(format!(
-            "  capabilities: {}",
-            if self.capabilities.is_empty() {
-                "none".to_string()
-            } else {
-                self.capabilities.join(", ")
-            }
-        ));
-        line(format!("  operations ({}):", self.source_of_operations));
+        let capabilities = if self.capabilities.is_empty() {
+            Arg::Text(t::NoCapabilities.into())
+        } else {
+            Arg::Plain(self.capabilities.join(", "))
+        };
+        line(say(t::Capabilities { capabilities }.into()));
+        let source: Text = if self.kind == "wasm" {
+            t::SourceWasm.into()
+        } else {
+            t::SourceRhai.into()
+        };
+        line(say(t::Operations { source }.into()));
         for o in &self.operations {
             line(format!("    {o}"));
         }

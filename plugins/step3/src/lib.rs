@@ -239,11 +239,11 @@ impl Trainee {
     }
 
     // ------------------------------------------------------------ lookups
+    // This trainee's resources, asked as the API takes them (the lab library's
+    // lookups): labrun answers each from one account-wide call per run.
 
     fn cluster(&self) -> Result<Option<DbCluster>, Error> {
-        Ok(lab::db_clusters()?
-            .into_iter()
-            .find(|c| c.db_cluster_identifier == self.cluster))
+        lab::db_cluster(&self.cluster)
     }
 
     /// The cluster, for checks that run only after A1 or A3 passed (`needs`).
@@ -253,7 +253,7 @@ impl Trainee {
     }
 
     fn vpc_of(&self) -> Result<Option<Vpc>, Error> {
-        Ok(lab::named(lab::vpcs()?, &self.vpc))
+        lab::vpc_named(&self.vpc)
     }
 
     /// The security group `name`, inside the trainee's VPC when it is known.
@@ -262,27 +262,19 @@ impl Trainee {
         name: &str,
         vpc: Option<&Vpc>,
     ) -> Result<Option<SecurityGroup>, Error> {
-        Ok(lab::security_groups()?.into_iter().find(|g| {
-            g.group_name == name && vpc.is_none_or(|v| g.vpc_id.as_deref() == Some(&v.vpc_id))
-        }))
+        lab::security_group(name, vpc.map(|v| v.vpc_id.as_str()))
     }
 
     fn alb(&self) -> Result<Option<LoadBalancer>, Error> {
-        Ok(lab::load_balancers()?
-            .into_iter()
-            .find(|l| l.name == self.alb))
+        lab::load_balancer(&self.alb)
     }
 
     fn target_group(&self) -> Result<Option<TargetGroup>, Error> {
-        Ok(lab::target_groups()?
-            .into_iter()
-            .find(|t| t.name == self.tg))
+        lab::target_group(&self.tg)
     }
 
     fn image(&self) -> Result<Option<Image>, Error> {
-        Ok(lab::own_images()?
-            .into_iter()
-            .find(|i| i.name.as_deref() == Some(self.ami.as_str())))
+        lab::own_image_named(&self.ami)
     }
 
     /// The subnets of the cluster's DB subnet group (private: never the ALB's).
@@ -290,9 +282,8 @@ impl Trainee {
         let Some(group) = &c.db_subnet_group else {
             return Ok(Vec::new());
         };
-        Ok(lab::db_subnet_groups()?
+        Ok(lab::db_subnet_group(group)?
             .into_iter()
-            .filter(|g| &g.name == group)
             .flat_map(|g| g.subnets)
             .map(|s| (s.subnet_identifier, s.subnet_availability_zone.name))
             .collect())
@@ -304,7 +295,7 @@ impl Trainee {
         let Some((id, _)) = self.db_subnet_ids(c)?.into_iter().find(|(_, z)| z == az) else {
             return Ok(None);
         };
-        Ok(lab::subnets()?.into_iter().find(|s| s.subnet_id == id))
+        lab::subnet(&id)
     }
 
     /// A read-only MySQL query, through the web server when labrun can SSH there.
@@ -344,10 +335,7 @@ impl Trainee {
     }
 
     fn a2_reader_placement(&self) -> Checked {
-        let Some(r) = lab::db_instances()?
-            .into_iter()
-            .find(|i| i.db_instance_identifier == self.reader)
-        else {
+        let Some(r) = lab::db_instance(&self.reader)? else {
             return fail("A2", self.msg("A2", "no_instance", &[])?, Value::Null);
         };
         let mut p = Found::new();
@@ -409,13 +397,10 @@ impl Trainee {
 
     fn a4_endpoint_dns(&self) -> Checked {
         let c = self.known_cluster()?;
-        let instances = lab::db_instances()?;
         let (mut writers, mut readers) = (Vec::new(), Vec::new());
         for m in &c.members {
-            let Some(i) = instances
-                .iter()
-                .find(|i| i.db_instance_identifier == m.db_instance_identifier)
-                .filter(|i| i.endpoint.is_some())
+            let Some(i) =
+                lab::db_instance(&m.db_instance_identifier)?.filter(|i| i.endpoint.is_some())
             else {
                 continue;
             };
@@ -459,7 +444,7 @@ impl Trainee {
         c: &DbCluster,
         label: &str,
         name: &Option<String>,
-        instances: &[&DbInstance],
+        instances: &[DbInstance],
     ) -> Result<Value, Error> {
         let answer = dns::lookup(json!({ "name": name }))?;
         let strings = |v: &Value| -> Vec<String> {
@@ -480,7 +465,7 @@ impl Trainee {
         let mut ev = json!({
             "name": name, "status": answer["status"], "cname_chain": answer["cname_chain"],
             "addresses": answer["addresses"],
-            "expected": instances.iter().map(|i| address(i)).collect::<Vec<_>>(),
+            "expected": instances.iter().map(address).collect::<Vec<_>>(),
         });
         let status = answer["status"].as_str().unwrap_or_default();
         let v = [
@@ -597,16 +582,13 @@ impl Trainee {
             })
             .collect();
         let mut evidence = json!({ "roles": roles, "cluster_status": c.status });
-        // Failover events are evidence where the API keeps them (14 days at most). One
-        // account-wide call, shared by the whole class, filtered here to this cluster.
-        match lab::events(json!({ "SourceType": "db-cluster", "Duration": 20160 })) {
+        // Failover events are evidence where the API keeps them (14 days at most): this
+        // cluster's, from one account-wide call shared by the whole class.
+        match lab::cluster_events(&self.cluster, 20160) {
             Ok(events) => {
                 let failovers: Vec<String> = events
                     .iter()
-                    .filter(|e| {
-                        e.source_identifier.as_deref() == Some(self.cluster.as_str())
-                            && e.message.to_lowercase().contains("failover")
-                    })
+                    .filter(|e| e.message.to_lowercase().contains("failover"))
                     .map(|e| {
                         format!(
                             "{} {}",
@@ -762,7 +744,7 @@ impl Trainee {
     /// webserver#2 is in the manual's public subnet (CIDR and AZ).
     fn web2_subnet(&self, p: &mut Found, i: &Instance) -> Result<(), Error> {
         let subnet = match &i.subnet_id {
-            Some(id) => lab::subnets()?.into_iter().find(|s| &s.subnet_id == id),
+            Some(id) => lab::subnet(id)?,
             None => None,
         };
         let right = subnet.as_ref().is_some_and(|s| {
