@@ -66,8 +66,13 @@ fn main() {
             .expect("watch flags")
             .expect("a watch");
         let lang = plan.outputs.style.lang;
-        let dashboard =
-            Dashboard::start(wplan.serve.take().expect("--serve"), lang).expect("dashboard");
+        let dashboard = Dashboard::start(
+            wplan.serve.take().expect("--serve"),
+            lang,
+            Default::default(),
+            None,
+        )
+        .expect("dashboard");
         let class = Class::new(plan);
         let mut history = std::mem::take(&mut wplan.history);
         let mut broken = Default::default();

@@ -4,6 +4,7 @@
 //! `error` row; it never stops the class.
 
 pub mod progress;
+pub mod undecided;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -16,9 +17,7 @@ use tokio::sync::Semaphore;
 
 use crate::caps::{Cassette, Hub, Settings};
 use crate::gate::{Audit, Gate, StepId};
-use crate::outcome::{
-    exit, CourseProgress, CourseStep, Message, Outcome, Report, Status, Summary, TraineeReport,
-};
+use crate::outcome::{exit, CourseStep, Message, Outcome, Report, Status, Summary, TraineeReport};
 use crate::policy::Policy;
 use crate::report::{self, Format, Style};
 use crate::step::{RunContext, Step};
@@ -117,11 +116,20 @@ pub struct Outputs {
 pub struct Executed {
     pub report: Report,
     pub hub: Arc<Hub>,
+    /// What a recording notes of the operator's settings (live runs only).
+    pub settings: Option<serde_json::Value>,
 }
 
 /// Runs every planned trainee and collects one report.
 pub async fn execute(plan: RunPlan) -> (Executed, Outputs) {
     let started = Instant::now();
+    // Decided before anything runs: the same list the operator was shown.
+    let undecided_rows = undecided::by_trainee(&plan);
+    let undecided_groups = undecided::undecided(&plan);
+    let settings = match &plan.answers {
+        Answers::Live(s) => Some(crate::step::requires::recorded_settings(s)),
+        Answers::Replay(_) => None,
+    };
     let hub = Arc::new(match plan.answers {
         Answers::Live(settings) => Hub::live(settings),
         Answers::Replay(cassette) => Hub::replay(cassette),
@@ -130,37 +138,40 @@ pub async fn execute(plan: RunPlan) -> (Executed, Outputs) {
     let slots = Arc::new(Semaphore::new(plan.jobs.max(1)));
     let progress = plan.outputs.progress.clone();
     let course = Arc::new(plan.course.clone());
-    let trainees = join_all(plan.runs.into_iter().map(|planned| {
-        let course = course.clone();
-        let progress = progress.clone();
-        let hub = hub.clone();
-        let policy = plan.policy.clone();
-        let audit = audit.clone();
-        let slots = slots.clone();
-        async move {
-            let _slot = slots.acquire().await.expect("semaphore never closed");
-            let mut parts = Vec::with_capacity(planned.parts.len());
-            for part in planned.parts {
-                let report = run_part(
-                    &planned.trainee,
-                    planned.account.as_deref(),
-                    part.params,
-                    part.step,
-                    &hub,
-                    &policy,
-                    &audit,
-                )
-                .await;
-                parts.push((part.course_step, report));
+    let trainees = join_all(plan.runs.into_iter().zip(undecided_rows).map(
+        |(planned, (_, undecided_ids))| {
+            let course = course.clone();
+            let progress = progress.clone();
+            let hub = hub.clone();
+            let policy = plan.policy.clone();
+            let audit = audit.clone();
+            let slots = slots.clone();
+            async move {
+                let _slot = slots.acquire().await.expect("semaphore never closed");
+                let mut parts = Vec::with_capacity(planned.parts.len());
+                for part in planned.parts {
+                    let report = run_part(
+                        &planned.trainee,
+                        planned.account.as_deref(),
+                        part.params,
+                        part.step,
+                        &hub,
+                        &policy,
+                        &audit,
+                    )
+                    .await;
+                    parts.push((part.course_step, report));
+                }
+                if let Some(p) = &progress {
+                    p.tick();
+                }
+                let mut merged = merge(planned.trainee, parts, &course);
+                undecided::mark(&mut merged.results, &undecided_ids);
+                merged.person = planned.person;
+                merged
             }
-            if let Some(p) = &progress {
-                p.tick();
-            }
-            let mut report = merge(planned.trainee, parts, &course);
-            report.person = planned.person;
-            report
-        }
-    }))
+        },
+    ))
     .await;
     if let Some(p) = &progress {
         p.finish();
@@ -168,24 +179,40 @@ pub async fn execute(plan: RunPlan) -> (Executed, Outputs) {
     // SSH connections to the trainees' servers end with the run.
     hub.close().await;
 
-    let mut summary = Summary::default();
-    for t in &trainees {
-        for o in &t.results {
-            summary.add(o.status);
+    let mut trainees = trainees;
+    let summary = Summary {
+        aws_calls: hub.live_calls(),
+        replayed_calls: hub.replayed_calls(),
+        ssh_connections: hub.ssh_connections(),
+        aws_throttled: hub.throttled(),
+        elapsed_ms: started.elapsed().as_millis() as u64,
+        ..Summary::default()
+    };
+    // A roster id that nothing in the account mentions: say so, not 18 silent fails.
+    let aws = hub.responses(crate::caps::aws::CAPABILITY);
+    if !aws.is_empty() {
+        for t in trainees.iter_mut().filter(|t| t.trainee != "-") {
+            t.unmatched = !aws
+                .iter()
+                .any(|answer| crate::caps::owner::mentioned(answer, &t.trainee));
         }
     }
-    summary.aws_calls = hub.live_calls();
-    summary.replayed_calls = hub.replayed_calls();
-    summary.ssh_connections = hub.ssh_connections();
-    summary.aws_throttled = hub.throttled();
-    summary.elapsed_ms = started.elapsed().as_millis() as u64;
-    let report = Report {
+    let mut report = Report {
+        undecided: undecided_groups,
         step: plan.name,
         steps: plan.course,
         trainees,
         summary,
     };
-    (Executed { report, hub }, plan.outputs)
+    report.settle();
+    (
+        Executed {
+            report,
+            hub,
+            settings,
+        },
+        plan.outputs,
+    )
 }
 
 /// One step of one trainee's run, behind its own [`Gate`] (so the audit log names
@@ -244,7 +271,7 @@ async fn run_part(
 /// One trainee's report from the reports of their run's steps. Outside a course
 /// (one part, no course step) it is that step's report unchanged; in a course each
 /// row's id gets its step's prefix (`S1-A1`) and its `step`, each log line the
-/// prefix `[S1] `, and the trainee their [`CourseProgress`].
+/// prefix `[S1] ` (the trainee's course progress is [`Report::settle`]'s).
 fn merge(
     trainee: String,
     parts: Vec<(Option<String>, TraineeReport)>,
@@ -262,7 +289,7 @@ fn merge(
         log: Vec::new(),
         elapsed_ms: 0,
         course: None,
-        person: Default::default(),
+        ..Default::default()
     };
     for (id, report) in parts {
         let id = id.unwrap_or_default();
@@ -278,7 +305,7 @@ fn merge(
                 o
             }));
     }
-    merged.course = Some(CourseProgress::of(course, &merged.results));
+    // Course progress and the tally come once every row is marked: Report::settle.
     merged
 }
 
@@ -304,6 +331,9 @@ pub fn deliver(executed: &Executed, outputs: &Outputs) -> u8 {
             eprintln!("labrun: {e}");
             code = code.max(exit::ERROR);
         }
+    }
+    for line in unmatched_lines(report, outputs.style.lang) {
+        eprintln!("labrun: {line}");
     }
     // The one line an operator needs when a whole capability was unusable.
     for err in executed.hub.broken() {
@@ -333,6 +363,21 @@ pub fn deliver(executed: &Executed, outputs: &Outputs) -> u8 {
     }
 }
 
+/// One warning per trainee whose id nothing in the account mentions.
+pub fn unmatched_lines(report: &Report, lang: crate::outcome::Lang) -> Vec<String> {
+    report
+        .trainees
+        .iter()
+        .filter(|t| t.unmatched)
+        .map(|t| {
+            crate::text::Text::from(crate::text::class::Unmatched {
+                trainee: t.trainee.as_str(),
+            })
+            .render(lang)
+        })
+        .collect()
+}
+
 /// The one line when the report could not be written to standard output: the reader
 /// went away (`| head`), or the output is full. Either way part of the report is lost,
 /// and the exit code (2) says so.
@@ -357,6 +402,8 @@ pub fn save_cassette(
             "step": report.step,
             "trainees": report.trainees.iter().map(|t| t.trainee.clone()).collect::<Vec<_>>(),
             "labrun": env!("CARGO_PKG_VERSION"),
+            // Its replay leaves undecided what this run could not decide.
+            "operator": executed.settings,
         }))
         .save(path)
 }
@@ -371,10 +418,11 @@ pub fn unloadable(trainee: String, why: Text) -> TraineeReport {
             message: Message::text(t::CouldNotRun { why }),
             evidence: None,
             step: None,
+            undecided: false,
         }],
         log: Vec::new(),
         elapsed_ms: 0,
         course: None,
-        person: Default::default(),
+        ..Default::default()
     }
 }

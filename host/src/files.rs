@@ -5,7 +5,7 @@
 //! names (the link stays), and a device, fifo or folder is refused, so saving by
 //! rename never replaces something that is not a report.
 
-use std::fs::{File, Metadata, OpenOptions};
+use std::fs::{Metadata, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
@@ -185,6 +185,17 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
 /// Writes `bytes` to the output `target` (from [`output_target`]) atomically: a
 /// temporary file beside it, synced, then renamed over it.
 pub fn replace(target: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace_with_mode(target, bytes, 0o666)
+}
+
+/// [`replace`] for a file only its owner may read (one holding a secret, such as the
+/// trainee links' key in a state file): the new file is created 0600, never readable
+/// by others even for a moment.
+pub fn replace_private(target: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace_with_mode(target, bytes, 0o600)
+}
+
+fn replace_with_mode(target: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     use std::io::Write;
     let name = target
         .file_name()
@@ -192,7 +203,12 @@ pub fn replace(target: &Path, bytes: &[u8]) -> io::Result<()> {
         .unwrap_or_default();
     let tmp = target.with_file_name(format!(".{name}.labrun-tmp"));
     let written = (|| {
-        let mut file = File::create(&tmp)?;
+        let _ = std::fs::remove_file(&tmp);
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&tmp, target)

@@ -1,10 +1,12 @@
 //! History of a live class: for every trainee and checklist id, its current status,
 //! when it first passed, when it last changed, and its regressions (it passed, and
-//! now fails: the trainee broke something). [`History::update`] folds one cycle's
-//! report in and returns what changed; [`History::annotate`] adds the history to a
-//! report's JSON without changing the documented contract (new fields only). The
-//! history can be kept on disk ([`History::save`], atomic; [`History::load`]) so a
-//! restarted watch resumes it.
+//! now fails: the trainee broke something); for every trainee, where they are (their
+//! first outcome not done, and since when: who is stuck) and when they finished.
+//! [`History::update`] folds one cycle's report in and returns what changed;
+//! [`History::annotate`] adds the history to a report's JSON without changing the
+//! documented contract (new fields only). The history can be kept on disk
+//! ([`History::save`], atomic, owner-only: it holds the key of the trainee links;
+//! [`History::load`]) so a restarted watch resumes it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -79,6 +81,36 @@ pub struct History {
     /// Cycles folded in so far, over every run that shared this history.
     pub cycles: u64,
     pub cells: BTreeMap<String, BTreeMap<String, Cell>>,
+    /// Where each trainee is, and since when (absent in state files of older labruns).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub trainees: BTreeMap<String, Place>,
+    /// The secret every trainee link's token derives from (`--trainee-links`), kept so
+    /// a restarted watch hands out the same links.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_key: Option<String>,
+}
+
+/// Where a trainee is: the first outcome of their current step that is not done yet
+/// (`fail` or `pending`), since when it has been that outcome with that status, and
+/// when the trainee became done. Times in milliseconds since the Unix epoch.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Place {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    pub since: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<u64>,
+}
+
+/// A trainee whose first outcome not done has not changed for longer than the
+/// threshold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stuck {
+    pub trainee: String,
+    pub id: String,
+    pub since: u64,
 }
 
 /// Now, in milliseconds since the Unix epoch.
@@ -103,6 +135,8 @@ impl History {
             step: step.to_string(),
             cycles: 0,
             cells: BTreeMap::new(),
+            trainees: BTreeMap::new(),
+            link_key: None,
         }
     }
 
@@ -192,16 +226,46 @@ impl History {
                 }
             }
         }
+        for (trainee, place) in &self.trainees {
+            crate::outcome::inert::check_printable(
+                trainee,
+                crate::text::roster::TraineeId.into(),
+                MAX_NAME_CHARS,
+            )
+            .map_err(|why| Text::from(t::HoldsName { why }))?;
+            if let Some(id) = &place.at {
+                crate::outcome::inert::check_printable(id, t::CheckId.into(), MAX_NAME_CHARS)
+                    .map_err(|why| Text::from(t::HoldsName { why }))?;
+            }
+            let at = |field: &str| -> Text {
+                t::PlaceOf {
+                    field,
+                    trainee: cut(trainee),
+                }
+                .into()
+            };
+            number(at("since"), place.since)?;
+            if let Some(time) = place.finished_at {
+                number(at("finished_at"), time)?;
+            }
+        }
+        // The key every trainee link derives from is as labrun makes it (32 random
+        // bytes, hex): a short or hand-made one would make the links guessable.
+        if let Some(key) = &self.link_key {
+            if key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(t::LinkKey.into());
+            }
+        }
         Ok(())
     }
 
     /// Writes the state file atomically: a temporary file beside it, then a rename.
     /// A symlink is followed (the link stays); a path that is not a regular file is
-    /// refused.
+    /// refused. Only its owner may read it (it holds the trainee links' key).
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         let target = crate::files::output_target(path).map_err(std::io::Error::other)?;
         let text = serde_json::to_vec_pretty(self).expect("a history always serializes");
-        crate::files::replace(&target, &text)
+        crate::files::replace_private(&target, &text)
     }
 
     /// Folds one cycle's report in at time `now`; returns the changes, in report order.
@@ -212,8 +276,19 @@ impl History {
     pub fn update(&mut self, report: &Report, now: u64) -> Vec<Change> {
         // At most what a state file may hold, so a saved history always loads again.
         self.cycles = self.cycles.saturating_add(1).min(MAX_NUMBER);
+        self.fold(report, now)
+    }
+
+    /// Folds in the rows of some trainees checked between cycles (Check now): the
+    /// same as a cycle for them, without counting a cycle.
+    pub fn update_trainees(&mut self, report: &Report, now: u64) -> Vec<Change> {
+        self.fold(report, now)
+    }
+
+    fn fold(&mut self, report: &Report, now: u64) -> Vec<Change> {
         let mut changes = Vec::new();
         for t in &report.trainees {
+            self.place(t, now);
             // A skip beside an error most likely waits on that error's prerequisite.
             let outage = t.results.iter().any(|o| o.status == Status::Error);
             let cells = self.cells.entry(t.trainee.clone()).or_default();
@@ -277,6 +352,63 @@ impl History {
         self.cells.get(trainee)?.get(id)
     }
 
+    /// Moves a trainee's [`Place`]: done (and since when), or their first outcome not
+    /// done. An `error` there says nothing about the trainee's work: the place stays.
+    fn place(&mut self, t: &crate::outcome::TraineeReport, now: u64) {
+        let place = self.trainees.entry(t.trainee.clone()).or_insert(Place {
+            since: now,
+            ..Place::default()
+        });
+        let tally = t.tally();
+        if tally.done {
+            place.finished_at.get_or_insert(now);
+            if place.at.is_some() {
+                (place.at, place.status, place.since) = (None, None, now);
+            }
+            return;
+        }
+        place.finished_at = None;
+        let current = t.course.as_ref().and_then(|c| c.current.as_deref());
+        let first = t
+            .results
+            .iter()
+            .filter(|o| !o.undecided)
+            .filter(|o| current.is_none() || o.step.as_deref() == current)
+            .find(|o| matches!(o.status, Status::Fail | Status::Pending | Status::Error));
+        let Some(first) = first else { return };
+        if first.status == Status::Error {
+            return;
+        }
+        if place.at.as_deref() != Some(first.id.as_str()) || place.status != Some(first.status) {
+            (place.at, place.status, place.since) =
+                (Some(first.id.clone()), Some(first.status), now);
+        }
+    }
+
+    /// Trainees whose first outcome not done has been failing, unchanged, for at least
+    /// `threshold_ms`, longest first (then by name).
+    pub fn stuck(&self, now: u64, threshold_ms: u64) -> Vec<Stuck> {
+        let mut out: Vec<Stuck> = self
+            .trainees
+            .iter()
+            .filter_map(|(trainee, p)| {
+                let id = p.at.clone()?;
+                (p.status == Some(Status::Fail) && now.saturating_sub(p.since) >= threshold_ms)
+                    .then(|| Stuck {
+                        trainee: trainee.clone(),
+                        id,
+                        since: p.since,
+                    })
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            a.since
+                .cmp(&b.since)
+                .then_with(|| a.trainee.cmp(&b.trainee))
+        });
+        out
+    }
+
     /// Adds the history to a report's JSON (as [`crate::report`] prints it): each
     /// result gains `first_passed`, `last_changed` (RFC 3339), `regressions` and
     /// `regressed`; nothing documented changes.
@@ -323,7 +455,7 @@ mod tests {
                     log: vec![],
                     elapsed_ms: 0,
                     course: None,
-                    person: Default::default(),
+                    ..Default::default()
                 });
             }
             trainees.last_mut().unwrap().results.push(Outcome {
@@ -332,9 +464,11 @@ mod tests {
                 message: Message::new("m", "m"),
                 evidence: None,
                 step: None,
+                undecided: false,
             });
         }
         Report {
+            undecided: Vec::new(),
             step: "step3".into(),
             trainees,
             summary: Summary::default(),
@@ -563,6 +697,51 @@ mod tests {
             .to_string()
             .contains("not a labrun state file"));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_first_outcome_not_done_is_where_a_trainee_is_and_stuck_is_how_long_unchanged() {
+        let mut h = History::new("step3");
+        let class = |a2: Status, b1: Status| {
+            report(&[
+                ("u1", "A1", Status::Pass),
+                ("u1", "A2", a2),
+                ("u1", "B1", b1),
+                ("u2", "A1", Status::Pass),
+                ("u2", "A2", Status::Fail),
+            ])
+        };
+        h.update(&class(Status::Fail, Status::Fail), 1_000);
+        h.update(&class(Status::Fail, Status::Fail), 5_000);
+        assert_eq!(
+            h.stuck(9_000, 5_000),
+            vec![
+                Stuck {
+                    trainee: "u1".into(),
+                    id: "A2".into(),
+                    since: 1_000
+                },
+                Stuck {
+                    trainee: "u2".into(),
+                    id: "A2".into(),
+                    since: 1_000
+                },
+            ]
+        );
+        // u1 moves on: A2 passes, B1 is where they are now, since then.
+        h.update(&class(Status::Pass, Status::Fail), 9_000);
+        let stuck = h.stuck(12_000, 5_000);
+        assert_eq!(stuck.len(), 1, "{stuck:?}");
+        assert_eq!(stuck[0].trainee, "u2");
+        assert_eq!(h.trainees["u1"].at.as_deref(), Some("B1"));
+        // An outage says nothing: the place stays, and so does its time.
+        h.update(&class(Status::Error, Status::Error), 13_000);
+        assert_eq!(h.trainees["u1"].since, 9_000);
+        // Done: no place, and when.
+        h.update(&class(Status::Pass, Status::Pass), 20_000);
+        assert_eq!(h.trainees["u1"].finished_at, Some(20_000));
+        assert_eq!(h.trainees["u1"].at, None);
+        assert!(h.stuck(99_000, 5_000).iter().all(|s| s.trainee != "u1"));
     }
 
     #[test]

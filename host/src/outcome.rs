@@ -1,11 +1,14 @@
 //! What a step reports: one outcome per checklist id.
 
+pub mod done;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 // Where they lived before the host catalog; the text layer owns them now.
 use crate::text::{self, Text};
 pub use crate::text::{inert, Lang};
+pub use done::{Tally, Undecided};
 
 /// The longest outcome id, in characters (ids are ASCII, so also in bytes).
 pub const MAX_ID_CHARS: usize = 32;
@@ -134,10 +137,19 @@ pub struct Outcome {
     /// carries the same prefix (`S1-A1`). Absent outside a course.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
+    /// The row is `error` or `skip` only because the operator did not give what the
+    /// check needs (`--ssh-key`, a MySQL password, a grant): not decided in this run,
+    /// so never counted as passed, failed or done ([`done`]). Absent when false.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub undecided: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Everything checked for one trainee.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TraineeReport {
     pub trainee: String,
     pub results: Vec<Outcome>,
@@ -148,6 +160,21 @@ pub struct TraineeReport {
     /// In a course report, where the trainee is in the course. Absent outside a course.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub course: Option<CourseProgress>,
+    /// Every step of the trainee's run is done ([`done`]); set by [`Report::settle`].
+    #[serde(default)]
+    pub done: bool,
+    /// Decidable rows that count toward done: passes, and in a done step its skips
+    /// (outcomes a later step superseded).
+    #[serde(default)]
+    pub passed: usize,
+    /// Decidable rows (undecided ones left out).
+    #[serde(default)]
+    pub total: usize,
+    /// Nothing the run read from the account is named with the trainee id: a typo in
+    /// the roster (`user1` for `user01`), or nothing made yet. Absent when false, and
+    /// when AWS gave no answer to look in.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unmatched: bool,
     /// Who the trainee is, from the `--roster` file: `name`, `email`, `idnumber` beside
     /// `trainee`, each absent when the roster does not give it.
     #[serde(default, flatten)]
@@ -166,8 +193,8 @@ pub struct Person {
 }
 
 /// Where a trainee is in a course: the steps passed, and the current step, the first
-/// one not fully passed (`None` when every step passed). A step is passed as the exit
-/// code counts it: none of its rows is `fail`, `pending` or `error`.
+/// one not done (`None` when every step is done). A step is passed when it is done
+/// ([`done`]): none of its decidable rows is `fail`, `pending` or `error`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CourseProgress {
     pub current: Option<String>,
@@ -177,12 +204,8 @@ pub struct CourseProgress {
 impl CourseProgress {
     /// The progress of a trainee's course rows over `steps` (course order).
     pub fn of(steps: &[CourseStep], results: &[Outcome]) -> CourseProgress {
-        let passed_step = |id: &str| {
-            results
-                .iter()
-                .filter(|o| o.step.as_deref() == Some(id))
-                .all(|o| matches!(o.status, Status::Pass | Status::Skip))
-        };
+        let passed_step =
+            |id: &str| done::step_done(results.iter().filter(|o| o.step.as_deref() == Some(id)));
         let passed: Vec<String> = steps
             .iter()
             .filter(|s| passed_step(&s.id))
@@ -210,10 +233,15 @@ impl TraineeReport {
     pub fn count(&self, status: Status) -> usize {
         self.results.iter().filter(|o| o.status == status).count()
     }
+
+    /// Done, passed and total, computed from the rows ([`done`]).
+    pub fn tally(&self) -> Tally {
+        done::tally(&self.results)
+    }
 }
 
 /// The whole run: one step (or one course of steps) over one or more trainees.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Report {
     /// The step's name, the class file's or the course's.
     pub step: String,
@@ -222,6 +250,10 @@ pub struct Report {
     pub steps: Vec<CourseStep>,
     pub trainees: Vec<TraineeReport>,
     pub summary: Summary,
+    /// The outcomes this run leaves undecided, and what the operator would have to
+    /// give to decide them. Absent when every outcome can be decided.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub undecided: Vec<Undecided>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -245,6 +277,17 @@ pub struct Summary {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub aws_throttled: u64,
     pub elapsed_ms: u64,
+    /// Trainees done ([`done`]).
+    #[serde(default)]
+    pub done: usize,
+    /// Rows not decided in this run (counted in `error` or `skip` as well, as their
+    /// status says). Left out when 0.
+    #[serde(default, skip_serializing_if = "is_zero_usize")]
+    pub undecided: usize,
+}
+
+fn is_zero_usize(n: &usize) -> bool {
+    *n == 0
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -265,12 +308,14 @@ impl Summary {
 
 /// Exit codes, documented in docs/reference.md ("Exit codes").
 pub mod exit {
-    /// Every outcome passed (skipped ones aside: a skip always follows a failure or a
-    /// check labrun cannot make yet, which the report names).
+    /// Every trainee is done ([`super::done`]): every outcome that could be decided
+    /// passed or was skipped (a skip always follows a failure, a check labrun cannot
+    /// make yet, or an outcome a later step superseded).
     pub const PASS: u8 = 0;
-    /// Some outcome is `fail` or `pending`: the trainee has work to do or to wait for.
+    /// Some decidable outcome is `fail` or `pending`: work to do or to wait for.
     pub const FAIL: u8 = 1;
-    /// Some outcome is `error`: labrun could not check (credentials, network, …).
+    /// Some decidable outcome is `error`: labrun could not check (credentials,
+    /// network, …).
     pub const ERROR: u8 = 2;
     /// Bad input: unknown flag or format, bad script, missing or unknown param,
     /// unreadable cassette. Nothing was checked.
@@ -278,13 +323,46 @@ pub mod exit {
 }
 
 impl Report {
+    /// 0 when every trainee is done; else 2 when a decidable row is `error`, else 1.
+    /// Computed from the rows, so a report built by hand answers the same.
     pub fn exit_code(&self) -> u8 {
-        if self.summary.error > 0 {
-            exit::ERROR
-        } else if self.summary.fail > 0 || self.summary.pending > 0 {
-            exit::FAIL
-        } else {
+        if self.trainees.iter().all(|t| t.tally().done) {
             exit::PASS
+        } else if self
+            .trainees
+            .iter()
+            .flat_map(|t| &t.results)
+            .any(|o| o.status == Status::Error && !o.undecided)
+        {
+            exit::ERROR
+        } else {
+            exit::FAIL
         }
+    }
+
+    /// Fills what follows from the rows: each trainee's course progress (in a course),
+    /// `done`, `passed` and `total`, and the summary's counts.
+    pub fn settle(&mut self) {
+        let mut summary = Summary {
+            aws_calls: self.summary.aws_calls,
+            replayed_calls: self.summary.replayed_calls,
+            ssh_connections: self.summary.ssh_connections,
+            aws_throttled: self.summary.aws_throttled,
+            elapsed_ms: self.summary.elapsed_ms,
+            ..Summary::default()
+        };
+        for t in &mut self.trainees {
+            if !self.steps.is_empty() {
+                t.course = Some(CourseProgress::of(&self.steps, &t.results));
+            }
+            let tally = t.tally();
+            (t.done, t.passed, t.total) = (tally.done, tally.passed, tally.total);
+            summary.done += usize::from(tally.done);
+            for o in &t.results {
+                summary.add(o.status);
+                summary.undecided += usize::from(o.undecided);
+            }
+        }
+        self.summary = summary;
     }
 }

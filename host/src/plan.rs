@@ -419,7 +419,8 @@ pub fn step_id(step: &Step) -> StepId {
 }
 
 /// The outputs a run writes, each as the flag that names it and where it really
-/// goes ([`crate::files::output_target`]): `--record`, `--audit`, `--state`.
+/// goes ([`crate::files::output_target`]): `--record`, `--audit`, `--state`,
+/// `--trainee-links`.
 pub struct OutputTargets(Vec<(&'static str, PathBuf)>);
 
 impl OutputTargets {
@@ -439,6 +440,7 @@ fn output_targets(flags: &Flags) -> Result<OutputTargets, PlanError> {
         ("--record", &flags.record),
         ("--audit", &flags.audit),
         ("--state", &flags.live.state),
+        ("--trainee-links", &flags.live.trainee_links),
     ];
     let mut targets = Vec::new();
     for (flag, path) in given {

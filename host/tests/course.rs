@@ -204,11 +204,11 @@ fn csv_junit_and_html_carry_the_steps() {
     let rows: Vec<&str> = csv.lines().collect();
     assert_eq!(
         rows[0],
-        "trainee,S1-A1,S1-A2,S2-A1,S2-A2,S3-A1,S3-A2,passed,total,current_step,grade"
+        "trainee,S1-A1,S1-A2,S2-A1,S2-A2,S3-A1,S3-A2,passed,total,current_step,grade,done"
     );
     // The grade is course-wide: 2 of the 6 decided outcomes done.
-    assert_eq!(rows[1], "user01,pass,pass,fail,fail,fail,fail,2,6,S2,33");
-    assert_eq!(rows[3], "user03,pass,pass,pass,pass,pass,pass,6,6,,100");
+    assert_eq!(rows[1], "user01,pass,pass,fail,fail,fail,fail,2,6,S2,33,no");
+    assert_eq!(rows[3], "user03,pass,pass,pass,pass,pass,pass,6,6,,100,yes");
 
     let xml = stdout(&three(&["--format", "junit"]));
     assert!(
@@ -266,9 +266,17 @@ fn a_one_step_course_matches_the_step_and_the_step_report_is_unchanged() {
         keys
     };
     assert_eq!(keys(&direct), ["step", "summary", "trainees"]);
+    // Additive only: done, passed and total (as done counts them) joined the trainee.
     assert_eq!(
         keys(&direct["trainees"][0]),
-        ["elapsed_ms", "results", "trainee"]
+        [
+            "done",
+            "elapsed_ms",
+            "passed",
+            "results",
+            "total",
+            "trainee"
+        ]
     );
     for r in direct["trainees"][0]["results"].as_array().unwrap() {
         assert!(r.get("step").is_none(), "{r}");

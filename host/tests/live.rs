@@ -164,19 +164,20 @@ fn csv_and_html_exports_of_a_one_shot_run() {
     let mut lines = text.lines();
     let header = lines.next().unwrap();
     assert!(header.starts_with("trainee,A1,A2,"), "{header}");
-    assert!(header.ends_with(",passed,total,grade"), "{header}");
+    assert!(header.ends_with(",passed,total,grade,done"), "{header}");
     let row = lines.next().unwrap();
     assert!(row.starts_with("user05,pass,"), "{row}");
     let columns = header.split(',').count();
     assert_eq!(row.split(',').count(), columns);
     let mut tail = row.rsplit(',');
+    assert_eq!(tail.next(), Some("yes"), "user05 is done: {row}");
     assert_eq!(
         tail.next(),
         Some("100"),
         "a finished trainee's grade: {row}"
     );
     let total: usize = tail.next().unwrap().parse().unwrap();
-    assert_eq!(total, columns - 4, "total is the number of ids");
+    assert_eq!(total, columns - 5, "total is the number of (decidable) ids");
 
     let args = replayed(&["--param", "user=user05", "--format", "html"]);
     let out = command(&args.iter().map(String::as_str).collect::<Vec<_>>())

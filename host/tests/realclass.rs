@@ -99,13 +99,13 @@ fn every_roster_column_reaches_the_report_and_the_gradebook() {
         header.starts_with("trainee,name,email,idnumber,A1,"),
         "{header}"
     );
-    assert!(header.ends_with(",passed,total,grade"), "{header}");
+    assert!(header.ends_with(",passed,total,grade,done"), "{header}");
     let row = lines.next().unwrap();
     assert!(
         row.starts_with("user05,\"Sato, Hana\",hana@example.org,S-005,pass,"),
         "{row}"
     );
-    assert!(row.ends_with(",18,18,100"), "{row}");
+    assert!(row.ends_with(",18,18,100,yes"), "{row}");
 }
 
 #[test]

@@ -196,6 +196,26 @@ pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 impl Browser {
     pub fn start() -> Result<Browser> {
+        Browser::start_window(1280, 800)
+    }
+
+    /// A browser whose viewport is exactly `width`×`height` CSS pixels at scale 1 (a
+    /// projector's screen): the window is made that large, and Chromium's device
+    /// metrics are set to it, since a headless window keeps room for its own frame.
+    pub fn start_sized(width: u32, height: u32) -> Result<Browser> {
+        let b = Browser::start_window(width, height)?;
+        b.http(
+            "POST",
+            &b.session_path("/goog/cdp/execute"),
+            Some(json!({
+                "cmd": "Emulation.setDeviceMetricsOverride",
+                "params": { "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false },
+            })),
+        )?;
+        Ok(b)
+    }
+
+    fn start_window(width: u32, height: u32) -> Result<Browser> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -228,7 +248,7 @@ impl Browser {
                 "args": [
                     "--headless=new", "--no-sandbox", "--disable-gpu",
                     "--disable-background-networking", "--disable-component-update",
-                    "--disable-sync", "--no-first-run", "--window-size=1280,800",
+                    "--disable-sync", "--no-first-run", format!("--window-size={width},{height}"),
                     format!("--user-data-dir={}", b.profile.display()),
                 ],
             },
@@ -366,4 +386,76 @@ impl Drop for Browser {
         let _ = self.driver.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
+}
+
+/// One HTTP/1.1 request to a labrun dashboard on 127.0.0.1 (`url` is
+/// `http://127.0.0.1:PORT/path?query`), with an optional bearer token: the status and
+/// the body (what came within `Content-Length`, or within a second for a stream that
+/// stays open, such as `/api/events`).
+pub fn http(method: &str, url: &str, bearer: Option<&str>) -> Result<(u16, String)> {
+    let rest = url
+        .strip_prefix("http://")
+        .with_context(|| format!("{url}: not http://"))?;
+    let (host, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let mut s = TcpStream::connect(host)?;
+    s.set_read_timeout(Some(Duration::from_secs(120)))?;
+    let auth = bearer
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut reader = BufReader::new(s);
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line)?;
+    let status: u16 = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .with_context(|| format!("{url}: no status in {status_line:?}"))?;
+    let mut length = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            break;
+        }
+        let line = line.trim_end().to_ascii_lowercase();
+        if line.is_empty() {
+            break;
+        }
+        if let Some(v) = line.strip_prefix("content-length:") {
+            length = v.trim().parse::<usize>().ok();
+        }
+    }
+    let body = match length {
+        Some(n) => {
+            let mut buf = vec![0; n];
+            reader.read_exact(&mut buf)?;
+            String::from_utf8_lossy(&buf).into_owned()
+        }
+        None => {
+            reader
+                .get_ref()
+                .set_read_timeout(Some(Duration::from_secs(1)))?;
+            let mut buf = Vec::new();
+            let _ = reader.read_to_end(&mut buf);
+            String::from_utf8_lossy(&buf).into_owned()
+        }
+    };
+    Ok((status, body))
+}
+
+/// `trainee,url` rows of a `--trainee-links` file.
+pub fn trainee_links(path: &std::path::Path) -> Vec<(String, String)> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(','))
+        .map(|(t, u)| (t.to_string(), u.to_string()))
+        .collect()
 }

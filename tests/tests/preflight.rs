@@ -92,6 +92,20 @@ async fn preflight_is_ready_or_names_each_problem() {
         "{}",
         ready.stdout
     );
+    assert!(
+        !ready.stdout.contains("not decided"),
+        "with the key and the password every outcome is decided:\n{}",
+        ready.stdout
+    );
+    // Without SSH: the outcomes these settings leave undecided, as the run says them.
+    let no_ssh = s.preflight(None, &[], &[]);
+    assert!(
+        no_ssh.stdout.lines().any(|l| l.starts_with("note")
+            && l.contains("outcomes")
+            && l.ends_with("F1 needs --ssh-key: not decided in this run")),
+        "{}",
+        no_ssh.stdout
+    );
 
     // AWS denies DescribeTargetHealth: the line names the IAM action to add.
     let deny = KeyCapture::start(

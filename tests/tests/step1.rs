@@ -55,7 +55,8 @@ async fn step1_class_each_broken_variant_fails_exactly_its_ids() {
             w.trainee
         );
     }
-    run.assert_code(2);
+    // C3 is undecided without --ssh-key, not an error of the trainees': fails remain.
+    run.assert_code(1);
 
     // The hints give the manual's remedy with the manual's names.
     let hint = |t: &str, id: &str| -> String {

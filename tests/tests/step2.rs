@@ -67,7 +67,8 @@ async fn step2_class_each_broken_variant_fails_exactly_its_ids() {
             );
         }
     }
-    run.assert_code(2);
+    // The in-server ids are undecided without --ssh-key, not the trainees' errors.
+    run.assert_code(1);
     for (t, id, needle) in [
         ("user62", "A1", "0.0.0.0/0"),
         ("user63", "A2", "10.0.0.0/24"),

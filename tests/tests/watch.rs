@@ -98,6 +98,13 @@ async fn until_done_ends_when_the_last_fix_lands() {
         watch.stdout.recv_timeout(Duration::from_secs(2)).is_err(),
         "the last cycle was the end"
     );
+    // README's command without --ssh-key still ends: F1 is undecided, said up front.
+    let stderr: Vec<String> = watch.stderr.try_iter().collect();
+    assert!(
+        stderr.contains(&"labrun: F1 needs --ssh-key: not decided in this run".to_string()),
+        "{stderr:#?}"
+    );
+    assert_eq!(result_in(&last, "user07", "F1")["undecided"], true);
     let e1 = result_in(&last, "user07", "E1");
     assert!(e1["first_passed"].is_string() && e1["first_passed"] == e1["last_changed"]);
     assert!(last["watch"]["cycle"].as_u64().unwrap() >= 2);
@@ -130,7 +137,8 @@ async fn breaking_a_passing_check_is_reported_as_a_regression() {
     let mut watch = Watch::start(cmd);
     // Not a terminal: the first cycle is one line per trainee, then only changes.
     let first = watch.line(CYCLE);
-    assert!(first.ends_with(" user07 17/18 passed"), "{first}");
+    // F1 is undecided without --ssh-key: not counted, and user07 is done.
+    assert!(first.ends_with(" user07 17/17 passed, done"), "{first}");
 
     open_http(&acct, &world).await;
     let change = watch.line(CYCLE);

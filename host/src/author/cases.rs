@@ -374,6 +374,7 @@ mod tests {
             message: Message::new(format!("{id} said so"), "ja"),
             evidence: None,
             step: None,
+            undecided: false,
         }
     }
 
@@ -384,7 +385,7 @@ mod tests {
             log: vec![],
             elapsed_ms: 0,
             course: None,
-            person: Default::default(),
+            ..Default::default()
         }
     }
 

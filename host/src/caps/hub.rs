@@ -365,6 +365,20 @@ impl Hub {
         }
     }
 
+    /// The answers `capability` gave in this run (errors left out), e.g. every AWS
+    /// list: what the account holds, as far as the run looked.
+    pub fn responses(&self, capability: &str) -> Vec<Value> {
+        let entries = self.entries.lock().expect("hub lock poisoned");
+        entries
+            .values()
+            .filter(|e| e.capability == capability)
+            .filter_map(|e| match e.answer.get()? {
+                Answer::Response(v) => Some(v.clone()),
+                Answer::Error(_) => None,
+            })
+            .collect()
+    }
+
     /// Ends what lives for the run only: the SSH connections, unless a watch keeps
     /// them for its next cycle ([`SshPool::end_run`]).
     pub async fn close(&self) {

@@ -62,6 +62,18 @@ impl Owner {
     }
 }
 
+/// Whether any text in `answer` (a name, a Name tag, an identifier) belongs to
+/// `trainee` as [`owns`] says: a roster id that nothing in the account mentions is
+/// most likely a typo.
+pub fn mentioned(answer: &Value, trainee: &str) -> bool {
+    match answer {
+        Value::String(s) => owns(s, trainee),
+        Value::Array(items) => items.iter().any(|v| mentioned(v, trainee)),
+        Value::Object(fields) => fields.values().any(|v| mentioned(v, trainee)),
+        _ => false,
+    }
+}
+
 /// The value of a resource's `Name` tag, or "".
 pub fn tag_name(resource: &Value) -> String {
     resource["Tags"]
@@ -108,6 +120,17 @@ fn same_shape(token: &str, trainee: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_roster_id_is_mentioned_only_by_a_whole_token() {
+        let answer = serde_json::json!({ "Vpcs": [
+            { "VpcId": "vpc-1", "Tags": [{ "Key": "Name", "Value": "vpc-user01" }] },
+            { "VpcId": "vpc-2", "Tags": [] },
+        ]});
+        assert!(mentioned(&answer, "user01"));
+        assert!(!mentioned(&answer, "user1"));
+        assert!(!mentioned(&answer, "user02"));
+    }
 
     #[test]
     fn ownership_is_a_whole_token() {

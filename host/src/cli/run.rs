@@ -45,6 +45,10 @@ pub async fn exec(matches: &ArgMatches) -> u8 {
             return e.exit_code();
         }
     };
+    // Named once, before the first check runs: what these settings cannot decide.
+    for undecided in crate::execute::undecided::undecided(&plan) {
+        eprintln!("labrun: {}", undecided.message.get(plan.outputs.style.lang));
+    }
     if let Some(watch) = watch {
         return crate::watch::run(plan, watch).await;
     }

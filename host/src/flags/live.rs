@@ -48,6 +48,12 @@ pub struct LiveArgs {
     #[arg(long, value_name = "TOKEN", requires = "serve", help = string(help::RunServeToken))]
     pub serve_token: Option<String>,
 
+    #[arg(long, value_name = "FILE", requires = "serve", help = string(help::RunTraineeLinks))]
+    pub trainee_links: Option<PathBuf>,
+
+    #[arg(long, value_name = "DURATION", requires = "watch", help = string(help::RunStuckAfter))]
+    pub stuck_after: Option<String>,
+
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = |t: &str| super::in_range(t, 1, 1000).map(|n| n as u32), help = string(help::RunAwsRps))]
     pub aws_rps: Option<u32>,
 }

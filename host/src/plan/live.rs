@@ -67,10 +67,28 @@ pub fn watch(flags: &Flags, plan: &RunPlan) -> Result<Option<WatchPlan>, PlanErr
         None => History::new(&plan.name),
     };
     let serve = match &live.serve {
-        Some(addr) => {
-            Some(crate::serve::bind(addr, live.serve_token.as_deref()).map_err(PlanError::Flag)?)
-        }
+        Some(addr) => Some(
+            crate::serve::bind(
+                addr,
+                live.serve_token.as_deref(),
+                live.trainee_links.is_some(),
+            )
+            .map_err(PlanError::Flag)?,
+        ),
         None => None,
+    };
+    let stuck_after = match &live.stuck_after {
+        Some(text) => duration(text).map_err(|why| {
+            PlanError::Flag(
+                t::InFlag {
+                    flag: "--stuck-after",
+                    value: text,
+                    why,
+                }
+                .into(),
+            )
+        })?,
+        None => DEFAULT_STUCK_AFTER,
     };
     let title = plan.title.clone().unwrap_or_else(|| {
         plan.runs
@@ -88,7 +106,30 @@ pub fn watch(flags: &Flags, plan: &RunPlan) -> Result<Option<WatchPlan>, PlanErr
         history,
         serve,
         title,
+        titles: titles(plan),
+        stuck_after,
+        trainee_links: live.trainee_links.clone(),
     }))
+}
+
+/// `--stuck-after`'s default: ten minutes on one outcome is worth a look.
+pub const DEFAULT_STUCK_AFTER: Duration = Duration::from_secs(600);
+
+/// Each checklist id's title as the report names the id (`S1-A1` in a course), for
+/// the board's column heads and the trainee pages: the first step that titles it.
+fn titles(plan: &RunPlan) -> std::collections::BTreeMap<String, Message> {
+    let mut out = std::collections::BTreeMap::new();
+    for part in plan.runs.iter().flat_map(|r| &r.parts) {
+        let Ok((step, _)) = &part.step else { continue };
+        for (id, title) in &step.info().titles {
+            let shown = match &part.course_step {
+                Some(s) => crate::execute::course_id(s, id),
+                None => id.clone(),
+            };
+            out.entry(shown).or_insert_with(|| title.clone());
+        }
+    }
+    out
 }
 
 /// `HH:MM` → (hour, minute).

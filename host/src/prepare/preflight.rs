@@ -11,6 +11,9 @@
 //! - **MySQL**: the password is accepted by one trainee's Aurora cluster endpoint,
 //!   through that trainee's server, as the run's checks connect.
 //!
+//! - **Outcomes**: what these settings leave undecided, the same list a run names on
+//!   stderr before its first cycle ([`crate::execute::undecided`]).
+//!
 //! Preflight only reads: the calls are the run's own describe calls (and, with
 //! `--ssh-via instance-connect`, its key pushes), plus `SELECT 1`.
 
@@ -95,6 +98,13 @@ pub async fn check(plan: &RunPlan) -> Findings {
     let mut out = Findings::default();
     for warning in &plan.warnings {
         out.push(Finding::new(Verdict::Problem, "settings", warning.clone()));
+    }
+    for undecided in crate::execute::undecided::undecided(plan) {
+        out.push(Finding {
+            verdict: Verdict::Note,
+            area: "outcomes",
+            message: undecided.message,
+        });
     }
     let settings = match &plan.answers {
         Answers::Live(settings) => settings.clone(),

@@ -1,22 +1,20 @@
 //! CSV reporter: a gradebook an LMS imports. One header row, then one row per trainee:
 //! `trainee`; the roster's `name`, `email` and `idnumber` when the `--roster` gives
 //! any (Moodle matches grades by email or ID number); one column per checklist id with
-//! its status; `passed` and `total`; for a course `current_step` (empty once every
-//! step passed); and `grade`, 0–100 ([`grade`]). RFC 4180 quoting; control and bidi
-//! characters are shown escaped (`\u{1b}`), and a cell that a spreadsheet would read
-//! as a formula (`=`, `+`, `-`, `@`) is prefixed with `'`.
+//! its status (`undecided` where labrun was not given what the check needs);
+//! `passed` and `total` as done counts them ([`crate::outcome::done`]: undecided rows
+//! left out, a done step's skips counted); for a course `current_step` (empty once
+//! every step is done); `grade`, 0–100 ([`grade`]); and `done` (`yes`/`no`). RFC 4180
+//! quoting; control and bidi characters are shown escaped (`\u{1b}`), and a cell that
+//! a spreadsheet would read as a formula (`=`, `+`, `-`, `@`) is prefixed with `'`.
 
-use crate::outcome::{Person, Report, Status, TraineeReport};
+use crate::outcome::{done, Person, Report, TraineeReport};
 
 /// The grade an LMS imports, 0–100: the outcomes the trainee has done over the
-/// outcomes labrun could decide, course-wide for a course, rounded down. Done is
-/// `pass`; `fail` and `pending` count against; `error` (labrun could not look) and
-/// `skip` (a later step superseded it, or a prerequisite already counts) count
-/// neither way. `None` when nothing could be decided.
+/// outcomes labrun decided, course-wide for a course, rounded down
+/// ([`done::grade`]). `None` when nothing was decided.
 pub fn grade(trainee: &TraineeReport) -> Option<u32> {
-    let done = trainee.count(Status::Pass);
-    let decided = done + trainee.count(Status::Fail) + trainee.count(Status::Pending);
-    (decided > 0).then(|| (100 * done / decided) as u32)
+    done::grade(&trainee.results)
 }
 
 /// A roster column: its header and how a person fills it.
@@ -60,6 +58,7 @@ pub fn render(report: &Report) -> String {
         header.push("current_step".to_string());
     }
     header.push("grade".to_string());
+    header.push("done".to_string());
     row(&mut out, &header);
     for t in &report.trainees {
         let mut cells = vec![t.trainee.clone()];
@@ -69,17 +68,25 @@ pub fn render(report: &Report) -> String {
                 .map(|(_, get)| get(&t.person).cloned().unwrap_or_default()),
         );
         for id in &ids {
-            let status = t.results.iter().find(|o| &o.id == id).map(|o| o.status);
-            cells.push(status.map(Status::as_str).unwrap_or("").to_string());
+            let cell = t.results.iter().find(|o| &o.id == id).map(|o| {
+                if o.undecided {
+                    "undecided"
+                } else {
+                    o.status.as_str()
+                }
+            });
+            cells.push(cell.unwrap_or("").to_string());
         }
-        cells.push(t.count(Status::Pass).to_string());
-        cells.push(ids.len().to_string());
+        let tally = t.tally();
+        cells.push(tally.passed.to_string());
+        cells.push(tally.total.to_string());
         if course {
             // Empty when every step passed.
             let current = t.course.as_ref().and_then(|c| c.current.clone());
             cells.push(current.unwrap_or_default());
         }
         cells.push(grade(t).map(|g| g.to_string()).unwrap_or_default());
+        cells.push(if tally.done { "yes" } else { "no" }.to_string());
         row(&mut out, &cells);
     }
     out
@@ -91,7 +98,8 @@ fn row(out: &mut String, cells: &[String]) {
     out.push_str("\r\n");
 }
 
-fn field(text: &str) -> String {
+/// One CSV field: quoted when it must be, a formula's first character disarmed.
+pub fn field(text: &str) -> String {
     // Inert first, as every other format shows names: a cell never carries a raw
     // escape sequence, NUL or bidi control to the terminal or spreadsheet.
     let mut text = crate::outcome::inert(text).into_owned();
@@ -108,7 +116,7 @@ fn field(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::{Message, Outcome, Summary, TraineeReport};
+    use crate::outcome::{Message, Outcome, Status, Summary, TraineeReport};
 
     #[test]
     fn one_row_per_trainee_one_column_per_id_and_passed_of_total() {
@@ -118,6 +126,7 @@ mod tests {
             message: Message::new("", ""),
             evidence: None,
             step: None,
+            undecided: false,
         };
         let t = |name: &str, results| TraineeReport {
             trainee: name.into(),
@@ -125,9 +134,10 @@ mod tests {
             log: vec![],
             elapsed_ms: 0,
             course: None,
-            person: Default::default(),
+            ..Default::default()
         };
         let r = Report {
+            undecided: Vec::new(),
             step: "s".into(),
             trainees: vec![
                 t("user01", vec![o("A1", Status::Pass), o("-B", Status::Fail)]),
@@ -141,7 +151,7 @@ mod tests {
         };
         assert_eq!(
             render(&r),
-            "trainee,A1,'-B,passed,total,grade\r\nuser01,pass,fail,1,2,50\r\n\"a,\"\"b\"\"\",pass,pass,2,2,100\r\n"
+            "trainee,A1,'-B,passed,total,grade,done\r\nuser01,pass,fail,1,2,50,no\r\n\"a,\"\"b\"\"\",pass,pass,2,2,100,yes\r\n"
         );
     }
 
@@ -153,6 +163,7 @@ mod tests {
             message: Message::new("", ""),
             evidence: None,
             step: None,
+            undecided: false,
         };
         let t = |name: &str, person: Person, results| TraineeReport {
             trainee: name.into(),
@@ -161,6 +172,7 @@ mod tests {
             elapsed_ms: 0,
             course: None,
             person,
+            ..Default::default()
         };
         use Status::*;
         let r = Report {
@@ -197,12 +209,13 @@ mod tests {
             ],
             summary: Summary::default(),
             steps: Vec::new(),
+            undecided: Vec::new(),
         };
         assert_eq!(
             render(&r),
-            "trainee,name,email,A1,A2,A3,A4,A5,A6,passed,total,grade\r\n\
-             user01,\"Sato, Hana\",hana@example.org,pass,fail,skip,error,pass,pending,2,6,50\r\n\
-             user02,,,error,skip,error,error,error,error,0,6,\r\n"
+            "trainee,name,email,A1,A2,A3,A4,A5,A6,passed,total,grade,done\r\n\
+             user01,\"Sato, Hana\",hana@example.org,pass,fail,skip,error,pass,pending,2,6,50,no\r\n\
+             user02,,,error,skip,error,error,error,error,0,6,,no\r\n"
         );
     }
 }

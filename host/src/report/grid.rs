@@ -1,5 +1,6 @@
 //! The terminal view of a watch: a compact class grid (one row per trainee, one
-//! coloured cell per checklist id, passed/total, and in a course the current step) under a header line, and one line
+//! coloured cell per checklist id, `?` where labrun could not decide, passed/total as
+//! done counts them with ✓ once done, and in a course the current step) under a header line, and one line
 //! per change between cycles (a regression shown loudly). Every text a step or a
 //! roster produced is shown [`inert()`].
 
@@ -50,13 +51,17 @@ pub fn grid(report: &Report, history: &History, header: &str, style: &Style) -> 
         let mut regressed = false;
         for id in &ids {
             let cell = t.results.iter().find(|o| &o.id == id);
-            let text = cell.map(|o| symbol(o.status)).unwrap_or(" ");
+            // Undecided: labrun was not given what the check needs.
+            let text = cell
+                .map(|o| if o.undecided { "?" } else { symbol(o.status) })
+                .unwrap_or(" ");
             let loud = history
                 .cell(&t.trainee, id)
                 .is_some_and(|c| c.regressed_at.is_some());
             regressed |= loud;
             let (on, off) = match (style.color, cell) {
                 (true, Some(_)) if loud => (LOUD, RESET),
+                (true, Some(o)) if o.undecided => ("\x1b[2m", RESET),
                 (true, Some(o)) => (color(o.status), RESET),
                 _ => ("", ""),
             };
@@ -64,7 +69,11 @@ pub fn grid(report: &Report, history: &History, header: &str, style: &Style) -> 
             let pad = " ".repeat(id_width.saturating_sub(1));
             let _ = write!(out, " {on}{text}{off}{pad}");
         }
-        let _ = write!(out, "  {}/{}", t.count(Status::Pass), ids.len());
+        let tally = t.tally();
+        let _ = write!(out, "  {}/{}", tally.passed, tally.total);
+        if tally.done {
+            let _ = write!(out, " ✓");
+        }
         // A course trainee's place in it: the current step, or ✓ when finished.
         if let Some(course) = &t.course {
             let at = course.current.as_deref().map(inert);
@@ -123,8 +132,10 @@ mod tests {
             message: Message::new("", ""),
             evidence: None,
             step: None,
+            undecided: false,
         };
         let report = Report {
+            undecided: Vec::new(),
             step: "s".into(),
             trainees: vec![TraineeReport {
                 trainee: "user05".into(),
@@ -136,7 +147,7 @@ mod tests {
                 log: vec![],
                 elapsed_ms: 0,
                 course: None,
-                person: Default::default(),
+                ..Default::default()
             }],
             summary: Summary::default(),
             steps: Vec::new(),
@@ -149,6 +160,11 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[1], "        A1 B2 C3");
         assert_eq!(lines[2], "user05  ✓  ✗  -   1/3");
+        let mut done = report.clone();
+        done.trainees[0].results[1].status = Status::Pass;
+        done.trainees[0].results[2].undecided = true;
+        let text = grid(&done, &History::new("s"), "head", &style);
+        assert_eq!(text.lines().nth(2), Some("user05  ✓  ✓  ?   2/2 ✓"));
     }
 
     #[test]

@@ -1,9 +1,12 @@
-//! HTML reporter and the dashboard page: one self-contained file (styles and script
-//! inline, no external asset, no CDN) showing the class grid, trainees × checklist
-//! ids. `--format html` embeds a finished report; the live dashboard
-//! (`crate::serve`) serves the same page with `live` set, and the page then follows
-//! `/api/events`. The page builds every element with `textContent`, never from
-//! markup, so what a step reported cannot inject anything.
+//! HTML reporter, the instructor's board and each trainee's page: self-contained files
+//! (styles and script inline, no external asset, no CDN). The board shows the class
+//! grid, trainees × checklist ids (a course one step at a time), with the class
+//! summary beside it: who is done, who is stuck, who has not started. `--format html`
+//! embeds a finished report; the live dashboard (`crate::serve`) serves the same page
+//! with `live` set, and the page then follows `/api/events`. The trainee page shows
+//! one trainee's checklist and a Check now button. Both pages build every element
+//! with `textContent`, never from markup, so what a step reported cannot inject
+//! anything.
 
 use serde_json::{json, Value};
 
@@ -12,20 +15,43 @@ use crate::outcome::{Lang, Report};
 /// The page template; `/*LABRUN_DATA*/null` is replaced by the data.
 pub const TEMPLATE: &str = include_str!("html/dashboard.html");
 
+/// A trainee's page; `/*LABRUN_DATA*/null` is replaced by the data.
+pub const TRAINEE_TEMPLATE: &str = include_str!("html/trainee.html");
+
+/// `data` as it may sit inside `<script>`: `<` never raw (`</script>`, `<!--`).
+fn script_json(data: &Value) -> String {
+    serde_json::to_string(data)
+        .expect("JSON always serializes")
+        .replace('<', "\\u003c")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
+}
+
+fn lang_code(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Ja => "ja",
+        Lang::En => "en",
+    }
+}
+
+/// A trainee's own page: `view` is their checklist (`crate::serve::trainee`), or
+/// `None` before the first cycle.
+pub fn trainee_page(trainee: &str, view: Option<&Value>, lang: Lang) -> String {
+    let data = json!({
+        "page": { "lang": lang_code(lang), "trainee": trainee },
+        "view": view,
+    });
+    TRAINEE_TEMPLATE.replacen("/*LABRUN_DATA*/null", &script_json(&data), 1)
+}
+
 /// What the page needs besides the report: the viewer's default language, whether
 /// it follows live updates, and the watch's cycle information when there is one.
 pub fn page(snapshot: Option<&Value>, lang: Lang, live: bool) -> String {
     let data = json!({
-        "page": { "lang": match lang { Lang::Ja => "ja", Lang::En => "en" }, "live": live },
+        "page": { "lang": lang_code(lang), "live": live },
         "snapshot": snapshot,
     });
-    // Inside <script>, `<` must never appear raw (`</script>`, `<!--`).
-    let text = serde_json::to_string(&data)
-        .expect("JSON always serializes")
-        .replace('<', "\\u003c")
-        .replace('\u{2028}', "\\u2028")
-        .replace('\u{2029}', "\\u2029");
-    TEMPLATE.replacen("/*LABRUN_DATA*/null", &text, 1)
+    TEMPLATE.replacen("/*LABRUN_DATA*/null", &script_json(&data), 1)
 }
 
 /// `--format html`: the grid of a finished report.
@@ -42,6 +68,7 @@ mod tests {
     #[test]
     fn the_page_is_self_contained_and_its_data_cannot_close_the_script() {
         let r = Report {
+            undecided: Vec::new(),
             step: "step3".into(),
             trainees: vec![TraineeReport {
                 trainee: "user05".into(),
@@ -51,11 +78,12 @@ mod tests {
                     message: Message::new("</script><script>alert(1)</script>", "x"),
                     evidence: None,
                     step: None,
+                    undecided: false,
                 }],
                 log: vec![],
                 elapsed_ms: 0,
                 course: None,
-                person: Default::default(),
+                ..Default::default()
             }],
             summary: Summary::default(),
             steps: Vec::new(),

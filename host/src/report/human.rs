@@ -23,6 +23,18 @@ pub(super) fn label(status: Status, lang: Lang) -> &'static str {
     }
 }
 
+/// The label of a row: its status's, or UNDECIDED when labrun was not given what
+/// the check needs (its `error` or `skip` is not the trainee's).
+pub(super) fn row_label(outcome: &Outcome, lang: Lang) -> std::borrow::Cow<'static, str> {
+    if outcome.undecided {
+        crate::text::Text::from(crate::text::class::UndecidedLabel)
+            .render(lang)
+            .into()
+    } else {
+        label(outcome.status, lang).into()
+    }
+}
+
 pub(super) fn color(status: Status) -> &'static str {
     match status {
         Status::Pass => "\x1b[32m",
@@ -58,9 +70,15 @@ pub(super) fn padded(text: &str, columns: usize) -> String {
 pub fn render(report: &Report, style: &Style) -> String {
     let lang = style.lang;
     let mut out = String::new();
+    let undecided = report
+        .trainees
+        .iter()
+        .flat_map(|t| &t.results)
+        .find(|o| o.undecided);
     let label_width = Status::ALL
         .iter()
         .map(|s| width(label(*s, lang)))
+        .chain(undecided.map(|o| width(&row_label(o, lang))))
         .max()
         .unwrap_or(0);
     let id_width = report
@@ -72,8 +90,10 @@ pub fn render(report: &Report, style: &Style) -> String {
         .clamp(2, MAX_ID_CHARS);
     let step = inert(&report.step);
     let row = |out: &mut String, outcome: &crate::outcome::Outcome, indent: &str| {
-        let text = label(outcome.status, lang);
-        let (on, off) = if style.color {
+        let text = row_label(outcome, lang);
+        let (on, off) = if style.color && outcome.undecided {
+            ("\x1b[2m", "\x1b[0m")
+        } else if style.color {
             (color(outcome.status), "\x1b[0m")
         } else {
             ("", "")
@@ -81,7 +101,7 @@ pub fn render(report: &Report, style: &Style) -> String {
         let _ = writeln!(
             out,
             "{indent}{on}{text}{off}{}  {}  {}",
-            " ".repeat(label_width.saturating_sub(width(text))),
+            " ".repeat(label_width.saturating_sub(width(&text))),
             padded(&inert(&outcome.id), id_width),
             inert(outcome.message.get(lang))
         );
@@ -125,19 +145,50 @@ pub fn render(report: &Report, style: &Style) -> String {
         (n, Lang::En) => format!("{calls} (AWS throttled {n}×: backed off and retried)"),
         (n, Lang::Ja) => format!("{calls} (AWS のスロットリング {n} 回: 間隔を空けて再試行)"),
     };
+    // Undecided rows are counted apart, as the rows show them.
+    let undecided_of = |status: Status| {
+        report
+            .trainees
+            .iter()
+            .flat_map(|t| &t.results)
+            .filter(|o| o.undecided && o.status == status)
+            .count()
+    };
+    let (error, skip) = (
+        s.error - undecided_of(Status::Error).min(s.error),
+        s.skip - undecided_of(Status::Skip).min(s.skip),
+    );
+    let undecided = undecided_of(Status::Error) + undecided_of(Status::Skip);
+    let done = report.trainees.iter().filter(|t| t.tally().done).count();
     let _ = match lang {
         Lang::En => writeln!(
             out,
-            "{} pass · {} fail · {} pending · {} error · {} skip — {} trainee(s), {seconds:.1} s, {calls}",
-            s.pass, s.fail, s.pending, s.error, s.skip, report.trainees.len()
+            "{} pass · {} fail · {} pending · {error} error · {skip} skip{} — {} trainee(s), {done} done, {seconds:.1} s, {calls}",
+            s.pass,
+            s.fail,
+            s.pending,
+            undecided_count(undecided, lang),
+            report.trainees.len()
         ),
         Lang::Ja => writeln!(
             out,
-            "合格 {} · 不合格 {} · 待機中 {} · 確認不可 {} · 省略 {} — 受講者 {} 名、{seconds:.1} 秒、{calls}",
-            s.pass, s.fail, s.pending, s.error, s.skip, report.trainees.len()
+            "合格 {} · 不合格 {} · 待機中 {} · 確認不可 {error} · 省略 {skip}{} — 受講者 {} 名、完了 {done} 名、{seconds:.1} 秒、{calls}",
+            s.pass,
+            s.fail,
+            s.pending,
+            undecided_count(undecided, lang),
+            report.trainees.len()
         ),
     };
     out
+}
+
+/// ` · 4 undecided` after the summary's counts, when there are any.
+fn undecided_count(count: usize, lang: Lang) -> String {
+    if count == 0 {
+        return String::new();
+    }
+    crate::text::Text::from(crate::text::class::UndecidedCount { count }).render(lang)
 }
 
 /// A course trainee's rows: one block per course step (its id, name and title, then
@@ -236,11 +287,12 @@ mod tests {
                     log,
                     elapsed_ms: 1,
                     course: None,
-                    person: Default::default(),
+                    ..Default::default()
                 }
             })
             .collect();
         Report {
+            undecided: Vec::new(),
             step: step.to_string(),
             trainees,
             summary,
@@ -255,6 +307,7 @@ mod tests {
             message: Message::new(en, en),
             evidence: None,
             step: None,
+            undecided: false,
         }
     }
 

@@ -1,10 +1,25 @@
 //! JUnit XML: one testsuite per trainee, one testcase per outcome id (in a course,
 //! its class is `COURSE.TRAINEE.S1`).
-//! fail → `<failure>`, pending → `<failure type="pending">`, error → `<error>`, skip → `<skipped>`.
+//! fail → `<failure>`, pending → `<failure type="pending">`, error → `<error>`, skip → `<skipped>`;
+//! an undecided row (labrun was not given what the check needs) → `<skipped type="undecided">`,
+//! never an error of the trainee's.
 
 use std::fmt::Write;
 
-use crate::outcome::{Lang, Report, Status};
+use crate::outcome::{Lang, Outcome, Report, Status};
+
+/// The JUnit element a row becomes: an undecided row is skipped, whatever its status.
+fn shown(o: &Outcome) -> Option<Status> {
+    if o.undecided {
+        None
+    } else {
+        Some(o.status)
+    }
+}
+
+fn count<'a>(rows: impl IntoIterator<Item = &'a Outcome>, kind: Option<Status>) -> usize {
+    rows.into_iter().filter(|o| shown(o) == kind).count()
+}
 
 /// Text for an XML 1.0 attribute value. Markup characters become entities; tab, LF
 /// and CR become character references so parsers keep them (attribute normalisation
@@ -40,14 +55,15 @@ fn is_xml_char(c: char) -> bool {
 pub fn render(report: &Report, lang: Lang) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let s = &report.summary;
+    let all = || report.trainees.iter().flat_map(|t| &t.results);
     let _ = writeln!(
         out,
         "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
         escape(&report.step),
-        s.pass + s.fail + s.pending + s.error + s.skip,
-        s.fail + s.pending,
-        s.error,
-        s.skip,
+        all().count(),
+        count(all(), Some(Status::Fail)) + count(all(), Some(Status::Pending)),
+        count(all(), Some(Status::Error)),
+        count(all(), Some(Status::Skip)) + count(all(), None),
         s.elapsed_ms as f64 / 1000.0
     );
     for trainee in &report.trainees {
@@ -56,9 +72,10 @@ pub fn render(report: &Report, lang: Lang) -> String {
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
             escape(&trainee.trainee),
             trainee.results.len(),
-            trainee.count(Status::Fail) + trainee.count(Status::Pending),
-            trainee.count(Status::Error),
-            trainee.count(Status::Skip),
+            count(&trainee.results, Some(Status::Fail))
+                + count(&trainee.results, Some(Status::Pending)),
+            count(&trainee.results, Some(Status::Error)),
+            count(&trainee.results, Some(Status::Skip)) + count(&trainee.results, None),
             trainee.elapsed_ms as f64 / 1000.0
         );
         for outcome in &trainee.results {
@@ -76,18 +93,26 @@ pub fn render(report: &Report, lang: Lang) -> String {
                 escape(&trainee.trainee),
                 escape(&outcome.id)
             );
-            let _ = match outcome.status {
-                Status::Pass => writeln!(out, "/>"),
-                Status::Fail => writeln!(
+            let _ = match shown(outcome) {
+                None => writeln!(
+                    out,
+                    "><skipped type=\"undecided\" message=\"{message}\"/></testcase>"
+                ),
+                Some(Status::Pass) => writeln!(out, "/>"),
+                Some(Status::Fail) => writeln!(
                     out,
                     "><failure type=\"fail\" message=\"{message}\"/></testcase>"
                 ),
-                Status::Pending => writeln!(
+                Some(Status::Pending) => writeln!(
                     out,
                     "><failure type=\"pending\" message=\"{message}\"/></testcase>"
                 ),
-                Status::Error => writeln!(out, "><error message=\"{message}\"/></testcase>"),
-                Status::Skip => writeln!(out, "><skipped message=\"{message}\"/></testcase>"),
+                Some(Status::Error) => {
+                    writeln!(out, "><error message=\"{message}\"/></testcase>")
+                }
+                Some(Status::Skip) => {
+                    writeln!(out, "><skipped message=\"{message}\"/></testcase>")
+                }
             };
         }
         let _ = writeln!(out, "  </testsuite>");

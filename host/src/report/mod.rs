@@ -103,6 +103,7 @@ mod tests {
             message: Message::new(en, ja),
             evidence: None,
             step: None,
+            undecided: false,
         })
     }
 
@@ -124,11 +125,12 @@ mod tests {
                         log,
                         elapsed_ms: 0,
                         course: None,
-                        person: Default::default(),
+                        ..Default::default()
                     }
                 })
                 .collect();
             Report {
+                undecided: Vec::new(),
                 step,
                 trainees,
                 summary,
@@ -187,7 +189,8 @@ mod tests {
             let text = render(&r, Format::Csv, &Style { lang: Lang::En, color: false });
             let rows = parse_csv(&text);
             prop_assert_eq!(rows.len(), r.trainees.len() + 1);
-            let columns = csv::ids(&r).len() + 4;
+            // trainee, the ids, passed, total, grade, done.
+            let columns = csv::ids(&r).len() + 5;
             for row in &rows {
                 prop_assert_eq!(row.len(), columns, "{:?}", text);
                 for cell in row {
@@ -238,6 +241,7 @@ mod tests {
     #[test]
     fn junit_keeps_what_xml_can_carry_and_marks_what_it_cannot() {
         let r = Report {
+            undecided: Vec::new(),
             step: "step3".into(),
             trainees: vec![TraineeReport {
                 trainee: "user05".into(),
@@ -247,11 +251,12 @@ mod tests {
                     message: Message::new("a\u{fffe}b\u{ffff}c\u{1}d\te\nf\rg<&\"'>", "x"),
                     evidence: None,
                     step: None,
+                    undecided: false,
                 }],
                 log: vec![],
                 elapsed_ms: 0,
                 course: None,
-                person: Default::default(),
+                ..Default::default()
             }],
             summary: Summary::default(),
             steps: Vec::new(),

@@ -1,13 +1,19 @@
-//! The live dashboard (`--serve ADDR`): a read-only web server on axum that shows
-//! the watch's latest cycle. Routes: `/` (the page of [`crate::report::html`], every
-//! asset inline), `/api/report` (the JSON contract of the latest cycle, with its
-//! history fields), `/api/events` (Server-Sent Events: one `report` event per cycle,
-//! the current one on connect) and `/healthz`. Only GET exists.
+//! The live dashboard (`--serve ADDR`): a web server on axum with two audiences.
+//! The instructor's board: `/` (the page of [`crate::report::html`], every asset
+//! inline), `/api/report` (the JSON contract of the latest cycle, with its history
+//! and class fields) and `/api/events` (Server-Sent Events: one `report` event per
+//! cycle, the current one on connect). Each trainee's own page ([`trainee`]): `/me`,
+//! `GET /api/trainee` and `POST /api/check` (Check now). And `/healthz`.
 //!
 //! [`bind`] runs while planning, so a port in use or a non-loopback address without
 //! a token is bad input before anything runs. With a token, every route but
-//! `/healthz` needs `?token=…` or `Authorization: Bearer …`: trainees on the
-//! classroom network must not read each other's evidence.
+//! `/healthz` needs `?token=…` or `Authorization: Bearer …` ([`access`]): the board
+//! the instructor's, a trainee page that trainee's (or the instructor's). Handing out
+//! trainee links always puts the board behind a token (one is generated if none was
+//! given): trainees on the classroom network must not read each other's evidence.
+
+pub mod access;
+pub mod trainee;
 
 use std::convert::Infallible;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -18,15 +24,18 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use futures::StreamExt;
 use serde_json::Value;
 use tokio::sync::watch;
 
+pub use access::{Access, Viewer};
+pub use trainee::CheckNow;
+
 use crate::outcome::Lang;
 use crate::report::html;
-use crate::text::Text;
+use crate::text::{self, Text};
 
 /// The value of `--serve-token` that asks labrun to make one up and print it.
 pub const GENERATE: &str = "generate";
@@ -41,8 +50,9 @@ pub struct ServePlan {
 }
 
 /// Binds ADDR now (a port in use is an error now, not mid-class). A non-loopback
-/// address needs a token; `generate` makes a random one.
-pub fn bind(text: &str, token: Option<&str>) -> Result<ServePlan, Text> {
+/// address needs a token; `generate` makes a random one, and so do trainee links
+/// (`links`) without one: the board is then never open to a trainee's browser.
+pub fn bind(text: &str, token: Option<&str>, links: bool) -> Result<ServePlan, Text> {
     use crate::text::{quoted, serve as s};
     let addr = text
         .to_socket_addrs()
@@ -53,6 +63,7 @@ pub fn bind(text: &str, token: Option<&str>) -> Result<ServePlan, Text> {
         Some(GENERATE) => (Some(random_token()), true),
         Some("") => return Err(s::EmptyToken.into()),
         Some(t) => (Some(check_token(t)?.to_string()), false),
+        None if links => (Some(random_token()), true),
         None => (None, false),
     };
     if !addr.ip().is_loopback() && token.is_none() {
@@ -111,7 +122,7 @@ fn random_token() -> String {
 }
 
 /// One cycle as the dashboard shows it: its JSON, parsed and as text.
-struct Snapshot {
+pub(crate) struct Snapshot {
     value: Value,
     text: String,
 }
@@ -119,25 +130,38 @@ struct Snapshot {
 #[derive(Clone)]
 struct AppState {
     latest: watch::Receiver<Option<Arc<Snapshot>>>,
-    token: Option<Arc<str>>,
+    access: Arc<Access>,
     lang: Lang,
+    checks: Arc<trainee::Checks>,
 }
 
 /// A serving dashboard; [`Dashboard::publish`] shows a new cycle to every viewer.
 pub struct Dashboard {
     tx: watch::Sender<Option<Arc<Snapshot>>>,
     pub url: String,
+    base: String,
 }
 
 impl Dashboard {
-    /// Starts serving on the runtime; the server stops with the process.
-    pub fn start(plan: ServePlan, lang: Lang) -> std::io::Result<Dashboard> {
+    /// Starts serving on the runtime; the server stops with the process. `trainees`
+    /// maps each trainee link's token to its trainee; `checks` takes their Check now
+    /// requests (none: the button answers that checks are not taken).
+    pub fn start(
+        plan: ServePlan,
+        lang: Lang,
+        trainees: std::collections::BTreeMap<String, String>,
+        checks: Option<tokio::sync::mpsc::Sender<CheckNow>>,
+    ) -> std::io::Result<Dashboard> {
         let listener = tokio::net::TcpListener::from_std(plan.listener)?;
         let (tx, rx) = watch::channel(None);
         let state = AppState {
             latest: rx,
-            token: plan.token.as_deref().map(Arc::from),
+            access: Arc::new(Access {
+                instructor: plan.token.clone(),
+                trainees,
+            }),
             lang,
+            checks: Arc::new(trainee::Checks::new(checks)),
         };
         let app = router(state);
         tokio::spawn(async move {
@@ -145,15 +169,18 @@ impl Dashboard {
         });
         // A generated token is printed: only labrun knows it. One the operator gave
         // is a secret they already hold, never echoed to a shared terminal or log.
+        let base = base_url(plan.addr);
         let url = match &plan.token {
-            Some(t) if plan.generated => format!("http://{}/?token={t}", plan.addr),
-            Some(_) => format!(
-                "http://{}/?token=… (the token given with --serve-token)",
-                plan.addr
-            ),
-            None => format!("http://{}/", plan.addr),
+            Some(t) if plan.generated => format!("{base}/?token={t}"),
+            Some(_) => format!("{base}/?token=… (the token given with --serve-token)"),
+            None => format!("{base}/"),
         };
-        Ok(Dashboard { tx, url })
+        Ok(Dashboard { tx, url, base })
+    }
+
+    /// A trainee's own page, opened by their link's token.
+    pub fn trainee_url(&self, token: &str) -> String {
+        format!("{}/me?token={token}", self.base)
     }
 
     /// The latest cycle (a report JSON with history and `watch` fields).
@@ -166,13 +193,36 @@ impl Dashboard {
     }
 }
 
+/// `http://ADDR:PORT` as a browser elsewhere reaches it: an address bound to every
+/// interface (`0.0.0.0`, `::`) is named by this machine's host name instead.
+fn base_url(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        let mut buf = [0u8; 256];
+        // SAFETY: gethostname writes at most `buf.len()` bytes into the buffer we own.
+        let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+        let end = buf.iter().position(|b| *b == 0).unwrap_or(0);
+        if let (true, Ok(host)) = (ok && end > 0, std::str::from_utf8(&buf[..end])) {
+            return format!("http://{host}:{}", addr.port());
+        }
+    }
+    format!("http://{addr}")
+}
+
 fn router(state: AppState) -> Router {
-    let guarded = Router::new()
+    let board = Router::new()
         .route("/", get(page))
         .route("/api/report", get(report))
         .route("/api/events", get(events))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
-    guarded
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            instructor_only,
+        ));
+    let trainees = Router::new()
+        .route("/me", get(trainee::page))
+        .route("/api/trainee", get(trainee::view))
+        .route("/api/check", post(trainee::check));
+    board
+        .merge(trainees)
         .route("/healthz", get(|| async { "ok\n" }))
         // Browsers ask for it; an empty answer keeps their console free of a 404.
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
@@ -214,37 +264,27 @@ async fn events(State(state): State<AppState>) -> impl IntoResponse {
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
-async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(expected) = &state.token else {
-        return next.run(request).await;
-    };
-    let from_query = request
-        .uri()
-        .query()
-        .into_iter()
-        .flat_map(|q| q.split('&'))
-        .find_map(|kv| kv.strip_prefix("token=").map(str::to_string));
-    let from_header = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_string);
-    let given = from_query.or(from_header).unwrap_or_default();
-    if same(given.as_bytes(), expected.as_bytes()) {
-        next.run(request).await
-    } else {
-        (
-            StatusCode::UNAUTHORIZED,
-            "a token is needed: open the URL labrun printed\n",
-        )
-            .into_response()
+/// The board and its data are the instructor's: a trainee's token opens none of it.
+async fn instructor_only(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match state.access.viewer(request.uri(), request.headers()) {
+        Viewer::Instructor => next.run(request).await,
+        Viewer::Trainee(_) => both(
+            StatusCode::FORBIDDEN,
+            text::class::BoardIsInstructors.into(),
+        ),
+        Viewer::Nobody => both(StatusCode::UNAUTHORIZED, text::class::TokenNeeded.into()),
     }
 }
 
-/// Compares without stopping at the first difference.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// A refusal as plain text, in both languages (a browser's language is not known).
+fn both(code: StatusCode, text: crate::text::Text) -> Response {
+    let body = format!("{}\n{}\n", text.render(Lang::En), text.render(Lang::Ja));
+    (
+        code,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response()
 }
 
 async fn security_headers(request: Request, next: Next) -> Response {
@@ -277,16 +317,21 @@ mod tests {
     fn a_port_in_use_and_an_open_address_without_token_are_refused() {
         let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = taken.local_addr().unwrap().to_string();
-        let e = bind(&addr, None).err().unwrap().to_string();
+        let e = bind(&addr, None, false).err().unwrap().to_string();
         assert!(e.starts_with(&format!("cannot serve on {addr}:")), "{e}");
-        let e = bind("0.0.0.0:0", None).err().unwrap().to_string();
+        let e = bind("0.0.0.0:0", None, false).err().unwrap().to_string();
         assert!(e.contains("--serve-token"), "{e}");
-        let ok = bind("127.0.0.1:0", Some(GENERATE)).unwrap();
+        let ok = bind("127.0.0.1:0", Some(GENERATE), false).unwrap();
         assert!(ok.generated && ok.token.as_ref().unwrap().len() == 36);
-        assert!(bind("nonsense", None)
+        assert!(bind("nonsense", None, false)
             .err()
             .unwrap()
             .to_string()
             .contains("ADDRESS:PORT"));
+        let links = bind("127.0.0.1:0", None, true).unwrap();
+        assert!(
+            links.generated && links.token.is_some(),
+            "trainee links put the board behind a token"
+        );
     }
 }

@@ -167,6 +167,7 @@ fn not_reported(id: &str, stopped: Option<&Text>) -> Outcome {
         message,
         evidence: None,
         step: None,
+        undecided: false,
     }
 }
 
@@ -184,6 +185,7 @@ fn refused_row(id: String, status: Status, why: Text, more: Option<usize>) -> Ou
         message,
         evidence: None,
         step: None,
+        undecided: false,
     }
 }
 
@@ -212,6 +214,7 @@ mod tests {
             message: Message::new(en, en),
             evidence: None,
             step: None,
+            undecided: false,
         }
     }
 

@@ -26,6 +26,12 @@ pub struct StepInfo {
     /// the host reports the id as `skip` naming it, whatever the step said.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub needs: BTreeMap<String, Vec<String>>,
+    /// What checks need from the operator to be decided at all (`--ssh-key`, a MySQL
+    /// password, a grant): without it their `error` or `skip` is undecided, not the
+    /// trainee's ([`super::requires`]). WIT 0.2.0 has no field for it: components
+    /// declare none.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub requires: BTreeMap<String, Vec<super::requires::Need>>,
     /// Titles of (some of) the checklist ids, for `labrun describe`.
     pub titles: BTreeMap<String, Message>,
 }
@@ -67,6 +73,9 @@ pub fn check_info(info: &StepInfo) -> Result<(), Text> {
         }
     }
     check_needs(&info.needs, &seen)?;
+    if let Some(id) = info.requires.keys().find(|id| !seen.contains(id.as_str())) {
+        return Err(t::RequiresUndeclared { id }.into());
+    }
     if let Some(id) = info.titles.keys().find(|id| !seen.contains(id.as_str())) {
         return Err(t::TitleUndeclared { id }.into());
     }
@@ -80,6 +89,7 @@ mod tests {
     fn info(name: &str, checks: &[&str]) -> StepInfo {
         StepInfo {
             needs: BTreeMap::new(),
+            requires: BTreeMap::new(),
             name: name.to_string(),
             title: Message::new("", ""),
             params: BTreeMap::new(),

@@ -9,7 +9,8 @@
 //! - [`info`]: what a step declares ([`StepInfo`]) and the contract it is checked
 //!   against at load; [`params`]: its params, their rules and the given values checked
 //!   and completed; [`template`]: the syntax of a param's default; [`needs`]: the
-//!   prerequisites between its checklist ids;
+//!   prerequisites between its checklist ids; [`requires`]: what its checks need from
+//!   the operator to be decided at all;
 //! - [`collector`]: what a running step reports, within limits, becoming the rows;
 //!   [`bounds`]: the size limits on what a step hands the host; [`stop`]: every
 //!   running step stopped when labrun is;
@@ -23,6 +24,7 @@ pub mod messages;
 pub mod needs;
 pub mod params;
 pub mod reach;
+pub mod requires;
 pub mod rhai;
 pub mod stop;
 pub mod template;

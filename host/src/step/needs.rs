@@ -96,6 +96,7 @@ pub fn enforce_needs(rows: &mut [Outcome], needs: &BTreeMap<String, Vec<String>>
                 message: Message::text(text::run::SkippedUnmet { unmet }),
                 evidence: None,
                 step: rows[i].step.clone(),
+                undecided: false,
             };
             changed = true;
         }

@@ -199,7 +199,7 @@ impl RhaiStep {
             log,
             elapsed_ms: started.elapsed().as_millis() as u64,
             course: None,
-            person: Default::default(),
+            ..Default::default()
         }
     }
 
@@ -611,6 +611,7 @@ impl Bridge {
                     message: Message::new(en, ja),
                     evidence,
                     step: None,
+                    undecided: false,
                 },
                 &self.ctx.limits,
             )
@@ -732,6 +733,24 @@ fn step_info(described: &Dynamic, catalog: Option<&Catalog>) -> Result<StepInfo,
             needs.insert(id.to_string(), list);
         }
     }
+    let mut requires = BTreeMap::new();
+    if let Some(r) = map.get("requires") {
+        let r = r
+            .clone()
+            .try_cast::<Map>()
+            .ok_or(Text::from(t::RequiresNotMap))?;
+        for (id, list) in r {
+            let list = list
+                .try_cast::<rhai::Array>()
+                .ok_or_else(|| Text::from(t::RequiresNotArray { id: id.as_str() }))?;
+            let mut needs_of = Vec::with_capacity(list.len());
+            for n in list {
+                let n = text(&n).ok_or(Text::from(t::RequiresNotStrings))?;
+                needs_of.push(super::requires::Need::parse(&n)?);
+            }
+            requires.insert(id.to_string(), needs_of);
+        }
+    }
     let mut titles = BTreeMap::new();
     if let Some(t) = map.get("titles") {
         let titles_map = t
@@ -768,6 +787,7 @@ fn step_info(described: &Dynamic, catalog: Option<&Catalog>) -> Result<StepInfo,
         params,
         checks,
         needs,
+        requires,
         titles,
     };
     super::check_info(&info)?;

@@ -358,6 +358,7 @@ impl WasmStep {
                 params: BTreeMap::new(),
                 checks: Vec::new(),
                 needs: BTreeMap::new(),
+                requires: BTreeMap::new(),
                 titles: BTreeMap::new(),
             },
             pre,
@@ -419,6 +420,7 @@ impl WasmStep {
                             .map(|t| (t.id, Message::new(t.en, t.ja)))
                             .collect(),
                         needs: d.needs.into_iter().collect(),
+                        requires: BTreeMap::new(),
                     })
                 }
                 Pre::V0_1(pre) => {
@@ -438,6 +440,7 @@ impl WasmStep {
                         titles: BTreeMap::new(),
                         // 0.1.0 has no prerequisites: such a component skips by itself.
                         needs: BTreeMap::new(),
+                        requires: BTreeMap::new(),
                     })
                 }
             }
@@ -563,7 +566,7 @@ impl WasmStep {
             log,
             elapsed_ms: started.elapsed().as_millis() as u64,
             course: None,
-            person: Default::default(),
+            ..Default::default()
         }
     }
 }
@@ -930,6 +933,7 @@ impl wit::report::Host for State {
                     message: Message::new(o.en, o.ja),
                     evidence,
                     step: None,
+                    undecided: false,
                 },
                 &self.limits,
             )
