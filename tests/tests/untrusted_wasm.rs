@@ -155,7 +155,27 @@ async fn outcome_call_and_message_floods_are_capped() {
 
     let (h1, report) = hostile(&class, "outcomes", &[]);
     assert_stopped(&h1, "too many outcomes: the limit is 100");
-    assert_eq!(results(&report, "user05").len(), 101, "100 outcomes and H1");
+    // The 100 kept, H1 naming the stop, and the outcomes refused past the limit kept as
+    // error rows (issue 23 item 15: never dropped), themselves capped at eight rows.
+    let rows = results(&report, "user05");
+    let refused: Vec<_> = rows
+        .iter()
+        .filter(|r| {
+            r["id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("refused-"))
+        })
+        .collect();
+    assert_eq!(rows.len() - refused.len(), 101, "100 outcomes and H1");
+    assert!(
+        (1..=8).contains(&refused.len()),
+        "refused outcomes are error rows, at most eight: {}",
+        refused.len()
+    );
+    assert!(
+        refused.iter().all(|r| r["status"] == "error"),
+        "{refused:?}"
+    );
 
     let (h1, _) = hostile(&class, "calls", &[]);
     assert_stopped(
