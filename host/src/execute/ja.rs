@@ -22,10 +22,6 @@ const PHRASES: &[(&str, &str)] = &[
         "ステップのスクリプトには `fn run(params)` が必要です",
     ),
     (
-        "a step script must define `fn describe()` returning #{ name, title, params, checks }",
-        "ステップのスクリプトには #{ name, title, params, checks } を返す `fn describe()` が必要です",
-    ),
-    (
         "not a labrun step: it must export `describe` and `run`",
         "labrun のステップではありません: `describe` と `run` をエクスポートする必要があります",
     ),

@@ -1,57 +1,23 @@
-//! Message catalogs: a step's check titles and ja/en message templates in one TOML
-//! file beside it (`step3.rhai` → `step3.messages.toml`), so that a script and a
-//! component of the same step (the component embeds the same file) say the same words
-//! from one source.
-//!
-//! ```toml
-//! [step]                         # optional: the step's own title
-//! title = { en = "Step 3: …", ja = "Step-3: …" }
-//!
-//! [A1]                           # a check id: its title and its messages
-//! title = { en = "the reader is a member of the cluster", ja = "…" }
-//! member = { en = "reader {reader} is a member of {cluster}", ja = "…" }
-//! ```
-//!
-//! Any other section holds templates shared by several checks. A template has exactly
-//! `en` and `ja` with `{name}` placeholders (`{{`/`}}` for a literal brace): English
-//! names every value, Japanese may leave out an English-only detail; a title has none.
-//! The catalog is refused at load, in one line, when it is not TOML, a template lacks a
-//! language, Japanese names a placeholder English lacks, or the titles do not match the
-//! declared checks. The SDK (`plugins/sdk`, `Catalog`) reads the same
-//! format the same way.
+//! A step's catalog beside it (`step3.rhai` → `step3.messages.toml`): what the step
+//! declares about itself (`[step]`: name, params, checklist ids, prerequisites) and
+//! every title and ja/en message it reports. The format and its one reader are the
+//! `labrun-step-catalog` crate (`plugins/catalog`, its doc has the format), which the
+//! step SDK reads a component's embedded copy with too, so a script and a component of
+//! one step declare every fact once and say the same words. This module finds the file
+//! beside a script, makes the reader's errors inert, and fills templates into the
+//! host's [`Message`]s.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+use labrun_step_catalog as reader;
+pub use labrun_step_catalog::{Manifest, STEP_SECTION};
 
 use crate::outcome::{inert, Message};
 
-// The template syntax is the SDK's, word for word: one reader for one catalog format.
-#[path = "../../../plugins/sdk/src/template.rs"]
-mod template;
-use template::render;
-
-/// The `{name}` placeholders of a template, the error's quoted name made inert.
-pub fn placeholders(text: &str) -> Result<BTreeSet<String>, String> {
-    template::placeholders(text).map_err(|e| inert(&e).into_owned())
-}
-
-/// The section that titles the step itself rather than one check.
-pub const STEP_SECTION: &str = "step";
-
-/// One ja/en template.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Template {
-    pub en: String,
-    pub ja: String,
-    /// Placeholder names: the English template's, which the Japanese one's are among.
-    pub names: BTreeSet<String>,
-}
-
-/// A parsed, checked catalog: section → key → template.
+/// A parsed, checked catalog.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Catalog {
-    sections: BTreeMap<String, BTreeMap<String, Template>>,
-}
+pub struct Catalog(reader::Catalog);
 
 /// A value for one placeholder: the same in both languages, or one per language
 /// (a list joined with each language's separator, a nested message).
@@ -88,97 +54,48 @@ pub fn load_beside(step: &Path) -> Result<Option<Catalog>, String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// The reader's error, safe to show: it quotes names as the file wrote them.
+fn shown(error: String) -> String {
+    inert(&super::one_line_cause(&error)).into_owned()
+}
+
+fn message(m: reader::Message) -> Message {
+    Message::new(m.en, m.ja)
+}
+
 impl Catalog {
     /// Parses and checks a catalog's text. The error is one line, without the path.
     pub fn parse(text: &str) -> Result<Catalog, String> {
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            let what = super::one_line_cause(e.message());
-            match e.span() {
-                Some(span) => {
-                    let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-                    format!("line {line}: not valid TOML: {what}")
-                }
-                None => format!("not valid TOML: {what}"),
-            }
-        })?;
-        let mut sections = BTreeMap::new();
-        for (section, value) in table {
-            let shown = inert(&section);
-            let toml::Value::Table(entries) = value else {
-                return Err(format!(
-                    "`{shown}` must be a section ([{shown}]) of templates {{ en = \"…\", ja = \"…\" }}"
-                ));
-            };
-            let mut templates = BTreeMap::new();
-            for (key, value) in entries {
-                let at = format!("{shown}.{}", inert(&key));
-                let template = template(&at, &value)?;
-                if key == "title" && !template.names.is_empty() {
-                    return Err(format!(
-                        "`{at}`: a title has no placeholders, found {{{}}}",
-                        template.names.iter().next().expect("not empty")
-                    ));
-                }
-                templates.insert(key, template);
-            }
-            sections.insert(section, templates);
-        }
-        Ok(Catalog { sections })
+        reader::Catalog::parse(text).map(Catalog).map_err(shown)
+    }
+
+    /// What its `[step]` declares.
+    pub fn manifest(&self) -> &Manifest {
+        self.0.manifest()
     }
 
     /// Refuses a catalog that does not fit the step's declared checks: a title for an
     /// undeclared id (a typo), or declared checks some of which lack a title.
     pub fn check_ids(&self, checks: &[String]) -> Result<(), String> {
-        let declared: BTreeSet<&str> = checks.iter().map(String::as_str).collect();
-        for (section, templates) in &self.sections {
-            if section != STEP_SECTION
-                && templates.contains_key("title")
-                && !declared.contains(section.as_str())
-            {
-                return Err(format!(
-                    "[{}] has a title but `checks` does not list `{}`: title only declared checks",
-                    inert(section),
-                    inert(section)
-                ));
-            }
-        }
-        let titled: Vec<&str> = checks
-            .iter()
-            .map(String::as_str)
-            .filter(|id| self.title(id).is_some())
-            .collect();
-        if !titled.is_empty() {
-            if let Some(missing) = checks.iter().find(|id| self.title(id).is_none()) {
-                return Err(format!(
-                    "[{}] has no title: give every declared check one (title = {{ en = \"…\", ja = \"…\" }})",
-                    inert(missing)
-                ));
-            }
-        }
-        Ok(())
+        self.0.check_ids(checks).map_err(shown)
     }
 
     /// The title of check `id` (or of the step, [`STEP_SECTION`]).
     pub fn title(&self, id: &str) -> Option<Message> {
-        self.sections
-            .get(id)
-            .and_then(|s| s.get("title"))
-            .map(|t| Message::new(t.en.clone(), t.ja.clone()))
+        self.0.title(id).map(message)
     }
 
     /// Whether the catalog has template `section.key`.
     pub fn has(&self, section: &str, key: &str) -> bool {
-        self.sections
-            .get(section)
-            .is_some_and(|s| s.contains_key(key))
+        self.0.has(section, key)
     }
 
     /// Every check's title, by id (the step's own excluded).
     pub fn titles(&self) -> BTreeMap<String, Message> {
-        self.sections
-            .keys()
-            .filter(|s| s.as_str() != STEP_SECTION)
-            .filter_map(|s| self.title(s).map(|t| (s.clone(), t)))
+        self.0
+            .titles()
+            .into_iter()
+            .map(|(id, t)| (id, message(t)))
             .collect()
     }
 
@@ -190,145 +107,45 @@ impl Catalog {
         key: &str,
         vars: &BTreeMap<String, Var>,
     ) -> Result<Message, String> {
-        let t = self
-            .sections
-            .get(section)
-            .and_then(|s| s.get(key))
-            .ok_or_else(|| {
-                format!(
-                    "the message catalog has no template {}.{}",
-                    inert(section),
-                    inert(key)
-                )
-            })?;
-        if let Some(missing) = t.names.iter().find(|n| !vars.contains_key(*n)) {
-            return Err(format!(
-                "message {}.{} needs a value for {{{missing}}}",
-                inert(section),
-                inert(key)
-            ));
-        }
-        let fill = |text: &str, en: bool| {
-            render(text, |name| match &vars[name] {
-                Var::Same(s) => s.clone(),
-                Var::Each(m) if en => m.en.clone(),
-                Var::Each(m) => m.ja.clone(),
+        let vars: Vec<(&str, reader::Var)> = vars
+            .iter()
+            .map(|(name, v)| {
+                let v = match v {
+                    Var::Same(s) => reader::Var::Same(s.clone()),
+                    Var::Each(m) => reader::Var::Each(reader::Message::new(&m.en, &m.ja)),
+                };
+                (name.as_str(), v)
             })
-        };
-        Ok(Message::new(fill(&t.en, true), fill(&t.ja, false)))
+            .collect();
+        self.0.msg(section, key, &vars).map(message).map_err(shown)
     }
-}
-
-fn template(at: &str, value: &toml::Value) -> Result<Template, String> {
-    let toml::Value::Table(t) = value else {
-        return Err(format!(
-            "`{at}` must be {{ en = \"…\", ja = \"…\" }}, not a {}",
-            value.type_str()
-        ));
-    };
-    if let Some(extra) = t.keys().find(|k| *k != "en" && *k != "ja") {
-        return Err(format!(
-            "`{at}` has `{}`: a template has exactly en and ja",
-            inert(extra)
-        ));
-    }
-    let text = |lang: &str| -> Result<String, String> {
-        match t.get(lang) {
-            Some(toml::Value::String(s)) => Ok(s.clone()),
-            Some(other) => Err(format!(
-                "`{at}.{lang}` must be a string, not a {}",
-                other.type_str()
-            )),
-            None => Err(format!(
-                "`{at}` has no {lang} template: give both en and ja"
-            )),
-        }
-    };
-    let (en, ja) = (text("en")?, text("ja")?);
-    let en_names = placeholders(&en).map_err(|e| format!("`{at}.en`: {e}"))?;
-    let ja_names = placeholders(&ja).map_err(|e| format!("`{at}.ja`: {e}"))?;
-    // English names every value; Japanese may leave one out (an English-only detail).
-    if let Some(unknown) = ja_names.difference(&en_names).next() {
-        return Err(format!(
-            "`{at}`: unknown placeholder {{{unknown}}} in ja: en has no {{{unknown}}} (en names every value a message takes)"
-        ));
-    }
-    Ok(Template {
-        en,
-        ja,
-        names: en_names,
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn refused(text: &str) -> String {
-        Catalog::parse(text).expect_err("refused")
+    #[test]
+    fn the_readers_errors_are_inert_and_one_line() {
+        let e = Catalog::parse("[\"A1\\u001b[2J\"]\nx = \"text\"\n").unwrap_err();
+        assert!(e.contains("A1\\u{1b}[2J") && !e.contains('\x1b'), "{e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
     }
 
     #[test]
-    fn templates_fill_each_language() {
+    fn templates_fill_into_the_hosts_messages() {
         let c = Catalog::parse(
-            "[A1]\ntitle = { en = \"t\", ja = \"タ\" }\nok = { en = \"{a} and {b} {{x}}\", ja = \"{b}・{a}\" }\n",
+            "[A1]\ntitle = { en = \"t\", ja = \"タ\" }\nok = { en = \"{a} and {b}\", ja = \"{b}・{a}\" }\n",
         )
         .unwrap();
         let vars = BTreeMap::from([
             ("a".to_string(), Var::Same("1".into())),
             ("b".to_string(), Var::Each(Message::new("x, y", "x、y"))),
         ]);
-        let m = c.format("A1", "ok", &vars).unwrap();
-        assert_eq!(m, Message::new("1 and x, y {x}", "x、y・1"));
-        assert_eq!(c.title("A1"), Some(Message::new("t", "タ")));
-        assert!(c
-            .format("A1", "ok", &BTreeMap::new())
-            .unwrap_err()
-            .contains("needs a value for {a}"));
-        assert!(c
-            .format("A1", "nope", &vars)
-            .unwrap_err()
-            .contains("no template A1.nope"));
-    }
-
-    #[test]
-    fn bad_catalogs_are_refused_in_one_line() {
-        for (text, fragment) in [
-            ("[A1\n", "line 1: not valid TOML"),
-            ("[A1]\nx = { en = \"e\" }\n", "`A1.x` has no ja template"),
-            (
-                "[A1]\nx = { en = \"{a}\", ja = \"{b}\" }\n",
-                "unknown placeholder {b} in ja",
-            ),
-            ("[A1]\nx = { en = \"{a\", ja = \"\" }\n", "unclosed `{`"),
-            ("[A1]\nx = \"text\"\n", "`A1.x` must be { en"),
-            (
-                "[A1]\ntitle = { en = \"{a}\", ja = \"{a}\" }\n",
-                "a title has no placeholders",
-            ),
-            (
-                "[A1]\nx = { en = \"\", ja = \"\", de = \"\" }\n",
-                "exactly en and ja",
-            ),
-        ] {
-            let e = refused(text);
-            assert!(e.contains(fragment), "{text:?}: {e}");
-            assert_eq!(e.lines().count(), 1, "{e}");
-        }
-    }
-
-    #[test]
-    fn titles_must_match_the_declared_checks() {
-        let c = Catalog::parse("[A1]\ntitle = { en = \"t\", ja = \"t\" }\n").unwrap();
-        let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert!(c.check_ids(&ids(&["A1"])).is_ok());
-        assert!(c
-            .check_ids(&ids(&["A1", "A2"]))
-            .unwrap_err()
-            .contains("[A2] has no title"));
-        assert!(c
-            .check_ids(&ids(&["B1"]))
-            .unwrap_err()
-            .contains("[A1] has a title but `checks` does not list `A1`"));
+        assert_eq!(
+            c.format("A1", "ok", &vars).unwrap(),
+            Message::new("1 and x, y", "x、y・1")
+        );
+        assert_eq!(c.titles()["A1"], Message::new("t", "タ"));
     }
 }

@@ -98,24 +98,47 @@ impl RhaiStep {
                 "{shown}: a step script must define `fn run(params)`"
             ));
         }
-        let described: Dynamic = engine
-            .call_fn_with_options(
-                CallFnOptions::new().eval_ast(false),
-                &mut Scope::new(),
-                &ast,
-                "describe",
-                (),
-            )
-            .map_err(|e| {
-                if matches!(*e, EvalAltResult::ErrorFunctionNotFound(..)) {
-                    format!("{shown}: a step script must define `fn describe()` returning #{{ name, title, params, checks }}")
-                } else {
-                    format!("{shown}: describe() failed: {}", inert(&eval_error_text(*e)))
-                }
-            })?;
         let catalog = messages::load_beside(path)?;
-        let info = step_info(&described, catalog.as_ref())
-            .map_err(|e| format!("{shown}: describe(): {e}"))?;
+        // What the step declares: its catalog's [step] (the way the shipped steps
+        // declare themselves, one file for the script and the component), or
+        // describe(), or both for different keys.
+        let declares = catalog
+            .as_ref()
+            .is_some_and(|c| c.manifest() != &messages::Manifest::default());
+        let has_describe = ast.iter_functions().any(|f| f.name == "describe");
+        let described: Dynamic = if !has_describe && declares {
+            Dynamic::from(Map::new())
+        } else {
+            engine
+                .call_fn_with_options(
+                    CallFnOptions::new().eval_ast(false),
+                    &mut Scope::new(),
+                    &ast,
+                    "describe",
+                    (),
+                )
+                .map_err(|e| {
+                    if matches!(*e, EvalAltResult::ErrorFunctionNotFound(..)) {
+                        crate::text::Text::from(crate::text::step_catalog::NoDeclaration {
+                            step: &shown,
+                            catalog: &messages::sibling_path(path),
+                        })
+                        .to_string()
+                    } else {
+                        format!(
+                            "{shown}: describe() failed: {}",
+                            inert(&eval_error_text(*e))
+                        )
+                    }
+                })?
+        };
+        let info = step_info(&described, catalog.as_ref()).map_err(|e| {
+            if has_describe {
+                format!("{shown}: describe(): {e}")
+            } else {
+                format!("{}: [step]: {e}", messages::sibling_path(path).display())
+            }
+        })?;
         let reach = super::reach::reach(&ast);
         check_messages(&shown, path, &reach.msgs, catalog.as_ref())?;
         let operations = operations(&reach);
@@ -636,10 +659,13 @@ fn register_msg(engine: &mut Engine, catalog: &Arc<Catalog>) {
 }
 
 fn step_info(described: &Dynamic, catalog: Option<&Catalog>) -> Result<StepInfo, String> {
-    let map = described
+    let mut map = described
         .clone()
         .try_cast::<Map>()
         .ok_or("must return a map #{ name, title, params, checks }")?;
+    if let Some(c) = catalog {
+        declared_in_catalog(&mut map, c.manifest())?;
+    }
     let text = |v: &Dynamic| v.clone().into_string().ok();
     let name = map
         .get("name")
@@ -739,6 +765,53 @@ fn step_info(described: &Dynamic, catalog: Option<&Catalog>) -> Result<StepInfo,
     };
     super::check_info(&info)?;
     Ok(info)
+}
+
+/// Adds what the catalog's `[step]` declares to what `describe()` returned, in
+/// describe()'s shape, so that one set of rules checks both. A fact is declared once:
+/// a key in both is refused.
+fn declared_in_catalog(map: &mut Map, manifest: &messages::Manifest) -> Result<(), String> {
+    let strings = |list: &[String]| -> Dynamic {
+        Dynamic::from_array(list.iter().cloned().map(Dynamic::from).collect())
+    };
+    let mut from_catalog: Vec<(&str, Dynamic)> = Vec::new();
+    if let Some(name) = &manifest.name {
+        from_catalog.push(("name", Dynamic::from(name.clone())));
+    }
+    if let Some(checks) = &manifest.checks {
+        from_catalog.push(("checks", strings(checks)));
+    }
+    if let Some(needs) = &manifest.needs {
+        let needs: Map = needs
+            .iter()
+            .map(|(id, before)| (id.as_str().into(), strings(before)))
+            .collect();
+        from_catalog.push(("needs", Dynamic::from_map(needs)));
+    }
+    if let Some(params) = &manifest.params {
+        let params: Map = params
+            .iter()
+            .map(|(name, p)| {
+                let mut decl = Map::new();
+                decl.insert("about".into(), Dynamic::from(p.about.clone()));
+                if let Some(default) = &p.default {
+                    decl.insert("default".into(), Dynamic::from(default.clone()));
+                }
+                decl.insert("required".into(), Dynamic::from_bool(p.required));
+                (name.as_str().into(), Dynamic::from_map(decl))
+            })
+            .collect();
+        from_catalog.push(("params", Dynamic::from_map(params)));
+    }
+    for (key, value) in from_catalog {
+        if map.insert(key.into(), value).is_some() {
+            return Err(
+                crate::text::Text::from(crate::text::step_catalog::DeclaredTwice { key })
+                    .to_string(),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// One declared param: `"what it means"` (required, no default) or

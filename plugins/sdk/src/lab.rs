@@ -424,6 +424,14 @@ impl Checklist {
         }
     }
 
+    /// The prerequisites `info` declares (e.g. [`crate::Info::from_catalog`]'s).
+    pub fn declared(info: &crate::Info) -> Checklist {
+        Checklist {
+            needs: info.needs.clone(),
+            done: Vec::new(),
+        }
+    }
+
     /// The status check `id` got, if it ran.
     pub fn status(&self, id: &str) -> Option<Status> {
         self.done.iter().find(|(d, _)| d == id).map(|(_, s)| *s)

@@ -1,7 +1,7 @@
-//! The `{name}` template syntax of message catalogs, shared word for word by the SDK's
-//! `Catalog` and labrun's own catalog reader (host/src/step/messages.rs
-//! includes this file), so a script and a component read one catalog the same way.
-//! `{{` and `}}` are literal braces; a name is letters, digits and `_`.
+//! The `{name}` template syntax of catalogs: a step's (this crate's [`crate::Catalog`],
+//! for the host and the SDK alike) and labrun's own host catalog (host/build.rs reads
+//! it with these functions). `{{` and `}}` are literal braces; a name is letters,
+//! digits and `_`.
 
 use std::collections::BTreeSet;
 
