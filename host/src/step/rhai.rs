@@ -1,4 +1,5 @@
-//! Rhai front-end: a step is a script with `fn describe()` and `fn run(params)`.
+//! Rhai front-end: a step is a script with `fn run(params)`, declared by its catalog's
+//! `[step]` or `fn describe()` (see [`super::messages`]).
 //!
 //! The engine is sandboxed: no `import` or file access, no `eval`, bounded
 //! operations, call depth, sizes and wall clock. Capability modules (`aws::…`)
