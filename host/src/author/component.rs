@@ -13,22 +13,25 @@
 use std::path::{Path, PathBuf};
 
 // `SDK_FILES`: every file of the step SDK (`plugins/sdk`, with its `Cargo.toml`),
-// `WIT_FILES`: every file of `wit/`, as (relative path, text); listed by build.rs.
+// `STEP_CATALOG_FILES`: every file of the catalog crate it reads catalogs with
+// (`plugins/catalog`), `WIT_FILES`: every file of `wit/`, as (relative path, text);
+// listed by build.rs.
 include!(concat!(env!("OUT_DIR"), "/vendored.rs"));
 
 const PLUGINS_MANIFEST: &str = include_str!("../../../plugins/Cargo.toml");
 const PLUGINS_LOCK: &str = include_str!("../../../plugins/Cargo.lock");
 const PLUGINS_TOOLCHAIN: &str = include_str!("../../../plugins/rust-toolchain.toml");
 
-/// Where the vendored SDK goes in the crate. The SDK finds the WIT at `../../wit`
-/// from its own directory, as in the repository.
+/// Where the vendored SDK goes in the crate. The SDK finds the WIT at `../../wit` and
+/// its catalog crate at `../catalog` from its own directory, as in the repository.
 const VENDORED_SDK: &str = "vendor/labrun/plugins/sdk";
+const VENDORED_STEP_CATALOG: &str = "vendor/labrun/plugins/catalog";
 const VENDORED_WIT: &str = "vendor/labrun/wit";
 
 /// Names cargo or rustc refuse for a package or its library: Rust keywords, the
 /// standard crates, and the crates the step depends on.
 const RESERVED: &str = "std core alloc proc_macro proc-macro test labrun-step-sdk \
-    labrun_step_sdk serde_json serde-json wit-bindgen wit_bindgen \
+    labrun_step_sdk labrun-step-catalog labrun_step_catalog serde_json serde-json wit-bindgen wit_bindgen \
     as async await box break const continue crate do dyn else enum extern false fn for \
     gen if impl in let loop match mod move mut priv pub ref return self static struct \
     super trait true try type unsafe use where while yield";
@@ -100,14 +103,18 @@ pub fn files(name: &str, sdk: Option<&Path>, cases: Vec<(&str, String)>) -> Vec<
         ("Cargo.lock".into(), PLUGINS_LOCK.into()),
     ]);
     if sdk.is_none() {
-        let sdk_dir = Path::new(VENDORED_SDK);
-        for (path, text) in SDK_FILES {
-            // The manifest inherits from the plugins workspace: written out.
-            let text = match *path {
-                "Cargo.toml" => sdk_manifest(text),
-                _ => (*text).to_string(),
-            };
-            files.push((sdk_dir.join(path), text));
+        for (dir, table) in [
+            (VENDORED_SDK, SDK_FILES),
+            (VENDORED_STEP_CATALOG, STEP_CATALOG_FILES),
+        ] {
+            for (path, text) in table {
+                // The manifest inherits from the plugins workspace: written out.
+                let text = match *path {
+                    "Cargo.toml" => vendored_manifest(text),
+                    _ => (*text).to_string(),
+                };
+                files.push((Path::new(dir).join(path), text));
+            }
         }
         for (path, text) in WIT_FILES {
             files.push((Path::new(VENDORED_WIT).join(path), (*text).into()));
@@ -139,11 +146,11 @@ fn value<'a>(text: &'a str, name: &str, key: &str) -> Option<&'a str> {
     })
 }
 
-/// The SDK's manifest with what it inherits from the plugins workspace written out,
-/// so it builds as a member of the step's own workspace.
-fn sdk_manifest(original: &str) -> String {
+/// A vendored crate's manifest (the SDK's, its catalog crate's) with what it inherits
+/// from the plugins workspace written out, so it builds in the step's own workspace.
+fn vendored_manifest(original: &str) -> String {
     let mut out =
-        String::from("# A copy of labrun's step SDK (plugins/sdk), written by `labrun new`.\n");
+        String::from("# A copy of a crate of labrun's (plugins/), written by `labrun new`.\n");
     let mut current = String::new();
     for line in original.lines() {
         let trimmed = line.trim();
@@ -376,7 +383,11 @@ mod tests {
     #[test]
     fn the_vendored_sdk_and_wit_are_the_repositorys() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        for (table, dir) in [(SDK_FILES, "plugins/sdk"), (WIT_FILES, "wit")] {
+        for (table, dir) in [
+            (SDK_FILES, "plugins/sdk"),
+            (STEP_CATALOG_FILES, "plugins/catalog"),
+            (WIT_FILES, "wit"),
+        ] {
             assert!(!table.is_empty(), "{dir}");
             for (path, text) in table {
                 let on_disk = std::fs::read_to_string(root.join(dir).join(path)).unwrap();
@@ -384,33 +395,46 @@ mod tests {
             }
         }
         assert!(WIT_FILES.iter().any(|(p, _)| *p == "labrun-host.wit"));
-        // The vendored layout relies on where the SDK looks for the WIT.
+        // The vendored layout relies on where the SDK looks for the WIT and its
+        // catalog crate.
         assert!(sdk_file("src/lib.rs").contains(r#"path: "../../wit""#));
+        assert!(sdk_file("Cargo.toml").contains(r#"labrun-step-catalog = { path = "../catalog" }"#));
     }
 
     #[test]
-    fn the_vendored_sdk_manifest_inherits_nothing() {
-        let text = sdk_manifest(sdk_file("Cargo.toml"));
-        assert!(!text.contains("workspace"), "{text}");
-        let parsed: toml::Table = toml::from_str(&text).unwrap();
-        let original: toml::Table = toml::from_str(sdk_file("Cargo.toml")).unwrap();
-        let workspace: toml::Table = toml::from_str(PLUGINS_MANIFEST).unwrap();
-        let deps = parsed["dependencies"].as_table().unwrap();
-        for (key, own) in original["dependencies"].as_table().unwrap() {
-            // An inherited dependency takes the workspace's spec; its own stays as written.
-            let inherited = own.get("workspace").and_then(toml::Value::as_bool) == Some(true);
-            let expected = if inherited {
-                &workspace["workspace"]["dependencies"][key]
-            } else {
-                own
-            };
-            assert_eq!(&deps[key], expected, "{key}");
+    fn the_vendored_manifests_inherit_nothing() {
+        let catalog_manifest = STEP_CATALOG_FILES
+            .iter()
+            .find(|(p, _)| *p == "Cargo.toml")
+            .unwrap()
+            .1;
+        for (name, manifest) in [
+            ("labrun-step-sdk", sdk_file("Cargo.toml")),
+            ("labrun-step-catalog", catalog_manifest),
+        ] {
+            let text = vendored_manifest(manifest);
+            assert!(!text.contains("workspace"), "{text}");
+            let parsed: toml::Table = toml::from_str(&text).unwrap();
+            let original: toml::Table = toml::from_str(manifest).unwrap();
+            let workspace: toml::Table = toml::from_str(PLUGINS_MANIFEST).unwrap();
+            let deps = parsed["dependencies"].as_table().unwrap();
+            for (key, own) in original["dependencies"].as_table().unwrap() {
+                // An inherited dependency takes the workspace's spec; its own stays as
+                // written.
+                let inherited = own.get("workspace").and_then(toml::Value::as_bool) == Some(true);
+                let expected = if inherited {
+                    &workspace["workspace"]["dependencies"][key]
+                } else {
+                    own
+                };
+                assert_eq!(&deps[key], expected, "{name}: {key}");
+            }
+            assert_eq!(parsed["package"]["name"].as_str(), Some(name));
+            assert_eq!(
+                parsed["package"]["edition"],
+                workspace["workspace"]["package"]["edition"]
+            );
         }
-        assert_eq!(parsed["package"]["name"].as_str(), Some("labrun-step-sdk"));
-        assert_eq!(
-            parsed["package"]["edition"],
-            workspace["workspace"]["package"]["edition"]
-        );
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! The SDK's lab library on the host target: catalogs, addresses, rules, and the typed
 //! shapes read from the same golden AWS answers the host's shape tests use.
 
+use labrun_step_sdk::lab::Checklist;
 use labrun_step_sdk::lab::{bare, filter, in_cidr, ip4, Found};
 use labrun_step_sdk::shapes::{
     DbCluster, DbInstance, Instance, Listener, LoadBalancer, Reservation, SecurityGroup, Tagged,
     TargetGroup,
 };
-use labrun_step_sdk::{Catalog, Message, Var};
+use labrun_step_sdk::{catalog, Catalog, Info, Message, Var};
 
 const STEP3: &str = include_str!("../../../scripts/step3.messages.toml");
 
@@ -60,14 +61,38 @@ fn step3_catalog_reads_and_fills() {
         )
         .unwrap();
     assert_eq!(m.en, "it listens on HTTPS:, not HTTP:80");
-    assert!(c
-        .msg("A1", "member", &[])
-        .unwrap_err()
-        .contains("needs a value for {"));
-    assert!(c
-        .msg("A1", "nope", &[])
-        .unwrap_err()
-        .contains("no template A1.nope"));
+    assert!(matches!(
+        c.msg("A1", "member", &[]),
+        Err(catalog::Error::NeedsValue { .. })
+    ));
+    assert_eq!(
+        c.msg("A1", "nope", &[]),
+        Err(catalog::Error::NoTemplate {
+            section: "A1".into(),
+            key: "nope".into()
+        })
+    );
+}
+
+#[test]
+fn step3_describes_itself_from_its_catalog() {
+    // The component's describe() is its catalog's [step]: what scripts/step3.rhai
+    // declares too, from the same file.
+    let info = Info::from_catalog(&Catalog::parse(STEP3).unwrap());
+    assert_eq!(info.name, "step3");
+    assert!(info.title_en.starts_with("Step 3:"), "{}", info.title_en);
+    assert_eq!(info.checks.first().map(String::as_str), Some("A1"));
+    assert_eq!(info.checks.len(), info.titles.len());
+    let user = info.params.iter().find(|p| p.name == "user").unwrap();
+    assert!(user.required && user.default.is_none());
+    let reader = info.params.iter().find(|p| p.name == "reader").unwrap();
+    assert_eq!(reader.default.as_deref(), Some("wp-{user}-slave"));
+    assert!(info
+        .needs
+        .iter()
+        .any(|(id, before)| id == "A2" && before == &["A1".to_string()]));
+    let list = Checklist::declared(&info);
+    assert_eq!(list.blocked_by("A2"), None, "nothing ran yet");
 }
 
 #[test]
@@ -84,7 +109,7 @@ fn bad_catalogs_are_refused() {
             "a title has no placeholders",
         ),
     ] {
-        let e = Catalog::parse(text).unwrap_err();
+        let e = Catalog::parse(text).unwrap_err().to_string();
         assert!(e.contains(fragment), "{text:?}: {e}");
     }
 }

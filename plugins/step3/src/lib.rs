@@ -6,10 +6,11 @@
 //!     cargo build --target wasm32-wasip2 --release   # in plugins/
 //!     labrun plugins/target/wasm32-wasip2/release/step3.wasm --param user=user05
 //!
-//! Every title and message is in `scripts/step3.messages.toml`, embedded here and read
-//! by `scripts/step3.rhai` too: the two say the same words from one file (the parity
-//! test holds their verdicts together). Every name and value the manual gives is a
-//! param with the manual's (2019 edition) default: `--param reader=wp-user05-standby`.
+//! The step's params, checklist ids, prerequisites, titles and messages are all in
+//! `scripts/step3.messages.toml`, embedded here and read by `scripts/step3.rhai` too:
+//! the two declare the same step and say the same words from one file (the parity test
+//! holds their verdicts together). Every name and value the manual gives is a param
+//! with the manual's (2019 edition) default: `--param reader=wp-user05-standby`.
 
 use std::collections::BTreeMap;
 
@@ -22,23 +23,8 @@ use labrun_step_sdk::{
     Step, Value, Var,
 };
 
-/// The step's words, shared with the script.
+/// The step's declaration (`[step]`) and words, shared with the script.
 const CATALOG: &str = include_str!("../../../scripts/step3.messages.toml");
-
-const CHECKS: [&str; 18] = [
-    "A1", "A2", "A3", "A4", "A5", "A6", "A7", "B1", "B2", "C1", "C2", "C3", "C4", "C5", "D1", "E1",
-    "E2", "F1",
-];
-
-/// Checks that mean nothing until another passed: labrun reports them `skip`.
-const NEEDS: [(&str, &[&str]); 6] = [
-    ("A2", &["A1"]),
-    ("A4", &["A1", "A3"]),
-    ("A5", &["A3"]),
-    ("A6", &["A1", "A3"]),
-    ("A7", &["A1"]),
-    ("D1", &["A5"]),
-];
 
 const F1_REQUESTS: usize = 6; // sent through the ALB: round robin gives each target several
 const F1_TAIL_LINES: u64 = 2000; // access-log lines read back from each server
@@ -63,70 +49,15 @@ struct Step3;
 
 impl Step for Step3 {
     fn describe() -> Info {
-        let info = Info::new("step3", "step3", "step3")
-            .param("user", "trainee id as in the manual, e.g. user05")
-            .param_default("cluster", "Aurora cluster (Step 2)", "wp-{user}-cluster")
-            .param_default(
-                "writer",
-                "the writer instance as the manual names it (shown in hints; the checks find the writer by IsClusterWriter)",
-                "wp-{user}",
-            )
-            .param_default(
-                "reader",
-                "Aurora reader instance (2021 edition: wp-{user}-standby)",
-                "wp-{user}-slave",
-            )
-            .param_default("reader_az", "availability zone of the reader", "ap-northeast-1c")
-            .param_default(
-                "reader_class",
-                "instance class of the reader (empty: not checked)",
-                "db.t2.small",
-            )
-            .param_default("database", "WordPress database on the cluster", "wordpress")
-            .param_default("vpc", "VPC (Step 1)", "vpc-{user}")
-            .param_default("web1", "first web server's Name tag (Step 1)", "webserver#1-{user}")
-            .param_default("web2", "second web server's Name tag", "webserver#2-{user}")
-            .param_default(
-                "web2_az",
-                "availability zone of the second web server",
-                "ap-northeast-1c",
-            )
-            .param_default(
-                "web2_cidr",
-                "CIDR of the public subnet of the second web server",
-                "10.0.1.0/24",
-            )
-            .param_default("web2_type", "instance type of the second web server", "t2.micro")
-            .param_default("web_sg", "web servers' security group (Step 1)", "web-{user}")
-            .param_default("alb_sg", "ALB security group", "alb-{user}")
-            .param_default("key", "key pair (Step 1)", "1day-{user}")
-            .param_default("ami", "AMI made from the first web server", "wordpress {user}")
-            .param_default("alb", "Application Load Balancer", "elb-{user}")
-            .param_default("tg", "ALB target group", "tg-elb-{user}")
-            .param_default(
-                "alb_azs",
-                "availability zones of the ALB, comma-separated",
-                "ap-northeast-1c,ap-northeast-1d",
-            )
-            .param_default(
-                "access_log",
-                "nginx's access log on the web servers",
-                "/var/log/nginx/access.log",
-            )
-            .checks(CHECKS);
-        let info = NEEDS.iter().fold(info, |info, (id, before)| {
-            info.needs(id, before.iter().copied())
-        });
-        // A catalog that does not parse leaves the titles out; `run` then says why.
-        match Catalog::parse(CATALOG) {
-            Ok(c) => info.titles_from(&c),
-            Err(_) => info,
-        }
+        // The catalog declares the step (its [step]: params, checks, needs) and its
+        // words; the tests load it beside scripts/step3.rhai too, so it parses.
+        Info::from_catalog(&Catalog::parse(CATALOG).expect("scripts/step3.messages.toml parses"))
     }
 
     fn run(params: Params) -> Result<(), String> {
         let catalog =
             Catalog::parse(CATALOG).map_err(|e| format!("scripts/step3.messages.toml: {e}"))?;
+        let info = Info::from_catalog(&catalog);
         let mut s = Trainee::new(&params, catalog)?;
         // What the console cannot show (DNS, MySQL, HTTP, the servers' logs) is seen
         // as the trainee's servers see it: through webserver#1 over SSH when the
@@ -134,7 +65,7 @@ impl Step for Step3 {
         // `ssh -L` tunnel and --connect-to).
         s.via = public_address(&s.web1).ok().flatten();
         s.ssh = s.via.as_deref().is_some_and(ssh_usable);
-        let mut list = Checklist::new(&NEEDS);
+        let mut list = Checklist::declared(&info);
         list.check("A1", || s.a1_reader_member());
         list.check("A2", || s.a2_reader_placement());
         list.check("A3", || s.a3_endpoints());
