@@ -96,6 +96,29 @@ fn step3_describes_itself_from_its_catalog() {
 }
 
 #[test]
+fn the_step3_component_uses_only_params_its_catalog_declares() {
+    // The component names no param of its own: it reads them by name
+    // (`self.p("reader")`) from what the catalog's [step.params] declares. A name used
+    // there but not declared would panic at run time; this holds each to the catalog.
+    let source = include_str!("../../step3/src/lib.rs");
+    let info = Info::from_catalog(&Catalog::parse(STEP3).unwrap());
+    let declared: Vec<&str> = info.params.iter().map(|p| p.name.as_str()).collect();
+    let mut used = 0;
+    for piece in source.split(".p(\"").skip(1) {
+        let name = &piece[..piece.find('"').expect("a closing quote")];
+        assert!(
+            declared.contains(&name),
+            "step3 uses param {name:?}, not declared"
+        );
+        used += 1;
+    }
+    assert!(
+        used > 20,
+        "the component reads its params with p(\"…\"): {used} found"
+    );
+}
+
+#[test]
 fn bad_catalogs_are_refused() {
     for (text, fragment) in [
         ("[A1\n", "not valid TOML"),
