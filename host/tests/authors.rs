@@ -82,6 +82,31 @@ fn a_new_step_passes_its_own_cases() {
         said.contains("next: labrun test ./vpc-check.rhai ./vpc-check.cases/*.toml"),
         "{said}"
     );
+    // Written the way the shipped steps are: the catalog declares the step ([step]),
+    // the script only runs it.
+    assert!(said.contains("wrote ./vpc-check.messages.toml\n"), "{said}");
+    let script = std::fs::read_to_string(dir.join("vpc-check.rhai")).unwrap();
+    assert!(!script.contains("fn describe"), "{script}");
+    let catalog = std::fs::read_to_string(dir.join("vpc-check.messages.toml")).unwrap();
+    assert!(
+        catalog.contains("[step]\nname = \"vpc-check\""),
+        "{catalog}"
+    );
+    let out = labrun(&dir, &["describe", "vpc-check.rhai", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let described: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(described["name"], "vpc-check");
+    let params: Vec<&str> = described["params"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(params, ["cidr", "user", "vpc"], "{described}");
+    assert_eq!(
+        described["checks"][1]["title"]["ja"],
+        "VPC の CIDR ブロック"
+    );
 
     let out = labrun(
         &dir,
@@ -110,6 +135,30 @@ fn a_new_step_passes_its_own_cases() {
     assert_eq!(
         text(&out.stderr),
         "labrun: ./vpc-check.rhai exists already: labrun new never overwrites; choose another name or --dir\n"
+    );
+
+    // In Japanese (the locale's language), what it wrote and what to run next too.
+    let ja = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_labrun"))
+            .current_dir(&dir)
+            .env_clear()
+            .env("HOME", &dir)
+            .env("LANG", "ja_JP.UTF-8")
+            .args(args)
+            .output()
+            .expect("labrun runs")
+    };
+    let out = ja(&["new", "step", "other"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(said.contains("./other.rhai を書き出しました\n"), "{said}");
+    assert!(said.contains("次に: labrun test ./other.rhai"), "{said}");
+    let out = ja(&["new", "step", "other"]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        text(&out.stderr).contains("上書きしません"),
+        "{}",
+        text(&out.stderr)
     );
 }
 
@@ -651,7 +700,7 @@ fn a_bad_sdk_or_crate_name_is_refused_before_anything_is_written() {
     let cases: [(&[&str], &str); 5] = [
         (
             &["new", "step", "s", "--component", "--sdk", "missing"],
-            "labrun: --sdk missing: cannot read missing/Cargo.toml (No such file or directory (os error 2)): give the directory of labrun's step SDK (plugins/sdk in a labrun checkout), or leave --sdk out to get the SDK this labrun carries\n",
+            "labrun: --sdk missing: cannot read missing/Cargo.toml (“No such file or directory (os error 2)”): give the directory of labrun's step SDK (plugins/sdk in a labrun checkout), or leave --sdk out to get the SDK this labrun carries\n",
         ),
         (
             &["new", "step", "s", "--component", "--sdk", "."],

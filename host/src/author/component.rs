@@ -1,5 +1,7 @@
 //! `labrun new step NAME --component`: a Rust crate that builds the starter step as a
-//! WebAssembly component (wasm32-wasip2), with the same two cases as the Rhai starter.
+//! WebAssembly component (wasm32-wasip2), with the same catalog (`NAME.messages.toml`,
+//! embedded: its `[step]` is the component's `describe()`) and the same two cases as
+//! the Rhai starter.
 //!
 //! How the crate finds the SDK: by default labrun writes the copy of the step SDK
 //! (`plugins/sdk`) and of the WIT (`wit/`) it was built with into the crate, under
@@ -11,6 +13,8 @@
 //! build (and, once fetched, build offline).
 
 use std::path::{Path, PathBuf};
+
+use super::new::NewError;
 
 // `SDK_FILES`: every file of the step SDK (`plugins/sdk`, with its `Cargo.toml`),
 // `STEP_CATALOG_FILES`: every file of the catalog crate it reads catalogs with
@@ -43,42 +47,48 @@ pub fn lib_name(name: &str) -> String {
 
 /// Checks `--sdk PATH`: a directory holding the `labrun-step-sdk` crate. Returns it
 /// absolute, so the crate's manifest works from anywhere.
-pub fn check_sdk(path: &Path) -> Result<PathBuf, String> {
+pub fn check_sdk(path: &Path) -> Result<PathBuf, NewError> {
     let manifest = path.join("Cargo.toml");
-    let text = std::fs::read_to_string(&manifest).map_err(|e| {
-        format!(
-            "--sdk {}: cannot read {} ({e}): give the directory of labrun's step SDK (plugins/sdk in a labrun checkout), or leave --sdk out to get the SDK this labrun carries",
-            path.display(),
-            manifest.display()
-        )
+    let text = std::fs::read_to_string(&manifest).map_err(|why| NewError::SdkUnreadable {
+        sdk: path.to_path_buf(),
+        manifest: manifest.clone(),
+        why,
     })?;
     let name = toml::from_str::<toml::Table>(&text)
         .ok()
         .and_then(|t| t.get("package")?.get("name")?.as_str().map(String::from));
     if name.as_deref() != Some("labrun-step-sdk") {
-        return Err(format!(
-            "--sdk {}: {} is not the labrun-step-sdk crate: give the directory of labrun's step SDK (plugins/sdk in a labrun checkout), or leave --sdk out",
-            path.display(),
-            manifest.display()
-        ));
+        return Err(NewError::NotTheSdk {
+            sdk: path.to_path_buf(),
+            manifest,
+        });
     }
-    std::fs::canonicalize(path).map_err(|e| format!("--sdk {}: {e}", path.display()))
+    std::fs::canonicalize(path).map_err(|why| NewError::SdkPath {
+        sdk: path.to_path_buf(),
+        why,
+    })
 }
 
 /// Refuses a step name cargo would refuse as a package (a keyword, `std`, …).
-pub fn check_crate_name(name: &str) -> Result<(), String> {
+pub fn check_crate_name(name: &str) -> Result<(), NewError> {
     if RESERVED.split_whitespace().any(|r| r == name) {
-        return Err(format!(
-            "`{name}` cannot name a Rust crate (a keyword, a standard crate or one the step depends on): choose another name, e.g. {name}-step"
-        ));
+        return Err(NewError::ReservedCrateName {
+            name: name.to_string(),
+        });
     }
     Ok(())
 }
 
 /// The crate's files, relative to its directory, in the order they are reported.
-/// `sdk` is the `--sdk` directory (absolute), or `None` to vendor the SDK; `cases` are
-/// the starter's case files (name, text), written to `cases/`.
-pub fn files(name: &str, sdk: Option<&Path>, cases: Vec<(&str, String)>) -> Vec<(PathBuf, String)> {
+/// `sdk` is the `--sdk` directory (absolute), or `None` to vendor the SDK; `catalog` is
+/// the step's catalog, written as `NAME.messages.toml` and embedded by `src/lib.rs`;
+/// `cases` are the starter's case files (name, text), written to `cases/`.
+pub fn files(
+    name: &str,
+    sdk: Option<&Path>,
+    catalog: String,
+    cases: Vec<(&str, String)>,
+) -> Vec<(PathBuf, String)> {
     let lib = lib_name(name);
     let sdk_dep = match sdk {
         Some(path) => toml_string(&path.display().to_string()),
@@ -87,6 +97,7 @@ pub fn files(name: &str, sdk: Option<&Path>, cases: Vec<(&str, String)>) -> Vec<
     let mut files: Vec<(PathBuf, String)> = vec![
         ("Cargo.toml".into(), manifest(name, &sdk_dep)),
         ("src/lib.rs".into(), starter_source(name)),
+        (format!("{name}.messages.toml").into(), catalog),
     ];
     files.extend(
         cases
@@ -233,8 +244,10 @@ fn readme(name: &str, lib: &str, sdk: Option<&Path>) -> String {
         r#"# {name}
 
 A labrun step as a WebAssembly component (`wasm32-wasip2`), written by
-`labrun new step {name} --component`. `src/lib.rs` has one function per check id, in
-checklist order; `cases/` has a case for each way it can go.
+`labrun new step {name} --component`. `{name}.messages.toml` declares the step (its
+`[step]`: name, params, checklist ids, prerequisites) and holds its titles and
+messages in English and Japanese; `src/lib.rs` embeds it and has one function per
+check id, in checklist order; `cases/` has a case for each way it can go.
 
     rustup target add wasm32-wasip2       # once (rust-toolchain.toml names it)
     cargo build --release                 # .cargo/config.toml sets the target
@@ -269,108 +282,8 @@ fn starter_source(name: &str) -> String {
         .replace("{{Type}}", &type_name(name))
 }
 
-const STARTER: &str = r#"//! {{name}}: a lab step as a WebAssembly component. Each check id is one function, in
-//! checklist order; each reports pass or fail with a message in English and Japanese
-//! that says how to fix it. The SDK's API: `cargo doc --open -p labrun-step-sdk`.
-//!
-//! ```text
-//! cargo build --release
-//! labrun test target/wasm32-wasip2/release/{{lib}}.wasm cases/*.toml
-//! ```
-
-use labrun_step_sdk::lab::{self, Checked};
-use labrun_step_sdk::shapes::Vpc;
-use labrun_step_sdk::{export_step, json, Info, Message, Params, Step, Value};
-
-const NAME: &str = "{{name}}";
-
-struct {{Type}};
-
-impl Step for {{Type}} {
-    fn describe() -> Info {
-        Info::new(NAME, "The trainee's VPC", "受講者の VPC")
-            .param("user", "trainee id as in the manual, e.g. user05")
-            .param_default("vpc", "the trainee's VPC (its Name tag)", "vpc-{user}")
-            .param_default("cidr", "the VPC's CIDR block", "10.0.0.0/16")
-            .checks(["A1", "A2"])
-            .title("A1", "The VPC exists", "VPC がある")
-            .title("A2", "The VPC's CIDR block", "VPC の CIDR ブロック")
-            // A2 means nothing until A1 passed: labrun reports it `skip` naming A1.
-            .needs("A2", ["A1"])
-    }
-
-    fn run(params: Params) -> Result<(), String> {
-        let vpc = params.get("vpc")?;
-        let cidr = params.get("cidr")?;
-        // A capability error inside a check becomes that check's `error` row.
-        lab::guard("A1", || a1_vpc_exists(vpc));
-        lab::guard("A2", || a2_vpc_cidr(vpc, cidr));
-        Ok(())
-    }
-}
-
-export_step!({{Type}});
-
-fn a1_vpc_exists(vpc: &str) -> Checked {
-    let Some(found) = find_vpc(vpc)? else {
-        return lab::fail(
-            "A1",
-            Message::new(
-                format!("VPC {vpc} not found: create it in the VPC console"),
-                format!("VPC {vpc} が見つかりません。VPC コンソールで作成してください"),
-            ),
-            Value::Null,
-        );
-    };
-    let id = &found.vpc_id;
-    lab::pass(
-        "A1",
-        Message::new(
-            format!("VPC {vpc} exists ({id})"),
-            format!("VPC {vpc} があります ({id})"),
-        ),
-        json!({ "vpc_id": id }),
-    )
-}
-
-fn a2_vpc_cidr(vpc: &str, cidr: &str) -> Checked {
-    let Some(found) = find_vpc(vpc)? else {
-        // Reported for completeness: labrun shows A2 as `skip`, since A1 failed.
-        return lab::fail(
-            "A2",
-            Message::new(
-                format!("VPC {vpc} not found"),
-                format!("VPC {vpc} が見つかりません"),
-            ),
-            Value::Null,
-        );
-    };
-    let actual = found.cidr_block.unwrap_or_default();
-    if actual == cidr {
-        return lab::pass(
-            "A2",
-            Message::new(
-                format!("VPC {vpc} has CIDR {cidr}"),
-                format!("VPC {vpc} の CIDR は {cidr} です"),
-            ),
-            Value::Null,
-        );
-    }
-    lab::fail(
-        "A2",
-        Message::new(
-            format!("VPC {vpc} has CIDR {actual}, not {cidr}: recreate it with {cidr}"),
-            format!("VPC {vpc} の CIDR が {actual} です ({cidr} で作り直してください)"),
-        ),
-        json!({ "cidr": actual }),
-    )
-}
-
-/// The account's VPC whose Name tag is `name`, if there is one (typed: `shapes::Vpc`).
-fn find_vpc(name: &str) -> Result<Option<Vpc>, lab::Error> {
-    Ok(lab::named(lab::vpcs()?, name))
-}
-"#;
+/// The component's source, `{{name}}`, `{{lib}}` and `{{Type}}` filled in.
+const STARTER: &str = include_str!("../../starters/component-lib.rs.in");
 
 #[cfg(test)]
 mod tests {
@@ -440,8 +353,14 @@ mod tests {
     #[test]
     fn the_crate_manifest_and_toolchain_parse() {
         for sdk in [None, Some(Path::new("/opt/labrun/plugins/sdk"))] {
-            let files = files("vpc-check", sdk, vec![("a.toml", String::new())]);
-            assert_eq!(files[2].0, Path::new("cases/a.toml"));
+            let files = files(
+                "vpc-check",
+                sdk,
+                "[step]\n".into(),
+                vec![("a.toml", String::new())],
+            );
+            assert_eq!(files[2].0, Path::new("vpc-check.messages.toml"));
+            assert_eq!(files[3].0, Path::new("cases/a.toml"));
             let manifest: toml::Table = toml::from_str(&files[0].1).unwrap();
             assert_eq!(manifest["package"]["name"].as_str(), Some("vpc-check"));
             let dep = &manifest["dependencies"]["labrun-step-sdk"]["path"];
