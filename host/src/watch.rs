@@ -38,6 +38,7 @@ use crate::history::{now_ms, rfc3339, Change, History};
 use crate::outcome::{exit, Lang, Message, Report, TraineeReport};
 use crate::report::{self, Format, Style};
 use crate::serve::{CheckNow, Dashboard, ServePlan};
+use crate::text::Text;
 
 /// How long a signal waits for the running steps to stop before the watch ends.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -165,7 +166,7 @@ pub struct Cycle {
 }
 
 /// A capability that became unusable, and since when (ms).
-type Broken = BTreeMap<String, (String, u64)>;
+type Broken = BTreeMap<String, (Message, u64)>;
 
 /// Folds an executed cycle into the history and builds its snapshot.
 pub fn fold(
@@ -200,18 +201,22 @@ pub fn fold(
     }
 }
 
+/// What the board's banner says of an unusable capability: its error and kind.
+fn broken_message(e: &crate::caps::CapError) -> Message {
+    let kind = e.kind.as_str();
+    Message::new(
+        format!("{} ({kind})", e.message_in(Lang::En)),
+        format!("{} ({kind})", e.message_in(Lang::Ja)),
+    )
+}
+
 /// Which capabilities are unusable now, and since when.
 fn fold_broken(executed: &Executed, broken: &mut Broken, now: u64) {
-    let now_broken: BTreeMap<String, String> = executed
+    let now_broken: BTreeMap<String, Message> = executed
         .hub
         .broken()
         .into_iter()
-        .map(|e| {
-            (
-                e.capability.to_string(),
-                format!("{} ({})", e.message, e.kind.as_str()),
-            )
-        })
+        .map(|e| (e.capability.to_string(), broken_message(&e)))
         .collect();
     broken.retain(|cap, _| now_broken.contains_key(cap));
     for (cap, message) in now_broken {
@@ -242,8 +247,10 @@ fn snapshot(
         "aws_throttled": report.summary.aws_throttled,
         "ssh_connections": ssh_connections,
         "title": { "en": watch.title.en, "ja": watch.title.ja },
+        // `message` in English as always; `message_ja` for the board's Japanese.
         "broken": broken.iter().map(|(cap, (message, since))| json!({
-            "capability": cap, "message": message, "since": rfc3339(*since),
+            "capability": cap, "message": message.get(Lang::En),
+            "message_ja": message.get(Lang::Ja), "since": rfc3339(*since),
         })).collect::<Vec<_>>(),
     });
     if let Some(trainees) = snapshot["trainees"].as_array_mut() {
@@ -314,8 +321,15 @@ pub async fn run(plan: RunPlan, mut watch: WatchPlan) -> u8 {
                 .collect();
             match Dashboard::start(serve, style.lang, by_token, Some(check_tx.clone())) {
                 Ok(d) => {
-                    let note = if generated { " (generated token)" } else { "" };
-                    eprintln!("labrun: dashboard on {}{note}", d.url);
+                    let url = d.url.as_str();
+                    let line: Text = if generated {
+                        crate::text::watch::DashboardGenerated { url }.into()
+                    } else if d.token_given {
+                        crate::text::watch::DashboardGiven { url }.into()
+                    } else {
+                        crate::text::watch::DashboardOn { url }.into()
+                    };
+                    eprintln!("labrun: {}", line.render(style.lang));
                     if let Some(path) = &watch.trainee_links {
                         if let Err(e) = write_links(path, &class, &links, &d) {
                             let line =
@@ -331,7 +345,10 @@ pub async fn run(plan: RunPlan, mut watch: WatchPlan) -> u8 {
                     Some(d)
                 }
                 Err(e) => {
-                    eprintln!("labrun: cannot serve the dashboard: {e}");
+                    let line = Text::from(crate::text::watch::DashboardUnserved {
+                        cause: crate::text::quoted(e),
+                    });
+                    eprintln!("labrun: {}", line.render(style.lang));
                     return exit::ERROR;
                 }
             }
@@ -482,7 +499,10 @@ pub async fn run(plan: RunPlan, mut watch: WatchPlan) -> u8 {
         return exit::ERROR;
     }
     let Some(last) = current else {
-        eprintln!("labrun: stopped before the first cycle finished; nothing to report");
+        eprintln!(
+            "labrun: {}",
+            Text::from(crate::text::watch::NothingToReport)
+        );
         return exit::ERROR;
     };
     if tty && format == Format::Human {
@@ -531,7 +551,7 @@ fn checked_now(
     for e in hub.broken() {
         broken
             .entry(e.capability.to_string())
-            .or_insert((format!("{} ({})", e.message, e.kind.as_str()), now));
+            .or_insert((broken_message(&e), now));
     }
     let report = &mut current.cycle.report;
     if let Some(slot) = report.trainees.iter_mut().find(|t| t.trainee == trainee) {
@@ -609,7 +629,11 @@ fn save_state(watch: &WatchPlan, history: &History, state_error: &mut bool) {
     match history.save(path) {
         Ok(()) => *state_error = false,
         Err(e) if !*state_error => {
-            eprintln!("labrun: cannot write --state {}: {e}", path.display());
+            let line = Text::from(crate::text::watch::StateUnwritable {
+                path,
+                cause: crate::text::quoted(e),
+            });
+            eprintln!("labrun: {line}");
             *state_error = true;
         }
         Err(_) => {}
@@ -686,19 +710,22 @@ fn show(
             text.push('\n');
         }
         Format::Human if tty => {
-            let throttled = match cycle.report.summary.aws_throttled {
-                0 => String::new(),
-                n => format!(" (throttled {n}×, retried)"),
+            let summary = &cycle.report.summary;
+            let throttled = match summary.aws_throttled {
+                0 => crate::text::plain(""),
+                count => Text::from(crate::text::watch::HeaderThrottled { count }).into(),
             };
-            let header = format!(
-                "{} — {} · {clock} · cycle {} · {} AWS calls{throttled} · {} ms · next in {} s",
-                class.name(),
-                watch.title.get(style.lang),
-                cycle.number,
-                cycle.report.summary.aws_calls,
-                cycle.report.summary.elapsed_ms,
-                watch.interval.as_secs()
-            );
+            let header = Text::from(crate::text::watch::Header {
+                step: class.name(),
+                title: watch.title.get(style.lang),
+                clock: clock.as_str(),
+                cycle: cycle.number,
+                calls: summary.aws_calls,
+                throttled,
+                ms: summary.elapsed_ms,
+                next: watch.interval.as_secs(),
+            })
+            .render(style.lang);
             text.push_str("\x1b[H\x1b[2J");
             text.push_str(&report::grid::grid(&cycle.report, history, &header, style));
             for c in cycle.changes.iter().filter(|c| c.from.is_some()) {
@@ -724,10 +751,11 @@ fn show(
     // keeps only the changes.
     let throttled = cycle.report.summary.aws_throttled;
     if throttled > 0 && !(tty && format == Format::Human) {
-        eprintln!(
-            "labrun: cycle {}: AWS throttled {throttled}×; labrun backed off and retried at the pace AWS refills",
-            cycle.number
-        );
+        let line = Text::from(crate::text::watch::Throttled {
+            cycle: cycle.number,
+            count: throttled,
+        });
+        eprintln!("labrun: {}", line.render(style.lang));
     }
     if !text.is_empty() {
         let mut out = std::io::stdout().lock();

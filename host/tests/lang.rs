@@ -105,6 +105,18 @@ const CORPUS: &[&[&str]] = &[
     &["help", "test"],
     &["plugin"],
     &["nope-subcommand-or-step"],
+    // A bad --connect-to: labrun's own words about it, not quoted.
+    &["scripts/step3.rhai", "--connect-to", "a:b"],
+    &["scripts/step3.rhai", "--connect-to", "h:80:[::1:81"],
+    // Preflight with no credentials: a problem line, a note, the count.
+    &[
+        "preflight",
+        "scripts/step3.rhai",
+        "--trainee",
+        "user05",
+        "--probe-timeout",
+        "1",
+    ],
 ];
 
 /// What is the same in both languages or not labrun's words, taken out of a line:
@@ -197,6 +209,11 @@ fn the_detectors_can_fail() {
         "labrun: watch ended (Signal) after 3 cycles",
         "17:43:10 user01 0/18 passed",
         "  name: step3",
+        // The watch grid's header, a regressed row and a regression's change line.
+        "changing — 閉じるポート · 01:43:45 · cycle 1 · 0 AWS calls · 39 ms · next in 5 s",
+        "user05  ✗  ✓   1/2  REGRESSION",
+        "01:43:50 REGRESSION user05 P1 合格 → 不合格  ポートが閉じています",
+        "labrun: cycle 3: AWS throttled 4×; labrun backed off and retried at the pace AWS refills",
     ] {
         let found = english_in(line);
         assert!(found.is_some(), "not flagged: {line}");
@@ -218,7 +235,19 @@ fn the_detectors_can_fail() {
 /// Words that alone give away an English line, for lines too short to hold three
 /// English words in a row (report headers, summaries, watch lines).
 const ENGLISH_MARKERS: &[&str] = &[
-    "passed", "failed", "ended", "cycles", "error(s)", "summary:", "usage:", "Usage:", "name:",
+    "passed",
+    "failed",
+    "ended",
+    "cycles",
+    "error(s)",
+    "summary:",
+    "usage:",
+    "Usage:",
+    "name:",
+    "cycle",
+    "calls",
+    "throttled",
+    "REGRESSION",
 ];
 
 fn english_in(line: &str) -> Option<String> {
@@ -228,6 +257,21 @@ fn english_in(line: &str) -> Option<String> {
             .find(|w| ENGLISH_MARKERS.contains(w))
             .map(str::to_string)
     })
+}
+
+/// Each line of `said` in the wrong language for `lang`, named with its command.
+fn wrong_lines(command: &str, lang: &str, said: &str, wrong: &mut Vec<String>) {
+    for line in said.lines() {
+        let bad = match lang {
+            "ja" => english_in(line),
+            _ => japanese_char(line).map(String::from),
+        };
+        if let Some(bad) = bad {
+            wrong.push(format!(
+                "labrun {command} --lang {lang}: {line}\n    ({bad})"
+            ));
+        }
+    }
 }
 
 #[test]
@@ -255,20 +299,186 @@ fn the_corpus_speaks_one_language() {
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
-            for line in said.lines() {
-                let bad = match lang {
-                    "ja" => english_in(line),
-                    _ => japanese_char(line).map(String::from),
-                };
-                if let Some(bad) = bad {
-                    wrong.push(format!(
-                        "labrun {} --lang {lang}: {line}\n    ({bad})",
-                        args.join(" ")
-                    ));
-                }
-            }
+            wrong_lines(&args.join(" "), lang, &said, &mut wrong);
         }
     }
+    assert!(
+        wrong.is_empty(),
+        "{} line(s) in the wrong language:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+
+/// A step whose P1 passes while a port on this machine answers and fails once it
+/// closes: a watch of it changes between cycles without any AWS.
+const CHANGING_STEP: &str = r#"
+fn describe() {
+    #{ name: "changing", title: #{ en: "A port that closes", ja: "閉じるポート" },
+       params: #{ user: "trainee id", port: "the port that closes" }, checks: ["P1", "P2"] }
+}
+fn run(p) {
+    let r = tcp::connect(#{ host: "127.0.0.1", port: parse_int(p.port), timeout_ms: 3000 });
+    if r.ok {
+        report::pass("P1", "the port answers", "ポートが応答します");
+    } else {
+        report::fail("P1", "the port is closed", "ポートが閉じています");
+    }
+    report::pass("P2", "always", "常に");
+}
+"#;
+
+/// What a terminal shows, without its escape sequences and carriage returns.
+fn screen(raw: &str) -> String {
+    let mut out = String::new();
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x1b' => {
+                // CSI: ESC [ params… final byte (a letter).
+                if chars.next() == Some('[') {
+                    for c in chars.by_ref() {
+                        if c.is_ascii_alphabetic() {
+                            break;
+                        }
+                    }
+                }
+            }
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A watch on a terminal (a pty): its grid and header each cycle, a change line and
+/// a regression when P1 breaks, the "watch ended" line and the final report, in one
+/// language.
+#[test]
+fn a_changing_watch_speaks_one_language() {
+    use std::io::Read;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let dir = std::env::temp_dir().join(format!("labrun-lang-watch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let step = dir.join("changing.rhai");
+    std::fs::write(&step, CHANGING_STEP).unwrap();
+    let mut wrong = Vec::new();
+    for lang in ["ja", "en"] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port().to_string();
+        let (mut master, mut slave) = (0, 0);
+        // SAFETY: openpty(3) fills two fds we then own.
+        let rc = unsafe {
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(rc, 0, "openpty");
+        // SAFETY: both fds were just opened and are owned here only.
+        let (master, slave) =
+            unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+        let args = [
+            step.to_str().unwrap(),
+            "--param",
+            "user=user05",
+            "--param",
+            &format!("port={port}"),
+            "--watch",
+            "5",
+            "--lang",
+            lang,
+        ];
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_labrun"));
+        for (key, _) in std::env::vars() {
+            if key.starts_with("AWS_") || key == "LANG" || key.starts_with("LC_") {
+                cmd.env_remove(key);
+            }
+        }
+        let mut child = cmd
+            .current_dir(root())
+            .env("NO_COLOR", "1")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(slave))
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("labrun runs");
+        drop(cmd);
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let mut reader = std::fs::File::from(master);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            // EIO once the child and every copy of the slave are gone.
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0
+                    || tx
+                        .send(String::from_utf8_lossy(&buf[..n]).into_owned())
+                        .is_err()
+                {
+                    break;
+                }
+            }
+        });
+        let mut shown = String::new();
+        let until = |shown: &mut String, what: &dyn Fn(&str) -> bool| {
+            let end = Instant::now() + Duration::from_secs(120);
+            while !what(&screen(shown)) {
+                let left = end.saturating_duration_since(Instant::now());
+                match rx.recv_timeout(left) {
+                    Ok(chunk) => shown.push_str(&chunk),
+                    Err(_) => panic!(
+                        "--lang {lang}: the watch showed no change:\n{}",
+                        screen(shown)
+                    ),
+                }
+            }
+        };
+        // The first grid: P1 passes.
+        until(&mut shown, &|s| s.contains(" P1 P2"));
+        drop(listener);
+        // A later cycle: P1 failed, a change line with its arrow.
+        until(&mut shown, &|s| s.contains(" → "));
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        let end = Instant::now() + Duration::from_secs(120);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < end, "the watch did not end");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        while let Ok(chunk) = rx.recv_timeout(Duration::from_secs(2)) {
+            shown.push_str(&chunk);
+        }
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        assert_eq!(
+            status.code(),
+            Some(1),
+            "P1 fails at the end:\n{shown}\n{stderr}"
+        );
+        let said = format!("{}{stderr}", screen(&shown));
+        let regression = if lang == "ja" { "後退" } else { "REGRESSION" };
+        assert!(
+            said.lines().filter(|l| l.contains(regression)).count() >= 2,
+            "a regression in the grid or change line and in the final report:\n{said}"
+        );
+        wrong_lines("(a changing watch on a terminal)", lang, &said, &mut wrong);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
     assert!(
         wrong.is_empty(),
         "{} line(s) in the wrong language:\n{}",

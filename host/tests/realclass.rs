@@ -307,7 +307,13 @@ fn assert_valid_iam(doc: &Value) {
         assert!(sid.chars().all(|c| c.is_ascii_alphanumeric()), "{sid}");
         assert!(sids.insert(sid), "Sid {sid} twice");
         assert_eq!(s["Effect"], "Allow");
-        assert!(s["Resource"].is_string(), "{s}");
+        match &s["Resource"] {
+            Value::String(_) => {}
+            Value::Array(list) => {
+                assert!(!list.is_empty() && list.iter().all(Value::is_string), "{s}")
+            }
+            _ => panic!("no Resource: {s}"),
+        }
         let actions: Vec<&Value> = match &s["Action"] {
             Value::Array(list) => list.iter().collect(),
             one => vec![one],
@@ -412,6 +418,61 @@ fn iam_policy_with_instance_connect_adds_only_the_push_for_the_login_user() {
     assert_bad_input(
         &["iam-policy", "scripts/step3.rhai", "--ssh-via", "telnet"],
         "telnet",
+    );
+}
+
+#[test]
+fn iam_policy_with_a_roster_grants_assume_role_on_exactly_its_roles() {
+    let dir = scratch("iam-roster");
+    let roster = dir.join("class.csv");
+    std::fs::write(
+        &roster,
+        "trainee,email,aws_role_arn\n\
+         user01,hana@example.org,arn:aws:iam::222222222222:role/labrun-check\n\
+         user02,ken@example.org,arn:aws:iam::111111111111:role/labrun-check\n\
+         user03,yui@example.org,arn:aws:iam::111111111111:role/labrun-check\n\
+         user04,ren@example.org,\n",
+    )
+    .unwrap();
+    let roster = roster.to_str().unwrap();
+    let doc = policy(&["courses/wordpress-2019.toml", "--roster", roster]);
+    assert_valid_iam(&doc);
+    let statements = doc["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 2, "{doc}");
+    // The read-only statement is the one without a roster (user04 is read in the
+    // operator's own account with it).
+    assert_eq!(
+        statements[0],
+        policy(&["courses/wordpress-2019.toml"])["Statement"][0]
+    );
+    assert_eq!(statements[1]["Sid"], "LabrunAssumeTraineeRoles");
+    assert_eq!(statements[1]["Action"], "sts:AssumeRole");
+    assert_eq!(
+        statements[1]["Resource"],
+        serde_json::json!([
+            "arn:aws:iam::111111111111:role/labrun-check",
+            "arn:aws:iam::222222222222:role/labrun-check"
+        ])
+    );
+    // A roster without roles adds nothing; a bad roster is bad input, named.
+    let plain = dir.join("plain.csv");
+    std::fs::write(&plain, "trainee\nuser01\nuser02\n").unwrap();
+    let doc = policy(&[
+        "courses/wordpress-2019.toml",
+        "--roster",
+        plain.to_str().unwrap(),
+    ]);
+    assert_eq!(doc["Statement"].as_array().unwrap().len(), 1);
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, "trainee,aws_role_arn\nuser01,not-an-arn\n").unwrap();
+    assert_bad_input(
+        &[
+            "iam-policy",
+            "courses/wordpress-2019.toml",
+            "--roster",
+            bad.to_str().unwrap(),
+        ],
+        "not-an-arn",
     );
 }
 

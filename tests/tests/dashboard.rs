@@ -150,9 +150,13 @@ fn closed_network() -> Vec<String> {
 fn dashboard_url(watch: &Watch) -> String {
     loop {
         let line = watch.stderr.recv_timeout(CYCLE).expect("the dashboard URL");
-        if let Some(url) = line.strip_prefix("labrun: dashboard on ") {
-            // "… (generated token)" follows a token labrun made up.
-            return url.split_whitespace().next().unwrap_or(url).to_string();
+        // `labrun: dashboard on URL` (`labrun: ダッシュボード: URL` under --lang ja);
+        // "… (generated token)" follows a token labrun made up.
+        if line.starts_with("labrun: dashboard on ") || line.starts_with("labrun: ダッシュボード: ")
+        {
+            if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
+                return url.to_string();
+            }
         }
     }
 }

@@ -31,28 +31,33 @@ pub struct ConnectTo {
     pub to_port: Option<u16>,
 }
 
-const CONNECT_TO_FORM: &str = "HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT \
-     (curl's --connect-to; any part may be empty, IPv6 addresses in [brackets])";
-
 impl FromStr for ConnectTo {
-    type Err = String;
+    type Err = Text;
 
     fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let bad = |why: &str| {
-            format!("invalid --connect-to `{input}`: {why}; expected {CONNECT_TO_FORM}")
+        use crate::text::flags as t;
+        let bad = |why: Text| -> Text {
+            t::ConnectToBad {
+                input,
+                why,
+                form: Text::from(t::ConnectToForm),
+            }
+            .into()
         };
         let mut parts = Vec::with_capacity(4);
         let mut rest = input;
         loop {
             let (part, after) = if let Some(inner) = rest.strip_prefix('[') {
-                let close = inner.find(']').ok_or_else(|| bad("`[` without `]`"))?;
+                let close = inner
+                    .find(']')
+                    .ok_or_else(|| bad(t::ConnectToUnclosed.into()))?;
                 let addr = &inner[..close];
                 let after = &inner[close + 1..];
                 if !(after.is_empty() || after.starts_with(':')) {
-                    return Err(bad("`]` must be followed by `:`"));
+                    return Err(bad(t::ConnectToAfterBracket.into()));
                 }
                 addr.parse::<std::net::Ipv6Addr>()
-                    .map_err(|_| bad(&format!("`[{addr}]` is not an IPv6 address")))?;
+                    .map_err(|_| bad(t::ConnectToNotIpv6 { addr }.into()))?;
                 (addr, after)
             } else {
                 match rest.find(':') {
@@ -70,32 +75,25 @@ impl FromStr for ConnectTo {
             }
         }
         if parts.len() != 4 {
-            return Err(bad(&format!(
-                "it has {} colon-separated parts, not 4",
-                parts.len()
-            )));
+            return Err(bad(t::ConnectToParts { count: parts.len() }.into()));
         }
-        let port = |text: &str, which: &str| -> Result<Option<u16>, String> {
-            if text.is_empty() {
+        let port = |value: &str, which: &str| -> Result<Option<u16>, Text> {
+            if value.is_empty() {
                 return Ok(None);
             }
-            match text.parse::<u16>() {
+            match value.parse::<u16>() {
                 Ok(p) if p > 0 => Ok(Some(p)),
-                _ => Err(bad(&format!(
-                    "{which} `{text}` is not a port number (1-65535)"
-                ))),
+                _ => Err(bad(t::ConnectToNotPort { which, value }.into())),
             }
         };
-        let host = |text: &str, which: &str| -> Result<String, String> {
-            if text
+        let host = |value: &str, which: &str| -> Result<String, Text> {
+            if value
                 .chars()
                 .any(|c| c.is_whitespace() || c == '/' || c == '[' || c == ']')
             {
-                return Err(bad(&format!(
-                    "{which} `{text}` is not a host name or address"
-                )));
+                return Err(bad(t::ConnectToNotHost { which, value }.into()));
             }
-            Ok(text.to_string())
+            Ok(value.to_string())
         };
         Ok(ConnectTo {
             host: host(parts[0], "HOST")?,
@@ -630,7 +628,7 @@ mod tests {
             "[::1:80:b:1",
             "[zz]:1:b:2",
         ] {
-            let e = bad.parse::<ConnectTo>().unwrap_err();
+            let e = bad.parse::<ConnectTo>().unwrap_err().en();
             assert!(e.contains(bad), "{e}");
             assert!(
                 e.contains("HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT"),

@@ -7,6 +7,11 @@
 //! `SendSSHPublicKey`, the one call labrun makes that is not a describe or list, for
 //! the SSH login user only (condition `ec2:osuser`), and `ec2:DescribeInstances`, which
 //! finds the instance behind a server's address.
+//!
+//! With `--roster`, whose rows name roles in the trainees' own accounts
+//! (`aws_role_arn`), it also grants `sts:AssumeRole` on exactly those roles: what the
+//! identity labrun runs as needs beyond the read-only statement (each role needs the
+//! read-only statement in its own account, not the assume one).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -28,6 +33,9 @@ pub const SEND_SSH_PUBLIC_KEY: &str = "ec2-instance-connect:SendSSHPublicKey";
 /// What finds the instance behind a server's address for Instance Connect.
 pub const DESCRIBE_INSTANCES: &str = "ec2:DescribeInstances";
 
+/// The IAM action that reads a trainee's own account through the roster's role.
+pub const ASSUME_ROLE: &str = "sts:AssumeRole";
+
 /// The IAM version every policy document uses.
 pub const POLICY_VERSION: &str = "2012-10-17";
 
@@ -43,8 +51,12 @@ pub fn actions(operations: &[String]) -> BTreeSet<&'static str> {
 }
 
 /// The policy document: one read-only statement, plus Instance Connect's push for
-/// `ssh_user` when asked for.
-pub fn document(actions: &BTreeSet<&'static str>, instance_connect: Option<&str>) -> Value {
+/// `ssh_user` when asked for, plus `sts:AssumeRole` on the roster's `roles`.
+pub fn document(
+    actions: &BTreeSet<&'static str>,
+    instance_connect: Option<&str>,
+    roles: &BTreeSet<String>,
+) -> Value {
     let mut read: BTreeSet<&str> = actions.clone();
     if instance_connect.is_some() {
         read.insert(DESCRIBE_INSTANCES);
@@ -65,6 +77,14 @@ pub fn document(actions: &BTreeSet<&'static str>, instance_connect: Option<&str>
             "Action": SEND_SSH_PUBLIC_KEY,
             "Resource": "arn:aws:ec2:*:*:instance/*",
             "Condition": { "StringEquals": { "ec2:osuser": user } },
+        }));
+    }
+    if !roles.is_empty() {
+        statements.push(json!({
+            "Sid": "LabrunAssumeTraineeRoles",
+            "Effect": "Allow",
+            "Action": ASSUME_ROLE,
+            "Resource": roles.iter().collect::<Vec<_>>(),
         }));
     }
     json!({ "Version": POLICY_VERSION, "Statement": statements })
@@ -100,15 +120,31 @@ pub fn operations(steps: &[Arc<Step>]) -> Result<Vec<String>, PlanError> {
     Ok(all.into_iter().collect())
 }
 
+/// The roles a roster's rows name (`aws_role_arn`), sorted, each once.
+pub fn roster_roles(roster: &Path) -> Result<BTreeSet<String>, PlanError> {
+    let roster = crate::plan::roster_csv::load(roster)?;
+    Ok(roster
+        .aws_identities()
+        .into_values()
+        .filter_map(|aws| aws.role_arn)
+        .collect())
+}
+
 /// The policy text `labrun iam-policy` prints: pretty JSON and a newline.
 pub async fn policy_text(
     path: &Path,
     fetch: &FetchArgs,
     instance_connect: Option<&str>,
+    roster: Option<&Path>,
 ) -> Result<String, PlanError> {
+    // The roster first: a typo in it is bad input, found before any step is fetched.
+    let roles = match roster {
+        Some(roster) => roster_roles(roster)?,
+        None => BTreeSet::new(),
+    };
     let steps = steps(path, fetch).await?;
     let operations = operations(&steps)?;
-    let doc = document(&actions(&operations), instance_connect);
+    let doc = document(&actions(&operations), instance_connect, &roles);
     let mut text = serde_json::to_string_pretty(&doc).expect("a policy serializes");
     text.push('\n');
     Ok(text)
@@ -123,6 +159,8 @@ pub struct IamArgs {
     pub ssh_via: Option<crate::flags::SshVia>,
     #[arg(long, value_name = "USER", default_value = "ec2-user", help = string(help::IamPolicySshUser))]
     pub ssh_user: String,
+    #[arg(long, value_name = "FILE", help = string(help::IamPolicyRoster))]
+    pub roster: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub fetch: FetchArgs,
 }
@@ -131,7 +169,14 @@ pub struct IamArgs {
 pub async fn run(args: &IamArgs) -> u8 {
     let instance_connect = (args.ssh_via == Some(crate::flags::SshVia::InstanceConnect))
         .then_some(args.ssh_user.as_str());
-    match policy_text(&args.step, &args.fetch, instance_connect).await {
+    match policy_text(
+        &args.step,
+        &args.fetch,
+        instance_connect,
+        args.roster.as_deref(),
+    )
+    .await
+    {
         Ok(text) => {
             print!("{text}");
             crate::outcome::exit::PASS
@@ -175,6 +220,7 @@ mod tests {
         let doc = document(
             &BTreeSet::from(["rds:DescribeDBClusters"]),
             Some("ec2-user"),
+            &BTreeSet::new(),
         );
         assert_eq!(doc["Version"], POLICY_VERSION);
         assert_eq!(
@@ -186,7 +232,25 @@ mod tests {
             doc["Statement"][1]["Condition"]["StringEquals"]["ec2:osuser"],
             "ec2-user"
         );
-        let none = document(&BTreeSet::new(), None);
+        let none = document(&BTreeSet::new(), None, &BTreeSet::new());
         assert_eq!(none["Statement"], json!([]));
+    }
+
+    #[test]
+    fn roster_roles_are_the_resources_of_one_assume_role_statement() {
+        let roles = BTreeSet::from([
+            "arn:aws:iam::111111111111:role/labrun-check".to_string(),
+            "arn:aws:iam::222222222222:role/labrun-check".to_string(),
+        ]);
+        let doc = document(&BTreeSet::from(["ec2:DescribeVpcs"]), None, &roles);
+        assert_eq!(doc["Statement"][1]["Sid"], "LabrunAssumeTraineeRoles");
+        assert_eq!(doc["Statement"][1]["Action"], ASSUME_ROLE);
+        assert_eq!(
+            doc["Statement"][1]["Resource"],
+            json!([
+                "arn:aws:iam::111111111111:role/labrun-check",
+                "arn:aws:iam::222222222222:role/labrun-check"
+            ])
+        );
     }
 }

@@ -80,15 +80,20 @@ pub fn grid(report: &Report, history: &History, header: &str, style: &Style) -> 
             let _ = write!(out, "  {}", at.as_deref().unwrap_or("✓"));
         }
         if regressed {
-            let _ = write!(out, "  REGRESSION");
+            let _ = write!(out, "  {}", regressed_word(style));
         }
         let _ = writeln!(out);
     }
     out
 }
 
+/// `REGRESSION`, in the style's language.
+fn regressed_word(style: &Style) -> String {
+    crate::text::Text::from(crate::text::watch::Regressed).render(style.lang)
+}
+
 /// One line for one change: `09:52:10 user05 C5 FAIL → PASS  message`; a regression
-/// starts with `REGRESSION` (reversed red in colour).
+/// starts with `REGRESSION` (`後退` in Japanese; reversed red in colour).
 pub fn change_line(change: &Change, clock: &str, style: &Style) -> String {
     let lang = style.lang;
     let paint = |status: Status| {
@@ -106,9 +111,9 @@ pub fn change_line(change: &Change, clock: &str, style: &Style) -> String {
     let loud = if !change.regression {
         String::new()
     } else if style.color {
-        format!("{LOUD}REGRESSION{RESET} ")
+        format!("{LOUD}{}{RESET} ", regressed_word(style))
     } else {
-        "REGRESSION ".to_string()
+        format!("{} ", regressed_word(style))
     };
     format!(
         "{clock} {loud}{} {} {arrow}  {}",
@@ -185,6 +190,15 @@ mod tests {
         assert_eq!(line.lines().count(), 1, "{line}");
         assert!(
             line.starts_with("09:52:10 REGRESSION user05 C5 PASS → FAIL  no"),
+            "{line}"
+        );
+        let ja = Style {
+            lang: Lang::Ja,
+            color: false,
+        };
+        let line = change_line(&c, "09:52:10", &ja);
+        assert!(
+            line.starts_with("09:52:10 後退 user05 C5 合格 → 不合格  x"),
             "{line}"
         );
     }

@@ -138,7 +138,10 @@ struct AppState {
 /// A serving dashboard; [`Dashboard::publish`] shows a new cycle to every viewer.
 pub struct Dashboard {
     tx: watch::Sender<Option<Arc<Snapshot>>>,
+    /// The board's address, with a generated token, or `?token=…` for a given one.
     pub url: String,
+    /// The operator gave the token (`--serve-token`): the URL hides it.
+    pub token_given: bool,
     base: String,
 }
 
@@ -172,10 +175,16 @@ impl Dashboard {
         let base = base_url(plan.addr);
         let url = match &plan.token {
             Some(t) if plan.generated => format!("{base}/?token={t}"),
-            Some(_) => format!("{base}/?token=… (the token given with --serve-token)"),
+            Some(_) => format!("{base}/?token=…"),
             None => format!("{base}/"),
         };
-        Ok(Dashboard { tx, url, base })
+        let token_given = plan.token.is_some() && !plan.generated;
+        Ok(Dashboard {
+            tx,
+            url,
+            token_given,
+            base,
+        })
     }
 
     /// A trainee's own page, opened by their link's token.
