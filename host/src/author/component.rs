@@ -14,7 +14,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::new::NewError;
+use super::refusal::NewError;
 
 // `SDK_FILES`: every file of the step SDK (`plugins/sdk`, with its `Cargo.toml`),
 // `STEP_CATALOG_FILES`: every file of the catalog crate it reads catalogs with

@@ -10,93 +10,9 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::component;
+pub use super::refusal::NewError;
 use crate::outcome::exit;
-use crate::text::{help, new_step as t, quoted, string, Text, ToText};
-
-/// Why `labrun new step` wrote nothing (every input is checked first) or stopped.
-#[derive(Debug)]
-pub enum NewError {
-    /// NAME is not a step name.
-    NotAName {
-        name: String,
-    },
-    /// NAME cannot name a Rust crate (`--component`).
-    ReservedCrateName {
-        name: String,
-    },
-    /// `--dir` is not a directory.
-    NotADir {
-        dir: PathBuf,
-    },
-    /// `--sdk` for a Rhai step.
-    SdkWithoutComponent {
-        sdk: PathBuf,
-    },
-    /// `--sdk`'s `Cargo.toml` cannot be read.
-    SdkUnreadable {
-        sdk: PathBuf,
-        manifest: PathBuf,
-        why: std::io::Error,
-    },
-    /// `--sdk` names another crate.
-    NotTheSdk {
-        sdk: PathBuf,
-        manifest: PathBuf,
-    },
-    /// `--sdk` cannot be made absolute.
-    SdkPath {
-        sdk: PathBuf,
-        why: std::io::Error,
-    },
-    /// A file or directory it would write exists.
-    Exists {
-        path: PathBuf,
-    },
-    CannotCreate {
-        path: PathBuf,
-        why: std::io::Error,
-    },
-    CannotWrite {
-        path: PathBuf,
-        why: std::io::Error,
-    },
-}
-
-impl ToText for NewError {
-    fn text(&self) -> Text {
-        match self {
-            NewError::NotAName { name } => t::NotAName { name }.into(),
-            NewError::ReservedCrateName { name } => t::ReservedCrateName { name }.into(),
-            NewError::NotADir { dir } => t::NotADir { dir }.into(),
-            NewError::SdkWithoutComponent { sdk } => t::SdkWithoutComponent { sdk }.into(),
-            NewError::SdkUnreadable { sdk, manifest, why } => t::SdkUnreadable {
-                sdk,
-                manifest,
-                why: quoted(why),
-            }
-            .into(),
-            NewError::NotTheSdk { sdk, manifest } => t::NotTheSdk { sdk, manifest }.into(),
-            NewError::SdkPath { sdk, why } => t::SdkPath {
-                sdk,
-                why: quoted(why),
-            }
-            .into(),
-            NewError::Exists { path } => t::Exists { path }.into(),
-            NewError::CannotCreate { path, why } => t::CannotCreate {
-                path,
-                why: quoted(why),
-            }
-            .into(),
-            NewError::CannotWrite { path, why } => t::CannotWrite {
-                path,
-                why: quoted(why),
-            }
-            .into(),
-        }
-    }
-}
-
-crate::display_as_text!(NewError);
+use crate::text::{help, new_step as t, string, Text};
 
 /// What `labrun new step` takes ([`crate::cli::new`] puts it in the command tree).
 #[derive(Debug, Args)]
@@ -431,7 +347,7 @@ mod tests {
 
     #[test]
     fn errors_are_catalog_texts_in_both_languages() {
-        use crate::text::Lang;
+        use crate::text::{Lang, ToText};
         let e = NewError::Exists {
             path: PathBuf::from("./s.rhai"),
         };
