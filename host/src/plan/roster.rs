@@ -55,37 +55,14 @@ pub fn ids(single: &[String], specs: &[String]) -> Result<Vec<String>, PlanError
                 if entry.is_empty() {
                     continue;
                 }
-                let origin = Text::from(t::FromFileLine {
+                let origin = t::FromFileLine {
                     file: shown(file),
                     line: n + 1,
-                });
-                let expanded = expand(entry).map_err(|why| {
-                    PlanError::Flag(
-                        t::At {
-                            origin: &origin,
-                            why,
-                        }
-                        .into(),
-                    )
-                })?;
-                for id in expanded {
-                    out.push((id, origin.clone()));
-                }
+                };
+                push_expanded(&mut out, entry, origin.into())?;
             }
         } else {
-            let origin = Text::from(t::FromSpec { spec: shown(spec) });
-            let expanded = expand(spec).map_err(|why| {
-                PlanError::Flag(
-                    t::At {
-                        origin: &origin,
-                        why,
-                    }
-                    .into(),
-                )
-            })?;
-            for id in expanded {
-                out.push((id, origin.clone()));
-            }
+            push_expanded(&mut out, spec, t::FromSpec { spec: shown(spec) }.into())?;
         }
     }
     let mut seen = BTreeSet::new();
@@ -94,15 +71,7 @@ pub fn ids(single: &[String], specs: &[String]) -> Result<Vec<String>, PlanError
         if id.trim().is_empty() {
             return Err(PlanError::Flag(t::EmptyId { origin }.into()));
         }
-        check_id(&id).map_err(|why| {
-            PlanError::Flag(
-                t::At {
-                    origin: &origin,
-                    why,
-                }
-                .into(),
-            )
-        })?;
+        check_id(&id).map_err(|why| at(&origin, why))?;
         if !seen.insert(id.clone()) {
             return Err(PlanError::Flag(
                 t::Twice {
@@ -115,6 +84,19 @@ pub fn ids(single: &[String], specs: &[String]) -> Result<Vec<String>, PlanError
         ids.push(id);
     }
     Ok(ids)
+}
+
+/// A refusal of what `origin` (a flag or a roster file's line) gave.
+fn at(origin: &Text, why: Text) -> PlanError {
+    PlanError::Flag(t::At { origin, why }.into())
+}
+
+/// Expands `spec` (an id or a range) and pushes each id with where it came from.
+fn push_expanded(out: &mut Vec<(String, Text)>, spec: &str, origin: Text) -> Result<(), PlanError> {
+    for id in expand(spec).map_err(|why| at(&origin, why))? {
+        out.push((id, origin.clone()));
+    }
+    Ok(())
 }
 
 /// One id, or a range `PREFIXnn..PREFIXmm` expanded in order. The width of the
