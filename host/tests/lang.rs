@@ -105,6 +105,21 @@ const CORPUS: &[&[&str]] = &[
     &["help", "test"],
     &["plugin"],
     &["nope-subcommand-or-step"],
+    // A cassette that says two things (a key twice in one object, two answers).
+    &[
+        "scripts/step3.rhai",
+        "--param",
+        "user=user05",
+        "--replay",
+        "host/tests/fixtures/key_twice.cassette.json",
+    ],
+    &[
+        "scripts/step3.rhai",
+        "--param",
+        "user=user05",
+        "--replay",
+        "host/tests/fixtures/conflicting.cassette.json",
+    ],
     // A bad --connect-to: labrun's own words about it, not quoted.
     &["scripts/step3.rhai", "--connect-to", "a:b"],
     &["scripts/step3.rhai", "--connect-to", "h:80:[::1:81"],
