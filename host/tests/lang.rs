@@ -105,9 +105,44 @@ const CORPUS: &[&[&str]] = &[
     &["help", "test"],
     &["plugin"],
     &["nope-subcommand-or-step"],
+    // A cassette that says two things (a key twice in one object, two answers).
+    &[
+        "scripts/step3.rhai",
+        "--param",
+        "user=user05",
+        "--replay",
+        "host/tests/fixtures/key_twice.cassette.json",
+    ],
+    &[
+        "scripts/step3.rhai",
+        "--param",
+        "user=user05",
+        "--replay",
+        "host/tests/fixtures/conflicting.cassette.json",
+    ],
     // A bad --connect-to: labrun's own words about it, not quoted.
     &["scripts/step3.rhai", "--connect-to", "a:b"],
     &["scripts/step3.rhai", "--connect-to", "h:80:[::1:81"],
+    // Publish failures: a registry that is not there (plain HTTP and TLS), a bad
+    // reference, a missing step file, a lockfile that is not one.
+    &[
+        "plugin",
+        "publish",
+        "scripts/step3.rhai",
+        "--to",
+        "127.0.0.1:9/labs/step3:1.0.0",
+        "--insecure",
+    ],
+    &["plugin", "pull", "127.0.0.1:9/labs/step3:1.0.0"],
+    &["plugin", "pull", "not a reference"],
+    &[
+        "plugin",
+        "publish",
+        "no-such-step.rhai",
+        "--to",
+        "127.0.0.1:9/labs/step3:1.0.0",
+    ],
+    &["plugin", "lock", "README.md"],
     // Preflight with no credentials: a problem line, a note, the count.
     &[
         "preflight",

@@ -15,7 +15,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
+
+use crate::http1::{read_message, rewrite};
 use tokio::net::TcpStream;
 
 /// What the proxy does with one request.
@@ -81,21 +83,14 @@ impl FaultProxy {
         let upstream = upstream.to_string();
         let arrivals = Arc::new(AtomicUsize::new(0));
         let log = seen.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((inbound, _)) = listener.accept().await else {
-                    continue;
-                };
-                let (upstream, rule, log, arrivals) = (
-                    upstream.clone(),
-                    rule.clone(),
-                    log.clone(),
-                    arrivals.clone(),
-                );
-                tokio::spawn(async move {
-                    let _ = proxy_one(inbound, &upstream, &*rule, &arrivals, &log).await;
-                });
-            }
+        let task = crate::http1::serve(listener, move |inbound| {
+            let (upstream, rule, log, arrivals) = (
+                upstream.clone(),
+                rule.clone(),
+                log.clone(),
+                arrivals.clone(),
+            );
+            async move { proxy_one(inbound, &upstream, &*rule, &arrivals, &log).await }
         });
         FaultProxy { addr, seen, task }
     }
@@ -187,67 +182,6 @@ impl Drop for FaultProxy {
     fn drop(&mut self) {
         self.task.abort();
     }
-}
-
-/// Reads one HTTP/1.1 message head and its Content-Length body (to EOF if `to_eof`
-/// and no length is given).
-async fn read_message(stream: &mut TcpStream, to_eof: bool) -> std::io::Result<(String, Vec<u8>)> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let mut body = buf[head_end..].to_vec();
-    match header(&head, "content-length").and_then(|v| v.parse::<usize>().ok()) {
-        Some(n) => {
-            while body.len() < n {
-                let got = stream.read(&mut chunk).await?;
-                if got == 0 {
-                    break;
-                }
-                body.extend_from_slice(&chunk[..got]);
-            }
-        }
-        None if to_eof => {
-            stream.read_to_end(&mut body).await?;
-        }
-        None => {}
-    }
-    Ok((head, body))
-}
-
-fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
-    head.lines().find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-    })
-}
-
-/// The head with `Connection: close` and, when given, a new Content-Length.
-fn rewrite(head: &str, length: Option<usize>) -> String {
-    let mut out: Vec<String> = head
-        .trim_end()
-        .lines()
-        .filter(|l| {
-            let l = l.to_ascii_lowercase();
-            let stale_length = length.is_some() && l.starts_with("content-length:");
-            !l.starts_with("connection:") && !stale_length
-        })
-        .map(str::to_string)
-        .collect();
-    out.push("Connection: close".to_string());
-    if let Some(n) = length {
-        out.push(format!("Content-Length: {n}"));
-    }
-    format!("{}\r\n\r\n", out.join("\r\n"))
 }
 
 /// The service a request is for, from its query-protocol API version or its path.
@@ -386,17 +320,7 @@ async fn proxy_one(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn heads_are_rewritten_with_the_new_length_and_close() {
-        let head = "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 100\r\nConnection: keep-alive\r\n\r\n";
-        let out = rewrite(head, Some(50));
-        assert!(out.contains("Content-Length: 50\r\n"), "{out}");
-        assert!(!out.contains("100"), "{out}");
-        assert!(out.contains("Connection: close"), "{out}");
-        assert!(out.ends_with("\r\n\r\n"));
-        assert_eq!(header(head, "content-length"), Some("100"));
-    }
+    use crate::http1::header;
 
     #[test]
     fn error_answers_carry_their_length() {

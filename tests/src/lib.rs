@@ -19,6 +19,7 @@ use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
 pub mod class;
 pub mod course;
 pub mod faults;
+pub mod http1;
 pub mod layers;
 pub mod live;
 pub mod mariadb;

@@ -13,7 +13,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
+
+use crate::http1::{header, read_message, rewrite};
 use tokio::net::{TcpListener, TcpStream};
 
 /// One push as the proxy saw it.
@@ -80,17 +82,10 @@ impl KeyCapture {
         let denied: Arc<Mutex<Option<Denial>>> = Arc::new(Mutex::new(None));
         let deny = denied.clone();
         let shared = Arc::new((dir, addresses, refused));
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((inbound, _)) = listener.accept().await else {
-                    continue;
-                };
-                let (upstream, seen, shared) = (upstream.clone(), seen.clone(), shared.clone());
-                let deny = deny.lock().unwrap().clone();
-                tokio::spawn(async move {
-                    let _ = forward(inbound, &upstream, &seen, &shared, deny.as_ref()).await;
-                });
-            }
+        let task = crate::http1::serve(listener, move |inbound| {
+            let (upstream, seen, shared) = (upstream.clone(), seen.clone(), shared.clone());
+            let deny = deny.lock().unwrap().clone();
+            async move { forward(inbound, &upstream, &seen, &shared, deny.as_ref()).await }
         });
         KeyCapture {
             addr,
@@ -161,12 +156,7 @@ async fn forward(
             return inbound.shutdown().await;
         }
     }
-    let target = head.lines().find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        k.eq_ignore_ascii_case("x-amz-target")
-            .then(|| v.trim().to_string())
-    });
-    if target.as_deref() == Some("AWSEC2InstanceConnectService.SendSSHPublicKey") {
+    if header(&head, "x-amz-target") == Some("AWSEC2InstanceConnectService.SendSSHPublicKey") {
         let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
         let text = |k: &str| request[k].as_str().unwrap_or_default().to_string();
         let push = Push {
@@ -186,62 +176,10 @@ async fn forward(
         seen.lock().unwrap().push(push);
     }
     let mut out = TcpStream::connect(upstream).await?;
-    out.write_all(closing(&head).as_bytes()).await?;
+    out.write_all(rewrite(&head, None).as_bytes()).await?;
     out.write_all(&body).await?;
     let (head, body) = read_message(&mut out, true).await?;
-    inbound.write_all(closing(&head).as_bytes()).await?;
+    inbound.write_all(rewrite(&head, None).as_bytes()).await?;
     inbound.write_all(&body).await?;
     inbound.shutdown().await
-}
-
-/// The head with `Connection: close` (one request per connection).
-fn closing(head: &str) -> String {
-    let mut out: Vec<&str> = head
-        .trim_end()
-        .lines()
-        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
-        .collect();
-    out.push("Connection: close");
-    format!("{}\r\n\r\n", out.join("\r\n"))
-}
-
-/// One HTTP/1.1 message: its head and its Content-Length body (or, for an answer
-/// without one, everything to the end).
-async fn read_message(stream: &mut TcpStream, to_eof: bool) -> std::io::Result<(String, Vec<u8>)> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let mut body = buf[head_end..].to_vec();
-    let length = head.lines().find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        k.eq_ignore_ascii_case("content-length")
-            .then(|| v.trim().parse::<usize>().ok())
-            .flatten()
-    });
-    match length {
-        Some(n) => {
-            while body.len() < n {
-                let got = stream.read(&mut chunk).await?;
-                if got == 0 {
-                    break;
-                }
-                body.extend_from_slice(&chunk[..got]);
-            }
-        }
-        None if to_eof => {
-            stream.read_to_end(&mut body).await?;
-        }
-        None => {}
-    }
-    Ok((head, body))
 }

@@ -345,6 +345,23 @@ async fn the_board_shows_forty_trainees_and_the_class_summary_on_one_projector_s
         ja[2].as_str().unwrap().contains("不合格") && ja[2].as_str().unwrap().contains("未判定"),
         "{ja}"
     );
+    // The viewer's choice outlives a reload, though the watch runs with --lang en;
+    // ?lang= in the address chooses too.
+    browser.goto(&url).unwrap();
+    until(
+        &browser,
+        "return [document.documentElement.lang, document.title].join(' ');",
+        "ja labrun クラス",
+        CYCLE,
+    );
+    let sep = if url.contains('?') { '&' } else { '?' };
+    browser.goto(&format!("{url}{sep}lang=en")).unwrap();
+    until(
+        &browser,
+        "return document.getElementById('done-count').textContent.split(' ')[0];",
+        "done",
+        CYCLE,
+    );
     let errors: Vec<_> = browser
         .console()
         .unwrap()

@@ -135,7 +135,23 @@ impl Cassette {
                 .into(),
             )
         };
-        serde_json::from_str::<OneKeyEach>(text).map_err(|e| not_one(e.to_string()))?;
+        serde_json::from_str::<OneKeyEach>(text).map_err(|e| {
+            let said = e.to_string();
+            match said
+                .strip_prefix(KEY_TWICE)
+                .and_then(|rest| rest.split_once(KEY_TWICE))
+            {
+                Some((key, _)) => LoadError::Cassette(
+                    text::cassette::KeyTwice {
+                        name,
+                        key,
+                        line: e.line(),
+                    }
+                    .into(),
+                ),
+                None => not_one(said),
+            }
+        })?;
         let value: Value = serde_json::from_str(text).map_err(|e| not_one(e.to_string()))?;
         let calls = value.get("calls").and_then(Value::as_array);
         for (n, call) in calls.into_iter().flatten().enumerate() {
@@ -213,6 +229,10 @@ impl Cassette {
 /// last of two and says nothing).
 struct OneKeyEach;
 
+/// Brackets the key a [`OneKeyEach`] found twice in its error, so that
+/// [`Cassette::parse`] says so through the catalog (serde's errors are strings).
+const KEY_TWICE: char = '\u{0}';
+
 impl<'de> Deserialize<'de> for OneKeyEach {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(OneKeyEach)
@@ -256,8 +276,7 @@ impl<'de> serde::de::Visitor<'de> for OneKeyEach {
                     cut.push('…');
                 }
                 return Err(serde::de::Error::custom(format!(
-                    "the key `{}` appears twice in one object, and only one can be the recorded answer",
-                    crate::outcome::inert(&cut)
+                    "{KEY_TWICE}{cut}{KEY_TWICE}"
                 )));
             }
             map.next_value::<OneKeyEach>()?;

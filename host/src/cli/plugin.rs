@@ -30,7 +30,7 @@ pub async fn exec(matches: &ArgMatches) -> u8 {
     match plugin(command).await {
         Ok(()) => exit::PASS,
         Err(f) => {
-            eprintln!("labrun: {}", f.message);
+            eprintln!("labrun: {f}");
             f.exit_code()
         }
     }
@@ -108,18 +108,18 @@ async fn plugin(command: PluginCommand) -> Result<(), Failure> {
             insecure,
         } => {
             // A course file stands for the step references it names.
-            let references = crate::plan::course::lock_references(references).map_err(|e| {
-                Failure::refused(crate::outcome::inert(&e.to_string()).into_owned())
-            })?;
+            let references = crate::plan::course::lock_references(references)
+                .map_err(|e| Failure::refused(crate::text::ToText::text(&e)))?;
             publish::lock_references(&references, &lock, &trusted_keys, insecure).await?;
         }
         PluginCommand::Keygen { out } => {
             let (public, id) = publish::sign::keygen(&out)?;
-            eprintln!(
-                "labrun: wrote private key {} and public key {} (key id {id})",
-                out.display(),
-                public.display()
-            );
+            let line = crate::text::Text::from(crate::text::publish::WroteKeys {
+                private: &out,
+                public: &public,
+                id,
+            });
+            eprintln!("labrun: {line}");
         }
         PluginCommand::Sign {
             reference,

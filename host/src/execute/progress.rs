@@ -1,5 +1,5 @@
 //! The progress line of a long one-shot class run: `labrun: 12/40 trainees checked`
-//! on stderr, redrawn in place, erased when the run ends. Only made when stderr is a
+//! (in the process language) on stderr, redrawn in place, erased when the run ends. Only made when stderr is a
 //! terminal and the report is for people (see [`Progress::for_terminal`]).
 
 use std::io::{IsTerminal, Write};
@@ -26,7 +26,9 @@ impl Progress {
 
     /// The line after `done` trainees.
     pub fn line(&self, done: usize) -> String {
-        format!("\rlabrun: {done}/{} trainees checked\x1b[K", self.total)
+        let total = self.total;
+        let text = crate::text::Text::from(crate::text::run::Progress { done, total });
+        format!("\rlabrun: {text}\x1b[K")
     }
 
     /// One more trainee finished.

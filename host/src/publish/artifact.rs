@@ -15,6 +15,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::text::{publish as t, Text};
+
 pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
 pub const WASM_CONFIG: &str = "application/vnd.wasm.config.v0+json";
@@ -145,14 +147,17 @@ impl Manifest {
     }
 
     /// The one step layer, or why this is not a labrun step.
-    pub fn step_layer(&self) -> Result<(Kind, &Descriptor), String> {
+    pub fn step_layer(&self) -> Result<(Kind, &Descriptor), Text> {
         let kind = match self.config.media_type.as_str() {
             WASM_CONFIG => Kind::Wasm,
             RHAI_CONFIG => Kind::Rhai,
-            other => {
-                return Err(format!(
-                    "not a labrun step: config media type `{other}` (a step has {WASM_CONFIG} or {RHAI_CONFIG})"
-                ))
+            media => {
+                return Err(t::NotStepConfig {
+                    media,
+                    wasm: WASM_CONFIG,
+                    rhai: RHAI_CONFIG,
+                }
+                .into())
             }
         };
         let layers: Vec<&Descriptor> = self
@@ -162,11 +167,11 @@ impl Manifest {
             .collect();
         match layers.as_slice() {
             [one] => Ok((kind, one)),
-            _ => Err(format!(
-                "not a labrun step: expected exactly one {} layer, found {}",
-                kind.layer_media_type(),
-                layers.len()
-            )),
+            _ => Err(t::NotOneLayer {
+                media: kind.layer_media_type(),
+                count: layers.len(),
+            }
+            .into()),
         }
     }
 }
@@ -174,7 +179,7 @@ impl Manifest {
 impl Manifest {
     /// The message catalog layer of a Rhai step, if it has one; more than one is not a
     /// labrun step.
-    pub fn messages_layer(&self) -> Result<Option<&Descriptor>, String> {
+    pub fn messages_layer(&self) -> Result<Option<&Descriptor>, Text> {
         let layers: Vec<&Descriptor> = self
             .layers
             .iter()
@@ -183,13 +188,15 @@ impl Manifest {
         match layers.as_slice() {
             [] => Ok(None),
             [one] if self.config.media_type == RHAI_CONFIG => Ok(Some(one)),
-            [_] => Err(format!(
-                "not a labrun step: a {MESSAGES_LAYER} layer belongs to a Rhai step only"
-            )),
-            _ => Err(format!(
-                "not a labrun step: expected at most one {MESSAGES_LAYER} layer, found {}",
-                layers.len()
-            )),
+            [_] => Err(t::CatalogNotRhai {
+                media: MESSAGES_LAYER,
+            }
+            .into()),
+            _ => Err(t::CatalogsMany {
+                media: MESSAGES_LAYER,
+                count: layers.len(),
+            }
+            .into()),
         }
     }
 }

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 
 use base64::Engine as _;
 
+use crate::text::{publish as t, quoted, Text};
+
 #[derive(Clone)]
 pub struct Credentials {
     pub username: String,
@@ -39,24 +41,23 @@ impl Credentials {
     }
 
     /// Where these came from, for messages (never the secret).
-    pub fn describe(&self) -> String {
-        format!("user `{}`", self.username)
+    pub fn describe(&self) -> Text {
+        t::CredentialsOf {
+            user: &self.username,
+        }
+        .into()
     }
 }
 
 /// Credentials for `registry` (`host[:port]`), if any are configured.
-pub fn lookup(registry: &str) -> Result<Option<Credentials>, String> {
+pub fn lookup(registry: &str) -> Result<Option<Credentials>, Text> {
     let user = std::env::var("LABRUN_REGISTRY_USERNAME")
         .ok()
         .filter(|u| !u.is_empty());
     let pass = std::env::var("LABRUN_REGISTRY_PASSWORD").ok();
     match (user, pass) {
         (Some(u), Some(p)) => return Ok(Some(Credentials::new(u, p))),
-        (Some(_), None) => {
-            return Err(
-                "LABRUN_REGISTRY_USERNAME is set but LABRUN_REGISTRY_PASSWORD is not".to_string(),
-            )
-        }
+        (Some(_), None) => return Err(t::PasswordMissing.into()),
         _ => {}
     }
     let Some(path) = docker_config_path() else {
@@ -65,9 +66,15 @@ pub fn lookup(registry: &str) -> Result<Option<Credentials>, String> {
     let text = match crate::files::read_to_string(&path, crate::files::cap::TEXT) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        Err(e) => {
+            return Err(t::ConfigUnreadable {
+                path: &path,
+                why: quoted(e),
+            }
+            .into())
+        }
     };
-    from_docker_config(&text, registry).map_err(|e| format!("{}: {e}", path.display()))
+    from_docker_config(&text, registry).map_err(|why| t::InConfig { path: &path, why }.into())
 }
 
 fn docker_config_path() -> Option<PathBuf> {
@@ -81,9 +88,9 @@ fn docker_config_path() -> Option<PathBuf> {
 
 /// The `auths` entry for `registry`; keys may carry a scheme and a path
 /// (`https://host:port/v1/`), as `docker login` writes them.
-pub fn from_docker_config(text: &str, registry: &str) -> Result<Option<Credentials>, String> {
+pub fn from_docker_config(text: &str, registry: &str) -> Result<Option<Credentials>, Text> {
     let config: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+        serde_json::from_str(text).map_err(|e| Text::from(t::ConfigNotJson { why: quoted(e) }))?;
     let Some(auths) = config.get("auths").and_then(|a| a.as_object()) else {
         return Ok(None);
     };
@@ -100,12 +107,11 @@ pub fn from_docker_config(text: &str, registry: &str) -> Result<Option<Credentia
         if let Some(auth) = entry.get("auth").and_then(|a| a.as_str()) {
             let raw = base64::engine::general_purpose::STANDARD
                 .decode(auth.trim())
-                .map_err(|_| format!("auths.{key}.auth is not base64"))?;
-            let raw = String::from_utf8(raw)
-                .map_err(|_| format!("auths.{key}.auth is not UTF-8 user:password"))?;
+                .map_err(|_| Text::from(t::AuthNotBase64 { key }))?;
+            let raw = String::from_utf8(raw).map_err(|_| Text::from(t::AuthNotUtf8 { key }))?;
             let (u, p) = raw
                 .split_once(':')
-                .ok_or_else(|| format!("auths.{key}.auth is not user:password"))?;
+                .ok_or_else(|| Text::from(t::AuthNotPair { key }))?;
             return Ok(Some(Credentials::new(u, p)));
         }
         if let (Some(u), Some(p)) = (

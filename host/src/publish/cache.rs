@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest as _, Sha256};
 
 use super::Failure;
+use crate::text::{publish as t, quoted, Text};
 
 pub fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
@@ -30,9 +31,7 @@ pub fn root_dir() -> Result<PathBuf, Failure> {
                 .filter(|d| !d.is_empty())
                 .map(|h| PathBuf::from(h).join(".cache"))
         })
-        .ok_or_else(|| {
-            Failure::refused("no cache directory: set LABRUN_CACHE_DIR (or HOME)".to_string())
-        })?;
+        .ok_or_else(|| Failure::refused(t::NoCacheDir))?;
     Ok(base.join("labrun").join("oci"))
 }
 
@@ -64,29 +63,33 @@ impl Store {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => {
-                return Err(Failure::refused(format!(
-                    "cannot read cached blob {}: {e}",
-                    path.display()
-                )))
+                return Err(Failure::refused(t::CacheUnreadable {
+                    path: &path,
+                    why: quoted(e),
+                }))
             }
         };
         let actual = sha256_digest(&bytes);
         if actual != digest {
-            return Err(Failure::refused(format!(
-                "digest mismatch: cached blob {} should be {digest} but its content is {actual}; refusing it (delete the file to pull it again)",
-                path.display()
-            )));
+            return Err(Failure::refused(t::CacheMismatch {
+                path: &path,
+                digest,
+                actual,
+            }));
         }
         Ok(Some(bytes))
     }
 
-    /// Stores bytes fetched for `digest` after checking them.
-    pub fn write(&self, digest: &str, bytes: &[u8], from: &str) -> Result<(), Failure> {
+    /// Stores bytes fetched for `digest` after checking them; `from` says what they
+    /// are (`the manifest of REF`).
+    pub fn write(&self, digest: &str, bytes: &[u8], from: impl Into<Text>) -> Result<(), Failure> {
         let actual = sha256_digest(bytes);
         if actual != digest {
-            return Err(Failure::refused(format!(
-                "digest mismatch: {from} should be {digest} but the registry sent {actual}; refusing it"
-            )));
+            return Err(Failure::refused(t::SentMismatch {
+                from: from.into(),
+                digest,
+                actual,
+            }));
         }
         write_atomic(&self.blob_path(digest), bytes)
     }
@@ -142,8 +145,12 @@ impl Store {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
-    let fail =
-        |e: std::io::Error| Failure::refused(format!("cannot write {}: {e}", path.display()));
+    let fail = |e: std::io::Error| {
+        Failure::refused(t::Unwritable {
+            path,
+            why: quoted(e),
+        })
+    };
     let dir = path.parent().expect("cache paths have a parent");
     std::fs::create_dir_all(dir).map_err(fail)?;
     let tmp = dir.join(format!(

@@ -18,6 +18,7 @@ use url::Url;
 use super::auth::{self, Challenge, Credentials};
 use super::reference::Reference;
 use super::Failure;
+use crate::text::{plain, publish as t, quoted, Arg, Text};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
@@ -54,17 +55,16 @@ impl Registry {
     /// `push`: ask for push rights too. `insecure`: plain HTTP, loopback only.
     pub fn new(reference: &Reference, push: bool, insecure: bool) -> Result<Registry, Failure> {
         if insecure && !reference.is_loopback() {
-            return Err(Failure::refused(format!(
-                "--insecure is for a registry on this machine (127.0.0.1, ::1, localhost) only, not {}: use HTTPS",
-                reference.registry
-            )));
+            return Err(Failure::refused(t::InsecureRemote {
+                registry: &reference.registry,
+            }));
         }
         let scheme = if insecure { "http" } else { "https" };
         let base = Url::parse(&format!("{scheme}://{}/", reference.registry)).map_err(|e| {
-            Failure::refused(format!(
-                "{}: not a registry address: {e}",
-                reference.registry
-            ))
+            Failure::refused(t::BadAddress {
+                registry: &reference.registry,
+                why: quoted(e),
+            })
         })?;
         let credentials = auth::lookup(&reference.registry).map_err(Failure::refused)?;
         Ok(Registry {
@@ -108,7 +108,7 @@ impl Registry {
                 Ok(Some((r.body, media)))
             }
             StatusCode::NOT_FOUND => Ok(None),
-            _ => Err(self.unexpected("read manifest", target, &r)),
+            _ => Err(self.unexpected(t::ReadManifest.into(), target, &r)),
         }
     }
 
@@ -126,7 +126,7 @@ impl Registry {
         if r.status.is_success() {
             Ok(r.headers)
         } else {
-            Err(self.unexpected("store manifest", target, &r))
+            Err(self.unexpected(t::StoreManifest.into(), target, &r))
         }
     }
 
@@ -136,7 +136,7 @@ impl Registry {
         match r.status {
             StatusCode::OK => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
-            _ => Err(self.unexpected("check blob", digest, &r)),
+            _ => Err(self.unexpected(t::CheckBlob.into(), digest, &r)),
         }
     }
 
@@ -149,19 +149,18 @@ impl Registry {
             .send(Method::POST, self.url("blobs/uploads/"), &[], Bytes::new())
             .await?;
         if r.status != StatusCode::ACCEPTED {
-            return Err(self.unexpected("start upload of", digest, &r));
+            return Err(self.unexpected(t::StartUpload.into(), digest, &r));
         }
         let location = r.header("location").ok_or_else(|| {
-            Failure::unavailable(format!(
-                "registry {} started an upload without a Location",
-                self.registry
-            ))
+            Failure::unavailable(t::NoLocation {
+                registry: &self.registry,
+            })
         })?;
         let mut url = self.base.join(location).map_err(|e| {
-            Failure::unavailable(format!(
-                "registry {} gave a bad upload Location: {e}",
-                self.registry
-            ))
+            Failure::unavailable(t::BadLocation {
+                registry: &self.registry,
+                why: quoted(e),
+            })
         })?;
         url.query_pairs_mut().append_pair("digest", digest);
         let r = self
@@ -175,7 +174,7 @@ impl Registry {
         if r.status.is_success() {
             Ok(())
         } else {
-            Err(self.unexpected("upload", digest, &r))
+            Err(self.unexpected(t::Upload.into(), digest, &r))
         }
     }
 
@@ -193,10 +192,10 @@ impl Registry {
                 break;
             };
             url = url.join(location).map_err(|e| {
-                Failure::unavailable(format!(
-                    "registry {} redirected to a bad URL: {e}",
-                    self.registry
-                ))
+                Failure::unavailable(t::BadRedirect {
+                    registry: &self.registry,
+                    why: quoted(e),
+                })
             })?;
             // Blob storage elsewhere gets no registry credentials.
             let auth = (url.host_str() == self.base.host_str()
@@ -216,12 +215,12 @@ impl Registry {
         if r.status == StatusCode::OK {
             Ok(r.body)
         } else if r.status == StatusCode::NOT_FOUND {
-            Err(Failure::refused(format!(
-                "{}/{}: the registry has no blob {digest} (the artifact is incomplete)",
-                self.registry, self.repository
-            )))
+            Err(Failure::refused(t::NoBlob {
+                repository: format!("{}/{}", self.registry, self.repository),
+                digest,
+            }))
         } else {
-            Err(self.unexpected("read blob", digest, &r))
+            Err(self.unexpected(t::ReadBlob.into(), digest, &r))
         }
     }
 
@@ -308,16 +307,17 @@ impl Registry {
 
     async fn bearer_token(&self, realm: &str, service: Option<&str>) -> Result<String, Failure> {
         let mut url = Url::parse(realm).map_err(|e| {
-            Failure::unavailable(format!(
-                "registry {} sent a bad token realm `{realm}`: {e}",
-                self.registry
-            ))
+            Failure::unavailable(t::BadRealm {
+                registry: &self.registry,
+                realm,
+                why: quoted(e),
+            })
         })?;
         if url.scheme() != "https" && !url.host_str().is_some_and(is_loopback_host) {
-            return Err(Failure::refused(format!(
-                "registry {} wants tokens from {realm} over plain HTTP; refused",
-                self.registry
-            )));
+            return Err(Failure::refused(t::PlainRealm {
+                registry: &self.registry,
+                realm,
+            }));
         }
         {
             let mut q = url.query_pairs_mut();
@@ -340,73 +340,73 @@ impl Registry {
             return Err(self.rejected(&r));
         }
         if r.status != StatusCode::OK {
-            return Err(Failure::unavailable(format!(
-                "registry {}: the token service answered HTTP {}",
-                self.registry, r.status
-            )));
+            return Err(Failure::unavailable(t::TokenStatus {
+                registry: &self.registry,
+                status: plain(r.status),
+            }));
         }
         let json: serde_json::Value = serde_json::from_slice(&r.body).map_err(|_| {
-            Failure::unavailable(format!(
-                "registry {}: the token service answered no JSON",
-                self.registry
-            ))
+            Failure::unavailable(t::TokenNotJson {
+                registry: &self.registry,
+            })
         })?;
         let token = json
             .get("token")
             .or_else(|| json.get("access_token"))
             .and_then(|t| t.as_str())
             .ok_or_else(|| {
-                Failure::unavailable(format!(
-                    "registry {}: the token service answered no token",
-                    self.registry
-                ))
+                Failure::unavailable(t::TokenMissing {
+                    registry: &self.registry,
+                })
             })?;
         Ok(format!("Bearer {token}"))
     }
 
     fn needs_credentials(&self) -> Failure {
-        Failure::unavailable(format!(
-            "registry {} requires credentials: set LABRUN_REGISTRY_USERNAME and LABRUN_REGISTRY_PASSWORD, or log in with a docker-style config.json",
-            self.registry
-        ))
+        Failure::unavailable(t::NeedsCredentials {
+            registry: &self.registry,
+        })
     }
 
     fn rejected(&self, r: &Response) -> Failure {
         match &self.credentials {
-            Some(c) => Failure::unavailable(format!(
-                "registry {} rejected the credentials of {} (HTTP {}{})",
-                self.registry,
-                c.describe(),
-                r.status.as_u16(),
-                registry_message(&r.body)
-                    .map(|m| format!(": {m}"))
-                    .unwrap_or_default()
-            )),
+            Some(c) => Failure::unavailable(t::Rejected {
+                registry: &self.registry,
+                who: c.describe(),
+                status: r.status.as_u16(),
+                said: registry_said(&r.body),
+            }),
             None => self.needs_credentials(),
         }
     }
 
-    fn unexpected(&self, what: &str, target: &str, r: &Response) -> Failure {
-        let detail = registry_message(&r.body)
-            .map(|m| format!(": {m}"))
-            .unwrap_or_default();
+    fn unexpected(&self, what: Text, target: &str, r: &Response) -> Failure {
         let sep = if target.starts_with("sha256:") {
             '@'
         } else {
             ':'
         };
-        let text = format!(
-            "registry {} could not {what} {}/{}{sep}{target} (HTTP {}{detail})",
-            self.registry,
-            self.registry,
-            self.repository,
-            r.status.as_u16()
-        );
+        let text = t::Unexpected {
+            registry: &self.registry,
+            what,
+            artifact: format!("{}/{}{sep}{target}", self.registry, self.repository),
+            status: r.status.as_u16(),
+            said: registry_said(&r.body),
+        };
         if r.status == StatusCode::FORBIDDEN || r.status.is_client_error() {
             Failure::refused(text)
         } else {
             Failure::unavailable(text)
         }
+    }
+}
+
+/// `: CODE message`, the registry's own words (quoted) after an HTTP status, or
+/// nothing.
+fn registry_said(body: &[u8]) -> Arg {
+    match registry_message(body) {
+        Some(said) => Text::from(t::RegistrySaid { said: quoted(said) }).into(),
+        None => plain(""),
     }
 }
 
@@ -438,11 +438,12 @@ async fn raw(
 ) -> Result<Response, Failure> {
     let host = url.host_str().unwrap_or_default().to_string();
     let port = url.port_or_known_default().unwrap_or(443);
-    let down = |why: String| {
-        Failure::unavailable(format!(
-            "cannot reach registry {registry} ({}): {why}",
-            url.origin().ascii_serialization()
-        ))
+    let down = |why: Arg| {
+        Failure::unavailable(t::Unreachable {
+            registry,
+            origin: url.origin().ascii_serialization(),
+            why,
+        })
     };
     let exchange = async {
         let bare = host
@@ -455,20 +456,29 @@ async fn raw(
         )
         .await
         .map_err(|_| {
-            down(format!(
-                "no connection within {} s",
-                CONNECT_TIMEOUT.as_secs()
-            ))
+            down(
+                Text::from(t::NoConnectionWithin {
+                    seconds: CONNECT_TIMEOUT.as_secs(),
+                })
+                .into(),
+            )
         })?
         .map_err(|e| down(io_reason(&e)))?;
         if url.scheme() == "https" {
-            let config = tls_config().map_err(down)?;
-            let name = rustls::pki_types::ServerName::try_from(bare.clone())
-                .map_err(|e| down(format!("`{host}` cannot be a TLS server name: {e}")))?;
+            let config = tls_config().map_err(|why| down(why.into()))?;
+            let name = rustls::pki_types::ServerName::try_from(bare.clone()).map_err(|e| {
+                down(
+                    Text::from(t::TlsName {
+                        host: &host,
+                        why: quoted(e),
+                    })
+                    .into(),
+                )
+            })?;
             let tls = tokio_rustls::TlsConnector::from(config)
                 .connect(name, stream)
                 .await
-                .map_err(|e| down(format!("TLS handshake failed: {e} (a plain-HTTP registry on this machine needs --insecure)")))?;
+                .map_err(|e| down(Text::from(t::TlsHandshake { why: quoted(e) }).into()))?;
             request(tls, method, url, headers, body, authorization)
                 .await
                 .map_err(down)
@@ -480,15 +490,21 @@ async fn raw(
     };
     tokio::time::timeout(REQUEST_TIMEOUT, exchange)
         .await
-        .map_err(|_| down(format!("no answer within {} s", REQUEST_TIMEOUT.as_secs())))?
+        .map_err(|_| {
+            down(
+                Text::from(t::NoAnswerWithin {
+                    seconds: REQUEST_TIMEOUT.as_secs(),
+                })
+                .into(),
+            )
+        })?
 }
 
-fn io_reason(e: &std::io::Error) -> String {
+/// Why a connection failed: refused said in labrun's words, anything else the OS's.
+fn io_reason(e: &std::io::Error) -> Arg {
     match e.kind() {
-        std::io::ErrorKind::ConnectionRefused => {
-            "connection refused (is the registry running?)".to_string()
-        }
-        _ => e.to_string(),
+        std::io::ErrorKind::ConnectionRefused => Text::from(t::ConnectionRefused).into(),
+        _ => quoted(e),
     }
 }
 
@@ -499,14 +515,14 @@ async fn request<S>(
     headers: &[(&str, &str)],
     body: Bytes,
     authorization: Option<&str>,
-) -> Result<Response, String>
+) -> Result<Response, Arg>
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let (mut sender, conn) =
         hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(quoted)?;
     let _connection = crate::caps::net::drive_connection(conn);
     let target = match url.query() {
         Some(q) => format!("{}?{q}", url.path()),
@@ -536,22 +552,19 @@ where
         }
         if let Some(a) = authorization {
             let mut v = HeaderValue::from_str(a)
-                .map_err(|_| "credentials hold characters HTTP cannot carry".to_string())?;
+                .map_err(|_| Arg::from(Text::from(t::UnsendableCredentials)))?;
             v.set_sensitive(true);
             h.insert(hyper::header::AUTHORIZATION, v);
         }
     }
-    let request = builder.body(Full::new(body)).map_err(|e| e.to_string())?;
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| e.to_string())?;
+    let request = builder.body(Full::new(body)).map_err(quoted)?;
+    let response = sender.send_request(request).await.map_err(quoted)?;
     let (parts, body) = response.into_parts();
     let limited = http_body_util::Limited::new(body, MAX_BODY);
     let body = limited
         .collect()
         .await
-        .map_err(|e| format!("reading the answer failed: {e}"))?
+        .map_err(|e| Arg::from(Text::from(t::ReadingFailed { why: quoted(e) })))?
         .to_bytes();
     Ok(Response {
         status: parts.status,
@@ -561,20 +574,20 @@ where
 }
 
 /// rustls with the aws-lc-rs provider and the system's trusted roots, built once.
-fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
-    static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
+fn tls_config() -> Result<Arc<rustls::ClientConfig>, Text> {
+    static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, Text>> = OnceLock::new();
     CONFIG
         .get_or_init(|| {
             let mut roots = rustls::RootCertStore::empty();
             let found = rustls_native_certs::load_native_certs();
             let (added, _) = roots.add_parsable_certificates(found.certs);
             if added == 0 {
-                return Err("no trusted root certificates found on this system".to_string());
+                return Err(t::NoRoots.into());
             }
             let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
             let config = rustls::ClientConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()
-                .map_err(|e| format!("TLS setup failed: {e}"))?
+                .map_err(|e| Text::from(t::TlsSetup { why: quoted(e) }))?
                 .with_root_certificates(roots)
                 .with_no_client_auth();
             Ok(Arc::new(config))

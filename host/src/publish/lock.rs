@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use super::reference::{is_digest, Reference};
 use super::Failure;
+use crate::text::{publish as t, quoted};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Lockfile {
@@ -33,30 +34,30 @@ pub struct Entry {
 impl Lockfile {
     pub fn load(path: &Path) -> Result<Lockfile, Failure> {
         let text = crate::files::read_to_string(path, crate::files::cap::TEXT).map_err(|e| {
-            Failure::refused(format!("cannot read lockfile {}: {e}", path.display()))
+            Failure::refused(t::LockUnreadable {
+                path,
+                why: quoted(e),
+            })
         })?;
         let lock: Lockfile = toml::from_str(&text).map_err(|e| {
-            Failure::refused(format!(
-                "lockfile {} is not valid: {}",
-                path.display(),
-                e.message()
-            ))
+            Failure::refused(t::LockInvalid {
+                path,
+                why: quoted(e.message()),
+            })
         })?;
         if lock.version != 1 {
-            return Err(Failure::refused(format!(
-                "lockfile {} has version {}; this labrun reads version 1",
-                path.display(),
-                lock.version
-            )));
+            return Err(Failure::refused(t::LockVersion {
+                path,
+                version: lock.version,
+            }));
         }
         for e in &lock.steps {
             if Reference::parse(&e.reference).is_none() || !is_digest(&e.digest) {
-                return Err(Failure::refused(format!(
-                    "lockfile {}: entry `{}` = `{}` is not REGISTRY/REPO:VERSION pinned to sha256:…",
-                    path.display(),
-                    e.reference,
-                    e.digest
-                )));
+                return Err(Failure::refused(t::LockEntry {
+                    path,
+                    reference: &e.reference,
+                    digest: &e.digest,
+                }));
             }
         }
         Ok(lock)
@@ -103,8 +104,12 @@ impl Lockfile {
                 e.reference, e.digest
             ));
         }
-        std::fs::write(path, text)
-            .map_err(|e| Failure::refused(format!("cannot write lockfile {}: {e}", path.display())))
+        std::fs::write(path, text).map_err(|e| {
+            Failure::refused(t::LockUnwritable {
+                path,
+                why: quoted(e),
+            })
+        })
     }
 }
 

@@ -31,48 +31,40 @@ use serde_json::json;
 use crate::outcome::exit;
 use crate::step::wasm::{policy, Grants};
 use crate::step::{Limits, Step};
-use crate::text::{help, string};
+use crate::text::{help, list, publish as t, quoted, string, Text, ToText};
 use artifact::{Descriptor, Index, Kind, Manifest};
 use cache::{sha256_digest, Store};
 use client::Registry;
 use lock::Lockfile;
 use reference::Reference;
 
-/// Why a registry operation stopped; one line, ready to print.
+/// Why a registry operation stopped: whether labrun refused or could not, and the
+/// catalog text saying why (a registry's or the OS's own words quoted in it).
 #[derive(Debug, Clone)]
 pub struct Failure {
     refused: bool,
-    pub message: String,
+    why: Text,
 }
 
 impl Failure {
     /// labrun will not do it: bad input, or an artifact that fails a check.
-    pub fn refused(message: String) -> Failure {
+    pub fn refused(why: impl Into<Text>) -> Failure {
         Failure {
             refused: true,
-            message,
+            why: why.into(),
         }
     }
 
     /// labrun could not do it: the registry is down, rejects the credentials, fails.
-    pub fn unavailable(message: String) -> Failure {
+    pub fn unavailable(why: impl Into<Text>) -> Failure {
         Failure {
             refused: false,
-            message,
+            why: why.into(),
         }
     }
 
     pub fn is_refusal(&self) -> bool {
         self.refused
-    }
-
-    /// The line to show. (Until publish's messages move into the host catalog, its
-    /// English words are carried as they are.)
-    pub fn text(&self) -> crate::text::Text {
-        crate::text::publish::Failed {
-            why: self.message.as_str(),
-        }
-        .into()
     }
 
     pub fn exit_code(&self) -> u8 {
@@ -83,6 +75,14 @@ impl Failure {
         }
     }
 }
+
+impl ToText for Failure {
+    fn text(&self) -> Text {
+        self.why.clone()
+    }
+}
+
+crate::display_as_text!(Failure);
 
 /// How a step given by reference is fetched and checked (flags of runs and pulls).
 #[derive(Debug, Clone, Default, Args)]
@@ -122,16 +122,13 @@ pub async fn lock_references(
         println!("{reference}\t{}", pulled.digest);
     }
     lockfile.save(lock)?;
-    eprintln!("labrun: {} pinned in {}", references.len(), lock.display());
+    let count = references.len();
+    eprintln!("labrun: {}", Text::from(t::Pinned { count, lock }));
     Ok(())
 }
 
 fn parse_reference(text: &str) -> Result<Reference, Failure> {
-    Reference::parse(text).ok_or_else(|| {
-        Failure::refused(format!(
-            "`{text}` is not a step reference: expected REGISTRY/REPO:VERSION or REGISTRY/REPO@sha256:<64 hex>, e.g. registry.example/labs/step3:1.0.0"
-        ))
-    })
+    Reference::parse(text).ok_or_else(|| Failure::refused(t::NotReference { text }))
 }
 
 /// The file a run loads: `step` itself when it is a file; else, when it parses as a
@@ -147,9 +144,7 @@ pub async fn step_for_run(step: &Path, fetch: &FetchArgs) -> Result<PathBuf, Fai
         Some(_) => Ok(pull(&text, fetch).await?.path),
         None => {
             if fetch.lock.is_some() || !fetch.trusted_keys.is_empty() {
-                return Err(Failure::refused(format!(
-                    "{text}: --lock and --trusted-key apply to a step given by reference (REGISTRY/REPO:VERSION), not to a local file"
-                )));
+                return Err(Failure::refused(t::LockForReference { step: text }));
             }
             Ok(step.to_path_buf())
         }
@@ -178,19 +173,22 @@ pub async fn pull(text: &str, fetch: &FetchArgs) -> Result<Pulled, Failure> {
     let pinned = match &fetch.lock {
         Some(path) => {
             let lockfile = Lockfile::load(path)?;
-            let pinned = lockfile.digest_of(&shown).map(str::to_string).ok_or_else(|| {
-                Failure::refused(format!(
-                    "{shown} is not pinned in {}: pin it with `labrun plugin lock {shown} --lock {}`",
-                    path.display(),
-                    path.display()
-                ))
-            })?;
+            let pinned = lockfile
+                .digest_of(&shown)
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    Failure::refused(t::NotPinned {
+                        reference: &shown,
+                        lock: path,
+                    })
+                })?;
             if let Some(d) = &reference.digest {
                 if *d != pinned {
-                    return Err(Failure::refused(format!(
-                        "{shown}: the digest differs from {pinned} pinned in {}",
-                        path.display()
-                    )));
+                    return Err(Failure::refused(t::PinnedDiffers {
+                        reference: &shown,
+                        pinned: &pinned,
+                        lock: path,
+                    }));
                 }
             }
             Some((pinned, path.clone()))
@@ -210,21 +208,24 @@ pub async fn pull(text: &str, fetch: &FetchArgs) -> Result<Pulled, Failure> {
                     Ok(Some((bytes, _))) => {
                         let now = sha256_digest(&bytes);
                         if now != *pinned {
-                            return Err(Failure::refused(format!(
-                                "tag moved: {shown} now points to {now}, but {} pins {pinned}; refusing it (run `labrun plugin lock {shown} --lock {}` to accept the new content)",
-                                lock_path.display(),
-                                lock_path.display()
-                            )));
+                            return Err(Failure::refused(t::TagMoved {
+                                reference: &shown,
+                                now,
+                                lock: lock_path,
+                                pinned,
+                            }));
                         }
                         fetched = Some(bytes);
                     }
                     Ok(None) => {}
                     Err(e) if !e.is_refusal() && store.read(pinned)?.is_some() => {
-                        eprintln!(
-                            "labrun: {}; running {shown} from the cache as pinned in {} ({pinned})",
-                            e.message,
-                            lock_path.display()
-                        );
+                        let line = Text::from(t::FromCache {
+                            why: e.text(),
+                            reference: &shown,
+                            lock: lock_path,
+                            pinned,
+                        });
+                        eprintln!("labrun: {line}");
                         offline = true;
                     }
                     Err(e) => return Err(e),
@@ -234,15 +235,14 @@ pub async fn pull(text: &str, fetch: &FetchArgs) -> Result<Pulled, Failure> {
         }
         (None, None) => {
             if offline {
-                return Err(Failure::refused(format!(
-                    "--offline: {shown} names a tag; give a digest (REPO@sha256:…) or a lockfile (--lock)"
-                )));
+                return Err(Failure::refused(t::OfflineTag { reference: &shown }));
             }
             let tag = reference.tag.as_deref().expect("tag or digest");
             let (bytes, _) = registry.get_manifest(tag).await?.ok_or_else(|| {
-                Failure::refused(format!(
-                    "{shown}: no such step in the registry (no manifest at tag {tag})"
-                ))
+                Failure::refused(t::NoSuchTag {
+                    reference: &shown,
+                    tag,
+                })
             })?;
             let d = sha256_digest(&bytes);
             fetched = Some(bytes);
@@ -256,62 +256,82 @@ pub async fn pull(text: &str, fetch: &FetchArgs) -> Result<Pulled, Failure> {
             let bytes = match fetched {
                 Some(b) => b,
                 None if offline => {
-                    return Err(Failure::refused(format!(
-                        "{shown}: {digest} is not in the cache ({}) and labrun is offline",
-                        store.blob_path(&digest).display()
-                    )))
+                    return Err(Failure::refused(t::NotCachedOffline {
+                        reference: &shown,
+                        digest: &digest,
+                        path: store.blob_path(&digest),
+                    }))
                 }
                 None => registry
                     .get_manifest(&digest)
                     .await?
                     .map(|(b, _)| b)
                     .ok_or_else(|| {
-                        Failure::refused(format!("{shown}: the registry has no manifest {digest}"))
+                        Failure::refused(t::NoManifest {
+                            reference: &shown,
+                            digest: &digest,
+                        })
                     })?,
             };
-            store.write(&digest, &bytes, &format!("the manifest of {shown}"))?;
+            store.write(&digest, &bytes, t::TheManifestOf { reference: &shown })?;
             bytes.to_vec()
         }
     };
-    let manifest: Manifest = serde_json::from_slice(&manifest_bytes)
-        .map_err(|e| Failure::refused(format!("{shown}: not an OCI image manifest: {e}")))?;
-    let (kind, layer) = manifest
-        .step_layer()
-        .map_err(|e| Failure::refused(format!("{shown}: {e}")))?;
-    let messages = manifest
-        .messages_layer()
-        .map_err(|e| Failure::refused(format!("{shown}: {e}")))?;
-    let mut blobs = vec![("config", &manifest.config), ("step layer", layer)];
-    blobs.extend(messages.map(|m| ("message catalog", m)));
+    let manifest: Manifest = serde_json::from_slice(&manifest_bytes).map_err(|e| {
+        Failure::refused(t::NotManifest {
+            reference: &shown,
+            why: quoted(e),
+        })
+    })?;
+    let (kind, layer) = manifest.step_layer().map_err(|why| {
+        Failure::refused(t::OfReference {
+            reference: &shown,
+            why,
+        })
+    })?;
+    let messages = manifest.messages_layer().map_err(|why| {
+        Failure::refused(t::OfReference {
+            reference: &shown,
+            why,
+        })
+    })?;
+    let mut blobs = vec![(Part::Config, &manifest.config), (Part::StepLayer, layer)];
+    blobs.extend(messages.map(|m| (Part::Catalog, m)));
     let mut step_bytes = Vec::new();
     let mut catalog_bytes = None;
     for (what, desc) in blobs {
         let bytes = match store.read(&desc.digest)? {
             Some(b) => b,
             None if offline => {
-                return Err(Failure::refused(format!(
-                    "{shown}: its {what} {} is not in the cache and labrun is offline",
-                    desc.digest
-                )))
+                return Err(Failure::refused(t::PartNotCached {
+                    reference: &shown,
+                    part: what.text(),
+                    digest: &desc.digest,
+                }))
             }
             None => {
                 let b = registry.get_blob(&desc.digest).await?;
-                store.write(&desc.digest, &b, &format!("the {what} of {shown}"))?;
+                let from = t::ThePartOf {
+                    part: what.text(),
+                    reference: &shown,
+                };
+                store.write(&desc.digest, &b, from)?;
                 b.to_vec()
             }
         };
         if bytes.len() as u64 != desc.size {
-            return Err(Failure::refused(format!(
-                "{shown}: its {what} {} has {} bytes but the manifest says {}",
-                desc.digest,
-                bytes.len(),
-                desc.size
-            )));
+            return Err(Failure::refused(t::PartSize {
+                reference: &shown,
+                part: what.text(),
+                digest: &desc.digest,
+                bytes: bytes.len(),
+                size: desc.size,
+            }));
         }
         match what {
-            "step layer" => step_bytes = bytes,
-            "message catalog" => catalog_bytes = Some(bytes),
-            _ => {}
+            Part::StepLayer => step_bytes = bytes,
+            Part::Catalog => catalog_bytes = Some(bytes),
+            Part::Config => {}
         }
     }
 
@@ -329,6 +349,24 @@ pub async fn pull(text: &str, fetch: &FetchArgs) -> Result<Pulled, Failure> {
     }
     let path = store.step_file(&digest, kind.extension(), &step_bytes)?;
     Ok(Pulled { digest, kind, path })
+}
+
+/// The blobs a step's manifest names.
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    Config,
+    StepLayer,
+    Catalog,
+}
+
+impl ToText for Part {
+    fn text(&self) -> Text {
+        match self {
+            Part::Config => t::PartConfig.into(),
+            Part::StepLayer => t::PartStepLayer.into(),
+            Part::Catalog => t::PartCatalog.into(),
+        }
+    }
 }
 
 fn fallback_tag(digest: &str) -> String {
@@ -366,7 +404,7 @@ async fn fetch_signatures(
         let Some((bytes, _)) = registry.get_manifest(&desc.digest).await? else {
             continue;
         };
-        store.write(&desc.digest, &bytes, &format!("a signature of {shown}"))?;
+        store.write(&desc.digest, &bytes, t::ASignatureOf { reference: shown })?;
         let Ok(sig) = serde_json::from_slice::<Manifest>(&bytes) else {
             continue;
         };
@@ -382,7 +420,7 @@ async fn fetch_signatures(
         {
             if store.read(&layer.digest)?.is_none() {
                 let b = registry.get_blob(&layer.digest).await?;
-                store.write(&layer.digest, &b, &format!("a signature of {shown}"))?;
+                store.write(&layer.digest, &b, t::ASignatureOf { reference: shown })?;
             }
             blobs.push(layer.digest.clone());
         }
@@ -398,12 +436,14 @@ fn verify_signatures(
     paths: &[PathBuf],
 ) -> Result<(), Failure> {
     let ids: Vec<String> = trusted.iter().map(sign::key_id).collect();
-    let names = paths
-        .iter()
-        .zip(&ids)
-        .map(|(p, id)| format!("{} ({id})", p.display()))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let keys = || {
+        list(
+            paths
+                .iter()
+                .zip(&ids)
+                .map(|(path, id)| Text::from(t::KeyNamed { path, id })),
+        )
+    };
     let signatures = store.signatures(digest);
     let mut seen = 0;
     for blob in &signatures {
@@ -419,13 +459,18 @@ fn verify_signatures(
         }
     }
     if seen == 0 {
-        Err(Failure::refused(format!(
-            "{shown} ({digest}) is not signed, and a signature by a trusted key is required ({names}); refusing it"
-        )))
+        Err(Failure::refused(t::NotSigned {
+            reference: shown,
+            digest,
+            keys: keys(),
+        }))
     } else {
-        Err(Failure::refused(format!(
-            "{shown} ({digest}): no valid signature by a trusted key ({names}); {seen} signature(s) found, none verifies; refusing it (tampered, or signed by another key)"
-        )))
+        Err(Failure::refused(t::NoValidSignature {
+            reference: shown,
+            digest,
+            keys: keys(),
+            seen,
+        }))
     }
 }
 
@@ -442,14 +487,14 @@ struct Described {
 async fn describe_for_publish(path: &Path, created: &str) -> Result<Described, Failure> {
     let step = Step::load(path, &Limits::default(), &Grants::all())
         .await
-        .map_err(|e| Failure::refused(format!("cannot publish: {e}")))?;
+        .map_err(|e| Failure::refused(t::CannotPublish { why: e.text() }))?;
     let info = step.info().clone();
     match &step {
         Step::Wasm(s) => {
             let m = s.manifest();
             // Loading already refused an incompatible labrun:host, naming both versions.
             policy::check_imports(m.imports.iter().map(String::as_str), &Grants::all())
-                .map_err(|e| Failure::refused(format!("cannot publish {}: {e}", path.display())))?;
+                .map_err(|why| Failure::refused(t::CannotPublishPath { path, why }))?;
             let host_version = m
                 .host_versions()
                 .first()
@@ -511,14 +556,16 @@ pub async fn publish(
 ) -> Result<String, Failure> {
     let target = parse_reference(to)?;
     let Some(tag) = target.tag.clone().filter(|_| target.digest.is_none()) else {
-        return Err(Failure::refused(format!(
-            "--to {to}: publish to a version tag (REGISTRY/REPO:VERSION), not a digest"
-        )));
+        return Err(Failure::refused(t::ToDigest { to }));
     };
     let created = artifact::created_now();
     let mut described = describe_for_publish(path, &created).await?;
-    let bytes = crate::files::read(path, crate::files::cap::COMPONENT)
-        .map_err(|e| Failure::refused(format!("cannot read step {}: {e}", path.display())))?;
+    let bytes = crate::files::read(path, crate::files::cap::COMPONENT).map_err(|e| {
+        Failure::refused(t::CannotReadStep {
+            path,
+            why: quoted(e),
+        })
+    })?;
     let mut layer = Descriptor::of(described.kind.layer_media_type(), &bytes);
     let file_name = format!("{}.{}", described.name, described.kind.extension());
     layer
@@ -530,10 +577,10 @@ pub async fn publish(
         Kind::Rhai if catalog_path.is_file() => {
             let bytes =
                 crate::files::read(&catalog_path, crate::files::cap::TEXT).map_err(|e| {
-                    Failure::refused(format!(
-                        "cannot read message catalog {}: {e}",
-                        catalog_path.display()
-                    ))
+                    Failure::refused(t::CannotReadCatalog {
+                        path: &catalog_path,
+                        why: quoted(e),
+                    })
                 })?;
             let mut d = Descriptor::of(artifact::MESSAGES_LAYER, &bytes);
             d.annotations.insert(
@@ -595,14 +642,17 @@ pub async fn publish(
                     layers.iter().map(|l| l.digest.clone()).collect(),
                 ));
         if same {
-            eprintln!(
-                "labrun: {target} already holds this step ({existing_digest}); nothing to push"
-            );
+            let line = Text::from(t::AlreadySame {
+                target: target.to_string(),
+                digest: &existing_digest,
+            });
+            eprintln!("labrun: {line}");
             return Ok(existing_digest);
         }
-        return Err(Failure::refused(format!(
-            "{target} already holds a different artifact ({existing_digest}); refusing to overwrite it: publish a new version"
-        )));
+        return Err(Failure::refused(t::Overwrite {
+            target: target.to_string(),
+            digest: existing_digest,
+        }));
     }
     registry
         .put_blob(&config.digest, Bytes::from(config_bytes))
@@ -618,11 +668,13 @@ pub async fn publish(
             Bytes::from(manifest_bytes),
         )
         .await?;
-    eprintln!(
-        "labrun: published {} step `{}` as {target} ({digest})",
-        described.kind.extension(),
-        described.name
-    );
+    let line = Text::from(t::Published {
+        kind: described.kind.extension(),
+        name: &described.name,
+        target: target.to_string(),
+        digest: &digest,
+    });
+    eprintln!("labrun: {line}");
     Ok(digest)
 }
 
@@ -637,13 +689,19 @@ pub async fn sign_reference(
     let (bytes, media_type) = registry
         .get_manifest(reference.target())
         .await?
-        .ok_or_else(|| Failure::refused(format!("{reference}: no such step in the registry")))?;
+        .ok_or_else(|| {
+            Failure::refused(t::NoSuchStep {
+                reference: reference.to_string(),
+            })
+        })?;
     let digest = sha256_digest(&bytes);
     if let Some(d) = &reference.digest {
         if *d != digest {
-            return Err(Failure::refused(format!(
-                "digest mismatch: {reference} should be {d} but the registry sent {digest}; refusing to sign it"
-            )));
+            return Err(Failure::refused(t::SignMismatch {
+                reference: reference.to_string(),
+                expected: d,
+                actual: &digest,
+            }));
         }
     }
     let payload = sign::sign(&key, &digest);
@@ -683,8 +741,15 @@ pub async fn sign_reference(
             Bytes::from(sig_bytes.clone()),
         )
         .await?;
-    let how = if headers.contains_key("oci-subject") {
-        "as a referrer".to_string()
+    let (reference, key) = (reference.to_string(), key_id.as_str());
+    let line: Text = if headers.contains_key("oci-subject") {
+        t::SignedReferrer {
+            reference,
+            digest: &digest,
+            key,
+            signature: &sig_digest,
+        }
+        .into()
     } else {
         // No referrers API: list the signature in an index under a tag of its own.
         let tag = fallback_tag(&digest);
@@ -703,8 +768,15 @@ pub async fn sign_reference(
         registry
             .put_manifest(&tag, artifact::INDEX_MEDIA_TYPE, Bytes::from(index_bytes))
             .await?;
-        format!("under the tag {tag} (the registry has no referrers API)")
+        t::SignedTag {
+            reference,
+            digest: &digest,
+            key,
+            signature: &sig_digest,
+            tag,
+        }
+        .into()
     };
-    eprintln!("labrun: signed {reference} ({digest}) with key {key_id}; signature {sig_digest} stored {how}");
+    eprintln!("labrun: {line}");
     Ok(sig_digest)
 }

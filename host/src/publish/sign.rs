@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use super::Failure;
+use crate::text::{publish as t, quoted, Text};
 
 const SECRET_PREFIX: &str = "labrun-ed25519-secret";
 const PUBLIC_PREFIX: &str = "labrun-ed25519";
@@ -53,18 +54,17 @@ pub fn keygen(out: &Path) -> Result<(PathBuf, String), Failure> {
     let public = public_path(out);
     for p in [out, public.as_path()] {
         if p.exists() {
-            return Err(Failure::refused(format!(
-                "{} exists: not overwriting a key",
-                p.display()
-            )));
+            return Err(Failure::refused(t::KeyExists { path: p }));
         }
     }
     let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed)
-        .map_err(|e| Failure::refused(format!("no randomness for a key: {e}")))?;
+    getrandom::fill(&mut seed).map_err(|e| Failure::refused(t::NoRandomness { why: quoted(e) }))?;
     let key = SigningKey::from_bytes(&seed);
-    let fail = |p: &Path, e: std::io::Error| {
-        Failure::refused(format!("cannot write {}: {e}", p.display()))
+    let fail = |path: &Path, e: std::io::Error| {
+        Failure::refused(t::Unwritable {
+            path,
+            why: quoted(e),
+        })
     };
     {
         use std::io::Write;
@@ -87,14 +87,20 @@ pub fn keygen(out: &Path) -> Result<(PathBuf, String), Failure> {
     Ok((public, key_id(&verifying)))
 }
 
-fn read_key_line(path: &Path, prefix: &str, what: &str) -> Result<[u8; 32], Failure> {
-    let text = crate::files::read_to_string(path, crate::files::cap::SECRET)
-        .map_err(|e| Failure::refused(format!("cannot read {what} {}: {e}", path.display())))?;
+fn read_key_line(path: &Path, prefix: &str, what: Text) -> Result<[u8; 32], Failure> {
+    let text = crate::files::read_to_string(path, crate::files::cap::SECRET).map_err(|e| {
+        Failure::refused(t::KeyUnreadable {
+            what: &what,
+            path,
+            why: quoted(e),
+        })
+    })?;
     let bad = || {
-        Failure::refused(format!(
-            "{}: not a labrun {what} (expected `{prefix} <base64>`, as written by labrun plugin keygen)",
-            path.display()
-        ))
+        Failure::refused(t::NotAKey {
+            path,
+            what: &what,
+            prefix,
+        })
     };
     let line = text.lines().next().unwrap_or("");
     let (p, data) = line.split_once(' ').ok_or_else(bad)?;
@@ -109,18 +115,13 @@ pub fn load_signing_key(path: &Path) -> Result<SigningKey, Failure> {
     Ok(SigningKey::from_bytes(&read_key_line(
         path,
         SECRET_PREFIX,
-        "private key",
+        t::PrivateKey.into(),
     )?))
 }
 
 pub fn load_public_key(path: &Path) -> Result<VerifyingKey, Failure> {
-    let bytes = read_key_line(path, PUBLIC_PREFIX, "public key")?;
-    VerifyingKey::from_bytes(&bytes).map_err(|_| {
-        Failure::refused(format!(
-            "{}: not a valid ed25519 public key",
-            path.display()
-        ))
-    })
+    let bytes = read_key_line(path, PUBLIC_PREFIX, t::PublicKey.into())?;
+    VerifyingKey::from_bytes(&bytes).map_err(|_| Failure::refused(t::BadPublicKey { path }))
 }
 
 pub fn sign(key: &SigningKey, digest: &str) -> SignaturePayload {

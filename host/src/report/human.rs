@@ -7,6 +7,7 @@ use super::Style;
 use crate::outcome::{
     inert, CourseProgress, Lang, Outcome, Report, Status, TraineeReport, MAX_ID_CHARS,
 };
+use crate::text::{report as t, Arg, Text};
 
 pub(super) fn label(status: Status, lang: Lang) -> &'static str {
     match (status, lang) {
@@ -124,26 +125,21 @@ pub fn render(report: &Report, style: &Style) -> String {
     }
     let s = &report.summary;
     let seconds = s.elapsed_ms as f64 / 1000.0;
-    let calls = if s.replayed_calls > 0 {
-        match lang {
-            Lang::En => format!("{} calls replayed from the cassette", s.replayed_calls),
-            Lang::Ja => format!("カセットから再生した呼び出し {} 件", s.replayed_calls),
+    let calls: Text = if s.replayed_calls > 0 {
+        t::Replayed {
+            count: s.replayed_calls,
         }
+        .into()
     } else {
-        match lang {
-            Lang::En => format!("{} AWS calls", s.aws_calls),
-            Lang::Ja => format!("AWS 呼び出し {} 件", s.aws_calls),
-        }
+        t::AwsCalls { count: s.aws_calls }.into()
     };
-    let calls = match (s.ssh_connections, lang) {
-        (0, _) => calls,
-        (n, Lang::En) => format!("{calls}, {n} SSH connection(s)"),
-        (n, Lang::Ja) => format!("{calls}、SSH 接続 {n} 件"),
+    let calls: Text = match s.ssh_connections {
+        0 => calls,
+        count => t::WithSsh { calls, count }.into(),
     };
-    let calls = match (s.aws_throttled, lang) {
-        (0, _) => calls,
-        (n, Lang::En) => format!("{calls} (AWS throttled {n}×: backed off and retried)"),
-        (n, Lang::Ja) => format!("{calls} (AWS のスロットリング {n} 回: 間隔を空けて再試行)"),
+    let calls: Text = match s.aws_throttled {
+        0 => calls,
+        count => t::WithThrottled { calls, count }.into(),
     };
     // Undecided rows are counted apart, as the rows show them.
     let undecided_of = |status: Status| {
@@ -160,35 +156,28 @@ pub fn render(report: &Report, style: &Style) -> String {
     );
     let undecided = undecided_of(Status::Error) + undecided_of(Status::Skip);
     let done = report.trainees.iter().filter(|t| t.tally().done).count();
-    let _ = match lang {
-        Lang::En => writeln!(
-            out,
-            "{} pass · {} fail · {} pending · {error} error · {skip} skip{} — {} trainee(s), {done} done, {seconds:.1} s, {calls}",
-            s.pass,
-            s.fail,
-            s.pending,
-            undecided_count(undecided, lang),
-            report.trainees.len()
-        ),
-        Lang::Ja => writeln!(
-            out,
-            "合格 {} · 不合格 {} · 待機中 {} · 確認不可 {error} · 省略 {skip}{} — 受講者 {} 名、完了 {done} 名、{seconds:.1} 秒、{calls}",
-            s.pass,
-            s.fail,
-            s.pending,
-            undecided_count(undecided, lang),
-            report.trainees.len()
-        ),
-    };
+    let summary = Text::from(t::Summary {
+        pass: s.pass,
+        fail: s.fail,
+        pending: s.pending,
+        error,
+        skip,
+        undecided: undecided_count(undecided),
+        trainees: report.trainees.len(),
+        done,
+        seconds: format!("{seconds:.1}"),
+        calls,
+    });
+    let _ = writeln!(out, "{}", summary.render(lang));
     out
 }
 
 /// ` · 4 undecided` after the summary's counts, when there are any.
-fn undecided_count(count: usize, lang: Lang) -> String {
+fn undecided_count(count: usize) -> Arg {
     if count == 0 {
-        return String::new();
+        return crate::text::plain("");
     }
-    crate::text::Text::from(crate::text::class::UndecidedCount { count }).render(lang)
+    Text::from(crate::text::class::UndecidedCount { count }).into()
 }
 
 /// A course trainee's rows: one block per course step (its id, name and title, then
@@ -229,43 +218,30 @@ fn course_blocks(
         .course
         .clone()
         .unwrap_or_else(|| CourseProgress::of(&report.steps, &trainee.results));
-    let passed = if progress.passed.is_empty() {
-        match lang {
-            Lang::En => "none".to_string(),
-            Lang::Ja => "なし".to_string(),
-        }
+    let passed: Arg = if progress.passed.is_empty() {
+        Text::from(t::NonePassed).into()
     } else {
-        progress
-            .passed
-            .iter()
-            .map(|s| inert(s).into_owned())
-            .collect::<Vec<_>>()
-            .join(", ")
+        // Step ids, listed the same way in both languages.
+        crate::text::plain(progress.passed.join(", "))
     };
     let title = |id: &str| {
         report
             .steps
             .iter()
             .find(|s| s.id == id)
-            .map(|s| inert(s.title.get(lang)).into_owned())
+            .map(|s| s.title.get(lang).to_string())
             .unwrap_or_default()
     };
-    let _ = match (&progress.current, lang) {
-        (Some(current), Lang::En) => writeln!(
-            out,
-            "  course: at {} ({}) · passed: {passed}",
-            inert(current),
-            title(current)
-        ),
-        (Some(current), Lang::Ja) => writeln!(
-            out,
-            "  コース: 現在 {} ({}) · 合格済み: {passed}",
-            inert(current),
-            title(current)
-        ),
-        (None, Lang::En) => writeln!(out, "  course: finished, every step passed ({passed})"),
-        (None, Lang::Ja) => writeln!(out, "  コース: 修了、全ステップ合格 ({passed})"),
+    let line: Text = match &progress.current {
+        Some(current) => t::CourseAt {
+            current,
+            title: title(current),
+            passed,
+        }
+        .into(),
+        None => t::CourseFinished { passed }.into(),
     };
+    let _ = writeln!(out, "  {}", line.render(lang));
 }
 
 #[cfg(test)]
