@@ -386,9 +386,9 @@ fn screen(raw: &str) -> String {
     out
 }
 
-/// A watch on a terminal (a pty): its grid and header each cycle, a change line and
-/// a regression when P1 breaks, the "watch ended" line and the final report, in one
-/// language.
+/// A watch on a terminal (a pty) serving its board: the dashboard's line, its grid
+/// and header each cycle, a change line and a regression when P1 breaks, the "watch
+/// ended" line and the final report, in one language.
 #[test]
 fn a_changing_watch_speaks_one_language() {
     use std::io::Read;
@@ -427,6 +427,8 @@ fn a_changing_watch_speaks_one_language() {
             &format!("port={port}"),
             "--watch",
             "5",
+            "--serve",
+            "127.0.0.1:0",
             "--lang",
             lang,
         ];
@@ -510,6 +512,11 @@ fn a_changing_watch_speaks_one_language() {
         assert!(
             said.lines().filter(|l| l.contains(regression)).count() >= 2,
             "a regression in the grid or change line and in the final report:\n{said}"
+        );
+        assert!(
+            said.lines()
+                .any(|l| l.starts_with("labrun: ") && l.contains("http://127.0.0.1:")),
+            "the dashboard's line:\n{said}"
         );
         wrong_lines("(a changing watch on a terminal)", lang, &said, &mut wrong);
     }

@@ -3,7 +3,6 @@
 //! (timeout, refusal, DNS, TLS, reset) is `ok: false` with the reason — for the lab that
 //! is an answer too (E2 expects direct access to fail). Only a malformed request throws.
 
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -273,7 +272,8 @@ async fn fetch(
         .map_err(|e| fail("unreachable", e.message.render(Lang::En)))?
         .map_err(|f| fail(f.failure, f.message))?;
     if url.scheme() == "https" {
-        let config = tls_config().map_err(|e| fail("tls", e))?;
+        // The probe's answer is data, in English like every answer a step reads.
+        let config = super::net::tls_config().map_err(|e| fail("tls", e.render(Lang::En)))?;
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         let server_name = rustls::pki_types::ServerName::try_from(bare.to_string())
             .map_err(|e| fail("tls", format!("`{host}` cannot be a TLS server name: {e}")))?;
@@ -401,33 +401,4 @@ fn hyper_failure(e: &hyper::Error, url: &Url) -> Failure {
         "reset",
         format!("GET {url}: connection closed without an answer: {e}"),
     )
-}
-
-/// rustls with the aws-lc-rs provider and the system's trusted roots, built once.
-fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
-    static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let mut roots = rustls::RootCertStore::empty();
-            let found = rustls_native_certs::load_native_certs();
-            let (added, _ignored) = roots.add_parsable_certificates(found.certs);
-            if added == 0 {
-                return Err(format!(
-                    "no trusted root certificates found on this system{}",
-                    found
-                        .errors
-                        .first()
-                        .map(|e| format!(" ({e})"))
-                        .unwrap_or_default()
-                ));
-            }
-            let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-            let config = rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .map_err(|e| format!("TLS setup failed: {e}"))?
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-            Ok(Arc::new(config))
-        })
-        .clone()
 }

@@ -578,6 +578,34 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// rustls with the aws-lc-rs provider and the system's trusted roots, built once: the
+/// http probe's and the registry client's.
+pub(crate) fn tls_config() -> Result<Arc<rustls::ClientConfig>, Text> {
+    static CONFIG: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, Text>> =
+        std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let mut roots = rustls::RootCertStore::empty();
+            let found = rustls_native_certs::load_native_certs();
+            let (added, _ignored) = roots.add_parsable_certificates(found.certs);
+            if added == 0 {
+                let detail = match found.errors.first() {
+                    Some(e) => Text::from(text::probe::RootsDetail { why: quoted(e) }).into(),
+                    None => text::plain(""),
+                };
+                return Err(text::probe::NoRoots { detail }.into());
+            }
+            let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| Text::from(text::probe::TlsSetup { why: quoted(e) }))?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            Ok(Arc::new(config))
+        })
+        .clone()
+}
+
 /// Runs an HTTP/1 connection future (hyper's `Connection`) on its own task for as long
 /// as the returned guard lives: dropping the guard (request done, or abandoned on a
 /// timeout) ends the connection too.

@@ -46,3 +46,24 @@ impl Progress {
         let _ = err.write_all(b"\r\x1b[K").and_then(|_| err.flush());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_line_is_redrawn_in_place_in_the_process_language() {
+        let p = Progress::new(40);
+        let line = p.line(12);
+        assert!(
+            line.starts_with("\rlabrun: 12/40 ") && line.ends_with("\x1b[K"),
+            "{line:?}"
+        );
+        let text = crate::text::Text::from(crate::text::run::Progress {
+            done: 12,
+            total: 40,
+        });
+        assert_eq!(text.render(crate::text::Lang::En), "12/40 trainees checked");
+        assert_eq!(text.render(crate::text::Lang::Ja), "12/40 名を確認しました");
+    }
+}

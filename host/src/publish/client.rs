@@ -4,7 +4,7 @@
 //! the Bearer token flow (realm/service/scope, the token fetched with those
 //! credentials when there are any). Credentials never appear in an error.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -465,7 +465,7 @@ async fn raw(
         })?
         .map_err(|e| down(io_reason(&e)))?;
         if url.scheme() == "https" {
-            let config = tls_config().map_err(|why| down(why.into()))?;
+            let config = crate::caps::net::tls_config().map_err(|why| down(why.into()))?;
             let name = rustls::pki_types::ServerName::try_from(bare.clone()).map_err(|e| {
                 down(
                     Text::from(t::TlsName {
@@ -571,26 +571,4 @@ where
         headers: parts.headers,
         body,
     })
-}
-
-/// rustls with the aws-lc-rs provider and the system's trusted roots, built once.
-fn tls_config() -> Result<Arc<rustls::ClientConfig>, Text> {
-    static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, Text>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let mut roots = rustls::RootCertStore::empty();
-            let found = rustls_native_certs::load_native_certs();
-            let (added, _) = roots.add_parsable_certificates(found.certs);
-            if added == 0 {
-                return Err(t::NoRoots.into());
-            }
-            let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-            let config = rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .map_err(|e| Text::from(t::TlsSetup { why: quoted(e) }))?
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-            Ok(Arc::new(config))
-        })
-        .clone()
 }
