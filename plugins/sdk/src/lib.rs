@@ -144,7 +144,8 @@ impl Info {
     /// Everything a step's catalog declares: `[step]`'s name, title, params, checks
     /// and needs, and each check's title. A step whose facts live in its catalog
     /// describes itself with this alone; its Rhai script reads the same file, so the
-    /// two cannot declare different params or checks.
+    /// two cannot declare different params or checks. `[step.requires]` stays with
+    /// the script: WIT 0.2.0's `step-info` has no field for it.
     pub fn from_catalog(catalog: &Catalog) -> Info {
         let m = catalog.manifest();
         let mut info = Info::new(m.name.as_deref().unwrap_or_default(), "", "");
