@@ -1,7 +1,8 @@
 //! Two things generated at build time:
-//! - the step SDK's and the WIT's files for `labrun new step --component`, which
-//!   writes a copy of them into the crate it makes (`src/author/component.rs`): every
-//!   file, so a module added to the SDK is carried without touching the host;
+//! - the step SDK's, its catalog crate's and the WIT's files for `labrun new step
+//!   --component`, which writes a copy of them into the crate it makes
+//!   (`src/author/component.rs`): every file, so a module added to the SDK is carried
+//!   without touching the host;
 //! - the host's message catalog (`src/text/catalog/*.toml`), checked here so that a
 //!   missing language or placeholder is a compile error, and turned into one struct
 //!   per key (`src/text/mod.rs` says how to use them).
@@ -10,10 +11,8 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-// The `{name}` template syntax is the step catalogs' (the SDK's), word for word.
-#[path = "../plugins/sdk/src/template.rs"]
-#[allow(dead_code)]
-mod template;
+// The `{name}` template syntax is the step catalogs', word for word.
+use labrun_step_catalog::template;
 
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -67,11 +66,15 @@ fn main() {
         .expect("host/ is in the repository")
         .to_path_buf();
     let sdk = root.join("plugins/sdk");
+    let step_catalog = root.join("plugins/catalog");
     let wit = root.join("wit");
     // Directories: cargo reruns this when any file under them changes (or appears).
     println!("cargo::rerun-if-changed={}", sdk.display());
+    println!("cargo::rerun-if-changed={}", step_catalog.display());
     println!("cargo::rerun-if-changed={}", wit.display());
-    let text = table("SDK_FILES", &sdk) + &table("WIT_FILES", &wit);
+    let text = table("SDK_FILES", &sdk)
+        + &table("STEP_CATALOG_FILES", &step_catalog)
+        + &table("WIT_FILES", &wit);
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     std::fs::write(out.join("vendored.rs"), text).expect("OUT_DIR is writable");
 
@@ -133,7 +136,7 @@ fn pieces(template: &str) -> Result<(Pieces, BTreeSet<String>), String> {
     if template.contains('\u{0}') {
         return Err("holds a NUL character".to_string());
     }
-    let names = template::placeholders(template)?;
+    let names = template::placeholders(template).map_err(|e| e.to_string())?;
     let marked = template::render(template, |name| format!("\u{0}{name}\u{0}"));
     let pieces = marked
         .split('\u{0}')

@@ -82,6 +82,31 @@ fn a_new_step_passes_its_own_cases() {
         said.contains("next: labrun test ./vpc-check.rhai ./vpc-check.cases/*.toml"),
         "{said}"
     );
+    // Written the way the shipped steps are: the catalog declares the step ([step]),
+    // the script only runs it.
+    assert!(said.contains("wrote ./vpc-check.messages.toml\n"), "{said}");
+    let script = std::fs::read_to_string(dir.join("vpc-check.rhai")).unwrap();
+    assert!(!script.contains("fn describe"), "{script}");
+    let catalog = std::fs::read_to_string(dir.join("vpc-check.messages.toml")).unwrap();
+    assert!(
+        catalog.contains("[step]\nname = \"vpc-check\""),
+        "{catalog}"
+    );
+    let out = labrun(&dir, &["describe", "vpc-check.rhai", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let described: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(described["name"], "vpc-check");
+    let params: Vec<&str> = described["params"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(params, ["cidr", "user", "vpc"], "{described}");
+    assert_eq!(
+        described["checks"][1]["title"]["ja"],
+        "VPC の CIDR ブロック"
+    );
 
     let out = labrun(
         &dir,
@@ -110,6 +135,30 @@ fn a_new_step_passes_its_own_cases() {
     assert_eq!(
         text(&out.stderr),
         "labrun: ./vpc-check.rhai exists already: labrun new never overwrites; choose another name or --dir\n"
+    );
+
+    // In Japanese (the locale's language), what it wrote and what to run next too.
+    let ja = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_labrun"))
+            .current_dir(&dir)
+            .env_clear()
+            .env("HOME", &dir)
+            .env("LANG", "ja_JP.UTF-8")
+            .args(args)
+            .output()
+            .expect("labrun runs")
+    };
+    let out = ja(&["new", "step", "other"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(said.contains("./other.rhai を書き出しました\n"), "{said}");
+    assert!(said.contains("次に: labrun test ./other.rhai"), "{said}");
+    let out = ja(&["new", "step", "other"]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        text(&out.stderr).contains("上書きしません"),
+        "{}",
+        text(&out.stderr)
     );
 }
 
@@ -295,6 +344,113 @@ fn prerequisite_cycles_and_unknown_ids_are_bad_input() {
 }
 
 #[test]
+fn a_script_declares_itself_in_its_catalogs_step_section_once() {
+    // The shipped steps' way: the catalog's [step] declares name, params, checks and
+    // needs (the component reads the same file); the script has no describe().
+    let dir = scratch("catalog-step");
+    std::fs::write(dir.join("empty.cassette.json"), EMPTY_CASSETTE).unwrap();
+    std::fs::write(
+        dir.join("s.rhai"),
+        "fn run(p) { report::pass(\"A1\", `${p.vpc}`, \"\"); report::fail(\"A2\", \"no\", \"\"); report::pass(\"A3\", \"yes\", \"\"); }\n",
+    )
+    .unwrap();
+    let catalog = r#"
+[step]
+name = "s"
+title = { en = "S", ja = "エス" }
+checks = ["A1", "A2", "A3"]
+needs = { A3 = ["A2"] }
+
+[step.params]
+user = { about = "trainee id", required = true }
+vpc = { about = "the VPC", default = "vpc-{user}" }
+
+[A1]
+title = { en = "one", ja = "一" }
+[A2]
+title = { en = "two", ja = "二" }
+[A3]
+title = { en = "three", ja = "三" }
+"#;
+    std::fs::write(dir.join("s.messages.toml"), catalog).unwrap();
+    let out = labrun(&dir, &["describe", "s.rhai", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let described: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(described["name"], "s", "{described}");
+    assert_eq!(described["title"]["ja"], "エス");
+    let ids: Vec<&str> = described["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["A1", "A2", "A3"]);
+    assert_eq!(described["checks"][1]["title"]["en"], "two");
+    assert_eq!(
+        described["params"],
+        serde_json::json!([
+            { "name": "user", "about": "trainee id", "required": true },
+            { "name": "vpc", "about": "the VPC", "default": "vpc-{user}", "required": false },
+        ])
+    );
+    let out = labrun(
+        &dir,
+        &[
+            "s.rhai",
+            "--trainee",
+            "user05",
+            "--replay",
+            "empty.cassette.json",
+            "--format",
+            "json",
+        ],
+    );
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr)));
+    let rows = &report["trainees"][0]["results"];
+    assert_eq!(rows[0]["message"]["en"], "vpc-user05", "{report}");
+    assert_eq!(rows[2]["status"], "skip", "A3 needs A2: {report}");
+
+    // A fact declared twice (here `checks`, in describe() too) is refused in one line.
+    std::fs::write(
+        dir.join("s.rhai"),
+        "fn describe() { #{ checks: [\"A1\", \"A2\", \"A3\"] } }\nfn run(p) {}\n",
+    )
+    .unwrap();
+    let out = labrun(&dir, &["describe", "s.rhai"]);
+    assert_eq!(out.status.code(), Some(64));
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("`checks` is declared both in describe() and in the catalog's [step]"),
+        "{err}"
+    );
+    // A [step] of the wrong shape names the catalog and the key.
+    std::fs::write(dir.join("s.rhai"), "fn run(p) {}\n").unwrap();
+    std::fs::write(
+        dir.join("s.messages.toml"),
+        catalog.replace("checks = [\"A1\", \"A2\", \"A3\"]", "checks = \"A1\""),
+    )
+    .unwrap();
+    let out = labrun(&dir, &["describe", "s.rhai"]);
+    assert_eq!(out.status.code(), Some(64));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("s.messages.toml") && err.contains("`step.checks` must be an array of ids"),
+        "{err}"
+    );
+    // Neither a [step] nor a describe(): the error says where a step declares itself.
+    std::fs::remove_file(dir.join("s.messages.toml")).unwrap();
+    let out = labrun(&dir, &["describe", "s.rhai"]);
+    assert_eq!(out.status.code(), Some(64));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("in [step] of") && err.contains("s.messages.toml"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_message_the_step_can_reach_but_its_catalog_lacks_is_refused_at_load() {
     // A fail path's template missing from the catalog is bad input before anything
     // runs (describe, a run, a rehearsal), naming where the step asks for it: not an
@@ -454,6 +610,8 @@ fn a_new_component_builds_and_passes_its_own_cases() {
     for vendored in [
         "vendor/labrun/plugins/sdk/Cargo.toml",
         "vendor/labrun/plugins/sdk/src/lib.rs",
+        "vendor/labrun/plugins/catalog/Cargo.toml",
+        "vendor/labrun/plugins/catalog/src/template.rs",
         "vendor/labrun/wit/labrun-host.wit",
     ] {
         assert!(krate.join(vendored).is_file(), "{vendored}");
@@ -542,7 +700,7 @@ fn a_bad_sdk_or_crate_name_is_refused_before_anything_is_written() {
     let cases: [(&[&str], &str); 5] = [
         (
             &["new", "step", "s", "--component", "--sdk", "missing"],
-            "labrun: --sdk missing: cannot read missing/Cargo.toml (No such file or directory (os error 2)): give the directory of labrun's step SDK (plugins/sdk in a labrun checkout), or leave --sdk out to get the SDK this labrun carries\n",
+            "labrun: --sdk missing: cannot read missing/Cargo.toml (“No such file or directory (os error 2)”): give the directory of labrun's step SDK (plugins/sdk in a labrun checkout), or leave --sdk out to get the SDK this labrun carries\n",
         ),
         (
             &["new", "step", "s", "--component", "--sdk", "."],

@@ -9,6 +9,7 @@
 //! one account, as a class does.
 
 use std::net::Ipv4Addr;
+use std::sync::LazyLock;
 
 use anyhow::{Context, Result};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -22,15 +23,13 @@ use crate::TestAccount;
 
 /// The course AMI webserver#1 starts from (the instructor's, here in the same account).
 pub const COURSE_AMI: &str = "1Day-AMI";
-/// Step 1's ids, in checklist order.
-pub const STEP1_IDS: [&str; 10] = ["A1", "A2", "A3", "A4", "B1", "B2", "B3", "C1", "C2", "C3"];
-/// Step 2's ids, in checklist order.
-pub const STEP2_IDS: [&str; 14] = [
-    "A1", "A2", "A3", "A4", "A5", "A6", "B1", "B2", "B3", "B4", "C1", "C2", "C3", "C4",
-];
+/// Step 1's ids, in checklist order (its catalog's).
+pub static STEP1_IDS: LazyLock<Vec<&'static str>> = LazyLock::new(|| crate::declared_ids(1));
+/// Step 2's ids, in checklist order (its catalog's).
+pub static STEP2_IDS: LazyLock<Vec<&'static str>> = LazyLock::new(|| crate::declared_ids(2));
 /// Ids seen only from inside webserver#1 over SSH: `error` in runs without --ssh-key.
-pub const STEP1_IN_SERVER: [&str; 1] = ["C3"];
-pub const STEP2_IN_SERVER: [&str; 5] = ["A5", "A6", "B2", "B3", "C3"];
+pub const STEP1_IN_SERVER: &[&str] = &["C3"];
+pub const STEP2_IN_SERVER: &[&str] = &["A5", "A6", "B2", "B3", "C3"];
 
 /// Which step's script checks a world; for a world, the last step it finished.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -51,9 +50,9 @@ impl Step {
 
     pub fn ids(self) -> &'static [&'static str] {
         match self {
-            Step::One => &STEP1_IDS,
-            Step::Two => &STEP2_IDS,
-            Step::Three => &world::ALL_IDS,
+            Step::One => STEP1_IDS.as_slice(),
+            Step::Two => STEP2_IDS.as_slice(),
+            Step::Three => world::ALL_IDS.as_slice(),
         }
     }
 

@@ -30,6 +30,49 @@ pub mod servers;
 pub mod ssh_env;
 pub mod world;
 
+/// The shipped steps' catalogs (`scripts/stepN.messages.toml`), parsed once.
+static STEP_CATALOGS: std::sync::LazyLock<[labrun_step_catalog::Catalog; 3]> =
+    std::sync::LazyLock::new(|| {
+        [
+            include_str!("../../scripts/step1.messages.toml"),
+            include_str!("../../scripts/step2.messages.toml"),
+            include_str!("../../scripts/step3.messages.toml"),
+        ]
+        .map(|text| labrun_step_catalog::Catalog::parse(text).expect("a shipped catalog parses"))
+    });
+
+/// Step `step`'s (1 to 3) checklist ids in checklist order, as its catalog's `[step]`
+/// declares them for the script and the component: the tests keep no copy, so a new
+/// id is its function, its catalog entry and a case.
+pub fn declared_ids(step: usize) -> Vec<&'static str> {
+    STEP_CATALOGS[step - 1]
+        .manifest()
+        .checks
+        .as_ref()
+        .expect("a shipped step declares its checks in [step]")
+        .iter()
+        .map(String::as_str)
+        .collect()
+}
+
+/// Step `step`'s ids that declare what the operator must give (`[step.requires]`),
+/// in checklist order; with `need`, only those that name it (`"ssh"`).
+pub fn requiring_ids(step: usize, need: Option<&str>) -> Vec<&'static str> {
+    let requires = STEP_CATALOGS[step - 1]
+        .manifest()
+        .requires
+        .as_ref()
+        .expect("a shipped step declares what it requires in [step]");
+    declared_ids(step)
+        .into_iter()
+        .filter(|id| {
+            requires
+                .get(*id)
+                .is_some_and(|needs| need.is_none_or(|n| needs.iter().any(|x| x == n)))
+        })
+        .collect()
+}
+
 pub use mariadb::{MariaDb, MariaDbSpec};
 pub use probe_env::{ProbeBroken, ProbeEnv};
 pub use report::{run_labrun, LabrunRun, Report};

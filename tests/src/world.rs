@@ -6,6 +6,8 @@
 //! order a trainee would do it in the workshop. Names follow `lab/step-3-checklist.md`
 //! (`XX` = trainee).
 
+use std::sync::LazyLock;
+
 use anyhow::{bail, Context, Result};
 use aws_sdk_ec2::types::{
     Filter, InstanceNetworkInterfaceSpecification, InstanceStateName, InstanceType, ResourceType,
@@ -20,20 +22,26 @@ use crate::layers::{self, name_tags, sdk, tcp_from_anywhere, tcp_from_sg, Accoun
 pub use crate::layers::{SecurityGroup, Subnet, DB_PASSWORD};
 use crate::TestAccount;
 
-/// Checklist ids checked from the AWS APIs alone: all `pass` in a finished world.
-pub const AWS_IDS: [&str; 11] = [
-    "A1", "A2", "A3", "A7", "B1", "B2", "C1", "C2", "C3", "C4", "E1",
-];
-/// Checklist ids that need network probes (DNS, MySQL, HTTP, SSH): `pass` in a finished
-/// world whose probes reach a [`crate::ProbeEnv`], except [`UNCHECKED_IDS`].
-pub const PROBE_IDS: [&str; 7] = ["A4", "A5", "A6", "C5", "D1", "E2", "F1"];
-/// Ids labrun cannot check without the operator's SSH settings (F1 needs the web servers' nginx logs): `skip` in runs without --ssh-key.
-pub const UNCHECKED_IDS: [&str; 1] = ["F1"];
-/// Every checklist id, in checklist order.
-pub const ALL_IDS: [&str; 18] = [
-    "A1", "A2", "A3", "A4", "A5", "A6", "A7", "B1", "B2", "C1", "C2", "C3", "C4", "C5", "D1", "E1",
-    "E2", "F1",
-];
+/// Every checklist id, in checklist order: Step 3's catalog's.
+pub static ALL_IDS: LazyLock<Vec<&'static str>> = LazyLock::new(|| crate::declared_ids(3));
+/// Checklist ids that need network probes (DNS, MySQL, HTTP, SSH), the ones Step 3's
+/// catalog says `requires` something of the operator: `pass` in a finished world whose
+/// probes reach a [`crate::ProbeEnv`], except [`UNCHECKED_IDS`].
+pub static PROBE_IDS: LazyLock<Vec<&'static str>> = LazyLock::new(|| crate::requiring_ids(3, None));
+/// Checklist ids checked from the AWS APIs alone (every id not in [`PROBE_IDS`]): all
+/// `pass` in a finished world.
+pub static AWS_IDS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    ALL_IDS
+        .iter()
+        .copied()
+        .filter(|id| !PROBE_IDS.contains(id))
+        .collect()
+});
+/// Ids labrun cannot check without the operator's SSH settings (F1 needs the web
+/// servers' nginx logs; Step 3's catalog: `requires` `ssh`): `skip` in runs without
+/// --ssh-key.
+pub static UNCHECKED_IDS: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| crate::requiring_ids(3, Some("ssh")));
 
 /// One way to break a finished Step-3 world, named after the checklist id it breaks.
 ///

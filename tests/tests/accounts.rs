@@ -136,7 +136,7 @@ async fn a_class_in_three_accounts_reached_by_assume_role() {
         report.assert_statuses(trainee, &aws_statuses(broken));
     }
     // (an outcome whose prerequisite could not be checked skips, naming it)
-    for id in AWS_IDS {
+    for &id in AWS_IDS.iter() {
         let row = report.result("user05", id);
         assert!(
             row["status"] == "error" || row["status"] == "skip",

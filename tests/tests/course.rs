@@ -212,8 +212,8 @@ async fn a_class_at_three_different_steps_under_the_2019_course() {
     before_aurora.extend([("A3", "skip"), ("A5", "skip")]);
     let in_server_errors = |step: Step| -> Vec<(&'static str, &'static str)> {
         let ids: &[&'static str] = match step {
-            Step::One => &course::STEP1_IN_SERVER,
-            _ => &course::STEP2_IN_SERVER,
+            Step::One => course::STEP1_IN_SERVER,
+            _ => course::STEP2_IN_SERVER,
         };
         ids.iter().map(|id| (*id, "error")).collect()
     };

@@ -85,7 +85,7 @@ async fn under_every_fault_each_verdict_equals_the_fault_free_run_or_is_error() 
     let upstream = moto.trim_start_matches("http://");
 
     let clean = verdicts(&run(&acct, &env, None));
-    for id in AWS_IDS {
+    for &id in AWS_IDS.iter() {
         assert_eq!(
             clean[&("user01".into(), id.into())].0,
             "pass",

@@ -58,7 +58,7 @@ async fn step2_class_each_broken_variant_fails_exactly_its_ids() {
     assert_eq!(report.trainees().len(), worlds.len());
     for w in &worlds {
         report.assert_statuses(&w.trainee, &w.broken.expected_statuses(Step::Two));
-        for id in STEP2_IN_SERVER {
+        for &id in STEP2_IN_SERVER {
             let m = message(&run, &w.trainee, id);
             assert!(
                 m.contains("--ssh-key"),

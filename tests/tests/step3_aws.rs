@@ -174,7 +174,7 @@ async fn unreachable_aws_is_an_error_not_a_failure() {
     let run = run_labrun(cmd, TIMEOUT);
     let report = run.report();
     let mut errors = 0;
-    for id in AWS_IDS {
+    for &id in AWS_IDS.iter() {
         match report.status("user05", id) {
             "error" => errors += 1,
             "skip" => {}
@@ -182,7 +182,7 @@ async fn unreachable_aws_is_an_error_not_a_failure() {
         }
     }
     assert!(errors > 0, "no id reported error:\n{}", run.stdout);
-    for id in PROBE_IDS {
+    for &id in PROBE_IDS.iter() {
         assert_ne!(report.status("user05", id), "pass", "{id}");
     }
     run.assert_code(2);

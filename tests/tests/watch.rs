@@ -182,13 +182,13 @@ async fn an_aws_outage_mid_watch_is_error_since_then_and_the_loop_recovers() {
     .env("AWS_ENDPOINT_URL", proxy.url());
     let mut watch = Watch::start(cmd);
     let first = watch.cycle_where(CYCLE, |_| true);
-    for id in AWS_IDS {
+    for &id in AWS_IDS.iter() {
         assert_eq!(status_in(&first, "user07", id), "pass", "{id}");
     }
 
     proxy.stop().await;
     let down = watch.cycle_where(CYCLE, |c| status_in(c, "user07", "A1") == "error");
-    for id in AWS_IDS {
+    for &id in AWS_IDS.iter() {
         // An id whose prerequisite could not be checked may be skipped instead.
         let status = status_in(&down, "user07", id);
         assert!(
@@ -207,7 +207,7 @@ async fn an_aws_outage_mid_watch_is_error_since_then_and_the_loop_recovers() {
 
     proxy.start().await;
     let back = watch.cycle_where(CYCLE, |c| status_in(c, "user07", "A1") == "pass");
-    for id in AWS_IDS {
+    for &id in AWS_IDS.iter() {
         assert_eq!(
             status_in(&back, "user07", id),
             "pass",
@@ -348,7 +348,7 @@ async fn a_throttled_call_is_retried_without_slowing_the_rest_of_the_cycle() {
     let first_at = std::time::Instant::now();
     // labrun retried the throttled call; every check still got its answer.
     for trainee in ["user07", "user08"] {
-        for id in AWS_IDS {
+        for &id in AWS_IDS.iter() {
             assert_eq!(status_in(&first, trainee, id), "pass", "{trainee} {id}");
         }
     }

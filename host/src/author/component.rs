@@ -1,5 +1,7 @@
 //! `labrun new step NAME --component`: a Rust crate that builds the starter step as a
-//! WebAssembly component (wasm32-wasip2), with the same two cases as the Rhai starter.
+//! WebAssembly component (wasm32-wasip2), with the same catalog (`NAME.messages.toml`,
+//! embedded: its `[step]` is the component's `describe()`) and the same two cases as
+//! the Rhai starter.
 //!
 //! How the crate finds the SDK: by default labrun writes the copy of the step SDK
 //! (`plugins/sdk`) and of the WIT (`wit/`) it was built with into the crate, under
@@ -12,23 +14,28 @@
 
 use std::path::{Path, PathBuf};
 
+use super::refusal::NewError;
+
 // `SDK_FILES`: every file of the step SDK (`plugins/sdk`, with its `Cargo.toml`),
-// `WIT_FILES`: every file of `wit/`, as (relative path, text); listed by build.rs.
+// `STEP_CATALOG_FILES`: every file of the catalog crate it reads catalogs with
+// (`plugins/catalog`), `WIT_FILES`: every file of `wit/`, as (relative path, text);
+// listed by build.rs.
 include!(concat!(env!("OUT_DIR"), "/vendored.rs"));
 
 const PLUGINS_MANIFEST: &str = include_str!("../../../plugins/Cargo.toml");
 const PLUGINS_LOCK: &str = include_str!("../../../plugins/Cargo.lock");
 const PLUGINS_TOOLCHAIN: &str = include_str!("../../../plugins/rust-toolchain.toml");
 
-/// Where the vendored SDK goes in the crate. The SDK finds the WIT at `../../wit`
-/// from its own directory, as in the repository.
+/// Where the vendored SDK goes in the crate. The SDK finds the WIT at `../../wit` and
+/// its catalog crate at `../catalog` from its own directory, as in the repository.
 const VENDORED_SDK: &str = "vendor/labrun/plugins/sdk";
+const VENDORED_STEP_CATALOG: &str = "vendor/labrun/plugins/catalog";
 const VENDORED_WIT: &str = "vendor/labrun/wit";
 
 /// Names cargo or rustc refuse for a package or its library: Rust keywords, the
 /// standard crates, and the crates the step depends on.
 const RESERVED: &str = "std core alloc proc_macro proc-macro test labrun-step-sdk \
-    labrun_step_sdk serde_json serde-json wit-bindgen wit_bindgen \
+    labrun_step_sdk labrun-step-catalog labrun_step_catalog serde_json serde-json wit-bindgen wit_bindgen \
     as async await box break const continue crate do dyn else enum extern false fn for \
     gen if impl in let loop match mod move mut priv pub ref return self static struct \
     super trait true try type unsafe use where while yield";
@@ -40,42 +47,48 @@ pub fn lib_name(name: &str) -> String {
 
 /// Checks `--sdk PATH`: a directory holding the `labrun-step-sdk` crate. Returns it
 /// absolute, so the crate's manifest works from anywhere.
-pub fn check_sdk(path: &Path) -> Result<PathBuf, String> {
+pub fn check_sdk(path: &Path) -> Result<PathBuf, NewError> {
     let manifest = path.join("Cargo.toml");
-    let text = std::fs::read_to_string(&manifest).map_err(|e| {
-        format!(
-            "--sdk {}: cannot read {} ({e}): give the directory of labrun's step SDK (plugins/sdk in a labrun checkout), or leave --sdk out to get the SDK this labrun carries",
-            path.display(),
-            manifest.display()
-        )
+    let text = std::fs::read_to_string(&manifest).map_err(|why| NewError::SdkUnreadable {
+        sdk: path.to_path_buf(),
+        manifest: manifest.clone(),
+        why,
     })?;
     let name = toml::from_str::<toml::Table>(&text)
         .ok()
         .and_then(|t| t.get("package")?.get("name")?.as_str().map(String::from));
     if name.as_deref() != Some("labrun-step-sdk") {
-        return Err(format!(
-            "--sdk {}: {} is not the labrun-step-sdk crate: give the directory of labrun's step SDK (plugins/sdk in a labrun checkout), or leave --sdk out",
-            path.display(),
-            manifest.display()
-        ));
+        return Err(NewError::NotTheSdk {
+            sdk: path.to_path_buf(),
+            manifest,
+        });
     }
-    std::fs::canonicalize(path).map_err(|e| format!("--sdk {}: {e}", path.display()))
+    std::fs::canonicalize(path).map_err(|why| NewError::SdkPath {
+        sdk: path.to_path_buf(),
+        why,
+    })
 }
 
 /// Refuses a step name cargo would refuse as a package (a keyword, `std`, …).
-pub fn check_crate_name(name: &str) -> Result<(), String> {
+pub fn check_crate_name(name: &str) -> Result<(), NewError> {
     if RESERVED.split_whitespace().any(|r| r == name) {
-        return Err(format!(
-            "`{name}` cannot name a Rust crate (a keyword, a standard crate or one the step depends on): choose another name, e.g. {name}-step"
-        ));
+        return Err(NewError::ReservedCrateName {
+            name: name.to_string(),
+        });
     }
     Ok(())
 }
 
 /// The crate's files, relative to its directory, in the order they are reported.
-/// `sdk` is the `--sdk` directory (absolute), or `None` to vendor the SDK; `cases` are
-/// the starter's case files (name, text), written to `cases/`.
-pub fn files(name: &str, sdk: Option<&Path>, cases: Vec<(&str, String)>) -> Vec<(PathBuf, String)> {
+/// `sdk` is the `--sdk` directory (absolute), or `None` to vendor the SDK; `catalog` is
+/// the step's catalog, written as `NAME.messages.toml` and embedded by `src/lib.rs`;
+/// `cases` are the starter's case files (name, text), written to `cases/`.
+pub fn files(
+    name: &str,
+    sdk: Option<&Path>,
+    catalog: String,
+    cases: Vec<(&str, String)>,
+) -> Vec<(PathBuf, String)> {
     let lib = lib_name(name);
     let sdk_dep = match sdk {
         Some(path) => toml_string(&path.display().to_string()),
@@ -84,6 +97,7 @@ pub fn files(name: &str, sdk: Option<&Path>, cases: Vec<(&str, String)>) -> Vec<
     let mut files: Vec<(PathBuf, String)> = vec![
         ("Cargo.toml".into(), manifest(name, &sdk_dep)),
         ("src/lib.rs".into(), starter_source(name)),
+        (format!("{name}.messages.toml").into(), catalog),
     ];
     files.extend(
         cases
@@ -100,14 +114,18 @@ pub fn files(name: &str, sdk: Option<&Path>, cases: Vec<(&str, String)>) -> Vec<
         ("Cargo.lock".into(), PLUGINS_LOCK.into()),
     ]);
     if sdk.is_none() {
-        let sdk_dir = Path::new(VENDORED_SDK);
-        for (path, text) in SDK_FILES {
-            // The manifest inherits from the plugins workspace: written out.
-            let text = match *path {
-                "Cargo.toml" => sdk_manifest(text),
-                _ => (*text).to_string(),
-            };
-            files.push((sdk_dir.join(path), text));
+        for (dir, table) in [
+            (VENDORED_SDK, SDK_FILES),
+            (VENDORED_STEP_CATALOG, STEP_CATALOG_FILES),
+        ] {
+            for (path, text) in table {
+                // The manifest inherits from the plugins workspace: written out.
+                let text = match *path {
+                    "Cargo.toml" => vendored_manifest(text),
+                    _ => (*text).to_string(),
+                };
+                files.push((Path::new(dir).join(path), text));
+            }
         }
         for (path, text) in WIT_FILES {
             files.push((Path::new(VENDORED_WIT).join(path), (*text).into()));
@@ -139,11 +157,11 @@ fn value<'a>(text: &'a str, name: &str, key: &str) -> Option<&'a str> {
     })
 }
 
-/// The SDK's manifest with what it inherits from the plugins workspace written out,
-/// so it builds as a member of the step's own workspace.
-fn sdk_manifest(original: &str) -> String {
+/// A vendored crate's manifest (the SDK's, its catalog crate's) with what it inherits
+/// from the plugins workspace written out, so it builds in the step's own workspace.
+fn vendored_manifest(original: &str) -> String {
     let mut out =
-        String::from("# A copy of labrun's step SDK (plugins/sdk), written by `labrun new`.\n");
+        String::from("# A copy of a crate of labrun's (plugins/), written by `labrun new`.\n");
     let mut current = String::new();
     for line in original.lines() {
         let trimmed = line.trim();
@@ -226,8 +244,10 @@ fn readme(name: &str, lib: &str, sdk: Option<&Path>) -> String {
         r#"# {name}
 
 A labrun step as a WebAssembly component (`wasm32-wasip2`), written by
-`labrun new step {name} --component`. `src/lib.rs` has one function per check id, in
-checklist order; `cases/` has a case for each way it can go.
+`labrun new step {name} --component`. `{name}.messages.toml` declares the step (its
+`[step]`: name, params, checklist ids, prerequisites) and holds its titles and
+messages in English and Japanese; `src/lib.rs` embeds it and has one function per
+check id, in checklist order; `cases/` has a case for each way it can go.
 
     rustup target add wasm32-wasip2       # once (rust-toolchain.toml names it)
     cargo build --release                 # .cargo/config.toml sets the target
@@ -262,108 +282,8 @@ fn starter_source(name: &str) -> String {
         .replace("{{Type}}", &type_name(name))
 }
 
-const STARTER: &str = r#"//! {{name}}: a lab step as a WebAssembly component. Each check id is one function, in
-//! checklist order; each reports pass or fail with a message in English and Japanese
-//! that says how to fix it. The SDK's API: `cargo doc --open -p labrun-step-sdk`.
-//!
-//! ```text
-//! cargo build --release
-//! labrun test target/wasm32-wasip2/release/{{lib}}.wasm cases/*.toml
-//! ```
-
-use labrun_step_sdk::lab::{self, Checked};
-use labrun_step_sdk::shapes::Vpc;
-use labrun_step_sdk::{export_step, json, Info, Message, Params, Step, Value};
-
-const NAME: &str = "{{name}}";
-
-struct {{Type}};
-
-impl Step for {{Type}} {
-    fn describe() -> Info {
-        Info::new(NAME, "The trainee's VPC", "受講者の VPC")
-            .param("user", "trainee id as in the manual, e.g. user05")
-            .param_default("vpc", "the trainee's VPC (its Name tag)", "vpc-{user}")
-            .param_default("cidr", "the VPC's CIDR block", "10.0.0.0/16")
-            .checks(["A1", "A2"])
-            .title("A1", "The VPC exists", "VPC がある")
-            .title("A2", "The VPC's CIDR block", "VPC の CIDR ブロック")
-            // A2 means nothing until A1 passed: labrun reports it `skip` naming A1.
-            .needs("A2", ["A1"])
-    }
-
-    fn run(params: Params) -> Result<(), String> {
-        let vpc = params.get("vpc")?;
-        let cidr = params.get("cidr")?;
-        // A capability error inside a check becomes that check's `error` row.
-        lab::guard("A1", || a1_vpc_exists(vpc));
-        lab::guard("A2", || a2_vpc_cidr(vpc, cidr));
-        Ok(())
-    }
-}
-
-export_step!({{Type}});
-
-fn a1_vpc_exists(vpc: &str) -> Checked {
-    let Some(found) = find_vpc(vpc)? else {
-        return lab::fail(
-            "A1",
-            Message::new(
-                format!("VPC {vpc} not found: create it in the VPC console"),
-                format!("VPC {vpc} が見つかりません。VPC コンソールで作成してください"),
-            ),
-            Value::Null,
-        );
-    };
-    let id = &found.vpc_id;
-    lab::pass(
-        "A1",
-        Message::new(
-            format!("VPC {vpc} exists ({id})"),
-            format!("VPC {vpc} があります ({id})"),
-        ),
-        json!({ "vpc_id": id }),
-    )
-}
-
-fn a2_vpc_cidr(vpc: &str, cidr: &str) -> Checked {
-    let Some(found) = find_vpc(vpc)? else {
-        // Reported for completeness: labrun shows A2 as `skip`, since A1 failed.
-        return lab::fail(
-            "A2",
-            Message::new(
-                format!("VPC {vpc} not found"),
-                format!("VPC {vpc} が見つかりません"),
-            ),
-            Value::Null,
-        );
-    };
-    let actual = found.cidr_block.unwrap_or_default();
-    if actual == cidr {
-        return lab::pass(
-            "A2",
-            Message::new(
-                format!("VPC {vpc} has CIDR {cidr}"),
-                format!("VPC {vpc} の CIDR は {cidr} です"),
-            ),
-            Value::Null,
-        );
-    }
-    lab::fail(
-        "A2",
-        Message::new(
-            format!("VPC {vpc} has CIDR {actual}, not {cidr}: recreate it with {cidr}"),
-            format!("VPC {vpc} の CIDR が {actual} です ({cidr} で作り直してください)"),
-        ),
-        json!({ "cidr": actual }),
-    )
-}
-
-/// The account's VPC whose Name tag is `name`, if there is one (typed: `shapes::Vpc`).
-fn find_vpc(name: &str) -> Result<Option<Vpc>, lab::Error> {
-    Ok(lab::named(lab::vpcs()?, name))
-}
-"#;
+/// The component's source, `{{name}}`, `{{lib}}` and `{{Type}}` filled in.
+const STARTER: &str = include_str!("../../starters/component-lib.rs.in");
 
 #[cfg(test)]
 mod tests {
@@ -376,7 +296,11 @@ mod tests {
     #[test]
     fn the_vendored_sdk_and_wit_are_the_repositorys() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        for (table, dir) in [(SDK_FILES, "plugins/sdk"), (WIT_FILES, "wit")] {
+        for (table, dir) in [
+            (SDK_FILES, "plugins/sdk"),
+            (STEP_CATALOG_FILES, "plugins/catalog"),
+            (WIT_FILES, "wit"),
+        ] {
             assert!(!table.is_empty(), "{dir}");
             for (path, text) in table {
                 let on_disk = std::fs::read_to_string(root.join(dir).join(path)).unwrap();
@@ -384,40 +308,59 @@ mod tests {
             }
         }
         assert!(WIT_FILES.iter().any(|(p, _)| *p == "labrun-host.wit"));
-        // The vendored layout relies on where the SDK looks for the WIT.
+        // The vendored layout relies on where the SDK looks for the WIT and its
+        // catalog crate.
         assert!(sdk_file("src/lib.rs").contains(r#"path: "../../wit""#));
+        assert!(sdk_file("Cargo.toml").contains(r#"labrun-step-catalog = { path = "../catalog" }"#));
     }
 
     #[test]
-    fn the_vendored_sdk_manifest_inherits_nothing() {
-        let text = sdk_manifest(sdk_file("Cargo.toml"));
-        assert!(!text.contains("workspace"), "{text}");
-        let parsed: toml::Table = toml::from_str(&text).unwrap();
-        let original: toml::Table = toml::from_str(sdk_file("Cargo.toml")).unwrap();
-        let workspace: toml::Table = toml::from_str(PLUGINS_MANIFEST).unwrap();
-        let deps = parsed["dependencies"].as_table().unwrap();
-        for (key, own) in original["dependencies"].as_table().unwrap() {
-            // An inherited dependency takes the workspace's spec; its own stays as written.
-            let inherited = own.get("workspace").and_then(toml::Value::as_bool) == Some(true);
-            let expected = if inherited {
-                &workspace["workspace"]["dependencies"][key]
-            } else {
-                own
-            };
-            assert_eq!(&deps[key], expected, "{key}");
+    fn the_vendored_manifests_inherit_nothing() {
+        let catalog_manifest = STEP_CATALOG_FILES
+            .iter()
+            .find(|(p, _)| *p == "Cargo.toml")
+            .unwrap()
+            .1;
+        for (name, manifest) in [
+            ("labrun-step-sdk", sdk_file("Cargo.toml")),
+            ("labrun-step-catalog", catalog_manifest),
+        ] {
+            let text = vendored_manifest(manifest);
+            assert!(!text.contains("workspace"), "{text}");
+            let parsed: toml::Table = toml::from_str(&text).unwrap();
+            let original: toml::Table = toml::from_str(manifest).unwrap();
+            let workspace: toml::Table = toml::from_str(PLUGINS_MANIFEST).unwrap();
+            let deps = parsed["dependencies"].as_table().unwrap();
+            for (key, own) in original["dependencies"].as_table().unwrap() {
+                // An inherited dependency takes the workspace's spec; its own stays as
+                // written.
+                let inherited = own.get("workspace").and_then(toml::Value::as_bool) == Some(true);
+                let expected = if inherited {
+                    &workspace["workspace"]["dependencies"][key]
+                } else {
+                    own
+                };
+                assert_eq!(&deps[key], expected, "{name}: {key}");
+            }
+            assert_eq!(parsed["package"]["name"].as_str(), Some(name));
+            assert_eq!(
+                parsed["package"]["edition"],
+                workspace["workspace"]["package"]["edition"]
+            );
         }
-        assert_eq!(parsed["package"]["name"].as_str(), Some("labrun-step-sdk"));
-        assert_eq!(
-            parsed["package"]["edition"],
-            workspace["workspace"]["package"]["edition"]
-        );
     }
 
     #[test]
     fn the_crate_manifest_and_toolchain_parse() {
         for sdk in [None, Some(Path::new("/opt/labrun/plugins/sdk"))] {
-            let files = files("vpc-check", sdk, vec![("a.toml", String::new())]);
-            assert_eq!(files[2].0, Path::new("cases/a.toml"));
+            let files = files(
+                "vpc-check",
+                sdk,
+                "[step]\n".into(),
+                vec![("a.toml", String::new())],
+            );
+            assert_eq!(files[2].0, Path::new("vpc-check.messages.toml"));
+            assert_eq!(files[3].0, Path::new("cases/a.toml"));
             let manifest: toml::Table = toml::from_str(&files[0].1).unwrap();
             assert_eq!(manifest["package"]["name"].as_str(), Some("vpc-check"));
             let dep = &manifest["dependencies"]["labrun-step-sdk"]["path"];

@@ -6,3 +6,4 @@
 pub mod cases;
 pub mod component;
 pub mod new;
+pub mod refusal;

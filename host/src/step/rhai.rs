@@ -1,4 +1,5 @@
-//! Rhai front-end: a step is a script with `fn describe()` and `fn run(params)`.
+//! Rhai front-end: a step is a script with `fn run(params)`, declared by its catalog's
+//! `[step]` or `fn describe()` (see [`super::messages`]).
 //!
 //! The engine is sandboxed: no `import` or file access, no `eval`, bounded
 //! operations, call depth, sizes and wall clock. Capability modules (`aws::…`)
@@ -113,28 +114,51 @@ impl RhaiStep {
         {
             return Err(t::NoRun { path: &shown }.into());
         }
-        let described: Dynamic = engine
-            .call_fn_with_options(
-                CallFnOptions::new().eval_ast(false),
-                &mut Scope::new(),
-                &ast,
-                "describe",
-                (),
-            )
-            .map_err(|e| {
-                if matches!(*e, EvalAltResult::ErrorFunctionNotFound(..)) {
-                    Text::from(t::NoDescribe { path: &shown })
-                } else {
-                    t::DescribeFailed {
-                        path: &shown,
-                        why: eval_error_text(*e),
-                    }
-                    .into()
-                }
-            })?;
         let catalog = messages::load_beside(path)?;
-        let info = step_info(&described, catalog.as_ref())
-            .map_err(|why| Text::from(text::load::Describe { path: &shown, why }))?;
+        // What the step declares: its catalog's [step] (the way the shipped steps
+        // declare themselves, one file for the script and the component), or
+        // describe(), or both for different keys.
+        let declares = catalog
+            .as_ref()
+            .is_some_and(|c| c.manifest() != &messages::Manifest::default());
+        let has_describe = ast.iter_functions().any(|f| f.name == "describe");
+        let described: Dynamic = if !has_describe && declares {
+            Dynamic::from(Map::new())
+        } else {
+            engine
+                .call_fn_with_options(
+                    CallFnOptions::new().eval_ast(false),
+                    &mut Scope::new(),
+                    &ast,
+                    "describe",
+                    (),
+                )
+                .map_err(|e| {
+                    if matches!(*e, EvalAltResult::ErrorFunctionNotFound(..)) {
+                        Text::from(text::step_catalog::NoDeclaration {
+                            step: &shown,
+                            catalog: &messages::sibling_path(path),
+                        })
+                    } else {
+                        t::DescribeFailed {
+                            path: &shown,
+                            why: eval_error_text(*e),
+                        }
+                        .into()
+                    }
+                })?
+        };
+        let info = step_info(&described, catalog.as_ref()).map_err(|why| {
+            if has_describe {
+                Text::from(text::load::Describe { path: &shown, why })
+            } else {
+                text::step_catalog::InStep {
+                    catalog: &messages::sibling_path(path),
+                    why,
+                }
+                .into()
+            }
+        })?;
         let reach = super::reach::reach(&ast);
         check_messages(&shown, path, &reach.msgs, catalog.as_ref())?;
         let operations = operations(&reach);
@@ -672,10 +696,13 @@ fn register_msg(engine: &mut Engine, catalog: &Arc<Catalog>) {
 }
 
 fn step_info(described: &Dynamic, catalog: Option<&Catalog>) -> Result<StepInfo, Text> {
-    let map = described
+    let mut map = described
         .clone()
         .try_cast::<Map>()
         .ok_or(Text::from(t::NotAMap))?;
+    if let Some(c) = catalog {
+        declared_in_catalog(&mut map, c.manifest())?;
+    }
     let text = |v: &Dynamic| v.clone().into_string().ok();
     let name = map
         .get("name")
@@ -792,6 +819,57 @@ fn step_info(described: &Dynamic, catalog: Option<&Catalog>) -> Result<StepInfo,
     };
     super::check_info(&info)?;
     Ok(info)
+}
+
+/// Adds what the catalog's `[step]` declares to what `describe()` returned, in
+/// describe()'s shape, so that one set of rules checks both. A fact is declared once:
+/// a key in both is refused.
+fn declared_in_catalog(map: &mut Map, manifest: &messages::Manifest) -> Result<(), Text> {
+    let strings = |list: &[String]| -> Dynamic {
+        Dynamic::from_array(list.iter().cloned().map(Dynamic::from).collect())
+    };
+    let mut from_catalog: Vec<(&str, Dynamic)> = Vec::new();
+    if let Some(name) = &manifest.name {
+        from_catalog.push(("name", Dynamic::from(name.clone())));
+    }
+    if let Some(checks) = &manifest.checks {
+        from_catalog.push(("checks", strings(checks)));
+    }
+    let by_id = |table: &BTreeMap<String, Vec<String>>| -> Dynamic {
+        Dynamic::from_map(
+            table
+                .iter()
+                .map(|(id, list)| (id.as_str().into(), strings(list)))
+                .collect(),
+        )
+    };
+    if let Some(needs) = &manifest.needs {
+        from_catalog.push(("needs", by_id(needs)));
+    }
+    if let Some(requires) = &manifest.requires {
+        from_catalog.push(("requires", by_id(requires)));
+    }
+    if let Some(params) = &manifest.params {
+        let params: Map = params
+            .iter()
+            .map(|(name, p)| {
+                let mut decl = Map::new();
+                decl.insert("about".into(), Dynamic::from(p.about.clone()));
+                if let Some(default) = &p.default {
+                    decl.insert("default".into(), Dynamic::from(default.clone()));
+                }
+                decl.insert("required".into(), Dynamic::from_bool(p.required));
+                (name.as_str().into(), Dynamic::from_map(decl))
+            })
+            .collect();
+        from_catalog.push(("params", Dynamic::from_map(params)));
+    }
+    for (key, value) in from_catalog {
+        if map.insert(key.into(), value).is_some() {
+            return Err(text::step_catalog::DeclaredTwice { key }.into());
+        }
+    }
+    Ok(())
 }
 
 /// One declared param: `"what it means"` (required, no default) or

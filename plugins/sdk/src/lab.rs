@@ -35,6 +35,14 @@ impl From<String> for Error {
     }
 }
 
+/// A catalog refusal (a missing template or value) is the step's own failure, in
+/// the English a component can say (it has no host catalog).
+impl From<crate::catalog::Error> for Error {
+    fn from(e: crate::catalog::Error) -> Error {
+        Error::Step(e.to_string())
+    }
+}
+
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -420,6 +428,14 @@ impl Checklist {
                     )
                 })
                 .collect(),
+            done: Vec::new(),
+        }
+    }
+
+    /// The prerequisites `info` declares (e.g. [`crate::Info::from_catalog`]'s).
+    pub fn declared(info: &crate::Info) -> Checklist {
+        Checklist {
+            needs: info.needs.clone(),
             done: Vec::new(),
         }
     }

@@ -28,8 +28,9 @@
 //! ```
 //!
 //! [`lab`] has the lab library (typed lookups into [`shapes`], CIDR and
-//! security-group helpers, `guard`, pass/fail with catalog [`Message`]s); a step's
-//! words can live in a [`Catalog`] shared with its Rhai script.
+//! security-group helpers, `guard`, pass/fail with catalog [`Message`]s). A step's
+//! facts and words can live in a [`Catalog`] shared with its Rhai script: its `[step]`
+//! declares the params, checks and prerequisites once ([`Info::from_catalog`]).
 //!
 //! Capability calls take and return `serde_json::Value` in the shapes documented in
 //! `wit/labrun-host.wit` (AWS: the AWS CLI JSON shape). A component imports only the
@@ -42,11 +43,12 @@ use std::fmt;
 pub use serde_json::{self, json, Value};
 
 pub mod lab;
-pub mod messages;
 pub mod shapes;
-mod template;
 
-pub use messages::{Catalog, Message, Var};
+/// A step's catalog (`[step]`'s declarations, titles, ja/en templates), read as labrun
+/// reads the one beside a Rhai script: the same crate.
+pub use labrun_step_catalog as catalog;
+pub use labrun_step_catalog::{Catalog, Message, Var};
 
 #[doc(hidden)]
 pub mod bindings {
@@ -137,6 +139,34 @@ impl Info {
             }
         }
         self
+    }
+
+    /// Everything a step's catalog declares: `[step]`'s name, title, params, checks
+    /// and needs, and each check's title. A step whose facts live in its catalog
+    /// describes itself with this alone; its Rhai script reads the same file, so the
+    /// two cannot declare different params or checks.
+    pub fn from_catalog(catalog: &Catalog) -> Info {
+        let m = catalog.manifest();
+        let mut info = Info::new(m.name.as_deref().unwrap_or_default(), "", "");
+        info.params = m
+            .params
+            .iter()
+            .flatten()
+            .map(|(name, p)| Param {
+                name: name.clone(),
+                about: p.about.clone(),
+                default: p.default.clone(),
+                required: p.required,
+            })
+            .collect();
+        info.checks = m.checks.clone().unwrap_or_default();
+        info.needs = m
+            .needs
+            .iter()
+            .flatten()
+            .map(|(id, before)| (id.clone(), before.clone()))
+            .collect();
+        info.titles_from(catalog)
     }
 
     /// A declared prerequisite: when one of `before` did not pass, labrun reports `id`

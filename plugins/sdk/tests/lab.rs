@@ -1,12 +1,13 @@
 //! The SDK's lab library on the host target: catalogs, addresses, rules, and the typed
 //! shapes read from the same golden AWS answers the host's shape tests use.
 
+use labrun_step_sdk::lab::Checklist;
 use labrun_step_sdk::lab::{bare, filter, in_cidr, ip4, Found};
 use labrun_step_sdk::shapes::{
     DbCluster, DbInstance, Instance, Listener, LoadBalancer, Reservation, SecurityGroup, Tagged,
     TargetGroup,
 };
-use labrun_step_sdk::{Catalog, Message, Var};
+use labrun_step_sdk::{catalog, Catalog, Info, Message, Var};
 
 const STEP3: &str = include_str!("../../../scripts/step3.messages.toml");
 
@@ -60,14 +61,61 @@ fn step3_catalog_reads_and_fills() {
         )
         .unwrap();
     assert_eq!(m.en, "it listens on HTTPS:, not HTTP:80");
-    assert!(c
-        .msg("A1", "member", &[])
-        .unwrap_err()
-        .contains("needs a value for {"));
-    assert!(c
-        .msg("A1", "nope", &[])
-        .unwrap_err()
-        .contains("no template A1.nope"));
+    assert!(matches!(
+        c.msg("A1", "member", &[]),
+        Err(catalog::Error::NeedsValue { .. })
+    ));
+    assert_eq!(
+        c.msg("A1", "nope", &[]),
+        Err(catalog::Error::NoTemplate {
+            section: "A1".into(),
+            key: "nope".into()
+        })
+    );
+}
+
+#[test]
+fn step3_describes_itself_from_its_catalog() {
+    // The component's describe() is its catalog's [step]: what scripts/step3.rhai
+    // declares too, from the same file.
+    let info = Info::from_catalog(&Catalog::parse(STEP3).unwrap());
+    assert_eq!(info.name, "step3");
+    assert!(info.title_en.starts_with("Step 3:"), "{}", info.title_en);
+    assert_eq!(info.checks.first().map(String::as_str), Some("A1"));
+    assert_eq!(info.checks.len(), info.titles.len());
+    let user = info.params.iter().find(|p| p.name == "user").unwrap();
+    assert!(user.required && user.default.is_none());
+    let reader = info.params.iter().find(|p| p.name == "reader").unwrap();
+    assert_eq!(reader.default.as_deref(), Some("wp-{user}-slave"));
+    assert!(info
+        .needs
+        .iter()
+        .any(|(id, before)| id == "A2" && before == &["A1".to_string()]));
+    let list = Checklist::declared(&info);
+    assert_eq!(list.blocked_by("A2"), None, "nothing ran yet");
+}
+
+#[test]
+fn the_step3_component_uses_only_params_its_catalog_declares() {
+    // The component names no param of its own: it reads them by name
+    // (`self.p("reader")`) from what the catalog's [step.params] declares. A name used
+    // there but not declared would panic at run time; this holds each to the catalog.
+    let source = include_str!("../../step3/src/lib.rs");
+    let info = Info::from_catalog(&Catalog::parse(STEP3).unwrap());
+    let declared: Vec<&str> = info.params.iter().map(|p| p.name.as_str()).collect();
+    let mut used = 0;
+    for piece in source.split(".p(\"").skip(1) {
+        let name = &piece[..piece.find('"').expect("a closing quote")];
+        assert!(
+            declared.contains(&name),
+            "step3 uses param {name:?}, not declared"
+        );
+        used += 1;
+    }
+    assert!(
+        used > 20,
+        "the component reads its params with p(\"…\"): {used} found"
+    );
 }
 
 #[test]
@@ -84,7 +132,7 @@ fn bad_catalogs_are_refused() {
             "a title has no placeholders",
         ),
     ] {
-        let e = Catalog::parse(text).unwrap_err();
+        let e = Catalog::parse(text).unwrap_err().to_string();
         assert!(e.contains(fragment), "{text:?}: {e}");
     }
 }

@@ -6,10 +6,11 @@
 //!     cargo build --target wasm32-wasip2 --release   # in plugins/
 //!     labrun plugins/target/wasm32-wasip2/release/step3.wasm --param user=user05
 //!
-//! Every title and message is in `scripts/step3.messages.toml`, embedded here and read
-//! by `scripts/step3.rhai` too: the two say the same words from one file (the parity
-//! test holds their verdicts together). Every name and value the manual gives is a
-//! param with the manual's (2019 edition) default: `--param reader=wp-user05-standby`.
+//! The step's params, checklist ids, prerequisites, titles and messages are all in
+//! `scripts/step3.messages.toml`, embedded here and read by `scripts/step3.rhai` too:
+//! the two declare the same step and say the same words from one file (the parity test
+//! holds their verdicts together). Every name and value the manual gives is a param
+//! with the manual's (2019 edition) default: `--param reader=wp-user05-standby`.
 
 use std::collections::BTreeMap;
 
@@ -22,23 +23,8 @@ use labrun_step_sdk::{
     Step, Value, Var,
 };
 
-/// The step's words, shared with the script.
+/// The step's declaration (`[step]`) and words, shared with the script.
 const CATALOG: &str = include_str!("../../../scripts/step3.messages.toml");
-
-const CHECKS: [&str; 18] = [
-    "A1", "A2", "A3", "A4", "A5", "A6", "A7", "B1", "B2", "C1", "C2", "C3", "C4", "C5", "D1", "E1",
-    "E2", "F1",
-];
-
-/// Checks that mean nothing until another passed: labrun reports them `skip`.
-const NEEDS: [(&str, &[&str]); 6] = [
-    ("A2", &["A1"]),
-    ("A4", &["A1", "A3"]),
-    ("A5", &["A3"]),
-    ("A6", &["A1", "A3"]),
-    ("A7", &["A1"]),
-    ("D1", &["A5"]),
-];
 
 const F1_REQUESTS: usize = 6; // sent through the ALB: round robin gives each target several
 const F1_TAIL_LINES: u64 = 2000; // access-log lines read back from each server
@@ -63,78 +49,23 @@ struct Step3;
 
 impl Step for Step3 {
     fn describe() -> Info {
-        let info = Info::new("step3", "step3", "step3")
-            .param("user", "trainee id as in the manual, e.g. user05")
-            .param_default("cluster", "Aurora cluster (Step 2)", "wp-{user}-cluster")
-            .param_default(
-                "writer",
-                "the writer instance as the manual names it (shown in hints; the checks find the writer by IsClusterWriter)",
-                "wp-{user}",
-            )
-            .param_default(
-                "reader",
-                "Aurora reader instance (2021 edition: wp-{user}-standby)",
-                "wp-{user}-slave",
-            )
-            .param_default("reader_az", "availability zone of the reader", "ap-northeast-1c")
-            .param_default(
-                "reader_class",
-                "instance class of the reader (empty: not checked)",
-                "db.t2.small",
-            )
-            .param_default("database", "WordPress database on the cluster", "wordpress")
-            .param_default("vpc", "VPC (Step 1)", "vpc-{user}")
-            .param_default("web1", "first web server's Name tag (Step 1)", "webserver#1-{user}")
-            .param_default("web2", "second web server's Name tag", "webserver#2-{user}")
-            .param_default(
-                "web2_az",
-                "availability zone of the second web server",
-                "ap-northeast-1c",
-            )
-            .param_default(
-                "web2_cidr",
-                "CIDR of the public subnet of the second web server",
-                "10.0.1.0/24",
-            )
-            .param_default("web2_type", "instance type of the second web server", "t2.micro")
-            .param_default("web_sg", "web servers' security group (Step 1)", "web-{user}")
-            .param_default("alb_sg", "ALB security group", "alb-{user}")
-            .param_default("key", "key pair (Step 1)", "1day-{user}")
-            .param_default("ami", "AMI made from the first web server", "wordpress {user}")
-            .param_default("alb", "Application Load Balancer", "elb-{user}")
-            .param_default("tg", "ALB target group", "tg-elb-{user}")
-            .param_default(
-                "alb_azs",
-                "availability zones of the ALB, comma-separated",
-                "ap-northeast-1c,ap-northeast-1d",
-            )
-            .param_default(
-                "access_log",
-                "nginx's access log on the web servers",
-                "/var/log/nginx/access.log",
-            )
-            .checks(CHECKS);
-        let info = NEEDS.iter().fold(info, |info, (id, before)| {
-            info.needs(id, before.iter().copied())
-        });
-        // A catalog that does not parse leaves the titles out; `run` then says why.
-        match Catalog::parse(CATALOG) {
-            Ok(c) => info.titles_from(&c),
-            Err(_) => info,
-        }
+        // The catalog declares the step (its [step]: params, checks, needs) and its
+        // words; the tests load it beside scripts/step3.rhai too, so it parses.
+        Info::from_catalog(&Catalog::parse(CATALOG).expect("scripts/step3.messages.toml parses"))
     }
 
     fn run(params: Params) -> Result<(), String> {
         let catalog =
             Catalog::parse(CATALOG).map_err(|e| format!("scripts/step3.messages.toml: {e}"))?;
-        let mut s = Trainee::new(&params, catalog)?;
+        let info = Info::from_catalog(&catalog);
+        let mut s = Trainee::new(&params, &info, catalog)?;
         // What the console cannot show (DNS, MySQL, HTTP, the servers' logs) is seen
         // as the trainee's servers see it: through webserver#1 over SSH when the
         // operator gave --ssh-key, as the manual does; without it, straight (an
         // `ssh -L` tunnel and --connect-to).
-        s.via = public_address(&s.web1).ok().flatten();
+        s.via = public_address(s.p("web1")).ok().flatten();
         s.ssh = s.via.as_deref().is_some_and(ssh_usable);
-        let mut list = Checklist::new(&NEEDS);
+        let mut list = Checklist::declared(&info);
         list.check("A1", || s.a1_reader_member());
         list.check("A2", || s.a2_reader_placement());
         list.check("A3", || s.a3_endpoints());
@@ -159,31 +90,12 @@ impl Step for Step3 {
 
 export_step!(Step3);
 
-/// One trainee's names (the params, every one filled by labrun) and how to reach
-/// their servers. Messages see every param (`writer` is only ever shown).
+/// One trainee's names (the params the catalog declares, every one filled by labrun)
+/// and how to reach their servers. Messages see every param (`writer` is only ever
+/// shown).
 struct Trainee {
-    params: Vec<(String, String)>,
+    params: BTreeMap<String, String>,
     catalog: Catalog,
-    user: String,
-    cluster: String,
-    reader: String,
-    reader_az: String,
-    reader_class: String,
-    database: String,
-    vpc: String,
-    web1: String,
-    web2: String,
-    web2_az: String,
-    web2_cidr: String,
-    web2_type: String,
-    web_sg: String,
-    alb_sg: String,
-    key: String,
-    ami: String,
-    alb: String,
-    tg: String,
-    alb_azs: Vec<String>,
-    access_log: String,
     /// webserver#1's public address: where checks go `via` over SSH.
     via: Option<String>,
     /// The operator gave SSH settings (see [`ssh_usable`]).
@@ -191,39 +103,33 @@ struct Trainee {
 }
 
 impl Trainee {
-    fn new(params: &Params, catalog: Catalog) -> Result<Trainee, String> {
-        let p = |name: &str| params.get(name).map(str::to_string);
-        let mut all: Vec<(String, String)> = params.0.clone().into_iter().collect();
-        all.sort();
+    /// Takes every param `info` (the catalog's `[step]`) declares: labrun fills each
+    /// one, given or defaulted, so a missing one is labrun's contract broken.
+    fn new(params: &Params, info: &Info, catalog: Catalog) -> Result<Trainee, String> {
+        let params = info
+            .params
+            .iter()
+            .map(|p| Ok((p.name.clone(), params.get(&p.name)?.to_string())))
+            .collect::<Result<_, String>>()?;
         Ok(Trainee {
-            params: all,
+            params,
             catalog,
-            user: p("user")?,
-            cluster: p("cluster")?,
-            reader: p("reader")?,
-            reader_az: p("reader_az")?,
-            reader_class: p("reader_class")?,
-            database: p("database")?,
-            vpc: p("vpc")?,
-            web1: p("web1")?,
-            web2: p("web2")?,
-            web2_az: p("web2_az")?,
-            web2_cidr: p("web2_cidr")?,
-            web2_type: p("web2_type")?,
-            web_sg: p("web_sg")?,
-            alb_sg: p("alb_sg")?,
-            key: p("key")?,
-            ami: p("ami")?,
-            alb: p("alb")?,
-            tg: p("tg")?,
-            alb_azs: p("alb_azs")?
-                .split(',')
-                .map(|az| az.trim().to_string())
-                .collect(),
-            access_log: p("access_log")?,
             via: None,
             ssh: false,
         })
+    }
+
+    /// Param `name`'s value. Only names the catalog declares are used here (a test
+    /// holds this file to it), and [`Trainee::new`] took every one.
+    fn p(&self, name: &str) -> &str {
+        self.params
+            .get(name)
+            .unwrap_or_else(|| panic!("param {name} is not declared in [step.params]"))
+    }
+
+    /// `alb_azs`, the ALB's availability zones, comma-separated.
+    fn alb_azs(&self) -> impl Iterator<Item = &str> {
+        self.p("alb_azs").split(',').map(str::trim)
     }
 
     /// Message `id.key` of the catalog: every param is a value (`{reader}`), `extra`
@@ -243,17 +149,17 @@ impl Trainee {
     // lookups): labrun answers each from one account-wide call per run.
 
     fn cluster(&self) -> Result<Option<DbCluster>, Error> {
-        lab::db_cluster(&self.cluster)
+        lab::db_cluster(self.p("cluster"))
     }
 
     /// The cluster, for checks that run only after A1 or A3 passed (`needs`).
     fn known_cluster(&self) -> Result<DbCluster, Error> {
         self.cluster()?
-            .ok_or_else(|| Error::Step(format!("cluster {} not found", self.cluster)))
+            .ok_or_else(|| Error::Step(format!("cluster {} not found", self.p("cluster"))))
     }
 
     fn vpc_of(&self) -> Result<Option<Vpc>, Error> {
-        lab::vpc_named(&self.vpc)
+        lab::vpc_named(self.p("vpc"))
     }
 
     /// The security group `name`, inside the trainee's VPC when it is known.
@@ -266,15 +172,15 @@ impl Trainee {
     }
 
     fn alb(&self) -> Result<Option<LoadBalancer>, Error> {
-        lab::load_balancer(&self.alb)
+        lab::load_balancer(self.p("alb"))
     }
 
     fn target_group(&self) -> Result<Option<TargetGroup>, Error> {
-        lab::target_group(&self.tg)
+        lab::target_group(self.p("tg"))
     }
 
     fn image(&self) -> Result<Option<Image>, Error> {
-        lab::own_image_named(&self.ami)
+        lab::own_image_named(self.p("ami"))
     }
 
     /// The subnets of the cluster's DB subnet group (private: never the ALB's).
@@ -322,8 +228,8 @@ impl Trainee {
             .iter()
             .map(|m| m.db_instance_identifier.as_str())
             .collect();
-        let evidence = json!({ "cluster": self.cluster, "members": members });
-        if members.contains(&self.reader.as_str()) {
+        let evidence = json!({ "cluster": self.p("cluster"), "members": members });
+        if members.contains(&self.p("reader")) {
             return pass("A1", self.msg("A1", "member", &[])?, evidence);
         }
         let m = self.msg(
@@ -335,24 +241,24 @@ impl Trainee {
     }
 
     fn a2_reader_placement(&self) -> Checked {
-        let Some(r) = lab::db_instance(&self.reader)? else {
+        let Some(r) = lab::db_instance(self.p("reader"))? else {
             return fail("A2", self.msg("A2", "no_instance", &[])?, Value::Null);
         };
         let mut p = Found::new();
         let az = r.availability_zone.clone().unwrap_or_default();
-        if az != self.reader_az {
+        if az != self.p("reader_az") {
             p.add(self.msg("A2", "az", &[("az", az.into())])?);
         }
         if r.publicly_accessible == Some(true) {
             p.add(self.msg("A2", "public", &[])?);
         }
         let class = r.db_instance_class.clone().unwrap_or_default();
-        if !self.reader_class.is_empty() && class != self.reader_class {
+        if !self.p("reader_class").is_empty() && class != self.p("reader_class") {
             p.add(self.msg("A2", "class", &[("class", class.into())])?);
         }
         let status = r.db_instance_status.clone().unwrap_or_default();
         let evidence = json!({
-            "instance": self.reader, "az": r.availability_zone, "class": r.db_instance_class,
+            "instance": self.p("reader"), "az": r.availability_zone, "class": r.db_instance_class,
             "publicly_accessible": r.publicly_accessible, "status": r.db_instance_status,
         });
         let v = [
@@ -529,7 +435,7 @@ impl Trainee {
         }))?;
         let databases: Vec<String> = rows(&answer).iter().map(|r| cell(r, 0)).collect();
         let evidence = json!({ "endpoint": c.endpoint, "databases": databases });
-        if databases.contains(&self.database) {
+        if databases.iter().any(|d| d == self.p("database")) {
             return pass("A5", self.msg("A5", "ok", &[])?, evidence);
         }
         let m = self.msg("A5", "missing", &[("found", databases.join(", ").into())])?;
@@ -584,7 +490,7 @@ impl Trainee {
         let mut evidence = json!({ "roles": roles, "cluster_status": c.status });
         // Failover events are evidence where the API keeps them (14 days at most): this
         // cluster's, from one account-wide call shared by the whole class.
-        match lab::cluster_events(&self.cluster, 20160) {
+        match lab::cluster_events(self.p("cluster"), 20160) {
             Ok(events) => {
                 let failovers: Vec<String> = events
                     .iter()
@@ -609,11 +515,11 @@ impl Trainee {
         let old: Vec<&str> = c
             .members
             .iter()
-            .filter(|m| !m.is_cluster_writer && m.db_instance_identifier != self.reader)
+            .filter(|m| !m.is_cluster_writer && m.db_instance_identifier != self.p("reader"))
             .map(|m| m.db_instance_identifier.as_str())
             .collect();
         let writer = c.writer();
-        if writer == Some(self.reader.as_str()) {
+        if writer == Some(self.p("reader")) {
             if old.is_empty() {
                 return fail("A7", self.msg("A7", "writer_gone", &[])?, evidence);
             }
@@ -641,9 +547,9 @@ impl Trainee {
         let Some(img) = self.image()? else {
             return fail("B1", self.msg("B1", "no_ami", &[])?, Value::Null);
         };
-        let web1 = lab::instances_named(&self.web1)?;
+        let web1 = lab::instances_named(self.p("web1"))?;
         let mut p = Found::new();
-        if img.description.as_deref() != Some(self.ami.as_str()) {
+        if img.description.as_deref() != Some(self.p("ami")) {
             p.add(self.msg(
                 "B1",
                 "description",
@@ -679,7 +585,7 @@ impl Trainee {
     }
 
     fn b2_web2(&self) -> Checked {
-        let found = lab::instances_named(&self.web2)?;
+        let found = lab::instances_named(self.p("web2"))?;
         let Some(i) = found.first() else {
             return fail("B2", self.msg("B2", "no_instance", &[])?, Value::Null);
         };
@@ -697,7 +603,7 @@ impl Trainee {
                 ],
             )?);
         }
-        if i.instance_type.as_deref() != Some(self.web2_type.as_str()) {
+        if i.instance_type.as_deref() != Some(self.p("web2_type")) {
             p.add(self.msg("B2", "type", &[("type", i.instance_type.clone().into())])?);
         }
         let vpc = self.vpc_of()?;
@@ -709,10 +615,10 @@ impl Trainee {
             p.add(self.msg("B2", "public_ip", &[])?);
         }
         let groups = i.group_names();
-        if !groups.contains(&self.web_sg) {
+        if !groups.iter().any(|g| g == self.p("web_sg")) {
             p.add(self.msg("B2", "groups", &[("groups", groups.join(", ").into())])?);
         }
-        if i.key_name.as_deref() != Some(self.key.as_str()) {
+        if i.key_name.as_deref() != Some(self.p("key")) {
             p.add(self.msg("B2", "key", &[("key_name", i.key_name.clone().into())])?);
         }
         let mut evidence = json!({
@@ -724,7 +630,7 @@ impl Trainee {
             evidence["note"] = json!(format!(
                 "{} instances are named {}; checked the first",
                 found.len(),
-                self.web2
+                self.p("web2")
             ));
         }
         let v = [
@@ -748,8 +654,8 @@ impl Trainee {
             None => None,
         };
         let right = subnet.as_ref().is_some_and(|s| {
-            s.cidr_block.as_deref() == Some(self.web2_cidr.as_str())
-                && s.availability_zone.as_deref() == Some(self.web2_az.as_str())
+            s.cidr_block.as_deref() == Some(self.p("web2_cidr"))
+                && s.availability_zone.as_deref() == Some(self.p("web2_az"))
         });
         if !right {
             let at = match &subnet {
@@ -788,8 +694,8 @@ impl Trainee {
             p.add(self.msg("C1", "vpc", &[])?);
         }
         let zones: Vec<&str> = lb.zones.iter().map(|z| z.zone_name.as_str()).collect();
-        for az in &self.alb_azs {
-            if !zones.contains(&az.as_str()) {
+        for az in self.alb_azs() {
+            if !zones.contains(&az) {
                 p.add(self.msg("C1", "az", &[("az", az.into())])?);
             }
         }
@@ -835,7 +741,7 @@ impl Trainee {
             return self.no_alb("C2");
         };
         let vpc = self.vpc_of()?;
-        let Some(sg) = self.security_group(&self.alb_sg, vpc.as_ref())? else {
+        let Some(sg) = self.security_group(self.p("alb_sg"), vpc.as_ref())? else {
             return fail("C2", self.msg("C2", "no_sg", &[])?, Value::Null);
         };
         let attached = lb
@@ -879,7 +785,7 @@ impl Trainee {
             .map(|h| (h.target.id.as_str(), h.target_health.state.as_str()))
             .collect();
         let mut waiting = Vec::new();
-        for name in [&self.web1, &self.web2] {
+        for name in [self.p("web1"), self.p("web2")] {
             let Some(i) = lab::instances_named(name)?.into_iter().next() else {
                 p.add(self.msg("C3", "missing", &[("name", name.into())])?);
                 continue;
@@ -890,7 +796,7 @@ impl Trainee {
                 continue;
             };
             match *state {
-                "initial" => waiting.push(name.as_str()),
+                "initial" => waiting.push(name),
                 "healthy" => {}
                 other => {
                     let reason = health
@@ -1007,7 +913,7 @@ impl Trainee {
         let c = self.known_cluster()?;
         let answer = self.query(json!({
             "host": c.endpoint, "port": c.port.unwrap_or(3306), "user": c.master_username,
-            "database": self.database,
+            "database": self.p("database"),
             "sql": "SELECT option_name, option_value FROM wp_options WHERE option_name IN ('siteurl', 'home')",
         }))?;
         let site = format!("http://{}", lb.dns_name);
@@ -1047,10 +953,10 @@ impl Trainee {
 
     fn e1_web_sg(&self) -> Checked {
         let vpc = self.vpc_of()?;
-        let Some(sg) = self.security_group(&self.web_sg, vpc.as_ref())? else {
+        let Some(sg) = self.security_group(self.p("web_sg"), vpc.as_ref())? else {
             return fail("E1", self.msg("E1", "no_sg", &[])?, Value::Null);
         };
-        let alb = self.security_group(&self.alb_sg, vpc.as_ref())?;
+        let alb = self.security_group(self.p("alb_sg"), vpc.as_ref())?;
         let cidrs = sg.cidrs_allowed(80);
         let (from_alb, others): (Vec<String>, Vec<String>) = sg
             .groups_allowed(80)
@@ -1078,7 +984,7 @@ impl Trainee {
 
     fn e2_no_direct_http(&self) -> Checked {
         let mut servers = Vec::new();
-        for name in [&self.web1, &self.web2] {
+        for name in [self.p("web1"), self.p("web2")] {
             if let Some(ip) = public_address(name)? {
                 servers.push((name, ip));
             }
@@ -1092,7 +998,7 @@ impl Trainee {
             let r = tcp::connect(json!({ "host": ip, "port": 80 }))?;
             let connected = r["ok"] == json!(true);
             tried.insert(
-                name.as_str(),
+                *name,
                 if connected {
                     json!("connected")
                 } else {
@@ -1109,7 +1015,7 @@ impl Trainee {
             let m = self.msg("E2", "wrong", &[("problems", p.summary().into())])?;
             return fail("E2", m, evidence);
         }
-        let names: Vec<&str> = servers.iter().map(|(n, _)| n.as_str()).collect();
+        let names: Vec<&str> = servers.iter().map(|(n, _)| *n).collect();
         pass(
             "E2",
             self.msg("E2", "ok", &[("servers", names.join(", ").into())])?,
@@ -1127,7 +1033,7 @@ impl Trainee {
             return self.no_alb("F1");
         };
         let mut servers = Vec::new();
-        for name in [&self.web1, &self.web2] {
+        for name in [self.p("web1"), self.p("web2")] {
             let Some(ip) = public_address(name)? else {
                 return skip(
                     "F1",
@@ -1141,9 +1047,9 @@ impl Trainee {
         // read after them: labrun answers identical calls once per run).
         let mut stamps = Vec::new();
         for (_, ip) in &servers {
-            stamps.push(last_stamp(&access_log(&self.access_log, ip, 1)?));
+            stamps.push(last_stamp(&access_log(self.p("access_log"), ip, 1)?));
         }
-        let marker = format!("labrun-f1={}-{}", self.user, stamps.join("-"));
+        let marker = format!("labrun-f1={}-{}", self.p("user"), stamps.join("-"));
         let mut answered = 0;
         for i in 0..F1_REQUESTS {
             let r = http::get(json!({ "url": format!("http://{}/?{marker}-{i}", lb.dns_name) }))?;
@@ -1154,9 +1060,9 @@ impl Trainee {
         let mut received = BTreeMap::new();
         let mut p = Found::new();
         for (name, ip) in &servers {
-            let log = access_log(&self.access_log, ip, F1_TAIL_LINES)?;
+            let log = access_log(self.p("access_log"), ip, F1_TAIL_LINES)?;
             let n = log.split('\n').filter(|l| l.contains(&marker)).count();
-            received.insert(name.as_str(), n);
+            received.insert(*name, n);
             if n == 0 {
                 let v = [("name", Var::from(*name)), ("sent", F1_REQUESTS.into())];
                 p.add(self.msg("F1", "none_received", &v)?);
@@ -1170,8 +1076,8 @@ impl Trainee {
             return fail("F1", m, evidence);
         }
         let v = [
-            ("n1", Var::from(received[self.web1.as_str()])),
-            ("n2", received[self.web2.as_str()].into()),
+            ("n1", Var::from(received[self.p("web1")])),
+            ("n2", received[self.p("web2")].into()),
         ];
         pass("F1", self.msg("F1", "ok", &v)?, evidence)
     }
