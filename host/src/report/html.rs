@@ -27,18 +27,11 @@ fn script_json(data: &Value) -> String {
         .replace('\u{2029}', "\\u2029")
 }
 
-fn lang_code(lang: Lang) -> &'static str {
-    match lang {
-        Lang::Ja => "ja",
-        Lang::En => "en",
-    }
-}
-
 /// A trainee's own page: `view` is their checklist (`crate::serve::trainee`), or
 /// `None` before the first cycle.
 pub fn trainee_page(trainee: &str, view: Option<&Value>, lang: Lang) -> String {
     let data = json!({
-        "page": { "lang": lang_code(lang), "trainee": trainee },
+        "page": { "lang": lang.code(), "trainee": trainee },
         "view": view,
     });
     TRAINEE_TEMPLATE.replacen("/*LABRUN_DATA*/null", &script_json(&data), 1)
@@ -48,7 +41,7 @@ pub fn trainee_page(trainee: &str, view: Option<&Value>, lang: Lang) -> String {
 /// it follows live updates, and the watch's cycle information when there is one.
 pub fn page(snapshot: Option<&Value>, lang: Lang, live: bool) -> String {
     let data = json!({
-        "page": { "lang": lang_code(lang), "live": live },
+        "page": { "lang": lang.code(), "live": live },
         "snapshot": snapshot,
     });
     TEMPLATE.replacen("/*LABRUN_DATA*/null", &script_json(&data), 1)
