@@ -305,7 +305,7 @@ pub fn policy(flags: &Flags, class: bool) -> Result<Policy, PlanError> {
 }
 
 /// `--param` pairs, checked: every one must be KEY=VALUE with a unique key.
-pub fn param_map(flags: &Flags) -> Result<BTreeMap<String, String>, PlanError> {
+pub fn param_map(flags: &Flags) -> Result<crate::step::params::ParamValues, PlanError> {
     let mut map = BTreeMap::new();
     for raw in &flags.params {
         let (key, value) = raw

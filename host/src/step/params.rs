@@ -166,6 +166,9 @@ pub fn check_param_decls(params: &BTreeMap<String, Param>) -> Result<(), Text> {
     Ok(())
 }
 
+/// Param values by name: what `--param` gives, and what a step runs with.
+pub type ParamValues = BTreeMap<String, String>;
+
 /// Checks the given params against what the step declares and fills the rest from
 /// their defaults: every declared param comes back with its final value. Refused
 /// (one line naming the step's params): a param the step does not declare, a
@@ -174,8 +177,8 @@ pub fn check_param_decls(params: &BTreeMap<String, Param>) -> Result<(), Text> {
 pub fn check_params(
     step_path: &str,
     params: &BTreeMap<String, Param>,
-    given: &BTreeMap<String, String>,
-) -> Result<BTreeMap<String, String>, LoadError> {
+    given: &ParamValues,
+) -> Result<ParamValues, LoadError> {
     check_param_decls(params).map_err(|why| {
         LoadError::Params(
             text::load::Describe {
