@@ -92,11 +92,18 @@ pub fn moto_url() -> String {
     }
 }
 
-/// The workspace root (where `scripts/` lives).
+/// The workspace root (where `scripts/` lives): the parent of the running test's
+/// package, as cargo and nextest tell it at run time. Not the compile-time value only:
+/// checkouts that share a target dir reuse each other's unchanged test binaries, and a
+/// baked-in path then reads (and `LABRUN_UPDATE_SCREENSHOT` writes) another checkout.
+/// Every package of the workspace is one level below the root.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir
         .parent()
-        .expect("tests/ has a parent")
+        .expect("a workspace package has a parent")
         .to_path_buf()
 }
 
